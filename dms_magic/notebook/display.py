@@ -1,0 +1,184 @@
+"""Putting dms_magic things on the notebook page: result cards, live streams, dry runs, status.
+
+The HTML itself is built in :mod:`dms_magic.render` (no IPython there, so ``ChatResult._repr_html_``
+can use it); this module adds what needs IPython: display calls with metadata and display handles
+that update while tokens stream in.
+"""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any, Iterable, Mapping
+
+from dms_magic import render
+from dms_magic.render import chat_result_html, chat_result_text, diff_html, esc, token_strip_html, usage_table_html
+
+
+
+def bundle(result: Any, **options: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """(data, metadata) mime bundle for a ChatResult: HTML card, plain text, stored metadata."""
+    data = {"text/plain": chat_result_text(result), "text/html": chat_result_html(result, **options)}
+    return data, render.display_metadata(result)
+
+
+def show_result(result: Any, *, display_id: str | None = None, update: bool = False, **options: Any) -> None:
+    """Display a ChatResult (or update the display ``display_id``) with its metadata."""
+    from IPython.display import display, update_display
+
+    data, metadata = bundle(result, **options)
+    if update and display_id:
+        update_display(data, raw=True, metadata=metadata, display_id=display_id)
+    else:
+        display(data, raw=True, metadata=metadata, display_id=display_id)
+
+
+class StreamView:
+    """A card that grows as streamed chunks arrive, then becomes the final result's card.
+
+    Updates are throttled (``every`` seconds) because re-rendering per token costs the frontend
+    more than the model costs us; the last partial state always shows before the final card.
+    """
+
+    def __init__(self, *, backend: str | None, model: str | None, masked: bool, display: bool = True,
+                 every: float = 0.05, **options: Any):
+        import uuid
+
+        self.partial = SimpleNamespace(text="", reasoning="", backend=backend, model=model, masked=masked,
+                                       request=None, request_id=None, latency=None, usage_dict=None,
+                                       token_logprobs=None, finish_reason=None)
+        self.options = options
+        self.enabled = display
+        self.every = every
+        self.display_id = uuid.uuid4().hex
+        self.updates = 0
+        self._last = 0.0
+        if self.enabled:
+            from IPython.display import display as ipy_display
+
+            ipy_display({"text/plain": "", "text/html": self._html()}, raw=True, display_id=self.display_id)
+
+    def _html(self) -> str:
+        return chat_result_html(self.partial, streaming=True, **self.options)
+
+    def add(self, chunk: Any) -> None:
+        """Append one StreamChunk's text/reasoning delta and refresh (throttled)."""
+        self.partial.text += _delta(chunk, "text")
+        self.partial.reasoning += _delta(chunk, "reasoning")
+        request_id = getattr(chunk, "request_id", None)
+        if request_id:
+            self.partial.request_id = request_id
+        now = time.monotonic()
+        if self.enabled and now - self._last >= self.every:
+            self._last = now
+            self._refresh()
+
+    def _refresh(self) -> None:
+        from IPython.display import update_display
+
+        self.updates += 1
+        update_display({"text/plain": self.partial.text, "text/html": self._html()}, raw=True,
+                       display_id=self.display_id)
+
+    def finish(self, result: Any) -> None:
+        """Replace the growing card by the final result's card."""
+        if self.enabled:
+            self._refresh()
+            self.updates += 1
+            show_result(result, display_id=self.display_id, update=True, **self.options)
+
+
+def _delta(chunk: Any, field: str) -> str:
+    value = getattr(chunk, field, None)
+    if value is None and field == "text":
+        value = getattr(chunk, "delta", None)
+    return value if isinstance(value, str) else ""
+
+
+# -- dry run ------------------------------------------------------------------------------------
+def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: Mapping[str, str],
+                 previews: Iterable[Any], prompt_tokens: int) -> str:
+    """What would be sent (no signature, no keys), the local masking preview, a token estimate."""
+    rows = "".join(f'<tr><td style="padding:1px 6px"><code>{esc(k)}</code></td>'
+                   f'<td style="padding:1px 6px;white-space:pre-wrap"><code>{esc(v)}</code></td></tr>'
+                   for k, v in {**query, **{f"(body) {k}": v for k, v in form.items()}}.items())
+    parts = [f'<div class="dms-dry-run" style="{render._CARD}">',
+             render.badge("dry run: nothing sent", "#fff8c5", "#7d4e00"),
+             f'<div style="{render._MUTED};margin:4px 0">POST {esc(endpoint)} · action {esc(action)} · '
+             f'Authorization and keys are added when sending and never shown</div>',
+             f'<table style="{render._TABLE}">{rows}</table>',
+             f'<div style="margin-top:6px">≈ <b>{prompt_tokens}</b> prompt tokens (local estimate)</div>']
+    for preview in previews:
+        html = preview._repr_html_() if hasattr(preview, "_repr_html_") else esc(preview)
+        parts.append(f'<div style="margin-top:6px"><div style="{render._MUTED}">local masking preview'
+                     f'</div>{html}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """A rough Qwen prompt-token count: ~1 token per CJK character, ~4 other characters per token,
+    plus a few tokens of chat framing per message. Good enough to spot a runaway prompt."""
+    import re
+
+    total = 0
+    for message in messages:
+        content = str(message.get("content", ""))
+        cjk = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]", content))
+        other = len(content) - cjk
+        total += cjk + (other + 3) // 4 + 4
+    return total
+
+
+# -- status and history -------------------------------------------------------------------------
+def status_html(info: Mapping[str, Any]) -> str:
+    """``%dmschat status``: the resolved backend and where each setting came from. No secrets
+    (``info`` comes from ``session.status``, which only holds the credential kind and masked id)."""
+    sources = info.get("sources") or {}
+    rows = []
+    for key in ("backend", "endpoint", "instance_id", "profile", "credentials", "access_key_id"):
+        value = info.get(key)
+        if value is None and key in ("profile", "access_key_id"):
+            continue
+        where = sources.get(key)
+        rows.append(f'<tr><td style="padding:1px 6px">{esc(key)}</td><td style="padding:1px 6px">'
+                    f'<code>{esc(value)}</code></td><td style="{render._MUTED};padding:1px 6px">'
+                    f'{esc(where or "")}</td></tr>')
+    for key, value in (info.get("defaults") or {}).items():
+        rows.append(f'<tr><td style="padding:1px 6px">{esc(key)}</td><td style="padding:1px 6px">'
+                    f'<code>{esc(value)}</code></td><td style="{render._MUTED};padding:1px 6px">config</td></tr>')
+    return f'<div style="{render._CARD}"><b>dms_magic status</b><table style="{render._TABLE}">{"".join(rows)}</table></div>'
+
+
+def status_text(info: Mapping[str, Any]) -> str:
+    sources = info.get("sources") or {}
+    lines = []
+    for key in ("backend", "endpoint", "instance_id", "profile", "credentials", "access_key_id"):
+        value = info.get(key)
+        if value is None and key in ("profile", "access_key_id"):
+            continue
+        where = f"  ({sources[key]})" if key in sources else ""
+        lines.append(f"{key:13} {value}{where}")
+    for key, value in (info.get("defaults") or {}).items():
+        lines.append(f"{key:13} {value}  (config)")
+    return "\n".join(lines)
+
+
+def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
+    rows = "".join(f'<tr><td style="padding:1px 6px;vertical-align:top"><b>{esc(m.get("role"))}</b></td>'
+                   f'<td style="padding:1px 6px;white-space:pre-wrap">{esc(m.get("content"))}</td></tr>'
+                   for m in messages)
+    empty = f'<div style="{render._MUTED}">(empty)</div>' if not messages else ""
+    return (f'<div style="{render._CARD}"><b>session {esc(name)}</b> · {len(messages)} messages'
+            f'<table style="{render._TABLE}">{rows}</table>{empty}</div>')
+
+
+def history_text(name: str, messages: list[Mapping[str, Any]]) -> str:
+    lines = [f"session {name}: {len(messages)} messages"]
+    lines += [f"{m.get('role')}: {m.get('content')}" for m in messages]
+    return "\n".join(lines)
+
+
+def show_html(html: str, text: str) -> None:
+    from IPython.display import display
+
+    display({"text/html": html, "text/plain": text}, raw=True)

@@ -1,0 +1,264 @@
+"""The process's default client: which backend answers when nobody says.
+
+Resolution, highest first (the same order for ``%%dmschat`` and ``dms_magic.chat``):
+
+1. what the call says (a cell option, a keyword argument);
+2. the configuration layer: ``%config DmsChatMagics.x``, ``%dmschat config key=value`` or
+   :func:`configure` (the magic pushes its traitlets values here);
+3. the environment: ``DMS_MAGIC_ENDPOINT``, ``DMS_MAGIC_INSTANCE_ID``;
+4. defaults: with no endpoint and no credentials anywhere, an in-process sandbox started on first
+   use (instance 1); with credentials but no endpoint, the central DMS endpoint.
+
+The endpoint ``"sandbox"`` asks for the in-process sandbox even when credentials exist.
+Nothing here imports IPython or pandas; the client and the sandbox are imported on first use.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+ENV_ENDPOINT = "DMS_MAGIC_ENDPOINT"
+ENV_INSTANCE_ID = "DMS_MAGIC_INSTANCE_ID"
+SANDBOX = "sandbox"  # the endpoint spelling that means "the in-process sandbox"
+SANDBOX_INSTANCE_ID = 1  # the instance the in-process sandbox serves
+CENTRAL_ENDPOINT = "dms-enterprise.aliyuncs.com"
+
+# Settings that choose the client (everything else configurable is a request parameter default).
+CLIENT_SETTINGS = ("endpoint", "instance_id", "profile")
+
+_lock = threading.RLock()
+_config: dict[str, Any] = {}  # the configuration layer (2. above)
+_clients: dict[tuple, Any] = {}  # (endpoint, profile, instance_id) -> DmsChatClient
+_sandbox: Any = None  # the in-process Sandbox once started
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where requests go, and why (``sources`` names the layer each value came from)."""
+
+    endpoint: str | None  # None: the central endpoint; "sandbox": the in-process sandbox
+    instance_id: int | None
+    profile: str | None
+    sources: dict
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.endpoint == SANDBOX
+
+
+# -- the configuration layer --------------------------------------------------------------------
+def configure(**settings: Any) -> None:
+    """Set configuration-layer values (None removes one).
+
+    Client settings: ``endpoint``, ``instance_id``, ``profile``. Any other key must be a request
+    parameter (``model``, ``desensitization_rule``, ``temperature``...) and becomes its default for
+    every call that does not set it.
+    """
+    from dms_magic.params import find
+
+    checked: dict[str, Any] = {}
+    for key, value in settings.items():
+        name = key if key in CLIENT_SETTINGS else find(key).name
+        if name == "instance_id" and value is not None:
+            value = find("instance_id").coerce(value)
+        checked[name] = value
+    with _lock:
+        for name, value in checked.items():
+            if value is None or value == "":
+                _config.pop(name, None)
+            else:
+                _config[name] = value
+
+
+def configured() -> dict[str, Any]:
+    """A copy of the configuration layer."""
+    with _lock:
+        return dict(_config)
+
+
+def request_defaults() -> dict[str, Any]:
+    """Request-parameter defaults from the configuration layer (model, rule, ...)."""
+    with _lock:
+        return {k: v for k, v in _config.items() if k not in CLIENT_SETTINGS}
+
+
+# -- resolution ---------------------------------------------------------------------------------
+def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str | None = None) -> Settings:
+    """Apply the precedence rules to the client settings."""
+    from dms_magic.params import find
+
+    sources: dict[str, str] = {}
+    given = {"endpoint": endpoint, "instance_id": instance_id, "profile": profile}
+    env = {"endpoint": os.environ.get(ENV_ENDPOINT) or None,
+           "instance_id": os.environ.get(ENV_INSTANCE_ID) or None,
+           "profile": None}
+    conf = configured()
+    chosen: dict[str, Any] = {}
+    for key in CLIENT_SETTINGS:
+        for layer, values in (("option", given), ("config", conf), ("environment", env)):
+            if values.get(key) is not None:
+                chosen[key] = values[key]
+                sources[key] = layer
+                break
+        else:
+            chosen[key] = None
+    if chosen["instance_id"] is not None:
+        try:
+            chosen["instance_id"] = find("instance_id").coerce(chosen["instance_id"])
+        except ValueError as exc:
+            where = ENV_INSTANCE_ID if sources["instance_id"] == "environment" else "instance_id"
+            raise ValueError(f"{where}={chosen['instance_id']!r} is invalid: expected an integer >= 0 "
+                             f"(the DMS instance id)") from exc
+    if chosen["endpoint"] is None:
+        if chosen["profile"] is None and not _have_credentials():
+            chosen["endpoint"] = SANDBOX
+            sources["endpoint"] = "default (no endpoint and no credentials: local sandbox)"
+        else:
+            sources["endpoint"] = "default (central endpoint)"
+    if chosen["endpoint"] == SANDBOX and chosen["instance_id"] is None:
+        chosen["instance_id"] = SANDBOX_INSTANCE_ID
+        sources["instance_id"] = "default (sandbox)"
+    return Settings(chosen["endpoint"], chosen["instance_id"], chosen["profile"], sources)
+
+
+def _have_credentials() -> bool:
+    from dms_magic.credentials import has_default_credentials
+
+    return has_default_credentials()
+
+
+# -- clients ------------------------------------------------------------------------------------
+def default_client(endpoint: str | None = None, *, instance_id: Any = None, profile: str | None = None):
+    """The DmsChatClient for these settings (resolved as above), created once and reused."""
+    settings = resolve(endpoint, instance_id, profile)
+    return client_for(settings)
+
+
+def client_for(settings: Settings):
+    key = (settings.endpoint, settings.profile, settings.instance_id)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _make_client(settings)
+            _clients[key] = client
+        return client
+
+
+def _make_client(settings: Settings):
+    from dms_magic.client import DmsChatClient
+
+    if settings.uses_sandbox:
+        sandbox = ensure_sandbox()
+        return DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
+                             access_key_secret=sandbox.access_key_secret, instance_id=settings.instance_id)
+    return DmsChatClient(settings.endpoint, profile=settings.profile, instance_id=settings.instance_id)
+
+
+def ensure_sandbox():
+    """The in-process sandbox, started on first use (one per process)."""
+    global _sandbox
+    with _lock:
+        if _sandbox is None:
+            from dms_magic.sandbox import start
+
+            _sandbox = start()
+        return _sandbox
+
+
+def current_sandbox():
+    """The running in-process sandbox, or None (never starts one)."""
+    return _sandbox
+
+
+def reset() -> None:
+    """Forget clients, the configuration layer and stop the in-process sandbox."""
+    global _sandbox
+    with _lock:
+        clients, sandbox = list(_clients.values()), _sandbox
+        _clients.clear()
+        _config.clear()
+        _sandbox = None
+    for client in clients:
+        try:
+            client.close()
+        except Exception:  # closing is best effort; a half-built client must not block reset
+            pass
+    if sandbox is not None:
+        sandbox.stop()
+
+
+# -- calls --------------------------------------------------------------------------------------
+def _params_for(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    merged = request_defaults()
+    merged.update({k: v for k, v in params.items() if v is not None})
+    if "instance_id" not in merged and settings.instance_id is not None:
+        merged["instance_id"] = settings.instance_id
+    return merged
+
+
+def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
+         profile: str | None = None, **params: Any):
+    """One ChatWithDesensitize call with the default client (or ``client=``) -> ChatResult.
+
+    ``params`` are request parameters by Python name (``model``, ``need_desensitization``,
+    ``temperature``, ...); configured defaults fill the ones not given.
+    """
+    if client is None:
+        settings = resolve(endpoint, params.get("instance_id"), profile)
+        client = client_for(settings)
+        params = _params_for(settings, params)
+    else:
+        params = {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
+    return client.chat(prompt_or_messages, **params)
+
+
+def stream(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
+           profile: str | None = None, **params: Any):
+    """Like :func:`chat` but streamed: iterate the returned ChatStream; ``.result`` after the end."""
+    if client is None:
+        settings = resolve(endpoint, params.get("instance_id"), profile)
+        client = client_for(settings)
+        params = _params_for(settings, params)
+    else:
+        params = {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
+    return client.stream(prompt_or_messages, **params)
+
+
+# -- status -------------------------------------------------------------------------------------
+def status(endpoint: str | None = None, *, instance_id: Any = None, profile: str | None = None) -> dict[str, Any]:
+    """What a call would use now: backend, endpoint, credential kind and masked key id, instance.
+
+    Never a secret: only the credential source's ``kind`` and ``masked_key_id``.
+    """
+    settings = resolve(endpoint, instance_id, profile)
+    info: dict[str, Any] = {
+        "backend": "sandbox (in-process)" if settings.uses_sandbox else "endpoint",
+        "endpoint": None,
+        "instance_id": settings.instance_id,
+        "profile": settings.profile,
+        "credentials": None,
+        "access_key_id": None,
+        "sources": dict(settings.sources),
+        "defaults": request_defaults(),
+    }
+    if settings.uses_sandbox:
+        sandbox = current_sandbox()
+        info["endpoint"] = sandbox.url if sandbox is not None else "(starts on first use)"
+        info["credentials"] = "sandbox keys (generated for this process)"
+    else:
+        info["endpoint"] = settings.endpoint or CENTRAL_ENDPOINT
+        try:
+            from dms_magic.credentials import resolve as resolve_credentials
+
+            source = resolve_credentials(profile=settings.profile)
+        except Exception as exc:  # a broken profile is a status line, not a crash
+            info["credentials"] = f"unavailable ({type(exc).__name__})"
+        else:
+            if source is None:
+                info["credentials"] = "none found"
+            else:
+                info["credentials"] = source.kind
+                info["access_key_id"] = source.masked_key_id
+    return info
