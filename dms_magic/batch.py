@@ -1,0 +1,381 @@
+"""chat_many: many prompts through ChatWithDesensitize, as a DataFrame.
+
+The run never loses a row: every prompt comes back either answered or as an error row with the
+error's code and message. Requests are dispatched from the calling thread into an executor with at
+most ``concurrency`` in flight; dispatching here (not in the workers) is what lets one token bucket
+cap the request rate, lets Throttling pause the whole run, works with any
+``concurrent.futures.Executor`` (a process pool or Dask's executor included), and lets Ctrl-C
+return the rows finished so far.
+
+The summary helpers at the end turn a result frame into small frames ready to plot.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import warnings
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from dms_magic.compare import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, as_messages, error_row,
+                               find_leaks, merged_params, pick_seed, result_row, sensitive_values,
+                               similarity, variant_params)
+
+THROTTLING_CODES = ("Throttling", "Throttling.User", "Throttling.Api")
+THROTTLE_REQUEUES = 3  # extra tries for a row still throttled after the client's own retries
+THROTTLE_PAUSE = 0.5  # seconds the run pauses after a throttled row, doubled while it persists
+THROTTLE_PAUSE_MAX = 8.0
+
+
+# -- rate cap -----------------------------------------------------------------------------------
+class TokenBucket:
+    """At most ``rate`` acquisitions per second on average, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float = 1.0):
+        if not rate or rate <= 0:
+            raise ValueError(f"rate={rate!r} is invalid: expected requests per second > 0, or None for no cap")
+        self.rate = float(rate)
+        self.burst = max(1.0, float(burst))
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait_for = (1 - self._tokens) / self.rate
+            time.sleep(wait_for)
+
+
+# -- work items ---------------------------------------------------------------------------------
+@dataclass
+class _Task:
+    position: int  # row position in the output frame
+    messages: list
+    params: dict
+    throttled: int = 0
+    sent_at: float = field(default=0.0)
+
+
+def _send(client: Any, messages: list, params: dict) -> dict[str, Any]:
+    """One call as a plain row; runs in the executor, so it takes and returns picklable values."""
+    try:
+        return result_row(client.chat(messages, **params))
+    except Exception as exc:  # noqa: BLE001 - any failure becomes this row's error, the run goes on
+        return error_row(exc)
+
+
+# -- input shapes -------------------------------------------------------------------------------
+def _prompt_table(prompts: Any, column: str | None):
+    """(index, prompts list, carried DataFrame or None) from a list, a Series or a DataFrame."""
+    import pandas as pd
+
+    if isinstance(prompts, pd.DataFrame):
+        if column is None:
+            if "prompt" not in prompts.columns:
+                raise ValueError("chat_many got a DataFrame without column=: say which column holds the prompts, "
+                                 f"e.g. column={str(prompts.columns[0])!r} (columns: {list(prompts.columns)})")
+            column = "prompt"
+        if column not in prompts.columns:
+            raise ValueError(f"column={column!r} is not a column of the DataFrame (columns: {list(prompts.columns)})")
+        carried = prompts.drop(columns=[column])
+        return prompts.index, list(prompts[column]), carried
+    if column is not None:
+        raise ValueError("column= only applies when prompts is a DataFrame")
+    if isinstance(prompts, pd.Series):
+        return prompts.index, list(prompts), None
+    if isinstance(prompts, (str, bytes, Mapping)):
+        raise ValueError("chat_many takes many prompts: a list of strings (or of message lists), a Series, "
+                         "or a DataFrame with column=; for one prompt use dms_magic.chat")
+    items = list(prompts)
+    return pd.RangeIndex(len(items)), items, None
+
+
+def _prompt_key(prompt: Any) -> str:
+    return prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False, sort_keys=True,
+                                                             default=str)
+
+
+def _answered(resume: Any, compare: bool) -> dict[tuple, dict]:
+    """Rows of a previous frame that were answered, keyed by (index label, variant, prompt)."""
+    if resume is None:
+        return {}
+    import pandas as pd
+
+    if not isinstance(resume, pd.DataFrame) or not {"prompt", "error_code", "text"} <= set(resume.columns):
+        raise ValueError("resume= expects a frame returned by chat_many (with prompt, text and error_code columns)")
+    out = {}
+    has_variant = "variant" in resume.columns
+    for label, row in zip(resume.index, resume.to_dict("records")):
+        if row.get("error_code") is not None and not pd.isna(row.get("error_code")):
+            continue
+        if row.get("text") is None or (isinstance(row.get("text"), float) and pd.isna(row["text"])):
+            continue
+        variant = row.get("variant") if (compare and has_variant) else None
+        out[(label, variant, _prompt_key(row["prompt"]))] = row
+    return out
+
+
+def _seeds(resume: Any) -> dict[tuple, int]:
+    """The seed each prompt of a previous compare run used, answered or not: a resumed pair must
+    share its seed with the variant already answered."""
+    import pandas as pd
+
+    if resume is None or "seed" not in getattr(resume, "columns", ()):
+        return {}
+    return {(label, _prompt_key(prompt)): int(seed)
+            for label, prompt, seed in zip(resume.index, resume["prompt"], resume["seed"]) if not pd.isna(seed)}
+
+
+# -- the run ------------------------------------------------------------------------------------
+def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concurrency: int = 8,
+              rate: float | None = None, progress: bool = True, executor: Executor | None = None,
+              column: str | None = None, resume: Any = None, **params: Any):
+    """Send many prompts; one row per prompt (two, masked and unmasked, with ``compare=True``).
+
+    prompts: a list of prompt strings (or message lists), a Series, or a DataFrame with the prompts
+    in ``column`` (default "prompt"); the DataFrame's other columns and the index are carried through.
+    Columns added: prompt, text, finish_reason, prompt_tokens, completion_tokens, latency,
+    request_id, error_code, error_message; with ``compare=True`` also variant, seed and leaks (the
+    prompt's sensitive values found in the answer).
+    concurrency: requests in flight at once. rate: requests per second cap (None: no cap).
+    executor: any concurrent.futures.Executor to run the calls (default: a thread pool of
+    ``concurrency`` threads). resume: a frame from an earlier run; its answered rows are kept as they
+    are and only the rest are sent. Ctrl-C stops the run and returns the rows finished so far.
+    ``params`` are request parameters by Python name, the same for every prompt.
+    """
+    import pandas as pd
+
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ValueError(f"concurrency={concurrency!r} is invalid: expected an integer >= 1")
+    bucket = TokenBucket(rate) if rate is not None else None
+    index, prompt_list, carried = _prompt_table(prompts, column)
+    params = merged_params(params)
+    _check_params(params)
+    clashes = set(carried.columns) & (set(RESULT_COLUMNS) | {"prompt", "variant", "seed", "leaks"}) \
+        if carried is not None else set()
+    if clashes:
+        raise ValueError(f"column(s) {sorted(clashes)} of the input clash with chat_many's result columns: "
+                         "rename them before the run")
+    if client is None:
+        from dms_magic.session import default_client
+
+        client = default_client()
+
+    previous = _answered(resume, compare)
+    seeds = _seeds(resume) if compare else {}
+    variants = VARIANTS if compare else (None,)
+    rows: list[dict[str, Any] | None] = []  # output rows in order; None until answered
+    labels: list[Any] = []
+    meta: list[dict[str, Any]] = []  # per output row: the carried values + prompt (+variant, seed)
+    tasks: deque[_Task] = deque()
+    for i, (label, prompt) in enumerate(zip(index, prompt_list)):
+        carried_values = carried.iloc[i].to_dict() if carried is not None else {}
+        key = _prompt_key(prompt)
+        seed = None
+        if compare:  # one seed per prompt, shared by both variants, kept across resumes
+            seed = seeds.get((label, key))
+            if seed is None:
+                seed = params["seed"] if params.get("seed") is not None else pick_seed()
+        for variant in variants:
+            position = len(rows)
+            labels.append(label)
+            info = {**carried_values, "prompt": prompt}
+            if compare:
+                info.update(variant=variant, seed=seed)
+            meta.append(info)
+            done = previous.get((label, variant, key))
+            if done is not None:
+                rows.append({c: done.get(c) for c in RESULT_COLUMNS})
+                continue
+            rows.append(None)
+            try:
+                messages = as_messages(prompt)
+            except ValueError as exc:  # a malformed prompt is that row's error, not the run's
+                rows[position] = error_row(exc)
+                rows[position]["error_code"] = "InvalidParameter"
+                continue
+            call = variant_params(params, seed)[variant] if compare else params
+            tasks.append(_Task(position, messages, call))
+
+    reused = len(rows) - len(tasks) - sum(1 for r in rows if r is not None and r["error_code"] == "InvalidParameter")
+    interrupted = _dispatch(client, tasks, rows, concurrency=concurrency, bucket=bucket,
+                            executor=executor, progress=progress, total=len(rows), already=len(rows) - len(tasks))
+
+    keep = [i for i, r in enumerate(rows) if r is not None]
+    records = [{**meta[i], **rows[i]} for i in keep]
+    frame = pd.DataFrame.from_records(records, index=pd.Index([labels[i] for i in keep], name=index.name))
+    frame = _tidy(frame, carried, compare)
+    if compare:
+        _add_leaks(frame, params.get("desensitization_rule") or DEFAULT_RULE)
+    frame.attrs["interrupted"] = interrupted
+    frame.attrs["reused"] = reused  # rows kept from resume= without sending them again
+    if interrupted:
+        warnings.warn(f"chat_many interrupted: {len(keep)} of {len(rows)} rows finished; pass this frame as "
+                      "resume= to send the rest", stacklevel=2)
+    return frame
+
+
+def _check_params(params: dict[str, Any]) -> None:
+    """Bad parameters are the run's error (the same for every row): raise once, before sending."""
+    from dms_magic.params import ChatRequest
+
+    probe = {k: v for k, v in params.items() if k != "need_desensitization"}
+    ChatRequest("probe", **probe).validate(require_instance=False)
+    if params.get("need_desensitization"):
+        ChatRequest("probe", **params).validate(require_instance=False)
+
+
+def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: TokenBucket | None,
+              executor: Executor | None, progress: bool, total: int, already: int) -> bool:
+    """Run the tasks, filling ``rows``; True when interrupted by Ctrl-C."""
+    from tqdm.auto import tqdm
+
+    own = executor is None
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dms-batch") if own else executor
+    bar = tqdm(total=total, initial=already, disable=not progress, desc="chat_many", unit="row")
+    inflight: dict = {}
+    pause_until, pause = 0.0, THROTTLE_PAUSE
+    try:
+        while tasks or inflight:
+            while tasks and len(inflight) < concurrency:
+                delay = pause_until - time.monotonic()
+                if delay > 0:
+                    if inflight:  # collect finished rows while the pause runs out
+                        break
+                    time.sleep(delay)
+                if bucket is not None:
+                    bucket.acquire()
+                task = tasks.popleft()
+                inflight[pool.submit(_send, client, task.messages, task.params)] = task
+            if not inflight:
+                continue
+            timeout = max(0.0, pause_until - time.monotonic()) if tasks and len(inflight) < concurrency else None
+            done, _ = wait(inflight, timeout=timeout or None, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = inflight.pop(future)
+                row = future.result()
+                if row["error_code"] in THROTTLING_CODES and task.throttled < THROTTLE_REQUEUES:
+                    # Still throttled after the client's retries: the service wants fewer requests.
+                    # Pause the whole run (not just this row) and try the row again later.
+                    task.throttled += 1
+                    tasks.appendleft(task)
+                    pause_until = time.monotonic() + pause
+                    pause = min(pause * 2, THROTTLE_PAUSE_MAX)
+                    continue
+                if row["error_code"] is None:
+                    pause = THROTTLE_PAUSE
+                rows[task.position] = row
+                bar.update(1)
+        return False
+    except KeyboardInterrupt:
+        for future in inflight:
+            future.cancel()
+        # Rows that finished while we were interrupted still count.
+        for future, task in inflight.items():
+            if future.done() and not future.cancelled():
+                rows[task.position] = future.result()
+        return True
+    finally:
+        bar.close()
+        if own:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _tidy(frame, carried, compare: bool):
+    """Column order and dtypes: carried columns, prompt, (variant, seed), results, (leaks)."""
+    first = list(carried.columns) if carried is not None else []
+    order = first + ["prompt"] + (["variant", "seed"] if compare else []) + list(RESULT_COLUMNS)
+    for name in order:
+        if name not in frame.columns:
+            frame[name] = None
+    frame = frame[order]
+    types = {"prompt_tokens": "Int64", "completion_tokens": "Int64", "latency": "float64"}
+    if compare:
+        types["seed"] = "Int64"
+    return frame.astype(types)
+
+
+def _add_leaks(frame, rule: str) -> None:
+    """leaks column: the prompt's sensitive values (masking engine) found in each answer."""
+    values: dict[str, list] = {}  # prompt -> its sensitive values, detected once for both variants
+    leaks = []
+    for prompt, text in zip(frame["prompt"], frame["text"]):
+        key = _prompt_key(prompt)
+        if key not in values:
+            try:
+                values[key] = sensitive_values(as_messages(prompt), rule)
+            except ValueError:  # a malformed prompt has an error row and nothing to leak
+                values[key] = []
+        leaks.append(find_leaks(text if isinstance(text, str) else None, values[key]))
+    frame["leaks"] = leaks
+
+
+# -- summaries ----------------------------------------------------------------------------------
+def summarize(frame):
+    """Per variant (or one row "all" without compare): rows, answered, errors, error_rate, token
+    totals and means, mean latency, rows with a leak and total leaks."""
+    import pandas as pd
+
+    groups = frame.groupby("variant", sort=False) if "variant" in frame.columns else [("all", frame)]
+    out = []
+    for name, part in groups:
+        answered = part["error_code"].isna()
+        row = {"variant": name, "rows": len(part), "answered": int(answered.sum()),
+               "errors": int((~answered).sum()),
+               "error_rate": float((~answered).mean()) if len(part) else 0.0,
+               "prompt_tokens": int(part["prompt_tokens"].sum()),
+               "completion_tokens": int(part["completion_tokens"].sum()),
+               "mean_completion_tokens": float(part["completion_tokens"].astype("float64").mean()),
+               "mean_latency": float(part["latency"].mean())}
+        if "leaks" in part.columns:
+            counts = part["leaks"].map(len)
+            row.update(rows_with_leaks=int((counts > 0).sum()), leaks=int(counts.sum()))
+        out.append(row)
+    return pd.DataFrame(out).set_index("variant")
+
+
+def _paired(frame, column: str):
+    """One column of a compare frame as one row per prompt, columns unmasked and masked."""
+    import pandas as pd
+
+    if "variant" not in frame.columns:
+        raise ValueError("this summary needs a chat_many(..., compare=True) frame (with a variant column)")
+    if column not in frame.columns:
+        raise ValueError(f"this summary needs the {column!r} column of a chat_many(..., compare=True) frame")
+    return pd.concat({v: frame.loc[frame["variant"] == v, column] for v in VARIANTS}, axis=1)
+
+
+def token_deltas(frame):
+    """Per prompt: each variant's prompt and completion tokens and the masked - unmasked deltas."""
+    import pandas as pd
+
+    prompt, completion = _paired(frame, "prompt_tokens"), _paired(frame, "completion_tokens")
+    return pd.DataFrame({
+        "prompt_tokens_unmasked": prompt[UNMASKED], "prompt_tokens_masked": prompt[MASKED],
+        "prompt_delta": prompt[MASKED] - prompt[UNMASKED],
+        "completion_tokens_unmasked": completion[UNMASKED], "completion_tokens_masked": completion[MASKED],
+        "completion_delta": completion[MASKED] - completion[UNMASKED],
+    })
+
+
+def leak_counts(frame):
+    """Per prompt: how many of the prompt's sensitive values each variant's answer contains."""
+    return _paired(frame, "leaks").apply(lambda col: col.map(lambda v: len(v) if isinstance(v, list) else 0))
+
+
+def answer_similarity(frame):
+    """Per prompt: word-level similarity of the unmasked and masked answers (NaN if one failed)."""
+    texts = _paired(frame, "text")
+    return texts.apply(lambda row: similarity(row[UNMASKED], row[MASKED])
+                       if isinstance(row[UNMASKED], str) and isinstance(row[MASKED], str) else float("nan"),
+                       axis=1).rename("similarity")

@@ -1,0 +1,308 @@
+"""Masked vs unmasked: the same request sent with masking off and on, side by side.
+
+``compare(prompt)`` answers "what does masking change?" for one prompt: both variants carry the
+same parameters and the same seed, only ``need_desensitization`` differs, so any difference in the
+answers comes from masking. The pieces used to build a comparison (variant parameters, the
+sensitive values of a prompt, leak search, result rows, the word diff) are public here because
+``batch.chat_many(compare=True)`` builds its rows from exactly the same functions.
+
+Nothing here imports IPython; pandas and the masking engine are imported on first use.
+"""
+from __future__ import annotations
+
+import difflib
+import random
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Mapping
+
+DEFAULT_RULE = "UserInfo"
+UNMASKED, MASKED = "unmasked", "masked"
+VARIANTS = (UNMASKED, MASKED)  # the order of rows in every frame
+_SEED_LIMIT = 2**31 - 1  # Seed's documented maximum (params.py)
+
+# Columns of one result row, shared by Comparison.frame and chat_many.
+RESULT_COLUMNS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "latency",
+                  "request_id", "error_code", "error_message")
+
+
+# -- the request side ---------------------------------------------------------------------------
+def as_messages(prompt_or_messages: Any) -> list[dict]:
+    """A prompt string or a message list, checked and normalised by the parameter table."""
+    from dms_magic.params import BY_NAME
+
+    return BY_NAME["messages"].coerce(prompt_or_messages)
+
+
+def merged_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Request parameters as a call would use them: configured defaults under the given ones."""
+    from dms_magic import session
+    from dms_magic.params import find
+
+    merged = dict(session.request_defaults())
+    for key, value in params.items():
+        if value is not None:
+            merged[find(key).name] = value
+    return merged
+
+
+def pick_seed() -> int:
+    """A seed for a comparison whose caller gave none (both variants must share one)."""
+    return random.randrange(0, _SEED_LIMIT + 1)
+
+
+def variant_params(params: Mapping[str, Any], seed: int | None = None) -> dict[str, dict[str, Any]]:
+    """{variant: parameters}: identical but for need_desensitization, with one shared seed and rule.
+
+    ``params`` are already merged (see :func:`merged_params`). The rule goes to both variants so
+    the only difference on the wire is the masking switch.
+    """
+    base = {k: v for k, v in params.items() if k not in ("need_desensitization", "stream")}
+    base["desensitization_rule"] = base.get("desensitization_rule") or DEFAULT_RULE
+    if base.get("seed") is None:
+        base["seed"] = pick_seed() if seed is None else seed
+    return {UNMASKED: {**base, "need_desensitization": False},
+            MASKED: {**base, "need_desensitization": True}}
+
+
+# -- the masking side ---------------------------------------------------------------------------
+def masked_messages(messages: list[dict], rule: str) -> list[dict]:
+    """What the local masking engine predicts the model sees when masking is on."""
+    from dms_magic.masking import mask
+
+    return [{**m, "content": mask(m["content"], rule).text} for m in messages]
+
+
+def sensitive_values(messages: list[dict], rule: str) -> list[tuple[str, str]]:
+    """(entity, value) pairs the masking engine finds in the messages, first occurrence order."""
+    from dms_magic.masking import mask
+
+    seen: dict[str, str] = {}
+    for message in messages:
+        for span in mask(message["content"], rule).entities:
+            seen.setdefault(span.original, span.entity)
+    return [(entity, value) for value, entity in seen.items()]
+
+
+_SEPARATORS = re.compile(r"[\s\-_.()（）]+")
+
+
+def find_leaks(text: str | None, values: Iterable[tuple[str, str]]) -> list[str]:
+    """The sensitive values that appear in an answer.
+
+    A value also counts when the answer spells it with other spacing or separators
+    ("138 1234 5678" for "13812345678"): a reformatted phone number has still leaked.
+    """
+    if not text:
+        return []
+    squeezed = _SEPARATORS.sub("", text)
+    found = []
+    for _entity, value in values:
+        if value in text or (len(_SEPARATORS.sub("", value)) >= 4 and _SEPARATORS.sub("", value) in squeezed):
+            found.append(value)
+    return found
+
+
+# -- rows ---------------------------------------------------------------------------------------
+def result_row(result: Any) -> dict[str, Any]:
+    """The row a ChatResult contributes to a frame (plain values, no pandas)."""
+    usage = getattr(result, "usage_dict", None) or {}
+    return {
+        "text": result.text,
+        "finish_reason": result.finish_reason,
+        "prompt_tokens": _usage_value(usage, "prompt_tokens", "input_tokens"),
+        "completion_tokens": _usage_value(usage, "completion_tokens", "output_tokens"),
+        "latency": result.latency,
+        "request_id": result.request_id,
+        "error_code": None,
+        "error_message": None,
+    }
+
+
+def error_row(error: BaseException) -> dict[str, Any]:
+    """The row a failed call contributes: its code and message, the rest empty."""
+    code = getattr(error, "code", None) or type(error).__name__
+    message = getattr(error, "message", None) or str(error)
+    return {"text": None, "finish_reason": None, "prompt_tokens": None, "completion_tokens": None,
+            "latency": None, "request_id": getattr(error, "request_id", None),
+            "error_code": code, "error_message": message}
+
+
+def _usage_value(usage: Mapping[str, Any], *names: str) -> int | None:
+    for name in names:
+        if usage.get(name) is not None:
+            return int(usage[name])
+    return None
+
+
+# -- word diff ----------------------------------------------------------------------------------
+def word_tokens(text: str | None) -> list[str]:
+    """Tokens for a word-level diff, the same units as the result card's diff (render.py): CJK per
+    character (it has no spaces between words), other scripts per word; lossless."""
+    from dms_magic.render import _diff_units
+
+    return _diff_units(text or "")
+
+
+def similarity(a: str | None, b: str | None) -> float:
+    """Word-level similarity of two answers in [0, 1] (difflib ratio over non-space tokens)."""
+    ta = [t for t in word_tokens(a) if not t.isspace()]
+    tb = [t for t in word_tokens(b) if not t.isspace()]
+    if not ta and not tb:
+        return 1.0
+    return difflib.SequenceMatcher(None, ta, tb, autojunk=False).ratio()
+
+
+def diff_sides(a: str | None, b: str | None) -> tuple[str, str]:
+    """(a, b) as escaped HTML for a side-by-side view: words only ``a`` has are marked removed in
+    ``a``, words only ``b`` has are marked added in ``b`` (render.diff_html shows them inline)."""
+    from dms_magic.render import esc
+
+    ta, tb = word_tokens(a), word_tokens(b)
+    left, right = [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
+        old, new = esc("".join(ta[i1:i2])), esc("".join(tb[j1:j2]))
+        if op == "equal":
+            left.append(old)
+            right.append(new)
+            continue
+        if old:
+            left.append(f'<del style="{_DEL}">{old}</del>')
+        if new:
+            right.append(f'<ins style="{_INS}">{new}</ins>')
+    return "".join(left), "".join(right)
+
+
+_DEL = "background:#ffebe9;color:#82071e"
+_INS = "background:#dafbe1;color:#116329;text-decoration:none"
+
+
+# -- the comparison -----------------------------------------------------------------------------
+class Comparison:
+    """Both answers to one request, masked and unmasked, and what differs between them."""
+
+    def __init__(self, messages: list[dict], params: dict[str, dict[str, Any]],
+                 results: dict[str, Any]):
+        self.messages = messages
+        self.params = params  # {variant: parameters sent}
+        self.results = results  # {variant: ChatResult}
+        self.rule: str = params[MASKED]["desensitization_rule"]
+        self.seed: int = params[MASKED]["seed"]
+        self._sensitive: list[tuple[str, str]] | None = None
+
+    @property
+    def masked(self):
+        return self.results[MASKED]
+
+    @property
+    def unmasked(self):
+        return self.results[UNMASKED]
+
+    @property
+    def sensitive(self) -> list[tuple[str, str]]:
+        """(entity, value) pairs the local masking engine finds in the prompt."""
+        if self._sensitive is None:
+            self._sensitive = sensitive_values(self.messages, self.rule)
+        return self._sensitive
+
+    @property
+    def masked_prompt(self) -> str | list[dict]:
+        """The local engine's prediction of what the model saw in the masked variant: the masked
+        text for a one-message prompt, else the masked message list."""
+        masked = masked_messages(self.messages, self.rule)
+        return masked[0]["content"] if len(masked) == 1 else masked
+
+    @property
+    def leaks(self) -> dict[str, list[str]]:
+        """{variant: sensitive values of the prompt found in that answer}."""
+        return {v: find_leaks(self.results[v].text, self.sensitive) for v in VARIANTS}
+
+    @property
+    def similarity(self) -> float:
+        return similarity(self.unmasked.text, self.masked.text)
+
+    @property
+    def frame(self):
+        """One row per variant: variant, text, finish_reason, tokens, latency, request id, leaks."""
+        import pandas as pd
+
+        leaks = self.leaks
+        rows = [{"variant": v, **result_row(self.results[v]), "leaks": leaks[v]} for v in VARIANTS]
+        frame = pd.DataFrame(rows).drop(columns=["error_code", "error_message"])
+        return frame.astype({"prompt_tokens": "Int64", "completion_tokens": "Int64"})
+
+    @property
+    def logprobs(self):
+        """Both answers' token logprobs (frames.py's columns) with a leading ``variant`` column."""
+        import pandas as pd
+
+        parts = []
+        for v in VARIANTS:
+            part = self.results[v].logprobs.copy()
+            part.insert(0, "variant", v)
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True)
+
+    def __repr__(self) -> str:
+        leaks = self.leaks
+        return (f"Comparison(rule={self.rule!r}, seed={self.seed}, similarity={self.similarity:.2f}, "
+                f"leaks: unmasked={len(leaks[UNMASKED])} masked={len(leaks[MASKED])})")
+
+    def _repr_html_(self) -> str:
+        """Both answers side by side with the differing words marked, and each answer's leaks."""
+        from dms_magic.render import backend_badge, badge, esc, masking_badge
+
+        answers = dict(zip(VARIANTS, diff_sides(self.unmasked.text, self.masked.text)))
+        leaks = self.leaks
+        model = getattr(self.masked, "model", None) or self.params[MASKED].get("model")
+        cells = []
+        for variant in VARIANTS:
+            row = result_row(self.results[variant])
+            found = leaks[variant]
+            leak_line = (f'<div style="color:#82071e">leaked: {", ".join(f"<code>{esc(v)}</code>" for v in found)}</div>'
+                         if found else '<div style="color:#116329">no sensitive value of the prompt in this answer</div>')
+            latency = f"{row['latency'] * 1000:.0f} ms" if row["latency"] is not None else "?"
+            cells.append(
+                f'<td style="{_CELL}">{masking_badge(variant == MASKED, self.rule if variant == MASKED else None)}'
+                f'<div style="{_ANSWER}">{answers[variant]}</div>{leak_line}'
+                f'<div style="{_MUTED}">finish {esc(row["finish_reason"])} · tokens {esc(row["prompt_tokens"])} in, '
+                f'{esc(row["completion_tokens"])} out · {esc(latency)} · request {esc(row["request_id"])}</div></td>')
+        masked_prompt = self.masked_prompt
+        if not isinstance(masked_prompt, str):
+            masked_prompt = "\n".join(f"{m['role']}: {m['content']}" for m in masked_prompt)
+        detected = ", ".join(f"{esc(entity)} <code>{esc(value)}</code>" for entity, value in self.sensitive)
+        return (
+            '<div class="dms-magic-comparison">'
+            f'<div>{backend_badge(getattr(self.masked, "backend", None))}'
+            f'{badge(model or "default model", "#f6f8fa", "#24292f", "model")}'
+            f'<span style="{_MUTED}">seed {self.seed} · word similarity {self.similarity:.2f}</span></div>'
+            f'<table style="border-collapse:collapse;width:100%;table-layout:fixed"><tr>{"".join(cells)}</tr></table>'
+            '<details><summary style="cursor:pointer">what the model saw with masking (local prediction)</summary>'
+            f'<div style="{_ANSWER}">{esc(masked_prompt)}</div>'
+            f'<div style="{_MUTED}">sensitive values in the prompt: {detected or "none detected"}</div></details>'
+            "</div>")
+
+
+_CELL = "vertical-align:top;width:50%;padding:6px 8px;border:1px solid #d0d7de"
+_ANSWER = "white-space:pre-wrap;margin:6px 0;line-height:1.45"
+_MUTED = "color:#57606a;font-size:11px"
+
+
+def compare(prompt_or_messages: Any, *, client: Any = None, **params: Any) -> Comparison:
+    """Send one request twice, masking off and on (same seed, same rule), concurrently.
+
+    ``params`` are request parameters by Python name; configured defaults fill the rest. The rule
+    is ``desensitization_rule`` (or the configured one, else "UserInfo"); the seed is ``seed`` or
+    one picked here. A failing call raises its ``DmsError``.
+    """
+    messages = as_messages(prompt_or_messages)
+    by_variant = variant_params(merged_params(params))
+    if client is None:
+        from dms_magic.session import default_client
+
+        client = default_client()
+    # Two threads: both calls are in flight together, so a comparison costs one round trip.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dms-compare") as pool:
+        futures = {v: pool.submit(client.chat, messages, **by_variant[v]) for v in VARIANTS}
+        results = {v: futures[v].result() for v in VARIANTS}
+    return Comparison(messages, by_variant, results)
