@@ -1,0 +1,497 @@
+"""``%%dmschat`` and ``%dmschat``: a thin IPython layer over ``dms_magic.session``.
+
+Every API parameter option is generated from ``dms_magic.params.PARAMS`` (long option = kebab-case
+of the Python name, plus the row's aliases); values are parsed with ``Param.from_text`` exactly as
+the sandbox and the widget form parse them, or taken as Python objects with ``$variable``.
+
+Errors a person can act on (a bad option, bad JSON, an out-of-range value, an API error) become
+one ``UsageError``: IPython prints it as a single line and fails the cell, with no traceback.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, argument_group, magic_arguments
+from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets.config.configurable import Configurable
+
+from dms_magic.params import PARAMS, InvalidParameterError, find, option_params
+
+DEFAULT_SESSION = "default"
+LINE_COMMANDS = ("config", "status", "history", "reset", "preview", "form")
+# Extra options that are not API parameters. (--stream is the table's own `stream` row.)
+_EXTRA_OPTIONS = (
+    (("-o", "--out"), dict(metavar="VAR", help="Store the ChatResult in VAR (still displayed unless --quiet).")),
+    (("--quiet",), dict(action="store_true", help="Do not display the result (use with -o).")),
+    (("--system",), dict(metavar="TEXT", help="A system message sent before the conversation.")),
+    (("--session",), dict(metavar="NAME", help="Named multi-turn conversation: earlier turns are sent too.")),
+    (("--messages",), dict(metavar="VAR", help="Send the list of {role, content} messages in VAR "
+                                               "(the cell, if not empty, is appended as a user message).")),
+    (("--compare",), dict(action="store_true", help="Send the prompt masked and unmasked; show both and the "
+                                                    "differences.")),
+    (("--dry-run",), dict(action="store_true", help="Show the request (no keys, no signature), the local "
+                                                    "masking preview and a prompt-token estimate; send nothing.")),
+    (("--endpoint",), dict(metavar="URL", help="Endpoint for this cell: host or URL, or 'sandbox'.")),
+    (("--profile",), dict(metavar="NAME", help="Alibaba Cloud credentials profile for this cell.")),
+    (("--no-interpolate",), dict(action="store_true", help="Send the cell as typed: no {name} substitution.")),
+)
+
+
+def _param_argument(param) -> argument:
+    """One API parameter as an argparse option. Values stay text here; ``_parse_value`` converts
+    them with the table (so `$var`, JSON and plain strings are handled in one place)."""
+    names = [param.option, *param.aliases]
+    shorts = [n for n in names if not n.startswith("--")]
+    longs = [n for n in names if n.startswith("--")]
+    help_text = f"{param.help} ({param.range_text()}; wire {param.wire})"
+    if param.kind == "bool":
+        # A bare flag means true; `--mask false` turns a configured default off.
+        return argument(*shorts, *longs, dest=param.name, nargs="?", const="true", default=None,
+                        metavar="BOOL", help=help_text)
+    if param.kind == "choice":
+        metavar = "{" + ",".join(param.choices) + "}"
+    elif param.kind in ("json_object", "json_text", "str_list"):
+        metavar = "JSON|$VAR"
+    else:
+        metavar = {"str": "TEXT", "int": "N", "float": "X"}.get(param.kind, param.kind.upper())
+    return argument(*shorts, *longs, dest=param.name, default=None, metavar=metavar, help=help_text)
+
+
+def _with_generated_arguments(func):
+    """Apply argparse decorators for the extras and every PARAMS row (source order = help order)."""
+    decorators = [argument_group("Cell options")]
+    decorators += [argument(*names, **kwargs) for names, kwargs in _EXTRA_OPTIONS]
+    decorators.append(argument_group("API parameters (ChatWithDesensitize)"))
+    decorators += [_param_argument(p) for p in option_params()]
+    decorators.append(argument("line_command", nargs="*", help="Line magic: " + " | ".join(LINE_COMMANDS)))
+    for deco in reversed(decorators):
+        func = deco(func)
+    func = magic_arguments()(func)
+    func.parser.allow_abbrev = False  # `--top` must not silently mean --top-p or --top-k
+    return func
+
+
+@magics_class
+class DmsChatMagics(Magics, Configurable):
+    """Chat with Alibaba Cloud DMS ChatWithDesensitize (LLM chat with data masking).
+
+    Configure with ``%config DmsChatMagics.model = "qwen-plus"`` or ``%dmschat config model=qwen-plus``.
+    """
+
+    model = Unicode(None, allow_none=True, help="Default model for every request.").tag(config=True)
+    instance_id = Int(None, allow_none=True, help="DMS instance id (else DMS_MAGIC_INSTANCE_ID).").tag(config=True)
+    endpoint = Unicode(None, allow_none=True,
+                       help="Endpoint host or URL, or 'sandbox' (else DMS_MAGIC_ENDPOINT).").tag(config=True)
+    profile = Unicode(None, allow_none=True, help="Alibaba Cloud credentials profile.").tag(config=True)
+    rule = Unicode(None, allow_none=True, help="Default masking rule category, e.g. UserInfo.").tag(config=True)
+    mask = Bool(None, allow_none=True, help="Mask sensitive data by default.").tag(config=True)
+    show_logprobs = Bool(True, help="Show the token-probability strip when logprobs were asked.").tag(config=True)
+    show_usage = Bool(True, help="Show the token usage table.").tag(config=True)
+    stream_update_interval = Float(0.05, help="Seconds between display updates while streaming.").tag(config=True)
+    interpolate = Bool(True, help="Replace {name} in cells with defined variables.").tag(config=True)
+
+    # trait -> session configuration key
+    _SESSION_KEYS = {"model": "model", "instance_id": "instance_id", "endpoint": "endpoint", "profile": "profile",
+                     "rule": "desensitization_rule", "mask": "need_desensitization"}
+    _DISPLAY_TRAITS = ("show_logprobs", "show_usage", "stream_update_interval", "interpolate")
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        self.histories: dict[str, list[dict]] = {}
+        for trait in self._SESSION_KEYS:  # values set by a config file before we existed
+            self._push(trait, getattr(self, trait))
+
+    @observe(*_SESSION_KEYS)
+    def _trait_changed(self, change) -> None:
+        self._push(change["name"], change["new"])
+
+    def _push(self, trait: str, value: Any) -> None:
+        from dms_magic import session
+
+        session.configure(**{self._SESSION_KEYS[trait]: value})
+
+    # -- the magic ------------------------------------------------------------------------------
+    @no_var_expand  # $var and {name} are ours: $var gives a Python object, {name} only defined names
+    @_with_generated_arguments
+    @line_cell_magic
+    def dmschat(self, line: str, cell: str | None = None):
+        """%%dmschat [options]: the cell is the user message. %dmschat COMMAND: config, status,
+        history [NAME], reset [NAME], preview TEXT|$var, form."""
+        try:
+            if cell is None:
+                return self._line(line)
+            return self._cell(line, cell)
+        except UsageError as exc:
+            raise UsageError(_redact(str(exc))) from None
+        except InvalidParameterError as exc:
+            raise UsageError(_redact(_parameter_message(exc))) from None
+        except Exception as exc:
+            from dms_magic.errors import DmsError
+
+            if isinstance(exc, DmsError):
+                raise UsageError(_redact(_api_message(exc))) from None
+            raise
+
+    # -- cell -----------------------------------------------------------------------------------
+    def _cell(self, line: str, cell: str):
+        args = self._parse(line)
+        if args.line_command:
+            raise UsageError(f"unexpected {' '.join(args.line_command)!r} on the %%dmschat line: every option "
+                             f"starts with - (see %%dmschat?); the prompt goes in the cell body")
+        params = self._params(args)
+        messages = self._messages(args, cell)
+        from dms_magic import session
+
+        settings = session.resolve(args.endpoint, params.get("instance_id"), args.profile)
+        streaming = bool(params.pop("stream", False))
+        if args.dry_run:
+            return self._dry_run(settings, messages, params, streaming)
+        if args.compare:
+            return self._compare(args, settings, messages, params)
+        client = session.client_for(settings)
+        params = session._params_for(settings, params)
+        result = self._stream(client, messages, params, args) if streaming else client.chat(messages, **params)
+        if args.session:
+            history = self.histories.setdefault(args.session, [])
+            history[:] = [*messages, {"role": "assistant", "content": result.text or ""}]
+        if args.out:
+            self.shell.user_ns[args.out] = result
+        if not args.quiet and not streaming:
+            from dms_magic.notebook.display import show_result
+
+            show_result(result, **self._display_options())
+        return None
+
+    def _display_options(self) -> dict[str, Any]:
+        return {"show_logprobs": self.show_logprobs, "show_usage": self.show_usage}
+
+    def _stream(self, client, messages, params, args):
+        from dms_magic.notebook.display import StreamView
+
+        stream = client.stream(messages, **params)
+        view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
+                          masked=bool(params.get("need_desensitization")), display=not args.quiet,
+                          every=self.stream_update_interval, **self._display_options())
+        for chunk in stream:
+            view.add(chunk)
+        result = stream.result
+        view.finish(result)
+        return result
+
+    def _compare(self, args, settings, messages, params):
+        try:
+            from dms_magic.compare import compare
+        except ImportError:
+            raise UsageError("--compare is not available in this installation (dms_magic.compare is missing)") from None
+        from dms_magic import session
+
+        client = session.client_for(settings)
+        comparison = compare(messages, client=client, **session._params_for(settings, params))
+        if args.out:
+            self.shell.user_ns[args.out] = comparison
+        if not args.quiet:
+            from IPython.display import display
+
+            display(comparison)
+
+    def _dry_run(self, settings, messages, params, streaming):
+        from dms_magic import session
+        from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
+        from dms_magic.params import SSE_ACTION, ACTION, ChatRequest
+
+        merged = session._params_for(settings, params)
+        request = ChatRequest(messages, **merged)
+        query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
+        rule = merged.get("desensitization_rule") or "UserInfo"
+        from dms_magic.masking import mask
+
+        previews = [mask(m["content"], rule) for m in messages if m.get("role") in ("user", "system")]
+        endpoint = "in-process sandbox" if settings.uses_sandbox else (settings.endpoint or session.CENTRAL_ENDPOINT)
+        action = SSE_ACTION if streaming else ACTION
+        tokens = estimate_prompt_tokens(messages)
+        text = (f"dry run, nothing sent: POST {endpoint} {action}\n"
+                + "\n".join(f"{k}={v}" for k, v in {**query, **form}.items())
+                + f"\n~{tokens} prompt tokens (local estimate)")
+        show_html(dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
+                               prompt_tokens=tokens), text)
+
+    # -- option parsing -------------------------------------------------------------------------
+    def _parse(self, line: str):
+        try:
+            argv = shlex.split(line, posix=True)
+        except ValueError as exc:
+            raise UsageError(f"cannot read the %%dmschat options ({exc}): check the quotes; "
+                             f"put JSON in single quotes, e.g. --stop '[\"\\n\"]'") from None
+        try:
+            return self.dmschat.parser.parse_args(argv)
+        except UsageError as exc:
+            raise UsageError(f"{exc}{_option_hint(argv)}; see %%dmschat? for every option") from None
+
+    def _params(self, args) -> dict[str, Any]:
+        """API parameters given on the line, as checked Python values."""
+        params: dict[str, Any] = {}
+        for param in option_params():
+            text = getattr(args, param.name)
+            if text is not None:
+                params[param.name] = self._parse_value(param, text)
+        return params
+
+    def _parse_value(self, param, text: str) -> Any:
+        if text.startswith("$") and re.fullmatch(r"\$[A-Za-z_]\w*", text):
+            name = text[1:]
+            if name not in self.shell.user_ns:
+                raise UsageError(f"{param.option} {text}: variable {name!r} is not defined; define it in a cell "
+                                 f"above or give the value directly")
+            return param.coerce(self.shell.user_ns[name])
+        try:
+            return param.from_text(text)
+        except InvalidParameterError as exc:
+            raise UsageError(f"{param.option} {text!r} is invalid: expected {exc.expected}") from None
+
+    def _messages(self, args, cell: str) -> list[dict]:
+        """The conversation to send: session history, --messages, the system text, the cell."""
+        from dms_magic.params import BY_NAME
+
+        text = cell.strip("\n")
+        if text.strip() and self.interpolate and not args.no_interpolate:
+            text = interpolate(text, self.shell.user_ns, getattr(self.shell, "user_ns_hidden", {}))
+        messages: list[dict] = list(self.histories.get(args.session, [])) if args.session else []
+        if args.messages:
+            if args.messages not in self.shell.user_ns:
+                raise UsageError(f"--messages {args.messages}: variable {args.messages!r} is not defined")
+            try:
+                messages += BY_NAME["messages"].coerce(self.shell.user_ns[args.messages])
+            except InvalidParameterError as exc:
+                raise UsageError(f"--messages {args.messages}: {exc}") from None
+        if args.system is not None:
+            messages = [m for m in messages if m.get("role") != "system"]
+            messages.insert(0, {"role": "system", "content": args.system})
+        if text.strip():
+            messages.append({"role": "user", "content": text})
+        if not any(m.get("role") == "user" for m in messages):
+            raise UsageError("nothing to send: write the prompt in the cell below %%dmschat, or pass --messages VAR")
+        return messages
+
+    # -- line commands --------------------------------------------------------------------------
+    def _line(self, line: str):
+        command, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if command not in LINE_COMMANDS:
+            raise UsageError(f"%dmschat {command or '(nothing)'}: expected one of {', '.join(LINE_COMMANDS)}; "
+                             f"for a chat use the cell magic %%dmschat (see %dmschat?)")
+        return getattr(self, "_cmd_" + command)(rest)
+
+    def _cmd_config(self, rest: str):
+        from dms_magic import session
+
+        if not rest:
+            from dms_magic.notebook.display import show_html
+
+            values = {t: getattr(self, t) for t in (*self._SESSION_KEYS, *self._DISPLAY_TRAITS)}
+            values.update({k: v for k, v in session.configured().items()
+                           if k not in self._SESSION_KEYS.values()})
+            text = "\n".join(f"{k} = {v!r}" for k, v in values.items())
+            from dms_magic.render import esc
+
+            show_html(f"<pre>{esc(text)}</pre>", text)
+            return None
+        try:
+            pairs = shlex.split(rest, posix=True)
+        except ValueError as exc:
+            raise UsageError(f"%dmschat config: cannot read {rest!r} ({exc}); write key=value") from None
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise UsageError(f"%dmschat config {pair!r}: write key=value, e.g. model=qwen-plus")
+            self._set_config(key.strip(), value.strip())
+        return None
+
+    def _set_config(self, key: str, value: str) -> None:
+        from dms_magic import session
+
+        trait = key.replace("-", "_").lstrip("_")
+        if trait in self._SESSION_KEYS or trait in self._DISPLAY_TRAITS:
+            if value == "":
+                setattr(self, trait, self.trait_defaults(trait))
+                return
+            try:
+                if trait in ("endpoint", "profile", "model", "rule"):
+                    setattr(self, trait, value)
+                elif trait == "stream_update_interval":
+                    setattr(self, trait, float(value))
+                else:
+                    param = find({"mask": "need_desensitization"}.get(trait, trait)) \
+                        if trait in ("instance_id", "mask") else find("logprobs")  # any bool row parses bools
+                    setattr(self, trait, param.from_text(value))
+            except (ValueError, TypeError) as exc:
+                raise UsageError(f"%dmschat config {key}={value!r}: {exc}") from None
+            return
+        try:
+            param = find(key)
+        except InvalidParameterError as exc:
+            known = ", ".join((*self._SESSION_KEYS, *self._DISPLAY_TRAITS))
+            raise UsageError(f"%dmschat config: unknown key {key!r} ({exc.expected.split('.', 1)[-1].strip()}); "
+                             f"keys: {known}, or any request parameter") from None
+        if param.name == "messages":
+            raise UsageError("%dmschat config: messages cannot have a default; use --session or --messages")
+        session.configure(**{param.name: None if value == "" else self._parse_value(param, value)})
+
+    def _cmd_status(self, rest: str):
+        from dms_magic import session
+        from dms_magic.notebook.display import show_html, status_html, status_text
+
+        info = session.status()
+        info["sessions"] = {name: len(h) for name, h in self.histories.items()}
+        show_html(status_html(info), status_text(info))
+
+    def _cmd_history(self, rest: str):
+        from dms_magic.notebook.display import history_html, history_text, show_html
+
+        if rest:
+            if rest not in self.histories:
+                known = ", ".join(self.histories) or "none yet"
+                raise UsageError(f"%dmschat history {rest}: no such session (sessions: {known}); "
+                                 f"start one with %%dmschat --session {rest}")
+            show_html(history_html(rest, self.histories[rest]), history_text(rest, self.histories[rest]))
+            return None
+        if not self.histories:
+            show_html("<i>no sessions yet: use %%dmschat --session NAME</i>", "no sessions yet")
+        for name, history in self.histories.items():
+            show_html(history_html(name, history), history_text(name, history))
+        return None
+
+    def _cmd_reset(self, rest: str):
+        if rest:
+            if self.histories.pop(rest, None) is None:
+                raise UsageError(f"%dmschat reset {rest}: no such session "
+                                 f"(sessions: {', '.join(self.histories) or 'none'})")
+        else:
+            self.histories.clear()
+        return None
+
+    def _cmd_preview(self, rest: str):
+        from dms_magic import session
+        from dms_magic.masking import mask
+
+        rule = session.request_defaults().get("desensitization_rule") or "UserInfo"
+        match = re.match(r"(?:--rule|--desensitization-rule)[ =](\S+)\s*", rest)
+        if match:
+            rule, rest = match.group(1), rest[match.end():]
+        if not rest:
+            raise UsageError("%dmschat preview TEXT|$var: give the text to preview (or $variable)")
+        if re.fullmatch(r"\$[A-Za-z_]\w*", rest):
+            if rest[1:] not in self.shell.user_ns:
+                raise UsageError(f"%dmschat preview {rest}: variable {rest[1:]!r} is not defined")
+            rest = str(self.shell.user_ns[rest[1:]])
+        try:
+            result = mask(rest, rule)
+        except ValueError as exc:  # UnknownRuleError
+            raise UsageError(f"%dmschat preview: {exc}") from None
+        from IPython.display import display
+
+        display(result)
+        return None
+
+    def _cmd_form(self, rest: str):
+        try:
+            from dms_magic.notebook.widgets import form
+        except ImportError:
+            raise UsageError("%dmschat form is not available in this installation "
+                             "(dms_magic.notebook.widgets is missing)") from None
+        shown = form()
+        if shown is not None:
+            from IPython.display import display
+
+            display(shown)
+        return None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
+
+
+def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
+    """Replace ``{name}`` by ``str(namespace[name])`` for defined, user-visible names only.
+
+    Anything else stays as typed: JSON (``{"a": 1}``), code, ``{undefined}``, ``{{doubled}}`` and
+    IPython's own names (In, Out, exit...).
+    """
+    hidden = hidden or {}
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name in namespace and (name not in hidden or namespace[name] is not hidden[name]):
+            return str(namespace[name])
+        return match.group(0)
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def _option_hint(argv: list[str]) -> str:
+    """' (did you mean --top-p?)' for a misspelt option."""
+    import difflib
+
+    from dms_magic.params import option_params
+
+    known = [n for p in option_params() for n in (p.option, *p.aliases)]
+    known += [n for names, _ in _EXTRA_OPTIONS for n in names]
+    for word in argv:
+        if word.startswith("-") and word.split("=", 1)[0] not in known:
+            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
+
+
+def _parameter_message(exc: InvalidParameterError) -> str:
+    try:
+        option = find(exc.param).option
+    except InvalidParameterError:
+        option = exc.param
+    fix = {"instance_id": "pass --instance-id N, %dmschat config instance_id=N or set DMS_MAGIC_INSTANCE_ID",
+           "desensitization_rule": "add --rule UserInfo (or another rule category)",
+           "top_logprobs": "add --logprobs",
+           }.get(exc.param, f"fix {option}" if option.startswith("-") else "fix the request")
+    text = str(exc)
+    if "only with streaming" in exc.expected:
+        fix = "add --stream"
+    return f"{text}. To fix: {fix}."
+
+
+def _api_message(exc) -> str:
+    parts = [f"{getattr(exc, 'code', None) or type(exc).__name__}: {getattr(exc, 'message', None) or exc}"]
+    if getattr(exc, "request_id", None):
+        parts.append(f"(request id {exc.request_id})")
+    hint = getattr(exc, "hint", None)
+    if hint:
+        parts.append(f"— {hint}")
+    return " ".join(parts)
+
+
+def _redact(text: str) -> str:
+    """Last line of defence: no secret from the environment ever reaches an error message."""
+    for key, value in os.environ.items():
+        upper = key.upper()
+        if value and len(value) >= 8 and ("SECRET" in upper or "TOKEN" in upper or "PASSWORD" in upper):
+            text = text.replace(value, "****")
+    return text
+
+
+def load_ipython_extension(ipython) -> None:
+    magics = DmsChatMagics(shell=ipython, parent=ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:  # makes `%config DmsChatMagics` work
+        ipython.configurables.append(magics)
+
+
+def unload_ipython_extension(ipython) -> None:
+    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DmsChatMagics)]
+    manager = ipython.magics_manager
+    for kind in ("line", "cell"):
+        manager.magics[kind].pop("dmschat", None)
+    manager.registry.pop("DmsChatMagics", None)
