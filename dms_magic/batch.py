@@ -24,7 +24,6 @@ from dms_magic.compare import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, V
                                find_leaks, merged_params, pick_seed, result_row, sensitive_values,
                                similarity, variant_params)
 
-THROTTLING_CODES = ("Throttling", "Throttling.User", "Throttling.Api")
 THROTTLE_REQUEUES = 3  # extra tries for a row still throttled after the client's own retries
 THROTTLE_PAUSE = 0.5  # seconds the run pauses after a throttled row, doubled while it persists
 THROTTLE_PAUSE_MAX = 8.0
@@ -264,7 +263,7 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
             for future in done:
                 task = inflight.pop(future)
                 row = future.result()
-                if row["error_code"] in THROTTLING_CODES and task.throttled < THROTTLE_REQUEUES:
+                if str(row["error_code"]).startswith("Throttling") and task.throttled < THROTTLE_REQUEUES:
                     # Still throttled after the client's retries: the service wants fewer requests.
                     # Pause the whole run (not just this row) and try the row again later.
                     task.throttled += 1

@@ -110,8 +110,8 @@ def result_row(result: Any) -> dict[str, Any]:
     return {
         "text": result.text,
         "finish_reason": result.finish_reason,
-        "prompt_tokens": _usage_value(usage, "prompt_tokens", "input_tokens"),
-        "completion_tokens": _usage_value(usage, "completion_tokens", "output_tokens"),
+        "prompt_tokens": _usage_value(usage, "prompt_tokens"),
+        "completion_tokens": _usage_value(usage, "completion_tokens"),
         "latency": result.latency,
         "request_id": result.request_id,
         "error_code": None,
@@ -128,11 +128,9 @@ def error_row(error: BaseException) -> dict[str, Any]:
             "error_code": code, "error_message": message}
 
 
-def _usage_value(usage: Mapping[str, Any], *names: str) -> int | None:
-    for name in names:
-        if usage.get(name) is not None:
-            return int(usage[name])
-    return None
+def _usage_value(usage: Mapping[str, Any], name: str) -> int | None:
+    value = usage.get(name)
+    return None if value is None else int(value)
 
 
 # -- word diff ----------------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""chat_many wall time: 200 prompts, sandbox latency 100 ms, concurrency 16.
+
+Peers in the same run:
+- ideal: 200 x 0.1 s / 16, what perfect overlap of the injected latency would give;
+- bare pool: ``ThreadPoolExecutor(16).map(client.chat, prompts)``, the least code a user could write
+  (no rows, no error capture, no progress, no rate cap) — chat_many's own overhead is the gap.
+Target: chat_many <= 1.2 x ideal.
+
+``python benchmarks/bench_batch.py`` prints the table; ``run()`` returns the rows for benchmarks/run.py.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+PROMPTS = 200
+LATENCY_MS = 100
+CONCURRENCY = 16
+TARGET = 1.2
+
+
+def _prompts(n: int) -> list[str]:
+    return [f"第{i}位客户张伟，手机号1381234{i:04d}，请总结他的诉求。" for i in range(n)]
+
+
+def run(prompts: int = PROMPTS, latency_ms: int = LATENCY_MS, concurrency: int = CONCURRENCY,
+        repeats: int = 3) -> list[dict]:
+    """Rows: {benchmark, variant, seconds, ratio_to_ideal, note}; best of ``repeats`` per variant."""
+    from dms_magic.batch import chat_many
+    from dms_magic.client import DmsChatClient
+    from dms_magic.sandbox import start
+
+    texts = _prompts(prompts)
+    ideal = prompts * latency_ms / 1000 / concurrency
+    with start(latency_ms=latency_ms) as sandbox:
+        client = DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
+                               access_key_secret=sandbox.access_key_secret, instance_id=1)
+        with client:
+            client.chat(texts[0], max_tokens=16)  # warm the connection pool and the generator
+
+            def bare_pool() -> None:
+                with ThreadPoolExecutor(concurrency) as pool:
+                    list(pool.map(lambda p: client.chat(p, max_tokens=16), texts))
+
+            def batch() -> None:
+                frame = chat_many(texts, client=client, concurrency=concurrency, progress=False, max_tokens=16)
+                failed = int(frame["error_code"].notna().sum())
+                if failed:
+                    raise RuntimeError(f"benchmark run had {failed} error rows: {frame['error_code'].value_counts()}")
+
+            timings = {"bare ThreadPoolExecutor.map": _best(bare_pool, repeats),
+                       "chat_many": _best(batch, repeats)}
+    rows = [{"benchmark": "batch", "variant": "ideal (n x latency / concurrency)", "seconds": ideal,
+             "ratio_to_ideal": 1.0, "note": f"{prompts} prompts, {latency_ms} ms, concurrency {concurrency}"}]
+    for name, seconds in timings.items():
+        ratio = seconds / ideal
+        note = f"target <= {TARGET}x: {'met' if ratio <= TARGET else 'MISSED'}" if name == "chat_many" else ""
+        rows.append({"benchmark": "batch", "variant": name, "seconds": seconds, "ratio_to_ideal": ratio,
+                     "note": note})
+    return rows
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'variant':36} {'seconds':>8} {'x ideal':>8}  note")
+    for row in rows:
+        print(f"{row['variant']:36} {row['seconds']:8.3f} {row['ratio_to_ideal']:8.2f}  {row['note']}")
+
+
+if __name__ == "__main__":
+    print_table(run())
