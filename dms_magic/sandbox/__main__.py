@@ -1,0 +1,91 @@
+"""``python -m dms_magic.sandbox``: serve a sandbox in the foreground until Ctrl-C.
+
+Prints the URL and the AccessKey id to use, never the secret (pass it with --access-key-secret, or
+read DMS_MAGIC_SANDBOX_SECRET; without either the documented local default below is used, so a
+client in another process can sign without being told anything).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+
+# Only for a sandbox on your own machine: a well-known secret guards nothing and is meant not to.
+LOCAL_DEFAULT_SECRET = "dms-magic-sandbox-secret"
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1]")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dms_magic.sandbox",
+                                description="A local ChatWithDesensitize service (signatures, masking, a built-in "
+                                            "generator) for notebooks, tests and benchmarks.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--access-key-id", default=None, help="AccessKey id clients sign with")
+    p.add_argument("--access-key-secret", default=None,
+                   help="AccessKey secret (default: $DMS_MAGIC_SANDBOX_SECRET, else the local default "
+                        f"{LOCAL_DEFAULT_SECRET!r})")
+    p.add_argument("--instance", type=int, action="append", default=None,
+                   help="a DMS instance id that exists (repeatable; default 1)")
+    p.add_argument("--latency-ms", type=_non_negative, default=0, help="delay added to every API request")
+    p.add_argument("--error-rate", type=_fraction, default=0, help="fraction answered 503 ServiceUnavailable")
+    p.add_argument("--throttle-qps", type=_positive, default=None, help="above N requests/s answer Throttling.User")
+    p.add_argument("--drop-rate", type=_fraction, default=0, help="fraction of connections closed without answer")
+    p.add_argument("--seed", type=int, default=None, help="make unseeded requests and faults reproducible")
+    p.add_argument("--masking-config", default=None, help="masking rules file (TOML or JSON)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .server import start
+
+    secret = args.access_key_secret or os.environ.get("DMS_MAGIC_SANDBOX_SECRET")
+    source = ("--access-key-secret" if args.access_key_secret else
+              "$DMS_MAGIC_SANDBOX_SECRET" if secret else "the local default (see --help)")
+    secret = secret or LOCAL_DEFAULT_SECRET
+    try:
+        sandbox = start(args.host, args.port, access_key_id=args.access_key_id, access_key_secret=secret,
+                        latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_qps=args.throttle_qps,
+                        drop_rate=args.drop_rate, seed=args.seed, instances=args.instance or (1,),
+                        masking_config=args.masking_config)
+    except OSError as exc:
+        print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",
+              file=sys.stderr)
+        return 2
+    print(f"dms_magic sandbox serving ChatWithDesensitize at {sandbox.url}", flush=True)
+    print(f"AccessKey id: {sandbox.access_key_id}", flush=True)
+    print(f"AccessKey secret: from {source} (not shown)", flush=True)
+    print("Ctrl-C stops it.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

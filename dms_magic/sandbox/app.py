@@ -1,0 +1,213 @@
+"""The sandbox's WSGI application: ChatWithDesensitize(SSE) over ``POST /``, like the real gateway.
+
+A request goes through the same stages as on Alibaba Cloud, each with its real error reply:
+faults (latency, drops, 503s, throttling) -> body size -> action/version -> signature -> parameters
+(the shared ``ChatRequest.from_wire``) -> instance and masking rule -> masking -> the built-in
+generator -> JSON answer or SSE stream. Bad input of any kind gets a 4xx JSON error, never a 500
+or a traceback. ``GET /_sandbox/received`` shows what arrived (``DELETE`` clears it).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Any, Iterable, Mapping
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Request, Response
+
+from .. import params as P
+from . import replies
+from .auth import AuthFailure, Verifier
+from .faults import Faults, drop_connection
+from .generator import generate
+from .journal import Journal
+from .replies import gateway_error, json_response, new_request_id
+from .sse import error_event, events
+
+log = logging.getLogger("dms_magic.sandbox")
+
+MAX_BODY_BYTES = 1024 * 1024  # larger bodies get 413 RequestBodyTooLarge
+DEFAULT_MODEL = "qwen-plus"
+RECEIVED_PATH = "/_sandbox/received"
+
+
+class SandboxApp:
+    def __init__(self, verifier: Verifier, *, faults: Faults, instances: Iterable[int] = (1,),
+                 masking_config: Any = None, seed: int | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+                 journal: Journal | None = None):
+        self.verifier = verifier
+        self.faults = faults
+        self.instances = frozenset(int(i) for i in instances)
+        self.masking_config = masking_config
+        self.max_body_bytes = max_body_bytes
+        self.journal = journal or Journal()
+        self._seeds = random.Random(seed)  # seeds for requests that bring none: a seeded sandbox replays
+        self._seed_lock = threading.Lock()
+
+    # -- WSGI ---------------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response):
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except Exception:  # the last line of defence: a JSON 500, never a traceback on the wire
+            log.exception("sandbox failed on %s %s", request.method, request.path)
+            response = gateway_error("InternalError")
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        if request.path == RECEIVED_PATH:
+            if request.method == "DELETE":
+                self.journal.clear()
+                return json_response({"Cleared": True})
+            return json_response(self.journal.as_json())
+        if request.path != "/" or request.method != "POST":
+            return gateway_error("NotFound", f"{request.method} {request.path} is not served: the sandbox serves "
+                                 f"POST / (ChatWithDesensitize, ChatWithDesensitizeSSE) and GET {RECEIVED_PATH}.")
+        return self.api(request)
+
+    # -- the API ------------------------------------------------------------------------------
+    def api(self, request: Request) -> Response:
+        self.faults.delay()
+        fault = self.faults.decide()
+        if fault == "drop":
+            drop_connection(request.environ)
+            return Response(b"", status=500)  # the socket is already closed: nothing reaches the client
+        if fault == "throttle":
+            return gateway_error("Throttling.User")
+        if fault == "error":
+            return gateway_error("ServiceUnavailable")
+
+        body = self._read_body(request)
+        if isinstance(body, Response):
+            return body
+
+        action = request.headers.get("x-acs-action", "")
+        version = request.headers.get("x-acs-version", "")
+        if action not in (P.ACTION, P.SSE_ACTION):
+            return gateway_error("InvalidAction.NotFound", f"Specified api is not found, please check your url "
+                                 f"and method: x-acs-action {action!r} (the sandbox serves {P.ACTION} and "
+                                 f"{P.SSE_ACTION}).")
+        if version != P.API_VERSION:
+            return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
+                                 f"(expected {P.API_VERSION}).")
+
+        query = _first_values(request.args)
+        try:
+            pair = self.verifier.verify(request.method, request.path, query, dict(request.headers), body)
+        except AuthFailure as failure:
+            return gateway_error(failure.code, failure.message)
+
+        form = _parse_form(request, body)
+        if isinstance(form, Response):
+            return form
+        stream = action == P.SSE_ACTION
+        try:
+            chat = P.ChatRequest.from_wire(query, form, stream=stream)
+        except P.InvalidParameterError as exc:
+            return _parameter_error(exc)
+
+        request_id = new_request_id()
+        values = chat.values
+        if values["instance_id"] not in self.instances:
+            known = ", ".join(str(i) for i in sorted(self.instances))
+            return self._business_error(stream, "InstanceNotExist", f"The specified instance does not exist: "
+                                        f"InstanceId={values['instance_id']}. Use an instance id from "
+                                        f"ListInstances (this sandbox has: {known}).", request_id)
+        rule = values.get("desensitization_rule") if values.get("need_desensitization") else None
+        try:
+            model_input = self._mask(values["messages"], rule)
+        except LookupError as exc:  # masking's UnknownRuleError is a ValueError; see _mask
+            return self._business_error(stream, "DesensitizationRuleNotExist", str(exc), request_id)
+
+        seed = values.get("seed")
+        if seed is None:
+            with self._seed_lock:
+                seed = self._seeds.randrange(2**31)
+        generation = generate(model_input, values, seed=seed, masked_rule=rule)
+        model = values.get("model") or DEFAULT_MODEL
+        created = int(time.time())
+        self.journal.add({
+            "request_id": request_id, "action": action, "time": time.time(), "access_key_id": pair.access_key_id,
+            "query": query, "form": form, "request": chat, "model_input": model_input,
+            "masked": rule is not None, "rule": rule, "seed": seed, "finish_reason": generation.finish_reason,
+        })
+        headers = {"x-acs-request-id": request_id}
+        if stream:
+            response = Response(events(generation, values, request_id=request_id, model=model, created=created),
+                                content_type="text/event-stream;charset=utf-8")
+            response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
+                                     "Cache-Control": "no-cache"})
+            return response
+        body_out = replies.success_body(generation, values, request_id=request_id, model=model, created=created)
+        return json_response(body_out, headers=headers)
+
+    # -- stages -------------------------------------------------------------------------------
+    def _read_body(self, request: Request) -> bytes | Response:
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            return gateway_error("RequestBodyTooLarge", f"The request body is {length} bytes; the limit is "
+                                 f"{self.max_body_bytes}. Send fewer or shorter messages.")
+        data = request.stream.read(self.max_body_bytes + 1)
+        if len(data) > self.max_body_bytes:
+            return gateway_error("RequestBodyTooLarge", f"The request body exceeds {self.max_body_bytes} bytes. "
+                                 "Send fewer or shorter messages.")
+        return data
+
+    def _mask(self, messages: list[dict], rule: str | None) -> list[dict]:
+        """Every message masked before the generator sees it (copies; the request stays as sent)."""
+        if rule is None:
+            return [dict(m) for m in messages]
+        from .. import masking
+
+        known = masking.rule_categories(self.masking_config)
+        if rule not in known:
+            raise LookupError(f"The desensitization rule {rule!r} does not exist on this instance. "
+                              f"Use one of: {', '.join(known)}.")
+        return [{**m, "content": masking.mask(m["content"], rule, config=self.masking_config).text}
+                for m in messages]
+
+    def _business_error(self, stream: bool, code: str, message: str, request_id: str) -> Response:
+        body = replies.business_error(code, message, request_id=request_id)
+        if stream:
+            response = Response([error_event(body)], content_type="text/event-stream;charset=utf-8")
+            response.headers[replies.BACKEND_HEADER[0]] = replies.BACKEND_HEADER[1]
+            return response
+        return json_response(body)
+
+
+def _first_values(multi: Any) -> dict[str, str]:
+    return {key: value for key, value in multi.items()}  # MultiDict.items(): the first value per key
+
+
+def _parse_form(request: Request, body: bytes) -> dict[str, str] | Response:
+    if not body:
+        return {}
+    mimetype = request.mimetype
+    if mimetype not in ("application/x-www-form-urlencoded", ""):
+        return gateway_error("InvalidParameter", f"The request body is {mimetype}; send the parameters as "
+                             "application/x-www-form-urlencoded (Messages in the body, the rest in the query).")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return gateway_error("InvalidParameter", "The request body is not UTF-8 text.")
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict"))
+    except (ValueError, UnicodeDecodeError):
+        return gateway_error("InvalidParameter", "The request body is not a valid form (key=value&...).")
+
+
+def _parameter_error(exc: P.InvalidParameterError) -> Response:
+    """MissingParameter / InvalidParameter with the API's names, what was wrong and what is valid."""
+    base = exc.param.split("[", 1)[0].split(".", 1)[0]
+    param = P.BY_NAME.get(base)
+    wire = param.wire if param else base
+    if exc.value is None and exc.param == base:
+        return gateway_error("MissingParameter", f"{wire} is mandatory for this action: expected {exc.expected}.")
+    where = exc.param.replace(base, wire, 1)
+    shown = repr(exc.value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return gateway_error("InvalidParameter", f"The specified parameter {where} is not valid: {shown}; expected "
+                         f"{exc.expected}.")

@@ -1,0 +1,48 @@
+"""The streamed answer (ChatWithDesensitizeSSE) as server-sent events.
+
+Each event is ``id``/``event``/``data:`` with a JSON object ``{RequestId, Success, Data}`` whose one
+choice carries the increment as ``Message.Content`` (or ``Message.ReasoningContent`` while
+thinking) and its logprobs. The last event carries ``FinishReason`` and, with IncludeUsage, ``Usage``.
+There is never a ``data: [DONE]`` line: the official SDK json-parses every data line and would
+crash on it. The events come from the same Generation as the non-streaming answer, so their
+concatenated deltas equal it exactly for the same seed.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from .replies import choice
+
+
+def _event(number: int, body: dict) -> bytes:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {number}\nevent: result\ndata: {data}\n\n".encode("utf-8")
+
+
+def events(generation, values: dict, *, request_id: str, model: str, created: int) -> Iterator[bytes]:
+    def body(one_choice: dict, usage: dict | None = None) -> dict:
+        data = {"Created": str(created), "Model": model, "Choices": [one_choice]}
+        if usage is not None:
+            data["Usage"] = usage
+        return {"RequestId": request_id, "Success": True, "Data": data}
+
+    number = 0
+    thinking = generation.thinking
+    for step in generation.reasoning_steps:
+        number += 1
+        yield _event(number, body(choice(generation, values, content="", reasoning=step.token, steps=[],
+                                         finish=None)))
+    for step in generation.content_steps:
+        number += 1
+        yield _event(number, body(choice(generation, values, content=step.token, reasoning="" if thinking else None,
+                                         steps=[step], finish=None)))
+    usage = generation.usage() if values.get("include_usage") else None
+    last = choice(generation, values, content="", reasoning="" if thinking else None, steps=[],
+                  finish=generation.finish_reason)
+    yield _event(number + 1, body(last, usage))
+
+
+def error_event(body: dict) -> bytes:
+    """A business error on the streaming action: one event carrying ``Success: false``."""
+    return _event(1, body)

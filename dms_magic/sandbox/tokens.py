@@ -1,0 +1,43 @@
+"""The sandbox's tokeniser: small, lossless and good enough to count and score tokens.
+
+CJK characters and punctuation are one token each (as Qwen's tokeniser mostly does for Chinese),
+ASCII words carry their leading whitespace (`` the``), digits are one token each, and a JSON escape
+(``\\n``, ``\\u4e2d``) stays one token so a sampled substitution can never split it. Joining the
+tokens always gives back the text exactly: usage counts and streamed deltas rely on that.
+"""
+from __future__ import annotations
+
+import re
+
+_TOKEN = re.compile(
+    r"""\s*\\(?:u[0-9a-fA-F]{4}|.)   # a JSON/backslash escape, one token
+      | \s*[A-Za-z]+                 # an ASCII word with its leading space
+      | \s*[0-9]                     # one digit
+      | \s*[^\sA-Za-z0-9]            # one CJK character or punctuation mark
+      | \s+                          # trailing whitespace
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+END_OF_TEXT = "<|endoftext|>"
+
+
+def tokenise(text: str) -> list[str]:
+    """Split text into tokens; ``"".join(tokenise(t)) == t``."""
+    return _TOKEN.findall(text)
+
+
+def count_tokens(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def token_bytes(token: str) -> list[int]:
+    """UTF-8 bytes of a token, as DashScope reports them in logprobs."""
+    return list(token.encode("utf-8")) if token != END_OF_TEXT else []
+
+
+def is_cjk_heavy(text: str) -> bool:
+    """True when the text is mostly Chinese/Japanese/Korean: the sandbox then answers in Chinese."""
+    cjk = sum(1 for ch in text if "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return cjk > 0 and cjk * 2 >= latin
