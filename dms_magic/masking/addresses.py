@@ -1,0 +1,76 @@
+"""Chinese postal addresses: province / city / district / town / street + number / building / room.
+
+An address must start at something that can only begin an address — a province or a known city
+(from ``data/places.txt``) or a district/street right after an address cue (``住在``, ``地址：``) —
+otherwise a lazy CJK run would swallow the words before it (``我住在北京市`` is not a city name).
+It must then carry at least two more levels, so a bare ``北京`` in a sentence is left alone.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Iterator
+
+from dms_magic.masking.recognizers import Detection
+
+H = "\u4e00-\u9fff"
+CUES = "住在 住址 地址 家住 位于 寄到 寄往 寄至 送到 送至 送往 发往 发到 搬到 搬至 来自 户籍 籍贯 现居 居住在 居住于 注册地 办公地点 收货地址 地点 在 于 到 至 往".split()
+
+# Components after the anchor, each optional; counted afterwards to demand some structure.
+CITY = rf"(?P<city>[{H}]{{2,5}}?(?:市|自治州|地区|盟))"
+DISTRICT = rf"(?P<district>[{H}]{{1,5}}?(?:区|县|旗|市))"
+TOWN = rf"(?P<town>[{H}]{{1,6}}?(?:镇|乡|街道))"
+# A second street level covers 中关村 + 大街 and 某某村 + 某某路 (no digits: 南京路100号和淮海路 is two).
+STREET = (rf"(?P<street>[{H}0-9]{{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|里|村|道)"
+          rf"(?:[{H}]{{0,8}}?(?:大道|大街|路|街|巷|胡同|弄|道))?)")
+NUMBER = r"(?P<number>[0-9]{1,5}(?:-[0-9]{1,4})?(?:号院|号|弄))"
+BUILDING = (r"(?P<building>[ ]?(?:[0-9A-Za-z]{1,4}(?:号楼|栋|幢|座|楼|号))?(?:[0-9]{1,3}单元)?"
+            r"(?:[0-9]{1,5}(?:室|房|号房))?)")
+COMMUNITY = rf"(?P<community>[{H}]{{2,8}}?(?:小区|花园|公寓|大厦|广场|家园|苑|园|城|中心))"
+
+
+@lru_cache(maxsize=1)
+def _places() -> tuple[list[str], list[str], list[str]]:
+    text = resources.files("dms_magic.masking").joinpath("data/places.txt").read_text("utf-8")
+    lines = [ln.split() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return lines[0], lines[1], lines[2]
+
+
+def _alt(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern, re.Pattern]:
+    provinces, short, cities = _places()
+    tail = rf"(?:{CITY})?(?:{DISTRICT})?(?:{TOWN})?(?:{STREET}(?:{NUMBER})?)?(?:{COMMUNITY})?(?:{BUILDING})?"
+    anchored = re.compile(rf"(?P<anchor>(?:{_alt(provinces)})|(?:{_alt(short + cities)})(?:市|省)?){tail}")
+    # Without a place name the address must show a numbered street right after the cue.
+    cued = re.compile(rf"(?:{_alt(CUES)})[:：]?[ ]?(?P<body>(?:{DISTRICT})?(?:{TOWN})?{STREET}{NUMBER}"
+                      rf"(?:{COMMUNITY})?(?:{BUILDING})?)")
+    return anchored, cued
+
+
+_LEVELS = ("city", "district", "town", "street", "number", "community")
+
+
+def _trim(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] == " ":
+        end -= 1
+    return end
+
+
+def find_addresses(text: str) -> Iterator[Detection]:
+    anchored, cued = _patterns()
+    for m in anchored.finditer(text):
+        levels = sum(1 for g in _LEVELS if m.group(g))
+        has_street = bool(m.group("street") and (m.group("number") or m.group("community")))
+        if levels < 2 and not has_street:
+            continue  # 北京 or 北京市朝阳 alone is a mention of a place, not someone's address
+        yield Detection(m.start(), _trim(text, m.start(), m.end()), "CHINESE_ADDRESS", 0.75,
+                        "place name + address levels", "cn_address")
+    for m in cued.finditer(text):
+        start = m.start("body")
+        yield Detection(start, _trim(text, start, m.end()), "CHINESE_ADDRESS", 0.7,
+                        "address cue + numbered street", "cn_address")

@@ -1,0 +1,92 @@
+"""Detect, resolve overlaps, apply operators.
+
+The masked text is rebuilt from the untouched slices between spans plus each span's operator
+output, so nothing outside a detected span can change, and the kept spans never overlap.
+"""
+from __future__ import annotations
+
+import bisect
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from dms_magic.masking import addresses, names
+from dms_magic.masking.operators import MaskingSession
+from dms_magic.masking.recognizers import Detection, structured_recognizers
+from dms_magic.masking.result import MaskedSpan, MaskResult
+from dms_magic.masking.rules import DEFAULT_RULE, ConfigLike, resolve_config
+
+Finder = Callable[[str], Iterable[Detection]]
+
+
+@lru_cache(maxsize=1)
+def _finders() -> dict[str, list[Finder]]:
+    """entity -> the functions that find it (built once; regexes compile here, not at import)."""
+    table: dict[str, list[Finder]] = {}
+    for rec in structured_recognizers():
+        table.setdefault(rec.entity, []).append(rec.find)
+    table["CHINESE_NAME"] = [names.find_chinese_names]
+    table["ENGLISH_NAME"] = [names.find_english_names]
+    table["CHINESE_ADDRESS"] = [addresses.find_addresses]
+    return table
+
+
+def resolve_overlaps(found: Iterable[Detection]) -> list[Detection]:
+    """Keep the best of overlapping detections: higher score, then longer, then earlier."""
+    ranked = sorted(found, key=lambda d: (-d.score, d.start - d.end, d.start))
+    starts: list[int] = []
+    kept: list[Detection] = []
+    for d in ranked:
+        i = bisect.bisect_left(starts, d.start)
+        if i < len(kept) and kept[i].start < d.end:  # the next kept span starts inside d
+            continue
+        if i > 0 and kept[i - 1].end > d.start:  # the previous kept span reaches into d
+            continue
+        starts.insert(i, d.start)
+        kept.insert(i, d)
+    return kept
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        hint = " (decode bytes first, e.g. data.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+        raise TypeError(f"mask() needs the text as a str, got {type(text).__name__}{hint}")
+    return text
+
+
+def detect(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None) -> list[Detection]:
+    """Sensitive values in ``text`` for the entities of ``rule``: non-overlapping, ordered by start."""
+    text = _check_text(text)
+    entities = resolve_config(config).entities(rule)
+    if not text.strip():
+        return []
+    finders = _finders()
+    found: list[Detection] = []
+    for entity in entities:
+        for find in finders.get(entity, ()):
+            found.extend(find(text))
+    return resolve_overlaps(found)
+
+
+def mask(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None,
+         session: MaskingSession | None = None) -> MaskResult:
+    """Mask ``text`` with the operators of ``rule`` (default ``UserInfo``).
+
+    ``session`` keeps pseudonyms consistent across calls (a conversation); by default each call
+    is its own session, so one value gets one pseudonym within a document.
+    """
+    cfg = resolve_config(config)
+    operators = cfg.operators_for(rule)  # raises UnknownRuleError before any work
+    detections = detect(text, rule, config=cfg)
+    session = session if session is not None else MaskingSession()
+    pieces: list[str] = []
+    spans: list[MaskedSpan] = []
+    last = 0
+    for d in detections:
+        original = text[d.start:d.end]
+        masked = operators[d.entity](original, d.entity, session)
+        pieces.append(text[last:d.start])
+        pieces.append(masked)
+        spans.append(MaskedSpan(d.start, d.end, d.entity, original, masked, d.validated_by))
+        last = d.end
+    pieces.append(text[last:])
+    return MaskResult("".join(pieces), text, spans, rule)

@@ -1,0 +1,301 @@
+"""Masking operators: what a detected value is replaced with.
+
+DMS's operator families: cover (keep first n / last m, full, fixed text), hash (MD5/SHA1/SHA256,
+HMAC with a key), replacement (consistent pseudonyms or random characters), number and date
+rounding, and reversible AES encryption. An operator is built once from its config spec
+(``{"type": "cover", "keep_first": 3, "keep_last": 4}``) and then called per value.
+Keys come from the config or an environment variable and never appear in reprs or errors.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac as _hmac
+import os
+import random as _random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+DEFAULT_KEY_ENV = "DMS_MAGIC_MASKING_KEY"
+
+# Characters that shape a value but carry no information: kept in place when covering so that
+# 6222 0212 3456 1234 becomes 6222 **** **** 1234 and 京A·12345 keeps its dot.
+_SEPARATORS = frozenset(" -·・.:()（）/_+")
+
+
+class OperatorConfigError(ValueError):
+    """An operator spec in the masking config is wrong; the message names the entity and the fix."""
+
+
+@dataclass
+class MaskingSession:
+    """State shared by the mask() calls that should agree with each other.
+
+    Pseudonyms are consistent within one session: the same (entity, value) always gets the same
+    label. ``mask()`` makes a fresh session per call (consistency within a document) unless
+    you pass one (consistency across a conversation). ``seed`` makes ``random`` reproducible.
+    """
+
+    seed: int | None = None
+    pseudonyms: dict[tuple[str, str], str] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = _random.Random(self.seed)
+
+    def pseudonym(self, entity: str, value: str, template: str) -> str:
+        key = (entity, value)
+        label = self.pseudonyms.get(key)
+        if label is None:
+            n = self.counters.get(entity, 0) + 1
+            self.counters[entity] = n
+            label = template.format(entity=entity, n=n)
+            self.pseudonyms[key] = label
+        return label
+
+
+Operator = Callable[[str, str, MaskingSession], str]
+
+
+def _resolve_key(spec: dict[str, Any], entity: str) -> bytes:
+    key = spec.get("key")
+    env = spec.get("key_env", DEFAULT_KEY_ENV)
+    if key is None:
+        key = os.environ.get(env)
+    if not key:
+        raise OperatorConfigError(
+            f"operator {spec.get('type')!r} for {entity} needs a key: set the environment variable {env} "
+            f"or 'key' in the masking config")
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def _opt(spec: dict[str, Any], name: str, kind: type, default: Any, entity: str) -> Any:
+    value = spec.get(name, default)
+    if value is not None and not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        raise OperatorConfigError(
+            f"operator {spec.get('type')!r} for {entity}: {name}={value!r} is invalid, expected {kind.__name__}")
+    return value
+
+
+# -- cover --------------------------------------------------------------------------------------
+
+def cover(value: str, keep_first: int = 0, keep_last: int = 0, char: str = "*", fixed: str | None = None,
+          keep_separators: bool = True) -> str:
+    """Hide the middle of a value. Counts only significant characters, keeps separators in place
+    (unless ``fixed`` replaces the whole hidden middle with one string, e.g. ``***``)."""
+    positions = [i for i, c in enumerate(value) if not (keep_separators and c in _SEPARATORS)]
+    n = len(positions)
+    if keep_first + keep_last >= n:  # too short to keep both ends: hide all but the first char
+        keep_first, keep_last = (1, 0) if n > 1 else (0, 0)
+    hidden = positions[keep_first:n - keep_last]
+    if not hidden:
+        return value
+    if fixed is not None:
+        return value[:hidden[0]] + fixed + value[hidden[-1] + 1:]
+    chars = list(value)
+    for i in hidden:
+        chars[i] = char
+    return "".join(chars)
+
+
+def _make_cover(spec: dict[str, Any], entity: str) -> Operator:
+    keep_first = _opt(spec, "keep_first", int, 0, entity)
+    keep_last = _opt(spec, "keep_last", int, 0, entity)
+    char = _opt(spec, "char", str, "*", entity)
+    fixed = _opt(spec, "fixed", str, None, entity)
+    keep_separators = spec.get("keep_separators", True)
+    # ``prefix``: a regex for a leading part kept verbatim (+86 , an area code);
+    # ``part``: a regex whose group 1 is the only part covered (an email's local part).
+    prefix = re.compile(spec["prefix"]) if spec.get("prefix") else None
+    part = re.compile(spec["part"]) if spec.get("part") else None
+
+    def op(value: str, _entity: str, _session: MaskingSession) -> str:
+        head, body, tail = "", value, ""
+        if part is not None:
+            m = part.search(value)
+            if m:
+                head, body, tail = value[:m.start(1)], m.group(1), value[m.end(1):]
+        if prefix is not None:
+            m = prefix.match(body)
+            if m and m.end() < len(body):
+                head, body = head + body[:m.end()], body[m.end():]
+        return head + cover(body, keep_first, keep_last, char, fixed, keep_separators) + tail
+
+    return op
+
+
+# -- hash and HMAC ------------------------------------------------------------------------------
+
+_ALGORITHMS = ("md5", "sha1", "sha256")
+
+
+def _make_hash(spec: dict[str, Any], entity: str) -> Operator:
+    algorithm = _opt(spec, "algorithm", str, "sha256", entity).lower()
+    if algorithm not in _ALGORITHMS:
+        raise OperatorConfigError(f"operator 'hash' for {entity}: algorithm={algorithm!r}, expected one of {_ALGORITHMS}")
+    length = _opt(spec, "length", int, None, entity)
+    salt = _opt(spec, "salt", str, "", entity).encode("utf-8")
+    keyed = spec.get("type") == "hmac"
+    key = _resolve_key(spec, entity) if keyed else b""
+
+    def op(value: str, _entity: str, _session: MaskingSession) -> str:
+        data = salt + value.encode("utf-8")
+        digest = (_hmac.new(key, data, algorithm).hexdigest() if keyed
+                  else hashlib.new(algorithm, data).hexdigest())
+        return digest[:length] if length else digest
+
+    return op
+
+
+# -- replacement --------------------------------------------------------------------------------
+
+def _make_replace(spec: dict[str, Any], entity: str) -> Operator:
+    fixed = _opt(spec, "value", str, "<{entity}>", entity)
+
+    def op(value: str, ent: str, _session: MaskingSession) -> str:
+        return fixed.format(entity=ent)
+
+    return op
+
+
+def _make_pseudonym(spec: dict[str, Any], entity: str) -> Operator:
+    template = _opt(spec, "template", str, "<{entity}_{n}>", entity)
+
+    def op(value: str, ent: str, session: MaskingSession) -> str:
+        return session.pseudonym(ent, value, template)
+
+    return op
+
+
+_DIGITS = "0123456789"
+_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_LOWER = "abcdefghijkmnpqrstuvwxyz"
+_CJK = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰文辉建国志红梅林海波宇晨浩然欣怡子涵"
+
+
+def _make_random(spec: dict[str, Any], entity: str) -> Operator:
+    """Same shape, random content: a digit stays a digit, a letter a letter, a hanzi a hanzi."""
+
+    def op(value: str, _entity: str, session: MaskingSession) -> str:
+        rng = session.rng
+        out = []
+        for c in value:
+            if c.isdigit():
+                out.append(rng.choice(_DIGITS))
+            elif c.isascii() and c.isupper():
+                out.append(rng.choice(_UPPER))
+            elif c.isascii() and c.islower():
+                out.append(rng.choice(_LOWER))
+            elif "\u4e00" <= c <= "\u9fff":
+                out.append(rng.choice(_CJK))
+            else:
+                out.append(c)
+        return "".join(out)
+
+    return op
+
+
+# -- rounding -----------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_DATE = re.compile(r"(?P<y>(?:18|19|20)\d{2})(?P<s1>[-/.年]?)(?P<m>0[1-9]|1[0-2]|[1-9](?!\d))(?P<s2>[-/.月]?)"
+                   r"(?P<d>0[1-9]|[12]\d|3[01]|[1-9](?!\d))(?P<s3>日?)")
+
+
+def round_number(value: str, step: float = 100) -> str:
+    """Round every number in the value down to a multiple of ``step`` (12,345 -> 12,300)."""
+    def repl(m: re.Match) -> str:
+        n = float(m.group(0))
+        r = (n // step) * step
+        return str(int(r)) if r == int(r) else str(r)
+    return _NUMBER.sub(repl, value.replace(",", ""))
+
+
+def round_date(value: str, unit: str = "month") -> str:
+    """Generalise dates in the value to the first day of their month (or year), same layout."""
+    def repl(m: re.Match) -> str:
+        month = m.group("m") if unit == "month" else "01"
+        return f"{m['y']}{m['s1']}{month.zfill(len(m['m']))}{m['s2']}{'01'[-len(m['d']):]}{m['s3']}"
+    return _DATE.sub(repl, value)
+
+
+def _make_round_number(spec: dict[str, Any], entity: str) -> Operator:
+    step = spec.get("step", 100)
+    if not isinstance(step, (int, float)) or isinstance(step, bool) or step <= 0:
+        raise OperatorConfigError(f"operator 'round_number' for {entity}: step={step!r}, expected a positive number")
+    return lambda value, _e, _s: round_number(value, step)
+
+
+def _make_round_date(spec: dict[str, Any], entity: str) -> Operator:
+    unit = spec.get("unit", "month")
+    if unit not in ("month", "year"):
+        raise OperatorConfigError(f"operator 'round_date' for {entity}: unit={unit!r}, expected 'month' or 'year'")
+    return lambda value, _e, _s: round_date(value, unit)
+
+
+# -- reversible encryption ----------------------------------------------------------------------
+
+ENCRYPTED_PREFIX = "ENC:"
+
+
+def _aes_key(raw: bytes) -> bytes:
+    # AES-SIV takes a 256-bit key (two AES-128 keys); derive it so any passphrase works.
+    return hashlib.sha256(b"dms_magic.masking.aes" + raw).digest()
+
+
+def encrypt(value: str, key: str | bytes) -> str:
+    """AES-SIV (deterministic: equal values give equal tokens, so masked data can still be joined)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    token = AESSIV(_aes_key(raw)).encrypt(value.encode("utf-8"), None)
+    return ENCRYPTED_PREFIX + base64.urlsafe_b64encode(token).decode("ascii").rstrip("=")
+
+
+def decrypt(token: str, key: str | bytes) -> str:
+    """Inverse of ``encrypt``; raises ValueError when the token or the key is wrong."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    if not token.startswith(ENCRYPTED_PREFIX):
+        raise ValueError(f"not an encrypted value: expected it to start with {ENCRYPTED_PREFIX!r}")
+    body = token[len(ENCRYPTED_PREFIX):]
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    try:
+        data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        return AESSIV(_aes_key(raw)).decrypt(data, None).decode("utf-8")
+    except (InvalidTag, ValueError) as exc:
+        raise ValueError("cannot decrypt: the token is damaged or the key is not the one used to encrypt") from None
+
+
+def _make_aes(spec: dict[str, Any], entity: str) -> Operator:
+    key = _resolve_key(spec, entity)
+    return lambda value, _e, _s: encrypt(value, key)
+
+
+# -- registry -----------------------------------------------------------------------------------
+
+_FACTORIES: dict[str, Callable[[dict[str, Any], str], Operator]] = {
+    "cover": _make_cover,
+    "hash": _make_hash,
+    "hmac": _make_hash,
+    "replace": _make_replace,
+    "pseudonym": _make_pseudonym,
+    "random": _make_random,
+    "round_number": _make_round_number,
+    "round_date": _make_round_date,
+    "aes": _make_aes,
+}
+OPERATOR_TYPES = tuple(_FACTORIES)
+
+
+def build(spec: dict[str, Any], entity: str) -> Operator:
+    """Turn a config spec into a callable ``op(value, entity, session) -> masked``."""
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise OperatorConfigError(f"operator for {entity} must be a table with a 'type' (one of {OPERATOR_TYPES})")
+    factory = _FACTORIES.get(spec["type"])
+    if factory is None:
+        raise OperatorConfigError(
+            f"operator for {entity}: type={spec['type']!r} is unknown; use one of {', '.join(OPERATOR_TYPES)}")
+    return factory(spec, entity)

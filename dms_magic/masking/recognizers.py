@@ -1,0 +1,156 @@
+"""Pattern + validator recognizers, in the spirit of Presidio's PatternRecognizer.
+
+A recognizer finds candidates with one compiled regex and keeps those its validator accepts.
+Boundaries are ASCII lookarounds, never ``\\b``: in Python ``\\b`` treats CJK characters as word
+characters, so ``手机13812345678`` has no ``\\b`` before the 1 and Presidio-style patterns miss it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from dms_magic.masking import validators as v
+
+# A value may touch anything except more ASCII letters/digits (CJK, punctuation, spaces, emoji).
+B = r"(?<![0-9A-Za-z])"
+E = r"(?![0-9A-Za-z])"
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One finding in the original text: ``text[start:end]`` is an ``entity``."""
+
+    start: int
+    end: int
+    entity: str
+    score: float
+    validated_by: str
+    recognizer: str = ""
+
+
+class PatternRecognizer:
+    """Regex candidates -> validator -> optional context rules -> Detections.
+
+    ``context`` words within ``window`` characters before the match raise confidence; with
+    ``context_required`` a match without them is dropped. ``veto`` words there drop the match
+    (``版本 2.3.1.0`` is a version, not an IP address).
+    """
+
+    def __init__(self, name: str, entity: str, pattern: str, *, validator: Callable[[str], bool] | None = None,
+                 validated_by: str = "pattern", score: float = 0.85, group: int | str = 0,
+                 context: Iterable[str] = (), context_required: bool = False, veto: Iterable[str] = (),
+                 window: int = 12, flags: int = 0) -> None:
+        self.name = name
+        self.entity = entity
+        self.regex = re.compile(pattern, flags)
+        self.validator = validator
+        self.validated_by = validated_by
+        self.score = score
+        self.group = group
+        self.context = tuple(w.lower() for w in context)
+        self.context_required = context_required
+        self.veto = tuple(w.lower() for w in veto)
+        self.window = window
+
+    def _before(self, text: str, start: int) -> str:
+        return text[max(0, start - self.window):start].lower()
+
+    def find(self, text: str) -> Iterator[Detection]:
+        for m in self.regex.finditer(text):
+            start, end = m.span(self.group)
+            value = text[start:end]
+            if self.validator is not None and not self.validator(value):
+                continue
+            score = self.score
+            if self.context or self.veto:
+                before = self._before(text, start)
+                if self.veto and any(w in before for w in self.veto):
+                    continue
+                if self.context and any(w in before for w in self.context):
+                    score = min(1.0, score + 0.1)
+                elif self.context_required:
+                    continue
+            yield Detection(start, end, self.entity, score, self.validated_by, self.name)
+
+
+class CardRecognizer(PatternRecognizer):
+    """Bank cards: a run of digit groups may hold the card plus neighbours (``卡号6222 ... 1234 100元``);
+    try every contiguous run of groups and keep the longest that passes IIN + Luhn."""
+
+    def find(self, text: str) -> Iterator[Detection]:
+        for m in self.regex.finditer(text):
+            run = m.group(0)
+            groups = [(g.start(), g.end()) for g in re.finditer(r"[0-9]+", run)]
+            best = None
+            for i in range(len(groups)):
+                for j in range(len(groups) - 1, i - 1, -1):
+                    a, b = groups[i][0], groups[j][1]
+                    if best is not None and b - a <= best[1] - best[0]:
+                        break
+                    if v.bank_card(run[a:b]):
+                        best = (a, b)
+                        break
+            if best is not None:
+                s = m.start() + best[0]
+                yield Detection(s, m.start() + best[1], self.entity, self.score, self.validated_by, self.name)
+
+
+def structured_recognizers() -> list[PatternRecognizer]:
+    """Every recognizer for values with a fixed shape (all but names and addresses)."""
+    passport_cues = ("护照", "passport", "證件", "证件", "通行证", "旅行证")
+    return [
+        PatternRecognizer(
+            "cn_id_card", "ID_CARD",
+            B + r"[1-9][0-9]{5} ?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]) ?[0-9]{3}[0-9Xx]" + E,
+            validator=v.china_id, validated_by="GB 11643 checksum + real birth date", score=0.95),
+        PatternRecognizer(
+            "cn_mobile", "MOBILE_PHONE",
+            r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9][0-9]([ -]?)[0-9]{4}\1[0-9]{4}" + E,
+            validator=v.cn_mobile, validated_by="mobile number segment", score=0.9),
+        PatternRecognizer(
+            "cn_landline", "LANDLINE",
+            B + r"(?:(?:\+|00)86[ -]?)?(?:[(（]0[1-9][0-9]{1,2}[)）] ?|0[1-9][0-9]{1,2}[ -]?)[2-9][0-9]{6,7}"
+            r"(?:(?:-|转)[0-9]{1,4})?" + E,
+            validator=v.cn_landline, validated_by="phonenumbers (CN area code)", score=0.85),
+        CardRecognizer(
+            "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|[ -](?=[0-9])){12,40}" + E,
+            validated_by="Luhn + IIN range", score=0.9),
+        PatternRecognizer(
+            "email", "EMAIL",
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+            validated_by="pattern", score=0.9),
+        PatternRecognizer(
+            "ipv4", "IPV4", r"(?<![0-9A-Za-z.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])",
+            validator=v.ipv4, validated_by="octets 0-255", score=0.85,
+            veto=("版本", "version", "ver", "v", "build", "python", "release", "升级到", "更新到")),
+        PatternRecognizer(
+            "ipv6", "IPV6",
+            r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
+            r"(?![0-9A-Za-z:])",
+            validator=v.ipv6, validated_by="ipaddress", score=0.85),
+        PatternRecognizer(
+            "mac", "MAC_ADDRESS",
+            r"(?<![0-9A-Za-z:-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+            r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Za-z:-])",
+            validator=v.mac, validated_by="six octets", score=0.85),
+        PatternRecognizer(
+            "cn_plate", "LICENSE_PLATE",
+            r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][·・.\- ]?"
+            r"[A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9学警港澳挂领试超]" + E,
+            validator=v.plate, validated_by="province + serial shape", score=0.85),
+        PatternRecognizer(
+            "cn_passport", "PASSPORT",
+            B + r"(?:E[0-9A-HJ-NP-Z][0-9]{7}|[EG][0-9]{8})" + E,
+            validated_by="PRC passport format", score=0.8, context=passport_cues, window=16),
+        PatternRecognizer(
+            "passport_with_cue", "PASSPORT",
+            B + r"(?:[A-Z]{1,2}[0-9]{6,8}|[0-9]{9})" + E,
+            validated_by="passport format + context word", score=0.7, context=passport_cues,
+            context_required=True, window=16),
+        PatternRecognizer(
+            "cn_uscc", "USCC",
+            B + r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}" + E,
+            validator=v.uscc, validated_by="GB 32100 checksum", score=0.9),
+    ]

@@ -1,0 +1,176 @@
+"""Rule categories and per-entity operators, read from a config file (JSON or TOML).
+
+The default rules live in ``data/rules.json`` (shared with the sandbox). A user file with the same
+keys is merged over it: a category or operator of the same name replaces the default one.
+``DMS_MAGIC_MASKING_CONFIG`` names a file to use when no config is passed explicitly.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from dms_magic.masking.operators import OperatorConfigError, build
+
+CONFIG_ENV = "DMS_MAGIC_MASKING_CONFIG"
+DEFAULT_RULE = "UserInfo"
+
+# Every entity a recognizer can produce (the config may only name these).
+ENTITIES = (
+    "CHINESE_NAME", "ENGLISH_NAME", "MOBILE_PHONE", "LANDLINE", "ID_CARD", "PASSPORT", "EMAIL",
+    "CHINESE_ADDRESS", "BANK_CARD", "LICENSE_PLATE", "IPV4", "IPV6", "MAC_ADDRESS", "USCC",
+)
+
+
+class UnknownRuleError(ValueError):
+    """A rule category that is not in the config; the message lists the ones that are."""
+
+    def __init__(self, rule: str, known: list[str]) -> None:
+        self.rule = rule
+        self.known = known
+        super().__init__(f"unknown masking rule {rule!r}: use one of {', '.join(known)} "
+                         f"(or add it under [categories] in a masking config file)")
+
+
+class MaskingConfigError(ValueError):
+    """The config file is unreadable or has a wrong entry; the message says where and what to do."""
+
+
+@dataclass
+class MaskingConfig:
+    """Categories (rule name -> entities) and operator specs (entity -> spec), already validated."""
+
+    categories: dict[str, tuple[str, ...]]
+    operators: dict[str, dict[str, Any]]
+    rule_operators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    source: str = "default"
+
+    def entities(self, rule: str) -> tuple[str, ...]:
+        try:
+            return self.categories[rule]
+        except KeyError:
+            raise UnknownRuleError(rule, sorted(self.categories)) from None
+
+    def operator_spec(self, rule: str, entity: str) -> dict[str, Any]:
+        return self.rule_operators.get(rule, {}).get(entity) or self.operators.get(entity) or {"type": "cover"}
+
+    def operators_for(self, rule: str) -> dict[str, Any]:
+        """entity -> ready operator callable for one rule (built once per config and rule)."""
+        cache = self.__dict__.setdefault("_built", {})
+        if rule not in cache:
+            cache[rule] = {e: build(self.operator_spec(rule, e), e) for e in self.entities(rule)}
+        return cache[rule]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MaskingConfigError(f"cannot read masking config {path}: {exc.strerror}; check the path") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib  # Python 3.11+
+
+            return tomllib.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
+    except ModuleNotFoundError:
+        raise MaskingConfigError(f"{path}: TOML needs Python 3.11+; use a .json config instead") from None
+    except ValueError as exc:
+        raise MaskingConfigError(f"masking config {path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from None
+
+
+def _check_entity(entity: str, where: str) -> None:
+    if entity not in ENTITIES:
+        raise MaskingConfigError(f"{where}: unknown entity {entity!r}; known entities: {', '.join(ENTITIES)}")
+
+
+def _merge(base: dict[str, Any] | None, data: Mapping[str, Any], source: str) -> MaskingConfig:
+    categories: dict[str, tuple[str, ...]] = {}
+    descriptions: dict[str, str] = {}
+    operators: dict[str, dict[str, Any]] = {}
+    rule_operators: dict[str, dict[str, dict[str, Any]]] = {}
+    for layer in ([base] if base else []) + [dict(data)]:
+        for name, cat in (layer.get("categories") or {}).items():
+            if isinstance(cat, list):  # short form: Name = ["EMAIL", ...]
+                cat = {"entities": cat}
+            if not isinstance(cat, dict) or not isinstance(cat.get("entities"), list):
+                raise MaskingConfigError(f"{source}: category {name!r} needs an 'entities' list")
+            for e in cat["entities"]:
+                _check_entity(e, f"{source}: category {name!r}")
+            categories[name] = tuple(cat["entities"])
+            descriptions[name] = cat.get("description", "")
+        for entity, spec in (layer.get("operators") or {}).items():
+            _check_entity(entity, f"{source}: operators")
+            operators[entity] = dict(spec)
+        for rule, specs in (layer.get("rule_operators") or {}).items():
+            for entity, spec in specs.items():
+                _check_entity(entity, f"{source}: rule_operators.{rule}")
+                rule_operators.setdefault(rule, {})[entity] = dict(spec)
+    config = MaskingConfig(categories, operators, rule_operators, descriptions, source)
+    # Fail now, with the entity named, rather than on the first text that contains one. Operators
+    # needing a key are checked when used, so a config may name a key that only some hosts have.
+    for entity, spec in operators.items():
+        if spec.get("type") not in ("hmac", "aes"):
+            try:
+                build(spec, entity)
+            except OperatorConfigError as exc:
+                raise MaskingConfigError(f"{source}: {exc}") from None
+    return config
+
+
+@lru_cache(maxsize=1)
+def _default_data() -> dict[str, Any]:
+    text = resources.files("dms_magic.masking").joinpath("data/rules.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def default_config() -> MaskingConfig:
+    return _merge(None, _default_data(), "default rules")
+
+
+def default_config_path() -> Path:
+    """Where the default rules file is (the sandbox reads the same file)."""
+    return Path(str(resources.files("dms_magic.masking").joinpath("data/rules.json")))
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path: str, mtime: float) -> MaskingConfig:
+    return _merge(_default_data(), _read(Path(path)), path)
+
+
+def load_config(path: Union[str, os.PathLike]) -> MaskingConfig:
+    """Read a TOML or JSON config and merge it over the default rules."""
+    p = Path(path).expanduser()
+    try:
+        mtime = p.stat().st_mtime
+    except OSError:
+        raise MaskingConfigError(f"masking config {p} does not exist; check the path "
+                                 f"(or unset {CONFIG_ENV})") from None
+    return _load_cached(str(p.resolve()), mtime)
+
+
+ConfigLike = Union[MaskingConfig, str, os.PathLike, Mapping[str, Any], None]
+
+
+def resolve_config(config: ConfigLike = None) -> MaskingConfig:
+    """None -> $DMS_MAGIC_MASKING_CONFIG or the defaults; a path -> that file; a dict -> merged over defaults."""
+    if isinstance(config, MaskingConfig):
+        return config
+    if config is None:
+        env = os.environ.get(CONFIG_ENV)
+        return load_config(env) if env else default_config()
+    if isinstance(config, Mapping):
+        return _merge(_default_data(), config, "config dict")
+    return load_config(config)
+
+
+def rule_categories(config: ConfigLike = None) -> list[str]:
+    """The rule names a mask() call accepts (``UserInfo`` first)."""
+    names = list(resolve_config(config).categories)
+    return sorted(names, key=lambda n: (n != DEFAULT_RULE, n))

@@ -1,0 +1,173 @@
+"""Checksums and plausibility checks that turn a pattern match into a detection.
+
+Each validator takes the matched text and returns True when the value is real enough to mask.
+They are pure functions (no regexes of their own beyond stripping separators), so recognizers can
+share them and tests can check them one by one.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import re
+
+# -- mainland resident ID (GB 11643-1999) ------------------------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# First two digits: province-level codes in use (GB/T 2260). Checking only the province, not the
+# full birthplace table: real IDs carry retired county codes that the table no longer lists.
+_ID_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+    "61 62 63 64 65 71 81 82 83 91".split())
+
+
+def id_check_char(first17: str) -> str:
+    """The GB 11643 check character for the first 17 digits."""
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS))
+    return _ID_CHECK[total % 11]
+
+
+def real_date(year: int, month: int, day: int, *, earliest: int = 1900) -> bool:
+    """A calendar date that exists and is not in the future (birth dates, dates in IDs)."""
+    if year < earliest:
+        return False
+    try:
+        d = _dt.date(year, month, day)
+    except ValueError:
+        return False
+    return d <= _dt.date.today()
+
+
+def china_id(value: str) -> bool:
+    """18-character resident ID: province code, a real birth date, and the GB 11643 checksum."""
+    s = value.replace(" ", "").upper()
+    if len(s) != 18 or not s[:17].isdigit() or s[:2] not in _ID_PROVINCES:
+        return False
+    if not real_date(int(s[6:10]), int(s[10:12]), int(s[12:14])):
+        return False
+    return id_check_char(s[:17]) == s[17]
+
+
+# -- payment cards ------------------------------------------------------------------------------
+
+def luhn(digits: str) -> bool:
+    """Luhn mod-10 (ISO/IEC 7812) via python-stdnum."""
+    from stdnum import luhn as _luhn  # cheap module; imported here to keep the top of the file pure
+
+    return digits.isdigit() and _luhn.is_valid(digits)
+
+
+def card_brand(digits: str) -> str | None:
+    """The card scheme by IIN prefix and length, or None when no scheme issues such a number."""
+    n = len(digits)
+    if digits.startswith("62") and 16 <= n <= 19:
+        return "unionpay"
+    if digits.startswith("4") and n in (13, 16, 19):
+        return "visa"
+    if n == 16 and (51 <= int(digits[:2]) <= 55 or 2221 <= int(digits[:4]) <= 2720):
+        return "mastercard"
+    if n == 15 and digits[:2] in ("34", "37"):
+        return "amex"
+    if 16 <= n <= 19 and 3528 <= int(digits[:4]) <= 3589:
+        return "jcb"
+    if 16 <= n <= 19 and (digits.startswith("6011") or digits.startswith("65")):
+        return "discover"
+    if n == 14 and digits[:2] in ("36", "38", "30"):
+        return "diners"
+    if 16 <= n <= 19 and digits[:2] in ("60", "68", "69", "90", "94", "95", "98", "99"):
+        # Mainland domestic debit BINs outside 62 (e.g. 9558 ICBC, 6013 BOC, 6896 ...).
+        return "cn-debit"
+    return None
+
+
+def bank_card(value: str) -> bool:
+    """13-19 digits (separators allowed), a known IIN range for that length, and a valid Luhn sum."""
+    digits = re.sub(r"[ -]", "", value)
+    return 13 <= len(digits) <= 19 and card_brand(digits) is not None and luhn(digits)
+
+
+# -- phones -------------------------------------------------------------------------------------
+
+# Mainland mobile number segments (MIIT allocations incl. data-only 14x and virtual 16x/17x).
+_MOBILE_PREFIXES = frozenset(
+    [str(p) for p in range(130, 140)] + ["145", "146", "147", "148", "149"]
+    + ["150", "151", "152", "153", "155", "156", "157", "158", "159"]
+    + ["162", "165", "166", "167"] + [str(p) for p in range(170, 179)]
+    + [str(p) for p in range(180, 190)]
+    + ["190", "191", "192", "193", "195", "196", "197", "198", "199"])
+
+
+def cn_mobile(value: str) -> bool:
+    """11-digit mainland mobile (optionally after +86/0086) in an allocated number segment."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    elif len(digits) == 15 and digits.startswith("0086"):
+        digits = digits[4:]
+    return len(digits) == 11 and digits[:3] in _MOBILE_PREFIXES
+
+
+def cn_landline(value: str) -> bool:
+    """Fixed-line number whose area code and length phonenumbers accepts for region CN."""
+    import phonenumbers  # loads its metadata lazily; only reached for landline candidates
+
+    main = re.split(r"[-转]\d{1,4}$", value.strip())[0]  # an extension is not part of the number
+    try:
+        num = phonenumbers.parse(main, "CN")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) in (
+        phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+# -- organisations ------------------------------------------------------------------------------
+
+def uscc(value: str) -> bool:
+    """Unified social credit code (GB 32100-2015) with its mod-31 check character (python-stdnum)."""
+    from stdnum.cn import uscc as _uscc
+
+    return _uscc.is_valid(value)
+
+
+# -- network ------------------------------------------------------------------------------------
+
+def ipv4(value: str) -> bool:
+    """Dotted quad, each part 0-255, no leading zeros (010.1.1.1 is more likely not an address)."""
+    parts = value.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts)
+
+
+def ipv6(value: str) -> bool:
+    """Any IPv6 text form the standard library accepts, with at least two groups written out."""
+    if value.count(":") < 2:
+        return False
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return sum(1 for g in value.split(":") if g) >= 2 or value == "::1"
+
+
+def mac(value: str) -> bool:
+    """48-bit MAC: six hex octets with one consistent separator, or Cisco's dotted 4-4-4."""
+    v = value.lower()
+    if re.fullmatch(r"[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}", v):
+        return True
+    octets = re.split(r"[:-]", v)
+    seps = set(re.findall(r"[:-]", v))
+    return len(octets) == 6 and len(seps) == 1 and all(len(o) == 2 for o in octets)
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+def plate(value: str) -> bool:
+    """Mainland plate: province + issuing letter + 5 characters (6 for new-energy), at most 2 letters
+    among the serial characters of an ordinary plate (an all-letter tail is a word, not a plate)."""
+    serial = re.sub(r"[·・.\- ]", "", value)[2:]
+    if len(serial) == 6:  # new-energy: D/F first (small car) or last (large vehicle)
+        return serial[0] in "DF" or serial[-1] in "DF"
+    if len(serial) != 5:
+        return False
+    if serial[-1] in "学警港澳挂领试超":
+        return True
+    return sum(c.isalpha() for c in serial) <= 3 and any(c.isdigit() for c in serial)
