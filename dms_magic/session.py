@@ -34,6 +34,10 @@ _clients: dict[tuple, Any] = {}  # (endpoint, profile, instance_id) -> DmsChatCl
 _sandbox: Any = None  # the in-process Sandbox once started
 
 
+class SettingsError(ValueError):
+    """A configured value (environment or config) that cannot be used; says which and why."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where requests go, and why (``sources`` names the layer each value came from)."""
@@ -109,7 +113,7 @@ def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str |
             chosen["instance_id"] = find("instance_id").coerce(chosen["instance_id"])
         except ValueError as exc:
             where = ENV_INSTANCE_ID if sources["instance_id"] == "environment" else "instance_id"
-            raise ValueError(f"{where}={chosen['instance_id']!r} is invalid: expected an integer >= 0 "
+            raise SettingsError(f"{where}={chosen['instance_id']!r} is invalid: expected an integer >= 0 "
                              f"(the DMS instance id)") from exc
     if chosen["endpoint"] is None:
         if chosen["profile"] is None and not _have_credentials():

@@ -306,7 +306,7 @@ def test_status_names_backend_credential_kind_and_masked_key(ip, sandbox):
     ("%%dmschat --mask\nhi", "--rule"),
     ("%%dmschat --include-usage\nhi", "--stream"),
     ("%%dmschat --search-options $nothing_here\nhi", "nothing_here"),
-    ("%%dmschat\n", "prompt"),
+    ("%%dmschat --system 'be brief'\n  \n", "prompt"),
     ("%dmschat frobnicate", "status"),
     ("%%dmschat --instance-id 424242\nhi", "424242"),  # the sandbox serves instance 1 only
 ])

@@ -156,10 +156,10 @@ def status_text(info: Mapping[str, Any]) -> str:
         value = info.get(key)
         if value is None and key in ("profile", "access_key_id"):
             continue
-        where = f"  ({sources[key]})" if key in sources else ""
+        where = f"  [from {sources[key]}]" if key in sources else ""
         lines.append(f"{key:13} {value}{where}")
     for key, value in (info.get("defaults") or {}).items():
-        lines.append(f"{key:13} {value}  (config)")
+        lines.append(f"{key:13} {value}  [from config]")
     return "\n".join(lines)
 
 

@@ -131,10 +131,14 @@ class DmsChatMagics(Magics, Configurable):
         except InvalidParameterError as exc:
             raise UsageError(_redact(_parameter_message(exc))) from None
         except Exception as exc:
+            from dms_magic.credentials import CredentialError
             from dms_magic.errors import DmsError
+            from dms_magic.session import SettingsError
 
             if isinstance(exc, DmsError):
                 raise UsageError(_redact(_api_message(exc))) from None
+            if isinstance(exc, (CredentialError, SettingsError)):
+                raise UsageError(_redact(str(exc))) from None
             raise
 
     # -- cell -----------------------------------------------------------------------------------
@@ -210,7 +214,10 @@ class DmsChatMagics(Magics, Configurable):
         rule = merged.get("desensitization_rule") or "UserInfo"
         from dms_magic.masking import mask
 
-        previews = [mask(m["content"], rule) for m in messages if m.get("role") in ("user", "system")]
+        try:
+            previews = [mask(m["content"], rule) for m in messages if m.get("role") in ("user", "system")]
+        except ValueError as exc:  # UnknownRuleError: the real service would reject it too
+            raise UsageError(f"--rule {rule}: {exc}") from None
         endpoint = "in-process sandbox" if settings.uses_sandbox else (settings.endpoint or session.CENTRAL_ENDPOINT)
         action = SSE_ACTION if streaming else ACTION
         tokens = estimate_prompt_tokens(messages)
