@@ -14,6 +14,7 @@ ipywidgets is imported here, never at ``import dms_magic`` time.
 from __future__ import annotations
 
 import html
+import re
 import shlex
 import time
 from typing import Any, Callable
@@ -37,21 +38,24 @@ OPEN_SLIDER_SPAN = 100
 # Ints with a bounded range this small are sliders (top_logprobs); wider ones (seed) are text fields.
 SMALL_INT_SPAN = 100
 FLOAT_STEP = 0.01
+UNSET_HANDLE_COLOUR = "#d0d7de"
 # Groups shown open, in this order; "advanced" is folded into an Accordion.
 OPEN_GROUPS = ("basic", "masking", "sampling", "output")
 FOLDED_GROUP = "advanced"
-FORM_FIELDS = ("prompt", "system", "conversation")  # set() keys that are not API parameters
+DEFAULT_SESSION_NAME = "form"
+STREAM_REFRESH_SECONDS = 0.05
 
 
-def form(*, client: Any = None, **defaults: Any) -> "DmsChatForm":
+def form(*, client: Any = None, session_name: str = DEFAULT_SESSION_NAME, **defaults: Any) -> "DmsChatForm":
     """A widget form for ChatWithDesensitize; display it (or its ``.widget``) in a notebook.
 
     ``client``: a DmsChatClient; by default the same client the magic uses
     (``dms_magic.session.default_client()``), looked up at send time so config changes apply.
     ``defaults``: initial values, ``prompt=``, ``system=``, ``conversation=`` and Python parameter
     names; they override the session configuration.
+    ``session_name``: the conversation's name, shared with ``%%dmschat --session`` (conversation mode).
     """
-    return DmsChatForm(client=client, **defaults)
+    return DmsChatForm(client=client, session_name=session_name, **defaults)
 
 
 # -- one control per parameter -------------------------------------------------------------------
@@ -75,6 +79,7 @@ class _Row:
         self.message.add_class("dms-form-error")
         self.error = ""
         self.box = W.HBox([self.label, self.control, self.message])
+        self.box.add_class("dms-param-" + param.name.replace("_", "-"))
 
     def read(self) -> Any:
         raise NotImplementedError
@@ -163,7 +168,13 @@ class _SliderRow(_Row):
         super().__init__(param, slider, label=self.use)
         self._writing = False
         slider.observe(self._moved, names="value")
-        self.use.observe(self.check, names="value")
+        self.use.observe(self._ticked, names="value")
+        self._ticked()
+
+    def _ticked(self, _change: Any = None) -> None:
+        # An unticked slider still shows a position; a grey handle says that it is not sent.
+        self.control.style.handle_color = None if self.use.value else UNSET_HANDLE_COLOUR
+        self.check()
 
     def _moved(self, _change: Any) -> None:
         if not self._writing:  # the user moved it: they mean it to be sent
@@ -260,10 +271,11 @@ SUGGESTIONS: dict[str, Callable[[], list[str]]] = {
 class DmsChatForm:
     """The form. ``.widget`` is the root ipywidget; everything a click does is a method too."""
 
-    def __init__(self, *, client: Any = None, **defaults: Any):
+    def __init__(self, *, client: Any = None, session_name: str = DEFAULT_SESSION_NAME, **defaults: Any):
         self._client = client
         self.result: Any = None
-        self.history: list[dict] = []  # conversation mode: earlier user/assistant messages
+        self.session_name = session_name
+        self._own_history: list[dict] = []
         self.rows: dict[str, _Row] = {
             p.name: _make_row(p, SUGGESTIONS) for p in option_params() if p.name != "stream"
         }
@@ -280,6 +292,11 @@ class DmsChatForm:
                 ("Send", "primary", "paper-plane"), ("Stream", "info", "stream"),
                 ("Compare", "", "columns"), ("Copy as cell", "", "copy"), ("Clear", "warning", "eraser"))
         }
+        # Stable CSS hooks for the page (and the browser test): dms-prompt, dms-button-send, ...
+        self.prompt.add_class("dms-prompt")
+        self.system.add_class("dms-system")
+        for name, button in self.buttons.items():
+            button.add_class("dms-button-" + name.lower().replace(" ", "-"))
         self.buttons["Send"].on_click(lambda _b: self._clicked(self.send))
         self.buttons["Stream"].on_click(lambda _b: self._clicked(self.stream))
         self.buttons["Compare"].on_click(lambda _b: self._clicked(self.compare))
@@ -287,6 +304,8 @@ class DmsChatForm:
         self.buttons["Clear"].on_click(lambda _b: self.clear())
         self.status = W.HTML("")
         self.output = W.Output(layout=W.Layout(border="1px solid #ddd", min_height="2em", padding="4px"))
+        self.output.add_class("dms-form-output")
+        self.status.add_class("dms-form-status")
         self.widget = self._layout()
         self.widget.add_class("dms-chat-form")
 
@@ -372,29 +391,57 @@ class DmsChatForm:
         return out
 
     def messages(self) -> list[dict]:
-        """The messages the next send carries: system prompt, the conversation so far, the prompt."""
+        """The messages the next send carries: the conversation so far (conversation mode), the
+        system prompt (replacing an earlier one, as ``%%dmschat --system`` does), the prompt."""
         prompt = self.prompt.value
         if not prompt.strip():
             err = InvalidParameterError("prompt", prompt, "a message to send (type it in the prompt box)")
             self.prompt_message.value = f'<span style="color:#b00020">{html.escape(str(err))}</span>'
             raise err
         self.prompt_message.value = ""
-        messages = []
+        messages = list(self.history) if self.conversation.value else []
         if self.system.value.strip():
-            messages.append({"role": "system", "content": self.system.value})
-        if self.conversation.value:
-            messages.extend(self.history)
+            messages = [m for m in messages if m.get("role") != "system"]
+            messages.insert(0, {"role": "system", "content": self.system.value})
         messages.append({"role": "user", "content": prompt})
         return messages
 
+    # conversation history: shared with `%%dmschat --session <session_name>` when the magic is
+    # loaded (so `%dmschat history form` shows it and a copied cell continues it), else our own.
+    @property
+    def history(self) -> list[dict]:
+        store = _magic_histories()
+        if store is not None:
+            return list(store.get(self.session_name, []))
+        return list(self._own_history)
+
+    @history.setter
+    def history(self, messages: list[dict]) -> None:
+        store = _magic_histories()
+        if store is not None:
+            if messages:
+                store[self.session_name] = list(messages)
+            else:
+                store.pop(self.session_name, None)
+        self._own_history = list(messages)
+
     def _prepare(self, *, stream: bool) -> tuple[Any, list[dict], dict[str, Any]]:
-        """Client, messages and parameters for one send, checked like the client checks them.
-        Raises ValueError (with the message shown next to the control) instead of sending."""
+        """Client, messages and parameters for one send, resolved exactly as ``%%dmschat`` resolves
+        them (configured defaults fill what the form leaves unset) and checked like the client
+        checks them. Raises ValueError (shown next to the control) instead of sending."""
         params = self.values()
         if not stream:  # SSE-only controls (include_usage) belong to the Stream button
             params = {k: v for k, v in params.items() if not BY_NAME[k].sse_only}
         messages = self.messages()
-        client = self._get_client()
+        from dms_magic import session
+
+        if self._client is None:
+            settings = session.resolve(None, params.get("instance_id"), None)
+            client = session.client_for(settings)
+            params = session._params_for(settings, params)
+        else:
+            client = self._client
+            params = {**session.request_defaults(), **params}
         try:
             ChatRequest(messages, **params).validate(
                 stream=stream, require_instance=getattr(client, "instance_id", None) is None)
@@ -405,17 +452,10 @@ class DmsChatForm:
             raise
         return client, messages, params
 
-    def _get_client(self) -> Any:
-        if self._client is not None:
-            return self._client
-        from dms_magic.session import default_client
-
-        return default_client()
-
     def _apply_config_defaults(self) -> None:
         """Start from the same configuration the magic uses (model, instance, masking ...)."""
         for name, value in _config_defaults().items():
-            if name in self.rows or name in FORM_FIELDS:
+            if name in self.rows:
                 try:
                     self.set(**{name: value})
                 except ValueError:
@@ -433,17 +473,23 @@ class DmsChatForm:
 
     def stream(self) -> Any:
         """Stream the answer into the output area as it arrives; return the final ChatResult."""
+        from dms_magic.notebook.display import StreamView
+        from dms_magic.render import chat_result_html
+
         client, messages, params = self._prepare(stream=True)
         self._show_status("streaming ...")
         started = time.perf_counter()
         chat_stream = client.stream(messages, **params)
-        text = ""
+        view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
+                          masked=bool(params.get("need_desensitization")), display=False)
+        last = 0.0
         for chunk in chat_stream:
-            piece = _chunk_text(chunk)
-            if piece:
-                text += piece
-                self.output.outputs = (_html_output(
-                    f'<pre style="white-space:pre-wrap">{html.escape(text)}</pre>', text),)
+            view.add(chunk)
+            now = time.monotonic()
+            if now - last >= STREAM_REFRESH_SECONDS:  # each refresh is a comm message to the page
+                last = now
+                self.output.outputs = (_html_output(chat_result_html(view.partial, streaming=True),
+                                                    view.partial.text),)
         self._finish(messages, chat_stream.result, started)
         return chat_stream.result
 
@@ -452,31 +498,29 @@ class DmsChatForm:
         client, messages, params = self._prepare(stream=False)
         from dms_magic.compare import compare
 
-        # compare() decides masking on/off itself; the rule (if chosen) is passed through.
-        params.pop("need_desensitization", None)
         self._show_status("comparing ...")
         started = time.perf_counter()
         comparison = compare(messages, client=client, **params)
         self.result = comparison
-        self._show(comparison)
+        self.output.outputs = ()
+        self.output.append_display_data(comparison)
         self._show_status(f"compared in {time.perf_counter() - started:.2f} s")
         return comparison
 
     def _finish(self, messages: list[dict], result: Any, started: float) -> None:
+        from dms_magic.notebook.display import bundle
+
         self.result = result
         if self.conversation.value:
-            self.history = [m for m in messages if m["role"] != "system"] + [
-                {"role": "assistant", "content": result.text}]
-        self._show(result)
-        turns = len(self.history) // 2
-        history = f" · conversation: {turns} turn{'s' if turns != 1 else ''}" if self.conversation.value else ""
+            self.history = [*messages, {"role": "assistant", "content": result.text or ""}]
+        data, metadata = bundle(result)  # the magic's card, byte for byte
+        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+        turns = sum(1 for m in self.history if m.get("role") == "assistant")
+        history = (f" · conversation {html.escape(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
+                   if self.conversation.value else "")
         backend = getattr(result, "backend", None) or "?"
         self._show_status(f"answered by {html.escape(str(backend))} in "
                           f"{time.perf_counter() - started:.2f} s{history}")
-
-    def _show(self, obj: Any) -> None:
-        self.output.outputs = ()
-        self.output.append_display_data(obj)
 
     def _show_status(self, text: str) -> None:
         self.status.value = f'<span style="color:#555">{text}</span>'
@@ -514,8 +558,12 @@ class DmsChatForm:
             words.append(BY_NAME["stream"].option)
         if compare:
             words.append("--compare")
+        if self.conversation.value:
+            words += ["--session", shlex.quote(self.session_name)]
         if self.system.value.strip():
             words += ["--system", shlex.quote(self.system.value)]
+        if _PLACEHOLDER.search(self.prompt.value):  # the magic would substitute {name}; the form does not
+            words.append("--no-interpolate")
         for name, value in params.items():
             words += _magic_option(BY_NAME[name], value)
         return " ".join(words) + "\n" + self.prompt.value
@@ -537,18 +585,27 @@ class DmsChatForm:
         return text
 
 
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
+
+
+def _magic_histories() -> dict | None:
+    """The magic's named conversations (``%%dmschat --session``), when the extension is loaded."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    magics = shell.magics_manager.registry.get("DmsChatMagics")
+    histories = getattr(magics, "histories", None)
+    return histories if isinstance(histories, dict) else None
+
+
 def _magic_option(param: Param, value: Any) -> list[str]:
     if param.kind == "bool":
         return [param.option] if value else [param.option, "false"]
     return [param.option, shlex.quote(_shown(param, value))]
-
-
-def _chunk_text(chunk: Any) -> str:
-    for attr in ("text", "delta", "content"):
-        piece = getattr(chunk, attr, None)
-        if isinstance(piece, str):
-            return piece
-    return ""
 
 
 def _html_output(markup: str, plain: str) -> dict:
@@ -556,18 +613,15 @@ def _html_output(markup: str, plain: str) -> dict:
 
 
 def _config_defaults() -> dict[str, Any]:
-    """The magic's configuration as form values (empty when the session module offers none)."""
-    try:
-        from dms_magic import session
-    except ImportError:
-        return {}
-    getter = getattr(session, "form_defaults", None) or getattr(session, "request_defaults", None)
-    if getter is None:
-        return {}
-    try:
-        return {k: v for k, v in dict(getter()).items() if v is not None}
-    except Exception:
-        return {}
+    """The magic's configuration layer (``%config DmsChatMagics.*``, ``%dmschat config``) as form
+    values: request-parameter defaults plus a configured instance id."""
+    from dms_magic import session
+
+    values = dict(session.request_defaults())
+    instance_id = session.configured().get("instance_id")
+    if instance_id is not None:
+        values["instance_id"] = instance_id
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _insert_cell_below(text: str) -> str | None:

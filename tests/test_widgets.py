@@ -1,0 +1,308 @@
+"""The widget form, driven from Python the way the page drives it: control values set, buttons
+clicked (``Button.click()`` runs the same handlers a browser click runs), against the sandbox over
+HTTP. What counts is what arrived (``sandbox.received``)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from dms_magic import session
+from dms_magic.notebook import widgets
+from dms_magic.notebook.widgets import DmsChatForm, _ChoiceRow, _SliderRow, _TextRow, _shown, form
+from dms_magic.params import BY_NAME, PARAMS, InvalidParameterError, option_params
+
+# Every parameter's documented example, sent together (they are chosen to be valid together).
+FORM_PARAMS = [p for p in option_params() if p.name != "stream"]
+NON_STREAM_EXAMPLES = {p.name: p.example for p in FORM_PARAMS if not p.sse_only}
+
+
+@pytest.fixture(scope="module")
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "dms_magic")
+    yield shell
+    shell.run_line_magic("unload_ext", "dms_magic")
+
+
+@pytest.fixture(autouse=True)
+def to_sandbox(ip, sandbox, monkeypatch, tmp_path):
+    """The session (the magic's and the form's default client) points at the shared sandbox, with
+    the sandbox's AccessKey in the standard variables: its secret is the sentinel secret."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", sandbox.url)
+    monkeypatch.setenv("DMS_MAGIC_INSTANCE_ID", "1")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+    ip.run_line_magic("reload_ext", "dms_magic")
+    session.reset()
+    yield
+    session.reset()
+
+
+@pytest.fixture()
+def tag():
+    """A word unique to this test, put in its prompts: the sandbox is shared (and its journal
+    bounded), so a test finds its own requests by this tag, not by position."""
+    return "tag" + uuid.uuid4().hex[:12]
+
+
+def arrived(sandbox, tag: str) -> list:
+    """(query, parsed ChatRequest) of each request whose messages carry ``tag``, oldest first."""
+    out = []
+    for entry in sandbox.received:
+        request = entry["request"]
+        if any(tag in str(m.get("content")) for m in request.messages or ()):
+            out.append((entry.get("query") or {}, request))
+    return out
+
+
+def send_and_catch(sandbox, button, tag: str) -> tuple[dict, object]:
+    before = len(arrived(sandbox, tag))
+    button.click()
+    got = arrived(sandbox, tag)[before:]
+    assert len(got) == 1, f"expected one request, {len(got)} arrived"
+    return got[0]
+
+
+def type_into(row, value) -> None:
+    """What a person does in the page to give ``row`` this value (no .set())."""
+    if isinstance(row, _SliderRow):
+        row.control.value = value  # dragging ticks the row's checkbox by itself ...
+        row.use.value = True  # ... and when it already shows the value, the person ticks it
+    elif isinstance(row, _ChoiceRow):
+        row.control.value = next(label for label, v in row.values.items() if v == value and v is not None)
+    else:
+        row.control.value = _shown(row.param, value)
+
+
+# -- every control reaches the wire --------------------------------------------------------------
+def test_every_control_typed_in_reaches_the_wire_on_send(sandbox, tag):
+    f = form()
+    f.prompt.value = f"我叫张伟，手机号13812345678。{tag}"
+    f.system.value = "Answer briefly."
+    for name, value in NON_STREAM_EXAMPLES.items():
+        type_into(f.rows[name], value)
+    query, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+
+    for name, value in NON_STREAM_EXAMPLES.items():
+        param = BY_NAME[name]
+        assert request.values.get(name) == param.coerce(value), name
+        assert query.get(param.wire) == param.to_text(param.coerce(value)), param.wire
+    assert request.messages == [{"role": "system", "content": "Answer briefly."},
+                                {"role": "user", "content": f"我叫张伟，手机号13812345678。{tag}"}]
+    assert f.result.text and "answered by sandbox" in f.status.value
+
+
+def test_stream_button_sends_the_sse_only_controls_and_streams(sandbox, tag):
+    f = form(prompt=f"hello there {tag}", model="qwen-plus", include_usage=True, max_tokens=40)
+    query, request = send_and_catch(sandbox, f.buttons["Stream"], tag)
+    assert request.stream is True and request.include_usage is True
+    assert request.model == "qwen-plus" and request.max_tokens == 40
+    assert query.get("IncludeUsage") == "true"
+    html = f.output.outputs[-1]["data"]["text/html"]
+    assert "dms-chat-result" in html and "streaming…" not in html  # the final card replaced the live one
+    assert f.result.text and f.result.text.strip()[:20] in _unescape(html)
+
+
+def test_send_leaves_stream_only_controls_to_the_stream_button(sandbox, tag):
+    f = form(prompt=f"hi {tag}", include_usage=True)
+    query, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert request.include_usage is None and request.stream is None
+    assert "IncludeUsage" not in query
+
+
+def test_unset_controls_are_not_sent(sandbox, tag):
+    f = form(prompt=f"only a prompt {tag}")
+    f.rows["temperature"].control.value = 1.5  # moved, then unticked again: unset
+    f.rows["temperature"].use.value = False
+    query, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert set(request.values) == {"messages", "instance_id"}  # the instance comes from DMS_MAGIC_INSTANCE_ID
+    assert {p.wire for p in PARAMS} & set(query) == {"InstanceId"}
+
+
+def test_set_uses_python_names_and_is_never_clamped(sandbox, tag):
+    f = form()
+    f.set(prompt=f"p {tag}", temperature=1.995, top_k=500, top_p=0.001, seed=2**31 - 1, stop=["\n", "。"],
+          presence_penalty=-2, logprobs=True, top_logprobs=5, response_format="json_object")
+    _, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    # valid values beyond a slider's initial span widen it; nothing is clamped
+    assert request.temperature == 1.995 and request.top_k == 500 and request.top_p == 0.001
+    assert request.seed == 2**31 - 1 and request.stop == ["\n", "。"] and request.presence_penalty == -2
+    assert request.top_logprobs == 5 and request.response_format == "json_object"
+    f.set(temperature=None)
+    _, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert request.temperature is None
+
+
+# -- invalid values: a message next to the control, nothing sent ----------------------------------
+@pytest.mark.parametrize("name, value", [("temperature", 2), ("top_p", 0), ("top_logprobs", 6), ("max_tokens", 0),
+                                         ("presence_penalty", 2.5), ("response_format", "xml"), ("top_k", -1)])
+def test_set_out_of_range_raises_the_tables_error_and_shows_it(name, value):
+    f = form()
+    before = f.rows[name].read()
+    with pytest.raises(ValueError) as raised:
+        f.set(**{name: value})
+    with pytest.raises(InvalidParameterError) as expected:
+        BY_NAME[name].coerce(value)
+    assert str(raised.value) == str(expected.value)
+    assert f.rows[name].error == str(expected.value)
+    assert f.rows[name].read() == before  # not clamped, not half-applied
+
+
+def test_typed_invalid_value_blocks_send_and_shows_the_message(sandbox, tag):
+    f = form(prompt=f"hi {tag}")
+    f.rows["max_tokens"].control.value = "lots"
+    assert f.rows["max_tokens"].error == "max_tokens='lots' is invalid: expected an integer >= 1"  # live check
+    for name in ("Send", "Stream", "Compare"):
+        f.buttons[name].click()
+    assert arrived(sandbox, tag) == []
+    assert "Not sent" in f.status.value and "max_tokens" in f.status.value
+    with pytest.raises(ValueError, match="max_tokens"):
+        f.send()
+    f.rows["max_tokens"].control.value = "12"
+    assert f.rows["max_tokens"].error == ""
+    _, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert request.max_tokens == 12
+
+
+def test_cross_field_rule_shows_next_to_the_dependent_control(sandbox, tag):
+    f = form(prompt=f"hi {tag}", need_desensitization=True)
+    f.buttons["Send"].click()
+    assert arrived(sandbox, tag) == []
+    assert "desensitization_rule" in f.rows["desensitization_rule"].error
+    f.set(top_logprobs=2)  # without logprobs
+    f.rows["desensitization_rule"].control.value = "UserInfo"
+    with pytest.raises(ValueError, match="logprobs"):
+        f.send()
+    assert "logprobs" in f.rows["top_logprobs"].error and arrived(sandbox, tag) == []
+
+
+def test_empty_prompt_is_not_sent(sandbox, tag):
+    f = form(system=f"system {tag}")
+    f.buttons["Send"].click()
+    assert arrived(sandbox, tag) == [] and "prompt" in f.prompt_message.value
+
+
+def test_unknown_name_in_set_names_the_close_match():
+    with pytest.raises(ValueError, match="Did you mean 'temperature'"):
+        form().set(temprature=1)
+
+
+# -- outputs ----------------------------------------------------------------------------------
+def test_output_is_the_magics_result_card(sandbox, tag):
+    from dms_magic.notebook.display import bundle
+
+    f = form(prompt=f"我叫张伟，手机号13812345678。{tag}", need_desensitization=True,
+             desensitization_rule="UserInfo", logprobs=True, top_logprobs=2)
+    result = f.send()
+    (shown,) = f.output.outputs
+    data, metadata = bundle(result)
+    assert shown["data"] == data and shown["metadata"] == metadata
+    assert "dms-chat-result" in data["text/html"] and "prompt_tokens" in data["text/html"]
+    assert f.result is result and result.backend == "sandbox"
+
+
+def test_compare_button_sends_masked_and_unmasked_and_shows_the_comparison(sandbox, tag):
+    f = form(prompt=f"我叫张伟，手机号13812345678。{tag}", desensitization_rule="UserInfo", model="qwen-plus")
+    f.buttons["Compare"].click()
+    got = arrived(sandbox, tag)
+    assert sorted(bool(r.need_desensitization) for _, r in got) == [False, True]
+    assert all(r.model == "qwen-plus" for _, r in got)
+    assert type(f.result).__name__ == "Comparison"
+    assert f.output.outputs[0]["data"]["text/html"] == f.result._repr_html_()
+
+
+def test_api_error_is_one_message_in_the_output(sandbox, tag):
+    f = form(prompt=f"hi {tag}", instance_id=987654)  # an instance the sandbox does not serve
+    f.buttons["Send"].click()
+    assert f.result is None
+    text = f.output.outputs[0]["data"]["text/plain"]
+    assert "Traceback" not in text and ("Instance" in text or "instance" in text), text
+    assert sandbox.access_key_secret not in text + f.status.value + f.to_magic()
+
+
+# -- conversation, config, cells ---------------------------------------------------------------
+def test_conversation_mode_keeps_history_shared_with_the_magic(ip, sandbox, tag):
+    f = form(conversation=True, system="Be brief.")
+    f.set(prompt=f"first question {tag}")
+    first = f.send()
+    f.set(prompt="second question")
+    _, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert [m["role"] for m in request.messages] == ["system", "user", "assistant", "user"]
+    assert request.messages[2]["content"] == first.text
+    assert "2 turns" in f.status.value
+    with capture_output() as shown:
+        ip.run_line_magic("dmschat", "history form")
+    assert "second question" in "".join(o.data.get("text/plain", "") for o in shown.outputs)
+    f.buttons["Clear"].click()
+    assert f.history == [] and f.prompt.value == "" and f.output.outputs == ()
+    f.set(prompt=f"fresh {tag}")
+    _, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert [m["role"] for m in request.messages] == ["system", "user"]
+
+
+def test_defaults_come_from_the_magics_configuration(ip, sandbox, tag):
+    ip.run_line_magic("config", "DmsChatMagics.model = 'qwen-max'")
+    ip.run_line_magic("dmschat", "config desensitization_rule=UserInfo temperature=0.3")
+    f = form(prompt=f"hi {tag}")
+    assert f.rows["model"].read() == "qwen-max" and f.rows["temperature"].read() == 0.3
+    assert f.rows["desensitization_rule"].read() == "UserInfo"
+    f2 = form(prompt=f"hi {tag}", model="qwen-turbo")  # form(**defaults) wins over the configuration
+    _, request = send_and_catch(sandbox, f2.buttons["Send"], tag)
+    assert request.model == "qwen-turbo" and request.temperature == 0.3
+
+
+def test_to_magic_cell_sends_the_same_request(ip, sandbox, tag):
+    f = form(prompt=f"Summarise {{this}}: 我叫张伟。{tag}", system="You are terse.")
+    f.set(**NON_STREAM_EXAMPLES)
+    cell = f.to_magic()
+    assert cell.splitlines()[0].startswith("%%dmschat ") and "--no-interpolate" in cell
+    assert all(BY_NAME[k].option in cell for k in NON_STREAM_EXAMPLES)
+    _, from_form = send_and_catch(sandbox, f.buttons["Send"], tag)
+    line, body = cell.split("\n", 1)
+    with capture_output():
+        ip.run_cell_magic("dmschat", line.removeprefix("%%dmschat "), body)
+    from_cell = arrived(sandbox, tag)[-1][1]
+    assert len(arrived(sandbox, tag)) == 2 and from_cell.values == from_form.values
+
+
+def test_copy_as_cell_inserts_the_cell_below_and_shows_it(ip):
+    f = form(prompt="hi", temperature=0.5, need_desensitization=False)
+    ip.rl_next_input = None
+    f.buttons["Copy as cell"].click()
+    expected = "%%dmschat --need-desensitization false --temperature 0.5\nhi"
+    assert f.to_magic() == expected
+    assert ip.rl_next_input == expected  # IPython's set_next_input: the frontend puts it below
+    assert "--temperature 0.5" in f.output.outputs[0]["data"]["text/html"]
+
+
+def test_form_is_generated_from_the_table():
+    f = form()
+    assert list(f.rows) == [p.name for p in FORM_PARAMS]
+    sliders = {n for n, r in f.rows.items() if isinstance(r, _SliderRow)}
+    assert {"temperature", "top_p", "top_k", "presence_penalty"} <= sliders
+    temperature = f.rows["temperature"].control
+    assert temperature.min == 0 and 1.98 < temperature.max < 2  # [0, 2): the slider stops below 2
+    assert f.rows["top_p"].control.min > 0 and f.rows["top_p"].control.max == 1
+    assert isinstance(f.rows["need_desensitization"], _ChoiceRow) and isinstance(f.rows["stop"], _TextRow)
+    assert "qwen-plus" in f.rows["model"].control.options and not f.rows["model"].control.ensure_option
+    advanced = {b.children[0] for b in f.advanced.children[0].children}
+    folded = {f.rows[p.name].label for p in FORM_PARAMS if p.group == "advanced"}
+    assert folded <= advanced and f.advanced.selected_index is None
+
+
+def test_displaying_the_form_shows_its_widget():
+    f = DmsChatForm()
+    data, _ = InteractiveShell.instance().display_formatter.format(f)
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == f.widget.model_id
+    assert widgets.form is not None
+
+
+def _unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
