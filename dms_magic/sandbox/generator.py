@@ -37,7 +37,7 @@ ALTERNATIVES = 6
 # Logits of the intended token by what it is part of; alternatives score in [0, ALT_MAX).
 LOGIT_RESTATE = 14.0
 LOGIT_REASONING = 9.0
-LOGIT_SENTENCE = 6.0
+LOGIT_SENTENCE = 4.5  # close enough to the alternatives that PresencePenalty 2 can flip a choice
 ALT_MAX = 3.5
 
 
