@@ -1,0 +1,399 @@
+"""DmsChatClient over real HTTP: retries per code, fresh signatures, endpoints, validation, streaming.
+
+The server here is a tiny scripted HTTP server (a list of replies, one per request) so that error
+sequences the sandbox would have to be coaxed into are easy to state. Wire equality with the
+official SDK lives in test_wire.py; the sandbox end-to-end in test_sandbox*.py.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from dms_magic import errors, signing
+from dms_magic.client import DmsChatClient, parse_endpoint, parse_sse
+from dms_magic.params import InvalidParameterError
+
+AK, SK = "LTAItestkey0001", "test-secret-value"
+
+OK_BODY = {
+    "RequestId": "REQ-OK", "Success": True,
+    "Data": {"Created": "1763710100", "Model": "qwen-plus",
+             "Choices": [{"FinishReason": "stop", "Message": {"Content": "你好", "Role": "assistant"}}],
+             "Usage": {"PromptTokens": "9", "CompletionTokens": "2", "TotalTokens": "11"}},
+}
+
+
+def gateway(status, code, request_id="REQ-ERR"):
+    return (status, {"RequestId": request_id, "HostId": "dms-enterprise.aliyuncs.com", "Code": code,
+                     "Message": f"{code} happened", "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}"})
+
+
+class ScriptedServer:
+    """Answers request i with script[i] (the last entry repeats). An entry is (status, body[, headers]),
+    "drop" (close the connection without answering) or ("sleep", seconds, entry)."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.requests = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                parts = urlsplit(self.path)
+                outer.requests.append({
+                    "path": parts.path, "raw_query": parts.query,
+                    "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body, "form": dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)),
+                })
+                entry = outer.script[min(len(outer.requests) - 1, len(outer.script) - 1)]
+                if isinstance(entry, tuple) and entry[0] == "sleep":
+                    time.sleep(entry[1])
+                    entry = entry[2]
+                if entry == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                status, payload, *rest = entry
+                headers = rest[0] if rest else {}
+                if isinstance(payload, (dict, list)):
+                    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                    ctype = "application/json;charset=utf-8"
+                else:
+                    data = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
+                    ctype = headers.pop("Content-Type", "text/plain")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def make(*script):
+        server = ScriptedServer(script)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def make_client(url, **kw):
+    kw.setdefault("backoff_base", 0.001)
+    kw.setdefault("backoff_cap", 0.01)
+    return DmsChatClient(url, access_key_id=AK, access_key_secret=SK, instance_id=kw.pop("instance_id", 1), **kw)
+
+
+def verify_signature(req, secret=SK):
+    """Recompute the signature the way a server does (signed list from the Authorization header)."""
+    _, _, signed, sig = signing.parse_authorization(req["headers"]["authorization"])
+    text, _ = signing.canonical_request("POST", req["path"], req["query"], req["headers"],
+                                        signing.hash_payload(req["body"]), signed)
+    return signing.signature(secret, signing.string_to_sign(text)) == sig
+
+
+# -- retries ---------------------------------------------------------------------------------------
+RETRIED = [gateway(400, "Throttling.User"), gateway(429, "Throttling"), gateway(503, "ServiceUnavailable"),
+           gateway(500, "InternalError"), (502, b"<html>bad gateway</html>"), "drop"]
+NOT_RETRIED = [gateway(400, "SignatureDoesNotMatch"), gateway(400, "InvalidParameter"),
+               gateway(403, "Forbidden.RAM"), gateway(404, "InvalidAccessKeyId.NotFound"),
+               gateway(400, "InvalidTimeStamp.Expired"), gateway(400, "MissingParameter"),
+               (200, {"RequestId": "B1", "Success": False, "ErrorCode": "InvalidParameter",
+                      "ErrorMessage": "bad rule"})]
+
+
+@pytest.mark.parametrize("first", RETRIED, ids=lambda e: e if isinstance(e, str) else str(e[0]))
+def test_transient_failures_are_retried_then_succeed(scripted, first):
+    server = scripted(first, (200, OK_BODY))
+    with make_client(server.url) as client:
+        result = client.chat("hi")
+    assert result.text == "你好"
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("first", NOT_RETRIED, ids=lambda e: e[1].get("Code") or e[1].get("ErrorCode"))
+def test_other_client_errors_are_never_retried(scripted, first):
+    server = scripted(first, (200, OK_BODY))
+    with make_client(server.url) as client, pytest.raises(errors.DmsError) as info:
+        client.chat("hi")
+    assert len(server.requests) == 1
+    assert info.value.code == (first[1].get("Code") or first[1].get("ErrorCode"))
+    assert not errors.is_retryable(info.value)
+
+
+def test_each_retry_is_signed_afresh_with_a_new_nonce(scripted):
+    server = scripted(gateway(503, "ServiceUnavailable"), gateway(400, "Throttling.User"), (200, OK_BODY))
+    with make_client(server.url) as client:
+        client.chat("hi")
+    nonces = [r["headers"]["x-acs-signature-nonce"] for r in server.requests]
+    assert len(server.requests) == 3 and len(set(nonces)) == 3
+    assert all(verify_signature(r) for r in server.requests)
+    assert len({r["headers"]["authorization"] for r in server.requests}) == 3
+
+
+def test_attempts_are_bounded(scripted):
+    server = scripted(gateway(503, "ServiceUnavailable"))
+    with make_client(server.url, max_retries=2) as client, pytest.raises(errors.ServiceError) as info:
+        client.chat("hi")
+    assert len(server.requests) == 3
+    assert info.value.http_status == 503 and "retried automatically" in info.value.hint
+
+
+def test_total_retry_time_is_bounded(scripted):
+    # A backoff that would overrun max_retry_time is not slept through: the error surfaces now.
+    server = scripted(gateway(503, "ServiceUnavailable"))
+    with make_client(server.url, max_retries=10, max_retry_time=0.5, backoff_base=5, backoff_cap=5) as client:
+        with pytest.raises(errors.ServiceError):
+            client.chat("hi")
+    assert len(server.requests) == 1
+
+
+def test_timeouts_are_retried(scripted):
+    server = scripted(("sleep", 1.5, (200, OK_BODY)), (200, OK_BODY))
+    with make_client(server.url, timeout=0.3) as client:
+        assert client.chat("hi").text == "你好"
+    assert len(server.requests) == 2
+
+
+def test_connection_refused_becomes_a_transport_error_after_retries():
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with make_client(f"http://127.0.0.1:{port}", max_retries=1) as client, \
+            pytest.raises(errors.TransportError) as info:
+        client.chat("hi")
+    assert info.value.code == "ConnectionError" and "endpoint" in info.value.hint
+
+
+# -- results, backend, endpoints -------------------------------------------------------------------
+def test_backend_is_sandbox_only_when_the_server_says_so(scripted):
+    sandbox = scripted((200, OK_BODY, {"X-Dms-Magic-Backend": "sandbox"}))
+    plain = scripted((200, OK_BODY))
+    with make_client(sandbox.url) as a, make_client(plain.url) as b:
+        ra, rb = a.chat("hi"), b.chat("hi")
+    assert ra.backend == "sandbox"
+    assert rb.backend == urlsplit(plain.url).netloc
+    assert ra.usage_dict["total_tokens"] == 11 and ra.request_id == "REQ-OK" and ra.latency > 0
+    assert ra.request.messages == [{"role": "user", "content": "hi"}]
+
+
+def test_endpoint_and_instance_fall_back_to_the_environment(scripted, monkeypatch):
+    server = scripted((200, OK_BODY))
+    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", server.url)
+    monkeypatch.setenv("DMS_MAGIC_INSTANCE_ID", "42")
+    with DmsChatClient(access_key_id=AK, access_key_secret=SK) as client:
+        client.chat("hi")
+        client.chat("hi", instance_id=7)  # a call's instance wins
+    assert [r["query"]["InstanceId"] for r in server.requests] == ["42", "7"]
+
+
+@pytest.mark.parametrize("endpoint, expected", [
+    (None, ("https", "dms-enterprise.aliyuncs.com", "/")),
+    ("dms-enterprise.cn-hangzhou.aliyuncs.com", ("https", "dms-enterprise.cn-hangzhou.aliyuncs.com", "/")),
+    ("dms-enterprise-vpc.cn-shanghai.aliyuncs.com", ("https", "dms-enterprise-vpc.cn-shanghai.aliyuncs.com", "/")),
+    ("http://127.0.0.1:8765", ("http", "127.0.0.1:8765", "/")),
+])
+def test_endpoint_forms(endpoint, expected, monkeypatch):
+    monkeypatch.delenv("DMS_MAGIC_ENDPOINT", raising=False)
+    assert parse_endpoint(endpoint) == expected
+
+
+def test_bad_endpoint_is_one_clear_error():
+    with pytest.raises(ValueError, match="endpoint="):
+        parse_endpoint("ftp://x")
+
+
+def test_sts_token_goes_out_signed(scripted):
+    server = scripted((200, OK_BODY))
+    with DmsChatClient(server.url, access_key_id="STS.key", access_key_secret=SK, security_token="CAIS-token",
+                       instance_id=1) as client:
+        client.chat("hi")
+    req = server.requests[0]
+    assert req["headers"]["x-acs-security-token"] == "CAIS-token"
+    _, _, signed, _ = signing.parse_authorization(req["headers"]["authorization"])
+    assert "x-acs-security-token" in signed and verify_signature(req)
+
+
+# -- validation before traffic ---------------------------------------------------------------------
+INVALID = [
+    ({"temperature": 2}, "temperature"), ({"temperature": -0.1}, "temperature"),
+    ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p"),
+    ({"presence_penalty": 2.5}, "presence_penalty"), ({"presence_penalty": -3}, "presence_penalty"),
+    ({"logprobs": True, "top_logprobs": 6}, "top_logprobs"), ({"top_logprobs": 2}, "top_logprobs"),
+    ({"seed": -1}, "seed"), ({"seed": 2**31}, "seed"),
+    ({"top_k": -1}, "top_k"), ({"max_tokens": 0}, "max_tokens"), ({"thinking_budget": 0}, "thinking_budget"),
+    ({"response_format": "xml"}, "response_format"),
+    ({"need_desensitization": True}, "desensitization_rule"),
+    ({"temperature": "hot"}, "temperature"), ({"stream": True}, "stream"),
+    ({"tempreature": 0.5}, "tempreature"),
+]
+
+
+@pytest.mark.parametrize("params, name", INVALID, ids=[n for _, n in INVALID])
+def test_invalid_parameters_raise_before_any_traffic(scripted, params, name):
+    server = scripted((200, OK_BODY))
+    with make_client(server.url) as client, pytest.raises(InvalidParameterError) as info:
+        client.chat("hi", **params)
+    assert info.value.param == name and name in str(info.value)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("messages, name", [
+    ([], "messages"), ([{"role": "bot", "content": "x"}], "messages[0].role"),
+    ([{"role": "user", "content": 5}], "messages[0].content"), ("", None)])
+def test_invalid_messages_raise_before_any_traffic(scripted, messages, name):
+    server = scripted((200, OK_BODY))
+    with make_client(server.url) as client:
+        if name is None:  # an empty prompt is still a (valid) user message
+            client.chat(messages)
+            assert len(server.requests) == 1
+            return
+        with pytest.raises(InvalidParameterError) as info:
+            client.chat(messages)
+    assert info.value.param == name and server.requests == []
+
+
+def test_missing_instance_id_raises_before_any_traffic(scripted, monkeypatch):
+    monkeypatch.delenv("DMS_MAGIC_INSTANCE_ID", raising=False)
+    server = scripted((200, OK_BODY))
+    with DmsChatClient(server.url, access_key_id=AK, access_key_secret=SK) as client:
+        with pytest.raises(InvalidParameterError, match="instance_id"):
+            client.chat("hi")
+    assert server.requests == []
+
+
+# -- streaming -------------------------------------------------------------------------------------
+def sse_event(content="", finish=None, usage=None, request_id="REQ-S", logprobs=None):
+    choice = {"Message": {"Content": content, "Role": "assistant"}}
+    if finish:
+        choice["FinishReason"] = finish
+    if logprobs:
+        choice["Logprobs"] = {"content": logprobs}
+    data = {"Choices": [choice], "Model": "qwen-plus"}
+    if usage:
+        data["Usage"] = usage
+    return {"RequestId": request_id, "Success": True, "Data": data}
+
+
+def sse_body(*parts: str) -> tuple:
+    return (200, "".join(parts).encode("utf-8"), {"Content-Type": "text/event-stream;charset=UTF-8"})
+
+
+def test_stream_yields_chunks_and_assembles_the_result(scripted):
+    e1 = json.dumps(sse_event("你", logprobs=[{"token": "你", "logprob": -0.1, "bytes": [1], "top_logprobs": []}]),
+                    ensure_ascii=False)
+    e2 = json.dumps(sse_event("好", finish="stop", usage={"PromptTokens": "3", "CompletionTokens": "2",
+                                                         "TotalTokens": "5"}), ensure_ascii=False)
+    # a comment keep-alive, an event split over two data: lines, CRLF line ends, no final blank line
+    half = e2.index(", \"Success\"") + 1  # JSON allows a newline between tokens
+    server = scripted(sse_body(": keep-alive\n\n", f"id:1\ndata:{e1}\n\n", ":ping\r\n\r\n",
+                               f"data: {e2[:half]}\r\ndata: {e2[half:]}"))
+    with make_client(server.url) as client:
+        stream = client.stream("hi", include_usage=True)
+        chunks = list(stream)
+    assert [c.text for c in chunks] == ["你", "好"]
+    result = stream.result
+    assert result.text == "你好" and result.finish_reason == "stop"
+    assert result.usage_dict["total_tokens"] == 5 and len(result.token_logprobs) == 1
+    req = server.requests[0]
+    assert req["headers"]["x-acs-action"] == "ChatWithDesensitizeSSE"
+    assert req["query"]["Stream"] == "true" and req["query"]["IncludeUsage"] == "true"
+
+
+def test_stream_is_retried_before_the_first_event_only(scripted):
+    ok = json.dumps(sse_event("x", finish="stop"))
+    server = scripted(gateway(503, "ServiceUnavailable"), sse_body(f"data: {ok}\n\n"))
+    with make_client(server.url) as client:
+        assert client.stream("hi").result.text == "x"
+    assert len(server.requests) == 2
+
+
+def test_an_error_event_mid_stream_raises_with_its_code(scripted):
+    ok = json.dumps(sse_event("x"))
+    bad = json.dumps({"RequestId": "R2", "Success": False, "ErrorCode": "InternalError", "ErrorMessage": "boom"})
+    server = scripted(sse_body(f"data: {ok}\n\n", f"data: {bad}\n\n"))
+    with make_client(server.url) as client:
+        stream = client.stream("hi")
+        assert next(stream).text == "x"
+        with pytest.raises(errors.DmsError) as info:
+            next(stream)
+    assert info.value.code == "InternalError" and info.value.request_id == "R2"
+    assert len(server.requests) == 1
+
+
+def test_a_json_error_reply_to_a_stream_call_raises(scripted):
+    server = scripted((200, {"RequestId": "R3", "Success": False, "ErrorCode": "InvalidParameter",
+                             "ErrorMessage": "bad"}))
+    with make_client(server.url) as client, pytest.raises(errors.ParameterError):
+        list(client.stream("hi"))
+
+
+# -- SSE parser ------------------------------------------------------------------------------------
+def events(*chunks):
+    return [(e.event, e.data, e.id) for e in parse_sse(c.encode("utf-8") if isinstance(c, str) else c
+                                                         for c in chunks)]
+
+
+def test_sse_multi_line_data_is_joined_with_newlines():
+    assert events("data: a\ndata: b\ndata:\n\n") == [("message", "a\nb\n", None)]
+
+
+def test_sse_comments_and_keep_alives_are_skipped():
+    assert events(":hello\n\n", ": ping\n\n", "\n\n", "event: x\n\n", "data: 1\n\n") == [("message", "1", None)]
+
+
+def test_sse_crlf_split_across_chunks_does_not_end_an_event_early():
+    assert events("data: a\r", "\ndata: b\r\n", "\r", "\n") == [("message", "a\nb", None)]
+
+
+def test_sse_lone_cr_line_endings_work():
+    assert events("data: a\rdata: b\r\r") == [("message", "a\nb", None)]
+
+
+def test_sse_utf8_split_across_chunks():
+    raw = "data: 中文\n\n".encode("utf-8")
+    assert events(raw[:7], raw[7:]) == [("message", "中文", None)]
+
+
+def test_sse_fields_event_id_and_last_event_without_blank_line():
+    assert events("event: result\nid: 7\ndata: {}\n\ndata: tail") == [("result", "{}", "7"), ("message", "tail", "7")]
+
+
+def test_sse_never_needs_a_done_marker(scripted):
+    ok = json.dumps(sse_event("a", finish="stop"))
+    server = scripted(sse_body(f"data: {ok}\n\n", "data: [DONE]\n\n"))  # tolerated if a proxy adds it
+    with make_client(server.url) as client:
+        assert client.stream("hi").result.text == "a"
