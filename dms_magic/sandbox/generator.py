@@ -38,7 +38,7 @@ ALTERNATIVES = 6
 LOGIT_RESTATE = 14.0
 LOGIT_REASONING = 9.0
 LOGIT_SENTENCE = 4.5  # close enough to the alternatives that PresencePenalty 2 can flip a choice
-ALT_MAX = 3.5
+ALT_MAX = 3.0
 
 
 @dataclass
