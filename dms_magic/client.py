@@ -261,7 +261,7 @@ class ChatStream:
     def _run(self) -> Iterator[StreamChunk]:
         response = self._response
         try:
-            if "event-stream" not in response.headers.get("Content-Type", "event-stream"):
+            if "json" in response.headers.get("Content-Type", "").lower():
                 # A plain JSON reply to an SSE call: an error, or a whole answer at once.
                 events: Iterable[str] = [response.text]
             else:

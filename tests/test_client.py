@@ -65,7 +65,7 @@ class ScriptedServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 status, payload, *rest = entry
-                headers = rest[0] if rest else {}
+                headers = dict(rest[0]) if rest else {}
                 if isinstance(payload, (dict, list)):
                     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
                     ctype = "application/json;charset=utf-8"
