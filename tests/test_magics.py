@@ -371,3 +371,28 @@ def test_module_level_chat_uses_the_same_configuration(ip, sandbox):
     assert run(ip, "%dmschat config model=qwen-turbo").success
     result = dms_magic.chat("hi")
     assert last_request(sandbox).values["model"] == "qwen-turbo" and result.backend == "sandbox"
+
+
+def test_endpoint_option_beats_configuration(ip, sandbox, monkeypatch):
+    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    assert run(ip, "%dmschat config endpoint=http://127.0.0.1:9").success
+    ran = run(ip, f"%%dmschat --endpoint {sandbox.url} --quiet -o r\nhi")
+    assert ran.success, ran.text
+    assert ip.user_ns["r"].backend == "sandbox"
+
+
+def test_profile_option_signs_with_that_profile(ip, sandbox, monkeypatch, tmp_path):
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    (tmp_path / ".aliyun").mkdir()
+    (tmp_path / ".aliyun" / "config.json").write_text(json.dumps({"current": "other", "profiles": [
+        {"name": "other", "mode": "AK", "access_key_id": "LTAIwrongwrongwrong01", "access_key_secret": "nope-nope"},
+        {"name": "analyst", "mode": "AK", "access_key_id": sandbox.access_key_id,
+         "access_key_secret": sandbox.access_key_secret, "region_id": "cn-hangzhou"}]}))
+    ran = run(ip, "%%dmschat --profile analyst --quiet -o r\nhi")
+    assert ran.success, ran.text
+    entry = sandbox.received[-1]
+    assert entry["access_key_id"] == sandbox.access_key_id
+    missing = run(ip, "%%dmschat --profile missing\nhi")
+    assert not missing.success
+    assert "UsageError" in missing.stderr and "'missing'" in missing.stderr and "Traceback" not in missing.text
