@@ -91,23 +91,27 @@ def normalize_usage(usage: Any) -> dict[str, Any]:
 
 
 # -- logprobs -------------------------------------------------------------------------------------
-_TOKEN_KEYS = ("token", "logprob", "bytes", "top_logprobs")
+_TOKEN_KEYS = frozenset(("token", "logprob", "bytes", "top_logprobs"))
+_ALT_KEYS = frozenset(("token", "logprob", "bytes"))
+
+
+def _is_canonical(item: Any) -> bool:
+    """Already DashScope's lower-case shape (the usual case): then it is used as is, uncopied."""
+    if type(item) is not dict or "token" not in item or not item.keys() <= _TOKEN_KEYS:  # noqa: E721
+        return False
+    tops = item.get("top_logprobs")
+    return not tops or (type(tops[0]) is dict and "token" in tops[0] and tops[0].keys() <= _ALT_KEYS)  # noqa: E721
 
 
 def _canon_alt(alt: Any) -> dict[str, Any]:
-    if type(alt) is dict and "token" in alt and "logprob" in alt:  # noqa: E721 - exact type is the fast path
+    if type(alt) is dict and "token" in alt and alt.keys() <= _ALT_KEYS:  # noqa: E721
         return alt
     return {"token": pick(alt, "token", default=""), "logprob": pick(alt, "logprob"),
             "bytes": pick(alt, "bytes")}
 
 
 def _canon_token(item: Any) -> dict[str, Any]:
-    # Fast path: DashScope's own lower-case keys with float logprobs, as sent through by DMS.
-    if type(item) is dict and "token" in item and "logprob" in item and (  # noqa: E721
-            "top_logprobs" in item or "bytes" in item):
-        tops = item.get("top_logprobs")
-        if tops and not (type(tops[0]) is dict and "token" in tops[0]):  # noqa: E721
-            item = dict(item, top_logprobs=[_canon_alt(a) for a in tops])
+    if _is_canonical(item):
         return item
     tops = pick(item, "top_logprobs") or []
     return {"token": pick(item, "token", default=""), "logprob": pick(item, "logprob"),
@@ -116,10 +120,10 @@ def _canon_token(item: Any) -> dict[str, Any]:
 
 def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
     """The per-token list (``{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}``)
-    from a Logprobs value: ``{"content": [...]}`` in any key case, or the list itself.
+    from a Logprobs value: ``{"content": [...]}`` in any key case (or as a JSON string), or the list.
 
-    Items that already have DashScope's keys are passed through untouched (no copy): this runs on
-    every result, and 8k-token answers are common in logprob studies.
+    When every item already has DashScope's keys the list is returned untouched (no copy): this
+    runs on every result, and 8k-token answers are common in logprob studies.
     """
     if isinstance(logprobs, str):
         import json
@@ -132,13 +136,9 @@ def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
         logprobs = pick(logprobs, "content", default=None)
     if not isinstance(logprobs, list) or not logprobs:
         return []
-    first = logprobs[0]
-    if type(first) is dict and "token" in first and "logprob" in first and not (  # noqa: E721
-            first.get("top_logprobs") and "token" not in first["top_logprobs"][0]):
-        # Uniform, canonical payload: check cheaply that every item is too, else fall back per item.
-        if all(type(t) is dict and "token" in t for t in logprobs):  # noqa: E721
-            return logprobs
-    return [_canon_token(t) for t in logprobs]
+    if all(map(_is_canonical, logprobs)):
+        return logprobs
+    return [_canon_token(t) for t in logprobs if isinstance(t, Mapping)]
 
 
 # -- results --------------------------------------------------------------------------------------

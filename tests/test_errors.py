@@ -1,0 +1,101 @@
+"""Gateway and business errors become DmsError subclasses with the fields and a hint to act on."""
+from __future__ import annotations
+
+import pytest
+
+from dms_magic import errors
+
+KNOWN = [
+    # code, HTTP status, class, words the hint must contain
+    ("SignatureDoesNotMatch", 400, errors.AuthError, ["secret", "clock"]),
+    ("IncompleteSignature", 400, errors.AuthError, ["signed"]),
+    ("InvalidAccessKeyId.NotFound", 404, errors.AuthError, ["AccessKey id"]),
+    ("InvalidTimeStamp.Expired", 400, errors.AuthError, ["clock"]),
+    ("SignatureNonceUsed", 400, errors.AuthError, ["nonce"]),
+    ("Throttling", 429, errors.ThrottlingError, ["slow down"]),
+    ("Throttling.User", 400, errors.ThrottlingError, ["slow down"]),
+    ("MissingParameter", 400, errors.ParameterError, ["required"]),
+    ("InvalidParameter", 400, errors.ParameterError, ["out of range"]),
+    ("Forbidden.RAM", 403, errors.PermissionError_, ["dms:ChatWithDesensitize"]),
+    ("NoPermission", 403, errors.PermissionError_, ["dms:ChatWithDesensitize"]),
+    ("InternalError", 500, errors.ServiceError, ["request id"]),
+    ("ServiceUnavailable", 503, errors.ServiceError, ["try again"]),
+]
+
+
+@pytest.mark.parametrize("code, status, cls, words", KNOWN, ids=[k[0] for k in KNOWN])
+def test_gateway_error_fields_class_and_hint(code, status, cls, words):
+    body = {"RequestId": "5C9A-REQ", "HostId": "dms-enterprise.aliyuncs.com", "Code": code,
+            "Message": "Specified thing is wrong.", "Recommend": "https://api.aliyun.com/troubleshoot?q=" + code}
+    err = errors.from_response(status, body)
+    assert type(err) is cls
+    assert (err.code, err.message, err.request_id, err.http_status) == (
+        code, "Specified thing is wrong.", "5C9A-REQ", status)
+    assert err.recommend.endswith(code) and err.host_id == "dms-enterprise.aliyuncs.com"
+    for word in words:
+        assert word in err.hint
+    line = str(err)
+    assert "\n" not in line and code in line and "5C9A-REQ" in line and err.hint in line
+
+
+def test_business_error_with_success_false():
+    body = {"RequestId": "B-1", "Success": False, "ErrorCode": "InvalidParameter", "ErrorMessage": "bad rule"}
+    assert errors.is_failure(200, body)
+    err = errors.from_response(200, body)
+    assert isinstance(err, errors.ParameterError)
+    assert (err.code, err.message, err.request_id, err.http_status) == ("InvalidParameter", "bad rule", "B-1", 200)
+
+
+def test_success_false_as_a_string_is_a_failure_too():
+    assert errors.is_failure(200, {"Success": "false", "ErrorCode": "X"})
+    assert not errors.is_failure(200, {"Success": True, "Data": {"StatusCode": "200"}})
+
+
+def test_model_error_inside_data_is_surfaced():
+    body = {"RequestId": "D-1", "Success": True,
+            "Data": {"StatusCode": "400", "Message": "InvalidParameter", "Type": "invalid_request_error"}}
+    assert errors.is_failure(200, body)
+    err = errors.from_response(200, body)
+    assert err.code == "InvalidParameter" and err.http_status == 400 and err.request_id == "D-1"
+
+
+def test_unknown_codes_fall_back_to_their_family_hint():
+    assert "slow down" in errors.from_response(400, {"Code": "Throttling.Api"}).hint
+    assert "AccessKey" in errors.hint_for("InvalidAccessKeyId.Inactive")
+    err = errors.from_response(400, {"Code": "SomethingNew", "Message": "m"})
+    assert type(err) is errors.DmsError and err.hint is None and "SomethingNew: m" in str(err)
+
+
+def test_lower_camel_keys_are_read_too():
+    err = errors.from_response(400, {"requestId": "r", "code": "InvalidParameter", "message": "m"})
+    assert (err.code, err.request_id, err.message) == ("InvalidParameter", "r", "m")
+
+
+@pytest.mark.parametrize("status, code", [(502, "ServiceUnavailable"), (500, "InternalError"), (404, "UnknownError")])
+def test_unreadable_replies_still_give_one_clear_error(status, code):
+    err = errors.from_response(status, b"<html>nginx</html>")
+    assert err.code == code and err.http_status == status and "nginx" in err.message
+
+
+@pytest.mark.parametrize("err, retry", [
+    (errors.from_response(429, {"Code": "Throttling"}), True),
+    (errors.from_response(400, {"Code": "Throttling.User"}), True),
+    (errors.from_response(503, {"Code": "ServiceUnavailable"}), True),
+    (errors.from_response(500, {"Code": "InternalError"}), True),
+    (errors.from_response(504, {"Code": "GatewayTimeout"}), True),
+    (errors.TransportError("x", code="ConnectionError"), True),
+    (errors.TransportError("x", code="RequestTimeout"), True),
+    (errors.from_response(400, {"Code": "SignatureDoesNotMatch"}), False),
+    (errors.from_response(400, {"Code": "InvalidParameter"}), False),
+    (errors.from_response(403, {"Code": "Forbidden.RAM"}), False),
+    (errors.from_response(404, {"Code": "InvalidAccessKeyId.NotFound"}), False),
+    (errors.from_response(400, {"Code": "SignatureNonceUsed"}), False),
+    (ValueError("not ours"), False),
+])
+def test_is_retryable(err, retry):
+    assert errors.is_retryable(err) is retry
+
+
+def test_ipython_shows_one_line_instead_of_a_traceback():
+    err = errors.from_response(403, {"Code": "Forbidden.RAM", "Message": "denied", "RequestId": "R"})
+    assert err._render_traceback_() == [f"PermissionError_: {err}"]

@@ -1,0 +1,60 @@
+"""usage and logprobs DataFrames: columns, dtypes, the tidy alternatives form."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from dms_magic.frames import alternatives_frame, logprobs_frame, usage_frame
+
+CONTENT = [
+    {"token": "你", "logprob": -0.1, "bytes": [228, 189, 160],
+     "top_logprobs": [{"token": "你", "logprob": -0.1}, {"token": "您", "logprob": -2.5}]},
+    {"token": "好", "logprob": "-0.2", "bytes": [229, 165, 189],
+     "top_logprobs": [{"token": "好", "logprob": -0.2}, {"token": "们", "logprob": "-1.9"}]},
+    {"token": "!", "logprob": None, "bytes": None, "top_logprobs": []},
+]
+
+
+def test_logprobs_frame_one_row_per_token_with_documented_columns():
+    df = logprobs_frame({"content": CONTENT})
+    assert list(df.columns) == ["position", "token", "logprob", "prob", "bytes", "top_tokens", "top_logprobs"]
+    assert df["position"].tolist() == [0, 1, 2] and df["token"].tolist() == ["你", "好", "!"]
+    assert df["logprob"].dtype == "float64" and df.loc[1, "logprob"] == -0.2 and math.isnan(df.loc[2, "logprob"])
+    assert df.loc[0, "prob"] == pytest.approx(math.exp(-0.1))
+    assert df.loc[0, "bytes"] == [228, 189, 160]
+    assert df.loc[1, "top_tokens"] == ["好", "们"] and df.loc[1, "top_logprobs"] == [-0.2, -1.9]
+    assert df.loc[2, "top_tokens"] == []
+
+
+def test_alternatives_frame_is_tidy_one_row_per_position_and_rank():
+    alt = alternatives_frame(CONTENT)
+    assert list(alt.columns) == ["position", "rank", "token", "logprob", "prob", "chosen"]
+    assert alt[["position", "rank"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert alt["token"].tolist() == ["你", "您", "好", "们"]
+    assert alt["chosen"].tolist() == [True, False, True, False]
+    assert alt["logprob"].tolist() == [-0.1, -2.5, -0.2, -1.9]
+    # same information as exploding the list columns of logprobs_frame
+    exploded = logprobs_frame(CONTENT).explode(["top_tokens", "top_logprobs"]).dropna(subset=["top_tokens"])
+    assert exploded["top_tokens"].tolist() == alt["token"].tolist()
+
+
+def test_empty_logprobs_give_empty_frames_with_the_columns():
+    assert logprobs_frame(None).empty and list(logprobs_frame([]).columns)[:3] == ["position", "token", "logprob"]
+    assert alternatives_frame({}).empty
+
+
+def test_usage_frame_has_integer_counts_and_flattened_details():
+    df = usage_frame({"PromptTokens": "9", "CompletionTokens": "10", "TotalTokens": "19",
+                      "PromptTokensDetails": {"CachedTokens": "4"}})
+    assert len(df) == 1
+    assert list(df.columns)[:3] == ["prompt_tokens", "completion_tokens", "total_tokens"]
+    assert df.loc[0, ["prompt_tokens", "completion_tokens", "total_tokens"]].tolist() == [9, 10, 19]
+    assert all(pd.api.types.is_integer_dtype(df[c]) for c in df.columns)
+    assert df.loc[0, "prompt_tokens_details.cached_tokens"] == 4
+
+
+def test_usage_frame_when_nothing_was_reported():
+    df = usage_frame(None)
+    assert list(df.columns) == ["prompt_tokens", "completion_tokens", "total_tokens"] and df.isna().all(axis=None)

@@ -1,0 +1,89 @@
+"""ChatResult reads the real response tolerantly: string numbers, missing fields, any key case."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dms_magic.params import ChatRequest
+from dms_magic.result import ChatResult, StreamChunk, assemble, normalize_token_logprobs
+
+REFERENCE_EXAMPLE = {  # the reference page's success example, verbatim in shape
+    "RequestId": "0C1CB646-1DE4-4AD0-B4A4-7D47DD52E931", "ErrorCode": "UnknownError", "ErrorMessage": "UnknownError",
+    "Success": True,
+    "Data": {"Created": "1763710100", "Model": "qwen-plus",
+             "Choices": [{"FinishReason": "stop",
+                          "Message": {"Content": "你好呀!", "ReasoningContent": "嗯,用户发了个“你好”", "Role": "assistant"},
+                          "Logprobs": {"key": "{}"}}],
+             "Usage": {"CompletionTokens": "10", "PromptTokens": "9", "TotalTokens": "19",
+                       "PromptTokensDetails": {"CachedTokens": "0"}, "CompletionTokensDetails": {}}},
+}
+
+
+def test_reference_example_is_read_with_numbers_as_ints():
+    request = ChatRequest("你好", instance_id=1, need_desensitization=True, desensitization_rule="UserInfo")
+    r = ChatResult.from_response(REFERENCE_EXAMPLE, request=request, latency=0.25, backend="sandbox")
+    assert (r.text, r.reasoning, r.role, r.finish_reason, r.model) == (
+        "你好呀!", "嗯,用户发了个“你好”", "assistant", "stop", "qwen-plus")
+    assert r.created == 1763710100 and r.request_id == "0C1CB646-1DE4-4AD0-B4A4-7D47DD52E931"
+    assert r.usage_dict == {"completion_tokens": 10, "prompt_tokens": 9, "total_tokens": 19,
+                            "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {}}
+    assert r.token_logprobs == []  # a Logprobs object without content is no tokens, not a crash
+    assert r.masked and r.request.messages == [{"role": "user", "content": "你好"}]
+    assert r.raw is REFERENCE_EXAMPLE and str(r) == "你好呀!" and "sandbox" in repr(r)
+
+
+@pytest.mark.parametrize("body", [{}, {"Data": None}, {"Data": {"Choices": []}}, {"Data": {"Choices": [None]}},
+                                  {"Data": {"Choices": [{"Message": None}], "Usage": "n/a", "Created": "soon"}}])
+def test_missing_or_odd_fields_read_as_empty(body):
+    r = ChatResult.from_response(body)
+    assert r.text == "" and r.reasoning is None and r.finish_reason is None and r.created is None
+    assert r.usage_dict == {} and r.token_logprobs == []
+
+
+SPELLINGS = [
+    {"content": [{"token": "a", "logprob": -0.5, "bytes": [97], "top_logprobs": [{"token": "a", "logprob": -0.5}]}]},
+    {"Content": [{"Token": "a", "Logprob": "-0.5", "Bytes": [97], "TopLogprobs": [{"Token": "a", "Logprob": "-0.5"}]}]},
+    {"content": [{"token": "a", "logprob": -0.5, "bytes": [97], "topLogprobs": [{"TOKEN": "a", "logprob": -0.5}]}]},
+    '{"content": [{"token": "a", "logprob": -0.5, "bytes": [97], "top_logprobs": [{"token": "a", "logprob": -0.5}]}]}',
+]
+
+
+@pytest.mark.parametrize("logprobs", SPELLINGS, ids=["dashscope", "pascal", "camel", "json-string"])
+def test_logprobs_pass_through_in_any_key_case(logprobs):
+    body = {"Data": {"Choices": [{"Message": {"Content": "a"}, "Logprobs": logprobs}]}}
+    tokens = ChatResult.from_response(body).token_logprobs
+    assert len(tokens) == 1 and tokens[0]["token"] == "a" and float(tokens[0]["logprob"]) == -0.5
+    assert tokens[0]["bytes"] == [97]
+    assert [(t["token"], float(t["logprob"])) for t in tokens[0]["top_logprobs"]] == [("a", -0.5)]
+    frame = ChatResult.from_response(body).logprobs
+    assert frame.loc[0, "logprob"] == -0.5 and frame.loc[0, "top_tokens"] == ["a"]
+
+
+def test_canonical_logprobs_are_passed_through_without_copying():
+    content = [{"token": "x", "logprob": -1.0, "bytes": [120], "top_logprobs": []}]
+    assert normalize_token_logprobs({"content": content}) is content
+
+
+def test_stream_chunks_assemble_into_a_result():
+    events = [
+        {"RequestId": "S", "Data": {"Model": "qwen-plus", "Choices": [{"Delta": {"Content": "你", "ReasoningContent": "r"}}]}},
+        {"RequestId": "S", "Data": {"Choices": [{"Message": {"Content": "好"}, "FinishReason": "stop"}],
+                                    "Usage": {"TotalTokens": "5"}}},
+    ]
+    chunks = [StreamChunk.from_event(e, i) for i, e in enumerate(events)]
+    assert [c.text for c in chunks] == ["你", "好"] and chunks[0].delta == "你"
+    result = assemble(chunks, backend="sandbox", latency=0.1)
+    assert (result.text, result.reasoning, result.finish_reason, result.model, result.request_id) == (
+        "你好", "r", "stop", "qwen-plus", "S")
+    assert result.usage_dict == {"total_tokens": 5} and result.backend == "sandbox"
+
+
+def test_importing_result_does_not_import_pandas():
+    code = ("import sys, dms_magic, dms_magic.result, dms_magic.client, dms_magic.frames;"
+            "from dms_magic.result import ChatResult; r = ChatResult.from_response({});"
+            "r.usage_dict; r.token_logprobs;"
+            "print(sorted(m for m in ('pandas', 'alibabacloud_credentials', 'ipywidgets', 'jieba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
