@@ -194,12 +194,16 @@ def reset() -> None:
 
 
 # -- calls --------------------------------------------------------------------------------------
-def _params_for(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+def request_params(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a call sends: configured defaults, then ``params``, then the instance."""
     merged = request_defaults()
     merged.update({k: v for k, v in params.items() if v is not None})
     if "instance_id" not in merged and settings.instance_id is not None:
         merged["instance_id"] = settings.instance_id
     return merged
+
+
+_params_for = request_params  # earlier name, still used by callers
 
 
 def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
@@ -212,7 +216,7 @@ def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = 
     if client is None:
         settings = resolve(endpoint, params.get("instance_id"), profile)
         client = client_for(settings)
-        params = _params_for(settings, params)
+        params = request_params(settings, params)
     else:
         params = {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
     return client.chat(prompt_or_messages, **params)
@@ -224,7 +228,7 @@ def stream(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None 
     if client is None:
         settings = resolve(endpoint, params.get("instance_id"), profile)
         client = client_for(settings)
-        params = _params_for(settings, params)
+        params = request_params(settings, params)
     else:
         params = {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
     return client.stream(prompt_or_messages, **params)

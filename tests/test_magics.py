@@ -396,3 +396,13 @@ def test_profile_option_signs_with_that_profile(ip, sandbox, monkeypatch, tmp_pa
     missing = run(ip, "%%dmschat --profile missing\nhi")
     assert not missing.success
     assert "UsageError" in missing.stderr and "'missing'" in missing.stderr and "Traceback" not in missing.text
+
+
+def test_config_command_parses_values_and_rejects_unknown_keys(ip, sandbox):
+    assert run(ip, "%dmschat config show_usage=false max_tokens=7").success
+    ran = run(ip, "%%dmschat -o r\nhello")
+    assert last_request(sandbox).values["max_tokens"] == 7
+    assert "prompt_tokens" not in ran.html  # the usage table is off
+    bad = run(ip, "%dmschat config top-pp=1")
+    assert not bad.success and "top_p" in bad.stderr
+    assert not run(ip, "%dmschat config instance_id=x").success

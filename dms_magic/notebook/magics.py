@@ -158,7 +158,7 @@ class DmsChatMagics(Magics, Configurable):
         if args.compare:
             return self._compare(args, settings, messages, params)
         client = session.client_for(settings)
-        params = session._params_for(settings, params)
+        params = session.request_params(settings, params)
         result = self._stream(client, messages, params, args) if streaming else client.chat(messages, **params)
         if args.session:
             history = self.histories.setdefault(args.session, [])
@@ -195,7 +195,7 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic import session
 
         client = session.client_for(settings)
-        comparison = compare(messages, client=client, **session._params_for(settings, params))
+        comparison = compare(messages, client=client, **session.request_params(settings, params))
         if args.out:
             self.shell.user_ns[args.out] = comparison
         if not args.quiet:
@@ -208,7 +208,7 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
         from dms_magic.params import SSE_ACTION, ACTION, ChatRequest
 
-        merged = session._params_for(settings, params)
+        merged = session.request_params(settings, params)
         request = ChatRequest(messages, **merged)
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
         rule = merged.get("desensitization_rule") or "UserInfo"
@@ -327,14 +327,7 @@ class DmsChatMagics(Magics, Configurable):
                 setattr(self, trait, self.trait_defaults(trait))
                 return
             try:
-                if trait in ("endpoint", "profile", "model", "rule"):
-                    setattr(self, trait, value)
-                elif trait == "stream_update_interval":
-                    setattr(self, trait, float(value))
-                else:
-                    param = find({"mask": "need_desensitization"}.get(trait, trait)) \
-                        if trait in ("instance_id", "mask") else find("logprobs")  # any bool row parses bools
-                    setattr(self, trait, param.from_text(value))
+                setattr(self, trait, _TRAIT_PARSERS.get(trait, str)(value))
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"%dmschat config {key}={value!r}: {exc}") from None
             return
@@ -342,7 +335,8 @@ class DmsChatMagics(Magics, Configurable):
             param = find(key)
         except InvalidParameterError as exc:
             known = ", ".join((*self._SESSION_KEYS, *self._DISPLAY_TRAITS))
-            raise UsageError(f"%dmschat config: unknown key {key!r} ({exc.expected.split('.', 1)[-1].strip()}); "
+            hint = exc.expected.split(".", 1)[-1].strip()
+            raise UsageError(f"%dmschat config: unknown key {key!r}{f' ({hint})' if hint else ''}; "
                              f"keys: {known}, or any request parameter") from None
         if param.name == "messages":
             raise UsageError("%dmschat config: messages cannot have a default; use --session or --messages")
@@ -419,6 +413,19 @@ class DmsChatMagics(Magics, Configurable):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _parse_bool(text: str) -> bool:
+    return find("need_desensitization").from_text(text)  # the table's own true/false words
+
+
+# How `%dmschat config key=value` reads a trait's text (others are plain strings).
+_TRAIT_PARSERS = {
+    "instance_id": find("instance_id").from_text,
+    "mask": _parse_bool,
+    "show_logprobs": _parse_bool,
+    "show_usage": _parse_bool,
+    "interpolate": _parse_bool,
+    "stream_update_interval": float,
+}
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
 
 
