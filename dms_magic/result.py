@@ -249,6 +249,12 @@ class ChatResult:
             return "<pre>" + __import__("html").escape(self.text) + "</pre>"
         return chat_result_html(self)
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        # IPython's text/plain: the readable multi-line view (header, answer, usage, ids).
+        from dms_magic.render import chat_result_text
+
+        printer.text(chat_result_text(self))
+
 
 class StreamChunk:
     """One SSE event's increment: text/reasoning deltas, plus what the event carried."""
