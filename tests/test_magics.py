@@ -406,3 +406,29 @@ def test_config_command_parses_values_and_rejects_unknown_keys(ip, sandbox):
     bad = run(ip, "%dmschat config top-pp=1")
     assert not bad.success and "top_p" in bad.stderr
     assert not run(ip, "%dmschat config instance_id=x").success
+
+
+def test_help_documents_every_parameter_option(ip):
+    from dms_magic.params import option_params
+
+    doc = ip.find_cell_magic("dmschat").__doc__
+    for param in option_params():
+        for name in (param.option, *param.aliases):
+            assert name in doc, name
+    for extra in ("--out", "--quiet", "--system", "--session", "--messages", "--compare", "--dry-run",
+                  "--endpoint", "--profile", "--no-interpolate"):
+        assert extra in doc, extra
+
+
+def test_card_escapes_what_the_user_and_the_model_wrote(ip):
+    ran = run(ip, "%%dmschat --logprobs -o r\nrepeat <img src=x onerror=alert(1)> & <script>x</script>")
+    assert ran.success, ran.text
+    assert "<img" in ip.user_ns["r"].text  # the sandbox echoed it ...
+    assert "<img" not in ran.html and "<script" not in ran.html  # ... and the card shows it inert
+    assert "&lt;img" in ran.html
+
+
+def test_plain_text_view_is_readable(ip):
+    assert run(ip, "%%dmschat --quiet -o r\nhello").success
+    plain = run(ip, "r").stdout  # the displayhook's text/plain (Out[n]: ...)
+    assert "[sandbox]" in plain and ip.user_ns["r"].text in plain and "request id" in plain
