@@ -35,6 +35,17 @@ AFTER_CUES = (
     "收 寄 购买 预订 入住 就诊 投诉 反映 报名 登记 回复 发送 "
 ).split()
 
+# Cues that often precede or follow other things than names: enough for a clear surname, not for a
+# surname character that is also a common word (于, 和, 高, 方, 金 ...).
+WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打".split())
+WEAK_AFTER = frozenset(w for w in AFTER_CUES if len(w) == 1) | {"今天", "昨天", "明天"}
+AMBIGUOUS_SURNAMES = frozenset("于和与向时单钱高明方石白金万文平全成常关易任尚应海花国信元那都但由车路云江房左甘连乐谈区"
+                               "原支计门初来相能双从师东西南北上下大小公")
+# Last characters that make a word a role or a thing, not a given name (申请人, 工作者, 对方).
+ROLE_ENDINGS = frozenset("人员者们方家号期时处部")
+# A token this frequent in jieba's dictionary is an ordinary word (高度, 明确, 方面), not a name.
+COMMON_WORD_FREQ = 5000
+
 # Titles jieba sometimes glues onto a name (王经理): cut them off before judging the name.
 TITLES = ("先生", "女士", "小姐", "同学", "老师", "经理", "总监", "主任", "医生", "护士", "律师", "教授",
           "同志", "师傅", "阿姨", "叔叔", "总", "姐", "哥", "工")
@@ -56,8 +67,8 @@ def _alt(words: list[str]) -> str:
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
     single, compound = surnames()
     surname = f"(?:{_alt(list(compound))}|[{single}])"
-    before = re.compile(f"(?:{_alt(BEFORE_CUES)})[:：]?[ ]?(?P<name>{surname}[{CJK}]{{1,3}})")
-    after = re.compile(f"(?P<name>{surname}[{CJK}]{{1,2}})(?={_alt(AFTER_CUES)}|$)")
+    before = re.compile(f"(?P<cue>{_alt(BEFORE_CUES)})[:：]?[ ]?(?P<name>{surname}[{CJK}]{{1,3}})")
+    after = re.compile(f"(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{_alt(AFTER_CUES)})|[ ]*$)")
     return before, after
 
 
@@ -75,42 +86,74 @@ def _jieba():
     return jieba.dt, tags
 
 
-def _name_at(text: str, pos: int, compound: tuple[str, ...]) -> int | None:
-    """End offset of the Chinese name starting at ``pos`` or None, judged by jieba on a small window."""
-    tokenizer, tags = _jieba()
+_FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")
+
+
+@lru_cache(maxsize=1)
+def _place_names() -> frozenset[str]:
+    from dms_magic.masking.addresses import _places
+
+    provinces, short, cities = _places()
+    return frozenset(short) | frozenset(cities)
+
+
+def _starts_word(text: str, pos: int) -> bool:
+    """True when jieba puts a word boundary at ``pos`` (对方明确: 方 is inside 对方, not a surname)."""
+    tokenizer, _ = _jieba()
     lo = max(0, pos - 4)
-    window = text[lo:pos + 7]
-    at = pos - lo
-    offset = 0
-    token = None
-    for tok in tokenizer.cut(window, HMM=True):
-        if offset == at:
-            token = tok
-            break
-        if offset > at:
-            return None  # the candidate starts inside a word (对方明确 -> 对方/明确): not a name
+    offset = lo
+    for tok in tokenizer.cut(text[lo:pos + 3], HMM=True):
+        if offset == pos:
+            return True
+        if offset > pos:
+            return False
         offset += len(tok)
-    if token is None:
+    return offset == pos
+
+
+def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool, strong: bool) -> int | None:
+    """End offset of the Chinese name starting at ``pos`` or None, judged by jieba on a small window.
+
+    jieba's part-of-speech tags are not trusted for given names (it tags 建国 and 桂兰 as places);
+    it decides where the name ends, and word frequency tells ordinary words from names.
+    """
+    tokenizer, _ = _jieba()
+    tokens = list(tokenizer.cut(text[pos:pos + 6], HMM=True))
+    first = tokens[0]
+    surname_len = 2 if text[pos:pos + 2] in compound else 1
+    if not strong and text[pos:pos + surname_len] in AMBIGUOUS_SURNAMES:
         return None
     for title in TITLES:
-        if token.endswith(title) and len(token) > len(title):
-            token = token[:-len(title)]
+        if first.endswith(title) and len(first) > len(title):
+            first = first[:-len(title)]
             break
-    surname_len = 2 if token[:2] in compound else 1
-    if len(token) <= surname_len:
-        # jieba split the name itself (张 / 伟说): fall back to the characters after the surname,
-        # stopping before a function word.
-        end = pos + surname_len
-        while end < len(text) and end - pos < surname_len + 2 and "\u4e00" <= text[end] <= "\u9fff" \
-                and text[end] not in "的说是在和与及已于将会要也都被把给向":
-            end += 1
-        return end if end - pos > surname_len else None
-    if len(token) > surname_len + 2:
+    if len(first) > surname_len:
+        if len(first) > surname_len + 2:
+            return None  # jieba sees a longer word here (王者荣耀): not a name
+        name = first
+    else:
+        # jieba split the surname off (黄 / 红霞, 王 / 亮): take what follows as the given name.
+        name = first[:surname_len]
+        for tok in tokens[1:3]:
+            if len(name) >= surname_len + 2 or not ("\u4e00" <= tok[0] <= "\u9fff"):
+                break
+            if len(tok) == 1 and tok not in _FUNCTION_CHARS:
+                name += tok
+            elif len(tok) == 2 and len(name) == surname_len and tokenizer.FREQ.get(tok, 0) < COMMON_WORD_FREQ:
+                name += tok
+            else:
+                break
+        if len(name) == surname_len:
+            return None
+    given = name[surname_len:]
+    if given[0] == name[0] or name[-1] in ROLE_ENDINGS or tokenizer.FREQ.get(name, 0) >= COMMON_WORD_FREQ:
+        return None  # 谢谢, 申请人, 高度
+    end = pos + len(name)
+    if name in _place_names() or text[end:end + 1] in ("市", "省", "县", "区"):
+        return None  # 石家庄, 张家口市: places that start with a surname character
+    if check_left and not _starts_word(text, pos):
         return None
-    tag = tags.get(token)
-    if tag is not None and not tag.startswith("nr"):
-        return None  # a dictionary word that is not a name (高度, 明确, 金额)
-    return pos + len(token)
+    return end
 
 
 def find_chinese_names(text: str) -> Iterator[Detection]:
@@ -124,7 +167,9 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             if pos in seen:
                 continue
             seen.add(pos)
-            end = _name_at(text, pos, compound)
+            cue = m.group("cue")
+            strong = cue is not None and cue not in (WEAK_AFTER if regex is after else WEAK_BEFORE)
+            end = _name_at(text, pos, compound, check_left=regex is after, strong=strong)
             if end is not None:
                 yield Detection(pos, end, "CHINESE_NAME", 0.75, how, "cn_name")
 

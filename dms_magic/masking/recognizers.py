@@ -29,6 +29,15 @@ class Detection:
     recognizer: str = ""
 
 
+def _ends_with_word(text: str, words: tuple[str, ...]) -> bool:
+    """``text`` ends with one of ``words`` as a whole word (``server`` does not end with ``ver``)."""
+    for w in words:
+        if text.endswith(w):
+            if not w.isascii() or len(text) == len(w) or not text[-len(w) - 1].isalpha():
+                return True
+    return False
+
+
 class PatternRecognizer:
     """Regex candidates -> validator -> optional context rules -> Detections.
 
@@ -65,7 +74,8 @@ class PatternRecognizer:
             score = self.score
             if self.context or self.veto:
                 before = self._before(text, start)
-                if self.veto and any(w in before for w in self.veto):
+                # a veto word must end right before the value (``版本 2.3.1.0``), not just be nearby
+                if self.veto and _ends_with_word(before.rstrip(" :：#-"), self.veto):
                     continue
                 if self.context and any(w in before for w in self.context):
                     score = min(1.0, score + 0.1)
@@ -124,7 +134,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
         PatternRecognizer(
             "ipv4", "IPV4", r"(?<![0-9A-Za-z.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])",
             validator=v.ipv4, validated_by="octets 0-255", score=0.85,
-            veto=("版本", "version", "ver", "v", "build", "python", "release", "升级到", "更新到")),
+            veto=("版本", "版本号", "version", "ver", "build", "python", "release", "升级到", "更新到", "固件")),
         PatternRecognizer(
             "ipv6", "IPV6",
             r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:[0-9]{1,3}\.){3}[0-9]{1,3})"

@@ -122,11 +122,24 @@ def cn_landline(value: str) -> bool:
 
 # -- organisations ------------------------------------------------------------------------------
 
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def org_code(value: str) -> bool:
+    """Organisation code (GB 11714-1997): 8 characters + check digit (mod 11, 10 -> X)."""
+    if len(value) != 9 or not value[:8].isalnum() or not value[:8].isascii():
+        return False
+    total = sum(int(c, 36) * w for c, w in zip(value[:8], _ORG_WEIGHTS))
+    return value[8] == "0123456789X0"[11 - total % 11]
+
+
 def uscc(value: str) -> bool:
-    """Unified social credit code (GB 32100-2015) with its mod-31 check character (python-stdnum)."""
+    """Unified social credit code (GB 32100-2015): its mod-31 check character (python-stdnum) and
+    the GB 11714 check digit of the organisation code inside it (characters 9-17), which
+    python-stdnum does not check and which keeps random 18-digit numbers from passing."""
     from stdnum.cn import uscc as _uscc
 
-    return _uscc.is_valid(value)
+    return _uscc.is_valid(value) and org_code(value[8:17].upper())
 
 
 # -- network ------------------------------------------------------------------------------------
