@@ -20,6 +20,7 @@ token, so the "model" is fixed and only the sampling depends on the seed.
 """
 from __future__ import annotations
 
+import functools
 import math
 import random
 import zlib
@@ -110,37 +111,45 @@ class _Sampler:
         self.rng = random.Random(seed)
 
     def choose(self, candidates: list[tuple[str, float]], seen: set[str]) -> tuple[int, Step]:
-        logits = [lg - self.presence_penalty if tok in seen else lg for tok, lg in candidates]
+        penalty = self.presence_penalty
+        if penalty and seen:
+            logits = [lg - penalty if tok in seen else lg for tok, lg in candidates]
+        else:
+            logits = [lg for _, lg in candidates]
         top = max(logits)
-        log_z = top + math.log(sum(math.exp(lg - top) for lg in logits))
-        model_lp = [lg - log_z for lg in logits]
-        order = sorted(range(len(candidates)), key=lambda i: -logits[i])  # stable: ties keep script order
-        if self.temperature < 1e-6 or self.top_k == 1 or len(candidates) == 1:
+        exps = [math.exp(lg - top) for lg in logits]
+        log_z = top + math.log(sum(exps))
+        # Most likely first; sorted() is stable with reverse=True, so ties keep the script's order.
+        order = sorted(range(len(logits)), key=logits.__getitem__, reverse=True)
+        temperature = self.temperature
+        if temperature < 1e-6 or self.top_k == 1 or len(logits) == 1:
             index = order[0]
         else:
-            scaled_top = top / self.temperature
-            weights = [math.exp(logits[i] / self.temperature - scaled_top) for i in order]
+            if temperature == 1:
+                weights = [exps[i] for i in order]
+            else:
+                weights = [math.exp((logits[i] - top) / temperature) for i in order]
             keep = len(order) if self.top_k is None else min(self.top_k, len(order))
             total = sum(weights[:keep])
-            mass, cut = 0.0, keep
+            threshold, mass, cut = self.top_p * total, 0.0, keep
             for rank in range(keep):  # nucleus: the smallest prefix whose mass reaches top_p
-                mass += weights[rank] / total
-                if mass >= self.top_p:
+                mass += weights[rank]
+                if mass >= threshold:
                     cut = rank + 1
                     break
-            kept = weights[:cut]
-            r = self.rng.random() * sum(kept)
+            r = self.rng.random() * sum(weights[:cut])
             index = order[cut - 1]
-            for rank, w in enumerate(kept):
-                r -= w
+            for rank in range(cut):
+                r -= weights[rank]
                 if r < 0:
                     index = order[rank]
                     break
-        ranked = [(candidates[i][0], model_lp[i]) for i in order]
-        return index, Step(candidates[index][0], model_lp[index], ranked)
+        ranked = [(candidates[i][0], logits[i] - log_z) for i in order]
+        return index, Step(candidates[index][0], logits[index] - log_z, ranked)
 
 
-def _alternatives(vocab: tuple[str, ...], intended: str, step: int, previous: str) -> list[tuple[str, float]]:
+@functools.lru_cache(maxsize=65536)  # a pure function of its arguments; scripts repeat across requests
+def _alternatives(vocab: tuple[str, ...], intended: str, step: int, previous: str) -> tuple[tuple[str, float], ...]:
     """A fixed pseudo-random handful of (token, logit) alternatives for this position."""
     h = zlib.crc32(f"{step}\x00{previous}".encode())
     out, used = [], {intended}
@@ -151,7 +160,7 @@ def _alternatives(vocab: tuple[str, ...], intended: str, step: int, previous: st
             continue
         used.add(token)
         out.append((token, ((h >> 11) & 0xFFFF) / 0xFFFF * ALT_MAX))
-    return out
+    return tuple(out)
 
 
 def _sentence_logit(index: int, emitted: int) -> float:
@@ -177,7 +186,7 @@ class _Run:
             step = Step(token, 0.0, [(token, 0.0)])
         else:
             previous = self.steps[-1].token if self.steps else ""
-            candidates = [(token, logit)] + _alternatives(self.vocab, token, len(self.steps), previous)
+            candidates = [(token, logit), *_alternatives(self.vocab, token, len(self.steps), previous)]
             _, step = self.sampler.choose(candidates, self.seen)
         self._append(step)
         return step
