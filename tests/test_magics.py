@@ -432,3 +432,11 @@ def test_plain_text_view_is_readable(ip):
     assert run(ip, "%%dmschat --quiet -o r\nhello").success
     plain = run(ip, "r").stdout  # the displayhook's text/plain (Out[n]: ...)
     assert "[sandbox]" in plain and ip.user_ns["r"].text in plain and "request id" in plain
+
+
+def test_dry_run_of_a_stream_shows_the_sse_action(ip, sandbox):
+    before = len(sandbox.received)
+    ran = run(ip, "%%dmschat --dry-run --stream --include-usage\nhi")
+    assert ran.success, ran.text
+    assert len(sandbox.received) == before
+    assert "ChatWithDesensitizeSSE" in ran.text and "Stream=true" in ran.text and "IncludeUsage=true" in ran.text

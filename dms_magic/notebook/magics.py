@@ -181,9 +181,12 @@ class DmsChatMagics(Magics, Configurable):
         view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
                           masked=bool(params.get("need_desensitization")), display=not args.quiet,
                           every=self.stream_update_interval, **self._display_options())
-        for chunk in stream:
-            view.add(chunk)
-        result = stream.result
+        try:
+            for chunk in stream:
+                view.add(chunk)
+            result = stream.result
+        finally:  # an error or Ctrl-C mid-stream must not leave the connection open
+            stream.close()
         view.finish(result)
         return result
 
@@ -209,6 +212,8 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic.params import SSE_ACTION, ACTION, ChatRequest
 
         merged = session.request_params(settings, params)
+        if streaming:
+            merged["stream"] = True  # as client.stream sends it
         request = ChatRequest(messages, **merged)
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
         rule = merged.get("desensitization_rule") or "UserInfo"
