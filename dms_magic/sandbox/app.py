@@ -65,11 +65,14 @@ class SandboxApp:
         if request.path != "/" or request.method != "POST":
             return gateway_error("NotFound", f"{request.method} {request.path} is not served: the sandbox serves "
                                  f"POST / (ChatWithDesensitize, ChatWithDesensitizeSSE) and GET {RECEIVED_PATH}.")
-        return self.api(request)
+        response = self.api(request)
+        # Injected latency comes after the work, as a model's generation time would: requests that
+        # arrived together then do their CPU work while others wait, not all at once afterwards.
+        self.faults.delay()
+        return response
 
     # -- the API ------------------------------------------------------------------------------
     def api(self, request: Request) -> Response:
-        self.faults.delay()
         fault = self.faults.decide()
         if fault == "drop":
             drop_connection(request.environ)
