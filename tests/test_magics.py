@@ -440,3 +440,25 @@ def test_dry_run_of_a_stream_shows_the_sse_action(ip, sandbox):
     assert ran.success, ran.text
     assert len(sandbox.received) == before
     assert "ChatWithDesensitizeSSE" in ran.text and "Stream=true" in ran.text and "IncludeUsage=true" in ran.text
+
+
+def test_module_level_chat_takes_an_explicit_client(client, sandbox):
+    import dms_magic
+
+    result = dms_magic.chat("hi", client=client, seed=5)
+    assert result.backend == "sandbox" and last_request(sandbox).values["seed"] == 5
+
+
+def test_config_file_values_apply_when_the_extension_loads(ip, sandbox):
+    from traitlets.config import Config
+
+    ip.run_line_magic("unload_ext", "dms_magic")
+    cfg = Config()
+    cfg.DmsChatMagics.model = "qwen-max"
+    ip.config.merge(cfg)  # as ipython_config.py would
+    try:
+        ip.run_line_magic("load_ext", "dms_magic")
+        assert run(ip, "%%dmschat --quiet\nhi").success
+        assert last_request(sandbox).values["model"] == "qwen-max"
+    finally:
+        del ip.config.DmsChatMagics

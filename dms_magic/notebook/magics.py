@@ -103,8 +103,9 @@ class DmsChatMagics(Magics, Configurable):
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
         self.histories: dict[str, list[dict]] = {}
-        for trait in self._SESSION_KEYS:  # values set by a config file before we existed
-            self._push(trait, getattr(self, trait))
+        for trait in self._SESSION_KEYS:  # values a config file set before we existed
+            if getattr(self, trait) is not None:  # unset traits leave session.configure() values alone
+                self._push(trait, getattr(self, trait))
 
     @observe(*_SESSION_KEYS)
     def _trait_changed(self, change) -> None:
