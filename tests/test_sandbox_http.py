@@ -230,3 +230,11 @@ def test_command_line_prints_url_and_key_id_never_the_secret():
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert secret not in output
+
+
+def test_oversized_request_line_and_headers_get_json_too(sandbox):
+    for response in (requests.post(f"{sandbox.url}/?Messages={'x' * 70000}", timeout=10),
+                     requests.post(f"{sandbox.url}/", headers={"X-Big": "y" * 70000}, timeout=10)):
+        assert 400 <= response.status_code < 500
+        assert response.json()["Code"] == "InvalidRequest"
+        assert response.headers["X-Dms-Magic-Backend"] == "sandbox"

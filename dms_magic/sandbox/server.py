@@ -31,6 +31,28 @@ class _QuietHandler(WSGIRequestHandler):
     def log_error(self, *args: Any) -> None:
         logging.getLogger("dms_magic.sandbox").debug("server: " + str(args[0]), *args[1:])
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the HTTP layer raises before the app runs (request line or headers too long,
+        malformed request) come back as the gateway's JSON too, not as an HTML page."""
+        import json
+
+        from .replies import BACKEND_HEADER, HOST_ID, new_request_id
+
+        reason = message or self.responses.get(code, ("Error",))[0]
+        body = json.dumps({"RequestId": new_request_id(), "HostId": HOST_ID,
+                           "Code": "InvalidRequest" if code < 500 else "InternalError",
+                           "Message": f"HTTP {code}: {reason}. Send a well-formed HTTP/1.1 POST / with the "
+                                      "parameters in the query string and Messages in the form body.",
+                           "Recommend": ""}).encode()
+        self.send_response(code, None)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header(*BACKEND_HEADER)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
 
 class Sandbox:
     """A running sandbox. ``.url``, ``.access_key_id``, ``.access_key_secret``, ``.received``."""
