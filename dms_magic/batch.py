@@ -234,6 +234,38 @@ def _check_params(params: dict[str, Any]) -> None:
         ChatRequest("probe", **params).validate(require_instance=False)
 
 
+class _Pacer:
+    """Backs off when the service throttles: halves the requests in flight and pauses the run, once
+    per burst of Throttling replies (those sent before the back-off started); then grows the
+    in-flight limit back by one per ``limit`` answered rows, as TCP's congestion window does."""
+
+    def __init__(self, concurrency: int):
+        self.ceiling = self.limit = concurrency
+        self.pause = THROTTLE_PAUSE
+        self.until = 0.0  # no request goes out before this monotonic time
+        self.since = 0.0  # when the current back-off started
+        self._answered = 0
+
+    def throttled(self, sent_at: float) -> None:
+        if sent_at < self.since:  # part of the burst we already backed off for
+            return
+        now = time.monotonic()
+        self.limit = max(1, self.limit // 2)
+        self.since, self.until = now, now + self.pause
+        self.pause = min(self.pause * 2, THROTTLE_PAUSE_MAX)
+        self._answered = 0
+
+    def answered(self) -> None:
+        self._answered += 1
+        if self._answered >= self.limit:
+            self._answered = 0
+            self.pause = THROTTLE_PAUSE
+            self.limit = min(self.ceiling, self.limit + 1)
+
+    def wait(self) -> float:
+        return max(0.0, self.until - time.monotonic())
+
+
 def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: TokenBucket | None,
               executor: Executor | None, progress: bool, total: int, already: int) -> bool:
     """Run the tasks, filling ``rows``; True when interrupted by Ctrl-C."""
@@ -243,11 +275,11 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dms-batch") if own else executor
     bar = tqdm(total=total, initial=already, disable=not progress, desc="chat_many", unit="row")
     inflight: dict = {}
-    pause_until, pause = 0.0, THROTTLE_PAUSE
+    pacer = _Pacer(concurrency)
     try:
         while tasks or inflight:
-            while tasks and len(inflight) < concurrency:
-                delay = pause_until - time.monotonic()
+            while tasks and len(inflight) < pacer.limit:
+                delay = pacer.wait()
                 if delay > 0:
                     if inflight:  # collect finished rows while the pause runs out
                         break
@@ -255,24 +287,26 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
                 if bucket is not None:
                     bucket.acquire()
                 task = tasks.popleft()
+                task.sent_at = time.monotonic()
                 inflight[pool.submit(_send, client, task.messages, task.params)] = task
             if not inflight:
                 continue
-            timeout = max(0.0, pause_until - time.monotonic()) if tasks and len(inflight) < concurrency else None
-            done, _ = wait(inflight, timeout=timeout or None, return_when=FIRST_COMPLETED)
+            # While paused with room to send, wake up when the pause ends even if nothing finishes.
+            paused = tasks and len(inflight) < pacer.limit
+            done, _ = wait(inflight, timeout=max(pacer.wait(), 0.001) if paused else None,
+                           return_when=FIRST_COMPLETED)
             for future in done:
                 task = inflight.pop(future)
                 row = future.result()
                 if str(row["error_code"]).startswith("Throttling") and task.throttled < THROTTLE_REQUEUES:
-                    # Still throttled after the client's retries: the service wants fewer requests.
-                    # Pause the whole run (not just this row) and try the row again later.
+                    # Still throttled after the client's own retries: the service wants fewer
+                    # requests. Slow the whole run down and send this row again later.
                     task.throttled += 1
                     tasks.appendleft(task)
-                    pause_until = time.monotonic() + pause
-                    pause = min(pause * 2, THROTTLE_PAUSE_MAX)
+                    pacer.throttled(task.sent_at)
                     continue
                 if row["error_code"] is None:
-                    pause = THROTTLE_PAUSE
+                    pacer.answered()
                 rows[task.position] = row
                 bar.update(1)
         return False

@@ -2,6 +2,7 @@
 carried-through columns, compare mode, Ctrl-C, executors, rate cap, bad input."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -12,6 +13,7 @@ import pytest
 
 from dms_magic.batch import answer_similarity, chat_many, leak_counts, summarize, token_deltas
 from dms_magic.client import DmsChatClient
+from dms_magic.compare import similarity as word_similarity
 from dms_magic.params import InvalidParameterError
 from dms_magic.sandbox import start
 
@@ -33,9 +35,10 @@ def _api_requests(sandbox) -> int:
     return len(sandbox.received)
 
 
-def test_200_prompts_under_errors_and_throttling_lose_no_row():
+def test_200_prompts_under_errors_and_throttling_lose_no_row(caplog):
+    caplog.set_level(logging.INFO, logger="dms_magic.client")  # the client logs each retry
     prompts = _prompts(200)
-    with start(error_rate=0.1, throttle_qps=60, latency_ms=5, seed=11) as sandbox, _client(sandbox) as client:
+    with start(error_rate=0.1, throttle_qps=100, latency_ms=5, seed=11) as sandbox, _client(sandbox) as client:
         frame = chat_many(prompts, client=client, concurrency=8, progress=False, max_tokens=8)
     assert len(frame) == 200
     assert list(frame["prompt"]) == prompts and list(frame.index) == list(range(200))
@@ -48,6 +51,8 @@ def test_200_prompts_under_errors_and_throttling_lose_no_row():
     failed = frame[~answered]
     assert failed["error_message"].notna().all()
     assert failed["text"].isna().all()
+    retried = " ".join(r.getMessage() for r in caplog.records)
+    assert "Throttling" in retried and "ServiceUnavailable" in retried  # both faults really happened
 
 
 def test_failed_rows_record_code_and_message_and_the_run_goes_on():
@@ -119,8 +124,9 @@ def test_compare_mode_gives_both_variants_with_leaks_and_summaries(sandbox, clie
     row = frame[frame["variant"] == "masked"].iloc[0]
     assert deltas.loc[0, "prompt_tokens_masked"] == row["prompt_tokens"]
     similarity = answer_similarity(frame)
-    assert similarity.between(0, 1).all()
-    assert similarity.loc[2] == 1.0  # nothing to mask: same seed, same input, same answer
+    assert similarity.between(0, 1).all() and list(similarity.index) == [0, 1, 2]
+    texts = frame.loc[2, "text"]
+    assert similarity.loc[2] == pytest.approx(word_similarity(texts.iloc[0], texts.iloc[1]))
 
 
 def test_ctrl_c_returns_the_rows_finished_so_far_and_resume_completes_them(sandbox):
@@ -158,11 +164,38 @@ def test_any_executor_can_run_the_calls_and_stays_usable(client):
     assert frame["error_code"].isna().all() and len(frame) == 6
 
 
+class CountingClient:
+    """A real client that counts the error codes its calls raise."""
+
+    def __init__(self, inner):
+        self.inner, self.codes, self.lock = inner, [], threading.Lock()
+
+    def chat(self, messages, **params):
+        try:
+            return self.inner.chat(messages, **params)
+        except Exception as exc:
+            with self.lock:
+                self.codes.append(getattr(exc, "code", type(exc).__name__))
+            raise
+
+
 def test_rate_cap_keeps_a_run_under_the_services_limit():
-    # The service throttles beyond 8 requests/s and the client does not retry: without the cap
-    # a concurrent burst gets Throttling rows; with rate=5 none does.
-    with start(throttle_qps=8) as sandbox, _client(sandbox, max_retries=0) as client:
-        frame = chat_many(_prompts(12), client=client, concurrency=6, rate=5, progress=False, max_tokens=8)
+    # The service throttles beyond 10 requests/s (14 uncapped requests with 6 in flight get
+    # throttled, see the next test); with rate=8 no request ever is.
+    with start(throttle_qps=10) as sandbox, _client(sandbox, max_retries=0) as inner:
+        counting = CountingClient(inner)
+        frame = chat_many(_prompts(14), client=counting, concurrency=6, rate=8, progress=False, max_tokens=8)
+    assert frame["error_code"].isna().all()
+    assert counting.codes == []
+
+
+def test_throttled_rows_are_paused_and_sent_again_not_lost():
+    # No cap, no client retries: 14 requests, 6 in flight, against 10 requests/s get Throttling
+    # replies; chat_many slows the run down and sends those rows again.
+    with start(throttle_qps=10) as sandbox, _client(sandbox, max_retries=0) as inner:
+        counting = CountingClient(inner)
+        frame = chat_many(_prompts(14), client=counting, concurrency=6, progress=False, max_tokens=8)
+    assert any(code.startswith("Throttling") for code in counting.codes)
     assert frame["error_code"].isna().all()
 
 
