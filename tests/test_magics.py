@@ -6,6 +6,7 @@ DMS_MAGIC_ENDPOINT / DMS_MAGIC_INSTANCE_ID and the AccessKey in the standard env
 """
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -462,3 +463,13 @@ def test_config_file_values_apply_when_the_extension_loads(ip, sandbox):
         assert last_request(sandbox).values["model"] == "qwen-max"
     finally:
         del ip.config.DmsChatMagics
+
+
+def test_reasoning_is_folded_in_the_card(ip):
+    ran = run(ip, "%%dmschat --enable-thinking -o r\nhi")
+    assert ran.success, ran.text
+    reasoning = ip.user_ns["r"].reasoning
+    assert reasoning
+    shown = html.escape(reasoning[:20])
+    details = ran.html.split("<details", 1)[1].split("</details>", 1)[0]
+    assert shown in details and shown not in ran.html.split("</details>", 1)[1]
