@@ -25,7 +25,7 @@ def _prompts(n: int) -> list[str]:
 
 def run(prompts: int = PROMPTS, latency_ms: int = LATENCY_MS, concurrency: int = CONCURRENCY,
         repeats: int = 3) -> list[dict]:
-    """Rows: {benchmark, variant, seconds, ratio_to_ideal, note}; best of ``repeats`` per variant."""
+    """Rows for benchmarks/run.py: variant, seconds (best of ``repeats``), ratio (x ideal), target."""
     from dms_magic.batch import chat_many
     from dms_magic.client import DmsChatClient
     from dms_magic.sandbox import start
@@ -50,13 +50,15 @@ def run(prompts: int = PROMPTS, latency_ms: int = LATENCY_MS, concurrency: int =
 
             timings = {"bare ThreadPoolExecutor.map": _best(bare_pool, repeats),
                        "chat_many": _best(batch, repeats)}
-    rows = [{"benchmark": "batch", "variant": "ideal (n x latency / concurrency)", "seconds": ideal,
-             "ratio_to_ideal": 1.0, "note": f"{prompts} prompts, {latency_ms} ms, concurrency {concurrency}"}]
+    setup = f"{prompts} prompts, sandbox latency {latency_ms} ms, concurrency {concurrency}"
+    rows = [{"variant": "ideal (n x latency / concurrency)", "seconds": round(ideal, 3), "ratio": 1.0,
+             "note": setup}]
     for name, seconds in timings.items():
-        ratio = seconds / ideal
-        note = f"target <= {TARGET}x: {'met' if ratio <= TARGET else 'MISSED'}" if name == "chat_many" else ""
-        rows.append({"benchmark": "batch", "variant": name, "seconds": seconds, "ratio_to_ideal": ratio,
-                     "note": note})
+        row = {"variant": name, "seconds": round(seconds, 3), "ratio": seconds / ideal, "note": "x ideal"}
+        if name == "chat_many":
+            row["target"] = TARGET
+            row["vs_bare_pool"] = round(seconds / timings["bare ThreadPoolExecutor.map"], 3)
+        rows.append(row)
     return rows
 
 
@@ -69,11 +71,7 @@ def _best(fn, repeats: int) -> float:
     return best
 
 
-def print_table(rows: list[dict]) -> None:
-    print(f"{'variant':36} {'seconds':>8} {'x ideal':>8}  note")
-    for row in rows:
-        print(f"{row['variant']:36} {row['seconds']:8.3f} {row['ratio_to_ideal']:8.2f}  {row['note']}")
-
-
 if __name__ == "__main__":
-    print_table(run())
+    for row in run():
+        print(f"{row['variant']:36} {row['seconds']:7.3f} s  {row['ratio']:5.2f} x ideal"
+              + (f"  (target <= {row['target']}; {row['vs_bare_pool']} x bare pool)" if "target" in row else ""))
