@@ -85,8 +85,9 @@ def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000) 
             shown = f"{alt_prob:.3f}" if alt_prob is not None else "?"
             lines.append(f"  {str(alt.get('token', ''))!r}: {shown}")
         colour = probability_colour(prob) if prob is not None else "#eaeef2"
-        spans.append(f'<span style="background:{colour};border-radius:2px;padding:0 1px;white-space:pre-wrap" '
-                     f'title="{esc(chr(10).join(lines))}">{esc(_visible(token))}</span>')
+        # Only the colour per span (long answers have thousands): the rest is inherited from the strip.
+        spans.append(f'<span style="background:{colour}" title="{esc(chr(10).join(lines))}">'
+                     f'{esc(_visible(token))}</span>')
     more = len(tokens) - limit
     tail = f' <span style="{_MUTED}">… {more} more tokens</span>' if more > 0 else ""
     legend = (f'<div style="{_MUTED}">token probability: '
@@ -94,7 +95,8 @@ def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000) 
               f'<span style="background:{probability_colour(0.5)}">&nbsp;0.5&nbsp;</span> '
               f'<span style="background:{probability_colour(1)}">&nbsp;high&nbsp;</span> — hover a token for the '
               f'alternatives</div>')
-    return (f'<div class="dms-token-strip" style="line-height:1.9;margin:4px 0">{"".join(spans)}{tail}</div>'
+    return (f'<div class="dms-token-strip" style="line-height:1.9;margin:4px 0;white-space:pre-wrap">'
+            f'{"".join(spans)}{tail}</div>'
             + legend)
 
 
