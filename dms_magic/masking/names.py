@@ -191,7 +191,7 @@ _EN_STOP = frozenset(
 
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
-    return re.compile(rf"(?<![A-Za-z])(?:{_EN_CUES})[ \t]*(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
+    return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
                       rf"(?![A-Za-z])")
 
 
@@ -207,8 +207,8 @@ def find_english_names(text: str) -> Iterator[Detection]:
             continue
         start = m.start("name") + m.group("name").index(words[0])
         end = start + len(" ".join(words))
-        cue = m.group(0)[:m.start("name") - m.start()].strip()
-        title = cue.rstrip(".").lower() in ("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士")
+        cue = m.group(0)[:m.start("name") - m.start()].strip().rstrip(".").lower()
+        title = cue.endswith(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士"))
         if len(words) == 1 and not title:
             continue  # a lone capitalised word after "from"/"to" is too often a place or a product
         yield Detection(start, end, "ENGLISH_NAME", 0.7, "cue + capitalised words", "en_name")
