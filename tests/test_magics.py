@@ -94,6 +94,7 @@ def test_every_option_reaches_the_wire(ip, sandbox, param):
     line = f"%%dmschat {param.option} {_option_text(param)} {_COMPANIONS.get(param.name, '')} --quiet"
     ran = run(ip, line + "\nhello")
     assert ran.success, ran.text
+    assert param.wire in sandbox.received[-1]["query"]  # as sent, in the query string
     assert last_request(sandbox).values[param.name] == param.coerce(param.example)
 
 
