@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 ROLES = ("system", "user", "assistant")
 ACTION = "ChatWithDesensitize"
@@ -91,47 +91,50 @@ class Param:
     # -- values -------------------------------------------------------------------------------
     def coerce(self, value: Any) -> Any:
         """Check one Python value and return it normalised; raise InvalidParameterError."""
-        bad = InvalidParameterError(self.name, value, self.range_text())
+        original = value
+        # Built only on failure: coerce runs for every parameter of every request (client and
+        # sandbox), and formatting the message eagerly dominated its cost.
+        bad = lambda: InvalidParameterError(self.name, original, self.range_text())  # noqa: E731
         kind = self.kind
         if kind == "bool":
             if isinstance(value, bool):
                 return value
             if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
                 return _BOOL_WORDS[value.strip().lower()]
-            raise bad
+            raise bad()
         if kind == "int":
             if isinstance(value, bool):
-                raise bad
+                raise bad()
             if isinstance(value, str):
                 try:
                     value = int(value.strip())
                 except ValueError:
-                    raise bad from None
+                    raise bad() from None
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if not isinstance(value, int):
-                raise bad
+                raise bad()
             self._check_range(value, bad)
             return value
         if kind == "float":
             if isinstance(value, bool):
-                raise bad
+                raise bad()
             if isinstance(value, str):
                 try:
                     value = float(value.strip())
                 except ValueError:
-                    raise bad from None
+                    raise bad() from None
             if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise bad
+                raise bad()
             self._check_range(value, bad)
             return value
         if kind == "str":
             if not isinstance(value, str):
-                raise bad
+                raise bad()
             return value
         if kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
-                raise bad
+                raise bad()
             return value
         if kind == "str_list":
             if isinstance(value, str):
@@ -139,34 +142,34 @@ class Param:
             if isinstance(value, tuple):
                 value = list(value)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise bad
+                raise bad()
             return value
         if kind == "json_object":
             if isinstance(value, str):
                 parsed = _maybe_json(value, dict)
                 if parsed is None:
-                    raise bad
+                    raise bad()
                 value = parsed
             if not isinstance(value, Mapping):
-                raise bad
+                raise bad()
             return dict(value)
         if kind == "json_text":
             if isinstance(value, Mapping):
                 return _compact_json(dict(value))
             if not isinstance(value, str):
-                raise bad
+                raise bad()
             return value
         if kind == "messages":
             return _coerce_messages(value)
         raise AssertionError(f"unknown kind {kind!r}")  # a table bug, not a user error
 
-    def _check_range(self, value: float, bad: InvalidParameterError) -> None:
+    def _check_range(self, value: float, bad: Callable[[], InvalidParameterError]) -> None:
         if self.minimum is not None:
             if value < self.minimum or (not self.min_inclusive and value == self.minimum):
-                raise bad
+                raise bad()
         if self.maximum is not None:
             if value > self.maximum or (not self.max_inclusive and value == self.maximum):
-                raise bad
+                raise bad()
 
     def to_text(self, value: Any) -> str:
         """The wire string of an already-coerced value."""
