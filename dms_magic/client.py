@@ -16,9 +16,10 @@ import os
 import random
 import time
 from typing import Any, Iterable, Iterator, Mapping
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
+import urllib3
 
 from dms_magic import errors, signing
 from dms_magic.credentials import CredentialError, CredentialSource, resolve
@@ -93,7 +94,7 @@ class DmsChatClient:
             self._credentials = None  # profile / default chain: resolved on the first call
         self.backend = self.host  # becomes "sandbox" when the sandbox says so
         self._session = requests.Session()
-        self._session.headers.pop("Accept-Encoding", None)  # replies are small JSON; keep them plain
+        self._transport = _Transport(self._session, self.endpoint_url, self.timeout)
 
     # -- public API ------------------------------------------------------------------------------
     def chat(self, prompt_or_messages: Any, **params: Any) -> ChatResult:
@@ -149,19 +150,19 @@ class DmsChatClient:
             self._credentials = source
         return self._credentials
 
-    def _backend_of(self, response: requests.Response) -> str:
+    def _backend_of(self, response: "_Reply") -> str:
         if response.headers.get(BACKEND_HEADER, "").lower() == "sandbox":
             self.backend = "sandbox"
         return self.backend
 
     @staticmethod
-    def _json(response: requests.Response) -> Any:
+    def _json(response: "_Reply") -> Any:
         try:
-            return response.json()
+            return json.loads(response.content)
         except ValueError:
             return response.content
 
-    def _backoff(self, attempt: int, response: requests.Response | None) -> float:
+    def _backoff(self, attempt: int, response: "_Reply | None") -> float:
         # Full jitter on an exponential ceiling (spreads out a crowd of notebooks retrying at once);
         # a server's Retry-After, when given, is a floor.
         delay = random.uniform(self.backoff_base, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
@@ -173,28 +174,34 @@ class DmsChatClient:
         return delay
 
     def _send(self, action: str, query: Mapping[str, str], form: Mapping[str, str], *,
-              stream: bool) -> tuple[requests.Response, Any]:
+              stream: bool) -> tuple["_Reply", Any]:
         """POST with signing and retries -> (response, parsed body; None for a stream). The response
         is not an HTTP error; for chat the caller still checks the body for business errors."""
         body = urlencode(sorted(form.items())).encode("utf-8")  # as the SDK: sorted, quote_plus
-        url = f"{self.endpoint_url}?{urlencode(query, quote_via=quote)}" if query else self.endpoint_url
+        # The canonical query string (sorted, RFC 3986-encoded) is also a valid URL query: encode once.
+        query_string = signing.canonical_query(query)
+        target = f"{self.path}?{query_string}" if query_string else self.path
         source = self.credentials()
         deadline = time.monotonic() + self.max_retry_time
         attempt = 0
         while True:
             cred = source.get()
             headers = signing.sign_headers(
-                "POST", self.path, query, body, self.host, action, API_VERSION, cred.access_key_id,
+                "POST", self.path, query_string, body, self.host, action, API_VERSION, cred.access_key_id,
                 cred.access_key_secret, cred.security_token, user_agent=USER_AGENT,
                 accept="text/event-stream" if stream else "application/json")
             response = None
+            err: errors.DmsError
             try:
-                response = self._session.post(url, data=body, headers=headers, timeout=self.timeout, stream=stream)
-            except requests.Timeout as exc:
-                err: errors.DmsError = errors.TransportError(
+                response = self._transport.post(target, body, headers, stream=stream)
+            except urllib3.exceptions.NewConnectionError as exc:  # (a ConnectTimeoutError subclass in urllib3 2)
+                err = errors.TransportError(f"could not connect to {self.host} ({type(exc).__name__})",
+                                            code="ConnectionError")
+            except _TIMEOUTS as exc:
+                err = errors.TransportError(
                     f"no answer from {self.host} within {self.timeout[1]:g} s ({type(exc).__name__})",
                     code="RequestTimeout")
-            except requests.ConnectionError as exc:
+            except _CONNECTION_ERRORS as exc:
                 err = errors.TransportError(f"could not connect to {self.host} ({type(exc).__name__})",
                                             code="ConnectionError")
             else:
@@ -219,11 +226,95 @@ class DmsChatClient:
             time.sleep(delay)
 
 
+
+# -- HTTP -----------------------------------------------------------------------------------------
+# urllib3's and requests' exception families, as raised by either path of _Transport.
+_TIMEOUTS: tuple[type[BaseException], ...] = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (requests.RequestException, urllib3.exceptions.HTTPError,
+                                                      OSError)
+
+
+class _Reply:
+    """The little of an HTTP response the client uses, over urllib3's or requests' response."""
+
+    __slots__ = ("status_code", "headers", "_raw", "_content")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], raw: Any, content: bytes | None):
+        self.status_code, self.headers, self._raw, self._content = status_code, headers, raw, content
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            self._content = b"".join(self.iter_content())
+        return self._content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def iter_content(self) -> Iterator[bytes]:
+        """Bytes as they arrive (an SSE event must not wait for a buffer to fill)."""
+        if self._content is not None:
+            yield self._content
+            return
+        raw = self._raw
+        if isinstance(raw, requests.Response):
+            yield from raw.iter_content(chunk_size=None)
+            return
+        while True:
+            data = raw.read1(65536)
+            if not data:
+                break
+            yield data
+
+    def close(self) -> None:
+        raw = self._raw
+        if raw is not None:
+            raw.close() if isinstance(raw, requests.Response) else raw.release_conn()
+
+
+class _Transport:
+    """POSTs through the Session's own connection pool.
+
+    Directly via the pool's urllib3 ``urlopen`` when no proxy applies: requests' per-call work
+    (environment proxy lookups, request preparation, hooks, cookies) costs more CPU than signing
+    and parsing together, and none of it matters for a signed POST (benchmarks/bench_client.py).
+    Through ``Session.post`` when a proxy is configured (HTTP(S)_PROXY, session.proxies), so proxy
+    users keep requests' full behaviour. TLS verification is requests' (certifi) either way.
+    """
+
+    def __init__(self, session: requests.Session, endpoint_url: str, timeout: tuple[float, float]):
+        self.session, self.endpoint_url, self.timeout = session, endpoint_url, timeout
+        self.base = endpoint_url[: -len(urlsplit(endpoint_url).path) or None]
+        proxies = {**requests.utils.get_environ_proxies(endpoint_url), **session.proxies}
+        self.proxied = bool(requests.utils.select_proxy(endpoint_url, proxies))
+        self._pool = None
+        self._urllib3_timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+
+    def _connection_pool(self):
+        if self._pool is None:
+            adapter = self.session.get_adapter(self.endpoint_url)
+            probe = requests.Request("POST", self.endpoint_url).prepare()
+            self._pool = adapter.get_connection_with_tls_context(probe, verify=self.session.verify,
+                                                                 cert=self.session.cert)
+        return self._pool
+
+    def post(self, target: str, body: bytes, headers: dict[str, str], *, stream: bool) -> _Reply:
+        if self.proxied:
+            response = self.session.post(self.base + target, data=body, headers=headers, timeout=self.timeout,
+                                         stream=stream)
+            return _Reply(response.status_code, response.headers, response, None if stream else response.content)
+        raw = self._connection_pool().urlopen(
+            "POST", target, body=body, headers=headers, retries=False, redirect=False, assert_same_host=False,
+            timeout=self._urllib3_timeout, preload_content=not stream, decode_content=True, release_conn=not stream)
+        return _Reply(raw.status, raw.headers, raw if stream else None, None if stream else raw.data)
+
+
 class ChatStream:
     """Iterate for StreamChunks; ``.result`` (the assembled ChatResult) once the stream has ended
     (reading ``.result`` early consumes the rest of the stream)."""
 
-    def __init__(self, response: requests.Response, *, request: ChatRequest, started: float, backend: str):
+    def __init__(self, response: "_Reply", *, request: ChatRequest, started: float, backend: str):
         self._response = response
         self.request = request
         self.backend = backend
@@ -265,7 +356,7 @@ class ChatStream:
                 # A plain JSON reply to an SSE call: an error, or a whole answer at once.
                 events: Iterable[str] = [response.text]
             else:
-                events = (event.data for event in parse_sse(response.iter_content(chunk_size=None)))
+                events = (event.data for event in parse_sse(response.iter_content()))
             for data in events:
                 if not data.strip() or data.strip() == "[DONE]":  # keep-alives; tolerate OpenAI's end marker
                     continue
@@ -278,7 +369,7 @@ class ChatStream:
                 chunk = StreamChunk.from_event(body, index=len(self._chunks))
                 self._chunks.append(chunk)
                 yield chunk
-        except requests.RequestException as exc:
+        except _TIMEOUTS + _CONNECTION_ERRORS as exc:
             raise errors.TransportError(f"the stream broke off after {len(self._chunks)} events "
                                         f"({type(exc).__name__})", code="ConnectionError") from None
         finally:

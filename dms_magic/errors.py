@@ -63,7 +63,7 @@ class DmsError(Exception):
 
     def _line(self) -> str:
         # One line: code, message, what to do, request id (what support asks for).
-        parts = [f"{self.code}: {self.message}"]
+        parts = [f"{self.code}: {' '.join(self.message.split())}"]  # servers put newlines in messages
         if self.http_status:
             parts[0] = f"{parts[0]} (HTTP {self.http_status})"
         if self.hint:

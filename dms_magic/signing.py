@@ -38,8 +38,14 @@ def _encode(text: str) -> str:
     return quote(text, safe="~", encoding="utf-8")
 
 
-def canonical_query(query: Mapping[str, str] | None) -> str:
-    """``k=v`` pairs sorted by key, values percent-encoded, joined by ``&``; None values skipped."""
+def canonical_query(query: Mapping[str, str] | str | None) -> str:
+    """``k=v`` pairs sorted by key, values percent-encoded, joined by ``&``; None values skipped.
+
+    A string is taken as already canonical: the client computes it once per call and sends it as
+    the URL's query too (it is a valid one), instead of encoding the same values on every attempt.
+    """
+    if isinstance(query, str):
+        return query
     if not query:
         return ""
     pairs = sorted((k, v) for k, v in query.items() if v is not None)
@@ -70,7 +76,7 @@ def canonical_headers(headers: Mapping[str, str], signed: Iterable[str] | None =
     return block, ";".join(names)
 
 
-def canonical_request(method: str, path: str, query: Mapping[str, str] | None, headers: Mapping[str, str],
+def canonical_request(method: str, path: str, query: Mapping[str, str] | str | None, headers: Mapping[str, str],
                       payload_hash: str, signed: Iterable[str] | None = None) -> tuple[str, str]:
     """(canonical request text, signed-headers list)."""
     block, signed_headers = canonical_headers(headers, signed)
@@ -96,7 +102,7 @@ def hash_payload(body: bytes | str | None) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def authorization(method: str, path: str, query: Mapping[str, str] | None, headers: Mapping[str, str],
+def authorization(method: str, path: str, query: Mapping[str, str] | str | None, headers: Mapping[str, str],
                   payload_hash: str, access_key_id: str, secret: str) -> str:
     """The Authorization header value, signing every header in ``headers``."""
     text, signed_headers = canonical_request(method, path, query, headers, payload_hash)
@@ -139,7 +145,7 @@ def timestamp(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
 
 
-def sign_headers(method: str, path: str, query: Mapping[str, str] | None, body: bytes | None, host: str,
+def sign_headers(method: str, path: str, query: Mapping[str, str] | str | None, body: bytes | None, host: str,
                  action: str, version: str, access_key_id: str, secret: str, security_token: str | None = None,
                  *, date: str | None = None, nonce: str | None = None,
                  content_type: str | None = FORM_CONTENT_TYPE, accept: str | None = "application/json",
