@@ -54,6 +54,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-rate", type=_fraction, default=0, help="fraction of connections closed without answer")
     p.add_argument("--seed", type=int, default=None, help="make unseeded requests and faults reproducible")
     p.add_argument("--masking-config", default=None, help="masking rules file (TOML or JSON)")
+    p.add_argument("--upstream", default=None, metavar="URL",
+                   help="answer with a real model at this OpenAI-compatible base URL (e.g. "
+                        "http://127.0.0.1:11434/v1 for Ollama) after masking; key from $DMS_MAGIC_UPSTREAM_API_KEY")
+    p.add_argument("--upstream-model", default=None, help="model name to ask the upstream for (default: the "
+                   "request's Model)")
     return p
 
 
@@ -69,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = start(args.host, args.port, access_key_id=args.access_key_id, access_key_secret=secret,
                         latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_qps=args.throttle_qps,
                         drop_rate=args.drop_rate, seed=args.seed, instances=args.instance or (1,),
-                        masking_config=args.masking_config)
+                        masking_config=args.masking_config, upstream=args.upstream,
+                        upstream_model=args.upstream_model)
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",
               file=sys.stderr)
@@ -77,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dms_magic sandbox serving ChatWithDesensitize at {sandbox.url}", flush=True)
     print(f"AccessKey id: {sandbox.access_key_id}", flush=True)
     print(f"AccessKey secret: from {source} (not shown)", flush=True)
+    if args.upstream:
+        print(f"Answers from the upstream model at {args.upstream} (masked messages only)", flush=True)
     print("Ctrl-C stops it.", flush=True)
     try:
         threading.Event().wait()

@@ -36,13 +36,14 @@ RECEIVED_PATH = "/_sandbox/received"
 class SandboxApp:
     def __init__(self, verifier: Verifier, *, faults: Faults, instances: Iterable[int] = (1,),
                  masking_config: Any = None, seed: int | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-                 journal: Journal | None = None):
+                 journal: Journal | None = None, upstream: Any = None):
         self.verifier = verifier
         self.faults = faults
         self.instances = frozenset(int(i) for i in instances)
         self.masking_config = masking_config
         self.max_body_bytes = max_body_bytes
         self.journal = journal or Journal()
+        self.upstream = upstream  # an upstream.Upstream: answer with a real model instead of the generator
         self._seeds = random.Random(seed)  # seeds for requests that bring none: a seeded sandbox replays
         self._seed_lock = threading.Lock()
 
@@ -128,8 +129,16 @@ class SandboxApp:
         if seed is None:
             with self._seed_lock:
                 seed = self._seeds.randrange(2**31)
-        generation = generate(model_input, values, seed=seed, masked_rule=rule)
         model = values.get("model") or DEFAULT_MODEL
+        if self.upstream is not None:
+            from .upstream import UpstreamError
+
+            try:
+                generation, model = self.upstream.complete(model_input, values)
+            except UpstreamError as exc:
+                return gateway_error(exc.code, exc.message, request_id=request_id)
+        else:
+            generation = generate(model_input, values, seed=seed, masked_rule=rule)
         created = int(time.time())
         self.journal.add({
             "request_id": request_id, "action": action, "time": time.time(), "access_key_id": pair.access_key_id,
@@ -137,6 +146,8 @@ class SandboxApp:
             "masked": rule is not None, "rule": rule, "seed": seed, "finish_reason": generation.finish_reason,
         })
         headers = {"x-acs-request-id": request_id}
+        if self.upstream is not None:
+            headers["X-Dms-Magic-Upstream"] = self.upstream.base_url
         if stream:
             response = Response(events(generation, values, request_id=request_id, model=model, created=created),
                                 content_type="text/event-stream;charset=utf-8")

@@ -78,6 +78,11 @@ class Generation:
         return "".join(s.token for s in self.reasoning_steps) if self.thinking else None
 
     @property
+    def has_logprobs(self) -> bool:
+        """False when an upstream answered without logprobs (then Logprobs is null)."""
+        return all(s.logprob == s.logprob for s in self.content_steps)  # NaN != NaN
+
+    @property
     def completion_tokens(self) -> int:
         return len(self.content_steps) + len(self.reasoning_steps)
 

@@ -80,7 +80,8 @@ def choice(generation, values: dict, *, content: str, reasoning: str | None, ste
     message = {"Content": content, "Role": "assistant"}
     if reasoning is not None:
         message["ReasoningContent"] = reasoning
-    logprobs = generation.logprobs(values.get("top_logprobs") or 0, steps) if values.get("logprobs") else None
+    wanted = values.get("logprobs") and generation.has_logprobs
+    logprobs = generation.logprobs(values.get("top_logprobs") or 0, steps) if wanted else None
     return {"FinishReason": finish, "Message": message, "Logprobs": logprobs}
 
 

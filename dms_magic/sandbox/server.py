@@ -107,12 +107,16 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
           access_key_secret: str | None = None, security_token: str | None = None, latency_ms: float = 0,
           error_rate: float = 0, throttle_qps: float | None = None, drop_rate: float = 0, seed: int | None = None,
           instances: Iterable[int] = (1,), masking_config: Any = None, extra_keys: Iterable[KeyPair] = (),
-          max_body_bytes: int = MAX_BODY_BYTES) -> Sandbox:
+          max_body_bytes: int = MAX_BODY_BYTES, upstream: str | None = None, upstream_model: str | None = None,
+          upstream_api_key: str | None = None) -> Sandbox:
     """Start a sandbox on a background thread and return it (also a context manager).
 
     Without ``access_key_secret`` a random one is made for this run. ``security_token`` makes the
     key pair an STS one (requests must send the token); ``extra_keys`` adds more key pairs.
     ``seed`` makes requests without a Seed, and the fault knobs, reproducible.
+    ``upstream`` (an OpenAI-compatible base URL such as ``http://127.0.0.1:11434/v1``) answers with
+    a real model instead of the built-in generator, after masking; ``upstream_model`` overrides
+    the request's Model there; the key defaults to ``$DMS_MAGIC_UPSTREAM_API_KEY``.
     """
     key_id = access_key_id or DEFAULT_ACCESS_KEY_ID
     secret = access_key_secret or secrets.token_urlsafe(24)
@@ -121,8 +125,16 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
         keys[pair.access_key_id] = pair
     faults = Faults(FaultConfig(latency_ms=latency_ms, error_rate=error_rate, throttle_qps=throttle_qps,
                                 drop_rate=drop_rate), seed=seed)
+    answerer = None
+    if upstream:
+        import os
+
+        from .upstream import Upstream
+
+        answerer = Upstream(upstream, model=upstream_model,
+                            api_key=upstream_api_key or os.environ.get("DMS_MAGIC_UPSTREAM_API_KEY"))
     app = SandboxApp(Verifier(keys), faults=faults, instances=instances, masking_config=masking_config, seed=seed,
-                     max_body_bytes=max_body_bytes, journal=Journal())
+                     max_body_bytes=max_body_bytes, journal=Journal(), upstream=answerer)
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     server.daemon_threads = True
     return Sandbox(server, app, key_id, secret, security_token)._start()

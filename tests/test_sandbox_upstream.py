@@ -1,0 +1,104 @@
+"""The optional upstream: the sandbox as a local masking gateway in front of an OpenAI-compatible
+model. The upstream here is a small stand-in server that records what reached it and answers
+like an OpenAI-compatible endpoint (with logprobs and usage)."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from dms_magic.client import DmsChatClient
+from dms_magic.errors import DmsError
+from dms_magic.sandbox import start
+
+PROMPT = "我叫张伟，手机号13812345678，请帮我写一封投诉信。"
+ANSWER = ["您好", "，", "这是", "投诉信", "。"]
+
+
+class FakeModel:
+    """An OpenAI-compatible /chat/completions that records requests."""
+
+    def __init__(self, status=200):
+        self.seen, self.status = [], status
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def app(self, environ, start_response):
+        request = Request(environ)
+        body = json.loads(request.get_data())
+        self.seen.append({"path": request.path, "auth": request.headers.get("Authorization"), "body": body})
+        if self.status != 200:
+            return Response(json.dumps({"error": {"message": "model overloaded"}}), status=self.status,
+                            content_type="application/json")(environ, start_response)
+        content = [{"token": t, "bytes": list(t.encode()), "logprob": -0.1 * i,
+                    "top_logprobs": [{"token": t, "bytes": list(t.encode()), "logprob": -0.1 * i}]}
+                   for i, t in enumerate(ANSWER)]
+        answer = {"id": "x", "model": "qwen2.5:0.5b", "choices": [{
+            "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "".join(ANSWER)},
+            "logprobs": {"content": content} if body.get("logprobs") else None}],
+            "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26}}
+        return Response(json.dumps(answer), content_type="application/json")(environ, start_response)
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def gateway():
+    model = FakeModel()
+    with start(upstream=model.url, upstream_model="qwen2.5:0.5b", upstream_api_key="SENTINEL-upstream-key") as sb:
+        with DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                           instance_id=1) as client:
+            yield model, sb, client
+    model.stop()
+
+
+def test_only_masked_messages_reach_the_upstream_and_its_answer_comes_back(gateway):
+    model, sandbox, client = gateway
+    result = client.chat(PROMPT, need_desensitization=True, desensitization_rule="UserInfo", logprobs=True,
+                         top_logprobs=1, temperature=0.3, seed=5)
+    sent = model.seen[-1]
+    assert sent["path"] == "/v1/chat/completions"
+    assert sent["auth"] == "Bearer SENTINEL-upstream-key"
+    assert "13812345678" not in json.dumps(sent["body"], ensure_ascii=False)
+    assert sent["body"]["messages"] == sandbox.received[-1]["model_input"]
+    assert sent["body"]["model"] == "qwen2.5:0.5b"
+    assert (sent["body"]["temperature"], sent["body"]["seed"], sent["body"]["top_logprobs"]) == (0.3, 5, 1)
+    assert result.text == "".join(ANSWER)
+    assert result.model == "qwen2.5:0.5b"
+    assert [t["token"] for t in result.token_logprobs] == ANSWER
+    assert result.usage_dict["completion_tokens"] == 5 and result.usage_dict["total_tokens"] == 26
+    assert result.backend == "sandbox"
+    assert "SENTINEL-upstream-key" not in json.dumps(sandbox.received[-1], default=str)
+
+
+def test_upstream_answer_streams_in_pieces(gateway):
+    _, _, client = gateway
+    stream = client.stream(PROMPT, include_usage=True)
+    chunks = list(stream)
+    assert len(chunks) > 2
+    assert stream.result.text == "".join(ANSWER)
+    assert stream.result.usage_dict["completion_tokens"] == 5
+
+
+def test_upstream_failures_become_gateway_errors():
+    for status, code in ((503, "ServiceUnavailable"), (400, "InvalidParameter")):
+        model = FakeModel(status=status)
+        with start(upstream=model.url) as sb:
+            client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                                   instance_id=1, max_retries=0)
+            with pytest.raises(DmsError) as info:
+                client.chat("hi")
+            assert info.value.code == code
+            assert "overloaded" in info.value.message
+        model.stop()
+    with start(upstream="http://127.0.0.1:9/v1") as sb:  # nothing listens on the discard port
+        client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                               instance_id=1, max_retries=0)
+        with pytest.raises(DmsError) as info:
+            client.chat("hi")
+        assert info.value.code == "ServiceUnavailable"
