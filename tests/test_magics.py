@@ -464,3 +464,13 @@ def test_reasoning_is_folded_in_the_card(ip):
     shown = html.escape(reasoning[:20])
     details = ran.html.split("<details", 1)[1].split("</details>", 1)[0]
     assert shown in details and shown not in ran.html.split("</details>", 1)[1]
+
+
+def test_compare_sends_masked_and_unmasked_with_the_same_seed(ip, sandbox):
+    before = len(sandbox.received)
+    ran = run(ip, "%%dmschat --compare --rule UserInfo --seed 9 -o c\n我叫张伟，手机号13812345678。")
+    assert ran.success, ran.text
+    sent = [e["request"].values for e in sandbox.received[before:]]
+    assert sorted(bool(v.get("need_desensitization")) for v in sent) == [False, True]
+    assert {v["seed"] for v in sent} == {9}
+    assert type(ip.user_ns["c"]).__name__ == "Comparison" and ran.html
