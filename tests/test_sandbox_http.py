@@ -238,3 +238,9 @@ def test_oversized_request_line_and_headers_get_json_too(sandbox):
         assert 400 <= response.status_code < 500
         assert response.json()["Code"] == "InvalidRequest"
         assert response.headers["X-Dms-Magic-Backend"] == "sandbox"
+
+
+def test_old_rpc_signature_style_is_told_what_to_use(sandbox):
+    response = requests.post(f"{sandbox.url}/?Action=ChatWithDesensitize&Version=2018-11-01&Signature=x", timeout=10)
+    body = gateway_error(response, "IncompleteSignature", 400)
+    assert "ACS3-HMAC-SHA256" in body["Message"]

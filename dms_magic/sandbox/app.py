@@ -89,6 +89,11 @@ class SandboxApp:
 
         action = request.headers.get("x-acs-action", "")
         version = request.headers.get("x-acs-version", "")
+        if not action and "Action" in request.args:
+            return gateway_error("IncompleteSignature", "This request looks signed the old RPC way (Action and "
+                                 "Signature in the query). The sandbox, like the official SDKs today, uses "
+                                 "ACS3-HMAC-SHA256: send x-acs-action, x-acs-version, x-acs-date, "
+                                 "x-acs-signature-nonce and an Authorization header.")
         if action not in (P.ACTION, P.SSE_ACTION):
             return gateway_error("InvalidAction.NotFound", f"Specified api is not found, please check your url "
                                  f"and method: x-acs-action {action!r} (the sandbox serves {P.ACTION} and "
