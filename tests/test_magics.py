@@ -14,7 +14,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from dms_magic import session
-from dms_magic.params import BY_NAME, option_params
+from dms_magic.params import option_params
 
 
 @pytest.fixture(scope="module")

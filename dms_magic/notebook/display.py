@@ -11,7 +11,8 @@ from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
 from dms_magic import render
-from dms_magic.render import chat_result_html, chat_result_text, diff_html, esc, token_strip_html, usage_table_html
+from dms_magic.render import chat_result_html, chat_result_text, esc
+from dms_magic.render import diff_html, token_strip_html, usage_table_html  # noqa: F401  (re-exported for notebook code)
 
 
 

@@ -20,7 +20,7 @@ from IPython.core.magic_arguments import argument, argument_group, magic_argumen
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
-from dms_magic.params import PARAMS, InvalidParameterError, find, option_params
+from dms_magic.params import InvalidParameterError, find, option_params
 
 DEFAULT_SESSION = "default"
 LINE_COMMANDS = ("config", "status", "history", "reset", "preview", "form")
