@@ -24,7 +24,7 @@ import functools
 import math
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import scripts
@@ -66,8 +66,6 @@ class Generation:
     finish_reason: str
     prompt_tokens: int
     thinking: bool = False
-    model_seed: int = 0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def content(self) -> str:
