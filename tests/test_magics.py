@@ -474,3 +474,13 @@ def test_compare_sends_masked_and_unmasked_with_the_same_seed(ip, sandbox):
     assert sorted(bool(v.get("need_desensitization")) for v in sent) == [False, True]
     assert {v["seed"] for v in sent} == {9}
     assert type(ip.user_ns["c"]).__name__ == "Comparison" and ran.html
+
+
+def test_dry_run_token_estimate_matches_what_the_sandbox_counts(ip, sandbox):
+    import re
+
+    cell = "\n请总结：客户张伟（13812345678）在 2024-05-01 投诉了 3 次 delivery delays."
+    dry = run(ip, "%%dmschat --dry-run --system 'be brief'" + cell)
+    estimate = int(re.search(r"~(\d+) prompt tokens", dry.text).group(1))
+    assert run(ip, "%%dmschat --system 'be brief' --quiet -o r" + cell).success
+    assert estimate == ip.user_ns["r"].usage_dict["prompt_tokens"]

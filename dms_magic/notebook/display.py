@@ -117,17 +117,12 @@ def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: 
 
 
 def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
-    """A rough Qwen prompt-token count: ~1 token per CJK character, ~4 other characters per token,
-    plus a few tokens of chat framing per message. Good enough to spot a runaway prompt."""
-    import re
+    """Prompt tokens as the sandbox counts them (its tokeniser: one token per CJK character, digit
+    or punctuation mark, one per ASCII word), so a dry run predicts the sandbox's usage exactly and a
+    real Qwen count to within the few chat-template tokens per message."""
+    from dms_magic.sandbox.tokens import count_tokens
 
-    total = 0
-    for message in messages:
-        content = str(message.get("content", ""))
-        cjk = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]", content))
-        other = len(content) - cjk
-        total += cjk + (other + 3) // 4 + 4
-    return total
+    return sum(count_tokens(str(message.get("content", ""))) for message in messages)
 
 
 # -- status and history -------------------------------------------------------------------------
