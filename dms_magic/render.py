@@ -227,7 +227,7 @@ def diff_html(before: str, after: str) -> str:
     CJK text has no spaces, so runs of word characters are split into single characters when they
     contain CJK, which keeps a changed name from marking the whole sentence.
     """
-    a, b = _diff_units(before or ""), _diff_units(after or "")
+    a, b = diff_units(before or ""), diff_units(after or "")
     out = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
@@ -244,8 +244,13 @@ def diff_html(before: str, after: str) -> str:
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _diff_units(text: str) -> list[str]:
+def diff_units(text: str) -> list[str]:
+    """The units both diff views compare (this inline one and compare.diff_sides): words, spaces and
+    punctuation; CJK runs split per character. Lossless: ``"".join(diff_units(t)) == t``."""
     units: list[str] = []
     for piece in _WORDS.findall(text):
         units.extend(piece if _CJK.search(piece) else [piece])
     return units
+
+
+_diff_units = diff_units  # the name compare.py imported first
