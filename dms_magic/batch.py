@@ -66,8 +66,16 @@ class _Task:
 
 
 def _send(client: Any, messages: list, params: dict) -> dict[str, Any]:
-    """One call as a plain row; runs in the executor, so it takes and returns picklable values."""
+    """One call as a plain row; runs in the executor, so it takes and returns picklable values.
+
+    ``client=None`` means "this worker's default client": a process or distributed executor's
+    workers resolve their own endpoint and credentials (clients hold connections and credential
+    providers, which do not travel between processes)."""
     try:
+        if client is None:
+            from dms_magic.session import default_client
+
+            client = default_client()
         return result_row(client.chat(messages, **params))
     except Exception as exc:  # noqa: BLE001 - any failure becomes this row's error, the run goes on
         return error_row(exc)
@@ -112,8 +120,11 @@ def _answered(resume: Any, compare: bool) -> dict[tuple, dict]:
 
     if not isinstance(resume, pd.DataFrame) or not {"prompt", "error_code", "text"} <= set(resume.columns):
         raise ValueError("resume= expects a frame returned by chat_many (with prompt, text and error_code columns)")
-    out = {}
     has_variant = "variant" in resume.columns
+    if has_variant != compare:
+        made = "with compare=True" if has_variant else "without compare"
+        raise ValueError(f"resume= holds a frame made {made}: run with compare={has_variant} to resume it")
+    out = {}
     for label, row in zip(resume.index, resume.to_dict("records")):
         if row.get("error_code") is not None and not pd.isna(row.get("error_code")):
             continue
@@ -148,7 +159,9 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
     prompt's sensitive values found in the answer).
     concurrency: requests in flight at once. rate: requests per second cap (None: no cap).
     executor: any concurrent.futures.Executor to run the calls (default: a thread pool of
-    ``concurrency`` threads). resume: a frame from an earlier run; its answered rows are kept as they
+    ``concurrency`` threads; a caller's executor is left running). With a process or distributed
+    executor (e.g. Dask's ``client.get_executor()``) leave ``client=None``: each worker then uses
+    its own default client, configured by its environment. resume: a frame from an earlier run; its answered rows are kept as they
     are and only the rest are sent. Ctrl-C stops the run and returns the rows finished so far.
     ``params`` are request parameters by Python name, the same for every prompt.
     """
@@ -165,7 +178,9 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
     if clashes:
         raise ValueError(f"column(s) {sorted(clashes)} of the input clash with chat_many's result columns: "
                          "rename them before the run")
-    if client is None:
+    if executor is not None and not isinstance(executor, ThreadPoolExecutor):
+        _check_travels(client)
+    elif client is None:
         from dms_magic.session import default_client
 
         client = default_client()
@@ -222,6 +237,22 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
         warnings.warn(f"chat_many interrupted: {len(keep)} of {len(rows)} rows finished; pass this frame as "
                       "resume= to send the rest", stacklevel=2)
     return frame
+
+
+def _check_travels(client: Any) -> None:
+    """A client given for a process or distributed executor must survive pickling."""
+    if client is None:
+        return
+    import pickle
+
+    try:
+        pickle.dumps(client)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure means the same thing here
+        raise ValueError(
+            f"client= cannot be sent to this executor's workers ({type(exc).__name__}): with a process or "
+            "distributed executor leave client=None, and each worker uses its default client (endpoint and "
+            "credentials from its environment: DMS_MAGIC_ENDPOINT, DMS_MAGIC_INSTANCE_ID, the Alibaba Cloud "
+            "credential chain)") from None
 
 
 def _check_params(params: dict[str, Any]) -> None:
@@ -297,7 +328,10 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
                            return_when=FIRST_COMPLETED)
             for future in done:
                 task = inflight.pop(future)
-                row = future.result()
+                try:
+                    row = future.result()
+                except Exception as exc:  # noqa: BLE001 - the executor failed (a worker died, ...):
+                    row = error_row(exc)  # the row records it and the run goes on
                 if str(row["error_code"]).startswith("Throttling") and task.throttled < THROTTLE_REQUEUES:
                     # Still throttled after the client's own retries: the service wants fewer
                     # requests. Slow the whole run down and send this row again later.
@@ -315,7 +349,7 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
             future.cancel()
         # Rows that finished while we were interrupted still count.
         for future, task in inflight.items():
-            if future.done() and not future.cancelled():
+            if future.done() and not future.cancelled() and future.exception() is None:
                 rows[task.position] = future.result()
         return True
     finally:

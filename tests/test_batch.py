@@ -229,3 +229,43 @@ def test_a_malformed_prompt_is_its_rows_error(client):
     assert frame.loc[0, "error_code"] is None or pd.isna(frame.loc[0, "error_code"])
     assert frame.loc[1, "error_code"] == "InvalidParameter"
     assert "messages" in frame.loc[1, "error_message"]
+
+
+def test_a_process_pool_runs_the_calls_with_each_workers_default_client(sandbox, monkeypatch):
+    # What a distributed executor (Dask's) does: calls run in other processes, which resolve their
+    # own client from the environment, since a client (connections, credential provider) does not
+    # travel between processes.
+    from concurrent.futures import ProcessPoolExecutor
+
+    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", sandbox.url)
+    monkeypatch.setenv("DMS_MAGIC_INSTANCE_ID", "1")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
+    before = _api_requests(sandbox)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        frame = chat_many(_prompts(4), executor=pool, progress=False, max_tokens=8)
+    assert frame["error_code"].isna().all(), frame["error_message"].tolist()
+    assert _api_requests(sandbox) == before + 4
+
+
+def test_a_client_that_cannot_travel_to_a_process_pool_is_a_clear_error(client):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1) as pool, pytest.raises(ValueError, match="client=None"):
+        chat_many(["a"], client=client, executor=pool, progress=False)
+
+
+def test_resume_must_match_the_compare_mode(client):
+    plain = chat_many(["你好"], client=client, progress=False, max_tokens=8)
+    with pytest.raises(ValueError, match="compare=False"):
+        chat_many(["你好"], client=client, compare=True, resume=plain, progress=False)
+
+
+def test_auth_errors_are_rows_and_never_show_the_secret(sandbox):
+    wrong = "WRONG-secret-sentinel-7c1e"
+    with DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id, access_key_secret=wrong,
+                       instance_id=1) as bad:
+        frame = chat_many(["a", "b"], client=bad, progress=False)
+    assert set(frame["error_code"]) == {"SignatureDoesNotMatch"}
+    shown = frame.to_string() + repr(frame.to_dict()) + frame.to_html()
+    assert wrong not in shown and sandbox.access_key_secret not in shown
