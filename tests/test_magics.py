@@ -484,3 +484,11 @@ def test_dry_run_token_estimate_matches_what_the_sandbox_counts(ip, sandbox):
     estimate = int(re.search(r"~(\d+) prompt tokens", dry.text).group(1))
     assert run(ip, "%%dmschat --system 'be brief' --quiet -o r" + cell).success
     assert estimate == ip.user_ns["r"].usage_dict["prompt_tokens"]
+
+
+def test_real_endpoint_without_instance_id_says_how_to_set_it(ip, monkeypatch):
+    monkeypatch.delenv("DMS_MAGIC_ENDPOINT")
+    monkeypatch.delenv("DMS_MAGIC_INSTANCE_ID")
+    ran = run(ip, "%%dmschat\nhi")  # credentials in the environment: the central endpoint, no instance
+    assert not ran.success
+    assert "--instance-id" in ran.stderr and "DMS_MAGIC_INSTANCE_ID" in ran.stderr
