@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Iterator
 
 from dms_magic.masking.recognizers import Detection
+from dms_magic.masking.wordtrie import trie_pattern
 
 H = "\u4e00-\u9fff"
 CUES = "住在 住址 地址 家住 位于 寄到 寄往 寄至 送到 送至 送往 发往 发到 搬到 搬至 来自 户籍 籍贯 现居 居住在 居住于 注册地 办公地点 收货地址 地点 在 于 到 至 往".split()
@@ -37,17 +38,14 @@ def _places() -> tuple[list[str], list[str], list[str]]:
     return lines[0], lines[1], lines[2]
 
 
-def _alt(words) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-
-
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
     provinces, short, cities = _places()
     tail = rf"(?:{CITY})?(?:{DISTRICT})?(?:{TOWN})?(?:{STREET}(?:{NUMBER})?)?(?:{COMMUNITY})?(?:{BUILDING})?"
-    anchored = re.compile(rf"(?P<anchor>(?:{_alt(provinces)})|(?:{_alt(short + cities)})(?:市|省)?){tail}")
+    anchors = set(provinces) | {place + suffix for place in short + cities for suffix in ("", "市", "省")}
+    anchored = re.compile(rf"(?P<anchor>{trie_pattern(anchors)}){tail}")
     # Without a place name the address must show a numbered street right after the cue.
-    cued = re.compile(rf"(?:{_alt(CUES)})[:：]?[ ]?(?P<body>(?:{DISTRICT})?(?:{TOWN})?{STREET}{NUMBER}"
+    cued = re.compile(rf"{trie_pattern(CUES)}[:：]?[ ]?(?P<body>(?:{DISTRICT})?(?:{TOWN})?{STREET}{NUMBER}"
                       rf"(?:{COMMUNITY})?(?:{BUILDING})?)")
     return anchored, cued
 

@@ -31,19 +31,40 @@ def _finders() -> dict[str, list[Finder]]:
 
 
 def resolve_overlaps(found: Iterable[Detection]) -> list[Detection]:
-    """Keep the best of overlapping detections: higher score, then longer, then earlier."""
-    ranked = sorted(found, key=lambda d: (-d.score, d.start - d.end, d.start))
-    starts: list[int] = []
+    """Keep the best of overlapping detections: higher score, then longer, then earlier.
+
+    Most detections overlap nothing, so sweep by start into clusters of mutually reachable spans
+    and rank only inside clusters of two or more.
+    """
+    ordered = sorted(found, key=lambda d: (d.start, -d.end))
     kept: list[Detection] = []
-    for d in ranked:
-        i = bisect.bisect_left(starts, d.start)
-        if i < len(kept) and kept[i].start < d.end:  # the next kept span starts inside d
-            continue
-        if i > 0 and kept[i - 1].end > d.start:  # the previous kept span reaches into d
-            continue
-        starts.insert(i, d.start)
-        kept.insert(i, d)
+    i, n = 0, len(ordered)
+    while i < n:
+        j, reach = i + 1, ordered[i].end
+        while j < n and ordered[j].start < reach:
+            reach = max(reach, ordered[j].end)
+            j += 1
+        if j - i == 1:
+            kept.append(ordered[i])
+        else:
+            kept.extend(_greedy(ordered[i:j]))
+        i = j
     return kept
+
+
+def _greedy(cluster: list[Detection]) -> list[Detection]:
+    ranked = sorted(cluster, key=lambda d: (-d.score, d.start - d.end, d.start))
+    starts: list[int] = []
+    chosen: list[Detection] = []
+    for d in ranked:
+        k = bisect.bisect_left(starts, d.start)
+        if k < len(chosen) and chosen[k].start < d.end:  # the next chosen span starts inside d
+            continue
+        if k > 0 and chosen[k - 1].end > d.start:  # the previous chosen span reaches into d
+            continue
+        starts.insert(k, d.start)
+        chosen.insert(k, d)
+    return chosen
 
 
 def _check_text(text: object) -> str:

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Iterator
 
 from dms_magic.masking.recognizers import Detection
+from dms_magic.masking.wordtrie import trie_pattern
 
 CJK = "\u4e00-\u9fff"
 
@@ -59,16 +60,12 @@ def surnames() -> tuple[str, tuple[str, ...]]:
     return lines[0], tuple(lines[1].split())
 
 
-def _alt(words: list[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-
-
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
     single, compound = surnames()
-    surname = f"(?:{_alt(list(compound))}|[{single}])"
-    before = re.compile(f"(?P<cue>{_alt(BEFORE_CUES)})[:：]?[ ]?(?P<name>{surname}[{CJK}]{{1,3}})")
-    after = re.compile(f"(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{_alt(AFTER_CUES)})|[ ]*$)")
+    surname = f"(?:{trie_pattern(compound)}|[{single}])"
+    before = re.compile(f"(?P<cue>{trie_pattern(BEFORE_CUES)})[:：]?[ ]?(?P<name>{surname}[{CJK}]{{1,3}})")
+    after = re.compile(f"(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{trie_pattern(AFTER_CUES)})|[ ]*$)")
     return before, after
 
 
@@ -99,6 +96,8 @@ def _place_names() -> frozenset[str]:
 
 def _starts_word(text: str, pos: int) -> bool:
     """True when jieba puts a word boundary at ``pos`` (对方明确: 方 is inside 对方, not a surname)."""
+    if pos == 0 or not "\u4e00" <= text[pos - 1] <= "\u9fff":
+        return True  # after punctuation, a space, a digit or a letter a word always starts
     tokenizer, _ = _jieba()
     lo = max(0, pos - 4)
     offset = lo
