@@ -1,0 +1,200 @@
+"""The widget form in a real browser: JupyterLab + Debian's headless Chromium, driven by Playwright.
+
+The test starts its own JupyterLab on 127.0.0.1 (fresh config, data, runtime, settings and
+workspace directories, a random token), opens a notebook that loads dms_magic and shows the form,
+types a prompt, clicks Send and waits for the answer card with its usage table. No credentials are
+given, so the kernel's default client is the in-process sandbox.
+
+Playwright's own browser download is not reachable here: Chromium is Debian's (/usr/bin/chromium,
+installed by .ci/run). The test skips only when that binary is missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[2]
+# As root Chromium needs --no-sandbox; the network is closed, so nothing may phone home.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+PHONE = "13812345678"
+PROMPT = f"My name is Zhang Wei, my phone is {PHONE}. Please write a complaint letter."
+SCREENSHOT_ENV = "DMS_MAGIC_E2E_SCREENSHOT"  # where to keep the screenshot (default: pytest's tmp dir)
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency: pip install -e '.[test]'")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _notebook(path: Path) -> None:
+    cells = [
+        "%load_ext dms_magic\nimport dms_magic",
+        "f = dms_magic.form(model='qwen-plus', logprobs=True, top_logprobs=2)\nf",
+    ]
+    nb = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [],
+                   "source": src} for i, src in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A private JupyterLab server: (base url, token, notebook dir). Stopped at the end."""
+    root = tmp_path_factory.mktemp("lab")
+    dirs = {name: root / name for name in ("config", "data", "runtime", "settings", "workspaces", "notebooks", "home")}
+    for d in dirs.values():
+        d.mkdir()
+    _notebook(dirs["notebooks"] / "form.ipynb")
+    # Do not ask about fetching Jupyter news (the network is closed; the toast would cover the page).
+    notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ALIBABA_CLOUD_", "ALICLOUD_", "DMS_MAGIC_", "JUPYTER", "IPYTHON"))}
+    env.update(JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_DATA_DIR=str(dirs["data"]),
+               JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), IPYTHONDIR=str(dirs["home"] / ".ipython"),
+               HOME=str(dirs["home"]),  # no ~/.alibabacloud credentials: the kernel uses the sandbox
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={dirs['notebooks']}", f"--LabApp.user_settings_dir={dirs['settings']}",
+           f"--LabApp.workspaces_dir={dirs['workspaces']}", "--LabApp.news_url=",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--ServerApp.allow_root=True"]  # CI runs as root
+    log = open(root / "lab.log", "wb")
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited with {server.returncode}:\n{(root / 'lab.log').read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("JupyterLab did not answer within 120 s:\n" + (root / "lab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield base, token, dirs["notebooks"], root / "lab.log"
+    finally:
+        _stop(server)
+        log.close()
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """Stop the server and its kernels (they share its process group, started for this test)."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            server.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture()
+def page(lab):
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1600})
+            page = context.new_page()
+            page.set_default_timeout(90_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_type_a_prompt_click_send_and_see_the_answer_with_usage(lab, page, tmp_path):
+    base, token, _notebooks, log = lab
+    shot = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "lab-form.png")
+    try:
+        _drive(page, base, token, shot)
+    except Exception:
+        # What the page showed, for whoever reads the CI log.
+        page.screenshot(path=str(shot), full_page=True)
+        outputs = page.locator(".jp-OutputArea").all_inner_texts()
+        print(f"screenshot: {shot}\ncell outputs: {outputs}\nserver log tail:\n{log.read_text()[-2000:]}")
+        raise
+    assert shot.stat().st_size > 10_000
+
+
+def _drive(page, base: str, token: str, shot: Path) -> None:
+    page.goto(f"{base}/lab/tree/form.ipynb?token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
+    _wait_for_kernel(page, base, token)
+
+    # Run the notebook as a user would: Run menu > Run All Cells.
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    form = page.locator(".dms-chat-form")
+    form.wait_for(state="visible")
+    form.locator(".dms-prompt textarea").fill(PROMPT)
+    # Masking on, rule typed into its combobox: the page's own controls, no Python.
+    form.locator(".dms-param-need-desensitization button", has_text="on").click()
+    form.locator(".dms-param-desensitization-rule input").fill("UserInfo")
+    form.locator(".dms-button-send").click()
+
+    card = form.locator(".dms-form-output .dms-chat-result")
+    card.wait_for(state="visible")
+    answer = card.locator(".dms-answer").inner_text()
+    # The sandbox's generator restates what the model was given: the typed prompt, masked.
+    assert "complaint letter" in answer and PHONE[:3] + "****" + PHONE[-4:] in answer, answer
+    assert PHONE not in answer, answer
+    assert "masking on (UserInfo)" in card.inner_text()
+    usage = card.locator("table").last
+    headers = usage.locator("th").all_inner_texts()
+    assert "prompt_tokens" in headers and "completion_tokens" in headers, headers
+    counts = usage.locator("td").all_inner_texts()
+    assert all(c.strip().isdigit() for c in counts) and int(counts[headers.index("completion_tokens")]) > 0, counts
+    assert "sandbox" in card.inner_text()  # every output says which backend answered
+    status = form.locator(".dms-form-status").inner_text()
+    assert "answered by sandbox" in status, status
+
+    page.screenshot(path=str(shot), full_page=True)
+
+
+def _wait_for_kernel(page, base: str, token: str) -> None:
+    """Until the page's kernel is connected (the server counts its websocket) and idle. The page's
+    own indicator says "idle" briefly before any kernel exists, so the server is asked too."""
+    deadline = time.monotonic() + 120
+    while True:
+        kernels = json.loads(urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5).read())
+        if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the notebook's kernel did not connect within 120 s: {kernels}")
+        time.sleep(0.25)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=120_000)
