@@ -244,3 +244,13 @@ def test_old_rpc_signature_style_is_told_what_to_use(sandbox):
     response = requests.post(f"{sandbox.url}/?Action=ChatWithDesensitize&Version=2018-11-01&Signature=x", timeout=10)
     body = gateway_error(response, "IncompleteSignature", 400)
     assert "ACS3-HMAC-SHA256" in body["Message"]
+
+
+def test_a_broken_masking_config_fails_at_start_not_on_a_request(tmp_path):
+    from dms_magic.masking import MaskingConfigError
+
+    with pytest.raises(MaskingConfigError, match="does not exist"):
+        start(masking_config=tmp_path / "missing.toml")
+    result = subprocess.run([sys.executable, "-m", "dms_magic.sandbox", "--port", "0", "--masking-config",
+                             str(tmp_path / "missing.toml")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "missing.toml" in result.stderr and "Traceback" not in result.stderr

@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",
               file=sys.stderr)
         return 2
+    except ValueError as exc:  # a knob out of range or a broken masking config: say which
+        print(f"cannot start the sandbox: {exc}", file=sys.stderr)
+        return 2
     print(f"dms_magic sandbox serving ChatWithDesensitize at {sandbox.url}", flush=True)
     print(f"AccessKey id: {sandbox.access_key_id}", flush=True)
     print(f"AccessKey secret: from {source} (not shown)", flush=True)

@@ -124,16 +124,15 @@ class SandboxApp:
             return self._business_error(stream, "InstanceNotExist", f"The specified instance does not exist: "
                                         f"InstanceId={values['instance_id']}. Use an instance id from "
                                         f"ListInstances (this sandbox has: {known}).", request_id)
-        rule = values.get("desensitization_rule") if values.get("need_desensitization") else None
-        try:
-            model_input = self._mask(values["messages"], rule)
-        except LookupError as exc:  # masking's UnknownRuleError is a ValueError; see _mask
-            return self._business_error(stream, "DesensitizationRuleNotExist", str(exc), request_id)
-
         seed = values.get("seed")
         if seed is None:
             with self._seed_lock:
                 seed = self._seeds.randrange(2**31)
+        rule = values.get("desensitization_rule") if values.get("need_desensitization") else None
+        try:
+            model_input = self._mask(values["messages"], rule, seed)
+        except LookupError as exc:
+            return self._business_error(stream, "DesensitizationRuleNotExist", str(exc), request_id)
         model = values.get("model") or DEFAULT_MODEL
         if self.upstream is not None:
             from .upstream import UpstreamError
@@ -174,8 +173,11 @@ class SandboxApp:
                                  "Send fewer or shorter messages.")
         return data
 
-    def _mask(self, messages: list[dict], rule: str | None) -> list[dict]:
-        """Every message masked before the generator sees it (copies; the request stays as sent)."""
+    def _mask(self, messages: list[dict], rule: str | None, seed: int) -> list[dict]:
+        """Every message masked before the generator sees it (copies; the request stays as sent).
+
+        One masking session per request: a value gets the same pseudonym in every message of the
+        conversation, and the request's seed makes random operators reproducible."""
         if rule is None:
             return [dict(m) for m in messages]
         from .. import masking
@@ -184,7 +186,8 @@ class SandboxApp:
         if rule not in known:
             raise LookupError(f"The desensitization rule {rule!r} does not exist on this instance. "
                               f"Use one of: {', '.join(known)}.")
-        return [{**m, "content": masking.mask(m["content"], rule, config=self.masking_config).text}
+        session = masking.MaskingSession(seed=seed)
+        return [{**m, "content": masking.mask(m["content"], rule, config=self.masking_config, session=session).text}
                 for m in messages]
 
     def _business_error(self, stream: bool, code: str, message: str, request_id: str) -> Response:

@@ -125,6 +125,10 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
         keys[pair.access_key_id] = pair
     faults = Faults(FaultConfig(latency_ms=latency_ms, error_rate=error_rate, throttle_qps=throttle_qps,
                                 drop_rate=drop_rate), seed=seed)
+    from .. import masking
+
+    # Read the masking rules now: a broken config file fails here, clearly, not on a later request.
+    masking_config = masking.resolve_config(masking_config)
     answerer = None
     if upstream:
         import os
