@@ -176,19 +176,26 @@ def current_sandbox():
     return _sandbox
 
 
-def reset() -> None:
-    """Forget clients, the configuration layer and stop the in-process sandbox."""
-    global _sandbox
+def forget_clients() -> None:
+    """Close and forget the cached clients: the next call resolves credentials and settings afresh
+    (e.g. after exporting new keys in the notebook). Configuration and the sandbox stay."""
     with _lock:
-        clients, sandbox = list(_clients.values()), _sandbox
+        clients = list(_clients.values())
         _clients.clear()
-        _config.clear()
-        _sandbox = None
     for client in clients:
         try:
             client.close()
-        except Exception:  # closing is best effort; a half-built client must not block reset
+        except Exception:  # closing is best effort; a half-built client must not block a reset
             pass
+
+
+def reset() -> None:
+    """Forget clients, the configuration layer and stop the in-process sandbox."""
+    global _sandbox
+    forget_clients()
+    with _lock:
+        _config.clear()
+        sandbox, _sandbox = _sandbox, None
     if sandbox is not None:
         sandbox.stop()
 

@@ -492,3 +492,11 @@ def test_real_endpoint_without_instance_id_says_how_to_set_it(ip, monkeypatch):
     ran = run(ip, "%%dmschat\nhi")  # credentials in the environment: the central endpoint, no instance
     assert not ran.success
     assert "--instance-id" in ran.stderr and "DMS_MAGIC_INSTANCE_ID" in ran.stderr
+
+
+def test_reset_picks_up_new_credentials(ip, sandbox, monkeypatch):
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SENTINEL-old-wrong-secret-000")
+    assert not run(ip, "%%dmschat --quiet\nhi").success
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
+    assert run(ip, "%dmschat reset").success
+    assert run(ip, "%%dmschat --quiet\nhi").success

@@ -121,8 +121,10 @@ class DmsChatMagics(Magics, Configurable):
     @_with_generated_arguments
     @line_cell_magic
     def dmschat(self, line: str, cell: str | None = None):
-        """%%dmschat [options]: the cell is the user message. %dmschat COMMAND: config, status,
-        history [NAME], reset [NAME], preview TEXT|$var, form."""
+        """%%dmschat [options]: the cell is the user message.
+
+        %dmschat config [key=value ...] | status | history [NAME] | reset [NAME] | preview [--rule R] TEXT|$var | form
+        (reset without NAME also drops cached clients, so new credentials take effect)."""
         try:
             if cell is None:
                 return self._line(line)
@@ -377,8 +379,11 @@ class DmsChatMagics(Magics, Configurable):
             if self.histories.pop(rest, None) is None:
                 raise UsageError(f"%dmschat reset {rest}: no such session "
                                  f"(sessions: {', '.join(self.histories) or 'none'})")
-        else:
+        else:  # everything: histories, and cached clients (new keys or env settings take effect)
+            from dms_magic import session
+
             self.histories.clear()
+            session.forget_clients()
         return None
 
     def _cmd_preview(self, rest: str):
