@@ -10,16 +10,20 @@ handed out and replaying would duplicate them).
 from __future__ import annotations
 
 import codecs
+import functools
+import http.client
 import json
 import logging
 import os
 import random
+import select
+import socket
+import threading
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlencode, urlsplit
 
 import requests
-import urllib3
 
 from dms_magic import errors, signing
 from dms_magic.credentials import CredentialError, CredentialSource, resolve
@@ -94,7 +98,7 @@ class DmsChatClient:
             self._credentials = None  # profile / default chain: resolved on the first call
         self.backend = self.host  # becomes "sandbox" when the sandbox says so
         self._session = requests.Session()
-        self._transport = _Transport(self._session, self.endpoint_url, self.timeout)
+        self._transport = _Transport(self._session, self.scheme, self.host, self.endpoint_url, self.timeout)
 
     # -- public API ------------------------------------------------------------------------------
     def chat(self, prompt_or_messages: Any, **params: Any) -> ChatResult:
@@ -119,6 +123,7 @@ class DmsChatClient:
         return ChatStream(response, request=request, started=started, backend=self._backend_of(response))
 
     def close(self) -> None:
+        self._transport.close()
         self._session.close()
 
     def __enter__(self) -> "DmsChatClient":
@@ -194,9 +199,6 @@ class DmsChatClient:
             err: errors.DmsError
             try:
                 response = self._transport.post(target, body, headers, stream=stream)
-            except urllib3.exceptions.NewConnectionError as exc:  # (a ConnectTimeoutError subclass in urllib3 2)
-                err = errors.TransportError(f"could not connect to {self.host} ({type(exc).__name__})",
-                                            code="ConnectionError")
             except _TIMEOUTS as exc:
                 err = errors.TransportError(
                     f"no answer from {self.host} within {self.timeout[1]:g} s ({type(exc).__name__})",
@@ -228,19 +230,24 @@ class DmsChatClient:
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
-# urllib3's and requests' exception families, as raised by either path of _Transport.
-_TIMEOUTS: tuple[type[BaseException], ...] = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (requests.RequestException, urllib3.exceptions.HTTPError,
+# The exception families either path of _Transport raises.
+_TIMEOUTS: tuple[type[BaseException], ...] = (requests.Timeout, TimeoutError)
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (requests.RequestException, http.client.HTTPException,
                                                       OSError)
 
 
 class _Reply:
-    """The little of an HTTP response the client uses, over urllib3's or requests' response."""
+    """The little of an HTTP response the client uses, over http.client's or requests' response.
 
-    __slots__ = ("status_code", "headers", "_raw", "_content")
+    ``release`` hands the connection back for reuse once the body has been read to the end.
+    """
 
-    def __init__(self, status_code: int, headers: Mapping[str, str], raw: Any, content: bytes | None):
+    __slots__ = ("status_code", "headers", "_raw", "_content", "_release")
+
+    def __init__(self, status_code: int, headers: Any, raw: Any, content: bytes | None,
+                 release: Callable[[], None] | None = None):
         self.status_code, self.headers, self._raw, self._content = status_code, headers, raw, content
+        self._release = release
 
     @property
     def content(self) -> bytes:
@@ -268,46 +275,146 @@ class _Reply:
             yield data
 
     def close(self) -> None:
-        raw = self._raw
-        if raw is not None:
-            raw.close() if isinstance(raw, requests.Response) else raw.release_conn()
+        if self._release is not None:
+            release, self._release = self._release, None
+            release()
+
+
+class _Connection:
+    """One kept-alive connection: the request is written in a single send, the reply is parsed by
+    http.client.HTTPResponse (status line, headers, Content-Length / chunked bodies)."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def exchange(self, head: bytes, body: bytes) -> http.client.HTTPResponse:
+        self.sock.sendall(head + body)
+        response = http.client.HTTPResponse(self.sock, method="POST")
+        response.begin()
+        return response
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 class _Transport:
-    """POSTs through the Session's own connection pool.
+    """POSTs over kept-alive connections to the one endpoint.
 
-    Directly via the pool's urllib3 ``urlopen`` when no proxy applies: requests' per-call work
-    (environment proxy lookups, request preparation, hooks, cookies) costs more CPU than signing
-    and parsing together, and none of it matters for a signed POST (benchmarks/bench_client.py).
-    Through ``Session.post`` when a proxy is configured (HTTP(S)_PROXY, session.proxies), so proxy
-    users keep requests' full behaviour. TLS verification is requests' (certifi) either way.
+    Why not ``Session.post`` for everything: per call, requests' environment proxy lookups, request
+    preparation and hooks, plus urllib3's and http.client's per-header bookkeeping, cost more CPU
+    than building, signing and parsing the request together (benchmarks/bench_client.py). None of
+    it matters for a signed POST of headers we built ourselves to one host. So when no proxy
+    applies, the client keeps its own small pool of sockets (LIFO, thread-safe; a socket the
+    server closed while idle is noticed before reuse), writes each request in one ``sendall`` and
+    lets ``http.client.HTTPResponse`` parse the reply. When a proxy applies (HTTP(S)_PROXY /
+    NO_PROXY, ``session.proxies``) every call goes through the ``requests.Session`` instead, so
+    proxy users keep requests' behaviour. TLS uses the Session's ``verify``/``cert`` settings
+    (certifi by default) either way.
     """
 
-    def __init__(self, session: requests.Session, endpoint_url: str, timeout: tuple[float, float]):
-        self.session, self.endpoint_url, self.timeout = session, endpoint_url, timeout
-        self.base = endpoint_url[: -len(urlsplit(endpoint_url).path) or None]
+    def __init__(self, session: requests.Session, scheme: str, host: str, endpoint_url: str,
+                 timeout: tuple[float, float], pool_size: int = 16):
+        self.session, self.scheme, self.host, self.timeout = session, scheme, host, timeout
+        self.base = f"{scheme}://{host}"
         proxies = {**requests.utils.get_environ_proxies(endpoint_url), **session.proxies}
         self.proxied = bool(requests.utils.select_proxy(endpoint_url, proxies))
-        self._pool = None
-        self._urllib3_timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        parts = urlsplit(endpoint_url)
+        self.hostname = parts.hostname or host
+        self.port = parts.port or (443 if scheme == "https" else 80)
+        self.pool_size = pool_size
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+        self._ssl_context = None
 
-    def _connection_pool(self):
-        if self._pool is None:
-            adapter = self.session.get_adapter(self.endpoint_url)
-            probe = requests.Request("POST", self.endpoint_url).prepare()
-            self._pool = adapter.get_connection_with_tls_context(probe, verify=self.session.verify,
-                                                                 cert=self.session.cert)
-        return self._pool
+    # connections
+    def _tls_context(self):
+        if self._ssl_context is None:
+            import ssl
 
+            verify = self.session.verify
+            if verify is False:
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                bundle = verify if isinstance(verify, str) else requests.certs.where()
+                context = ssl.create_default_context(cafile=None if os.path.isdir(bundle) else bundle,
+                                                     capath=bundle if os.path.isdir(bundle) else None)
+            cert = self.session.cert
+            if cert:
+                context.load_cert_chain(*(cert if isinstance(cert, tuple) else (cert,)))
+            self._ssl_context = context
+        return self._ssl_context
+
+    def _checkout(self) -> _Connection:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not _readable(conn.sock):
+                    return conn
+                conn.close()  # the server closed it while idle (or sent junk): start afresh
+        sock = socket.create_connection((self.hostname, self.port), timeout=self.timeout[0])
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.scheme == "https":
+                sock = self._tls_context().wrap_socket(sock, server_hostname=self.hostname)
+            sock.settimeout(self.timeout[1])  # connecting used the connect timeout; reads use this
+        except BaseException:
+            sock.close()
+            raise
+        return _Connection(sock)
+
+    def _checkin(self, conn: _Connection, response: http.client.HTTPResponse) -> None:
+        if response.isclosed() and not response.will_close:
+            with self._lock:
+                if len(self._idle) < self.pool_size:
+                    self._idle.append(conn)
+                    return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # requests
     def post(self, target: str, body: bytes, headers: dict[str, str], *, stream: bool) -> _Reply:
         if self.proxied:
             response = self.session.post(self.base + target, data=body, headers=headers, timeout=self.timeout,
                                          stream=stream)
-            return _Reply(response.status_code, response.headers, response, None if stream else response.content)
-        raw = self._connection_pool().urlopen(
-            "POST", target, body=body, headers=headers, retries=False, redirect=False, assert_same_host=False,
-            timeout=self._urllib3_timeout, preload_content=not stream, decode_content=True, release_conn=not stream)
-        return _Reply(raw.status, raw.headers, raw if stream else None, None if stream else raw.data)
+            return _Reply(response.status_code, response.headers, response, None if stream else response.content,
+                          response.close)
+        # Every header here is ours (ASCII: host, x-acs-*, hashes, the signature); no user text.
+        head = "".join([f"POST {target} HTTP/1.1\r\n", *[f"{k}: {v}\r\n" for k, v in headers.items()],
+                        f"Content-Length: {len(body)}\r\n\r\n"]).encode("latin-1")
+        conn = self._checkout()
+        try:
+            response = conn.exchange(head, body)
+            content = None if stream else response.read()
+        except BaseException:
+            conn.close()
+            raise
+        if not stream:
+            self._checkin(conn, response)
+            return _Reply(response.status, response.headers, response, content)
+        return _Reply(response.status, response.headers, response, None,
+                      functools.partial(self._checkin, conn, response))
+
+
+def _readable(sock) -> bool:
+    """An idle kept-alive socket that is readable has been closed by the server (or is out of sync)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
 
 
 class ChatStream:

@@ -12,7 +12,8 @@ Two shapes arrive from DMS (see DESIGN.md "Wire facts"):
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # One line per known code: what to do about it. Keys are exact codes; families are matched by
 # prefix in ``hint_for`` (Throttling.User -> Throttling, Forbidden.RAM -> Forbidden.RAM, ...).

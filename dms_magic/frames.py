@@ -9,7 +9,8 @@ benchmarks/bench_frames.py measures.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dms_magic.result import normalize_token_logprobs, normalize_usage
 

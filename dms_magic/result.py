@@ -18,7 +18,8 @@ DataFrame views (``.usage``, ``.logprobs``) are built by frames.py on first acce
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -74,6 +75,11 @@ def to_float(value: Any) -> float | None:
         return None
 
 
+def _count(value: Any) -> Any:
+    number = to_int(value)
+    return value if number is None else number
+
+
 # -- usage ----------------------------------------------------------------------------------------
 def normalize_usage(usage: Any) -> dict[str, Any]:
     """Usage with snake_case keys and integer counts; nested details kept as nested dicts."""
@@ -83,10 +89,9 @@ def normalize_usage(usage: Any) -> dict[str, Any]:
     for key, value in usage.items():
         name = snake(str(key))
         if isinstance(value, Mapping):
-            out[name] = {snake(str(k)): (to_int(v) if to_int(v) is not None else v) for k, v in value.items()}
+            out[name] = {snake(str(k)): _count(v) for k, v in value.items()}
         else:
-            number = to_int(value)
-            out[name] = number if number is not None else value
+            out[name] = _count(value)
     return out
 
 

@@ -60,6 +60,23 @@ class ScriptedServer:
                 if isinstance(entry, tuple) and entry[0] == "sleep":
                     time.sleep(entry[1])
                     entry = entry[2]
+                if isinstance(entry, tuple) and entry[0] == "chunked":  # ("chunked", parts, gate)
+                    _, parts, gate = entry
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for i, part in enumerate(parts):
+                        if i:
+                            gate.wait(10)  # the next part only after the client saw the previous one
+                        data = part.encode("utf-8")
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                if entry == "close-after":  # answer, then close the kept-alive connection while idle
+                    self.close_connection = True
+                    entry = (200, OK_BODY)
                 if entry == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -397,3 +414,27 @@ def test_sse_never_needs_a_done_marker(scripted):
     server = scripted(sse_body(f"data: {ok}\n\n", "data: [DONE]\n\n"))  # tolerated if a proxy adds it
     with make_client(server.url) as client:
         assert client.stream("hi").result.text == "a"
+
+
+def test_stream_chunks_are_delivered_as_they_arrive(scripted):
+    gate = threading.Event()
+    first = "data: " + json.dumps(sse_event("a")) + "\n\n"
+    last = "data: " + json.dumps(sse_event("b", finish="stop")) + "\n\n"
+    server = scripted(("chunked", [first, last], gate), (200, OK_BODY))
+    with make_client(server.url) as client:
+        stream = client.stream("hi")
+        assert next(stream).text == "a"  # would hang (gate never set) if the client waited for more
+        gate.set()
+        assert [c.text for c in stream] == ["b"]
+        assert stream.result.text == "ab"
+        assert client.chat("again").text == "你好"  # the connection went back to the pool in a usable state
+    assert len(server.requests) == 2
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(scripted):
+    server = scripted("close-after", "close-after", (200, OK_BODY))
+    with make_client(server.url, max_retries=0) as client:  # no retries: a stale socket would fail the call
+        for _ in range(3):
+            time.sleep(0.05)  # let the server's close arrive
+            assert client.chat("hi").text == "你好"
+    assert len(server.requests) == 3
