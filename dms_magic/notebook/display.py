@@ -15,7 +15,6 @@ from dms_magic.render import chat_result_html, chat_result_text, esc
 from dms_magic.render import diff_html, token_strip_html, usage_table_html  # noqa: F401  (re-exported for notebook code)
 
 
-
 def bundle(result: Any, **options: Any) -> tuple[dict[str, str], dict[str, Any]]:
     """(data, metadata) mime bundle for a ChatResult: HTML card, plain text, stored metadata."""
     data = {"text/plain": chat_result_text(result), "text/html": chat_result_html(result, **options)}
@@ -37,7 +36,7 @@ class StreamView:
     """A card that grows as streamed chunks arrive, then becomes the final result's card.
 
     Updates are throttled (``every`` seconds) because re-rendering per token costs the frontend
-    more than the model costs us; the last partial state always shows before the final card.
+    more than the model costs us; the final card replaces whatever partial state was last shown.
     """
 
     def __init__(self, *, backend: str | None, model: str | None, masked: bool, display: bool = True,
@@ -83,15 +82,12 @@ class StreamView:
     def finish(self, result: Any) -> None:
         """Replace the growing card by the final result's card."""
         if self.enabled:
-            self._refresh()
             self.updates += 1
             show_result(result, display_id=self.display_id, update=True, **self.options)
 
 
 def _delta(chunk: Any, field: str) -> str:
-    value = getattr(chunk, field, None)
-    if value is None and field == "text":
-        value = getattr(chunk, "delta", None)
+    value = getattr(chunk, field, None)  # StreamChunk.text / .reasoning: this event's increment
     return value if isinstance(value, str) else ""
 
 
