@@ -161,8 +161,9 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
     executor: any concurrent.futures.Executor to run the calls (default: a thread pool of
     ``concurrency`` threads; a caller's executor is left running). With a process or distributed
     executor (e.g. Dask's ``client.get_executor()``) leave ``client=None``: each worker then uses
-    its own default client, configured by its environment. resume: a frame from an earlier run; its answered rows are kept as they
-    are and only the rest are sent. Ctrl-C stops the run and returns the rows finished so far.
+    its own default client, configured by its environment.
+    resume: a frame from an earlier run; its answered rows are kept as they are and only the rest
+    are sent. Ctrl-C stops the run and returns the rows finished so far.
     ``params`` are request parameters by Python name, the same for every prompt.
     """
     import pandas as pd
@@ -172,7 +173,7 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
     bucket = TokenBucket(rate) if rate is not None else None
     index, prompt_list, carried = _prompt_table(prompts, column)
     params = merged_params(params)
-    _check_params(params)
+    _check_params(params, compare)
     clashes = set(carried.columns) & (set(RESULT_COLUMNS) | {"prompt", "variant", "seed", "leaks"}) \
         if carried is not None else set()
     if clashes:
@@ -188,47 +189,42 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
     previous = _answered(resume, compare)
     seeds = _seeds(resume) if compare else {}
     variants = VARIANTS if compare else (None,)
-    rows: list[dict[str, Any] | None] = []  # output rows in order; None until answered
-    labels: list[Any] = []
-    meta: list[dict[str, Any]] = []  # per output row: the carried values + prompt (+variant, seed)
+    sources: list[int] = []  # per output row: the input row it answers
+    extra: list[dict[str, Any]] = []  # per output row: variant and seed (compare only)
+    rows: list[dict[str, Any] | None] = []  # per output row: its result, None until answered
     tasks: deque[_Task] = deque()
+    reused = 0
     for i, (label, prompt) in enumerate(zip(index, prompt_list)):
-        carried_values = carried.iloc[i].to_dict() if carried is not None else {}
         key = _prompt_key(prompt)
         seed = None
         if compare:  # one seed per prompt, shared by both variants, kept across resumes
             seed = seeds.get((label, key))
             if seed is None:
                 seed = params["seed"] if params.get("seed") is not None else pick_seed()
+        try:
+            messages = as_messages(prompt)
+        except ValueError as exc:  # a malformed prompt is that row's error, not the run's
+            messages, malformed = None, error_row(exc, code="InvalidParameter")
         for variant in variants:
-            position = len(rows)
-            labels.append(label)
-            info = {**carried_values, "prompt": prompt}
-            if compare:
-                info.update(variant=variant, seed=seed)
-            meta.append(info)
+            sources.append(i)
+            extra.append({"variant": variant, "seed": seed} if compare else {})
             done = previous.get((label, variant, key))
             if done is not None:
                 rows.append({c: done.get(c) for c in RESULT_COLUMNS})
-                continue
-            rows.append(None)
-            try:
-                messages = as_messages(prompt)
-            except ValueError as exc:  # a malformed prompt is that row's error, not the run's
-                rows[position] = error_row(exc)
-                rows[position]["error_code"] = "InvalidParameter"
-                continue
-            call = variant_params(params, seed)[variant] if compare else params
-            tasks.append(_Task(position, messages, call))
+                reused += 1
+            elif messages is None:
+                rows.append(dict(malformed))
+            else:
+                rows.append(None)
+                call = variant_params(params, seed)[variant] if compare else params
+                tasks.append(_Task(len(rows) - 1, messages, call))
 
-    reused = len(rows) - len(tasks) - sum(1 for r in rows if r is not None and r["error_code"] == "InvalidParameter")
-    interrupted = _dispatch(client, tasks, rows, concurrency=concurrency, bucket=bucket,
-                            executor=executor, progress=progress, total=len(rows), already=len(rows) - len(tasks))
+    interrupted = _dispatch(client, tasks, rows, concurrency=concurrency, bucket=bucket, executor=executor,
+                            progress=progress, total=len(rows), already=len(rows) - len(tasks))
 
-    keep = [i for i, r in enumerate(rows) if r is not None]
-    records = [{**meta[i], **rows[i]} for i in keep]
-    frame = pd.DataFrame.from_records(records, index=pd.Index([labels[i] for i in keep], name=index.name))
-    frame = _tidy(frame, carried, compare)
+    keep = [n for n, row in enumerate(rows) if row is not None]
+    frame = _assemble(index, prompt_list, carried, [sources[n] for n in keep],
+                      [{**extra[n], **rows[n]} for n in keep], compare)
     if compare:
         _add_leaks(frame, params.get("desensitization_rule") or DEFAULT_RULE)
     frame.attrs["interrupted"] = interrupted
@@ -237,6 +233,22 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
         warnings.warn(f"chat_many interrupted: {len(keep)} of {len(rows)} rows finished; pass this frame as "
                       "resume= to send the rest", stacklevel=2)
     return frame
+
+
+def _assemble(index, prompt_list: list, carried, sources: list[int], results: list[dict], compare: bool):
+    """The output frame: carried columns (dtypes kept), prompt, (variant, seed), result columns;
+    indexed like the input rows the output rows answer."""
+    import pandas as pd
+
+    data = pd.DataFrame.from_records(results, columns=(["variant", "seed"] if compare else []) + list(RESULT_COLUMNS))
+    data.insert(0, "prompt", [prompt_list[i] for i in sources])
+    if carried is not None:
+        data = pd.concat([carried.iloc[sources].reset_index(drop=True), data], axis=1)
+    data.index = index[sources]
+    types = {"prompt_tokens": "Int64", "completion_tokens": "Int64", "latency": "float64"}
+    if compare:
+        types["seed"] = "Int64"
+    return data.astype(types)
 
 
 def _check_travels(client: Any) -> None:
@@ -255,14 +267,12 @@ def _check_travels(client: Any) -> None:
             "credential chain)") from None
 
 
-def _check_params(params: dict[str, Any]) -> None:
+def _check_params(params: dict[str, Any], compare: bool) -> None:
     """Bad parameters are the run's error (the same for every row): raise once, before sending."""
     from dms_magic.params import ChatRequest
 
-    probe = {k: v for k, v in params.items() if k != "need_desensitization"}
-    ChatRequest("probe", **probe).validate(require_instance=False)
-    if params.get("need_desensitization"):
-        ChatRequest("probe", **params).validate(require_instance=False)
+    checked = variant_params(params, seed=0)[MASKED] if compare else params
+    ChatRequest("probe", **checked).validate(require_instance=False)
 
 
 class _Pacer:
@@ -358,20 +368,6 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _tidy(frame, carried, compare: bool):
-    """Column order and dtypes: carried columns, prompt, (variant, seed), results, (leaks)."""
-    first = list(carried.columns) if carried is not None else []
-    order = first + ["prompt"] + (["variant", "seed"] if compare else []) + list(RESULT_COLUMNS)
-    for name in order:
-        if name not in frame.columns:
-            frame[name] = None
-    frame = frame[order]
-    types = {"prompt_tokens": "Int64", "completion_tokens": "Int64", "latency": "float64"}
-    if compare:
-        types["seed"] = "Int64"
-    return frame.astype(types)
-
-
 def _add_leaks(frame, rule: str) -> None:
     """leaks column: the prompt's sensitive values (masking engine) found in each answer."""
     values: dict[str, list] = {}  # prompt -> its sensitive values, detected once for both variants
@@ -389,23 +385,26 @@ def _add_leaks(frame, rule: str) -> None:
 
 # -- summaries ----------------------------------------------------------------------------------
 def summarize(frame):
-    """Per variant (or one row "all" without compare): rows, answered, errors, error_rate, token
-    totals and means, mean latency, rows with a leak and total leaks."""
+    """Per variant (one row "all" without compare): rows, answered, errors, error_rate, token totals,
+    mean completion tokens, mean latency; with compare also rows_with_leaks and leaks (total)."""
     import pandas as pd
 
-    groups = frame.groupby("variant", sort=False) if "variant" in frame.columns else [("all", frame)]
+    if "variant" in frame.columns:
+        groups = [(v, frame[frame["variant"] == v]) for v in VARIANTS]
+    else:
+        groups = [("all", frame)]
     out = []
     for name, part in groups:
         answered = part["error_code"].isna()
         row = {"variant": name, "rows": len(part), "answered": int(answered.sum()),
                "errors": int((~answered).sum()),
-               "error_rate": float((~answered).mean()) if len(part) else 0.0,
+               "error_rate": float((~answered).mean()) if len(part) else float("nan"),
                "prompt_tokens": int(part["prompt_tokens"].sum()),
                "completion_tokens": int(part["completion_tokens"].sum()),
                "mean_completion_tokens": float(part["completion_tokens"].astype("float64").mean()),
                "mean_latency": float(part["latency"].mean())}
         if "leaks" in part.columns:
-            counts = part["leaks"].map(len)
+            counts = part["leaks"].map(lambda v: len(v) if isinstance(v, list) else 0)
             row.update(rows_with_leaks=int((counts > 0).sum()), leaks=int(counts.sum()))
         out.append(row)
     return pd.DataFrame(out).set_index("variant")

@@ -119,9 +119,9 @@ def result_row(result: Any) -> dict[str, Any]:
     }
 
 
-def error_row(error: BaseException) -> dict[str, Any]:
+def error_row(error: BaseException, *, code: str | None = None) -> dict[str, Any]:
     """The row a failed call contributes: its code and message, the rest empty."""
-    code = getattr(error, "code", None) or type(error).__name__
+    code = code or getattr(error, "code", None) or type(error).__name__
     message = getattr(error, "message", None) or str(error)
     return {"text": None, "finish_reason": None, "prompt_tokens": None, "completion_tokens": None,
             "latency": None, "request_id": getattr(error, "request_id", None),
