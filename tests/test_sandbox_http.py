@@ -254,3 +254,38 @@ def test_a_broken_masking_config_fails_at_start_not_on_a_request(tmp_path):
     result = subprocess.run([sys.executable, "-m", "dms_magic.sandbox", "--port", "0", "--masking-config",
                              str(tmp_path / "missing.toml")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "missing.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_business_errors_on_the_streaming_action_come_as_one_event(sandbox):
+    response = post(sandbox, {"InstanceId": "7"}, action=P.SSE_ACTION)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+    assert len(events) == 1 and events[0]["Success"] is False and events[0]["ErrorCode"] == "InstanceNotExist"
+
+
+def test_received_can_be_cleared():
+    with start() as sb:
+        post(sb)
+        assert len(requests.get(f"{sb.url}/_sandbox/received", timeout=10).json()) == 1
+        requests.delete(f"{sb.url}/_sandbox/received", timeout=10)
+        assert sb.received == []
+
+
+def test_sixteen_concurrent_clients_are_all_answered(sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dms_magic.client import DmsChatClient
+
+    with DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id, access_key_secret=sandbox.access_key_secret,
+                       instance_id=1, max_retries=0) as client:
+        prompts = [f"客户{i}的手机号是1391234{i:04d}" for i in range(64)]
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(lambda p: client.chat(p, need_desensitization=True,
+                                                          desensitization_rule="UserInfo", max_tokens=40), prompts))
+    assert len({r.request_id for r in results}) == 64
+    recorded = {e["request_id"]: e for e in sandbox.received}
+    for prompt, result in zip(prompts, results):
+        entry = recorded[result.request_id]
+        assert entry["request"].messages[0]["content"] == prompt  # each answer belongs to its own request
+        assert prompt[-11:] not in entry["model_input"][0]["content"]
