@@ -195,11 +195,22 @@ def test_stream_ends_with_the_same_text_as_a_plain_call(ip, sandbox):
     ran = run(ip, "%%dmschat --stream --seed 11 -t 0.9 --mask --rule UserInfo -o streamed" + prompt)
     assert ran.success, ran.text
     assert ip.user_ns["streamed"].text == ip.user_ns["plain"].text
-    # the display grew: a first card, updates, then the final card with the whole answer
+    # one display, updated in place: a first card, updates, then the final card with the whole answer
     updates = [o for o in ran.outputs if "dms-chat-result" in o.get("text/html", "")]
     assert len(updates) >= 2
     assert "streaming" in updates[0]["text/html"]
     assert "streaming" not in updates[-1]["text/html"]
+
+
+def test_stream_display_grows_as_tokens_arrive(ip):
+    assert run(ip, "%config DmsChatMagics.stream_update_interval = 0").success  # refresh on every event
+    ran = run(ip, "%%dmschat --stream --max-tokens 40 -o s\nTell me about Hangzhou.")
+    assert ran.success, ran.text
+    partial = [o["text/plain"] for o in ran.outputs if "streaming" in o.get("text/html", "")]
+    final = ip.user_ns["s"].text
+    lengths = [len(text) for text in partial]
+    assert len(partial) > 3 and lengths == sorted(lengths) and any(0 < n < len(final) for n in lengths)
+    assert all(final.startswith(text) for text in partial)
 
 
 # -- interpolation ------------------------------------------------------------------------------
