@@ -244,6 +244,7 @@ def test_dry_run_sends_nothing_and_shows_request_preview_and_estimate(ip, sandbo
     assert "prompt tokens" in ran.html
     assert "13812345678" in ran.html  # the original, in the preview and the request
     assert "Authorization" in ran.html and "Signature=" not in ran.text
+    assert sandbox.access_key_id[:4] + "****" in ran.text  # who signs, masked
 
 
 def test_dry_run_still_rejects_bad_values(ip, sandbox):

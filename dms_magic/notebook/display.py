@@ -93,15 +93,17 @@ def _delta(chunk: Any, field: str) -> str:
 
 # -- dry run ------------------------------------------------------------------------------------
 def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: Mapping[str, str],
-                 previews: Iterable[Any], prompt_tokens: int) -> str:
-    """What would be sent (no signature, no keys), the local masking preview, a token estimate."""
+                 previews: Iterable[Any], prompt_tokens: int, signer: str = "") -> str:
+    """What would be sent (redacted: who signs, never the signature or a secret), the local masking
+    preview, a prompt-token estimate."""
     rows = "".join(f'<tr><td style="padding:1px 6px"><code>{esc(k)}</code></td>'
                    f'<td style="padding:1px 6px;white-space:pre-wrap"><code>{esc(v)}</code></td></tr>'
                    for k, v in {**query, **{f"(body) {k}": v for k, v in form.items()}}.items())
     parts = [f'<div class="dms-dry-run" style="{render._CARD}">',
              render.badge("dry run: nothing sent", "#fff8c5", "#7d4e00"),
-             f'<div style="{render._MUTED};margin:4px 0">POST {esc(endpoint)} · action {esc(action)} · '
-             f'Authorization and keys are added when sending and never shown</div>',
+             f'<div style="{render._MUTED};margin:4px 0">POST {esc(endpoint)} · action {esc(action)}</div>',
+             f'<div style="{render._MUTED};margin:4px 0">Authorization: ACS3-HMAC-SHA256, signed by '
+             f'{esc(signer or "the resolved credentials")}; the signature is computed when sent and never shown</div>',
              f'<table style="{render._TABLE}">{rows}</table>',
              f'<div style="margin-top:6px">≈ <b>{prompt_tokens}</b> prompt tokens (local estimate)</div>']
     for preview in previews:

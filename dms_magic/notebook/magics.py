@@ -229,11 +229,15 @@ class DmsChatMagics(Magics, Configurable):
         endpoint = "in-process sandbox" if settings.uses_sandbox else (settings.endpoint or session.CENTRAL_ENDPOINT)
         action = SSE_ACTION if streaming else ACTION
         tokens = estimate_prompt_tokens(messages)
+        # Who would sign: the credential kind and masked key id only (status never holds a secret).
+        info = session.status(settings.endpoint, instance_id=settings.instance_id, profile=settings.profile)
+        signer = " ".join(str(v) for v in (info["credentials"], info["access_key_id"]) if v)
         text = (f"dry run, nothing sent: POST {endpoint} {action}\n"
                 + "\n".join(f"{k}={v}" for k, v in {**query, **form}.items())
+                + f"\nAuthorization: ACS3-HMAC-SHA256, signed by {signer}; signature computed when sent, never shown"
                 + f"\n~{tokens} prompt tokens (local estimate)")
         show_html(dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
-                               prompt_tokens=tokens), text)
+                               prompt_tokens=tokens, signer=signer), text)
 
     # -- option parsing -------------------------------------------------------------------------
     def _parse(self, line: str):
