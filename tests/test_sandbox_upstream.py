@@ -102,3 +102,17 @@ def test_upstream_failures_become_gateway_errors():
         with pytest.raises(DmsError) as info:
             client.chat("hi")
         assert info.value.code == "ServiceUnavailable"
+
+
+def test_a_refusing_model_is_reported_inside_data_like_dms_does():
+    model = FakeModel(status=400)
+    with start(upstream=model.url) as sb:
+        post = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                             instance_id=1, max_retries=0)
+        with pytest.raises(DmsError) as info:
+            post.chat("hi")
+        assert info.value.code == "InvalidParameter" and info.value.http_status == 400
+        raw = info.value.raw
+        assert raw["Success"] is True and raw["Data"]["StatusCode"] == "400"
+        assert raw["Data"]["Type"] == "invalid_request_error"
+    model.stop()

@@ -140,6 +140,9 @@ class SandboxApp:
             try:
                 generation, model = self.upstream.complete(model_input, values)
             except UpstreamError as exc:
+                if exc.code == "InvalidParameter":  # the model refused the call: DMS reports that inside Data
+                    body = replies.model_error(exc.status, exc.code, exc.message, request_id=request_id, model=model)
+                    return self._reply(stream, body)
                 return gateway_error(exc.code, exc.message, request_id=request_id)
         else:
             generation = generate(model_input, values, seed=seed, masked_rule=rule)
@@ -191,7 +194,11 @@ class SandboxApp:
                 for m in messages]
 
     def _business_error(self, stream: bool, code: str, message: str, request_id: str) -> Response:
-        body = replies.business_error(code, message, request_id=request_id)
+        return self._reply(stream, replies.business_error(code, message, request_id=request_id))
+
+    @staticmethod
+    def _reply(stream: bool, body: dict) -> Response:
+        """A one-shot HTTP 200 body: JSON, or one SSE event on the streaming action."""
         if stream:
             response = Response([error_event(body)], content_type="text/event-stream;charset=utf-8")
             response.headers[replies.BACKEND_HEADER[0]] = replies.BACKEND_HEADER[1]

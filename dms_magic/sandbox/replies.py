@@ -75,6 +75,15 @@ def business_error(code: str, message: str, *, request_id: str) -> dict[str, Any
     return {"RequestId": request_id, "Success": False, "ErrorCode": code, "ErrorMessage": message}
 
 
+def model_error(status: int, code: str, message: str, *, request_id: str, model: str) -> dict[str, Any]:
+    """The model side refused the call: DMS passes DashScope's error inside ``Data`` (StatusCode,
+    Message, Type), as on the reference page's example (HTTP 200)."""
+    kind = "invalid_request_error" if 400 <= status < 500 else "server_error"
+    return {"RequestId": request_id, "Success": True,
+            "Data": {"Model": model, "Choices": [], "StatusCode": str(status), "Code": code, "Message": message,
+                     "Type": kind}}
+
+
 def choice(generation, values: dict, *, content: str, reasoning: str | None, steps, finish: str | None) -> dict:
     """One entry of ``Data.Choices`` (shared by the whole answer and by each streamed event)."""
     message = {"Content": content, "Role": "assistant"}
@@ -93,6 +102,7 @@ def success_body(generation, values: dict, *, request_id: str, model: str, creat
         "Data": {
             "Created": str(created),
             "Model": model,
+            "StatusCode": "200",  # the model call's own status (the SDK documents 200 for normal calls)
             "Choices": [choice(generation, values, content=generation.content, reasoning=generation.reasoning,
                                steps=generation.content_steps, finish=generation.finish_reason)],
             "Usage": generation.usage(),

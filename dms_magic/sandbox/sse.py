@@ -44,5 +44,6 @@ def events(generation, values: dict, *, request_id: str, model: str, created: in
 
 
 def error_event(body: dict) -> bytes:
-    """A business error on the streaming action: one event carrying ``Success: false``."""
+    """An error on the streaming action that DMS reports in the body (unknown instance or rule, a
+    model-side failure): one event carrying that body."""
     return _event(1, body)

@@ -20,9 +20,9 @@ from .tokens import count_tokens, tokenise
 class UpstreamError(Exception):
     """The upstream failed: ``code`` is the gateway code to answer with (never contains the key)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, status: int = 503):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.status = code, message, status
 
 
 # request value name -> OpenAI chat.completions field
@@ -76,7 +76,7 @@ class Upstream:
                 detail = (error.get("message") if isinstance(error, dict) else error) or body.get("message") or ""
             code = "InvalidParameter" if 400 <= response.status_code < 500 else "ServiceUnavailable"
             raise UpstreamError(code, f"The upstream model answered HTTP {response.status_code}: "
-                                f"{str(detail)[:300] or 'no JSON body'}.")
+                                f"{str(detail)[:300] or 'no JSON body'}.", response.status_code)
         return self._generation(messages, body), str(body.get("model") or self.model or values.get("model"))
 
     @staticmethod
