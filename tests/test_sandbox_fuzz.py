@@ -80,7 +80,9 @@ def test_valid_messages_with_random_parameters(sandbox, query, content, action):
                                      "x-acs-signature-nonce", "x-acs-content-sha256", "content-type"]), min_size=1),
        garbage=st.dictionaries(st.sampled_from(["Authorization", "x-acs-date", "x-acs-signature-nonce",
                                                 "x-acs-security-token", "x-acs-content-sha256"]),
-                               st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60), max_size=2))
+                               # stripped: requests itself refuses header values with outer whitespace
+                               st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60).map(str.strip),
+                               max_size=2))
 def test_missing_and_garbage_headers(sandbox, drop, garbage):
     # (host is not dropped: requests would add the same Host back)
     body = urlencode({"Messages": json.dumps([{"role": "user", "content": "hi"}])}).encode()
