@@ -3,6 +3,7 @@ carried-through columns, compare mode, Ctrl-C, executors, rate cap, bad input.""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -242,7 +243,8 @@ def test_a_process_pool_runs_the_calls_with_each_workers_default_client(sandbox,
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
     before = _api_requests(sandbox)
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # spawn: fresh worker processes, as on another machine (fork would copy this process's threads' locks)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         frame = chat_many(_prompts(4), executor=pool, progress=False, max_tokens=8)
     assert frame["error_code"].isna().all(), frame["error_message"].tolist()
     assert _api_requests(sandbox) == before + 4
