@@ -277,7 +277,7 @@ def test_copy_as_cell_inserts_the_cell_below_and_shows_it(ip):
     expected = "%%dmschat --need-desensitization false --temperature 0.5\nhi"
     assert f.to_magic() == expected
     assert ip.rl_next_input == expected  # IPython's set_next_input: the frontend puts it below
-    assert "--temperature 0.5" in f.output.outputs[0]["data"]["text/html"]
+    assert "--temperature 0.5" in f.cell_output.outputs[0]["data"]["text/html"]
 
 
 def test_form_is_generated_from_the_table():

@@ -305,6 +305,8 @@ class DmsChatForm:
         self.status = W.HTML("")
         self.output = W.Output(layout=W.Layout(border="1px solid #ddd", min_height="2em", padding="4px"))
         self.output.add_class("dms-form-output")
+        self.cell_output = W.Output()  # "Copy as cell" shows the cell text here
+        self.cell_output.add_class("dms-form-cell")
         self.status.add_class("dms-form-status")
         self.widget = self._layout()
         self.widget.add_class("dms-chat-form")
@@ -331,7 +333,8 @@ class DmsChatForm:
         advanced = W.Accordion(children=[W.VBox(section(FOLDED_GROUP) + other)], titles=("advanced",))
         advanced.selected_index = None  # folded
         self.advanced = advanced
-        parts += [advanced, self.conversation, W.HBox(list(self.buttons.values())), self.status, self.output]
+        parts += [advanced, self.conversation, W.HBox(list(self.buttons.values())), self.status,
+                  self.cell_output, self.output]
         return W.VBox(parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -543,6 +546,7 @@ class DmsChatForm:
         self.history = []
         self.result = None
         self.output.outputs = ()
+        self.cell_output.outputs = ()
         self._show_status("")
         for row in self.rows.values():
             row.show_error(None)
@@ -568,21 +572,24 @@ class DmsChatForm:
             words += _magic_option(BY_NAME[name], value)
         return " ".join(words) + "\n" + self.prompt.value
 
-    def copy_as_cell(self) -> str:
-        """Put the equivalent ``%%dmschat`` cell below where the frontend allows; always show it."""
+    def copy_as_cell(self) -> None:
+        """Put the equivalent ``%%dmschat`` cell below where the frontend allows; always show it
+        (under the buttons, leaving the last result in place). ``to_magic()`` gives the text."""
         text = self.to_magic()
         inserted = _insert_cell_below(text)
-        note = ("A new cell with this text was inserted below." if inserted == "set_next_input" else
-                "Copy this into a new cell (the frontend inserts it below when it can):")
+        # A button click cannot reach JupyterLab's notebook (no page API, no reply payload), so
+        # there the text is shown (click selects it) and offered to the clipboard.
+        note = ("The equivalent cell, inserted below:" if inserted == "set_next_input" else
+                "The equivalent cell (Classic Notebook inserts it below; elsewhere copy it, or run "
+                "f.copy_as_cell() in a cell to have it inserted below):")
         from IPython.display import HTML, Javascript
 
-        self.output.outputs = ()
-        self.output.append_display_data(HTML(
+        self.cell_output.outputs = ()
+        self.cell_output.append_display_data(HTML(
             f"<div>{html.escape(note)}</div><pre style='user-select:all'>{html.escape(text)}</pre>"))
         if inserted is None:
-            self.output.append_display_data(Javascript(_insert_cell_js(text)))
+            self.cell_output.append_display_data(Javascript(_insert_cell_js(text)))
         self._show_status("copied as cell")
-        return text
 
 
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")

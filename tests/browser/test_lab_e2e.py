@@ -184,6 +184,27 @@ def _drive(page, base: str, token: str, shot: Path) -> None:
 
     page.screenshot(path=str(shot), full_page=True)
 
+    # "Copy as cell" button: JupyterLab gives a click no way to add a cell, so the text is shown,
+    # beside the result (which stays).
+    form.locator(".dms-button-copy-as-cell").click()
+    shown = form.locator(".dms-form-cell pre")
+    shown.wait_for(state="visible")
+    assert shown.inner_text().startswith("%%dmschat --model qwen-plus --need-desensitization"), shown.inner_text()
+    assert card.is_visible()
+
+    # "Copy as cell" from code: the %%dmschat cell is inserted below (IPython's set_next_input).
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")  # a new cell below the form's cell, in edit mode after Enter
+    page.keyboard.press("Enter")
+    page.keyboard.type("f.copy_as_cell()")
+    page.keyboard.press("Shift+Enter")
+    inserted = page.locator(".jp-Cell .jp-InputArea .cm-content",
+                            has_text="%%dmschat --model qwen-plus --need-desensitization")
+    inserted.first.wait_for(state="visible")
+    source = inserted.first.inner_text()
+    assert "--desensitization-rule UserInfo --logprobs --top-logprobs 2" in source and PHONE in source, source
+    page.screenshot(path=str(shot.with_name(shot.stem + "-copied-cell.png")), full_page=True)
+
 
 def _wait_for_kernel(page, base: str, token: str) -> None:
     """Until the page's kernel is connected (the server counts its websocket) and idle. The page's
