@@ -58,6 +58,11 @@ ZH_TEMPLATES = [
     "请把文件寄到{CHINESE_ADDRESS}谢谢", "他搬到了{CHINESE_ADDRESS}附近", "地址{CHINESE_ADDRESS}邮编另附",
     "{CHINESE_NAME}身份证{ID_CARD}手机{MOBILE_PHONE}住{CHINESE_ADDRESS}",
     "持卡人{CHINESE_NAME}卡号{BANK_CARD}预留手机{MOBILE_PHONE}",
+    "{CHINESE_NAME}，男，1985年出生", "值班人员：{CHINESE_NAME}", "转账给{CHINESE_NAME}五百元",
+    "抄送{CHINESE_NAME}、{CHINESE_NAME}", "{CHINESE_NAME}（工号A1023）已入职", "本次会议由{CHINESE_NAME}主持",
+    "@{CHINESE_NAME} 请查收附件", "项目经理{CHINESE_NAME}已确认", "{CHINESE_NAME}同学请到教务处",
+    "我和{CHINESE_NAME}约好了周末见面", "发货地：{CHINESE_ADDRESS}", "{CHINESE_ADDRESS}的房子出租",
+    "注册地址为{CHINESE_ADDRESS}", "导航到{CHINESE_ADDRESS}大约二十分钟",
 ]
 EN_TEMPLATES = [
     "Call me at {MOBILE_PHONE} after 6pm.", "My email is {EMAIL}, thanks.", "Card number {BANK_CARD} expires 09/27.",
@@ -81,6 +86,14 @@ FILLERS = [
     "请于本周五前提交材料。", "感谢您的耐心等待。", "方便的话请回复确认。", "这个价格比上个月高了一些。",
     "会议改到周四上午。", "请尽量使用加密渠道传输文件。", "Thanks for your patience.", "The meeting moved to Thursday.",
     "金额较大时需要主管审批。", "石家庄的天气今天不错。", "王者荣耀更新了新版本。", "周末大家一起去爬山吧。",
+    "高铁票已经订好了。", "明年计划扩大招聘规模。", "方案需要再讨论一下。", "金融行业监管趋严。", "白天气温较高，注意防暑。",
+    "安全生产无小事。", "常见问题请查看帮助文档。", "关于系统升级的通知已发布。", "文件已上传到共享盘。",
+    "万一出现故障请联系运维。", "全体员工下午两点集合。", "成本控制是今年的重点。", "于是大家决定延期。",
+    "任何人不得泄露客户信息。", "向日葵长得很好。", "黄金价格持续上涨。", "周报请在周一提交。", "李子和桃子都熟了。",
+    "马上就到年底了。", "林业部门发布了防火通知。", "江南的春天很美。", "宋体字号太小了。", "陈列柜需要重新布置。",
+    "谢谢大家的支持。", "钱款已退回原账户。", "高度关注用户反馈。", "张贴通知的地方在一楼。", "程序已经重新部署。",
+    "温度传感器读数异常。", "车辆保养记录已更新。", "雷雨天气请勿外出。", "许多用户反映登录慢。", "何时恢复服务还不确定。",
+    "郑重声明：本公司从未授权他人。", "罗列问题清单后再开会。", "The Great Wall is long.", "Meeting Room B is booked.",
 ]
 LOOSE = [(" ", " "), ("：", "，"), (" ", "，"), ("“", "”"), ("（", "）")]
 

@@ -188,13 +188,21 @@ def test_invariants_on_random_text():
 
 
 def test_overlapping_candidates_resolve_to_one_span():
-    # An 18-digit ID starting with 62 that also passes Luhn is shaped like a UnionPay card too;
-    # the engine keeps one span, the ID (the stronger validation).
-    both = next(n for n in (f"620102199003{d:02d}{seq:03d}" for d in range(1, 29) for seq in range(1000))
-                if v.china_id(n + v.id_check_char(n)) and v.bank_card(n + v.id_check_char(n)))
-    id_card = both + v.id_check_char(both)
-    r = mask(f"证件{id_card}", "All")
-    assert [(s.entity, s.original) for s in r.entities] == [("ID_CARD", id_card)]
+    # Two passport recognizers (PRC format; any format after a cue word) both fire on this value.
+    from dms_magic.masking.recognizers import structured_recognizers
+
+    text = "护照号E12345678"
+    raw = [d for rec in structured_recognizers() for d in rec.find(text)]
+    assert len(raw) == 2
+    assert [(d.entity, text[d.start:d.end]) for d in detect(text, "All")] == [("PASSPORT", "E12345678")]
+
+
+def test_id_shaped_numbers_are_not_cards():
+    # Gansu IDs start with 62 like UnionPay cards; an unseparated ID-shaped number is an ID (or nothing).
+    both = next(n for n in (f"620102199013{d:02d}{seq:03d}" for d in range(1, 29) for seq in range(1000))
+                if v.luhn(n + v.id_check_char(n)))
+    bad_date_id = both + v.id_check_char(both)  # month 13: not an ID either
+    assert mask(f"编号{bad_date_id}格式错误", "All").entities == []
 
 
 def test_resolve_overlaps_keeps_best_non_overlapping():

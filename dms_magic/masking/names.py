@@ -25,13 +25,13 @@ BEFORE_CUES = (
     "亲爱的 尊敬的 致 感谢 联系 拨打 告诉 通知 转告 交给 找 请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 "
     "先生 女士 配偶 父亲 母亲 丈夫 妻子 儿子 女儿 朋友 同事 领导 经理 主管 店长 医生 护士 律师 记者 "
     "审批人 审核人 操作人 登记人 报案人 举报人 当事人 嫌疑人 证人 职员 教师 作者 导师 队长 组长 "
-    "、 ， ： : 「 “ 《 （ ("
+    "、 ， ： : 「 “ 《 （ ( @ 抄送 值班 主持人 项目经理"
 ).split()
 
 # Words that follow a name. A title or a possessive + PII word is strong; verbs are checked by jieba.
 AFTER_CUES = (
     "先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
-    "的 说 表示 称 和 与 及 、 ， , 。 ； ; ： : ） ) 」 ” 已 在 于 是 将 会 要 也 都 今天 昨天 明天 "
+    "的 说 表示 称 和 与 及 、 ， , 。 ； ; ： : ） ) （ ( 」 ” 已 在 于 是 将 会 要 也 都 今天 昨天 明天 "
     "电话 手机 联系 身份证 证件 邮箱 住址 家住 住在 来自 出生 男 女 负责 提交 申请 办理 确认 签字 同意 "
     "收 寄 购买 预订 入住 就诊 投诉 反映 报名 登记 回复 发送 "
 ).split()
@@ -43,9 +43,10 @@ WEAK_AFTER = frozenset(w for w in AFTER_CUES if len(w) == 1) | {"今天", "昨�
 AMBIGUOUS_SURNAMES = frozenset("于和与向时单钱高明方石白金万文平全成常关易任尚应海花国信元那都但由车路云江房左甘连乐谈区"
                                "原支计门初来相能双从师东西南北上下大小公")
 # Last characters that make a word a role or a thing, not a given name (申请人, 工作者, 对方).
-ROLE_ENDINGS = frozenset("人员者们方家号期时处部")
+ROLE_ENDINGS = frozenset("人员者们方家号期时处部市省县区卡费款单证码")
 # A token this frequent in jieba's dictionary is an ordinary word (高度, 明确, 方面), not a name.
 COMMON_WORD_FREQ = 5000
+
 
 # Titles jieba sometimes glues onto a name (王经理): cut them off before judging the name.
 TITLES = ("先生", "女士", "小姐", "同学", "老师", "经理", "总监", "主任", "医生", "护士", "律师", "教授",
@@ -64,7 +65,7 @@ def surnames() -> tuple[str, tuple[str, ...]]:
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
     single, compound = surnames()
     surname = f"(?:{trie_pattern(compound)}|[{single}])"
-    before = re.compile(f"(?P<cue>{trie_pattern(BEFORE_CUES)})[:：]?[ ]?(?P<name>{surname}[{CJK}]{{1,3}})")
+    before = re.compile(f"(?P<cue>{trie_pattern(BEFORE_CUES)})[:：]?[ ]?[（(“「]?(?P<name>{surname}[{CJK}]{{1,3}})")
     after = re.compile(f"(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{trie_pattern(AFTER_CUES)})|[ ]*$)")
     return before, after
 
@@ -116,7 +117,7 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     jieba's part-of-speech tags are not trusted for given names (it tags 建国 and 桂兰 as places);
     it decides where the name ends, and word frequency tells ordinary words from names.
     """
-    tokenizer, _ = _jieba()
+    tokenizer, tags = _jieba()
     tokens = list(tokenizer.cut(text[pos:pos + 6], HMM=True))
     first = tokens[0]
     surname_len = 2 if text[pos:pos + 2] in compound else 1
@@ -129,6 +130,9 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     if len(first) > surname_len:
         if len(first) > surname_len + 2:
             return None  # jieba sees a longer word here (王者荣耀): not a name
+        tag = tags.get(first)
+        if not strong and tag and not tag.startswith("nr"):
+            return None  # after a weak cue, a dictionary word (申请 v, 查收 v, 周一 t) is that word
         name = first
     else:
         # jieba split the surname off (黄 / 红霞, 王 / 亮): take what follows as the given name.
@@ -145,7 +149,7 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         if len(name) == surname_len:
             return None
     given = name[surname_len:]
-    if given[0] == name[0] or name[-1] in ROLE_ENDINGS or tokenizer.FREQ.get(name, 0) >= COMMON_WORD_FREQ:
+    if (given[0] == name[0] and not strong) or name[-1] in ROLE_ENDINGS or tokenizer.FREQ.get(name, 0) >= COMMON_WORD_FREQ:
         return None  # 谢谢, 申请人, 高度
     end = pos + len(name)
     if name in _place_names() or text[end:end + 1] in ("市", "省", "县", "区"):

@@ -75,7 +75,7 @@ class PatternRecognizer:
             if self.context or self.veto:
                 before = self._before(text, start)
                 # a veto word must end right before the value (``版本 2.3.1.0``), not just be nearby
-                if self.veto and _ends_with_word(before.rstrip(" :：#-"), self.veto):
+                if self.veto and _ends_with_word(before.rstrip(" :：#-“”\"'（(「『【["), self.veto):
                     continue
                 if self.context and any(w in before for w in self.context):
                     score = min(1.0, score + 0.1)

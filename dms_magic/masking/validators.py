@@ -80,10 +80,20 @@ def card_brand(digits: str) -> str | None:
     return None
 
 
+def looks_like_id(digits: str) -> bool:
+    """An 18-digit number shaped like a resident ID (province, 19xx/20xx year, month 00-19), even
+    with an impossible date: 62/65 IDs (Gansu, Xinjiang) share the UnionPay/Discover prefixes."""
+    return (len(digits) == 18 and digits[:2] in _ID_PROVINCES and digits[6:8] in ("19", "20")
+            and digits[10] in "01")
+
+
 def bank_card(value: str) -> bool:
-    """13-19 digits (separators allowed), a known IIN range for that length, and a valid Luhn sum."""
+    """13-19 digits (separators allowed), a known IIN range for that length, and a valid Luhn sum.
+    An unseparated 18-digit number shaped like a resident ID is not taken for a card."""
     digits = re.sub(r"[ -]", "", value)
-    return 13 <= len(digits) <= 19 and card_brand(digits) is not None and luhn(digits)
+    if not (13 <= len(digits) <= 19 and card_brand(digits) is not None and luhn(digits)):
+        return False
+    return not (digits == value and looks_like_id(digits))
 
 
 # -- phones -------------------------------------------------------------------------------------
@@ -133,13 +143,21 @@ def org_code(value: str) -> bool:
     return value[8] == "0123456789X0"[11 - total % 11]
 
 
+# GB 32100 registration authority -> the organisation types it may issue (character 1 -> 2).
+_USCC_TYPES = {"1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "129", "8": "19",
+               "9": "123", "A": "19", "N": "1239", "Y": "1"}
+
+
 def uscc(value: str) -> bool:
     """Unified social credit code (GB 32100-2015): its mod-31 check character (python-stdnum) and
     the GB 11714 check digit of the organisation code inside it (characters 9-17), which
     python-stdnum does not check and which keeps random 18-digit numbers from passing."""
     from stdnum.cn import uscc as _uscc
 
-    return _uscc.is_valid(value) and org_code(value[8:17].upper())
+    v = value.upper()
+    if v[1:2] not in _USCC_TYPES.get(v[:1], "") or v[2:4] not in _ID_PROVINCES:
+        return False  # authority/type pair or region (a province code) that GB 32100 does not issue
+    return _uscc.is_valid(v) and org_code(v[8:17])
 
 
 # -- network ------------------------------------------------------------------------------------
