@@ -69,7 +69,9 @@ class SandboxApp:
         response = self.api(request)
         # Injected latency comes after the work, as a model's generation time would: requests that
         # arrived together then do their CPU work while others wait, not all at once afterwards.
-        self.faults.delay()
+        # A streamed answer spends it between its events instead, so streaming is visible.
+        if not getattr(response, "paced", False):
+            self.faults.delay()
         return response
 
     # -- the API ------------------------------------------------------------------------------
@@ -156,8 +158,9 @@ class SandboxApp:
         if self.upstream is not None:
             headers["X-Dms-Magic-Upstream"] = self.upstream.base_url
         if stream:
-            response = Response(events(generation, values, request_id=request_id, model=model, created=created),
-                                content_type="text/event-stream;charset=utf-8")
+            chunks = list(events(generation, values, request_id=request_id, model=model, created=created))
+            response = Response(self.faults.paced(chunks), content_type="text/event-stream;charset=utf-8")
+            response.paced = True
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})
             return response

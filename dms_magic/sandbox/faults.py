@@ -1,6 +1,7 @@
 """Fault and load knobs, applied before a request is authenticated (as a gateway or network would).
 
-``latency_ms`` adds a fixed delay to every API request; ``error_rate`` answers that fraction with
+``latency_ms`` adds a fixed delay to every API request (a streamed answer spreads it over its
+events); ``error_rate`` answers that fraction with
 503 ServiceUnavailable; ``throttle_qps`` answers requests beyond N in any one-second window with
 400 Throttling.User; ``drop_rate`` closes that fraction of connections without any answer. With a
 sandbox ``seed`` the random choices are reproducible.
@@ -60,6 +61,14 @@ class Faults:
     def delay(self) -> None:
         if self.config.latency_ms:
             time.sleep(self.config.latency_ms / 1000)
+
+    def paced(self, chunks: list[bytes]):
+        """Yield streamed events with the request's latency spread evenly before them."""
+        pause = self.config.latency_ms / 1000 / max(len(chunks), 1)
+        for chunk in chunks:
+            if pause:
+                time.sleep(pause)
+            yield chunk
 
 
 def drop_connection(environ: dict) -> None:
