@@ -338,7 +338,25 @@ class DmsChatForm:
         return W.VBox(parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):  # text/plain is what a non-widget frontend (or a log) shows
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self._safe_values().items())
+        return f"<DmsChatForm {shown or 'no parameters set'}; display it in a notebook to use it>"
+
+    def _safe_values(self) -> dict[str, Any]:
+        out = {}
+        for name, row in self.rows.items():
+            try:
+                value = row.read()
+            except InvalidParameterError:
+                value = "(invalid)"
+            if value is not None:
+                out[name] = value
+        return out
 
     # -- values --------------------------------------------------------------------------------
     def set(self, **values: Any) -> "DmsChatForm":
