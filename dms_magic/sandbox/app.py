@@ -76,6 +76,7 @@ class SandboxApp:
 
     # -- the API ------------------------------------------------------------------------------
     def api(self, request: Request) -> Response:
+        """The gateway's stages in order; the first that objects answers."""
         fault = self.faults.decide()
         if fault == "drop":
             drop_connection(request.environ)
@@ -88,28 +89,15 @@ class SandboxApp:
         body = self._read_body(request)
         if isinstance(body, Response):
             return body
-
         action = request.headers.get("x-acs-action", "")
-        version = request.headers.get("x-acs-version", "")
-        if not action and "Action" in request.args:
-            return gateway_error("IncompleteSignature", "This request looks signed the old RPC way (Action and "
-                                 "Signature in the query). The sandbox, like the official SDKs today, uses "
-                                 "ACS3-HMAC-SHA256: send x-acs-action, x-acs-version, x-acs-date, "
-                                 "x-acs-signature-nonce and an Authorization header.")
-        if action not in (P.ACTION, P.SSE_ACTION):
-            return gateway_error("InvalidAction.NotFound", f"Specified api is not found, please check your url "
-                                 f"and method: x-acs-action {action!r} (the sandbox serves {P.ACTION} and "
-                                 f"{P.SSE_ACTION}).")
-        if version != P.API_VERSION:
-            return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
-                                 f"(expected {P.API_VERSION}).")
-
+        refusal = _route_error(request, action)
+        if refusal is not None:
+            return refusal
         query = _first_values(request.args)
         try:
             pair = self.verifier.verify(request.method, request.path, query, dict(request.headers), body)
         except AuthFailure as failure:
             return gateway_error(failure.code, failure.message)
-
         form = _parse_form(request, body)
         if isinstance(form, Response):
             return form
@@ -118,9 +106,13 @@ class SandboxApp:
             chat = P.ChatRequest.from_wire(query, form, stream=stream)
         except P.InvalidParameterError as exc:
             return _parameter_error(exc)
+        entry = {"request_id": new_request_id(), "action": action, "time": time.time(),
+                 "access_key_id": pair.access_key_id, "query": query, "form": form, "request": chat}
+        return self.answer(entry, stream)
 
-        request_id = new_request_id()
-        values = chat.values
+    def answer(self, entry: dict, stream: bool) -> Response:
+        """After the gateway: DMS's checks (instance, rule), masking, then the generator (or upstream)."""
+        request_id, values = entry["request_id"], entry["request"].values
         if values["instance_id"] not in self.instances:
             known = ", ".join(str(i) for i in sorted(self.instances))
             return self._business_error(stream, "InstanceNotExist", f"The specified instance does not exist: "
@@ -135,10 +127,13 @@ class SandboxApp:
             model_input = self._mask(values["messages"], rule, seed)
         except LookupError as exc:
             return self._business_error(stream, "DesensitizationRuleNotExist", str(exc), request_id)
+
         model = values.get("model") or DEFAULT_MODEL
+        headers = {"x-acs-request-id": request_id}
         if self.upstream is not None:
             from .upstream import UpstreamError
 
+            headers["X-Dms-Magic-Upstream"] = self.upstream.base_url
             try:
                 generation, model = self.upstream.complete(model_input, values)
             except UpstreamError as exc:
@@ -148,15 +143,10 @@ class SandboxApp:
                 return gateway_error(exc.code, exc.message, request_id=request_id)
         else:
             generation = generate(model_input, values, seed=seed, masked_rule=rule)
+        self.journal.add({**entry, "model_input": model_input, "masked": rule is not None, "rule": rule,
+                          "seed": seed, "finish_reason": generation.finish_reason})
+
         created = int(time.time())
-        self.journal.add({
-            "request_id": request_id, "action": action, "time": time.time(), "access_key_id": pair.access_key_id,
-            "query": query, "form": form, "request": chat, "model_input": model_input,
-            "masked": rule is not None, "rule": rule, "seed": seed, "finish_reason": generation.finish_reason,
-        })
-        headers = {"x-acs-request-id": request_id}
-        if self.upstream is not None:
-            headers["X-Dms-Magic-Upstream"] = self.upstream.base_url
         if stream:
             chunks = list(events(generation, values, request_id=request_id, model=model, created=created))
             response = Response(self.faults.paced(chunks), content_type="text/event-stream;charset=utf-8")
@@ -164,8 +154,8 @@ class SandboxApp:
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})
             return response
-        body_out = replies.success_body(generation, values, request_id=request_id, model=model, created=created)
-        return json_response(body_out, headers=headers)
+        body = replies.success_body(generation, values, request_id=request_id, model=model, created=created)
+        return json_response(body, headers=headers)
 
     # -- stages -------------------------------------------------------------------------------
     def _read_body(self, request: Request) -> bytes | Response:
@@ -207,6 +197,24 @@ class SandboxApp:
             response.headers[replies.BACKEND_HEADER[0]] = replies.BACKEND_HEADER[1]
             return response
         return json_response(body)
+
+
+def _route_error(request: Request, action: str) -> Response | None:
+    """The action and version this sandbox serves, or the gateway's reply for what it does not."""
+    if not action and "Action" in request.args:
+        return gateway_error("IncompleteSignature", "This request looks signed the old RPC way (Action and "
+                             "Signature in the query). The sandbox, like the official SDKs today, uses "
+                             "ACS3-HMAC-SHA256: send x-acs-action, x-acs-version, x-acs-date, "
+                             "x-acs-signature-nonce and an Authorization header.")
+    if action not in (P.ACTION, P.SSE_ACTION):
+        return gateway_error("InvalidAction.NotFound", f"Specified api is not found, please check your url "
+                             f"and method: x-acs-action {action!r} (the sandbox serves {P.ACTION} and "
+                             f"{P.SSE_ACTION}).")
+    version = request.headers.get("x-acs-version", "")
+    if version != P.API_VERSION:
+        return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
+                             f"(expected {P.API_VERSION}).")
+    return None
 
 
 def _first_values(multi: Any) -> dict[str, str]:
