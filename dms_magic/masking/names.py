@@ -39,7 +39,10 @@ AFTER_CUES = (
 # Cues that often precede or follow other things than names: enough for a clear surname, not for a
 # surname character that is also a common word (于, 和, 高, 方, 金 ...).
 WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打".split())
-WEAK_AFTER = frozenset(w for w in AFTER_CUES if len(w) == 1) | {"今天", "昨天", "明天"}
+# After a name only titles and personal-data words are strong; verbs (提交, 负责) follow anything.
+STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
+                         "电话 手机 身份证 证件 邮箱 住址 家住 住在 出生 男 女".split())
+WEAK_AFTER = frozenset(AFTER_CUES) - STRONG_AFTER
 AMBIGUOUS_SURNAMES = frozenset("于和与向时单钱高明方石白金万文平全成常关易任尚应海花国信元那都但由车路云江房左甘连乐谈区"
                                "原支计门初来相能双从师东西南北上下大小公")
 # Last characters that make a word a role or a thing, not a given name (申请人, 工作者, 对方).
@@ -121,12 +124,15 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     tokens = list(tokenizer.cut(text[pos:pos + 6], HMM=True))
     first = tokens[0]
     surname_len = 2 if text[pos:pos + 2] in compound else 1
-    if not strong and text[pos:pos + surname_len] in AMBIGUOUS_SURNAMES:
-        return None
     for title in TITLES:
         if first.endswith(title) and len(first) > len(title):
             first = first[:-len(title)]
             break
+    if not strong and text[pos:pos + surname_len] in AMBIGUOUS_SURNAMES:
+        # 高/方/金 ... after a weak cue: only when jieba itself joins surname and given name into
+        # one word it does not know (钱淑珍), never a dictionary word (高度, 方便, 金额).
+        if len(first) <= surname_len or tokenizer.FREQ.get(first):
+            return None
     if len(first) > surname_len:
         if len(first) > surname_len + 2:
             return None  # jieba sees a longer word here (王者荣耀): not a name
@@ -140,6 +146,8 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         for tok in tokens[1:3]:
             if len(name) >= surname_len + 2 or not ("\u4e00" <= tok[0] <= "\u9fff"):
                 break
+            if tok in TITLES or tok in AFTER_CUES:
+                break  # 雷 / 女士: the name ended, a title or cue follows
             if len(tok) == 1 and tok not in _FUNCTION_CHARS:
                 name += tok
             elif len(tok) == 2 and len(name) == surname_len and tokenizer.FREQ.get(tok, 0) < COMMON_WORD_FREQ:
@@ -149,6 +157,8 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         if len(name) == surname_len:
             return None
     given = name[surname_len:]
+    if any(c in _FUNCTION_CHARS for c in given):
+        return None  # 车是, 王的: a function word is not part of a given name
     if (given[0] == name[0] and not strong) or name[-1] in ROLE_ENDINGS or tokenizer.FREQ.get(name, 0) >= COMMON_WORD_FREQ:
         return None  # 谢谢, 申请人, 高度
     end = pos + len(name)
@@ -172,7 +182,9 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             seen.add(pos)
             cue = m.group("cue")
             strong = cue is not None and cue not in (WEAK_AFTER if regex is after else WEAK_BEFORE)
-            end = _name_at(text, pos, compound, check_left=regex is after, strong=strong)
+            # A weak cue may itself belong to the name (向雷女士: 向 is the surname), so check that
+            # a word starts at the candidate unless a strong cue ends right before it.
+            end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong)
             if end is not None:
                 yield Detection(pos, end, "CHINESE_NAME", 0.75, how, "cn_name")
 
