@@ -306,3 +306,31 @@ def _unescape(text: str) -> str:
     import html
 
     return html.unescape(text)
+
+
+def test_an_explicit_client_is_used_with_its_instance(client, sandbox, tag):
+    f = form(client=client, prompt=f"hi {tag}")
+    assert f.rows["instance_id"].control.placeholder == f"default: {client.instance_id} (this form's client)"
+    _, request = send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert request.instance_id == client.instance_id and f.result.backend == "sandbox"
+
+
+def test_dmschat_form_line_magic_shows_the_form(ip):
+    with capture_output() as shown:
+        ip.run_line_magic("dmschat", "form")
+    (output,) = shown.outputs
+    assert "application/vnd.jupyter.widget-view+json" in output.data
+    assert output.data["text/plain"].startswith("<DmsChatForm")
+
+
+def test_the_secret_never_reaches_the_form(sandbox, tag):
+    f = form(prompt=f"我叫张伟 {tag}", need_desensitization=True, desensitization_rule="UserInfo", logprobs=True)
+    f.send()
+    f.stream()
+    f.compare()
+    f.copy_as_cell()
+    seen = [repr(f), f.to_magic(), f.status.value, repr(f.output.outputs), repr(f.cell_output.outputs),
+            repr(f.widget.get_state())]
+    seen += [repr(row.box.get_state()) + repr(row.control.get_state()) for row in f.rows.values()]
+    assert sandbox.access_key_secret not in "".join(seen)
+    assert sandbox.access_key_id not in f.to_magic()

@@ -481,6 +481,29 @@ class DmsChatForm:
                     self.set(**{name: value})
                 except ValueError:
                     pass  # a bad configured default shows next to its control; the user fixes it there
+        self._show_instance_default()
+
+    def _show_instance_default(self) -> None:
+        """An empty instance_id sends the resolved default; say which one (and where it comes from)."""
+        control = self.rows["instance_id"].control
+        instance = getattr(self._client, "instance_id", None)
+        where = "this form's client"
+        if self._client is None:
+            from dms_magic import session
+
+            try:
+                settings = session.resolve()
+            except ValueError as err:  # e.g. a malformed DMS_MAGIC_INSTANCE_ID: say so where it matters
+                self.rows["instance_id"].show_error(str(err))
+                return
+            source = settings.sources.get("instance_id", "")
+            instance = settings.instance_id
+            where = {"config": "%dmschat config", "environment": "DMS_MAGIC_INSTANCE_ID"}.get(
+                source, "the sandbox's" if "sandbox" in source else source)
+        if instance is not None:
+            control.placeholder = f"default: {instance} ({where})"
+        else:
+            control.placeholder = "required: the DMS instance id"
 
     # -- actions -------------------------------------------------------------------------------
     def send(self) -> Any:

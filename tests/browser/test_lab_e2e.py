@@ -70,6 +70,12 @@ def lab(tmp_path_factory):
     for d in dirs.values():
         d.mkdir()
     _notebook(dirs["notebooks"] / "form.ipynb")
+    # The notebook's "python3" kernel is this interpreter (a machine-wide kernelspec may point elsewhere).
+    spec = dirs["data"] / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python"}), encoding="utf-8")
     # Do not ask about fetching Jupyter news (the network is closed; the toast would cover the page).
     notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
@@ -183,6 +189,20 @@ def _drive(page, base: str, token: str, shot: Path) -> None:
     assert "answered by sandbox" in status, status
 
     page.screenshot(path=str(shot), full_page=True)
+
+    # Stream: the card is rebuilt from streamed events and ends as a final card with usage.
+    first_request = card.inner_text().rsplit("request id", 1)[-1]
+    form.locator(".dms-param-include-usage button", has_text="on").click()
+    form.locator(".dms-button-stream").click()
+    page.wait_for_function(
+        """(previous) => {
+            const card = document.querySelector('.dms-chat-form .dms-form-output .dms-chat-result');
+            return card && /request id/.test(card.innerText) && !card.innerText.endsWith(previous)
+                   && !/streaming…/.test(card.innerText);
+        }""", arg=first_request)
+    streamed = form.locator(".dms-form-output .dms-chat-result")
+    assert PHONE[:3] + "****" in streamed.locator(".dms-answer").inner_text()
+    assert "prompt_tokens" in streamed.locator("table").last.locator("th").all_inner_texts()
 
     # "Copy as cell" button: JupyterLab gives a click no way to add a cell, so the text is shown,
     # beside the result (which stays).
