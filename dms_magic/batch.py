@@ -17,7 +17,7 @@ import time
 import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from dms_magic.compare import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, as_messages, error_row,
@@ -61,8 +61,8 @@ class _Task:
     position: int  # row position in the output frame
     messages: list
     params: dict
-    throttled: int = 0
-    sent_at: float = field(default=0.0)
+    throttled: int = 0  # times re-queued after Throttling
+    sent_at: float = 0.0  # monotonic time it last went out (groups Throttling replies into bursts)
 
 
 def _send(client: Any, messages: list, params: dict) -> dict[str, Any]:
@@ -166,8 +166,6 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
     are sent. Ctrl-C stops the run and returns the rows finished so far.
     ``params`` are request parameters by Python name, the same for every prompt.
     """
-    import pandas as pd
-
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency={concurrency!r} is invalid: expected an integer >= 1")
     bucket = TokenBucket(rate) if rate is not None else None
