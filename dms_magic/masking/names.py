@@ -210,8 +210,24 @@ def _en_pattern() -> re.Pattern:
                       rf"(?![A-Za-z])")
 
 
+@lru_cache(maxsize=1)
+def _en_known_pattern() -> re.Pattern:
+    text = resources.files("dms_magic.masking").joinpath("data/first_names_en.txt").read_text("utf-8")
+    firsts = [w for ln in text.splitlines() if not ln.startswith("#") for w in ln.split()]
+    return re.compile(rf"(?<![A-Za-z]){trie_pattern(firsts)}[ ](?:[A-Z]\.[ ])?(?P<last>{_EN_NAME})(?![A-Za-z])")
+
+
 def find_english_names(text: str) -> Iterator[Detection]:
-    """English names after a cue (Mr., Dear, Name:, contact ...): one to three capitalised words."""
+    """English names: a common given name followed by a capitalised surname (Michael Andrews), or
+    one to three capitalised words after a cue (Mr., Dear, Name:, contact ...)."""
+    for m in _en_known_pattern().finditer(text):
+        if m.group("last") not in _EN_STOP:
+            yield Detection(m.start(), m.end(), "ENGLISH_NAME", 0.7, "given-name list + capitalised surname",
+                            "en_name")
+    yield from _find_cued_english_names(text)
+
+
+def _find_cued_english_names(text: str) -> Iterator[Detection]:
     for m in _en_pattern().finditer(text):
         words = m.group("name").split(" ")
         while words and words[-1] in _EN_STOP:
