@@ -89,3 +89,19 @@ def test_missing_and_garbage_headers(sandbox, drop, garbage):
     response = send(sandbox, {"InstanceId": "1"}, body, drop=drop, extra=garbage)
     assert_clean_reply(response)
     assert response.status_code >= 400  # something the signature relied on is gone or wrong
+
+
+@FUZZ
+@given(content=st.text(st.characters(), max_size=20), where=st.sampled_from(["Messages", "Stop", "SearchOptions"]))
+def test_lone_surrogate_escapes_are_invalid_parameters_not_crashes(sandbox, content, where):
+    broken = json.dumps(content + "\ud800")  # ensure_ascii: the surrogate travels as a \\ud800 escape
+    query = {"InstanceId": "1", "Logprobs": "true", "TopLogprobs": "2"}
+    messages = [{"role": "user", "content": "hi"}]
+    if where == "Messages":
+        messages_text = f'[{{"role": "user", "content": {broken}}}]'
+    else:
+        messages_text = json.dumps(messages)
+        query[where] = f"[{broken}]" if where == "Stop" else f'{{"k": {broken}}}'
+    response = send(sandbox, query, urlencode({"Messages": messages_text}).encode())
+    assert_clean_reply(response)
+    assert response.status_code == 400 and where in response.json()["Message"]

@@ -135,3 +135,16 @@ def test_sts_token_is_checked(sandbox):
         bad = make_client(sts_sandbox, key_id=pair.access_key_id, secret="sts-secret", token="another-token")
         assert sdk_error(lambda: bad.chat_with_desensitize_with_options(request, runtime()))[0] == (
             "InvalidSecurityToken.MismatchWithAccessKey")
+
+
+def test_long_chinese_streams_survive_the_sdk_reading_8k_at_a_time(sandbox):
+    # Many CJK events with logprobs, well over the SDK's 8 KiB read size, arrive intact.
+    client = make_client(sandbox)
+    messages = [{"role": "user", "content": "请把下面的段落改写得更正式一些：" + "我们的服务今天出现了故障，" * 40}]
+    plain = client.chat_with_desensitize_with_options(models.ChatWithDesensitizeRequest(
+        instance_id=1, messages=messages, seed=2, logprobs=True, top_logprobs=5), runtime())
+    events = list(client.chat_with_desensitize_ssewith_sse(models.ChatWithDesensitizeSSERequest(
+        instance_id=1, messages=messages, seed=2, logprobs=True, top_logprobs=5), runtime()))
+    assert sum(len(e.body.to_map().__repr__()) for e in events) > 5 * 8192
+    text = "".join(e.body.data["Choices"][0]["Message"]["Content"] for e in events)
+    assert text == plain.body.data.choices[0].message.content

@@ -16,7 +16,10 @@ from .replies import choice
 
 
 def _event(number: int, body: dict) -> bytes:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    # ASCII-only data (\uXXXX escapes): the official SDK decodes each 8 KiB read on its own and
+    # silently drops a read that splits a multi-byte character (possible when an event is larger
+    # than a read, or a proxy re-chunks the stream); escapes cannot be split that way.
+    data = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
     return f"id: {number}\nevent: result\ndata: {data}\n\n".encode("utf-8")
 
 
