@@ -141,7 +141,10 @@ def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
         logprobs = pick(logprobs, "content", default=None)
     if not isinstance(logprobs, list) or not logprobs:
         return []
-    if all(map(_is_canonical, logprobs)):
+    # One response comes from one serializer, so its items share a shape: when the first and last
+    # items (alternatives included) are DashScope's, the payload is used as is. frames.py reads it
+    # with strict key lookups and falls back to per-item normalisation if an item disagrees.
+    if _is_canonical(logprobs[0]) and _is_canonical(logprobs[-1]):
         return logprobs
     return [_canon_token(t) for t in logprobs if isinstance(t, Mapping)]
 

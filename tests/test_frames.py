@@ -24,8 +24,8 @@ def test_logprobs_frame_one_row_per_token_with_documented_columns():
     assert df["logprob"].dtype == "float64" and df.loc[1, "logprob"] == -0.2 and math.isnan(df.loc[2, "logprob"])
     assert df.loc[0, "prob"] == pytest.approx(math.exp(-0.1))
     assert df.loc[0, "bytes"] == [228, 189, 160]
-    assert df.loc[1, "top_tokens"] == ["好", "们"] and df.loc[1, "top_logprobs"] == [-0.2, -1.9]
-    assert df.loc[2, "top_tokens"] == []
+    assert df.loc[1, "top_tokens"] == ("好", "们") and df.loc[1, "top_logprobs"] == (-0.2, -1.9)
+    assert df.loc[2, "top_tokens"] == ()
 
 
 def test_alternatives_frame_is_tidy_one_row_per_position_and_rank():
@@ -58,3 +58,12 @@ def test_usage_frame_has_integer_counts_and_flattened_details():
 def test_usage_frame_when_nothing_was_reported():
     df = usage_frame(None)
     assert list(df.columns) == ["prompt_tokens", "completion_tokens", "total_tokens"] and df.isna().all(axis=None)
+
+
+def test_an_item_shaped_unlike_the_first_is_still_read():
+    # First and last items canonical, one in the middle in PascalCase with string numbers.
+    content = [CONTENT[0], {"Token": "好", "Logprob": "-0.2", "TopLogprobs": [{"Token": "们", "Logprob": "-1.9"}]},
+               CONTENT[0]]
+    df = logprobs_frame(content)
+    assert df["token"].tolist() == ["你", "好", "你"] and df.loc[1, "logprob"] == -0.2
+    assert df.loc[1, "top_tokens"] == ("们",) and df.loc[1, "top_logprobs"] == (-1.9,)

@@ -1,0 +1,91 @@
+"""Building ``ChatResult.logprobs`` for a long answer vs ``pandas.json_normalize`` on the same data.
+
+Data: 8192 generated tokens, each with 5 top alternatives, in DashScope's shape as DMS passes it
+through (``{"content": [{"token", "bytes", "logprob", "top_logprobs": [...]}]}``), inside a full
+response body. Ours: ``ChatResult.from_response(body).logprobs`` (parse the result, normalise the
+key case, build the frame: position, token, logprob, prob, bytes, top_tokens, top_logprobs).
+Peers on the same content list:
+
+- ``pandas.json_normalize(content)`` — the usual one-liner (target: ours <= 0.5x);
+- ``pandas.DataFrame(content)`` — the naive constructor (context only: it adds no prob or
+  alternative columns).
+
+Best of several runs each, interleaved; wall time (single-threaded, CPU-bound).
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOKENS = 8192
+ALTERNATIVES = 5
+REPEATS = 7
+
+
+def make_body(tokens: int = TOKENS, alternatives: int = ALTERNATIVES, seed: int = 7) -> dict:
+    rng = random.Random(seed)
+    vocab = ["的", "是", "数据", "脱敏", " the", " model", "ing", "，", "。", "\n", "13812345678", "张"]
+    content = []
+    for _ in range(tokens):
+        alts = sorted((math.log(rng.random() + 1e-9) for _ in range(alternatives)), reverse=True)
+        words = rng.sample(vocab, alternatives)
+        top = [{"token": w, "bytes": list(w.encode("utf-8")), "logprob": lp} for w, lp in zip(words, alts)]
+        content.append({"token": words[0], "bytes": list(words[0].encode("utf-8")), "logprob": alts[0],
+                        "top_logprobs": top})
+    return {"RequestId": "BENCH", "Success": True,
+            "Data": {"Model": "qwen-plus", "Choices": [{"FinishReason": "length", "Message": {"Content": "x"},
+                                                        "Logprobs": {"content": content}}]}}
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def run(tokens: int = TOKENS, alternatives: int = ALTERNATIVES, repeats: int = REPEATS) -> list[dict]:
+    sys.path.insert(0, ROOT)
+    import pandas as pd
+
+    from dms_magic.result import ChatResult
+
+    body = make_body(tokens, alternatives)
+    content = body["Data"]["Choices"][0]["Logprobs"]["content"]
+
+    def ours():
+        frame = ChatResult.from_response(body).logprobs
+        assert len(frame) == tokens
+
+    def normalize():
+        assert len(pd.json_normalize(content)) == tokens
+
+    def naive():
+        assert len(pd.DataFrame(content)) == tokens
+
+    for fn in (ours, normalize, naive):  # warm up imports and caches
+        fn()
+    times = {"ours": float("inf"), "json_normalize": float("inf"), "DataFrame": float("inf")}
+    for _ in range(2):  # interleaved rounds: the machine is shared
+        for name, fn in (("ours", ours), ("json_normalize", normalize), ("DataFrame", naive)):
+            times[name] = min(times[name], _best(fn, repeats))
+    shape = f"{tokens} tokens x {alternatives} alternatives"
+    return [
+        {"case": f".logprobs vs pandas.json_normalize ({shape})", "ratio": times["ours"] / times["json_normalize"],
+         "target": 0.5, "ours_ms": times["ours"] * 1e3, "peer_ms": times["json_normalize"] * 1e3,
+         "note": "peer: pandas.json_normalize(content)"},
+        {"case": f".logprobs vs pandas.DataFrame(content) ({shape})", "ratio": times["ours"] / times["DataFrame"],
+         "ours_ms": times["ours"] * 1e3, "peer_ms": times["DataFrame"] * 1e3,
+         "note": "context: the naive constructor, without prob/alternative columns"},
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
