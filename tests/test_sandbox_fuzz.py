@@ -105,3 +105,20 @@ def test_lone_surrogate_escapes_are_invalid_parameters_not_crashes(sandbox, cont
     response = send(sandbox, query, urlencode({"Messages": messages_text}).encode())
     assert_clean_reply(response)
     assert response.status_code == 400 and where in response.json()["Message"]
+
+
+pii_like = st.lists(st.one_of(
+    text, st.from_regex(r"1[3-9]\d{9}", fullmatch=True), st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.com", fullmatch=True),
+    st.from_regex(r"\d{17}[\dX]", fullmatch=True), st.sampled_from(["张伟", "王芳", "我叫", "，", "。", " ", "\n"])),
+    max_size=12).map("".join)
+
+
+@FUZZ
+@given(contents=st.lists(pii_like, min_size=1, max_size=3), rule=st.sampled_from(["UserInfo", "All", "Contact"]),
+       action=st.sampled_from([P.ACTION, P.SSE_ACTION]))
+def test_masking_on_random_text(sandbox, contents, rule, action):
+    query = {"InstanceId": "1", "NeedDesensitization": "true", "DesensitizationRule": rule, "Logprobs": "true"}
+    messages = [{"role": "user", "content": c} for c in contents]
+    response = send(sandbox, query, urlencode({"Messages": json.dumps(messages)}).encode(), action=action)
+    assert_clean_reply(response)
+    assert response.status_code == 200
