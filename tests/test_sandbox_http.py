@@ -289,3 +289,17 @@ def test_sixteen_concurrent_clients_are_all_answered(sandbox):
         entry = recorded[result.request_id]
         assert entry["request"].messages[0]["content"] == prompt  # each answer belongs to its own request
         assert prompt[-11:] not in entry["model_input"][0]["content"]
+
+
+def test_a_stopped_sandbox_answers_nothing_even_on_kept_alive_connections():
+    from dms_magic.client import DmsChatClient
+
+    sb = start()
+    client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                           instance_id=1, max_retries=0)
+    assert client.chat("hi").backend == "sandbox"  # the connection is now pooled and kept alive
+    sb.stop()
+    from dms_magic.errors import TransportError
+
+    with pytest.raises(TransportError):
+        client.chat("hi")

@@ -44,6 +44,7 @@ class SandboxApp:
         self.max_body_bytes = max_body_bytes
         self.journal = journal or Journal()
         self.upstream = upstream  # an upstream.Upstream: answer with a real model instead of the generator
+        self.closed = False
         self._seeds = random.Random(seed)  # seeds for requests that bring none: a seeded sandbox replays
         self._seed_lock = threading.Lock()
 
@@ -58,6 +59,9 @@ class SandboxApp:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        if self.closed:  # stopped: a kept-alive connection must not be answered any more
+            drop_connection(request.environ)
+            return Response(b"", status=503)
         if request.path == RECEIVED_PATH:
             if request.method == "DELETE":
                 self.journal.clear()

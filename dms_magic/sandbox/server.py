@@ -88,6 +88,7 @@ class Sandbox:
         if self._stopped:
             return
         self._stopped = True
+        self._app.closed = True  # connections kept alive by clients stop being served too
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
