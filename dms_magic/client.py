@@ -342,7 +342,10 @@ class _Transport:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             else:
-                bundle = verify if isinstance(verify, str) else requests.certs.where()
+                # As requests does: a path in verify, else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, else certifi.
+                env_bundle = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                              if self.session.trust_env else None)
+                bundle = verify if isinstance(verify, str) else (env_bundle or requests.certs.where())
                 context = ssl.create_default_context(cafile=None if os.path.isdir(bundle) else bundle,
                                                      capath=bundle if os.path.isdir(bundle) else None)
             cert = self.session.cert
