@@ -79,6 +79,25 @@ def test_top_k_limits_choices_to_the_k_most_likely(client):
         assert entry["token"] in ranks[:2]
 
 
+def test_top_p_samples_only_inside_the_nucleus(client):
+    # At temperature 1 the sampling distribution is the reported one, so the nucleus is computable:
+    # the most likely tokens whose probabilities first add up to top_p.
+    checked = 0
+    for seed in range(6):
+        result = client.chat(EN, seed=seed, temperature=1.0, top_p=0.9, logprobs=True, top_logprobs=5)
+        for entry in result.token_logprobs:
+            mass, nucleus = 0.0, None
+            for rank, alt in enumerate(entry["top_logprobs"]):
+                mass += math.exp(alt["logprob"])
+                if mass >= 0.9:
+                    nucleus = [a["token"] for a in entry["top_logprobs"][:rank + 1]]
+                    break
+            if nucleus is not None:
+                assert entry["token"] in nucleus
+                checked += 1
+    assert checked > 100
+
+
 def test_presence_penalty_reduces_repetition(client):
     def repeats(penalty):
         tokens = [t["token"] for t in client.chat(EN, temperature=0, presence_penalty=penalty,
