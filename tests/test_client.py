@@ -483,3 +483,32 @@ def test_https_verifies_the_certificate(scripted, tmp_path, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)  # trusted the way requests users configure it
     with make_client(url, max_retries=0) as client:
         assert client.chat("hi").text == "你好"
+
+
+# -- against the sandbox (shared fixtures from conftest.py) ------------------------------------------
+def test_chat_with_masking_over_the_sandbox(client, sandbox):
+    result = client.chat("我叫张伟，手机号13812345678，请帮我写一封投诉信。", need_desensitization=True,
+                         desensitization_rule="UserInfo", logprobs=True, top_logprobs=2, max_tokens=12, seed=3)
+    assert result.backend == "sandbox" and result.masked and result.text
+    assert result.usage_dict["completion_tokens"] == len(result.logprobs) == 12
+    assert result.logprobs["top_tokens"].map(len).eq(2).all()
+    entry = next(e for e in sandbox.received if e["request_id"] == result.request_id)
+    assert entry["query"]["NeedDesensitization"] == "true" and entry["query"]["DesensitizationRule"] == "UserInfo"
+    assert "13812345678" not in json.dumps(entry["model_input"], ensure_ascii=False)
+
+
+def test_stream_over_the_sandbox_matches_the_whole_answer(client):
+    whole = client.chat("hello", max_tokens=10, seed=5)
+    stream = client.stream("hello", max_tokens=10, seed=5, include_usage=True)
+    assert "".join(chunk.text for chunk in stream) == stream.result.text == whole.text
+    assert stream.result.backend == "sandbox" and stream.result.usage_dict["completion_tokens"] == 10
+
+
+def test_a_wrong_secret_is_an_auth_error_with_its_hint(sandbox):
+    before = len(sandbox.received)
+    with DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id, access_key_secret="wrong-secret",
+                       instance_id=1, backoff_base=0.001) as bad, pytest.raises(errors.AuthError) as info:
+        bad.chat("hi")
+    assert info.value.code == "SignatureDoesNotMatch" and "secret" in info.value.hint
+    assert info.value.request_id and info.value.http_status == 400
+    assert len(sandbox.received) == before  # rejected before the generator
