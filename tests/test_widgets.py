@@ -290,9 +290,13 @@ def test_form_is_generated_from_the_table():
     assert f.rows["top_p"].control.min > 0 and f.rows["top_p"].control.max == 1
     assert isinstance(f.rows["need_desensitization"], _ChoiceRow) and isinstance(f.rows["stop"], _TextRow)
     assert "qwen-plus" in f.rows["model"].control.options and not f.rows["model"].control.ensure_option
-    advanced = {b.children[0] for b in f.advanced.children[0].children}
-    folded = {f.rows[p.name].label for p in FORM_PARAMS if p.group == "advanced"}
-    assert folded <= advanced and f.advanced.selected_index is None
+    folded = {b.children[0] for b in f.advanced.children[0].children}
+    json_fields = {f.rows[p.name].label for p in FORM_PARAMS
+                   if p.group == "advanced" and p.kind in ("json_object", "json_text", "str_list")}
+    assert json_fields and folded == json_fields and f.advanced.selected_index is None
+    assert f.rows["enable_search"].box not in f.advanced.children[0].children  # search stays in view
+    shown = list(f.widget.children)
+    assert f.rows["enable_search"].box in shown and f.rows["temperature"].box in shown
 
 
 def test_displaying_the_form_shows_its_widget():

@@ -30,7 +30,7 @@ KNOWN_MODELS = (
     "qwen3-235b-a22b", "qwen3-32b", "qwen3-30b-a3b", "qwen3-coder-plus",
 )
 
-LABEL_WIDTH = "11em"
+LABEL_WIDTH = "16em"
 CONTROL_WIDTH = "24em"
 # An int slider with no upper bound in the table (top_k) spans this far; set() widens it for a larger
 # valid value instead of clamping.
@@ -38,10 +38,13 @@ OPEN_SLIDER_SPAN = 100
 # Ints with a bounded range this small are sliders (top_logprobs); wider ones (seed) are text fields.
 SMALL_INT_SPAN = 100
 FLOAT_STEP = 0.01
-UNSET_HANDLE_COLOUR = "#d0d7de"
-# Groups shown open, in this order; "advanced" is folded into an Accordion.
+USED_HANDLE_COLOUR = "#1f6feb"
+# Groups shown open, in this order. In the "advanced" group the switches (search, code interpreter,
+# ...) stay visible and the structured JSON fields are folded into an Accordion.
 OPEN_GROUPS = ("basic", "masking", "sampling", "output")
-FOLDED_GROUP = "advanced"
+ADVANCED_GROUP = "advanced"
+FOLDED_KINDS = ("json_object", "json_text", "str_list")
+FOLDED_TITLE = "advanced JSON fields"
 DEFAULT_SESSION_NAME = "form"
 STREAM_REFRESH_SECONDS = 0.05
 
@@ -105,17 +108,14 @@ class _Row:
 class _TextRow(_Row):
     """A typed value: empty means unset; the text is parsed with Param.from_text."""
 
-    def __init__(self, param: Param, control: W.Widget, *, strip: bool = True):
+    def __init__(self, param: Param, control: W.Widget):
         super().__init__(param, control)
-        self.strip = strip
         if param.example is not None:
             control.placeholder = f"e.g. {_shown(param, param.example)}"
         control.observe(self.check, names="value")
 
     def read(self) -> Any:
-        text = self.control.value or ""
-        if self.strip:
-            text = text.strip()
+        text = (self.control.value or "").strip()
         if not text:
             return None
         return self.param.from_text(text)
@@ -172,8 +172,8 @@ class _SliderRow(_Row):
         self._ticked()
 
     def _ticked(self, _change: Any = None) -> None:
-        # An unticked slider still shows a position; a grey handle says that it is not sent.
-        self.control.style.handle_color = None if self.use.value else UNSET_HANDLE_COLOUR
+        # An unticked slider still shows a position; only a ticked one gets a coloured handle.
+        self.control.style.handle_color = USED_HANDLE_COLOUR if self.use.value else None
         self.check()
 
     def _moved(self, _change: Any) -> None:
@@ -198,10 +198,17 @@ class _SliderRow(_Row):
                 self.control.max = value
             if value < self.control.min:
                 self.control.min = value
+            if self.param.kind == "float":  # show 1.995 as 1.995, not rounded to 2.00
+                self.control.readout_format = f".{max(2, _decimals(value))}f"
             self.control.value = value
         finally:
             self._writing = False
         self.use.value = True
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return 0 if "e" in text or "." not in text else len(text.split(".")[1].rstrip("0"))
 
 
 def _slider_bounds(param: Param) -> tuple[float, float]:
@@ -316,24 +323,24 @@ class DmsChatForm:
 
     # -- layout --------------------------------------------------------------------------------
     def _layout(self) -> W.Widget:
-        def section(group: str) -> list[W.Widget]:
-            return [row.box for row in self.rows.values() if row.param.group == group]
-
+        known = set(OPEN_GROUPS) | {ADVANCED_GROUP}
+        folded = [r for r in self.rows.values()
+                  if r.param.kind in FOLDED_KINDS and r.param.group not in OPEN_GROUPS]
         parts: list[W.Widget] = [
             W.HBox([W.Label("prompt", layout=W.Layout(width=LABEL_WIDTH)), self.prompt, self.prompt_message]),
             W.HBox([W.Label("system", layout=W.Layout(width=LABEL_WIDTH)), self.system]),
         ]
-        for group in OPEN_GROUPS:
-            rows = section(group)
+        for group in (*OPEN_GROUPS, ADVANCED_GROUP):
+            rows = [r.box for r in self.rows.values()
+                    if r.param.group == group and r not in folded]
             if rows:
                 parts.append(W.HTML(f"<b>{html.escape(group)}</b>"))
                 parts.extend(rows)
-        known = set(OPEN_GROUPS) | {FOLDED_GROUP}
-        other = [row.box for row in self.rows.values() if row.param.group not in known]
-        advanced = W.Accordion(children=[W.VBox(section(FOLDED_GROUP) + other)], titles=("advanced",))
-        advanced.selected_index = None  # folded
-        self.advanced = advanced
-        parts += [advanced, self.conversation, W.HBox(list(self.buttons.values())), self.status,
+        # A group the table gains later still shows up: in the folded part.
+        folded += [r for r in self.rows.values() if r.param.group not in known and r not in folded]
+        self.advanced = W.Accordion(children=[W.VBox([r.box for r in folded])], titles=(FOLDED_TITLE,))
+        self.advanced.selected_index = None  # folded
+        parts += [self.advanced, self.conversation, W.HBox(list(self.buttons.values())), self.status,
                   self.cell_output, self.output]
         return W.VBox(parts)
 

@@ -167,6 +167,15 @@ def _drive(page, base: str, token: str, shot: Path) -> None:
     form = page.locator(".dms-chat-form")
     form.wait_for(state="visible")
     form.locator(".dms-prompt textarea").fill(PROMPT)
+    # An invalid value: the message appears next to its control and nothing is sent.
+    max_tokens = form.locator(".dms-param-max-tokens input")
+    max_tokens.fill("0")
+    form.locator(".dms-button-send").click()
+    refused = "max_tokens='0' is invalid: expected an integer >= 1"
+    form.locator(".dms-param-max-tokens .dms-form-error", has_text=refused).wait_for(state="visible")
+    form.locator(".dms-form-status", has_text="Not sent: " + refused).wait_for(state="visible")
+    assert form.locator(".dms-form-output .dms-chat-result").count() == 0
+    max_tokens.fill("")
     # Masking on, rule typed into its combobox: the page's own controls, no Python.
     form.locator(".dms-param-need-desensitization button", has_text="on").click()
     form.locator(".dms-param-desensitization-rule input").fill("UserInfo")
