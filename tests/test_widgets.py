@@ -187,9 +187,19 @@ def test_empty_prompt_is_not_sent(sandbox, tag):
     assert arrived(sandbox, tag) == [] and "prompt" in f.prompt_message.value
 
 
+def test_set_changes_nothing_when_one_value_is_bad():
+    f = form(temperature=0.3)
+    with pytest.raises(ValueError, match="top_p"):
+        f.set(prompt="new", temperature=0.9, top_p=0)
+    assert f.rows["temperature"].read() == 0.3 and f.prompt.value == ""
+    assert "top_p" in f.rows["top_p"].error and f.rows["temperature"].error == ""
+
+
 def test_unknown_name_in_set_names_the_close_match():
     with pytest.raises(ValueError, match="Did you mean 'temperature'"):
         form().set(temprature=1)
+    with pytest.raises(ValueError, match=r"set\(need_desensitization=...\)"):
+        form().set(NeedDesensitization=True)
 
 
 # -- outputs ----------------------------------------------------------------------------------

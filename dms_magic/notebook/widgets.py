@@ -368,36 +368,42 @@ class DmsChatForm:
     # -- values --------------------------------------------------------------------------------
     def set(self, **values: Any) -> "DmsChatForm":
         """Set controls: ``prompt=``, ``system=``, ``conversation=`` and Python parameter names.
-        None unsets a parameter. An invalid value raises ValueError (InvalidParameterError) and
-        is shown next to its control; nothing is clamped."""
+        None unsets a parameter. An invalid value raises ValueError (InvalidParameterError), is
+        shown next to its control and changes nothing (every value is checked before any is
+        applied); nothing is clamped."""
+        checked: dict[str, Any] = {}
         for key, value in values.items():
-            if key == "prompt":
-                self.prompt.value = "" if value is None else str(value)
-                continue
-            if key == "system":
-                self.system.value = "" if value is None else str(value)
-                continue
-            if key == "conversation":
-                self.conversation.value = bool(value)
+            if key in ("prompt", "system", "conversation"):
                 continue
             row = self.rows.get(key)
             if row is None:
-                if key == "stream":
-                    raise InvalidParameterError("stream", value, "no form value: call .stream() (the Stream button)")
-                if key == "messages":
-                    raise InvalidParameterError("messages", value, "prompt= (and system=, conversation=) in the form")
-                from dms_magic.params import find
-
-                find(key)  # raises with a "did you mean" hint for a misspelling
-                raise InvalidParameterError(key, value, f"the Python name {find(key).name!r}")
+                raise self._unknown(key, value)
             try:
-                checked = None if value is None else row.param.coerce(value)
-                row.write(checked)
+                checked[key] = None if value is None else row.param.coerce(value)
             except InvalidParameterError as err:
                 row.show_error(str(err))
                 raise
-            row.show_error(None)
+        for key, value in checked.items():
+            self.rows[key].write(value)
+            self.rows[key].show_error(None)
+        if "prompt" in values:
+            self.prompt.value = "" if values["prompt"] is None else str(values["prompt"])
+        if "system" in values:
+            self.system.value = "" if values["system"] is None else str(values["system"])
+        if "conversation" in values:
+            self.conversation.value = bool(values["conversation"])
         return self
+
+    @staticmethod
+    def _unknown(key: str, value: Any) -> InvalidParameterError:
+        if key == "stream":
+            return InvalidParameterError("stream", value, "no form value: call .stream() (the Stream button)")
+        if key == "messages":
+            return InvalidParameterError("messages", value, "prompt= (and system=, conversation=) in the form")
+        from dms_magic.params import find
+
+        name = find(key).name  # raises with a "did you mean" hint for a misspelling
+        return InvalidParameterError(key, value, f"the Python name: set({name}=...)")
 
     def values(self) -> dict[str, Any]:
         """The parameters the form would send now (Python names, unset ones left out).
