@@ -2,7 +2,7 @@
 
 ``generate(n, seed)`` builds ``n`` samples: sentences from varied templates with sensitive values
 at known offsets. About half the values touch CJK characters with no space in between (the case
-``\\b`` patterns miss); some samples carry distractors that must stay untouched (order numbers,
+``\\b`` patterns miss; a few digits are typed full-width, ``１３８...``); some samples carry distractors that must stay untouched (order numbers,
 amounts, timestamps, versions, employee ids, tracking numbers, ID-like numbers with impossible
 dates, card-like numbers failing Luhn) or filler sentences full of surname characters.
 
@@ -204,8 +204,9 @@ class _Values:
         else:
             serial = "".join(rng.choice("0123456789") if rng.random() < 0.8 else rng.choice(PLATE_LETTERS)
                              for _ in range(5))
-            if not any(c.isdigit() for c in serial):
-                serial = serial[:4] + "7"
+            while sum(c.isalpha() for c in serial) > 2:  # GA 36: at most two letters in a serial
+                i = next(i for i, c in enumerate(serial) if c.isalpha())
+                serial = serial[:i] + str(rng.randrange(10)) + serial[i + 1:]
         return head + rng.choice(["", "", "·", " ", "-"]) + serial
 
     def PASSPORT(self) -> str:
@@ -306,6 +307,9 @@ class _Values:
 
 
 _SLOT = re.compile(r"\{(~?\w+)\}")
+FULL_WIDTH_ENTITIES = ("MOBILE_PHONE", "ID_CARD", "LANDLINE", "BANK_CARD")
+FULL_WIDTH_RATE = 0.08
+_FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -320,6 +324,8 @@ def _fill(template: str, values: _Values, sample: Sample, base: int, tight_rate:
         length += len(literal)
         slot = m.group(1)
         value = getattr(values, slot.lstrip("~"))()
+        if slot in FULL_WIDTH_ENTITIES and values.rng.random() < FULL_WIDTH_RATE:
+            value = value.translate(_FULL_WIDTH)  # typed with a Chinese IME in full-width mode
         before = template[m.start() - 1] if m.start() > 0 else ""
         after = template[m.end()] if m.end() < len(template) else ""
         touching = bool(_CJK.match(before) or _CJK.match(after))

@@ -16,12 +16,15 @@ from dms_magic.masking.recognizers import Detection
 from dms_magic.masking.wordtrie import trie_pattern
 
 H = "\u4e00-\u9fff"
-CUES = "住在 住址 地址 家住 位于 寄到 寄往 寄至 送到 送至 送往 发往 发到 搬到 搬至 来自 户籍 籍贯 现居 居住在 居住于 注册地 办公地点 收货地址 地点 在 于 到 至 往".split()
+CUES = ("住在 住址 地址 家住 位于 寄到 寄往 寄至 送到 送至 送往 发往 发到 搬到 搬至 来自 户籍 籍贯 现居 居住在 居住于 "
+        "注册地 注册地址 办公地点 办公地址 公司地址 家庭住址 通讯地址 联系地址 详细地址 收货地址 发货地 地点 导航到 "
+        "前往 住 在 于 到 至 往").split()
+# (Longer cues are listed too: the leftmost cue wins, so 注册地址为 must not end up as 注册地 + 址为.)
 
 # Components after the anchor, each optional; counted afterwards to demand some structure.
 CITY = rf"(?P<city>[{H}]{{2,5}}?(?:市|自治州|地区|盟))"
 DISTRICT = rf"(?P<district>[{H}]{{1,5}}?(?:区|县|旗|市))"
-TOWN = rf"(?P<town>[{H}]{{1,6}}?(?:镇|乡|街道))"
+TOWN = rf"(?P<town>[{H}]{{1,6}}?(?:镇|乡|街道)(?!路|街|大道|道|巷))"  # 北镇路 is a street
 # A second street level covers 中关村 + 大街 and 某某村 + 某某路 (no digits: 南京路100号和淮海路 is two).
 STREET = (rf"(?P<street>[{H}0-9]{{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|里|村|道)"
           rf"(?:[{H}]{{0,8}}?(?:大道|大街|路|街|巷|胡同|弄|道))?)")
@@ -39,15 +42,19 @@ def _places() -> tuple[list[str], list[str], list[str]]:
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[re.Pattern, re.Pattern]:
+def _patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     provinces, short, cities = _places()
     tail = rf"(?:{CITY})?(?:{DISTRICT})?(?:{TOWN})?(?:{STREET}(?:{NUMBER})?)?(?:{COMMUNITY})?(?:{BUILDING})?"
     anchors = set(provinces) | {place + suffix for place in short + cities for suffix in ("", "市", "省")}
     anchored = re.compile(rf"(?P<anchor>{trie_pattern(anchors)}){tail}")
     # Without a place name the address must show a numbered street right after the cue.
-    cued = re.compile(rf"{trie_pattern(CUES)}[:：]?[ ]?(?P<body>(?:{DISTRICT})?(?:{TOWN})?{STREET}{NUMBER}"
-                      rf"(?:{COMMUNITY})?(?:{BUILDING})?)")
-    return anchored, cued
+    below_district = rf"(?:{TOWN})?{STREET}{NUMBER}(?:{COMMUNITY})?(?:{BUILDING})?"
+    body = rf"(?:{DISTRICT})?{below_district}"
+    cued = re.compile(rf"{trie_pattern(CUES)}(?:为|是|了)?[:：]?[ ]?[“「（(]?(?P<body>{body})")
+    # A city missing from the list (县级市 such as 大冶市) still starts an address where a word must
+    # start anyway: at the beginning, or after punctuation, a space or a quote.
+    unlisted = re.compile(rf"(?<![{H}])(?!{trie_pattern(CUES)})(?P<body>[{H}]{{2,4}}市{DISTRICT}{below_district})")
+    return anchored, cued, unlisted
 
 
 _LEVELS = ("city", "district", "town", "street", "number", "community")
@@ -60,7 +67,7 @@ def _trim(text: str, start: int, end: int) -> int:
 
 
 def find_addresses(text: str) -> Iterator[Detection]:
-    anchored, cued = _patterns()
+    anchored, cued, unlisted = _patterns()
     for m in anchored.finditer(text):
         levels = sum(1 for g in _LEVELS if m.group(g))
         has_street = bool(m.group("street") and (m.group("number") or m.group("community")))
@@ -72,3 +79,7 @@ def find_addresses(text: str) -> Iterator[Detection]:
         start = m.start("body")
         yield Detection(start, _trim(text, start, m.end()), "CHINESE_ADDRESS", 0.7,
                         "address cue + numbered street", "cn_address")
+    for m in unlisted.finditer(text):
+        start = m.start("body")
+        yield Detection(start, _trim(text, start, m.end()), "CHINESE_ADDRESS", 0.7,
+                        "city + district + numbered street", "cn_address")

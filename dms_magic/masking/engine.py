@@ -11,11 +11,12 @@ from typing import Callable, Iterable
 
 from dms_magic.masking import addresses, names
 from dms_magic.masking.operators import MaskingSession
-from dms_magic.masking.recognizers import Detection, structured_recognizers
+from dms_magic.masking.recognizers import HALF_WIDTH, Detection, structured_recognizers
 from dms_magic.masking.result import MaskedSpan, MaskResult
 from dms_magic.masking.rules import DEFAULT_RULE, ConfigLike, resolve_config
 
 Finder = Callable[[str], Iterable[Detection]]
+
 
 
 @lru_cache(maxsize=1)
@@ -81,10 +82,11 @@ def detect(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None) ->
     if not text.strip():
         return []
     finders = _finders()
+    scan = text.translate(HALF_WIDTH)
     found: list[Detection] = []
     for entity in entities:
         for find in finders.get(entity, ()):
-            found.extend(find(text))
+            found.extend(find(scan))
     return resolve_overlaps(found)
 
 

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dms_magic.masking.recognizers import HALF_WIDTH
+
 DEFAULT_KEY_ENV = "DMS_MAGIC_MASKING_KEY"
 
 # Characters that shape a value but carry no information: kept in place when covering so that
@@ -111,13 +113,15 @@ def _make_cover(spec: dict[str, Any], entity: str) -> Operator:
     part = re.compile(spec["part"]) if spec.get("part") else None
 
     def op(value: str, _entity: str, _session: MaskingSession) -> str:
+        # match on the half-width form (＋８６, ｚｗ＠...), slice the original: same offsets
+        plain = value.translate(HALF_WIDTH)
         head, body, tail = "", value, ""
         if part is not None:
-            m = part.search(value)
+            m = part.search(plain)
             if m:
-                head, body, tail = value[:m.start(1)], m.group(1), value[m.end(1):]
+                head, body, tail = value[:m.start(1)], value[m.start(1):m.end(1)], value[m.end(1):]
         if prefix is not None:
-            m = prefix.match(body)
+            m = prefix.match(body.translate(HALF_WIDTH))
             if m and m.end() < len(body):
                 head, body = head + body[:m.end()], body[m.end():]
         return head + cover(body, keep_first, keep_last, char, fixed, keep_separators) + tail

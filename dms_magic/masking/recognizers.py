@@ -16,6 +16,13 @@ from dms_magic.masking import validators as v
 B = r"(?<![0-9A-Za-z])"
 E = r"(?![0-9A-Za-z])"
 
+# Chinese input methods often type full-width digits and letters (１３８１２３４５６７８). Recognizers
+# run on a copy where those (and ＠ ＋ － ．) are ASCII: one character for one, so every offset
+# still points into the original text. CJK punctuation (，：（）) stays as it is: cues rely on it.
+HALF_WIDTH = str.maketrans(
+    {chr(c): chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B),
+                                       0xFF20, 0xFF0B, 0xFF0D, 0xFF0E]})
+
 
 @dataclass(frozen=True, slots=True)
 class Detection:
