@@ -94,6 +94,8 @@ def test_default_masks_look_like_dms():
     r = mask(text)
     assert r.text == ("我叫张*，手机138****5678，身份证110***********1234，邮箱z***@example.com，"
                       "卡号6222 **** **** 1234。")
+    full_width = mask("手机１３８１２３４５６７８").text
+    assert full_width == "手机１３８****５６７８"
     assert [s.entity for s in r.entities] == ["CHINESE_NAME", "MOBILE_PHONE", "ID_CARD", "EMAIL", "BANK_CARD"]
 
 
@@ -122,6 +124,10 @@ def test_spans_frame_and_entities_agree():
     ("邮箱li.na+work@mail.example.cn谢谢", "EMAIL", "li.na+work@mail.example.cn"),
     ("家住北京市海淀区中关村大街27号1单元302室离地铁近", "CHINESE_ADDRESS", "北京市海淀区中关村大街27号1单元302室"),
     ("Dear Mr. John Smith, thanks", "ENGLISH_NAME", "John Smith"),
+    ("Michael Andrews will join", "ENGLISH_NAME", "Michael Andrews"),
+    ("手机１３８１２３４５６７８号码", "MOBILE_PHONE", "１３８１２３４５６７８"),  # typed full-width
+    ("地址：大冶市长寿区成都路394号的房子", "CHINESE_ADDRESS", "大冶市长寿区成都路394号"),
+    ("@段颖 请查收附件", "CHINESE_NAME", "段颖"),
 ])
 def test_values_touching_cjk_are_found_exactly(text, entity, value):
     found = [(text[d.start:d.end], d.entity) for d in detect(text, "All")]
@@ -300,6 +306,8 @@ def test_missing_key_error_names_the_variable_and_never_a_secret(tmp_path, monke
     cfg = load_config(_config(tmp_path, {"EMAIL": {"type": "aes"}}, ".toml"))
     r = mask("mail a@example.com now", config=cfg)
     assert sentinel not in r.text + repr(r) + r._repr_html_()
+    keyed = load_config(_config(tmp_path, {"EMAIL": {"type": "hmac", "key": sentinel}}))
+    assert sentinel not in repr(keyed) + str(keyed)
     token = r.entities[0].masked
     assert decrypt(token, sentinel) == "a@example.com"
     with pytest.raises(ValueError, match="key"):

@@ -50,6 +50,11 @@ class MaskingConfig:
     descriptions: dict[str, str] = field(default_factory=dict)
     source: str = "default"
 
+    def __repr__(self) -> str:
+        # Operator specs may carry an HMAC/AES key: show only each entity's operator type.
+        ops = {e: spec.get("type") for e, spec in self.operators.items()}
+        return f"MaskingConfig(source={self.source!r}, categories={list(self.categories)}, operators={ops})"
+
     def entities(self, rule: str) -> tuple[str, ...]:
         try:
             return self.categories[rule]
