@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = str(Path(__file__).resolve().parent.parent)  # so a fresh interpreter finds the package
 
 from dms_magic import credentials
 from dms_magic.credentials import CredentialError, has_default_credentials, mask_key_id, resolve
@@ -82,7 +85,7 @@ def test_default_chain_reads_the_cli_current_profile(clean_home):
     code = ("import os; from dms_magic.credentials import resolve; s = resolve();"
             "print(s.kind, s.get().access_key_id)")
     # A fresh process: the SDK reads HOME once, at import.
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
                          env={"HOME": str(clean_home), "PATH": "/usr/bin:/bin",
                               "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}).stdout
     assert out.split() == ["default", "chain", "LTAIdefault0000aaaa"]
@@ -107,5 +110,5 @@ def test_the_sdk_is_imported_only_when_a_profile_or_the_chain_is_used(clean_home
     code = ("import sys, dms_magic.credentials as c;"
             "c.has_default_credentials(); c.resolve('LTAIx', 'y').get();"
             "print('alibabacloud_credentials' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "False"

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = str(Path(__file__).resolve().parent.parent)  # so a fresh interpreter finds the package
 
 from dms_magic.params import ChatRequest
 from dms_magic.result import ChatResult, StreamChunk, assemble, normalize_token_logprobs
@@ -85,5 +88,5 @@ def test_importing_result_does_not_import_pandas():
             "from dms_magic.result import ChatResult; r = ChatResult.from_response({});"
             "r.usage_dict; r.token_logprobs;"
             "print(sorted(m for m in ('pandas', 'alibabacloud_credentials', 'ipywidgets', 'jieba') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
