@@ -255,7 +255,14 @@ def test_conversation_mode_keeps_history_shared_with_the_magic(ip, sandbox, tag)
     assert [m["role"] for m in request.messages] == ["system", "user"]
 
 
-def test_defaults_come_from_the_magics_configuration(ip, sandbox, tag):
+@pytest.fixture()
+def magic_config(ip):
+    """``%config DmsChatMagics.*`` values live in the shell's config beyond the test: drop ours after."""
+    yield
+    ip.config.get("DmsChatMagics", {}).pop("model", None)
+
+
+def test_defaults_come_from_the_magics_configuration(ip, sandbox, tag, magic_config):
     ip.run_line_magic("config", "DmsChatMagics.model = 'qwen-max'")
     ip.run_line_magic("dmschat", "config desensitization_rule=UserInfo temperature=0.3")
     f = form(prompt=f"hi {tag}")
