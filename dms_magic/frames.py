@@ -91,13 +91,11 @@ def _logprobs_frame(tokens: list[dict], tolerant: bool = False):
         token_text = [t.get("token", "") for t in tokens]
         logprob = _floats([t.get("logprob") for t in tokens])
         byte_values = [t.get("bytes") for t in tokens]
-        rows = [t.get("top_logprobs") or () for t in tokens]
     else:  # strict C-level lookups: KeyError/TypeError/ValueError sends the caller to the tolerant path
         token_text = list(map(_TOKEN, tokens))
         logprob = np.fromiter(map(_LOGPROB, tokens), dtype=np.float64, count=n)
         byte_values = list(map(_BYTES, tokens))
-        rows = list(map(_TOP, tokens))
-    top_tokens, top_logprobs = _alternatives_by_row(rows, tolerant)
+    top_tokens, top_logprobs = _alternatives_by_row(_rows_of(tokens, tolerant), tolerant)
     return pd.DataFrame({
         "position": np.arange(n, dtype=np.int64),
         "token": token_text,
@@ -109,23 +107,36 @@ def _logprobs_frame(tokens: list[dict], tolerant: bool = False):
     })
 
 
-def _alternatives_by_row(rows: list, tolerant: bool = False) -> tuple[list[tuple], list[tuple]]:
-    """Per-row tuples of alternative tokens and logprobs, built from one flat pass.
+def _rows_of(tokens: list[dict], tolerant: bool) -> list:
+    """Each token's list of alternatives (strict lookups unless ``tolerant``)."""
+    if tolerant:
+        return [t.get("top_logprobs") or () for t in tokens]
+    return list(map(_TOP, tokens))
 
-    40k alternatives for an 8k-token answer: every step here is a C-level map/zip/chain over the
-    flat list (tokens and logprobs picked with itemgetter, regrouped per row with zip when every
-    row has the same count, the usual case). A nested comprehension per row cost twice as much.
+
+def _flat_alternatives(rows: list, tolerant: bool) -> tuple[list[int], list, list]:
+    """(count per row, every alternative's token, every alternative's logprob), flattened.
+
+    40k alternatives for an 8k-token answer: each step is one C-level pass (chain, itemgetter)
+    over the flat list; reading that many dicts is most of a logprobs frame's cost.
     """
     counts = list(map(len, rows))
     flat = list(chain.from_iterable(rows))
-    if not flat:
-        return [()] * len(rows), [()] * len(rows)
     alt_tokens = [a.get("token", "") for a in flat] if tolerant else list(map(_TOKEN, flat))
     alt_logprobs = [a.get("logprob") for a in flat] if tolerant else list(map(_LOGPROB, flat))
     try:
         sum(alt_logprobs)  # a cheap C-level check that every logprob is a number
     except TypeError:  # strings or None from a tolerant reader
         alt_logprobs = _floats(alt_logprobs).tolist()
+    return counts, alt_tokens, alt_logprobs
+
+
+def _alternatives_by_row(rows: list, tolerant: bool = False) -> tuple[list[tuple], list[tuple]]:
+    """Per-row tuples of alternative tokens and logprobs (regrouped with zip when every row has the
+    same count, the usual case; a nested comprehension per row cost twice as much)."""
+    counts, alt_tokens, alt_logprobs = _flat_alternatives(rows, tolerant)
+    if not alt_tokens:
+        return [()] * len(rows), [()] * len(rows)
     k = counts[0]
     if counts.count(k) == len(counts):
         return list(zip(*[iter(alt_tokens)] * k)), list(zip(*[iter(alt_logprobs)] * k))
@@ -143,24 +154,34 @@ def alternatives_frame(content: Any):
     Columns: ``position`` (of the generated token), ``rank`` (0 = most likely), ``token``,
     ``logprob``, ``prob``, ``chosen`` (this alternative is the token that was generated).
     """
+    tokens = normalize_token_logprobs(content)
+    try:
+        return _alternatives_frame(tokens)
+    except (KeyError, TypeError, AttributeError):  # items shaped unlike the first: see logprobs_frame
+        return _alternatives_frame([_canon_token(t) for t in tokens if isinstance(t, Mapping)], tolerant=True)
+
+
+def _alternatives_frame(tokens: list[dict], tolerant: bool = False):
     import numpy as np
     import pandas as pd
 
-    tokens = normalize_token_logprobs(content)
-    counts = [len(t.get("top_logprobs") or ()) for t in tokens]
-    alts = [a for t in tokens for a in (t.get("top_logprobs") or ())]
-    position = np.repeat(np.arange(len(tokens), dtype=np.int64), counts)
-    rank = np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if alts else np.zeros(0, np.int64)
-    alt_tokens = [a.get("token", "") for a in alts]
-    logprob = _floats([a.get("logprob") for a in alts])
-    chosen_text = np.repeat(np.array([t.get("token", "") for t in tokens], dtype=object), counts)
+    counts, alt_tokens, alt_logprobs = _flat_alternatives(_rows_of(tokens, tolerant), tolerant)
+    chosen_tokens = [t.get("token", "") for t in tokens] if tolerant else list(map(_TOKEN, tokens))
+    counts_array = np.asarray(counts, dtype=np.int64)
+    total = int(counts_array.sum())
+    position = np.repeat(np.arange(len(tokens), dtype=np.int64), counts_array)
+    starts = np.cumsum(counts_array) - counts_array
+    rank = np.arange(total, dtype=np.int64) - np.repeat(starts, counts_array)
+    logprob = np.asarray(alt_logprobs, dtype=np.float64)
+    chosen = (np.asarray(alt_tokens, dtype=object) == np.repeat(np.asarray(chosen_tokens, dtype=object),
+                                                                 counts_array)) if total else np.zeros(0, bool)
     return pd.DataFrame({
         "position": position,
         "rank": rank,
         "token": alt_tokens,
         "logprob": logprob,
         "prob": np.exp(logprob),
-        "chosen": np.asarray(alt_tokens, dtype=object) == chosen_text if alts else np.zeros(0, bool),
+        "chosen": chosen,
     })
 
 

@@ -67,3 +67,11 @@ def test_an_item_shaped_unlike_the_first_is_still_read():
     df = logprobs_frame(content)
     assert df["token"].tolist() == ["你", "好", "你"] and df.loc[1, "logprob"] == -0.2
     assert df.loc[1, "top_tokens"] == ("们",) and df.loc[1, "top_logprobs"] == (-1.9,)
+
+
+def test_alternatives_frame_reads_items_shaped_unlike_the_first():
+    content = [CONTENT[0], {"Token": "好", "Logprob": "-0.2", "TopLogprobs": [{"Token": "们", "Logprob": "-1.9"}]},
+               CONTENT[0]]
+    alt = alternatives_frame(content)
+    assert alt[alt["position"] == 1][["rank", "token", "logprob"]].values.tolist() == [[0, "们", -1.9]]
+    assert alt["rank"].tolist() == [0, 1, 0, 0, 1]
