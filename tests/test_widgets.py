@@ -216,6 +216,14 @@ def test_output_is_the_magics_result_card(sandbox, tag):
     assert f.result is result and result.backend == "sandbox"
 
 
+def test_card_follows_the_magics_display_options(ip, sandbox, tag, magic_config):
+    ip.run_line_magic("config", "DmsChatMagics.show_usage = False")
+    f = form(prompt=f"hi {tag}")
+    f.send()
+    html = f.output.outputs[0]["data"]["text/html"]
+    assert "dms-chat-result" in html and "prompt_tokens" not in html and f.result.usage_dict
+
+
 def test_compare_button_sends_masked_and_unmasked_and_shows_the_comparison(sandbox, tag):
     f = form(prompt=f"我叫张伟，手机号13812345678。{tag}", desensitization_rule="UserInfo", model="qwen-plus")
     f.buttons["Compare"].click()
@@ -259,7 +267,8 @@ def test_conversation_mode_keeps_history_shared_with_the_magic(ip, sandbox, tag)
 def magic_config(ip):
     """``%config DmsChatMagics.*`` values live in the shell's config beyond the test: drop ours after."""
     yield
-    ip.config.get("DmsChatMagics", {}).pop("model", None)
+    for trait in ("model", "show_usage"):
+        ip.config.get("DmsChatMagics", {}).pop(trait, None)
 
 
 def test_defaults_come_from_the_magics_configuration(ip, sandbox, tag, magic_config):

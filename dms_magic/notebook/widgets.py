@@ -537,6 +537,7 @@ class DmsChatForm:
         self._show_status("streaming ...")
         started = time.perf_counter()
         chat_stream = client.stream(messages, **params)
+        options = _magic_display_options()
         view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
                           masked=bool(params.get("need_desensitization")), display=False)
         last = 0.0
@@ -545,7 +546,7 @@ class DmsChatForm:
             now = time.monotonic()
             if now - last >= STREAM_REFRESH_SECONDS:  # each refresh is a comm message to the page
                 last = now
-                self.output.outputs = (_html_output(chat_result_html(view.partial, streaming=True),
+                self.output.outputs = (_html_output(chat_result_html(view.partial, streaming=True, **options),
                                                     view.partial.text),)
         self._finish(messages, chat_stream.result, started)
         return chat_stream.result
@@ -570,7 +571,7 @@ class DmsChatForm:
         self.result = result
         if self.conversation.value:
             self.history = [*messages, {"role": "assistant", "content": result.text or ""}]
-        data, metadata = bundle(result)  # the magic's card, byte for byte
+        data, metadata = bundle(result, **_magic_display_options())  # the magic's card, byte for byte
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         turns = sum(1 for m in self.history if m.get("role") == "assistant")
         history = (f" · conversation {html.escape(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
@@ -588,10 +589,15 @@ class DmsChatForm:
             action()
         except InvalidParameterError as err:
             self._show_status(f'<span style="color:#b00020">Not sent: {html.escape(str(err))}</span>')
-        except Exception as err:  # API and transport errors: one clear message in the output
-            self._show_status(f'<span style="color:#b00020">{html.escape(type(err).__name__)}</span>')
+        except Exception as err:  # API, settings and transport errors: one clear message in the output
+            from dms_magic.errors import DmsError
+            from dms_magic.notebook.magics import _api_message, _redact
+
+            # The magic's wording (code, request id, hint) and its last-line secret filter.
+            text = _redact(_api_message(err) if isinstance(err, DmsError) else str(err))
+            self._show_status(f'<span style="color:#b00020">Failed: {html.escape(type(err).__name__)}</span>')
             self.output.outputs = (_html_output(
-                f'<div style="color:#b00020;white-space:pre-wrap">{html.escape(str(err))}</div>', str(err)),)
+                f'<div style="color:#b00020;white-space:pre-wrap">{html.escape(text)}</div>', text),)
 
     def clear(self) -> None:
         """Empty the prompt, the output and the conversation history (parameters stay)."""
@@ -649,8 +655,8 @@ class DmsChatForm:
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
 
 
-def _magic_histories() -> dict | None:
-    """The magic's named conversations (``%%dmschat --session``), when the extension is loaded."""
+def _loaded_magics() -> Any:
+    """The DmsChatMagics instance when ``%load_ext dms_magic`` ran in this shell, else None."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -658,9 +664,19 @@ def _magic_histories() -> dict | None:
     shell = get_ipython()
     if shell is None:
         return None
-    magics = shell.magics_manager.registry.get("DmsChatMagics")
-    histories = getattr(magics, "histories", None)
+    return shell.magics_manager.registry.get("DmsChatMagics")
+
+
+def _magic_histories() -> dict | None:
+    """The magic's named conversations (``%%dmschat --session``), when the extension is loaded."""
+    histories = getattr(_loaded_magics(), "histories", None)
     return histories if isinstance(histories, dict) else None
+
+
+def _magic_display_options() -> dict[str, Any]:
+    """The magic's card options (``%config DmsChatMagics.show_usage`` ...), so both cards match."""
+    options = getattr(_loaded_magics(), "_display_options", None)
+    return dict(options()) if callable(options) else {}
 
 
 def _magic_option(param: Param, value: Any) -> list[str]:
