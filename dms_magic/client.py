@@ -1,6 +1,8 @@
 """DmsChatClient: ChatWithDesensitize over HTTP, signed like the official SDK, with retries.
 
-One ``requests.Session`` per client (connection pooling). Parameters are validated by params.py
+Each client owns its connections: a small keep-alive pool to its one endpoint (see _Transport for
+why), and a ``requests.Session`` that carries proxy and TLS settings and sends the calls whenever a
+proxy applies. Parameters are validated by params.py
 before any traffic; every attempt is freshly signed (new nonce and date) by signing.py; failures
 become errors.py exceptions, and errors.is_retryable decides what is retried: throttling, 5xx,
 connection errors and timeouts, with exponential backoff and jitter, bounded in attempts and in
@@ -15,6 +17,7 @@ import http.client
 import json
 import logging
 import os
+import platform
 import random
 import select
 import socket
@@ -25,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from dms_magic import errors, signing
+from dms_magic import __version__, errors, signing
 from dms_magic.credentials import CredentialError, CredentialSource, resolve
 from dms_magic.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
 from dms_magic.result import ChatResult, StreamChunk, assemble
@@ -36,7 +39,7 @@ CENTRAL_ENDPOINT = "dms-enterprise.aliyuncs.com"
 ENV_ENDPOINT = "DMS_MAGIC_ENDPOINT"
 ENV_INSTANCE = "DMS_MAGIC_INSTANCE_ID"
 BACKEND_HEADER = "X-Dms-Magic-Backend"
-USER_AGENT = "dms-magic/0.1 (+requests)"
+USER_AGENT = f"dms-magic/{__version__} Python/{platform.python_version()}"
 FORM_CONTENT_TYPE = signing.FORM_CONTENT_TYPE
 
 
