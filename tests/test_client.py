@@ -512,3 +512,18 @@ def test_a_wrong_secret_is_an_auth_error_with_its_hint(sandbox):
     assert info.value.code == "SignatureDoesNotMatch" and "secret" in info.value.hint
     assert info.value.request_id and info.value.http_status == 400
     assert len(sandbox.received) == before  # rejected before the generator
+
+
+def test_calls_go_through_requests_when_a_proxy_applies(scripted, monkeypatch):
+    # The scripted server plays the proxy: requests sends it the absolute URL of the real endpoint.
+    server = scripted(gateway(503, "ServiceUnavailable"), (200, OK_BODY))
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    with make_client("http://dms-enterprise.example.invalid:8080") as client:
+        assert client._transport.proxied
+        assert client.chat("hi").text == "你好"
+    assert len(server.requests) == 2  # the retry went through the proxy too
+    req = server.requests[-1]
+    assert req["headers"]["host"] == "dms-enterprise.example.invalid:8080"
+    assert req["query"]["InstanceId"] == "1" and verify_signature(req)
