@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-STRUCTURED = ("ID_CARD", "MOBILE_PHONE", "LANDLINE", "BANK_CARD", "EMAIL", "IPV4", "IPV6", "LICENSE_PLATE",
+STRUCTURED = ("ID_CARD", "MOBILE_PHONE", "LANDLINE", "PHONE_NUMBER", "BANK_CARD", "EMAIL", "IPV4", "IPV6", "LICENSE_PLATE",
               "USCC", "PASSPORT", "MAC_ADDRESS")
 FUZZY = ("CHINESE_NAME", "CHINESE_ADDRESS", "ENGLISH_NAME")
 ENTITIES = STRUCTURED + FUZZY
@@ -58,6 +58,7 @@ ZH_TEMPLATES = [
     "请把文件寄到{CHINESE_ADDRESS}谢谢", "他搬到了{CHINESE_ADDRESS}附近", "地址{CHINESE_ADDRESS}邮编另附",
     "{CHINESE_NAME}身份证{ID_CARD}手机{MOBILE_PHONE}住{CHINESE_ADDRESS}",
     "持卡人{CHINESE_NAME}卡号{BANK_CARD}预留手机{MOBILE_PHONE}",
+    "香港同事的电话是{PHONE_NUMBER}请转告", "海外客服热线{PHONE_NUMBER}全天候服务",
     "{CHINESE_NAME}，男，1985年出生", "值班人员：{CHINESE_NAME}", "转账给{CHINESE_NAME}五百元",
     "抄送{CHINESE_NAME}、{CHINESE_NAME}", "{CHINESE_NAME}（工号A1023）已入职", "本次会议由{CHINESE_NAME}主持",
     "@{CHINESE_NAME} 请查收附件", "项目经理{CHINESE_NAME}已确认", "{CHINESE_NAME}同学请到教务处",
@@ -73,6 +74,7 @@ EN_TEMPLATES = [
     "Plate {LICENSE_PLATE} parked at gate 3.", "USCC {USCC} on the invoice.", "Regards, {ENGLISH_NAME}",
     "Mr. {ENGLISH_NAME} asked for a refund.", "Name: {ENGLISH_NAME}; phone {MOBILE_PHONE}",
     "Transfer to {BANK_CARD} before Friday.", "Send the report to {EMAIL} and {EMAIL}.",
+    "Reach our London office on {PHONE_NUMBER} or by email.", "Her cell is {PHONE_NUMBER}.",
 ]
 DISTRACTOR_TEMPLATES = [
     "订单号{~order}已支付", "订单{~order}正在出库", "Order #{~order} confirmed.", "合计金额{~amount}请核对",
@@ -146,6 +148,21 @@ class _Values:
         if style == 3:
             return f"（{area}）{number}"
         return f"{area}-{number}-{self.rng.randint(100, 9999)}"
+
+    def PHONE_NUMBER(self) -> str:
+        """A number outside mainland China written with its +country code."""
+        rng = self.rng
+        d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731
+        kind = rng.randrange(4)
+        if kind == 0:
+            area = rng.choice(["212", "415", "650", "617", "312", "206", "305", "713"])
+            return f"+1 {area}-{rng.randint(2, 9)}{d(2)}-{d(4)}" if rng.random() < 0.5 \
+                else f"+1 ({area}) {rng.randint(2, 9)}{d(2)}-{d(4)}"
+        if kind == 1:
+            return f"+852 {rng.choice('235689')}{d(3)} {d(4)}"
+        if kind == 2:
+            return f"+44 20 {rng.choice('378')}{d(3)} {d(4)}"
+        return f"+65 {rng.choice('689')}{d(3)} {d(4)}"
 
     def ID_CARD(self) -> str:
         return self.zh.ssn()

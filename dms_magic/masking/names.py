@@ -68,8 +68,10 @@ def surnames() -> tuple[str, tuple[str, ...]]:
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
     single, compound = surnames()
     surname = f"(?:{trie_pattern(compound)}|[{single}])"
-    before = re.compile(f"(?P<cue>{trie_pattern(BEFORE_CUES)})[:：]?[ ]?[（(“「]?(?P<name>{surname}[{CJK}]{{1,3}})")
-    after = re.compile(f"(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{trie_pattern(AFTER_CUES)})|[ ]*$)")
+    # Zero-width (lookahead) matches so that candidates may overlap: in 李晓梅和陈默 the rejected
+    # 和陈默 (和 is a surname too) must not hide 陈默.
+    before = re.compile(f"(?=(?P<cue>{trie_pattern(BEFORE_CUES)})[:：]?[ ]?[（(“「]?(?P<name>{surname}[{CJK}]{{1,3}}))")
+    after = re.compile(f"(?=(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{trie_pattern(AFTER_CUES)})|[ ]*$))")
     return before, after
 
 

@@ -130,6 +130,10 @@ def structured_recognizers() -> list[PatternRecognizer]:
             B + r"(?:(?:\+|00)86[ -]?)?(?:[(（]0[1-9][0-9]{1,2}[)）] ?|0[1-9][0-9]{1,2}[ -]?)[2-9][0-9]{6,7}"
             r"(?:(?:-|转)[0-9]{1,4})?" + E,
             validator=v.cn_landline, validated_by="phonenumbers (CN area code)", score=0.85),
+        PatternRecognizer(
+            "intl_phone", "PHONE_NUMBER",
+            r"(?<![0-9A-Za-z+])\+(?!86)[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}" + E,
+            validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85),
         CardRecognizer(
             "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|[ -](?=[0-9])){12,40}" + E,
             validated_by="Luhn + IIN range", score=0.9),

@@ -130,6 +130,20 @@ def cn_landline(value: str) -> bool:
         phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
+def intl_phone(value: str) -> bool:
+    """A number written with a +country code outside mainland China (Hong Kong, Taiwan, US ...):
+    a known country code and a possible length for it (phonenumbers). Not ``is_valid_number``: a
+    number in a block not yet allocated is still someone's number to mask, and the + is rare else."""
+    import phonenumbers
+
+    try:
+        num = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return (num.country_code != 86 and phonenumbers.region_code_for_country_code(num.country_code) != "ZZ"
+            and phonenumbers.is_possible_number(num))
+
+
 # -- organisations ------------------------------------------------------------------------------
 
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
