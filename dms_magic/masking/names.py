@@ -47,8 +47,12 @@ AMBIGUOUS_SURNAMES = frozenset("于和与向时单钱高明方石白金万文平
                                "原支计门初来相能双从师东西南北上下大小公")
 # Last characters that make a word a role or a thing, not a given name (申请人, 工作者, 对方).
 ROLE_ENDINGS = frozenset("人员者们方家号期时处部市省县区卡费款单证码")
-# A token this frequent in jieba's dictionary is an ordinary word (高度, 明确, 方面), not a name.
+# A token this frequent in jieba's dictionary is an ordinary word (高度, 明确, 方面), not a name;
+# after a weak cue a lower bar applies (jieba tags 谢谢 and 黄金周 as names). After a strong cue a
+# dictionary word tagged as something else (满意度 after 客户) needs to be rare to pass.
 COMMON_WORD_FREQ = 5000
+COMMON_WORD_FREQ_WEAK_CUE = 1000
+TAGGED_WORD_FREQ = 100
 
 
 # Titles jieba sometimes glues onto a name (王经理): cut them off before judging the name.
@@ -139,8 +143,11 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         if len(first) > surname_len + 2:
             return None  # jieba sees a longer word here (王者荣耀): not a name
         tag = tags.get(first)
-        if not strong and tag and not tag.startswith("nr"):
+        freq = tokenizer.FREQ.get(first) or 0
+        if not strong and (tag and not tag.startswith("nr") or freq >= COMMON_WORD_FREQ_WEAK_CUE):
             return None  # after a weak cue, a dictionary word (申请 v, 查收 v, 周一 t) is that word
+        if strong and tag and not tag.startswith("nr") and freq >= TAGGED_WORD_FREQ:
+            return None
         name = first
     else:
         # jieba split the surname off (黄 / 红霞, 王 / 亮): take what follows as the given name.
