@@ -240,7 +240,10 @@ def _wait_for_kernel(page, base: str, token: str) -> None:
     own indicator says "idle" briefly before any kernel exists, so the server is asked too."""
     deadline = time.monotonic() + 120
     while True:
-        kernels = json.loads(urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5).read())
+        try:
+            kernels = json.loads(urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5).read())
+        except OSError:  # jupyter_server answers 500 while a kernel is half-started: ask again
+            kernels = []
         if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
             break
         if time.monotonic() > deadline:
