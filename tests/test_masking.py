@@ -128,6 +128,7 @@ def test_spans_frame_and_entities_agree():
     ("地址：大冶市长寿区成都路394号的房子", "CHINESE_ADDRESS", "大冶市长寿区成都路394号"),
     ("@段颖 请查收附件", "CHINESE_NAME", "段颖"),
     ("香港同事电话+852 2345 6789请转告", "PHONE_NUMBER", "+852 2345 6789"),
+    ("老身份证号110101710307123仍可查询", "ID_CARD", "110101710307123"),  # 15 digits, before 1999
     ("会议参会人有王建国、李晓梅和陈默。", "CHINESE_NAME", "陈默"),
 ])
 def test_values_touching_cjk_are_found_exactly(text, entity, value):
@@ -141,7 +142,7 @@ def test_values_touching_cjk_are_found_exactly(text, entity, value):
     "编号110101199013071234格式错误",  # month 13
     "编号110101199002301235格式错误",  # 30 February
     "卡号6222 0212 3456 7891校验失败",  # fails Luhn
-    "得分+100 200 300分", "增长+15.3%",
+    "得分+100 200 300分", "增长+15.3%", "流水号110101710307123已入账",  # 15-digit ID shape without an ID cue
 ])
 def test_distractors_are_not_masked(text):
     assert mask(text, "All").text == text

@@ -122,6 +122,10 @@ def structured_recognizers() -> list[PatternRecognizer]:
             B + r"[1-9][0-9]{5} ?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]) ?[0-9]{3}[0-9Xx]" + E,
             validator=v.china_id, validated_by="GB 11643 checksum + real birth date", score=0.95),
         PatternRecognizer(
+            "cn_id_card_15", "ID_CARD", B + r"[1-9][0-9]{14}" + E,
+            validator=v.china_id_15, validated_by="15-digit ID: province + real date + context word", score=0.8,
+            context=("身份证", "证件", "证号", "id card", "id no"), context_required=True, window=12),
+        PatternRecognizer(
             "cn_mobile", "MOBILE_PHONE",
             r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9][0-9]([ -]?)[0-9]{4}\1[0-9]{4}" + E,
             validator=v.cn_mobile, validated_by="mobile number segment", score=0.9),

@@ -48,6 +48,14 @@ def china_id(value: str) -> bool:
     return id_check_char(s[:17]) == s[17]
 
 
+def china_id_15(value: str) -> bool:
+    """First-generation 15-digit ID (before 1999): province code and a real 19YYMMDD birth date.
+    It has no checksum, so the recognizer also wants a context word such as 身份证."""
+    s = value.replace(" ", "")
+    return (len(s) == 15 and s.isdigit() and s[:2] in _ID_PROVINCES
+            and real_date(1900 + int(s[6:8]), int(s[8:10]), int(s[10:12])))
+
+
 # -- payment cards ------------------------------------------------------------------------------
 
 def luhn(digits: str) -> bool:
