@@ -364,3 +364,11 @@ def test_the_secret_never_reaches_the_form(sandbox, tag):
     seen += [repr(row.box.get_state()) + repr(row.control.get_state()) for row in f.rows.values()]
     assert sandbox.access_key_secret not in "".join(seen)
     assert sandbox.access_key_id not in f.to_magic()
+
+
+def test_buttons_are_disabled_while_a_click_is_handled(sandbox, tag):
+    f = form(prompt=f"hi {tag}")
+    seen = []
+    f.buttons["Compare"].observe(lambda change: seen.append(change["new"]), names="disabled")
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert seen == [True, False] and not any(b.disabled for b in f.buttons.values())

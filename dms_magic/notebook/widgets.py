@@ -584,7 +584,10 @@ class DmsChatForm:
         self.status.value = f'<span style="color:#555">{text}</span>'
 
     def _clicked(self, action: Callable[[], Any]) -> None:
-        """A button press: run the action; errors become a message, never a traceback."""
+        """A button press: run the action; errors become a message, never a traceback. The
+        buttons are disabled meanwhile, so an impatient second click does not send twice."""
+        for button in self.buttons.values():
+            button.disabled = True
         try:
             action()
         except InvalidParameterError as err:
@@ -598,6 +601,9 @@ class DmsChatForm:
             self._show_status(f'<span style="color:#b00020">Failed: {html.escape(type(err).__name__)}</span>')
             self.output.outputs = (_html_output(
                 f'<div style="color:#b00020;white-space:pre-wrap">{html.escape(text)}</div>', text),)
+        finally:
+            for button in self.buttons.values():
+                button.disabled = False
 
     def clear(self) -> None:
         """Empty the prompt, the output and the conversation history (parameters stay)."""
