@@ -372,3 +372,13 @@ def test_buttons_are_disabled_while_a_click_is_handled(sandbox, tag):
     f.buttons["Compare"].observe(lambda change: seen.append(change["new"]), names="disabled")
     send_and_catch(sandbox, f.buttons["Send"], tag)
     assert seen == [True, False] and not any(b.disabled for b in f.buttons.values())
+
+
+def test_a_multi_line_system_prompt_has_no_cell_spelling():
+    f = form(prompt="hi", system="Rule one.\nRule two.")
+    with pytest.raises(ValueError, match="line breaks"):
+        f.to_magic()
+    f.buttons["Copy as cell"].click()
+    assert "line breaks" in f.output.outputs[0]["data"]["text/plain"]
+    f.set(system="Rule one. Rule two.")
+    assert f.to_magic() == "%%dmschat --system 'Rule one. Rule two.'\nhi"

@@ -619,8 +619,15 @@ class DmsChatForm:
 
     # -- as a cell -----------------------------------------------------------------------------
     def to_magic(self, *, stream: bool = False, compare: bool = False) -> str:
-        """The equivalent ``%%dmschat`` cell: options (Param.option spellings) then the prompt."""
+        """The equivalent ``%%dmschat`` cell: options (Param.option spellings) then the prompt.
+
+        The cell uses the magic's default client (configuration, environment, sandbox); a
+        ``client=`` given to the form has no cell spelling. Raises ValueError for a system prompt
+        with line breaks: the option line of a cell cannot hold one."""
         params = self.values()
+        if "\n" in self.system.value.strip() or "\r" in self.system.value.strip():
+            raise ValueError("the system prompt has line breaks, which the %%dmschat option line cannot hold: "
+                             "write it on one line to get a cell, or keep using the form / dms_magic.chat()")
         if not stream:
             params = {k: v for k, v in params.items() if not BY_NAME[k].sse_only}
         words = ["%%dmschat"]
