@@ -38,7 +38,8 @@ SCREENSHOT_ENV = "DMS_MAGIC_E2E_SCREENSHOT"  # where to keep the screenshot (def
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency: pip install -e '.[test]'")
+# With Chromium present, a missing Playwright is a broken install (it is in the test extras), not a skip.
+from playwright import sync_api  # noqa: E402
 
 
 def _free_port() -> int:
