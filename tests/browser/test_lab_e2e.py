@@ -2,8 +2,11 @@
 
 The test starts its own JupyterLab on 127.0.0.1 (fresh config, data, runtime, settings and
 workspace directories, a random token), opens a notebook that loads dms_magic and shows the form,
-types a prompt, clicks Send and waits for the answer card with its usage table. No credentials are
-given, so the kernel's default client is the in-process sandbox.
+and uses the page as a person would: an invalid value is refused next to its control; then a typed
+prompt with masking on is sent and the answer card (masked restatement, usage table) appears;
+Stream ends in a final card with usage; "Copy as cell" shows the cell, and ``f.copy_as_cell()`` run
+in a cell inserts it below. No credentials are given: the kernel's default client is the
+in-process sandbox. A screenshot is kept ($DMS_MAGIC_E2E_SCREENSHOT or pytest's tmp dir).
 
 Playwright's own browser download is not reachable here: Chromium is Debian's (/usr/bin/chromium,
 installed by .ci/run). The test skips only when that binary is missing.
@@ -13,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
