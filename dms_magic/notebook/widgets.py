@@ -538,13 +538,14 @@ class DmsChatForm:
         started = time.perf_counter()
         chat_stream = client.stream(messages, **params)
         options = _magic_display_options()
+        every = getattr(_loaded_magics(), "stream_update_interval", STREAM_REFRESH_SECONDS)
         view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
                           masked=bool(params.get("need_desensitization")), display=False)
         last = 0.0
         for chunk in chat_stream:
             view.add(chunk)
             now = time.monotonic()
-            if now - last >= STREAM_REFRESH_SECONDS:  # each refresh is a comm message to the page
+            if now - last >= every:  # each refresh is a comm message to the page (magic's interval)
                 last = now
                 self.output.outputs = (_html_output(chat_result_html(view.partial, streaming=True, **options),
                                                     view.partial.text),)
