@@ -415,3 +415,14 @@ def test_ordinary_prose_is_left_almost_untouched():
     # make the model's input useless. One doubtful span (因城施策) is tolerated.
     r = mask(ORDINARY_PROSE, "All")
     assert len(r.entities) <= 1, [(s.entity, s.original) for s in r.entities]
+
+
+@pytest.mark.parametrize("text", ["请写一条生日祝福，只回复 JSON", "送上新年祝福", "我明白，谢谢", "满眼阳光，心情安静"])
+def test_common_words_jieba_tags_as_names_stay_after_a_weak_cue(text):
+    # jieba's dictionary tags 祝福, 明白, 阳光, 安静 as person names (nr); after a comma or a verb
+    # they are ordinary words and must survive masking.
+    assert mask(text).text == text
+
+
+def test_a_real_name_after_a_strong_cue_is_still_masked():
+    assert mask("客户李娜的电话").text == "客户李*的电话"

@@ -48,10 +48,10 @@ AMBIGUOUS_SURNAMES = frozenset("于和与向时单钱高明方石白金万文平
 # Last characters that make a word a role or a thing, not a given name (申请人, 工作者, 对方).
 ROLE_ENDINGS = frozenset("人员者们方家号期时处部市省县区卡费款单证码")
 # A token this frequent in jieba's dictionary is an ordinary word (高度, 明确, 方面), not a name;
-# after a weak cue a lower bar applies (jieba tags 谢谢 and 黄金周 as names). After a strong cue a
+# after a weak cue a low bar applies (jieba tags 谢谢, 祝福, 明白 and 阳光 as names). After a strong cue a
 # dictionary word tagged as something else (满意度 after 客户) needs to be rare to pass.
 COMMON_WORD_FREQ = 5000
-COMMON_WORD_FREQ_WEAK_CUE = 1000
+COMMON_WORD_FREQ_WEAK_CUE = 150
 TAGGED_WORD_FREQ = 100
 
 
