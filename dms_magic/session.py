@@ -213,6 +213,15 @@ def request_params(settings: Settings, params: dict[str, Any]) -> dict[str, Any]
 _params_for = request_params  # earlier name, still used by callers
 
 
+def _client_and_params(client: Any, endpoint: str | None, profile: str | None,
+                       params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The client to use and the parameters to send: configured defaults fill what is not given."""
+    if client is None:
+        settings = resolve(endpoint, params.get("instance_id"), profile)
+        return client_for(settings), request_params(settings, params)
+    return client, {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
+
+
 def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
          profile: str | None = None, **params: Any):
     """One ChatWithDesensitize call with the default client (or ``client=``) -> ChatResult.
@@ -220,24 +229,14 @@ def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = 
     ``params`` are request parameters by Python name (``model``, ``need_desensitization``,
     ``temperature``, ...); configured defaults fill the ones not given.
     """
-    if client is None:
-        settings = resolve(endpoint, params.get("instance_id"), profile)
-        client = client_for(settings)
-        params = request_params(settings, params)
-    else:
-        params = {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
+    client, params = _client_and_params(client, endpoint, profile, params)
     return client.chat(prompt_or_messages, **params)
 
 
 def stream(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
            profile: str | None = None, **params: Any):
     """Like :func:`chat` but streamed: iterate the returned ChatStream; ``.result`` after the end."""
-    if client is None:
-        settings = resolve(endpoint, params.get("instance_id"), profile)
-        client = client_for(settings)
-        params = request_params(settings, params)
-    else:
-        params = {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
+    client, params = _client_and_params(client, endpoint, profile, params)
     return client.stream(prompt_or_messages, **params)
 
 

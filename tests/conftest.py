@@ -26,3 +26,14 @@ def client(sandbox):
     with DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
                        access_key_secret=sandbox.access_key_secret, instance_id=1) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def ip():
+    """A real IPython InteractiveShell with ``%load_ext dms_magic`` done (unloaded after the module)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "dms_magic")
+    yield shell
+    shell.run_line_magic("unload_ext", "dms_magic")

@@ -10,19 +10,10 @@ import html
 import json
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from dms_magic import session
 from dms_magic.params import option_params
-
-
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "dms_magic")
-    yield shell
-    shell.run_line_magic("unload_ext", "dms_magic")
 
 
 @pytest.fixture(autouse=True)

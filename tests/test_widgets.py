@@ -18,14 +18,6 @@ FORM_PARAMS = [p for p in option_params() if p.name != "stream"]
 NON_STREAM_EXAMPLES = {p.name: p.example for p in FORM_PARAMS if not p.sse_only}
 
 
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "dms_magic")
-    yield shell
-    shell.run_line_magic("unload_ext", "dms_magic")
-
-
 @pytest.fixture(autouse=True)
 def to_sandbox(ip, sandbox, monkeypatch, tmp_path):
     """The session (the magic's and the form's default client) points at the shared sandbox, with

@@ -669,16 +669,19 @@ class DmsChatForm:
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
 
 
-def _loaded_magics() -> Any:
-    """The DmsChatMagics instance when ``%load_ext dms_magic`` ran in this shell, else None."""
+def _shell() -> Any:
+    """The running IPython shell, or None outside IPython."""
     try:
         from IPython import get_ipython
     except ImportError:
         return None
-    shell = get_ipython()
-    if shell is None:
-        return None
-    return shell.magics_manager.registry.get("DmsChatMagics")
+    return get_ipython()
+
+
+def _loaded_magics() -> Any:
+    """The DmsChatMagics instance when ``%load_ext dms_magic`` ran in this shell, else None."""
+    shell = _shell()
+    return None if shell is None else shell.magics_manager.registry.get("DmsChatMagics")
 
 
 def _magic_histories() -> dict | None:
@@ -718,11 +721,7 @@ def _config_defaults() -> dict[str, Any]:
 def _insert_cell_below(text: str) -> str | None:
     """Insert a cell through IPython when the call comes from running code (an execute request
     carries the set_next_input payload); a button click does not, so the caller falls back to JS."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    shell = get_ipython()
+    shell = _shell()
     if shell is None:
         return None
     kernel = getattr(shell, "kernel", None)
