@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 PROMPTS = 200
 LATENCY_MS = 100
@@ -55,10 +56,10 @@ def run(prompts: int = PROMPTS, latency_ms: int = LATENCY_MS, concurrency: int =
                 if frame["error_code"].notna().any():
                     raise RuntimeError("benchmark compare run had error rows")
 
-            timings = {"bare ThreadPoolExecutor.map": _best(bare_pool, repeats),
-                       "chat_many": _best(batch, repeats)}
+            timings = {"bare ThreadPoolExecutor.map": best_of(bare_pool, repeats),
+                       "chat_many": best_of(batch, repeats)}
             # Twice the requests (masked + unmasked) plus the leak check on every answer.
-            compare_seconds = _best(batch_compare, repeats)
+            compare_seconds = best_of(batch_compare, repeats)
     setup = f"{prompts} prompts, sandbox latency {latency_ms} ms, concurrency {concurrency}"
     rows = [{"variant": "ideal (n x latency / concurrency)", "seconds": round(ideal, 3), "ratio": 1.0,
              "note": setup}]
@@ -72,14 +73,6 @@ def run(prompts: int = PROMPTS, latency_ms: int = LATENCY_MS, concurrency: int =
                  "ratio": compare_seconds / (2 * ideal), "note": "x its ideal (2 x n x latency / concurrency)"})
     return rows
 
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 if __name__ == "__main__":

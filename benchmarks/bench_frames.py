@@ -28,6 +28,7 @@ import os
 import random
 import sys
 import time
+from timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKENS = 8192
@@ -49,14 +50,6 @@ def make_body(tokens: int = TOKENS, alternatives: int = ALTERNATIVES, seed: int 
             "Data": {"Model": "qwen-plus", "Choices": [{"FinishReason": "length", "Message": {"Content": "x"},
                                                         "Logprobs": {"content": content}}]}}
 
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.process_time()
-        fn()
-        best = min(best, time.process_time() - started)
-    return best
 
 
 def run(tokens: int = TOKENS, alternatives: int = ALTERNATIVES, repeats: int = REPEATS) -> list[dict]:
@@ -93,7 +86,7 @@ def run(tokens: int = TOKENS, alternatives: int = ALTERNATIVES, repeats: int = R
     times = {name: float("inf") for name, _ in cases}
     for _ in range(2):  # interleaved rounds: the machine is shared
         for name, fn in cases:
-            times[name] = min(times[name], _best(fn, repeats))
+            times[name] = min(times[name], best_of(fn, repeats, clock=time.process_time))
     shape = f"{tokens} tokens x {alternatives} alternatives"
     return [
         {"case": f".logprobs vs pandas.json_normalize ({shape})", "ratio": times["ours"] / times["json_normalize"],

@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 import masking_eval  # noqa: E402  (benchmarks/ sibling module)
+from timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 
 CORPUS_CHARS = 1_000_000
 EVAL_SAMPLES = 2000
@@ -62,14 +63,6 @@ def presidio_analyzer():
     return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
 
 
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
 
 def run(corpus_chars: int = CORPUS_CHARS, samples: int = EVAL_SAMPLES, repeats: int = 3, seed: int = 0) -> list[dict]:
     from dms_magic.masking import detect, mask
@@ -79,8 +72,8 @@ def run(corpus_chars: int = CORPUS_CHARS, samples: int = EVAL_SAMPLES, repeats: 
     mask("我叫张伟，手机13812345678", RULE)  # warm-up: compile regexes, load jieba's dictionary
     analyzer.analyze("Call 13812345678", language="en")
 
-    ours = _best(lambda: mask(text, RULE), repeats)
-    theirs = _best(lambda: analyzer.analyze(text, language="en"), repeats)
+    ours = best_of(lambda: mask(text, RULE), repeats)
+    theirs = best_of(lambda: analyzer.analyze(text, language="en"), repeats)
     rows = [
         {"benchmark": "masking throughput", "variant": "dms_magic mask()", "chars": len(text),
          "seconds": round(ours, 3), "chars_per_s": int(len(text) / ours), "ratio": round(theirs / ours, 2),
