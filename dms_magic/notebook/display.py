@@ -124,37 +124,31 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
 
 
 # -- status and history -------------------------------------------------------------------------
-def status_html(info: Mapping[str, Any]) -> str:
-    """``%dmschat status``: the resolved backend and where each setting came from. No secrets
-    (``info`` comes from ``session.status``, which only holds the credential kind and masked id)."""
+def _status_rows(info: Mapping[str, Any]) -> list[tuple[str, Any, str | None]]:
+    """(setting, value, where it came from) for ``%dmschat status``; the HTML and text views share it.
+    ``info`` comes from ``session.status``, which only holds the credential kind and masked id."""
     sources = info.get("sources") or {}
     rows = []
     for key in ("backend", "endpoint", "instance_id", "profile", "credentials", "access_key_id"):
         value = info.get(key)
         if value is None and key in ("profile", "access_key_id"):
             continue
-        where = sources.get(key)
-        rows.append(f'<tr><td style="padding:1px 6px">{esc(key)}</td><td style="padding:1px 6px">'
-                    f'<code>{esc(value)}</code></td><td style="{render._MUTED};padding:1px 6px">'
-                    f'{esc(where or "")}</td></tr>')
-    for key, value in (info.get("defaults") or {}).items():
-        rows.append(f'<tr><td style="padding:1px 6px">{esc(key)}</td><td style="padding:1px 6px">'
-                    f'<code>{esc(value)}</code></td><td style="{render._MUTED};padding:1px 6px">config</td></tr>')
-    return f'<div style="{render._CARD}"><b>dms_magic status</b><table style="{render._TABLE}">{"".join(rows)}</table></div>'
+        rows.append((key, value, sources.get(key)))
+    rows.extend((key, value, "config") for key, value in (info.get("defaults") or {}).items())
+    return rows
+
+
+def status_html(info: Mapping[str, Any]) -> str:
+    """``%dmschat status``: the resolved backend and where each setting came from. No secrets."""
+    rows = "".join(f'<tr><td style="padding:1px 6px">{esc(key)}</td><td style="padding:1px 6px">'
+                   f'<code>{esc(value)}</code></td><td style="{render._MUTED};padding:1px 6px">'
+                   f'{esc(where or "")}</td></tr>' for key, value, where in _status_rows(info))
+    return f'<div style="{render._CARD}"><b>dms_magic status</b><table style="{render._TABLE}">{rows}</table></div>'
 
 
 def status_text(info: Mapping[str, Any]) -> str:
-    sources = info.get("sources") or {}
-    lines = []
-    for key in ("backend", "endpoint", "instance_id", "profile", "credentials", "access_key_id"):
-        value = info.get(key)
-        if value is None and key in ("profile", "access_key_id"):
-            continue
-        where = f"  [from {sources[key]}]" if key in sources else ""
-        lines.append(f"{key:13} {value}{where}")
-    for key, value in (info.get("defaults") or {}).items():
-        lines.append(f"{key:13} {value}  [from config]")
-    return "\n".join(lines)
+    return "\n".join(f"{key:13} {value}" + (f"  [from {where}]" if where else "")
+                     for key, value, where in _status_rows(info))
 
 
 def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
