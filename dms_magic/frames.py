@@ -15,7 +15,7 @@ from typing import Any
 from itertools import chain
 from operator import itemgetter
 
-from dms_magic.result import _canon_token, normalize_token_logprobs, normalize_usage
+from dms_magic.result import _canon_token, flat_usage, normalize_token_logprobs, normalize_usage
 
 _TOKEN = itemgetter("token")
 _LOGPROB = itemgetter("logprob")
@@ -35,12 +35,7 @@ def usage_frame(usage: Mapping[str, Any] | None):
     import pandas as pd
 
     flat: dict[str, Any] = {name: None for name in USAGE_COLUMNS}
-    for key, value in normalize_usage(usage or {}).items():
-        if isinstance(value, Mapping):
-            for sub, number in value.items():
-                flat[f"{key}.{sub}"] = number
-        else:
-            flat[key] = value
+    flat.update(flat_usage(normalize_usage(usage or {})))
     frame = pd.DataFrame({k: [v] for k, v in flat.items()})
     for column in frame.columns:
         values = frame[column]

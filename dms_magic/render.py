@@ -16,6 +16,8 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
+from dms_magic.result import flat_usage
+
 # Colours are inline styles: notebook frontends strip <style> blocks from untrusted outputs.
 _CARD = ("border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;"
          "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;font-size:13px;max-width:60em")
@@ -100,19 +102,9 @@ def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000) 
             + legend)
 
 
-def _flat_usage(usage: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in (usage or {}).items():
-        if isinstance(value, Mapping):
-            flat.update(_flat_usage(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def usage_table_html(usage: Mapping[str, Any] | None) -> str:
     """Token usage as a one-row table (nested details flattened: ``prompt_tokens_details.cached``)."""
-    flat = _flat_usage(usage or {})
+    flat = flat_usage(usage or {})
     if not flat:
         return f'<div style="{_MUTED}">no usage reported</div>'
     head = "".join(f'<th style="{_CELL}">{esc(k)}</th>' for k in flat)
@@ -193,7 +185,7 @@ def chat_result_text(result: Any) -> str:
     if reasoning:
         lines.append(f"(reasoning: {len(reasoning)} chars, see .reasoning)")
     lines.append(getattr(result, "text", "") or "")
-    usage = _flat_usage(getattr(result, "usage_dict", None) or {})
+    usage = flat_usage(getattr(result, "usage_dict", None) or {})
     if usage:
         lines.append("usage: " + ", ".join(f"{k}={v}" for k, v in usage.items()))
     tail = []

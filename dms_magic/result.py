@@ -95,6 +95,18 @@ def normalize_usage(usage: Any) -> dict[str, Any]:
     return out
 
 
+def flat_usage(usage: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Usage counters in one level, nested details as ``<details>.<name>``
+    (``prompt_tokens_details.cached_tokens``): the usage frame's columns and the card's table."""
+    flat: dict[str, Any] = {}
+    for key, value in (usage or {}).items():
+        if isinstance(value, Mapping):
+            flat.update(flat_usage(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 # -- logprobs -------------------------------------------------------------------------------------
 _TOKEN_KEYS = frozenset(("token", "logprob", "bytes", "top_logprobs"))
 _ALT_KEYS = frozenset(("token", "logprob", "bytes"))
