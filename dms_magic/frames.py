@@ -9,11 +9,12 @@ benchmarks/bench_frames.py measures.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from itertools import chain
 from operator import itemgetter
+from typing import Any
 
 from dms_magic.result import _canon_token, flat_usage, normalize_token_logprobs, normalize_usage
 
@@ -77,7 +78,31 @@ def logprobs_frame(content: Any):
         return _logprobs_frame([_canon_token(t) for t in tokens if isinstance(t, Mapping)], tolerant=True)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector while a frame is built.
+
+    A long answer's frame allocates tens of thousands of tuples and lists; each 700 allocations
+    start a collection, and every tenth of those re-walks the response's own tens of thousands of
+    dicts. None of what is built here can form a cycle, so those collections find nothing: pausing
+    them took about a third off building ``.logprobs`` for 8192 tokens x 5 alternatives. The
+    previous state is restored, also when building fails.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _logprobs_frame(tokens: list[dict], tolerant: bool = False):
+    with _gc_paused():
+        return _build_logprobs_frame(tokens, tolerant)
+
+
+def _build_logprobs_frame(tokens: list[dict], tolerant: bool):
     import numpy as np
     import pandas as pd
 
@@ -93,13 +118,13 @@ def _logprobs_frame(tokens: list[dict], tolerant: bool = False):
     top_tokens, top_logprobs = _alternatives_by_row(_rows_of(tokens, tolerant), tolerant)
     return pd.DataFrame({
         "position": np.arange(n, dtype=np.int64),
-        "token": token_text,
+        "token": _objects(token_text),
         "logprob": logprob,
         "prob": np.exp(logprob),
-        "bytes": byte_values,
-        "top_tokens": top_tokens,
-        "top_logprobs": top_logprobs,
-    })
+        "bytes": _objects(byte_values),
+        "top_tokens": _objects(top_tokens),
+        "top_logprobs": _objects(top_logprobs),
+    }, copy=False)  # every column is a fresh array made here: nothing to protect by copying
 
 
 def _rows_of(tokens: list[dict], tolerant: bool) -> list:
@@ -157,6 +182,11 @@ def alternatives_frame(content: Any):
 
 
 def _alternatives_frame(tokens: list[dict], tolerant: bool = False):
+    with _gc_paused():
+        return _build_alternatives_frame(tokens, tolerant)
+
+
+def _build_alternatives_frame(tokens: list[dict], tolerant: bool):
     import numpy as np
     import pandas as pd
 
@@ -173,11 +203,22 @@ def _alternatives_frame(tokens: list[dict], tolerant: bool = False):
     return pd.DataFrame({
         "position": position,
         "rank": rank,
-        "token": alt_tokens,
+        "token": _objects(alt_tokens),
         "logprob": logprob,
         "prob": np.exp(logprob),
         "chosen": chosen,
-    })
+    }, copy=False)
+
+
+def _objects(values: list):
+    """An object ndarray holding ``values`` one per cell (tuples and lists stay whole).
+
+    pandas takes an ndarray column as is, but walks a list column element by element to infer
+    its type: for the seven columns of an 8k-token frame that walk cost 2.1 ms, the ndarrays 0.3 ms.
+    """
+    import numpy as np
+
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _floats(values: list):

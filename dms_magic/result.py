@@ -117,7 +117,7 @@ def _is_canonical(item: Any) -> bool:
     if type(item) is not dict or "token" not in item or not item.keys() <= _TOKEN_KEYS:  # noqa: E721
         return False
     tops = item.get("top_logprobs")
-    return not tops or (type(tops[0]) is dict and "token" in tops[0] and tops[0].keys() <= _ALT_KEYS)  # noqa: E721
+    return not tops or (type(tops) is list and type(tops[0]) is dict and "token" in tops[0] and tops[0].keys() <= _ALT_KEYS)  # noqa: E721
 
 
 def _canon_alt(alt: Any) -> dict[str, Any]:
@@ -130,9 +130,10 @@ def _canon_alt(alt: Any) -> dict[str, Any]:
 def _canon_token(item: Any) -> dict[str, Any]:
     if _is_canonical(item):
         return item
-    tops = pick(item, "top_logprobs") or []
+    tops = pick(item, "top_logprobs")
+    tops = tops if isinstance(tops, list) else []  # junk in place of the list: no alternatives
     return {"token": pick(item, "token", default=""), "logprob": pick(item, "logprob"),
-            "bytes": pick(item, "bytes"), "top_logprobs": [_canon_alt(a) for a in tops]}
+            "bytes": pick(item, "bytes"), "top_logprobs": [_canon_alt(a) for a in tops if isinstance(a, Mapping)]}
 
 
 def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:

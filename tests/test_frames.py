@@ -69,9 +69,52 @@ def test_an_item_shaped_unlike_the_first_is_still_read():
     assert df.loc[1, "top_tokens"] == ("们",) and df.loc[1, "top_logprobs"] == (-1.9,)
 
 
+def test_junk_in_place_of_the_alternatives_list_reads_as_no_alternatives():
+    content = [CONTENT[0], {"token": "好", "logprob": -0.2, "bytes": None, "top_logprobs": 5},
+               {"token": "!", "logprob": -0.3, "top_logprobs": ["not a dict", {"token": "?", "logprob": -1.0}]}]
+    df = logprobs_frame(content)
+    assert df["token"].tolist() == ["你", "好", "!"]
+    assert df.loc[1, "top_tokens"] == () and df.loc[2, "top_tokens"] == ("?",)
+    assert alternatives_frame(content)["token"].tolist() == ["你", "您", "?"]
+
+
 def test_alternatives_frame_reads_items_shaped_unlike_the_first():
     content = [CONTENT[0], {"Token": "好", "Logprob": "-0.2", "TopLogprobs": [{"Token": "们", "Logprob": "-1.9"}]},
                CONTENT[0]]
     alt = alternatives_frame(content)
     assert alt[alt["position"] == 1][["rank", "token", "logprob"]].values.tolist() == [[0, "们", -1.9]]
     assert alt["rank"].tolist() == [0, 1, 0, 0, 1]
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_building_frames_leaves_the_garbage_collector_as_it_found_it(enabled_before):
+    # frames pause the cyclic collector while they allocate; a notebook must never be left without it.
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled_before else gc.disable()
+        logprobs_frame(CONTENT)
+        alternatives_frame(CONTENT)
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+def test_a_failing_build_still_restores_the_garbage_collector(monkeypatch):
+    import gc
+
+    from dms_magic import frames
+
+    def broken(values):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(frames, "_objects", broken)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        with pytest.raises(RuntimeError):
+            logprobs_frame(CONTENT)
+        assert gc.isenabled()
+    finally:
+        gc.enable() if was else gc.disable()
