@@ -225,17 +225,31 @@ def _drive(page, base: str, token: str, shot: Path) -> None:
     assert card.is_visible()
 
     # "Copy as cell" from code: the %%dmschat cell is inserted below (IPython's set_next_input).
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")  # a new cell below the form's cell, in edit mode after Enter
-    page.keyboard.press("Enter")
-    page.keyboard.type("f.copy_as_cell()")
-    page.keyboard.press("Shift+Enter")
+    _run_in_a_new_cell(page, "f.copy_as_cell()")
     inserted = page.locator(".jp-Cell .jp-InputArea .cm-content",
                             has_text="%%dmschat --model qwen-plus --need-desensitization")
     inserted.first.wait_for(state="visible")
     source = inserted.first.inner_text()
     assert "--desensitization-rule UserInfo --logprobs --top-logprobs 2" in source and PHONE in source, source
     page.screenshot(path=str(shot.with_name(shot.stem + "-copied-cell.png")), full_page=True)
+
+
+def _run_in_a_new_cell(page, code: str) -> None:
+    """Add a cell with the toolbar's "Insert a cell below" button, type ``code`` into it and run it
+    with Shift+Enter. Each step waits for the page to show its effect: keyboard shortcuts alone
+    raced JupyterLab's focus handling on a cold start (the keys reached the widget, not the notebook)."""
+    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    before = cells.count()
+    page.locator(".jp-NotebookPanel-toolbar [data-command='notebook:insert-cell-below']").click()
+    page.wait_for_function("(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length > n",
+                           arg=before)
+    editor = page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active .cm-content")
+    editor.click()
+    page.keyboard.type(code)
+    page.wait_for_function("(code) => { const e = document.querySelector("
+                           "'.jp-NotebookPanel .jp-Cell.jp-mod-active .cm-content');"
+                           " return e && e.innerText.trim() === code; }", arg=code)
+    page.keyboard.press("Shift+Enter")
 
 
 def _wait_for_kernel(page, base: str, token: str) -> None:
