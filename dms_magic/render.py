@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from dms_magic.result import flat_usage
+from dms_magic.result import flat_usage, to_float
 
 # Colours are inline styles: notebook frontends strip <style> blocks from untrusted outputs.
 _CARD = ("border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;"
@@ -59,9 +59,8 @@ def probability_colour(prob: float) -> str:
 
 
 def _prob(logprob: Any) -> float | None:
-    try:
-        value = float(logprob)
-    except (TypeError, ValueError):
+    value = to_float(logprob)
+    if value is None:
         return None
     return math.exp(value) if math.isfinite(value) else 0.0
 
@@ -113,9 +112,8 @@ def usage_table_html(usage: Mapping[str, Any] | None) -> str:
 
 
 def _latency_text(latency: Any) -> str | None:
-    try:
-        seconds = float(latency)
-    except (TypeError, ValueError):
+    seconds = to_float(latency)
+    if seconds is None:
         return None
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 

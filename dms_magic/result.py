@@ -117,7 +117,10 @@ def _is_canonical(item: Any) -> bool:
     if type(item) is not dict or "token" not in item or not item.keys() <= _TOKEN_KEYS:  # noqa: E721
         return False
     tops = item.get("top_logprobs")
-    return not tops or (type(tops) is list and type(tops[0]) is dict and "token" in tops[0] and tops[0].keys() <= _ALT_KEYS)  # noqa: E721
+    if not tops:
+        return True
+    first = tops[0] if type(tops) is list else None  # noqa: E721
+    return type(first) is dict and "token" in first and first.keys() <= _ALT_KEYS  # noqa: E721
 
 
 def _canon_alt(alt: Any) -> dict[str, Any]:
