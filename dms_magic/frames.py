@@ -9,9 +9,7 @@ benchmarks/bench_frames.py measures.
 """
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -59,13 +57,16 @@ def logprobs_frame(content: Any):
     ``logprob``       float, its natural-log probability (NaN when missing)
     ``prob``          float, ``exp(logprob)``
     ``bytes``         list[int] | None, the token's UTF-8 bytes (tokens may split a character)
-    ``top_tokens``    tuple[str, ...], the top alternatives at this position, most likely first
-    ``top_logprobs``  tuple[float, ...], their logprobs, aligned with ``top_tokens``
+    ``top_logprobs``  list[dict], the top alternatives at this position as the service sent them
+                      (``{"token", "logprob", "bytes"}`` in DashScope's key case, most likely
+                      first; ``[]`` when none). Values are not converted: ``alternatives_frame``
+                      gives them typed (float logprobs).
 
-    The alternatives stay on the token's row as two aligned tuples (one row per token keeps the
-    frame aligned with the text); for one row per alternative use ``alternatives_frame`` (the
-    tidy long form: position, rank, token, logprob, prob, chosen) or
-    ``df.explode(["top_tokens", "top_logprobs"])``.
+    The alternatives are left unopened here: for one row per alternative (the tidy form, joinable
+    on ``position``) use ``alternatives_frame`` / ``ChatResult.alternatives``. Why: an 8k-token
+    answer with 5 alternatives holds 40,960 alternative dicts, and reading them costs several times
+    what the rest of this frame does (benchmarks/bench_frames.py); an analysis that wants them pays
+    for them once, in the long form, where pandas can work on them column-wise.
 
     ``content`` is DashScope's ``{"content": [...]}`` in any key case, or the list itself.
     """
@@ -74,30 +75,11 @@ def logprobs_frame(content: Any):
         return _logprobs_frame(tokens)
     except (KeyError, TypeError, ValueError, AttributeError):
         # An item shaped unlike the first (missing keys, other key case, not a dict, a logprob
-        # given as a string): normalise every item, then read each one tolerantly.
+        # given as a string, junk in place of the alternatives): normalise every item, then read
+        # each one tolerantly.
         return _logprobs_frame([_canon_token(t) for t in tokens if isinstance(t, Mapping)], tolerant=True)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while a frame is built.
-
-    A long answer's frame allocates tens of thousands of tuples and lists; each 700 allocations
-    start a collection, and every tenth of those re-walks the response's own tens of thousands of
-    dicts. None of what is built here can form a cycle, so those collections find nothing: pausing
-    them took about a third off building ``.logprobs`` for 8192 tokens x 5 alternatives. The
-    previous state is restored, also when building fails. Used as a decorator on the builders.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@_gc_paused()
 def _logprobs_frame(tokens: list[dict], tolerant: bool = False):
     import numpy as np
     import pandas as pd
@@ -111,30 +93,38 @@ def _logprobs_frame(tokens: list[dict], tolerant: bool = False):
         token_text = list(map(_TOKEN, tokens))
         logprob = np.fromiter(map(_LOGPROB, tokens), dtype=np.float64, count=n)
         byte_values = list(map(_BYTES, tokens))
-    top_tokens, top_logprobs = _alternatives_by_row(_rows_of(tokens, tolerant), tolerant)
+    alternatives = _rows_of(tokens, tolerant)
+    if not tolerant and n and set(map(type, alternatives)) != {list}:
+        raise TypeError("junk in place of an alternatives list")  # the tolerant path drops it
     return pd.DataFrame({
         "position": np.arange(n, dtype=np.int64),
         "token": _objects(token_text),
         "logprob": logprob,
         "prob": np.exp(logprob),
         "bytes": _objects(byte_values),
-        "top_tokens": _objects(top_tokens),
-        "top_logprobs": _objects(top_logprobs),
+        "top_logprobs": _objects(alternatives),
     }, copy=False)  # every column is a fresh array made here: nothing to protect by copying
 
 
 def _rows_of(tokens: list[dict], tolerant: bool) -> list:
-    """Each token's list of alternatives (strict lookups unless ``tolerant``)."""
+    """Each token's list of alternatives (strict lookups unless ``tolerant``, which reads junk in
+    place of the list as none, and drops entries that are not dicts)."""
     if tolerant:
-        return [t.get("top_logprobs") or () for t in tokens]
+        return [_alternatives_of(t.get("top_logprobs")) for t in tokens]
     return list(map(_TOP, tokens))
+
+
+def _alternatives_of(alternatives: Any) -> list:
+    if not isinstance(alternatives, list):
+        return []
+    return [a for a in alternatives if isinstance(a, Mapping)]
 
 
 def _flat_alternatives(rows: list, tolerant: bool) -> tuple[list[int], list, list]:
     """(count per row, every alternative's token, every alternative's logprob), flattened.
 
     40k alternatives for an 8k-token answer: each step is one C-level pass (chain, itemgetter)
-    over the flat list; reading that many dicts is most of a logprobs frame's cost.
+    over the flat list; reading that many dicts is most of the alternatives frame's cost.
     """
     counts = list(map(len, rows))
     flat = list(chain.from_iterable(rows))
@@ -145,23 +135,6 @@ def _flat_alternatives(rows: list, tolerant: bool) -> tuple[list[int], list, lis
     except TypeError:  # strings or None from a tolerant reader
         alt_logprobs = _floats(alt_logprobs).tolist()
     return counts, alt_tokens, alt_logprobs
-
-
-def _alternatives_by_row(rows: list, tolerant: bool = False) -> tuple[list[tuple], list[tuple]]:
-    """Per-row tuples of alternative tokens and logprobs (regrouped with zip when every row has the
-    same count, the usual case; a nested comprehension per row cost twice as much)."""
-    counts, alt_tokens, alt_logprobs = _flat_alternatives(rows, tolerant)
-    if not alt_tokens:
-        return [()] * len(rows), [()] * len(rows)
-    k = counts[0]
-    if counts.count(k) == len(counts):
-        return list(zip(*[iter(alt_tokens)] * k)), list(zip(*[iter(alt_logprobs)] * k))
-    top_tokens, top_logprobs, start = [], [], 0
-    for count in counts:
-        top_tokens.append(tuple(alt_tokens[start:start + count]))
-        top_logprobs.append(tuple(alt_logprobs[start:start + count]))
-        start += count
-    return top_tokens, top_logprobs
 
 
 def alternatives_frame(content: Any):
@@ -177,7 +150,6 @@ def alternatives_frame(content: Any):
         return _alternatives_frame([_canon_token(t) for t in tokens if isinstance(t, Mapping)], tolerant=True)
 
 
-@_gc_paused()
 def _alternatives_frame(tokens: list[dict], tolerant: bool = False):
     import numpy as np
     import pandas as pd

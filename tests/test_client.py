@@ -491,7 +491,8 @@ def test_chat_with_masking_over_the_sandbox(client, sandbox):
                          desensitization_rule="UserInfo", logprobs=True, top_logprobs=2, max_tokens=12, seed=3)
     assert result.backend == "sandbox" and result.masked and result.text
     assert result.usage_dict["completion_tokens"] == len(result.logprobs) == 12
-    assert result.logprobs["top_tokens"].map(len).eq(2).all()
+    assert result.logprobs["top_logprobs"].map(len).eq(2).all()
+    assert result.alternatives.groupby("position").size().eq(2).all()
     entry = next(e for e in sandbox.received if e["request_id"] == result.request_id)
     assert entry["query"]["NeedDesensitization"] == "true" and entry["query"]["DesensitizationRule"] == "UserInfo"
     assert "13812345678" not in json.dumps(entry["model_input"], ensure_ascii=False)

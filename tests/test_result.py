@@ -61,7 +61,7 @@ def test_logprobs_pass_through_in_any_key_case(logprobs):
     assert tokens[0]["bytes"] == [97]
     assert [(t["token"], float(t["logprob"])) for t in tokens[0]["top_logprobs"]] == [("a", -0.5)]
     frame = ChatResult.from_response(body).logprobs
-    assert frame.loc[0, "logprob"] == -0.5 and frame.loc[0, "top_tokens"] == ("a",)
+    assert frame.loc[0, "logprob"] == -0.5 and [a["token"] for a in frame.loc[0, "top_logprobs"]] == ["a"]
 
 
 def test_canonical_logprobs_are_passed_through_without_copying():
