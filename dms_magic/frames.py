@@ -57,10 +57,10 @@ def logprobs_frame(content: Any):
     ``logprob``       float, its natural-log probability (NaN when missing)
     ``prob``          float, ``exp(logprob)``
     ``bytes``         list[int] | None, the token's UTF-8 bytes (tokens may split a character)
-    ``top_logprobs``  list[dict], the top alternatives at this position as the service sent them
-                      (``{"token", "logprob", "bytes"}`` in DashScope's key case, most likely
-                      first; ``[]`` when none). Values are not converted: ``alternatives_frame``
-                      gives them typed (float logprobs).
+    ``top_logprobs``  list[dict], the top alternatives at this position, the service's own list
+                      uncopied (DashScope sends ``{"token", "logprob", "bytes"}``), most likely
+                      first; ``[]`` when none. Nothing in it is converted: ``alternatives_frame``
+                      reads them in any key case and gives them typed (float logprobs).
 
     The alternatives are left unopened here: for one row per alternative (the tidy form, joinable
     on ``position``) use ``alternatives_frame`` / ``ChatResult.alternatives``. Why: an 8k-token
@@ -178,7 +178,8 @@ def _objects(values: list):
     """An object ndarray holding ``values`` one per cell (tuples and lists stay whole).
 
     pandas takes an ndarray column as is, but walks a list column element by element to infer
-    its type: for the seven columns of an 8k-token frame that walk cost 2.1 ms, the ndarrays 0.3 ms.
+    its type: for the three object columns of an 8k-token ``.logprobs`` that walk costs 0.60 ms,
+    the ndarrays 0.47 ms.
     """
     import numpy as np
 
