@@ -381,6 +381,10 @@ class _Transport:
                 if len(self._idle) < self.pool_size:
                     self._idle.append(conn)
                     return
+        # A body not read to the end (a stream closed mid-way): the response's file object holds its
+        # own reference to the socket, so closing only the socket would leave the connection open
+        # and the server sending. Close both.
+        response.close()
         conn.close()
 
     def close(self) -> None:
@@ -435,6 +439,8 @@ class ChatStream:
         self._chunks: list[StreamChunk] = []
         self._iterator = self._run()
         self._result: ChatResult | None = None
+        self._error: Exception | None = None  # why the stream failed, re-raised by .result
+        self._closed = False
 
     def __iter__(self) -> Iterator[StreamChunk]:
         return self
@@ -448,12 +454,24 @@ class ChatStream:
 
     @property
     def result(self) -> ChatResult:
-        if self._result is None:
+        """The assembled answer; raises the stream's error if it failed (never a silent None)."""
+        if self._result is None and self._error is None:
             for _ in self._iterator:
                 pass
-        return self._result  # type: ignore[return-value]
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise RuntimeError("the stream was closed or interrupted before it ended, so it has no result; "
+                               "the chunks received so far are in .chunks")
+        return self._result
 
     def close(self) -> None:
+        """Stop reading and drop the connection; iterating afterwards yields nothing more."""
+        self._closed = True
+        try:
+            self._iterator.close()  # runs _run's finally, which releases the response
+        except ValueError:  # "generator already executing": close() from another thread
+            pass
         self._response.close()
 
     def __enter__(self) -> "ChatStream":
@@ -483,10 +501,16 @@ class ChatStream:
                 self._chunks.append(chunk)
                 yield chunk
         except _TIMEOUTS + _CONNECTION_ERRORS as exc:
-            raise errors.TransportError(f"the stream broke off after {len(self._chunks)} events "
-                                        f"({type(exc).__name__})", code="ConnectionError") from None
+            self._error = errors.TransportError(f"the stream broke off after {len(self._chunks)} events "
+                                                f"({type(exc).__name__})", code="ConnectionError")
+            raise self._error from None
+        except Exception as exc:
+            self._error = exc
+            raise
         finally:
             response.close()
+        if self._closed:  # closed from another thread: the body ended early, the answer is partial
+            return
         self._result = assemble(self._chunks, request=self.request, latency=time.perf_counter() - self._started,
                                 backend=self.backend)
 
