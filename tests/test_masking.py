@@ -331,8 +331,8 @@ def test_random_keeps_shape_and_rounding(tmp_path):
     cfg = load_config(_config(tmp_path, {"MOBILE_PHONE": {"type": "random"}}))
     out = mask("13812345678", config=cfg, session=MaskingSession(seed=1)).text
     assert len(out) == 11 and out.isdigit() and out != "13812345678"
-    assert round_number("12,345", 100) == "12300"
-    assert round_date("1990-03-07") == "1990-03-01" and round_date("1990年3月7日", "year") == "1990年01月1日"
+    assert round_number("12,345", 100) == "12,300"  # separators kept, as the docstring promises
+    assert round_date("1990-03-07") == "1990-03-01" and round_date("1990年3月7日", "year") == "1990年1月1日"
 
 
 # -- rules and config ---------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac as _hmac
+import math
 import os
 import random as _random
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from typing import Any, Callable
 
 from dms_magic.masking.recognizers import HALF_WIDTH
@@ -202,31 +204,51 @@ def _make_random(spec: dict[str, Any], entity: str) -> Operator:
 
 # -- rounding -----------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# A number with thousands separators (12,345.6) or without (12345.6); \d also takes full-width digits.
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?")
 _DATE = re.compile(r"(?P<y>(?:18|19|20)\d{2})(?P<s1>[-/.年]?)(?P<m>0[1-9]|1[0-2]|[1-9](?!\d))(?P<s2>[-/.月]?)"
                    r"(?P<d>0[1-9]|[12]\d|3[01]|[1-9](?!\d))(?P<s3>日?)")
 
 
 def round_number(value: str, step: float = 100) -> str:
-    """Round every number in the value down to a multiple of ``step`` (12,345 -> 12,300)."""
+    """Round every number in the value down to a multiple of ``step`` (12,345 -> 12,300).
+
+    Exact decimal arithmetic (0.3 with step 0.1 stays 0.3); the result has as many decimal places
+    as ``step`` (3.75 with step 0.1 -> 3.7), and a number written with thousands separators keeps
+    them.
+    """
+    unit = Decimal(str(step)).normalize()
+    places = max(0, -unit.as_tuple().exponent)
+
     def repl(m: re.Match) -> str:
-        n = float(m.group(0))
-        r = (n // step) * step
-        return str(int(r)) if r == int(r) else str(r)
-    return _NUMBER.sub(repl, value.replace(",", ""))
+        text = m.group(0)
+        grouped = "," in text
+        n = Decimal(text.replace(",", ""))
+        # ``//`` is exact while the integer part fits the precision: make it fit.
+        with localcontext() as ctx:
+            ctx.prec = len(text) + len(unit.as_tuple().digits) + abs(unit.as_tuple().exponent) + 5
+            r = (n // unit) * unit
+            return f"{r:{',' if grouped else ''}.{places}f}"
+    return _NUMBER.sub(repl, value)
 
 
 def round_date(value: str, unit: str = "month") -> str:
-    """Generalise dates in the value to the first day of their month (or year), same layout."""
+    """Generalise dates in the value to the first day of their month (or year), same layout.
+
+    Zero padding follows the date: 1990-03-07 -> 1990-03-01, but 2023-7-15 (a month or day written
+    with one digit) -> 2023-7-1, and 1990年3月7日 -> 1990年1月1日 by year.
+    """
     def repl(m: re.Match) -> str:
-        month = m.group("m") if unit == "month" else "01"
-        return f"{m['y']}{m['s1']}{month.zfill(len(m['m']))}{m['s2']}{'01'[-len(m['d']):]}{m['s3']}"
+        padded = len(m["m"]) == 2 and len(m["d"]) == 2
+        first = "01" if padded else "1"
+        month = m["m"] if unit == "month" else first
+        return f"{m['y']}{m['s1']}{month}{m['s2']}{first}{m['s3']}"
     return _DATE.sub(repl, value)
 
 
 def _make_round_number(spec: dict[str, Any], entity: str) -> Operator:
     step = spec.get("step", 100)
-    if not isinstance(step, (int, float)) or isinstance(step, bool) or step <= 0:
+    if not isinstance(step, (int, float)) or isinstance(step, bool) or not math.isfinite(step) or step <= 0:
         raise OperatorConfigError(f"operator 'round_number' for {entity}: step={step!r}, expected a positive number")
     return lambda value, _e, _s: round_number(value, step)
 
