@@ -27,6 +27,7 @@ from timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 CORPUS_CHARS = 1_000_000
 EVAL_SAMPLES = 2000
 THROUGHPUT_TARGET = 3.0
+RECALL_TARGET = 1.001  # "higher recall than Presidio": on these gold counts any real gain clears it
 RULE = "All"
 
 # Presidio entity -> the gold entities it stands for.
@@ -103,13 +104,18 @@ def run(corpus_chars: int = CORPUS_CHARS, samples: int = EVAL_SAMPLES, repeats: 
                      "dms_magic_precision": round(o.precision, 3),
                      "presidio_precision": round(label_precision.get(presidio_label, 1.0), 3),
                      "presidio_label": presidio_label,
-                     "ratio": round(o.recall - t.recall, 3), "target": 0.0001, "higher_is_better": True,
-                     "note": "ratio = recall difference (ours - Presidio)"})
+                     "recall_diff": round(o.recall - t.recall, 3),
+                     "ratio": _ratio(o.recall, t.recall), "target": RECALL_TARGET, "higher_is_better": True,
+                     "note": "ratio = our recall / Presidio's; the target is a higher recall"})
     rows.append({"benchmark": "masking distractors", "variant": "untouched share",
                  "dms_magic": round(our_report.distractor_rate, 3), "presidio": round(their_report.distractor_rate, 3),
-                 "ratio": round(our_report.distractor_rate - their_report.distractor_rate, 3),
-                 "note": "share of distractors no detection overlaps (Presidio: covered labels only)"})
+                 "ratio": _ratio(our_report.distractor_rate, their_report.distractor_rate), "higher_is_better": True,
+                 "note": "share of distractors no detection overlaps, ours / Presidio's (covered labels only)"})
     return rows
+
+
+def _ratio(ours: float, theirs: float) -> float:
+    return round(ours / theirs, 3) if theirs else float("inf")
 
 
 def _label_precision(samples, predict) -> dict[str, float]:
@@ -134,7 +140,7 @@ def main() -> None:
     print(f"{'entity':16} {'gold':>5} {'dms_magic':>9} {'presidio':>9} {'diff':>7}   precision: {'ours':>5} "
           f"{'Presidio label':>16}")
     for r in rows[2:-1]:
-        print(f"{r['variant']:16} {r['gold']:5d} {r['dms_magic']:9.3f} {r['presidio']:9.3f} {r['ratio']:+7.3f}   "
+        print(f"{r['variant']:16} {r['gold']:5d} {r['dms_magic']:9.3f} {r['presidio']:9.3f} {r['recall_diff']:+7.3f}   "
               f"{'':11}{r['dms_magic_precision']:5.3f} {r['presidio_label'] + ' ' + format(r['presidio_precision'], '.3f'):>16}")
     d = rows[-1]
     print(f"\nDistractors untouched: dms_magic {d['dms_magic']:.3f}, Presidio {d['presidio']:.3f}")
