@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# result.py's tolerant readers (any key case, numbers as strings); it imports nothing heavy.
+from dms_magic.result import pick, to_int
+
 # One line per known code: what to do about it. Keys are exact codes; families are matched by
 # prefix in ``hint_for`` (Throttling.User -> Throttling, Forbidden.RAM -> Forbidden.RAM, ...).
 HINTS: dict[str, str] = {
@@ -106,6 +109,9 @@ class TransportError(DmsError):
     """Connection errors and timeouts: nothing (complete) came back. Retryable."""
 
 
+_RETRYABLE = (ThrottlingError, ServiceError, TransportError)
+
+
 def hint_for(code: str | None) -> str | None:
     """The hint for an exact code, else for its family (the longest known prefix)."""
     if not code:
@@ -142,20 +148,25 @@ def _class_for(code: str, http_status: int | None) -> type[DmsError]:
 
 
 def _get(body: Mapping[str, Any], *names: str) -> Any:
-    # The gateway uses PascalCase; some proxies and SDK paths lower-case the first letter.
+    # The first of ``names`` with a non-empty value, in any key case (the gateway uses PascalCase;
+    # some proxies and SDK paths lower-case the first letter).
     for name in names:
-        for key in (name, name[:1].lower() + name[1:]):
-            value = body.get(key)
-            if value not in (None, ""):
-                return value
+        value = pick(body, name)
+        if value not in (None, ""):
+            return value
     return None
 
 
-def _status(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _model_error_code(status: int | None) -> str:
+    # A model-side error in Data without a Code: name it by its status so that it gets the class,
+    # hint and retry decision of the gateway error it corresponds to.
+    if status == 429:
+        return "Throttling"
+    if status in (502, 503, 504):
+        return "ServiceUnavailable"
+    if status is not None and status >= 500:
+        return "InternalError"
+    return "InvalidParameter"
 
 
 def from_response(status: int | None, body: Any) -> DmsError:
@@ -169,12 +180,14 @@ def from_response(status: int | None, body: Any) -> DmsError:
     request_id = _get(body, "RequestId")
     code = _get(body, "Code", "ErrorCode")
     message = _get(body, "Message", "ErrorMessage")
-    data = body.get("Data") if isinstance(body.get("Data"), Mapping) else None
-    if code is None and data is not None and (_status(_get(data, "StatusCode")) or 200) >= 400:
-        # The model side failed; DMS passes DashScope's error inside Data.
-        code = str(_get(data, "Code", "Message") or "InvalidParameter")
+    data = pick(body, "Data")
+    data_status = to_int(_get(data, "StatusCode")) if isinstance(data, Mapping) else None
+    if code is None and data_status is not None and data_status >= 400:
+        # The model side failed; DMS passes DashScope's error inside Data: StatusCode, Message and
+        # Type ("invalid_request_error": not a DMS code), and sometimes a Code.
+        status = status if status and status >= 400 else data_status
+        code = str(_get(data, "Code") or _model_error_code(status))
         message = _get(data, "Message") or code
-        status = status if status and status >= 400 else _status(_get(data, "StatusCode"))
     code = str(code or ("InternalError" if status and status >= 500 else "UnknownError"))
     cls = _class_for(code, status)
     return cls(str(message or code), code=code, request_id=request_id, http_status=status,
@@ -185,12 +198,12 @@ def is_failure(status: int, body: Any) -> bool:
     """Whether a reply is an error: HTTP >= 400, ``Success: false``, or a failed model call in Data."""
     if status >= 400 or not isinstance(body, Mapping):
         return status >= 400 or not isinstance(body, Mapping)
-    success = body.get("Success", body.get("success"))
+    success = pick(body, "Success")
     if success is False or (isinstance(success, str) and success.lower() == "false"):
         return True
-    data = body.get("Data")
+    data = pick(body, "Data")
     if isinstance(data, Mapping):
-        code = _status(_get(data, "StatusCode"))
+        code = to_int(_get(data, "StatusCode"))
         if code is not None and code >= 400:
             return True
     return False
@@ -199,9 +212,9 @@ def is_failure(status: int, body: Any) -> bool:
 def is_retryable(err: BaseException) -> bool:
     """Retry throttling, 5xx / InternalError / ServiceUnavailable, connection errors and timeouts;
     never any other 4xx (a bad signature or parameter will not get better by asking again)."""
-    if isinstance(err, (ThrottlingError, ServiceError, TransportError)):
-        return True
-    if isinstance(err, DmsError):
-        return err.code.startswith("Throttling") or err.code in ("InternalError", "ServiceUnavailable") or (
-            err.http_status is not None and err.http_status >= 500)
-    return False
+    if not isinstance(err, DmsError):
+        return False
+    # The class decides (from_response chose it with _class_for); an error built by hand is classed
+    # the same way from its code and status. Any 5xx is retried, whatever code came with it.
+    return (isinstance(err, _RETRYABLE) or issubclass(_class_for(err.code, err.http_status), _RETRYABLE)
+            or (err.http_status or 0) >= 500)

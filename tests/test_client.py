@@ -171,6 +171,15 @@ def test_other_client_errors_are_never_retried(scripted, first):
     assert not errors.is_retryable(info.value)
 
 
+def test_a_model_error_without_a_code_is_a_parameter_error_with_its_message(scripted):
+    text = "Range of input length should be [1, 30720]"
+    server = scripted((200, {"RequestId": "D-1", "Success": True, "Data": {"StatusCode": "400", "Message": text}}))
+    with make_client(server.url) as client, pytest.raises(errors.ParameterError) as info:
+        client.chat("hi")
+    assert (info.value.code, info.value.message, info.value.http_status) == ("InvalidParameter", text, 400)
+    assert len(server.requests) == 1  # a 4xx from the model is not retried
+
+
 def test_each_retry_is_signed_afresh_with_a_new_nonce(scripted):
     server = scripted(gateway(503, "ServiceUnavailable"), gateway(400, "Throttling.User"), (200, OK_BODY))
     with make_client(server.url) as client:
@@ -486,14 +495,14 @@ def test_https_verifies_the_certificate(scripted, tmp_path, monkeypatch):
 
 
 # -- against the sandbox (shared fixtures from conftest.py) ------------------------------------------
-def test_chat_with_masking_over_the_sandbox(client, sandbox):
+def test_chat_with_masking_over_the_sandbox(client, sandbox, received_entry):
     result = client.chat("我叫张伟，手机号13812345678，请帮我写一封投诉信。", need_desensitization=True,
                          desensitization_rule="UserInfo", logprobs=True, top_logprobs=2, max_tokens=12, seed=3)
     assert result.backend == "sandbox" and result.masked and result.text
     assert result.usage_dict["completion_tokens"] == len(result.logprobs) == 12
     assert result.logprobs["top_logprobs"].map(len).eq(2).all()
     assert result.alternatives.groupby("position").size().eq(2).all()
-    entry = next(e for e in sandbox.received if e["request_id"] == result.request_id)
+    entry = received_entry(sandbox, result.request_id)
     assert entry["query"]["NeedDesensitization"] == "true" and entry["query"]["DesensitizationRule"] == "UserInfo"
     assert "13812345678" not in json.dumps(entry["model_input"], ensure_ascii=False)
 
@@ -505,14 +514,32 @@ def test_stream_over_the_sandbox_matches_the_whole_answer(client):
     assert stream.result.backend == "sandbox" and stream.result.usage_dict["completion_tokens"] == 10
 
 
-def test_a_wrong_secret_is_an_auth_error_with_its_hint(sandbox):
-    before = len(sandbox.received)
-    with DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id, access_key_secret="wrong-secret",
-                       instance_id=1, backoff_base=0.001) as bad, pytest.raises(errors.AuthError) as info:
+def test_a_wrong_secret_is_an_auth_error_with_its_hint(sandbox, client_for, arrivals):
+    sent = arrivals(sandbox)
+    with client_for(sandbox, access_key_secret="wrong-secret", backoff_base=0.001) as bad, \
+            pytest.raises(errors.AuthError) as info:
         bad.chat("hi")
     assert info.value.code == "SignatureDoesNotMatch" and "secret" in info.value.hint
     assert info.value.request_id and info.value.http_status == 400
-    assert len(sandbox.received) == before  # rejected before the generator
+    assert sent.count == 0  # rejected before the generator
+
+
+def test_arrivals_are_counted_when_the_journal_is_full(client_for, arrivals):
+    # The session sandbox keeps its last 1000 requests: at the cap len(received) no longer grows,
+    # so "nothing was sent" is checked with the never-reset accepted counter (conftest's arrivals).
+    from dms_magic.sandbox import start
+    from dms_magic.sandbox.journal import Journal
+
+    with start() as sb, client_for(sb) as client:
+        sb._app.journal = Journal(maxlen=2)  # a full journal, cheaply
+        client.chat("one")
+        client.chat("two")
+        sent = arrivals(sb)
+        last = client.chat("three")
+        assert len(sb.received) == 2 and sb.accepted == 3
+        assert sent.count == 1 and [e["request_id"] for e in sent.entries()] == [last.request_id]
+        sb.clear_received()
+        assert sb.received == [] and sb.accepted == 3 and sent.count == 1  # clearing does not reset it
 
 
 def test_calls_go_through_requests_when_a_proxy_applies(scripted, monkeypatch):

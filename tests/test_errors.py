@@ -99,3 +99,48 @@ def test_is_retryable(err, retry):
 def test_ipython_shows_one_line_instead_of_a_traceback():
     err = errors.from_response(403, {"Code": "Forbidden.RAM", "Message": "denied", "RequestId": "R"})
     assert err._render_traceback_() == [f"PermissionError_: {err}"]
+
+
+@pytest.mark.parametrize("data_status, code, cls, retry", [
+    ("400", "InvalidParameter", errors.ParameterError, False),
+    ("429", "Throttling", errors.ThrottlingError, True),
+    ("500", "InternalError", errors.ServiceError, True),
+    ("503", "ServiceUnavailable", errors.ServiceError, True),
+])
+def test_model_error_without_a_code_keeps_its_message_as_the_message(data_status, code, cls, retry):
+    text = "Range of input length should be [1, 30720]"
+    body = {"RequestId": "D-2", "Success": True, "Data": {"StatusCode": data_status, "Message": text}}
+    err = errors.from_response(200, body)
+    assert type(err) is cls and err.code == code and err.message == text
+    assert err.http_status == int(data_status) and err.hint == errors.HINTS[code]
+    assert str(err).startswith(f"{code}: {text}") and errors.is_retryable(err) is retry
+
+
+def test_model_error_code_inside_data_wins():
+    body = {"RequestId": "D-3", "Success": True,
+            "Data": {"StatusCode": "400", "Code": "DataInspectionFailed", "Message": "inappropriate content",
+                     "Type": "invalid_request_error"}}
+    err = errors.from_response(200, body)
+    assert (err.code, err.message, err.http_status) == ("DataInspectionFailed", "inappropriate content", 400)
+
+
+def test_any_key_case_is_read_in_business_and_model_errors():
+    assert errors.is_failure(200, {"success": "false"})
+    body = {"requestId": "D-4", "success": True, "data": {"statusCode": 400, "message": "too long"}}
+    assert errors.is_failure(200, body)
+    err = errors.from_response(200, body)
+    assert (err.code, err.message, err.request_id, err.http_status) == ("InvalidParameter", "too long", "D-4", 400)
+    assert not errors.is_failure(200, {"success": True, "data": {"statusCode": "200"}})
+
+
+@pytest.mark.parametrize("err, retry", [
+    (errors.DmsError("x", code="Throttling.Api"), True),
+    (errors.DmsError("x", code="InternalError"), True),
+    (errors.DmsError("x", code="SomethingNew", http_status=502), True),
+    (errors.ParameterError("x", code="InvalidParameter", http_status=500), True),  # any 5xx
+    (errors.ServiceError("x"), True),
+    (errors.DmsError("x", code="SomethingNew", http_status=400), False),
+    (errors.AuthError("x", code="SignatureDoesNotMatch"), False),
+])
+def test_errors_built_by_hand_are_retried_by_the_same_rules(err, retry):
+    assert errors.is_retryable(err) is retry
