@@ -62,24 +62,60 @@ class MaskingSession:
 Operator = Callable[[str, str, MaskingSession], str]
 
 
-def _resolve_key(spec: dict[str, Any], entity: str) -> bytes:
+def _resolve_key(spec: dict[str, Any], entity: str, *, required: bool = True) -> bytes:
+    """The key of an hmac/aes spec: ``key``, else the environment variable ``key_env``.
+
+    With ``required=False`` (checking a config at load) a key that is not there yet is no error:
+    it may be set only on the hosts that mask with it."""
     key = spec.get("key")
     env = spec.get("key_env", DEFAULT_KEY_ENV)
+    if not isinstance(env, str) or not env:
+        raise OperatorConfigError(f"operator {spec.get('type')!r} for {entity}: key_env={env!r} is invalid, "
+                                  "expected the name of an environment variable")
+    if key is not None and (not isinstance(key, (str, bytes)) or not key):
+        # never the value: it is (meant to be) a secret
+        raise OperatorConfigError(f"operator {spec.get('type')!r} for {entity}: 'key' must be a non-empty "
+                                  f"string, got {'an empty one' if key == '' else type(key).__name__}; "
+                                  f"or leave it out and set {env}")
     if key is None:
         key = os.environ.get(env)
     if not key:
+        if not required:
+            return b""
         raise OperatorConfigError(
             f"operator {spec.get('type')!r} for {entity} needs a key: set the environment variable {env} "
             f"or 'key' in the masking config")
-    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    return key.encode("utf-8") if isinstance(key, str) else key
 
 
 def _opt(spec: dict[str, Any], name: str, kind: type, default: Any, entity: str) -> Any:
-    value = spec.get(name, default)
+    value = spec.get(name)
+    if value is None:  # absent, or JSON null: the default
+        value = default
     if value is not None and not isinstance(value, kind) or isinstance(value, bool) and kind is int:
         raise OperatorConfigError(
             f"operator {spec.get('type')!r} for {entity}: {name}={value!r} is invalid, expected {kind.__name__}")
     return value
+
+
+def _count(spec: dict[str, Any], name: str, default: int | None, entity: str) -> int | None:
+    value = _opt(spec, name, int, default, entity)
+    if value is not None and value < 0:
+        raise OperatorConfigError(
+            f"operator {spec.get('type')!r} for {entity}: {name}={value!r} is invalid, expected an int >= 0")
+    return value
+
+
+def _regex(spec: dict[str, Any], name: str, entity: str) -> re.Pattern | None:
+    pattern = _opt(spec, name, str, None, entity)
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise OperatorConfigError(
+            f"operator {spec.get('type')!r} for {entity}: {name}={pattern!r} is not a valid regular expression "
+            f"({exc}); fix the pattern (a literal character such as '+' needs a backslash)") from None
 
 
 # -- cover --------------------------------------------------------------------------------------
@@ -103,16 +139,20 @@ def cover(value: str, keep_first: int = 0, keep_last: int = 0, char: str = "*", 
     return "".join(chars)
 
 
-def _make_cover(spec: dict[str, Any], entity: str) -> Operator:
-    keep_first = _opt(spec, "keep_first", int, 0, entity)
-    keep_last = _opt(spec, "keep_last", int, 0, entity)
+def _make_cover(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
+    keep_first = _count(spec, "keep_first", 0, entity)
+    keep_last = _count(spec, "keep_last", 0, entity)
     char = _opt(spec, "char", str, "*", entity)
     fixed = _opt(spec, "fixed", str, None, entity)
-    keep_separators = spec.get("keep_separators", True)
+    keep_separators = _opt(spec, "keep_separators", bool, True, entity)
     # ``prefix``: a regex for a leading part kept verbatim (+86 , an area code);
     # ``part``: a regex whose group 1 is the only part covered (an email's local part).
-    prefix = re.compile(spec["prefix"]) if spec.get("prefix") else None
-    part = re.compile(spec["part"]) if spec.get("part") else None
+    prefix = _regex(spec, "prefix", entity)
+    part = _regex(spec, "part", entity)
+    if part is not None and part.groups < 1:
+        raise OperatorConfigError(
+            f"operator 'cover' for {entity}: part={part.pattern!r} has no group; put the part to cover in "
+            f"parentheses (group 1), e.g. '^([^@]+)@' for an email's local part")
 
     def op(value: str, _entity: str, _session: MaskingSession) -> str:
         # match on the half-width form (＋８６, ｚｗ＠...), slice the original: same offsets
@@ -136,14 +176,14 @@ def _make_cover(spec: dict[str, Any], entity: str) -> Operator:
 _ALGORITHMS = ("md5", "sha1", "sha256")
 
 
-def _make_hash(spec: dict[str, Any], entity: str) -> Operator:
+def _make_hash(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
     algorithm = _opt(spec, "algorithm", str, "sha256", entity).lower()
     if algorithm not in _ALGORITHMS:
         raise OperatorConfigError(f"operator 'hash' for {entity}: algorithm={algorithm!r}, expected one of {_ALGORITHMS}")
-    length = _opt(spec, "length", int, None, entity)
+    length = _count(spec, "length", None, entity)
     salt = _opt(spec, "salt", str, "", entity).encode("utf-8")
     keyed = spec.get("type") == "hmac"
-    key = _resolve_key(spec, entity) if keyed else b""
+    key = _resolve_key(spec, entity, required=need_key) if keyed else b""
 
     def op(value: str, _entity: str, _session: MaskingSession) -> str:
         data = salt + value.encode("utf-8")
@@ -156,8 +196,20 @@ def _make_hash(spec: dict[str, Any], entity: str) -> Operator:
 
 # -- replacement --------------------------------------------------------------------------------
 
-def _make_replace(spec: dict[str, Any], entity: str) -> Operator:
-    fixed = _opt(spec, "value", str, "<{entity}>", entity)
+def _template(spec: dict[str, Any], name: str, default: str, entity: str, **fields: Any) -> str:
+    template = _opt(spec, name, str, default, entity)
+    try:
+        template.format(entity=entity, **fields)
+    except (LookupError, ValueError) as exc:
+        allowed = ", ".join("{" + f + "}" for f in ("entity", *fields))
+        raise OperatorConfigError(
+            f"operator {spec.get('type')!r} for {entity}: {name}={template!r} is not a valid template ({exc!r}); "
+            f"it may use {allowed}, and literal braces must be doubled ({{{{ }}}})") from None
+    return template
+
+
+def _make_replace(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
+    fixed = _template(spec, "value", "<{entity}>", entity)
 
     def op(value: str, ent: str, _session: MaskingSession) -> str:
         return fixed.format(entity=ent)
@@ -165,8 +217,8 @@ def _make_replace(spec: dict[str, Any], entity: str) -> Operator:
     return op
 
 
-def _make_pseudonym(spec: dict[str, Any], entity: str) -> Operator:
-    template = _opt(spec, "template", str, "<{entity}_{n}>", entity)
+def _make_pseudonym(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
+    template = _template(spec, "template", "<{entity}_{n}>", entity, n=1)
 
     def op(value: str, ent: str, session: MaskingSession) -> str:
         return session.pseudonym(ent, value, template)
@@ -180,7 +232,7 @@ _LOWER = "abcdefghijkmnpqrstuvwxyz"
 _CJK = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰文辉建国志红梅林海波宇晨浩然欣怡子涵"
 
 
-def _make_random(spec: dict[str, Any], entity: str) -> Operator:
+def _make_random(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
     """Same shape, random content: a digit stays a digit, a letter a letter, a hanzi a hanzi."""
 
     def op(value: str, _entity: str, session: MaskingSession) -> str:
@@ -246,14 +298,14 @@ def round_date(value: str, unit: str = "month") -> str:
     return _DATE.sub(repl, value)
 
 
-def _make_round_number(spec: dict[str, Any], entity: str) -> Operator:
+def _make_round_number(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
     step = spec.get("step", 100)
     if not isinstance(step, (int, float)) or isinstance(step, bool) or not math.isfinite(step) or step <= 0:
         raise OperatorConfigError(f"operator 'round_number' for {entity}: step={step!r}, expected a positive number")
     return lambda value, _e, _s: round_number(value, step)
 
 
-def _make_round_date(spec: dict[str, Any], entity: str) -> Operator:
+def _make_round_date(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
     unit = spec.get("unit", "month")
     if unit not in ("month", "year"):
         raise OperatorConfigError(f"operator 'round_date' for {entity}: unit={unit!r}, expected 'month' or 'year'")
@@ -295,14 +347,14 @@ def decrypt(token: str, key: str | bytes) -> str:
         raise ValueError("cannot decrypt: the token is damaged or the key is not the one used to encrypt") from None
 
 
-def _make_aes(spec: dict[str, Any], entity: str) -> Operator:
-    key = _resolve_key(spec, entity)
+def _make_aes(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
+    key = _resolve_key(spec, entity, required=need_key)
     return lambda value, _e, _s: encrypt(value, key)
 
 
 # -- registry -----------------------------------------------------------------------------------
 
-_FACTORIES: dict[str, Callable[[dict[str, Any], str], Operator]] = {
+_FACTORIES: dict[str, Callable[[dict[str, Any], str, bool], Operator]] = {
     "cover": _make_cover,
     "hash": _make_hash,
     "hmac": _make_hash,
@@ -316,12 +368,18 @@ _FACTORIES: dict[str, Callable[[dict[str, Any], str], Operator]] = {
 OPERATOR_TYPES = tuple(_FACTORIES)
 
 
-def build(spec: dict[str, Any], entity: str) -> Operator:
-    """Turn a config spec into a callable ``op(value, entity, session) -> masked``."""
+def build(spec: dict[str, Any], entity: str, *, need_key: bool = True) -> Operator:
+    """Turn a config spec into a callable ``op(value, entity, session) -> masked``.
+
+    ``need_key=False`` (checking a config at load): an hmac/aes key that is not set yet is no
+    error, as it may come from an environment variable set only where masking runs."""
     if not isinstance(spec, dict) or "type" not in spec:
-        raise OperatorConfigError(f"operator for {entity} must be a table with a 'type' (one of {OPERATOR_TYPES})")
-    factory = _FACTORIES.get(spec["type"])
+        got = "a table without 'type'" if isinstance(spec, dict) else type(spec).__name__  # never the spec: keys
+        raise OperatorConfigError(f"operator for {entity} must be a table with a 'type' (one of "
+                                  f"{', '.join(OPERATOR_TYPES)}), got {got}")
+    kind = spec["type"]
+    factory = _FACTORIES.get(kind) if isinstance(kind, str) else None
     if factory is None:
         raise OperatorConfigError(
-            f"operator for {entity}: type={spec['type']!r} is unknown; use one of {', '.join(OPERATOR_TYPES)}")
-    return factory(spec, entity)
+            f"operator for {entity}: type={kind!r} is unknown; use one of {', '.join(OPERATOR_TYPES)}")
+    return factory(spec, entity, need_key)

@@ -71,6 +71,16 @@ class MaskingConfig:
             cache[rule] = {e: build(self.operator_spec(rule, e), e) for e in self.entities(rule)}
         return cache[rule]
 
+    def prepare(self) -> "MaskingConfig":
+        """Build every rule's operators now, keys included: a service calls this at start so that a
+        missing hmac/aes key fails there (MaskingConfigError naming the variable), not per request."""
+        for rule in self.categories:
+            try:
+                self.operators_for(rule)
+            except OperatorConfigError as exc:
+                raise MaskingConfigError(f"{self.source}: rule {rule!r}: {exc}") from None
+        return self
+
 
 def _read(path: Path) -> dict[str, Any]:
     try:
@@ -94,13 +104,36 @@ def _check_entity(entity: str, where: str) -> None:
         raise MaskingConfigError(f"{where}: unknown entity {entity!r}; known entities: {', '.join(ENTITIES)}")
 
 
+def _table(value: Any, where: str, what: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise MaskingConfigError(f"{where} must be a table ({what}), got {type(value).__name__}")
+    return dict(value)
+
+
+def _spec(spec: Any, where: str, entity: str) -> dict[str, Any]:
+    """One operator spec, checked as ``build`` checks it (an hmac/aes key may still be missing)."""
+    if not isinstance(spec, Mapping):
+        raise MaskingConfigError(
+            f"{where}.{entity} must be a table such as {{type = \"cover\", keep_last = 4}}, "
+            f"got {type(spec).__name__}")
+    spec = dict(spec)
+    try:
+        build(spec, entity, need_key=False)
+    except OperatorConfigError as exc:
+        raise MaskingConfigError(f"{where}.{entity}: {exc}") from None
+    return spec
+
+
 def _merge(base: dict[str, Any] | None, data: Mapping[str, Any], source: str) -> MaskingConfig:
+    """Layer ``data`` over ``base`` and check every entry, so a wrong one fails here, naming the
+    entry, rather than on the first text that contains that entity. Operators needing a key are
+    checked too, except for the key itself: a config may name a key that only some hosts have."""
     categories: dict[str, tuple[str, ...]] = {}
     descriptions: dict[str, str] = {}
     operators: dict[str, dict[str, Any]] = {}
     rule_operators: dict[str, dict[str, dict[str, Any]]] = {}
-    for layer in ([base] if base else []) + [dict(data)]:
-        for name, cat in (layer.get("categories") or {}).items():
+    for layer in ([base] if base else []) + [_table(data, source, "the masking config")]:
+        for name, cat in _table(layer.get("categories") or {}, f"{source}: categories", "rule name -> entities").items():
             if isinstance(cat, list):  # short form: Name = ["EMAIL", ...]
                 cat = {"entities": cat}
             if not isinstance(cat, dict) or not isinstance(cat.get("entities"), list):
@@ -109,23 +142,21 @@ def _merge(base: dict[str, Any] | None, data: Mapping[str, Any], source: str) ->
                 _check_entity(e, f"{source}: category {name!r}")
             categories[name] = tuple(cat["entities"])
             descriptions[name] = cat.get("description", "")
-        for entity, spec in (layer.get("operators") or {}).items():
-            _check_entity(entity, f"{source}: operators")
-            operators[entity] = dict(spec)
-        for rule, specs in (layer.get("rule_operators") or {}).items():
-            for entity, spec in specs.items():
-                _check_entity(entity, f"{source}: rule_operators.{rule}")
-                rule_operators.setdefault(rule, {})[entity] = dict(spec)
-    config = MaskingConfig(categories, operators, rule_operators, descriptions, source)
-    # Fail now, with the entity named, rather than on the first text that contains one. Operators
-    # needing a key are checked when used, so a config may name a key that only some hosts have.
-    for entity, spec in operators.items():
-        if spec.get("type") not in ("hmac", "aes"):
-            try:
-                build(spec, entity)
-            except OperatorConfigError as exc:
-                raise MaskingConfigError(f"{source}: {exc}") from None
-    return config
+        where = f"{source}: operators"
+        for entity, spec in _table(layer.get("operators") or {}, where, "entity -> operator").items():
+            _check_entity(entity, where)
+            operators[entity] = _spec(spec, where, entity)
+        for rule, specs in _table(layer.get("rule_operators") or {}, f"{source}: rule_operators",
+                                  "rule name -> {entity -> operator}").items():
+            where = f"{source}: rule_operators.{rule}"
+            for entity, spec in _table(specs, where, "entity -> operator").items():
+                _check_entity(entity, where)
+                rule_operators.setdefault(rule, {})[entity] = _spec(spec, where, entity)
+    for rule in rule_operators:
+        if rule not in categories:
+            raise MaskingConfigError(f"{source}: rule_operators.{rule}: there is no category {rule!r}; use one of "
+                                     f"{', '.join(sorted(categories))} (or add it under [categories])")
+    return MaskingConfig(categories, operators, rule_operators, descriptions, source)
 
 
 @lru_cache(maxsize=1)

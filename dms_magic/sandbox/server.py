@@ -81,6 +81,11 @@ class Sandbox:
         model_input (the messages the generator saw, after masking), masked, rule, seed, ..."""
         return self._app.journal.entries()
 
+    @property
+    def accepted(self) -> int:
+        """How many requests were accepted since start; never reset (``received`` keeps the last 1000)."""
+        return self._app.journal.accepted
+
     def clear_received(self) -> None:
         self._app.journal.clear()
 
@@ -128,8 +133,9 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
                                 drop_rate=drop_rate), seed=seed)
     from .. import masking
 
-    # Read the masking rules now: a broken config file fails here, clearly, not on a later request.
-    masking_config = masking.resolve_config(masking_config)
+    # Read the masking rules and build their operators now (hmac/aes keys included): a broken config
+    # fails here, clearly, not as an error on every later masked request.
+    masking_config = masking.resolve_config(masking_config).prepare()
     answerer = None
     if upstream:
         import os
