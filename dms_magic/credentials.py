@@ -125,20 +125,24 @@ def _ini_path() -> str:
                                                                            "credentials.ini")
 
 
-def _cli_profile_names(path: str) -> tuple[list[str], str | None]:
+def _cli_profile_names(path: str) -> list[str]:
+    """The profile names in the aliyun CLI config; none for a missing, unreadable or malformed file
+    (a hand-edited ``[]`` or ``{"profiles": null}`` must not break the credential lookup)."""
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, ValueError):
-        return [], None
-    names = [p.get("name") for p in data.get("profiles", []) if isinstance(p, dict) and p.get("name")]
-    return names, data.get("current")
+        return []
+    profiles = data.get("profiles") if isinstance(data, dict) else None
+    if not isinstance(profiles, list):
+        return []
+    return [p["name"] for p in profiles if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]]
 
 
 def profile(name: str) -> CredentialSource:
     """A named profile: the aliyun CLI config first, then credentials.ini."""
     cli_path = _cli_config_path()
-    names, _ = _cli_profile_names(cli_path)
+    names = _cli_profile_names(cli_path)
     if name in names:
         from alibabacloud_credentials.provider import CLIProfileCredentialsProvider
 
@@ -201,7 +205,7 @@ def has_default_credentials() -> bool:
     if env.get("ALIBABA_CLOUD_CREDENTIALS_URI") or env.get("ALIBABA_CLOUD_ECS_METADATA"):
         return True
     if env.get("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "").lower() != "true":
-        names, _ = _cli_profile_names(_cli_config_path())
+        names = _cli_profile_names(_cli_config_path())
         if names:
             return True
     return os.path.exists(_ini_path())

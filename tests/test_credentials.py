@@ -91,6 +91,27 @@ def test_default_chain_reads_the_cli_current_profile(clean_home):
     assert out.split() == ["default", "chain", "LTAIdefault0000aaaa"]
 
 
+@pytest.mark.parametrize("text", ["[]", '"x"', "null", '{"profiles": null}', '{"profiles": {"name": "a"}}',
+                                  '{"profiles": [null, 3, {"name": null}, {"name": ["a"]}]}', "{not json"])
+def test_a_malformed_cli_config_counts_as_no_profiles(clean_home, text):
+    (clean_home / ".aliyun").mkdir()
+    (clean_home / ".aliyun" / "config.json").write_text(text)
+    assert has_default_credentials() is False
+    assert resolve() is None
+    with pytest.raises(CredentialError, match=r"profile 'work' not found .*profiles there: none"):
+        resolve(profile="work")
+
+
+def test_a_malformed_cli_config_lets_the_session_fall_back_to_the_sandbox(clean_home, monkeypatch):
+    from dms_magic import session
+
+    monkeypatch.delenv("DMS_MAGIC_ENDPOINT", raising=False)
+    monkeypatch.setattr(session, "_config", {})  # no endpoint configured by another test
+    (clean_home / ".aliyun").mkdir()
+    (clean_home / ".aliyun" / "config.json").write_text('{"profiles": null}')
+    assert session.resolve().endpoint == session.SANDBOX
+
+
 def test_unknown_profile_names_the_known_ones(clean_home):
     write_cli_config(clean_home, [{"name": "default", "mode": "AK", "access_key_id": "a", "access_key_secret": "b"}])
     with pytest.raises(CredentialError, match=r"profile 'nope' not found.*default.*aliyun configure --profile nope"):
