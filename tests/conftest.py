@@ -3,6 +3,16 @@
 ``sandbox`` is a running ``dms_magic.sandbox.start()`` on 127.0.0.1 (a free port), with a sentinel
 secret so tests can check that secrets never leak into outputs. ``client`` is a
 ``DmsChatClient`` signed with the sandbox's key pair, instance 1.
+
+Helpers shared by the test modules, as fixtures:
+
+- ``to_sandbox``: the environment a notebook user has, pointed at the shared sandbox (modules that
+  drive the magic or the form apply it with ``pytestmark = pytest.mark.usefixtures("to_sandbox")``).
+- ``client_for(sandbox, **overrides)``: a ``DmsChatClient`` signed with that sandbox's keys.
+- ``received_entry(sandbox, request_id)``: the journal entry of one request (fails if absent).
+- ``arrivals(sandbox)``: what the sandbox accepts from now on. Counted with ``sandbox.accepted``
+  (never reset), not ``len(sandbox.received)``: the journal keeps the last 1000 requests only, so
+  at the cap its length stays put whatever arrives.
 """
 from __future__ import annotations
 
@@ -19,13 +29,86 @@ def sandbox():
         yield sb
 
 
-@pytest.fixture(scope="session")
-def client(sandbox):
+def _client_for(sandbox, **overrides):
+    """A DmsChatClient for ``sandbox``, signed with its key pair, instance 1 (any keyword overrides)."""
     from dms_magic.client import DmsChatClient
 
-    with DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
-                       access_key_secret=sandbox.access_key_secret, instance_id=1) as c:
+    kw = {"access_key_id": sandbox.access_key_id, "access_key_secret": sandbox.access_key_secret,
+          "instance_id": 1, **overrides}
+    return DmsChatClient(sandbox.url, **kw)
+
+
+@pytest.fixture(scope="session", name="client_for")
+def client_for_fixture():
+    return _client_for
+
+
+@pytest.fixture(scope="session")
+def client(sandbox):
+    with _client_for(sandbox) as c:
         yield c
+
+
+def _received_entry(sandbox, request_id: str) -> dict:
+    """The journal entry of the request with this id (newest first); fails if it was not recorded."""
+    assert request_id, "no request id to look for"
+    for entry in reversed(sandbox.received):
+        if entry["request_id"] == request_id:
+            return entry
+    raise AssertionError(f"request {request_id} was not recorded by the sandbox")
+
+
+@pytest.fixture(scope="session", name="received_entry")
+def received_entry_fixture():
+    return _received_entry
+
+
+class Arrivals:
+    """The requests a sandbox accepts from the moment this is made."""
+
+    def __init__(self, sandbox):
+        self._sandbox = sandbox
+        self._mark = sandbox.accepted
+
+    @property
+    def count(self) -> int:
+        """How many arrived since: right even when the bounded journal is full."""
+        return self._sandbox.accepted - self._mark
+
+    def entries(self) -> list[dict]:
+        """Their journal entries, oldest first (fails if the journal no longer holds them all)."""
+        while True:
+            total, kept = self._sandbox.accepted, self._sandbox.received
+            if self._sandbox.accepted == total:  # nothing arrived while reading
+                break
+        n = total - self._mark
+        assert n <= len(kept), f"{n} requests arrived but the journal keeps only {len(kept)}"
+        return kept[len(kept) - n:]
+
+
+@pytest.fixture(scope="session", name="arrivals")
+def arrivals_fixture():
+    return Arrivals
+
+
+@pytest.fixture
+def to_sandbox(ip, sandbox, monkeypatch, tmp_path):
+    """A clean configuration pointed at the shared sandbox, as a notebook user's would be: the
+    endpoint and instance in DMS_MAGIC_*, the sandbox's AccessKey in the standard variables (its
+    secret is the sentinel secret), no ~/.aliyun or ~/.alibabacloud from the machine, and the
+    extension reloaded (fresh traits and histories) with a fresh session."""
+    from dms_magic import session
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", sandbox.url)
+    monkeypatch.setenv("DMS_MAGIC_INSTANCE_ID", "1")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+    ip.run_line_magic("reload_ext", "dms_magic")
+    session.reset()
+    yield
+    session.reset()
 
 
 @pytest.fixture(scope="module")

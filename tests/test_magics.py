@@ -15,20 +15,7 @@ from IPython.utils.capture import capture_output
 from dms_magic import session
 from dms_magic.params import option_params
 
-
-@pytest.fixture(autouse=True)
-def to_sandbox(ip, sandbox, monkeypatch, tmp_path):
-    """Every test starts from a clean configuration pointed at the shared sandbox."""
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aliyun or ~/.alibabacloud from the machine
-    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", sandbox.url)
-    monkeypatch.setenv("DMS_MAGIC_INSTANCE_ID", "1")
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
-    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
-    ip.run_line_magic("reload_ext", "dms_magic")  # fresh traits and histories
-    session.reset()
-    yield
-    session.reset()
+pytestmark = pytest.mark.usefixtures("to_sandbox")  # conftest: a clean configuration, the shared sandbox
 
 
 class Ran:
@@ -225,11 +212,11 @@ def test_ipython_internal_names_are_not_interpolated(ip, sandbox):
 
 
 # -- dry run ------------------------------------------------------------------------------------
-def test_dry_run_sends_nothing_and_shows_request_preview_and_estimate(ip, sandbox):
-    before = len(sandbox.received)
+def test_dry_run_sends_nothing_and_shows_request_preview_and_estimate(ip, sandbox, arrivals):
+    sent = arrivals(sandbox)
     ran = run(ip, "%%dmschat --dry-run --mask --rule UserInfo -m qwen-plus\n我叫张伟，手机号13812345678。")
     assert ran.success, ran.text
-    assert len(sandbox.received) == before
+    assert sent.count == 0
     assert "nothing sent" in ran.text
     assert "NeedDesensitization" in ran.html and "qwen-plus" in ran.html
     assert "prompt tokens" in ran.html
@@ -349,15 +336,16 @@ def test_sentinel_secret_never_in_any_output_repr_error_or_history(ip, sandbox):
 
 
 # -- line commands ------------------------------------------------------------------------------
-def test_preview_masks_locally_without_sending(ip, sandbox):
-    before = len(sandbox.received)
+def test_preview_masks_locally_without_sending(ip, sandbox, arrivals):
+    sent = arrivals(sandbox)
     ip.user_ns["note"] = "联系人张伟，手机号13812345678"
     ran = run(ip, "%dmschat preview $note")
     assert ran.success, ran.text
-    assert len(sandbox.received) == before
-    masked = ran.outputs[0].get("text/plain", "") + ran.html
-    assert "13812345678" in masked  # the original is shown highlighted ...
-    assert "138****5678" in masked or "****" in masked  # ... with what the model would see
+    assert sent.count == 0
+    plain = ran.outputs[0].get("text/plain", "")
+    assert ">13812345678<sup" in ran.html  # the original is shown highlighted ...
+    assert ">138****5678</span>" in ran.html  # ... with what the model would see: the phone's masked form
+    assert plain.endswith("'联系人张*，手机号138****5678')"), plain
 
 
 def test_module_level_chat_uses_the_same_configuration(ip, sandbox):
@@ -429,11 +417,11 @@ def test_plain_text_view_is_readable(ip):
     assert "[sandbox]" in plain and ip.user_ns["r"].text in plain and "request id" in plain
 
 
-def test_dry_run_of_a_stream_shows_the_sse_action(ip, sandbox):
-    before = len(sandbox.received)
+def test_dry_run_of_a_stream_shows_the_sse_action(ip, sandbox, arrivals):
+    sent = arrivals(sandbox)
     ran = run(ip, "%%dmschat --dry-run --stream --include-usage\nhi")
     assert ran.success, ran.text
-    assert len(sandbox.received) == before
+    assert sent.count == 0
     assert "ChatWithDesensitizeSSE" in ran.text and "Stream=true" in ran.text and "IncludeUsage=true" in ran.text
 
 
@@ -469,11 +457,12 @@ def test_reasoning_is_folded_in_the_card(ip):
     assert shown in details and shown not in ran.html.split("</details>", 1)[1]
 
 
-def test_compare_sends_masked_and_unmasked_with_the_same_seed(ip, sandbox):
-    before = len(sandbox.received)
+def test_compare_sends_masked_and_unmasked_with_the_same_seed(ip, sandbox, arrivals):
+    arrived = arrivals(sandbox)
     ran = run(ip, "%%dmschat --compare --rule UserInfo --seed 9 -o c\n我叫张伟，手机号13812345678。")
     assert ran.success, ran.text
-    sent = [e["request"].values for e in sandbox.received[before:]]
+    assert arrived.count == 2
+    sent = [e["request"].values for e in arrived.entries()]
     assert sorted(bool(v.get("need_desensitization")) for v in sent) == [False, True]
     assert {v["seed"] for v in sent} == {9}
     assert type(ip.user_ns["c"]).__name__ == "Comparison" and ran.html

@@ -17,14 +17,6 @@ EN = "Please draft a short note to the facilities team about the broken heater o
 ZH = "请帮我给物业写一封关于三楼暖气坏了的简短通知。"
 
 
-def received(sandbox, result):
-    """What the sandbox recorded for this result's request."""
-    for entry in reversed(sandbox.received):
-        if entry["request_id"] == result.request_id:
-            return entry
-    raise AssertionError(f"request {result.request_id} was not recorded")
-
-
 def repeat_fraction(tokens):
     return 1 - len(set(tokens)) / len(tokens)
 
@@ -150,11 +142,11 @@ def test_top_logprobs_count_is_respected(client):
     assert client.chat(EN, seed=2).token_logprobs == []
 
 
-def test_usage_counts_real_tokens(client, sandbox):
+def test_usage_counts_real_tokens(client, sandbox, received_entry):
     messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": EN}]
     result = client.chat(messages, seed=4, logprobs=True)
     usage = result.usage_dict
-    entry = received(sandbox, result)
+    entry = received_entry(sandbox, result.request_id)
     assert usage["prompt_tokens"] == sum(count_tokens(m["content"]) for m in entry["model_input"])
     assert usage["completion_tokens"] == len(result.token_logprobs) == len(tokenise(result.text))
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -180,16 +172,16 @@ def test_json_object_is_valid_json(client, prompt):
         assert isinstance(parsed["reply"], str)
 
 
-def test_cloud_only_parameters_are_accepted_and_noted(client, sandbox):
+def test_cloud_only_parameters_are_accepted_and_noted(client, sandbox, received_entry):
     result = client.chat(EN, seed=1, enable_search=True, search_options={"forced_search": True},
                          modalities_list=["text", "audio"], enable_code_interpreter=True)
     for wire in ("EnableSearch", "SearchOptions", "ModalitiesList", "EnableCodeInterpreter"):
         assert wire in result.text
-    assert received(sandbox, result)["request"].enable_search is True
+    assert received_entry(sandbox, result.request_id)["request"].enable_search is True
     assert "EnableSearch" not in client.chat(EN, seed=1, enable_search=False).text
 
 
-def test_masking_happens_before_the_generator_sees_anything(client, sandbox):
+def test_masking_happens_before_the_generator_sees_anything(client, sandbox, received_entry):
     from dms_magic import masking
 
     messages = [
@@ -201,7 +193,7 @@ def test_masking_happens_before_the_generator_sees_anything(client, sandbox):
     for seed in range(3):
         result = client.chat(messages, seed=seed, need_desensitization=True, desensitization_rule="UserInfo",
                              temperature=1.5)
-        entry = received(sandbox, result)
+        entry = received_entry(sandbox, result.request_id)
         assert entry["masked"] and entry["rule"] == "UserInfo"
         seen = json.dumps(entry["model_input"], ensure_ascii=False)
         assert not [value for value in detected if value in seen]

@@ -9,7 +9,6 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from dms_magic import session
 from dms_magic.notebook.widgets import DmsChatForm, _ChoiceRow, _SliderRow, _TextRow, _shown, form
 from dms_magic.params import BY_NAME, PARAMS, InvalidParameterError, option_params
 
@@ -18,20 +17,9 @@ FORM_PARAMS = [p for p in option_params() if p.name != "stream"]
 NON_STREAM_EXAMPLES = {p.name: p.example for p in FORM_PARAMS if not p.sse_only}
 
 
-@pytest.fixture(autouse=True)
-def to_sandbox(ip, sandbox, monkeypatch, tmp_path):
-    """The session (the magic's and the form's default client) points at the shared sandbox, with
-    the sandbox's AccessKey in the standard variables: its secret is the sentinel secret."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", sandbox.url)
-    monkeypatch.setenv("DMS_MAGIC_INSTANCE_ID", "1")
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
-    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
-    ip.run_line_magic("reload_ext", "dms_magic")
-    session.reset()
-    yield
-    session.reset()
+# conftest: the session (the magic's and the form's default client) points at the shared sandbox,
+# with the sandbox's AccessKey in the standard variables: its secret is the sentinel secret.
+pytestmark = pytest.mark.usefixtures("to_sandbox")
 
 
 @pytest.fixture()
@@ -230,7 +218,8 @@ def test_api_error_is_one_message_in_the_output(sandbox, tag):
     f.buttons["Send"].click()
     assert f.result is None
     text = f.output.outputs[0]["data"]["text/plain"]
-    assert "Traceback" not in text and ("Instance" in text or "instance" in text), text
+    assert "Traceback" not in text and text.startswith("InstanceNotExist: "), text  # the error code first
+    assert "InstanceId=987654" in text and len(f.output.outputs) == 1
     assert sandbox.access_key_secret not in text + f.status.value + f.to_magic()
 
 
