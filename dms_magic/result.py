@@ -13,7 +13,7 @@ The real response (see the reference page) is PascalCase JSON with numbers as st
 Everything is optional here: a field that is missing reads as None (or empty), a number may be a
 string, and the Logprobs pass-through is DashScope's shape in whatever key case arrives
 (``top_logprobs``, ``TopLogprobs``, ``topLogprobs`` all work). Nothing here imports pandas; the
-DataFrame views (``.usage``, ``.logprobs``) are built by frames.py on first access.
+DataFrame views (``.usage``, ``.logprobs``, ``.alternatives``) are built by frames.py on first access.
 """
 from __future__ import annotations
 
@@ -267,10 +267,8 @@ class ChatResult:
                 f"text={shown!r}, request_id={self.request_id!r})")
 
     def _repr_html_(self) -> str:
-        try:
-            from dms_magic.render import chat_result_html
-        except ImportError:  # rendering is optional; the text is always there
-            return "<pre>" + __import__("html").escape(self.text) + "</pre>"
+        from dms_magic.render import chat_result_html  # imported here: render imports this module
+
         return chat_result_html(self)
 
     def _repr_pretty_(self, printer, cycle) -> None:
