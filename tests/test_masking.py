@@ -327,6 +327,24 @@ def test_pseudonyms_are_consistent_within_a_document_and_a_session(tmp_path):
     assert first == "客户<CHINESE_NAME_1>来电" and second == "我叫<CHINESE_NAME_2>，客户<CHINESE_NAME_1>说"
 
 
+def test_mask_messages_shares_one_session_and_keeps_the_other_keys(tmp_path):
+    from dms_magic.masking import mask_messages
+
+    cfg = load_config(_config(tmp_path, {"CHINESE_NAME": {"type": "pseudonym"}}))
+    messages = [{"role": "system", "content": "客户李娜来电"}, {"role": "user", "content": "我叫张伟，客户李娜说", "name": "u"}]
+    out = mask_messages(messages, config=cfg)
+    assert out == [{"role": "system", "content": "客户<CHINESE_NAME_1>来电"},
+                   {"role": "user", "content": "我叫<CHINESE_NAME_2>，客户<CHINESE_NAME_1>说", "name": "u"}]
+    assert messages[0]["content"] == "客户李娜来电"  # copies: the input is untouched
+    assert [r.text for r in out.results] == [m["content"] for m in out]
+    assert [(i, s.original) for i, s in out.entities] == [(0, "李娜"), (1, "张伟"), (1, "李娜")]
+    assert out.counts() == {"CHINESE_NAME": 3}
+    with pytest.raises(UnknownRuleError):
+        mask_messages([], "NoSuchRule")
+    with pytest.raises(TypeError, match=r"messages\[1\]: its content is NoneType"):
+        mask_messages([{"role": "user", "content": "hi"}, {"role": "user"}])
+
+
 def test_random_keeps_shape_and_rounding(tmp_path):
     cfg = load_config(_config(tmp_path, {"MOBILE_PHONE": {"type": "random"}}))
     out = mask("13812345678", config=cfg, session=MaskingSession(seed=1)).text

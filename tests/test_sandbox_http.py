@@ -142,6 +142,34 @@ def test_unknown_instance_and_rule_are_business_errors(sandbox):
     assert body["Success"] is False and "UserInfo" in body["ErrorMessage"]
 
 
+def test_unknown_rule_lists_the_rules_and_only_an_unknown_rule_is_reported_so(sandbox, monkeypatch):
+    body = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "NoSuchRule"}).json()
+    assert body["ErrorCode"] == "DesensitizationRuleNotExist"
+    assert "'NoSuchRule'" in body["ErrorMessage"] and "Use one of: UserInfo, " in body["ErrorMessage"]
+    import dms_magic.masking
+
+    def broken(*args, **kwargs):
+        raise KeyError("no such group")  # a masking bug is a 500, not "the rule does not exist"
+
+    monkeypatch.setattr(dms_magic.masking, "mask_messages", broken)
+    response = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "UserInfo"})
+    gateway_error(response, "InternalError", 500)
+
+
+def test_one_masking_session_per_request_as_mask_messages():
+    from dms_magic.masking import MaskingSession, mask_messages
+
+    config = {"operators": {"MOBILE_PHONE": {"type": "pseudonym"}}}
+    messages = [{"role": "user", "content": "我的手机13812345678"}, {"role": "assistant", "content": "好的"},
+                {"role": "user", "content": "另一个13900001111，还是13812345678"}]
+    with start(masking_config=config) as sb:
+        query = {"NeedDesensitization": "true", "DesensitizationRule": "UserInfo", "Seed": "5"}
+        post(sb, query, {"Messages": json.dumps(messages, ensure_ascii=False)})
+        seen = sb.received[-1]["model_input"]
+    assert [m["content"] for m in seen] == ["我的手机<MOBILE_PHONE_1>", "好的", "另一个<MOBILE_PHONE_2>，还是<MOBILE_PHONE_1>"]
+    assert seen == list(mask_messages(messages, "UserInfo", config=config, session=MaskingSession(seed=5)))
+
+
 def test_other_instances_by_config():
     with start(instances=(1, 7)) as sb:
         assert post(sb, {"InstanceId": "7"}).json()["Success"] is True

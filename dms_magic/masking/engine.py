@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import bisect
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from dms_magic.masking import addresses, names
 from dms_magic.masking.operators import MaskingSession
 from dms_magic.masking.recognizers import HALF_WIDTH, Detection, structured_recognizers
-from dms_magic.masking.result import MaskedSpan, MaskResult
+from dms_magic.masking.result import MaskedMessages, MaskedSpan, MaskResult
 from dms_magic.masking.rules import DEFAULT_RULE, ConfigLike, resolve_config
 
 Finder = Callable[[str], Iterable[Detection]]
@@ -113,3 +113,27 @@ def mask(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None,
         last = d.end
     pieces.append(text[last:])
     return MaskResult("".join(pieces), text, spans, rule)
+
+
+def mask_messages(messages: Iterable[Mapping[str, Any]], rule: str = DEFAULT_RULE, *, config: ConfigLike = None,
+                  session: MaskingSession | None = None) -> MaskedMessages:
+    """Mask the ``content`` of every message of a conversation, as the service masks a request.
+
+    One masking session spans all the messages (a value gets the same pseudonym in each); pass
+    ``session`` to continue one, e.g. ``MaskingSession(seed=...)`` for reproducible ``random``.
+    Returns a list of message copies (other keys kept) with ``.results``, one MaskResult each.
+    """
+    cfg = resolve_config(config)
+    cfg.operators_for(rule)  # UnknownRuleError before any work, even for an empty list
+    session = session if session is not None else MaskingSession()
+    masked: list[dict] = []
+    results: list[MaskResult] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping) or not isinstance(message.get("content"), str):
+            got = (f"its content is {type(message.get('content')).__name__}" if isinstance(message, Mapping)
+                   else f"it is {type(message).__name__}")
+            raise TypeError(f"mask_messages() needs {{role, content}} dicts with str content; messages[{i}]: {got}")
+        result = mask(message["content"], rule, config=cfg, session=session)
+        masked.append({**message, "content": result.text})
+        results.append(result)
+    return MaskedMessages(masked, results)

@@ -73,3 +73,25 @@ class MaskResult:
         from dms_magic.masking.preview import render_html
 
         return render_html(self)
+
+
+class MaskedMessages(list):
+    """What ``mask_messages()`` returns: the masked messages (a list of message dicts, each a copy
+    with only ``content`` changed) plus ``.results``, the MaskResult of each message, in order."""
+
+    def __init__(self, messages: list[dict], results: list[MaskResult]) -> None:
+        super().__init__(messages)
+        self.results = results
+
+    @property
+    def entities(self) -> list[tuple[int, MaskedSpan]]:
+        """(message index, span) of every masked value, in message then text order."""
+        return [(i, span) for i, r in enumerate(self.results) for span in r.entities]
+
+    def counts(self) -> dict[str, int]:
+        """entity -> how many values were masked across all the messages."""
+        out: dict[str, int] = {}
+        for r in self.results:
+            for entity, n in r.counts().items():
+                out[entity] = out.get(entity, 0) + n
+        return out

@@ -59,7 +59,11 @@ class MaskingConfig:
         try:
             return self.categories[rule]
         except KeyError:
-            raise UnknownRuleError(rule, sorted(self.categories)) from None
+            raise UnknownRuleError(rule, self.rule_names()) from None
+
+    def rule_names(self) -> list[str]:
+        """The rule categories, ``UserInfo`` first, then by name."""
+        return sorted(self.categories, key=lambda n: (n != DEFAULT_RULE, n))
 
     def operator_spec(self, rule: str, entity: str) -> dict[str, Any]:
         return self.rule_operators.get(rule, {}).get(entity) or self.operators.get(entity) or {"type": "cover"}
@@ -208,5 +212,4 @@ def resolve_config(config: ConfigLike = None) -> MaskingConfig:
 
 def rule_categories(config: ConfigLike = None) -> list[str]:
     """The rule names a mask() call accepts (``UserInfo`` first)."""
-    names = list(resolve_config(config).categories)
-    return sorted(names, key=lambda n: (n != DEFAULT_RULE, n))
+    return resolve_config(config).rule_names()

@@ -132,10 +132,14 @@ class SandboxApp:
             with self._seed_lock:
                 seed = self._seeds.randrange(2**31)
         rule = values.get("desensitization_rule") if values.get("need_desensitization") else None
+        from ..masking import UnknownRuleError
+
         try:
             model_input = self._mask(values["messages"], rule, seed)
-        except LookupError as exc:
-            return self._business_error(stream, "DesensitizationRuleNotExist", str(exc), request_id)
+        except UnknownRuleError as exc:
+            return self._business_error(stream, "DesensitizationRuleNotExist", f"The desensitization rule "
+                                        f"{exc.rule!r} does not exist on this instance. Use one of: "
+                                        f"{', '.join(exc.known)}.", request_id)
 
         model = values.get("model") or DEFAULT_MODEL
         headers = {"x-acs-request-id": request_id}
@@ -185,15 +189,9 @@ class SandboxApp:
         conversation, and the request's seed makes random operators reproducible."""
         if rule is None:
             return [dict(m) for m in messages]
-        from .. import masking
+        from ..masking import MaskingSession, mask_messages
 
-        known = masking.rule_categories(self.masking_config)
-        if rule not in known:
-            raise LookupError(f"The desensitization rule {rule!r} does not exist on this instance. "
-                              f"Use one of: {', '.join(known)}.")
-        session = masking.MaskingSession(seed=seed)
-        return [{**m, "content": masking.mask(m["content"], rule, config=self.masking_config, session=session).text}
-                for m in messages]
+        return list(mask_messages(messages, rule, config=self.masking_config, session=MaskingSession(seed=seed)))
 
     def _business_error(self, stream: bool, code: str, message: str, request_id: str) -> Response:
         return self._reply(stream, replies.business_error(code, message, request_id=request_id))
