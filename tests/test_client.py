@@ -1,7 +1,7 @@
 """DmsChatClient over real HTTP: retries per code, fresh signatures, endpoints, validation, streaming.
 
-The server here is a tiny scripted HTTP server (a list of replies, one per request) so that error
-sequences the sandbox would have to be coaxed into are easy to state. Wire equality with the
+The server here is a tiny scripted HTTP server (a list of replies, one per request; _scripted.py) so
+that error sequences the sandbox would have to be coaxed into are easy to state. Wire equality with the
 official SDK lives in test_wire.py; the sandbox end-to-end in test_sandbox*.py.
 """
 from __future__ import annotations
@@ -10,8 +10,7 @@ import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,99 +18,7 @@ from dms_magic import errors, signing
 from dms_magic.client import DmsChatClient, parse_endpoint, parse_sse
 from dms_magic.params import InvalidParameterError
 
-AK, SK = "LTAItestkey0001", "test-secret-value"
-
-OK_BODY = {
-    "RequestId": "REQ-OK", "Success": True,
-    "Data": {"Created": "1763710100", "Model": "qwen-plus",
-             "Choices": [{"FinishReason": "stop", "Message": {"Content": "你好", "Role": "assistant"}}],
-             "Usage": {"PromptTokens": "9", "CompletionTokens": "2", "TotalTokens": "11"}},
-}
-
-
-def gateway(status, code, request_id="REQ-ERR"):
-    return (status, {"RequestId": request_id, "HostId": "dms-enterprise.aliyuncs.com", "Code": code,
-                     "Message": f"{code} happened", "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}"})
-
-
-class ScriptedServer:
-    """Answers request i with script[i] (the last entry repeats). An entry is (status, body[, headers]),
-    "drop" (close the connection without answering) or ("sleep", seconds, entry)."""
-
-    def __init__(self, script):
-        self.script = list(script)
-        self.requests = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                parts = urlsplit(self.path)
-                outer.requests.append({
-                    "path": parts.path, "raw_query": parts.query,
-                    "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "body": body, "form": dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)),
-                })
-                entry = outer.script[min(len(outer.requests) - 1, len(outer.script) - 1)]
-                if isinstance(entry, tuple) and entry[0] == "sleep":
-                    time.sleep(entry[1])
-                    entry = entry[2]
-                if isinstance(entry, tuple) and entry[0] == "chunked":  # ("chunked", parts, gate)
-                    _, parts, gate = entry
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.send_header("Transfer-Encoding", "chunked")
-                    self.end_headers()
-                    for i, part in enumerate(parts):
-                        if i:
-                            gate.wait(10)  # the next part only after the client saw the previous one
-                        data = part.encode("utf-8")
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                        self.wfile.flush()
-                    self.wfile.write(b"0\r\n\r\n")
-                    return
-                if entry == "close-after":  # answer, then close the kept-alive connection while idle
-                    self.close_connection = True
-                    entry = (200, OK_BODY)
-                if entry == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                status, payload, *rest = entry
-                headers = dict(rest[0]) if rest else {}
-                if isinstance(payload, (dict, list)):
-                    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-                    ctype = "application/json;charset=utf-8"
-                else:
-                    data = payload if isinstance(payload, bytes) else str(payload).encode("utf-8")
-                    ctype = headers.pop("Content-Type", "text/plain")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from _scripted import AK, OK_BODY, SK, ScriptedServer, gateway, make_client, sse_body, sse_event, verify_signature
 
 
 @pytest.fixture
@@ -126,20 +33,6 @@ def scripted():
     yield make
     for server in servers:
         server.close()
-
-
-def make_client(url, **kw):
-    kw.setdefault("backoff_base", 0.001)
-    kw.setdefault("backoff_cap", 0.01)
-    return DmsChatClient(url, access_key_id=AK, access_key_secret=SK, instance_id=kw.pop("instance_id", 1), **kw)
-
-
-def verify_signature(req, secret=SK):
-    """Recompute the signature the way a server does (signed list from the Authorization header)."""
-    _, _, signed, sig = signing.parse_authorization(req["headers"]["authorization"])
-    text, _ = signing.canonical_request("POST", req["path"], req["query"], req["headers"],
-                                        signing.hash_payload(req["body"]), signed)
-    return signing.signature(secret, signing.string_to_sign(text)) == sig
 
 
 # -- retries ---------------------------------------------------------------------------------------
@@ -322,22 +215,6 @@ def test_missing_instance_id_raises_before_any_traffic(scripted, monkeypatch):
 
 
 # -- streaming -------------------------------------------------------------------------------------
-def sse_event(content="", finish=None, usage=None, request_id="REQ-S", logprobs=None):
-    choice = {"Message": {"Content": content, "Role": "assistant"}}
-    if finish:
-        choice["FinishReason"] = finish
-    if logprobs:
-        choice["Logprobs"] = {"content": logprobs}
-    data = {"Choices": [choice], "Model": "qwen-plus"}
-    if usage:
-        data["Usage"] = usage
-    return {"RequestId": request_id, "Success": True, "Data": data}
-
-
-def sse_body(*parts: str) -> tuple:
-    return (200, "".join(parts).encode("utf-8"), {"Content-Type": "text/event-stream;charset=UTF-8"})
-
-
 def test_stream_yields_chunks_and_assembles_the_result(scripted):
     e1 = json.dumps(sse_event("你", logprobs=[{"token": "你", "logprob": -0.1, "bytes": [1], "top_logprobs": []}]),
                     ensure_ascii=False)

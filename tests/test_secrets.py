@@ -10,7 +10,7 @@ import pytest
 from dms_magic import credentials, errors
 from dms_magic.client import DmsChatClient
 
-from test_client import OK_BODY, ScriptedServer, gateway
+from _scripted import OK_BODY, ScriptedServer, gateway
 
 SECRET = "SENTINEL-SECRET-do-not-leak-7f3a"
 TOKEN = "SENTINEL-STS-TOKEN-do-not-leak-91c2"

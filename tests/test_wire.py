@@ -18,7 +18,7 @@ import pytest
 from dms_magic import signing
 from dms_magic.params import BY_WIRE, PARAMS
 
-from test_client import AK, SK, OK_BODY, ScriptedServer, make_client, sse_body, sse_event, verify_signature
+from _scripted import AK, SK, OK_BODY, ScriptedServer, make_client, sse_body, sse_event, verify_signature
 
 sdk_client_mod = pytest.importorskip("alibabacloud_dms_enterprise20181101.client")
 from alibabacloud_dms_enterprise20181101 import models as sdk_models  # noqa: E402
