@@ -42,9 +42,12 @@ def test_alternatives_frame_is_tidy_one_row_per_position_and_rank():
     assert exploded["position"].tolist() == alt["position"].tolist()
 
 
-def test_empty_logprobs_give_empty_frames_with_the_columns():
-    assert logprobs_frame(None).empty and list(logprobs_frame([]).columns)[:3] == ["position", "token", "logprob"]
-    assert alternatives_frame({}).empty
+@pytest.mark.parametrize("nothing", [None, [], {}, {"content": []}], ids=repr)
+def test_empty_logprobs_give_empty_frames_with_the_columns(nothing):
+    df = logprobs_frame(nothing)
+    assert df.empty and list(df.columns) == ["position", "token", "logprob", "prob", "bytes", "top_logprobs"]
+    alt = alternatives_frame(nothing)
+    assert alt.empty and list(alt.columns) == ["position", "rank", "token", "logprob", "prob", "chosen"]
 
 
 def test_usage_frame_has_integer_counts_and_flattened_details():
@@ -90,3 +93,11 @@ def test_alternatives_frame_reads_items_shaped_unlike_the_first():
     alt = alternatives_frame(content)
     assert alt[alt["position"] == 1][["rank", "token", "logprob"]].values.tolist() == [[0, "们", -1.9]]
     assert alt["rank"].tolist() == [0, 1, 0, 0, 1]
+
+
+def test_odd_case_alternatives_in_a_middle_item_are_read():
+    # Normal outer keys, PascalCase keys inside top_logprobs, between canonical first and last items.
+    middle = {"token": "b", "logprob": -0.1, "bytes": [98], "top_logprobs": [{"Token": "b", "Logprob": -0.1}]}
+    alt = alternatives_frame([CONTENT[0], middle, CONTENT[1]])
+    assert alt[alt["position"] == 1][["rank", "token", "logprob", "chosen"]].values.tolist() == [[0, "b", -0.1, True]]
+    assert alt["position"].tolist() == [0, 0, 1, 2, 2]

@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 
 import pytest
-
-sdk_client = pytest.importorskip("alibabacloud_dms_enterprise20181101.client")
-from alibabacloud_dms_enterprise20181101 import models  # noqa: E402
-from alibabacloud_tea_openapi import models as openapi_models  # noqa: E402
-from darabonba.runtime import ExtendsParameters, RuntimeOptions  # noqa: E402
+# The SDK is a declared test dependency (the "test" extra): imported, not importorskip'd, so a
+# broken install fails here instead of silently skipping the oracle.
+from alibabacloud_dms_enterprise20181101 import client as sdk_client
+from alibabacloud_dms_enterprise20181101 import models
+from alibabacloud_tea_openapi import models as openapi_models
+from darabonba.runtime import ExtendsParameters, RuntimeOptions
 
 PROMPT = "我叫张伟，手机号13812345678，请帮我写一封投诉信。"
 

@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 
 import pytest
+# The official SDK is a declared test dependency (the "test" extra): imported, not importorskip'd,
+# so a broken install fails here instead of silently skipping the comparison.
+from alibabacloud_dms_enterprise20181101 import client as sdk_client_mod
+from alibabacloud_dms_enterprise20181101 import models as sdk_models
+from alibabacloud_tea_openapi.models import Config
+from darabonba.runtime import RuntimeOptions
 
 from dms_magic import signing
 from dms_magic.params import BY_WIRE, PARAMS
 
 from _scripted import AK, SK, OK_BODY, ScriptedServer, make_client, sse_body, sse_event, verify_signature
-
-sdk_client_mod = pytest.importorskip("alibabacloud_dms_enterprise20181101.client")
-from alibabacloud_dms_enterprise20181101 import models as sdk_models  # noqa: E402
-from alibabacloud_tea_openapi.models import Config  # noqa: E402
-from darabonba.runtime import RuntimeOptions  # noqa: E402
 
 MESSAGES = [
     {"role": "system", "content": "You are terse. 用中文回答。"},
