@@ -28,10 +28,36 @@ class InvalidParameterError(ValueError):
 
     def __init__(self, param: str, value: Any, expected: str):
         self.param, self.value, self.expected = param, value, expected
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"{param}={shown} is invalid: expected {expected}")
+        super().__init__(f"{param}={shorten(repr(value))} is invalid: expected {expected}")
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``...`` when cut (error messages)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# What a value holding a lone UTF-16 surrogate is told: such text cannot be encoded as UTF-8, so it
+# cannot be sent (the client would fail encoding the request, the sandbox answering it).
+NOT_UTF8 = ("valid Unicode text: it contains a lone UTF-16 surrogate such as \\ud800 (often from a broken "
+            "JSON escape or bytes decoded with errors='surrogateescape'); remove or replace it, e.g. "
+            "text.encode('utf-8', 'replace').decode('utf-8')")
+
+
+def _utf8_ok(value: Any) -> bool:
+    """False when a string in ``value`` (dict keys and values, list items, recursively) cannot be UTF-8."""
+    if isinstance(value, str):
+        if value.isascii():
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, Mapping):
+        return all(_utf8_ok(k) and _utf8_ok(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_utf8_ok(v) for v in value)
+    return True
 
 
 @dataclass(frozen=True)
@@ -125,13 +151,22 @@ class Param:
                     value = float(value.strip())
                 except ValueError:
                     raise bad() from None
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
+            if not isinstance(value, (int, float)):
+                raise bad()
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an int too large for a float (10**400)
+                finite = False
+            if not finite:
                 raise bad()
             self._check_range(value, bad)
             return value
+        unicode_bad = lambda: InvalidParameterError(self.name, original, NOT_UTF8)  # noqa: E731
         if kind == "str":
             if not isinstance(value, str):
                 raise bad()
+            if not _utf8_ok(value):
+                raise unicode_bad()
             return value
         if kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
@@ -144,6 +179,8 @@ class Param:
                 value = list(value)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise bad()
+            if not _utf8_ok(value):
+                raise unicode_bad()
             return value
         if kind == "json_object":
             if isinstance(value, str):
@@ -153,12 +190,16 @@ class Param:
                 value = parsed
             if not isinstance(value, Mapping):
                 raise bad()
+            if not _utf8_ok(value):
+                raise unicode_bad()
             return dict(value)
         if kind == "json_text":
             if isinstance(value, Mapping):
-                return _compact_json(dict(value))
+                value = _compact_json(dict(value))
             if not isinstance(value, str):
                 raise bad()
+            if not _utf8_ok(value):
+                raise unicode_bad()
             return value
         if kind == "messages":
             return _coerce_messages(value)
@@ -192,14 +233,16 @@ class Param:
             stripped = text.strip()
             if stripped.startswith("["):
                 try:
-                    return self.coerce(json.loads(stripped))
+                    parsed = json.loads(stripped)
                 except ValueError:
                     raise InvalidParameterError(self.name, text, "a JSON array of strings") from None
+                return self.coerce(parsed)  # its own error (not a list of strings, not UTF-8)
         if self.kind == "json_object" and isinstance(text, str):
             try:
-                return self.coerce(json.loads(text))
+                parsed = json.loads(text)
             except ValueError:
                 raise InvalidParameterError(self.name, text, "a JSON object") from None
+            return self.coerce(parsed)
         return self.coerce(text)
 
 
@@ -243,6 +286,11 @@ def _coerce_messages(value: Any) -> list[dict]:
             raise InvalidParameterError(f"messages[{i}].role", role, "one of " + ", ".join(ROLES))
         if not isinstance(content, str):
             raise InvalidParameterError(f"messages[{i}].content", content, "a string")
+        if not _utf8_ok(message):
+            for key, item in message.items():
+                if not _utf8_ok(item):
+                    raise InvalidParameterError(f"messages[{i}].{key}", item, NOT_UTF8)
+            raise InvalidParameterError(f"messages[{i}]", message, NOT_UTF8)  # in a key
         out.append(dict(message))
     return out
 

@@ -127,3 +127,38 @@ def test_instance_id_is_required():
 def test_a_bare_prompt_is_one_user_message():
     assert ChatRequest("hello").messages == [{"role": "user", "content": "hello"}]
     assert repr(ChatRequest("hello", instance_id=1)) == "ChatRequest(1 message, instance_id=1)"
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"messages": "a\ud800b"}, "messages[0].content"),
+    ({"messages": [{"role": "user", "content": "hi", "name": "\udc80"}]}, "messages[0].name"),
+    ({"model": "qwen\ud800"}, "model"),
+    ({"desensitization_rule": "\ud800"}, "desensitization_rule"),
+    ({"stop": ["ok", "x\ud800"]}, "stop"),
+    ({"search_options": {"k\ud800": "v"}}, "search_options"),
+    ({"audio_json": {"voice": "\ud800"}}, "audio_json"),
+    ({"xdash_scope_data_inspection": "{\"a\": \"\ud800\"}"}, "xdash_scope_data_inspection"),
+])
+def test_text_that_cannot_be_utf8_is_an_invalid_parameter_not_an_encode_error(params, named):
+    request = ChatRequest(**{"messages": "hi", "instance_id": 1, **params})
+    for call in (request.validate, request.to_wire):
+        with pytest.raises(InvalidParameterError, match="lone UTF-16 surrogate") as info:
+            call()
+        assert info.value.param == named
+        assert str(info.value).startswith(f"{named}=")
+        str(info.value).encode("utf-8")  # the message itself can be printed anywhere
+
+
+def test_a_float_parameter_too_large_for_a_float_is_invalid_not_an_overflow():
+    for value in (10**400, -(10**400), "1e400"):
+        with pytest.raises(InvalidParameterError, match=r"temperature=.* expected a number in \[0, 2\)"):
+            BY_NAME["temperature"].coerce(value)
+    assert BY_NAME["temperature"].coerce(1) == 1
+
+
+def test_long_values_are_shortened_in_messages():
+    from dms_magic.params import shorten
+
+    assert shorten("x" * 10, 10) == "x" * 10 and shorten("x" * 11, 10) == "xxxxxxx..."
+    err = InvalidParameterError("model", "m" * 200, "a string")
+    assert str(err) == f"model='{'m' * 76}... is invalid: expected a string"

@@ -170,6 +170,17 @@ def test_one_masking_session_per_request_as_mask_messages():
     assert seen == list(mask_messages(messages, "UserInfo", config=config, session=MaskingSession(seed=5)))
 
 
+@pytest.mark.parametrize("query, messages, where", [
+    ({}, '[{"role": "user", "content": "a\\ud800b"}]', "Messages[0].content"),
+    ({"Stop": '["\\udc80"]'}, '[{"role": "user", "content": "hi"}]', "Stop"),
+    ({"SearchOptions": '{"k": "\\ud800"}'}, '[{"role": "user", "content": "hi"}]', "SearchOptions"),
+])
+def test_lone_surrogates_are_invalid_parameter(sandbox, query, messages, where):
+    # JSON escapes are how a lone surrogate reaches the sandbox: the parameter table rejects it
+    body = gateway_error(post(sandbox, query, {"Messages": messages}), "InvalidParameter", 400)
+    assert where in body["Message"] and "surrogate" in body["Message"]
+
+
 def test_other_instances_by_config():
     with start(instances=(1, 7)) as sb:
         assert post(sb, {"InstanceId": "7"}).json()["Success"] is True

@@ -110,11 +110,6 @@ class SandboxApp:
             chat = P.ChatRequest.from_wire(query, form, stream=stream)
         except P.InvalidParameterError as exc:
             return _parameter_error(exc)
-        broken = _not_unicode(chat.values)
-        if broken is not None:
-            return gateway_error("InvalidParameter", f"The specified parameter {broken} is not valid: it contains "
-                                 "a lone UTF-16 surrogate (a \\ud800-style escape without its pair). Send valid "
-                                 "Unicode text.")
         entry = {"request_id": new_request_id(), "action": action, "time": time.time(),
                  "access_key_id": pair.access_key_id, "query": query, "form": form, "request": chat}
         return self.answer(entry, stream)
@@ -224,28 +219,6 @@ def _route_error(request: Request, action: str) -> Response | None:
     return None
 
 
-def _not_unicode(values: dict) -> str | None:
-    """The wire name of a parameter whose text cannot be UTF-8 (JSON escapes can smuggle in lone
-    surrogates), or None. Such text would break masking, the tokeniser and the reply itself."""
-    def bad(value: Any) -> bool:
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-            return False
-        if isinstance(value, dict):
-            return any(bad(k) or bad(v) for k, v in value.items())
-        if isinstance(value, (list, tuple)):
-            return any(bad(v) for v in value)
-        return False
-
-    for name, value in values.items():
-        if bad(value):
-            return P.BY_NAME[name].wire
-    return None
-
-
 def _first_values(multi: Any) -> dict[str, str]:
     return {key: value for key, value in multi.items()}  # MultiDict.items(): the first value per key
 
@@ -275,8 +248,6 @@ def _parameter_error(exc: P.InvalidParameterError) -> Response:
     if exc.value is None and exc.param == base:
         return gateway_error("MissingParameter", f"{wire} is mandatory for this action: expected {exc.expected}.")
     where = exc.param.replace(base, wire, 1)
-    shown = repr(exc.value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
+    shown = P.shorten(repr(exc.value))
     return gateway_error("InvalidParameter", f"The specified parameter {where} is not valid: {shown}; expected "
                          f"{exc.expected}.")

@@ -74,9 +74,7 @@ def cloud_notes(values: dict, chinese: bool) -> list[str]:
         if value is None or value is False or value == ["text"]:
             continue  # not asked for, or asked for what the sandbox does anyway
         param = P.BY_NAME[name]
-        shown = param.to_text(value)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
+        shown = P.shorten(param.to_text(value), 40)
         if chinese:
             notes.append(f"{param.wire}={shown} 需要云端服务，沙箱已接受并校验，但没有执行。")
         else:
