@@ -277,6 +277,8 @@ def test_oversized_request_line_and_headers_get_json_too(sandbox):
         assert 400 <= response.status_code < 500
         assert response.json()["Code"] == "InvalidRequest"
         assert response.headers["X-Dms-Magic-Backend"] == "sandbox"
+        body = response.json()  # the same shape as every other gateway error
+        assert set(body) == GATEWAY_KEYS and "InvalidRequest" in body["Recommend"] and body["RequestId"] in body["Recommend"]
 
 
 def test_old_rpc_signature_style_is_told_what_to_use(sandbox):

@@ -37,6 +37,9 @@ GATEWAY_ERRORS: dict[str, tuple[int, str]] = {
     "ServiceUnavailable": (503, "The request has failed due to a temporary failure of the server."),
     "InternalError": (500, "The request processing has failed due to some unknown error."),
     "NotFound": (404, "The sandbox serves POST / (the API) and GET /_sandbox/received."),
+    # The HTTP layer's own refusals (request line or headers too long, malformed request), before
+    # the app runs; sent with the HTTP layer's status (414, 431, 400 ...).
+    "InvalidRequest": (400, "The HTTP request is malformed."),
 }
 
 RECOMMEND = "https://api.aliyun.com/troubleshoot?q={code}&product=dms-enterprise&requestId={request_id}"
@@ -56,8 +59,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
-def gateway_error(code: str, message: str | None = None, *, request_id: str | None = None) -> Response:
-    """A POP-gateway style error: real status, ``{RequestId, HostId, Code, Message, Recommend}``."""
+def gateway_body(code: str, message: str | None = None, *, request_id: str | None = None) -> tuple[int, dict]:
+    """(HTTP status, body) of a POP-gateway style error: ``{RequestId, HostId, Code, Message, Recommend}``."""
     status, default = GATEWAY_ERRORS[code]
     request_id = request_id or new_request_id()
     body = {
@@ -67,6 +70,12 @@ def gateway_error(code: str, message: str | None = None, *, request_id: str | No
         "Message": message or default,
         "Recommend": RECOMMEND.format(code=code, request_id=request_id),
     }
+    return status, body
+
+
+def gateway_error(code: str, message: str | None = None, *, request_id: str | None = None) -> Response:
+    """A POP-gateway style error: real status, ``{RequestId, HostId, Code, Message, Recommend}``."""
+    status, body = gateway_body(code, message, request_id=request_id)
     return json_response(body, status)
 
 

@@ -36,15 +36,14 @@ class _QuietHandler(WSGIRequestHandler):
         malformed request) come back as the gateway's JSON too, not as an HTML page."""
         import json
 
-        from .replies import BACKEND_HEADER, HOST_ID, new_request_id
+        from .replies import BACKEND_HEADER, gateway_body
 
         reason = message or self.responses.get(code, ("Error",))[0]
-        body = json.dumps({"RequestId": new_request_id(), "HostId": HOST_ID,
-                           "Code": "InvalidRequest" if code < 500 else "InternalError",
-                           "Message": f"HTTP {code}: {reason}. Send a well-formed HTTP/1.1 POST / with the "
-                                      "parameters in the query string and Messages in the form body.",
-                           "Recommend": ""}).encode()
-        self.send_response(code, None)
+        _, reply = gateway_body("InvalidRequest" if code < 500 else "InternalError",
+                                f"HTTP {code}: {reason}. Send a well-formed HTTP/1.1 POST / with the parameters "
+                                "in the query string and Messages in the form body.")
+        body = json.dumps(reply, ensure_ascii=False).encode("utf-8")
+        self.send_response(code, None)  # the HTTP layer's status (414, 431 ...), not the table's
         self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json;charset=utf-8")
         self.send_header(*BACKEND_HEADER)
