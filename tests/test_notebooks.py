@@ -2,7 +2,8 @@
 in-process sandbox: no endpoint and no credentials in the kernel's environment, so each notebook
 exercises the default backend exactly as a new user sees it.
 
-Cells that demonstrate an error carry the ``raises-exception`` tag; any other failure fails the test.
+Cells that demonstrate an error carry the ``raises-exception`` tag: those must fail (and show it),
+every other cell must succeed.
 """
 from __future__ import annotations
 
@@ -51,13 +52,29 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, venv_kernel):
     nb = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
         f"{path.name} was committed with outputs; clear them (outputs can hold data and secrets)"
+    status: dict[int, str] = {}  # cell index -> the kernel's execute_reply status ("ok" / "error")
+
+    def executed(cell, cell_index, execute_reply):
+        status[cell_index] = execute_reply["content"]["status"]
+
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=venv_kernel,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(path.parent)}}, on_cell_executed=executed)
     home = tmp_path / "home"
     home.mkdir()
     client.execute(env=_kernel_env(home, tmp_path / "jupyter"), cwd=str(path.parent))
-    for cell in nb.cells:
-        if cell.cell_type != "code" or "raises-exception" in cell.metadata.get("tags", []):
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():  # nbclient does not run empty cells
             continue
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        assert not errors, f"{path.name}: {cell.source[:60]!r} failed: {errors[0].get('ename')}"
+        where = f"{path.name} cell {index}: {cell.source[:60]!r}"
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        if "raises-exception" in cell.metadata.get("tags", []):
+            # A demonstrated error must really happen, and be shown: a traceback (error output) or,
+            # for a UsageError, IPython's one-line "UsageError: ..." on stderr.
+            assert status.get(index) == "error", f"{where} is tagged raises-exception but ran without error"
+            shown = errors or [o for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+                               and "Error" in o.get("text", "")]
+            assert shown, f"{where} failed but showed no error"
+        else:
+            assert status.get(index) == "ok" and not errors, \
+                f"{where} failed: {errors[0].get('ename') if errors else status.get(index)}"
