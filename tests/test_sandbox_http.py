@@ -297,6 +297,17 @@ def test_a_broken_masking_config_fails_at_start_not_on_a_request(tmp_path):
     assert result.returncode == 2 and "missing.toml" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--error-rate", "2", "--error-rate 2.0 is invalid: expected a fraction in [0, 1]"),
+    ("--latency-ms", "nan", "--latency-ms nan is invalid: expected milliseconds >= 0"),
+])
+def test_a_bad_flag_is_one_line_naming_it(flag, value, expected):
+    result = subprocess.run([sys.executable, "-m", "dms_magic.sandbox", "--port", "0", flag, value],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"cannot start the sandbox: {expected}\n"
+
+
 def test_business_errors_on_the_streaming_action_come_as_one_event(sandbox):
     response = post(sandbox, {"InstanceId": "7"}, action=P.SSE_ACTION)
     assert response.status_code == 200

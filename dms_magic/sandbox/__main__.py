@@ -15,27 +15,6 @@ import threading
 LOCAL_DEFAULT_SECRET = "dms-magic-sandbox-secret"
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1]")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be > 0")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dms_magic.sandbox",
                                 description="A local ChatWithDesensitize service (signatures, masking, a built-in "
@@ -48,10 +27,10 @@ def parser() -> argparse.ArgumentParser:
                         f"{LOCAL_DEFAULT_SECRET!r})")
     p.add_argument("--instance", type=int, action="append", default=None,
                    help="a DMS instance id that exists (repeatable; default 1)")
-    p.add_argument("--latency-ms", type=_non_negative, default=0, help="delay added to every API request")
-    p.add_argument("--error-rate", type=_fraction, default=0, help="fraction answered 503 ServiceUnavailable")
-    p.add_argument("--throttle-qps", type=_positive, default=None, help="above N requests/s answer Throttling.User")
-    p.add_argument("--drop-rate", type=_fraction, default=0, help="fraction of connections closed without answer")
+    p.add_argument("--latency-ms", type=float, default=0, help="delay added to every API request")
+    p.add_argument("--error-rate", type=float, default=0, help="fraction answered 503 ServiceUnavailable")
+    p.add_argument("--throttle-qps", type=float, default=None, help="above N requests/s answer Throttling.User")
+    p.add_argument("--drop-rate", type=float, default=0, help="fraction of connections closed without answer")
     p.add_argument("--seed", type=int, default=None, help="make unseeded requests and faults reproducible")
     p.add_argument("--masking-config", default=None, help="masking rules file (TOML or JSON)")
     p.add_argument("--upstream", default=None, metavar="URL",
@@ -60,6 +39,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream-model", default=None, help="model name to ask the upstream for (default: the "
                    "request's Model)")
     return p
+
+
+def _as_flag(message: str) -> str:
+    """``error_rate=2.0 is invalid ...`` as the command line spells it: ``--error-rate 2.0 is invalid ...``."""
+    name, sep, rest = message.partition("=")
+    if sep and name in vars(parser().parse_args([])):
+        return f"--{name.replace('_', '-')} {rest}"
+    return message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",
               file=sys.stderr)
         return 2
-    except ValueError as exc:  # a knob out of range or a broken masking config: say which
-        print(f"cannot start the sandbox: {exc}", file=sys.stderr)
+    except ValueError as exc:  # a knob out of range (FaultConfig checks them) or a broken masking config
+        print(f"cannot start the sandbox: {_as_flag(str(exc))}", file=sys.stderr)
         return 2
     print(f"dms_magic sandbox serving ChatWithDesensitize at {sandbox.url}", flush=True)
     print(f"AccessKey id: {sandbox.access_key_id}", flush=True)

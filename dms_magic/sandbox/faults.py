@@ -25,11 +25,11 @@ class FaultConfig:
     def __post_init__(self) -> None:
         for name in ("error_rate", "drop_rate"):
             value = getattr(self, name)
-            if not 0 <= value <= 1:
+            if not 0 <= value <= 1:  # (NaN fails every comparison: it is refused too)
                 raise ValueError(f"{name}={value!r} is invalid: expected a fraction in [0, 1]")
-        if self.latency_ms < 0:
+        if not 0 <= self.latency_ms < float("inf"):
             raise ValueError(f"latency_ms={self.latency_ms!r} is invalid: expected milliseconds >= 0")
-        if self.throttle_qps is not None and self.throttle_qps <= 0:
+        if self.throttle_qps is not None and not 0 < self.throttle_qps < float("inf"):
             raise ValueError(f"throttle_qps={self.throttle_qps!r} is invalid: expected requests/s > 0 (or None)")
 
 
