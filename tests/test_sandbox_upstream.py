@@ -116,3 +116,60 @@ def test_a_refusing_model_is_reported_inside_data_like_dms_does():
         assert raw["Success"] is True and raw["Data"]["StatusCode"] == "400"
         assert raw["Data"]["Type"] == "invalid_request_error"
     model.stop()
+
+
+class OddModel(FakeModel):
+    """Answers HTTP 200 with a fixed body, shaped however the test says."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        super().__init__()
+
+    def app(self, environ, start_response):
+        return Response(json.dumps(self.answer), content_type="application/json")(environ, start_response)
+
+
+GOOD_CHOICE = {"finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
+
+
+@pytest.mark.parametrize("answer", [
+    {"choices": [{**GOOD_CHOICE, "logprobs": {"content": [{"token": "ok", "logprob": None, "top_logprobs": []}]}}]},
+    {"choices": [{**GOOD_CHOICE, "logprobs": {"content": [{"token": "ok", "logprob": -1,
+                                                             "top_logprobs": [{"token": "x", "logprob": "low"}]}]}}]},
+    {"choices": [{**GOOD_CHOICE, "logprobs": {"content": ["ok"]}}]},
+    {"choices": [GOOD_CHOICE], "usage": {"prompt_tokens": "many"}},
+    {"choices": [GOOD_CHOICE], "usage": {"completion_tokens": [5]}},
+    {"choices": [GOOD_CHOICE], "usage": {"completion_tokens": 10**400}},
+    {"choices": [GOOD_CHOICE], "usage": "none"},
+    {"choices": {"0": GOOD_CHOICE}},
+    {"choices": 5},
+    {"choices": ["ok"]},
+    {"choices": [{"message": "ok"}]},
+    {"choices": [{"message": {"content": ["ok"]}}]},
+])
+def test_an_oddly_shaped_upstream_answer_is_service_unavailable_not_a_500(answer):
+    model = OddModel(answer)
+    try:
+        with start(upstream=model.url) as sb:
+            client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                                   instance_id=1, max_retries=0)
+            for stream in (False, True):
+                with pytest.raises(DmsError) as info:
+                    client.stream("hi").result if stream else client.chat("hi")
+                assert info.value.code == "ServiceUnavailable" and info.value.http_status == 503
+                assert "OpenAI" in info.value.message and model.url in info.value.message
+    finally:
+        model.stop()
+
+
+def test_numbers_as_strings_in_usage_are_still_read():
+    model = OddModel({"choices": [GOOD_CHOICE], "usage": {"prompt_tokens": "7", "completion_tokens": "2",
+                                                           "total_tokens": "9"}})
+    try:
+        with start(upstream=model.url) as sb:
+            client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                                   instance_id=1, max_retries=0)
+            result = client.chat("hi")
+            assert result.text == "ok" and result.usage_dict["total_tokens"] == 9
+    finally:
+        model.stop()

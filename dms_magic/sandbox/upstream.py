@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..params import shorten
 from .generator import Generation, Step
 from .tokens import count_tokens, tokenise
 
@@ -77,15 +78,26 @@ class Upstream:
             code = "InvalidParameter" if 400 <= response.status_code < 500 else "ServiceUnavailable"
             raise UpstreamError(code, f"The upstream model answered HTTP {response.status_code}: "
                                 f"{str(detail)[:300] or 'no JSON body'}.", response.status_code)
-        return self._generation(messages, body), str(body.get("model") or self.model or values.get("model"))
+        try:
+            generation = self._generation(messages, body)
+        except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
+            raise UpstreamError("ServiceUnavailable", f"The upstream model at {self.base_url} answered in a shape "
+                                f"the sandbox cannot read ({shorten(str(exc), 200)}); it must answer like OpenAI's "
+                                "/chat/completions (choices[0].message.content, numeric usage and logprobs).") from None
+        return generation, str(body.get("model") or self.model or values.get("model"))
 
     @staticmethod
     def _generation(messages: list[dict], body: dict) -> Generation:
+        """The answer as a Generation; TypeError, ValueError (etc.) for a body
+        not shaped like OpenAI's (complete() turns those into a ServiceUnavailable)."""
         choices = body.get("choices") or [{}]
-        choice = choices[0] if isinstance(choices[0], dict) else {}
-        message = choice.get("message") or {}
-        content = message.get("content") or ""
-        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if not isinstance(choices, list):
+            raise TypeError(f"choices is {type(choices).__name__}, not a list")
+        choice = _object(choices[0], "choices[0]")
+        message = _object(choice.get("message") or {}, "choices[0].message")
+        content = _text(message.get("content"), "content") or ""
+        reasoning = _text(message.get("reasoning_content") or message.get("reasoning"), "reasoning_content")
+        finish = _text(choice.get("finish_reason"), "finish_reason") or "stop"
         logprobs = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
         if logprobs:
             content_steps = [_step(item) for item in logprobs]
@@ -94,18 +106,52 @@ class Upstream:
         if "".join(s.token for s in content_steps) != content:  # keep the text exact whatever came back
             content_steps = [Step(token, math.nan, []) for token in tokenise(content)]
         reasoning_steps = [Step(token, math.nan, []) for token in tokenise(reasoning or "")]
-        usage = body.get("usage") or {}
-        generation = _UpstreamGeneration(content_steps, reasoning_steps, choice.get("finish_reason") or "stop",
-                                         int(usage.get("prompt_tokens") or
-                                             sum(count_tokens(m["content"]) for m in messages)),
+        usage = _object(body.get("usage") or {}, "usage")
+        details = usage.get("completion_tokens_details")
+        reasoning_tokens = _count(details.get("reasoning_tokens"), "reasoning_tokens") if isinstance(details, dict) else None
+        counted = {name: _count(usage.get(name), name) for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        prompt_tokens = counted["prompt_tokens"] or sum(count_tokens(m["content"]) for m in messages)
+        generation = _UpstreamGeneration(content_steps, reasoning_steps, finish, prompt_tokens,
                                          thinking=reasoning is not None)
-        generation.upstream_usage = usage
+        generation.upstream_usage = {**counted, "reasoning_tokens": reasoning_tokens}  # checked numbers only
         return generation
 
 
+def _object(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise TypeError(f"{where} is {type(value).__name__}, not an object")
+    return value
+
+
+def _text(value: Any, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{where} is {type(value).__name__}, not a string")
+    return value
+
+
+def _count(value: Any, where: str) -> int | None:
+    """A token count as int (numbers as strings too), None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"usage {where} is {type(value).__name__}, not a number")
+    number = float(value)  # ValueError for "many"
+    if not number.is_integer() or number < 0:
+        raise ValueError(f"usage {where}={value!r} is not a token count")
+    return int(number)
+
+
+def _logprob(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"{where} is {type(value).__name__}, not a number")
+    return float(value)
+
+
 def _step(item: dict) -> Step:
-    ranked = [(alt.get("token", ""), float(alt.get("logprob", -math.inf))) for alt in item.get("top_logprobs") or []]
-    return Step(item.get("token", ""), float(item.get("logprob", math.nan)), ranked)
+    item = _object(item, "a logprobs.content item")
+    ranked = [(_text(alt.get("token", ""), "token"), _logprob(alt.get("logprob", -math.inf), "top_logprobs logprob"))
+              for alt in item.get("top_logprobs") or []]
+    return Step(_text(item.get("token", ""), "token"), _logprob(item.get("logprob", math.nan), "logprob"), ranked)
 
 
 class _UpstreamGeneration(Generation):
@@ -117,7 +163,6 @@ class _UpstreamGeneration(Generation):
         if completion is not None:
             usage["CompletionTokens"] = str(completion)
             usage["TotalTokens"] = str(self.upstream_usage.get("total_tokens") or self.prompt_tokens + completion)
-        details = self.upstream_usage.get("completion_tokens_details")
-        if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
-            usage["CompletionTokensDetails"] = {"reasoning_tokens": str(details["reasoning_tokens"])}
+        if self.upstream_usage.get("reasoning_tokens") is not None:
+            usage["CompletionTokensDetails"] = {"reasoning_tokens": str(self.upstream_usage["reasoning_tokens"])}
         return usage
