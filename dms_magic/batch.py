@@ -20,9 +20,9 @@ from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wa
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from dms_magic import session
 from dms_magic.compare import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, as_messages, error_row,
-                               find_leaks, merged_params, pick_seed, result_row, sensitive_values,
-                               similarity, variant_params)
+                               find_leaks, pick_seed, result_row, sensitive_values, similarity, variant_params)
 
 THROTTLE_REQUEUES = 3  # extra tries for a row still throttled after the client's own retries
 THROTTLE_PAUSE = 0.5  # seconds the run pauses after a throttled row, doubled while it persists
@@ -170,7 +170,7 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
         raise ValueError(f"concurrency={concurrency!r} is invalid: expected an integer >= 1")
     bucket = TokenBucket(rate) if rate is not None else None
     index, prompt_list, carried = _prompt_table(prompts, column)
-    params = merged_params(params)
+    params = session.request_params(None, params, stream=False)  # configured defaults under these
     _check_params(params, compare)
     clashes = set(carried.columns) & (set(RESULT_COLUMNS) | {"prompt", "variant", "seed", "leaks"}) \
         if carried is not None else set()

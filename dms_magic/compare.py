@@ -6,7 +6,8 @@ answers comes from masking. The pieces used to build a comparison (variant param
 sensitive values of a prompt, leak search, result rows, the word diff) are public here because
 ``batch.chat_many(compare=True)`` builds its rows from exactly the same functions.
 
-Nothing here imports IPython; pandas and the masking engine are imported on first use.
+Nothing here imports IPython; pandas is imported on first use. The word diff and every style
+come from render.py; the masking default rule (``DEFAULT_RULE``) is the masking engine's.
 """
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping
 
-DEFAULT_RULE = "UserInfo"
+from dms_magic import session
+from dms_magic.masking import DEFAULT_RULE  # the rule when none is given or configured
+from dms_magic.params import BY_NAME
+from dms_magic.render import (ANSWER_STYLE, MUTED_STYLE, backend_badge, badge, diff_sides, diff_units, esc,
+                              latency_text, masking_badge)
+
 UNMASKED, MASKED = "unmasked", "masked"
 VARIANTS = (UNMASKED, MASKED)  # the order of rows in every frame
-_SEED_LIMIT = 2**31 - 1  # Seed's documented maximum (params.py)
 
 # Columns of one result row, shared by Comparison.frame and chat_many.
 RESULT_COLUMNS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "latency",
@@ -34,30 +39,21 @@ def as_messages(prompt_or_messages: Any) -> list[dict]:
     return BY_NAME["messages"].coerce(prompt_or_messages)
 
 
-def merged_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Request parameters as a call would use them: configured defaults under the given ones."""
-    from dms_magic import session
-    from dms_magic.params import find
-
-    merged = dict(session.request_defaults())
-    for key, value in params.items():
-        if value is not None:
-            merged[find(key).name] = value
-    return merged
-
-
 def pick_seed() -> int:
-    """A seed for a comparison whose caller gave none (both variants must share one)."""
-    return random.randrange(0, _SEED_LIMIT + 1)
+    """A seed for a comparison whose caller gave none (both variants must share one): any value
+    the table's Seed range allows."""
+    seed = BY_NAME["seed"]
+    return random.randint(int(seed.minimum or 0), int(seed.maximum))
 
 
 def variant_params(params: Mapping[str, Any], seed: int | None = None) -> dict[str, dict[str, Any]]:
     """{variant: parameters}: identical but for need_desensitization, with one shared seed and rule.
 
-    ``params`` are already merged (see :func:`merged_params`). The rule goes to both variants so
-    the only difference on the wire is the masking switch.
+    ``params`` are already merged (``session.request_params``). The rule goes to both variants so
+    the only difference on the wire is the masking switch. Both variants are plain (not streamed)
+    calls, so SSE-only parameters (the table's ``sse_only`` rows: stream, include_usage) are left out.
     """
-    base = {k: v for k, v in params.items() if k not in ("need_desensitization", "stream")}
+    base = {k: v for k, v in params.items() if k != "need_desensitization" and not BY_NAME[k].sse_only}
     base["desensitization_rule"] = base.get("desensitization_rule") or DEFAULT_RULE
     if base.get("seed") is None:
         base["seed"] = pick_seed() if seed is None else seed
@@ -135,11 +131,9 @@ def _usage_value(usage: Mapping[str, Any], name: str) -> int | None:
 
 # -- word diff ----------------------------------------------------------------------------------
 def word_tokens(text: str | None) -> list[str]:
-    """Tokens for a word-level diff, the same units as the result card's diff (render.py): CJK per
-    character (it has no spaces between words), other scripts per word; lossless."""
-    from dms_magic.render import _diff_units
-
-    return _diff_units(text or "")
+    """Tokens for a word-level diff, the same units as the result card's diff (render.diff_units):
+    CJK per character (it has no spaces between words), other scripts per word; lossless."""
+    return diff_units(text or "")
 
 
 def similarity(a: str | None, b: str | None) -> float:
@@ -149,30 +143,6 @@ def similarity(a: str | None, b: str | None) -> float:
     if not ta and not tb:
         return 1.0
     return difflib.SequenceMatcher(None, ta, tb, autojunk=False).ratio()
-
-
-def diff_sides(a: str | None, b: str | None) -> tuple[str, str]:
-    """(a, b) as escaped HTML for a side-by-side view: words only ``a`` has are marked removed in
-    ``a``, words only ``b`` has are marked added in ``b`` (render.diff_html shows them inline)."""
-    from dms_magic.render import esc
-
-    ta, tb = word_tokens(a), word_tokens(b)
-    left, right = [], []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
-        old, new = esc("".join(ta[i1:i2])), esc("".join(tb[j1:j2]))
-        if op == "equal":
-            left.append(old)
-            right.append(new)
-            continue
-        if old:
-            left.append(f'<del style="{_DEL}">{old}</del>')
-        if new:
-            right.append(f'<ins style="{_INS}">{new}</ins>')
-    return "".join(left), "".join(right)
-
-
-_DEL = "background:#ffebe9;color:#82071e"
-_INS = "background:#dafbe1;color:#116329;text-decoration:none"
 
 
 # -- the comparison -----------------------------------------------------------------------------
@@ -248,8 +218,6 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         """Both answers side by side with the differing words marked, and each answer's leaks."""
-        from dms_magic.render import backend_badge, badge, esc, masking_badge
-
         answers = dict(zip(VARIANTS, diff_sides(self.unmasked.text, self.masked.text)))
         leaks = self.leaks
         model = getattr(self.masked, "model", None) or self.params[MASKED].get("model")
@@ -259,11 +227,11 @@ class Comparison:
             found = leaks[variant]
             leak_line = (f'<div style="color:#82071e">leaked: {", ".join(f"<code>{esc(v)}</code>" for v in found)}</div>'
                          if found else '<div style="color:#116329">no sensitive value of the prompt in this answer</div>')
-            latency = f"{row['latency'] * 1000:.0f} ms" if row["latency"] is not None else "?"
+            latency = latency_text(row["latency"]) or "?"
             cells.append(
                 f'<td style="{_CELL}">{masking_badge(variant == MASKED, self.rule if variant == MASKED else None)}'
-                f'<div style="{_ANSWER}">{answers[variant]}</div>{leak_line}'
-                f'<div style="{_MUTED}">finish {esc(row["finish_reason"])} · tokens {esc(row["prompt_tokens"])} in, '
+                f'<div style="{ANSWER_STYLE}">{answers[variant]}</div>{leak_line}'
+                f'<div style="{MUTED_STYLE}">finish {esc(row["finish_reason"])} · tokens {esc(row["prompt_tokens"])} in, '
                 f'{esc(row["completion_tokens"])} out · {esc(latency)} · request {esc(row["request_id"])}</div></td>')
         masked_prompt = self.masked_prompt
         if not isinstance(masked_prompt, str):
@@ -273,17 +241,15 @@ class Comparison:
             '<div class="dms-magic-comparison">'
             f'<div>{backend_badge(getattr(self.masked, "backend", None))}'
             f'{badge(model or "default model", "#f6f8fa", "#24292f", "model")}'
-            f'<span style="{_MUTED}">seed {self.seed} · word similarity {self.similarity:.2f}</span></div>'
+            f'<span style="{MUTED_STYLE}">seed {self.seed} · word similarity {self.similarity:.2f}</span></div>'
             f'<table style="border-collapse:collapse;width:100%;table-layout:fixed"><tr>{"".join(cells)}</tr></table>'
             '<details><summary style="cursor:pointer">what the model saw with masking (local prediction)</summary>'
-            f'<div style="{_ANSWER}">{esc(masked_prompt)}</div>'
-            f'<div style="{_MUTED}">sensitive values in the prompt: {detected or "none detected"}</div></details>'
+            f'<div style="{ANSWER_STYLE}">{esc(masked_prompt)}</div>'
+            f'<div style="{MUTED_STYLE}">sensitive values in the prompt: {detected or "none detected"}</div></details>'
             "</div>")
 
 
 _CELL = "vertical-align:top;width:50%;padding:6px 8px;border:1px solid #d0d7de"
-_ANSWER = "white-space:pre-wrap;margin:6px 0;line-height:1.45"
-_MUTED = "color:#57606a;font-size:11px"
 
 
 def compare(prompt_or_messages: Any, *, client: Any = None, **params: Any) -> Comparison:
@@ -294,11 +260,9 @@ def compare(prompt_or_messages: Any, *, client: Any = None, **params: Any) -> Co
     one picked here. A failing call raises its ``DmsError``.
     """
     messages = as_messages(prompt_or_messages)
-    by_variant = variant_params(merged_params(params))
+    by_variant = variant_params(session.request_params(None, params, stream=False))
     if client is None:
-        from dms_magic.session import default_client
-
-        client = default_client()
+        client = session.default_client()
     # Two threads: both calls are in flight together, so a comparison costs one round trip.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dms-compare") as pool:
         futures = {v: pool.submit(client.chat, messages, **by_variant[v]) for v in VARIANTS}

@@ -19,12 +19,15 @@ from typing import Any, Iterable, Mapping
 from dms_magic.result import flat_usage, to_float
 
 # Colours are inline styles: notebook frontends strip <style> blocks from untrusted outputs.
-_CARD = ("border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;"
-         "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;font-size:13px;max-width:60em")
+# The public *_STYLE constants are shared by every view (display.py, the compare view).
+CARD_STYLE = ("border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;"
+              "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;font-size:13px;max-width:60em")
+MUTED_STYLE = "color:#57606a;font-size:11px"
+ANSWER_STYLE = "white-space:pre-wrap;margin:6px 0;line-height:1.45"
+TABLE_STYLE = "border-collapse:collapse;font-size:11px;margin-top:4px"
+DEL_STYLE = "background:#ffebe9;color:#82071e"  # words only the first text has
+INS_STYLE = "background:#dafbe1;color:#116329;text-decoration:none"  # words only the second has
 _BADGE = "display:inline-block;padding:0 6px;margin-right:4px;border-radius:10px;font-size:11px;"
-_MUTED = "color:#57606a;font-size:11px"
-_ANSWER = "white-space:pre-wrap;margin:6px 0;line-height:1.45"
-_TABLE = "border-collapse:collapse;font-size:11px;margin-top:4px"
 _CELL = "border:1px solid #d0d7de;padding:1px 6px;text-align:right"
 
 
@@ -90,8 +93,8 @@ def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000) 
         spans.append(f'<span style="background:{colour}" title="{esc(chr(10).join(lines))}">'
                      f'{esc(_visible(token))}</span>')
     more = len(tokens) - limit
-    tail = f' <span style="{_MUTED}">… {more} more tokens</span>' if more > 0 else ""
-    legend = (f'<div style="{_MUTED}">token probability: '
+    tail = f' <span style="{MUTED_STYLE}">… {more} more tokens</span>' if more > 0 else ""
+    legend = (f'<div style="{MUTED_STYLE}">token probability: '
               f'<span style="background:{probability_colour(0)}">&nbsp;low&nbsp;</span> '
               f'<span style="background:{probability_colour(0.5)}">&nbsp;0.5&nbsp;</span> '
               f'<span style="background:{probability_colour(1)}">&nbsp;high&nbsp;</span> — hover a token for the '
@@ -105,13 +108,14 @@ def usage_table_html(usage: Mapping[str, Any] | None) -> str:
     """Token usage as a one-row table (nested details flattened: ``prompt_tokens_details.cached``)."""
     flat = flat_usage(usage or {})
     if not flat:
-        return f'<div style="{_MUTED}">no usage reported</div>'
+        return f'<div style="{MUTED_STYLE}">no usage reported</div>'
     head = "".join(f'<th style="{_CELL}">{esc(k)}</th>' for k in flat)
     row = "".join(f'<td style="{_CELL}">{esc(v)}</td>' for v in flat.values())
-    return f'<table style="{_TABLE}"><tr>{head}</tr><tr>{row}</tr></table>'
+    return f'<table style="{TABLE_STYLE}"><tr>{head}</tr><tr>{row}</tr></table>'
 
 
-def _latency_text(latency: Any) -> str | None:
+def latency_text(latency: Any) -> str | None:
+    """A latency in seconds as people read it ("840 ms", "12.3 s"); None when unknown."""
     seconds = to_float(latency)
     if seconds is None:
         return None
@@ -141,13 +145,13 @@ def chat_result_html(result: Any, *, streaming: bool = False, show_logprobs: boo
         header.append(badge("streaming…", "#fbefff", "#6639ba"))
     elif finish and finish != "stop":
         header.append(badge(f"finish: {finish}", "#fff1e5", "#953800", "why generation ended"))
-    parts = [f'<div class="dms-chat-result" style="{_CARD}">', f"<div>{''.join(header)}</div>"]
+    parts = [f'<div class="dms-chat-result" style="{CARD_STYLE}">', f"<div>{''.join(header)}</div>"]
     reasoning = getattr(result, "reasoning", None)
     if reasoning:
-        parts.append(f'<details style="margin:4px 0"><summary style="{_MUTED}">reasoning '
-                     f'({len(reasoning)} chars)</summary><div style="{_ANSWER};color:#57606a">{esc(reasoning)}'
+        parts.append(f'<details style="margin:4px 0"><summary style="{MUTED_STYLE}">reasoning '
+                     f'({len(reasoning)} chars)</summary><div style="{ANSWER_STYLE};color:#57606a">{esc(reasoning)}'
                      f"</div></details>")
-    parts.append(f'<div class="dms-answer" style="{_ANSWER}">{esc(getattr(result, "text", "") or "")}</div>')
+    parts.append(f'<div class="dms-answer" style="{ANSWER_STYLE}">{esc(getattr(result, "text", "") or "")}</div>')
     tokens = getattr(result, "token_logprobs", None)
     if show_logprobs and tokens:
         parts.append(token_strip_html(tokens))
@@ -158,11 +162,11 @@ def chat_result_html(result: Any, *, streaming: bool = False, show_logprobs: boo
     request_id = getattr(result, "request_id", None)
     if request_id:
         footer.append(f"request id {esc(request_id)}")
-    latency = _latency_text(getattr(result, "latency", None))
+    latency = latency_text(getattr(result, "latency", None))
     if latency:
         footer.append(esc(latency))
     if footer:
-        parts.append(f'<div style="{_MUTED};margin-top:4px">{" · ".join(footer)}</div>')
+        parts.append(f'<div style="{MUTED_STYLE};margin-top:4px">{" · ".join(footer)}</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -189,7 +193,7 @@ def chat_result_text(result: Any) -> str:
     tail = []
     if getattr(result, "request_id", None):
         tail.append(f"request id {result.request_id}")
-    latency = _latency_text(getattr(result, "latency", None))
+    latency = latency_text(getattr(result, "latency", None))
     if latency:
         tail.append(latency)
     if tail:
@@ -209,38 +213,47 @@ def display_metadata(result: Any) -> dict[str, Any]:
 
 # -- differences (compare view) -----------------------------------------------------------------
 _WORDS = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
-
-
-def diff_html(before: str, after: str) -> str:
-    """Word-level differences of two texts: removals struck red, additions green.
-
-    CJK text has no spaces, so runs of word characters are split into single characters when they
-    contain CJK, which keeps a changed name from marking the whole sentence.
-    """
-    a, b = diff_units(before or ""), diff_units(after or "")
-    out = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op == "equal":
-            out.append(esc("".join(a[i1:i2])))
-            continue
-        if i2 > i1:
-            out.append(f'<del style="background:#ffebe9;color:#82071e">{esc("".join(a[i1:i2]))}</del>')
-        if j2 > j1:
-            out.append(f'<ins style="background:#dafbe1;color:#116329;text-decoration:none">'
-                       f'{esc("".join(b[j1:j2]))}</ins>')
-    return f'<div style="{_ANSWER}">{"".join(out)}</div>'
-
-
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
 def diff_units(text: str) -> list[str]:
-    """The units both diff views compare (this inline one and compare.diff_sides): words, spaces and
-    punctuation; CJK runs split per character. Lossless: ``"".join(diff_units(t)) == t``."""
+    """The units both diff views compare (:func:`diff_html`, :func:`diff_sides`): words, spaces
+    and punctuation; CJK runs split per character (CJK has no spaces between words, so a changed
+    name does not mark the whole sentence). Lossless: ``"".join(diff_units(t)) == t``."""
     units: list[str] = []
     for piece in _WORDS.findall(text):
         units.extend(piece if _CJK.search(piece) else [piece])
     return units
 
 
-_diff_units = diff_units  # the name compare.py imported first
+def diff_runs(before: str | None, after: str | None) -> list[tuple[bool, str, str]]:
+    """The word diff of two texts as runs ``(same, old, new)``: ``same`` runs have ``old == new``;
+    the others hold what only ``before`` has (``old``) and what only ``after`` has (``new``),
+    either possibly empty. The one diff walk every view is built from."""
+    a, b = diff_units(before or ""), diff_units(after or "")
+    return [(op == "equal", "".join(a[i1:i2]), "".join(b[j1:j2]))
+            for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()]
+
+
+def _removed(text: str) -> str:
+    return f'<del style="{DEL_STYLE}">{esc(text)}</del>' if text else ""
+
+
+def _added(text: str) -> str:
+    return f'<ins style="{INS_STYLE}">{esc(text)}</ins>' if text else ""
+
+
+def diff_html(before: str | None, after: str | None) -> str:
+    """Word-level differences of two texts inline: removals struck red, additions green."""
+    out = [esc(old) if same else _removed(old) + _added(new) for same, old, new in diff_runs(before, after)]
+    return f'<div style="{ANSWER_STYLE}">{"".join(out)}</div>'
+
+
+def diff_sides(before: str | None, after: str | None) -> tuple[str, str]:
+    """The same diff as escaped HTML for a side-by-side view: words only ``before`` has are marked
+    removed on the left, words only ``after`` has are marked added on the right."""
+    left, right = [], []
+    for same, old, new in diff_runs(before, after):
+        left.append(esc(old) if same else _removed(old))
+        right.append(esc(new) if same else _added(new))
+    return "".join(left), "".join(right)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 ENV_ENDPOINT = "DMS_MAGIC_ENDPOINT"
 ENV_INSTANCE_ID = "DMS_MAGIC_INSTANCE_ID"
@@ -54,19 +54,24 @@ class Settings:
 
 # -- the configuration layer --------------------------------------------------------------------
 def configure(**settings: Any) -> None:
-    """Set configuration-layer values (None removes one).
+    """Set configuration-layer values (None or "" removes one).
 
     Client settings: ``endpoint``, ``instance_id``, ``profile``. Any other key must be a request
     parameter (``model``, ``desensitization_rule``, ``temperature``...) and becomes its default for
-    every call that does not set it.
+    every call that does not set it. Every value is checked with the parameter table now, so a bad
+    one raises ``InvalidParameterError`` naming the setting here, not on every later call; nothing
+    is stored when one value is bad. SSE-only parameters (``stream``, ``include_usage``) are
+    defaults for streamed calls only (see :func:`request_params`).
     """
-    from dms_magic.params import find
+    from dms_magic.params import InvalidParameterError, find
 
     checked: dict[str, Any] = {}
     for key, value in settings.items():
         name = key if key in CLIENT_SETTINGS else find(key).name
-        if name == "instance_id" and value is not None:
-            value = find("instance_id").coerce(value)
+        if name == "messages":
+            raise InvalidParameterError("messages", value, "no default: messages come with each call")
+        if value is not None and value != "" and name not in ("endpoint", "profile"):
+            value = find(name).coerce(value)
         checked[name] = value
     with _lock:
         for name, value in checked.items():
@@ -201,25 +206,46 @@ def reset() -> None:
 
 
 # -- calls --------------------------------------------------------------------------------------
-def request_params(settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a call sends: configured defaults, then ``params``, then the instance."""
-    merged = request_defaults()
-    merged.update({k: v for k, v in params.items() if v is not None})
-    if "instance_id" not in merged and settings.instance_id is not None:
+def request_params(settings: Settings | None, params: Mapping[str, Any], *,
+                   stream: bool | None = None) -> dict[str, Any]:
+    """The parameters one call sends: the configured defaults, then ``params`` over them (a None
+    value counts as not given; names may be any spelling ``params.find`` knows), then the
+    instance of ``settings`` when neither names one. The one place configured defaults are merged.
+
+    ``stream``: whether the call streams; None decides it from ``params["stream"]``, else the
+    configured ``stream`` default (``%dmschat config stream=true`` means "stream by default").
+    A streamed call's parameters hold ``stream=True``. A call that does not stream gets no
+    ``stream`` key and none of the configured SSE-only defaults (``include_usage``); SSE-only
+    parameters given explicitly stay, so validation still names them.
+    """
+    from dms_magic.params import BY_NAME, find
+
+    given = {find(k).name: v for k, v in params.items() if v is not None}
+    if "stream" in given:  # the mode switch: read it as the table reads it ("false" is False)
+        given["stream"] = BY_NAME["stream"].coerce(given["stream"])
+    defaults = request_defaults()
+    if stream is None:
+        stream = bool(given.get("stream", defaults.get("stream", False)))
+    if stream:
+        given["stream"] = True
+    else:
+        defaults = {k: v for k, v in defaults.items() if not BY_NAME[k].sse_only}
+        if given.get("stream") is False:  # "do not stream" is the mode, not a parameter to send
+            del given["stream"]
+    merged = {**defaults, **given}
+    if "instance_id" not in merged and settings is not None and settings.instance_id is not None:
         merged["instance_id"] = settings.instance_id
     return merged
 
 
-_params_for = request_params  # earlier name, still used by callers
-
-
 def _client_and_params(client: Any, endpoint: str | None, profile: str | None,
-                       params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The client to use and the parameters to send: configured defaults fill what is not given."""
+                       params: dict[str, Any], stream: bool) -> tuple[Any, dict[str, Any]]:
+    """The client to use (resolved unless given) and the parameters to send."""
+    settings = None
     if client is None:
         settings = resolve(endpoint, params.get("instance_id"), profile)
-        return client_for(settings), request_params(settings, params)
-    return client, {**request_defaults(), **{k: v for k, v in params.items() if v is not None}}
+        client = client_for(settings)
+    return client, request_params(settings, params, stream=stream)
 
 
 def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
@@ -229,14 +255,14 @@ def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = 
     ``params`` are request parameters by Python name (``model``, ``need_desensitization``,
     ``temperature``, ...); configured defaults fill the ones not given.
     """
-    client, params = _client_and_params(client, endpoint, profile, params)
+    client, params = _client_and_params(client, endpoint, profile, params, stream=False)
     return client.chat(prompt_or_messages, **params)
 
 
 def stream(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
            profile: str | None = None, **params: Any):
     """Like :func:`chat` but streamed: iterate the returned ChatStream; ``.result`` after the end."""
-    client, params = _client_and_params(client, endpoint, profile, params)
+    client, params = _client_and_params(client, endpoint, profile, params, stream=True)
     return client.stream(prompt_or_messages, **params)
 
 

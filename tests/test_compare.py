@@ -133,3 +133,27 @@ def test_a_reformatted_value_still_counts_as_a_leak():
     values = [("phone", "13812345678"), ("email", "a@b.cn")]
     assert find_leaks("call 138 1234 5678 now", values) == ["13812345678"]
     assert find_leaks("nothing here", values) == []
+
+
+def test_seed_and_streaming_rows_come_from_the_parameter_table():
+    from dms_magic.compare import pick_seed, variant_params
+    from dms_magic.params import BY_NAME, PARAMS
+
+    seed = BY_NAME["seed"]
+    assert all(seed.minimum <= pick_seed() <= seed.maximum for _ in range(200))
+    sse = {p.name: p.example for p in PARAMS if p.sse_only}
+    assert sse  # stream, include_usage
+    by_variant = variant_params({"model": "qwen-plus", **sse}, seed=3)
+    for params in by_variant.values():
+        assert not set(sse) & set(params) and params["seed"] == 3 and params["model"] == "qwen-plus"
+
+
+def test_configured_streaming_defaults_do_not_reach_a_comparison(client):
+    from dms_magic import session
+
+    session.configure(include_usage=True, stream=True)
+    try:
+        comparison = compare("hi", client=client, max_tokens=20)
+    finally:
+        session.reset()
+    assert all(not {"stream", "include_usage"} & set(p) for p in comparison.params.values())

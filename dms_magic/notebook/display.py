@@ -6,13 +6,23 @@ that update while tokens stream in.
 """
 from __future__ import annotations
 
+import os
 import time
 from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
 from dms_magic import render
 from dms_magic.render import chat_result_html, chat_result_text, esc
-from dms_magic.render import diff_html, token_strip_html, usage_table_html  # noqa: F401  (re-exported for notebook code)
+
+
+def redact(text: str) -> str:
+    """Last line of defence for every message the magic and the form show: no secret from the
+    environment (a variable named like *SECRET*, *TOKEN*, *PASSWORD*) ever reaches the page."""
+    for key, value in os.environ.items():
+        upper = key.upper()
+        if value and len(value) >= 8 and ("SECRET" in upper or "TOKEN" in upper or "PASSWORD" in upper):
+            text = text.replace(value, "****")
+    return text
 
 
 def bundle(result: Any, **options: Any) -> tuple[dict[str, str], dict[str, Any]]:
@@ -99,16 +109,16 @@ def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: 
     rows = "".join(f'<tr><td style="padding:1px 6px"><code>{esc(k)}</code></td>'
                    f'<td style="padding:1px 6px;white-space:pre-wrap"><code>{esc(v)}</code></td></tr>'
                    for k, v in {**query, **{f"(body) {k}": v for k, v in form.items()}}.items())
-    parts = [f'<div class="dms-dry-run" style="{render._CARD}">',
+    parts = [f'<div class="dms-dry-run" style="{render.CARD_STYLE}">',
              render.badge("dry run: nothing sent", "#fff8c5", "#7d4e00"),
-             f'<div style="{render._MUTED};margin:4px 0">POST {esc(endpoint)} · action {esc(action)}</div>',
-             f'<div style="{render._MUTED};margin:4px 0">Authorization: ACS3-HMAC-SHA256, signed by '
+             f'<div style="{render.MUTED_STYLE};margin:4px 0">POST {esc(endpoint)} · action {esc(action)}</div>',
+             f'<div style="{render.MUTED_STYLE};margin:4px 0">Authorization: ACS3-HMAC-SHA256, signed by '
              f'{esc(signer or "the resolved credentials")}; the signature is computed when sent and never shown</div>',
-             f'<table style="{render._TABLE}">{rows}</table>',
+             f'<table style="{render.TABLE_STYLE}">{rows}</table>',
              f'<div style="margin-top:6px">≈ <b>{prompt_tokens}</b> prompt tokens (local estimate)</div>']
     for preview in previews:
         html = preview._repr_html_() if hasattr(preview, "_repr_html_") else esc(preview)
-        parts.append(f'<div style="margin-top:6px"><div style="{render._MUTED}">local masking preview'
+        parts.append(f'<div style="margin-top:6px"><div style="{render.MUTED_STYLE}">local masking preview'
                      f'</div>{html}</div>')
     parts.append("</div>")
     return "".join(parts)
@@ -141,9 +151,9 @@ def _status_rows(info: Mapping[str, Any]) -> list[tuple[str, Any, str | None]]:
 def status_html(info: Mapping[str, Any]) -> str:
     """``%dmschat status``: the resolved backend and where each setting came from. No secrets."""
     rows = "".join(f'<tr><td style="padding:1px 6px">{esc(key)}</td><td style="padding:1px 6px">'
-                   f'<code>{esc(value)}</code></td><td style="{render._MUTED};padding:1px 6px">'
+                   f'<code>{esc(value)}</code></td><td style="{render.MUTED_STYLE};padding:1px 6px">'
                    f'{esc(where or "")}</td></tr>' for key, value, where in _status_rows(info))
-    return f'<div style="{render._CARD}"><b>dms_magic status</b><table style="{render._TABLE}">{rows}</table></div>'
+    return f'<div style="{render.CARD_STYLE}"><b>dms_magic status</b><table style="{render.TABLE_STYLE}">{rows}</table></div>'
 
 
 def status_text(info: Mapping[str, Any]) -> str:
@@ -155,9 +165,9 @@ def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
     rows = "".join(f'<tr><td style="padding:1px 6px;vertical-align:top"><b>{esc(m.get("role"))}</b></td>'
                    f'<td style="padding:1px 6px;white-space:pre-wrap">{esc(m.get("content"))}</td></tr>'
                    for m in messages)
-    empty = f'<div style="{render._MUTED}">(empty)</div>' if not messages else ""
-    return (f'<div style="{render._CARD}"><b>session {esc(name)}</b> · {len(messages)} messages'
-            f'<table style="{render._TABLE}">{rows}</table>{empty}</div>')
+    empty = f'<div style="{render.MUTED_STYLE}">(empty)</div>' if not messages else ""
+    return (f'<div style="{render.CARD_STYLE}"><b>session {esc(name)}</b> · {len(messages)} messages'
+            f'<table style="{render.TABLE_STYLE}">{rows}</table>{empty}</div>')
 
 
 def history_text(name: str, messages: list[Mapping[str, Any]]) -> str:

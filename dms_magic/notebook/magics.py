@@ -9,7 +9,6 @@ one ``UsageError``: IPython prints it as a single line and fails the cell, with 
 """
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from typing import Any
@@ -129,19 +128,17 @@ class DmsChatMagics(Magics, Configurable):
             if cell is None:
                 return self._line(line)
             return self._cell(line, cell)
-        except UsageError as exc:
-            raise UsageError(_redact(str(exc))) from None
-        except InvalidParameterError as exc:
-            raise UsageError(_redact(_parameter_message(exc))) from None
         except Exception as exc:
             from dms_magic.credentials import CredentialError
             from dms_magic.errors import DmsError
+            from dms_magic.notebook.display import redact
             from dms_magic.session import SettingsError
 
-            if isinstance(exc, DmsError):
-                raise UsageError(_redact(_api_message(exc))) from None
-            if isinstance(exc, (CredentialError, SettingsError)):
-                raise UsageError(_redact(str(exc))) from None
+            if isinstance(exc, InvalidParameterError):
+                raise UsageError(redact(_parameter_message(exc))) from None
+            # DmsError's str() is its one line: code, message, hint, RequestId
+            if isinstance(exc, (UsageError, DmsError, CredentialError, SettingsError)):
+                raise UsageError(redact(str(exc))) from None
             raise
 
     # -- cell -----------------------------------------------------------------------------------
@@ -155,13 +152,13 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic import session
 
         settings = session.resolve(args.endpoint, params.get("instance_id"), args.profile)
-        streaming = bool(params.pop("stream", False))
+        if args.compare and not args.dry_run:  # two plain calls: compare merges the defaults itself
+            return self._compare(args, settings, messages, params)
+        params = session.request_params(settings, params)  # configured defaults; decides streaming
+        streaming = bool(params.get("stream"))
         if args.dry_run:
             return self._dry_run(settings, messages, params, streaming)
-        if args.compare:
-            return self._compare(args, settings, messages, params)
         client = session.client_for(settings)
-        params = session.request_params(settings, params)
         result = self._stream(client, messages, params, args) if streaming else client.chat(messages, **params)
         if args.session:
             history = self.histories.setdefault(args.session, [])
@@ -180,28 +177,22 @@ class DmsChatMagics(Magics, Configurable):
     def _stream(self, client, messages, params, args):
         from dms_magic.notebook.display import StreamView
 
-        stream = client.stream(messages, **params)
         view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
                           masked=bool(params.get("need_desensitization")), display=not args.quiet,
                           every=self.stream_update_interval, **self._display_options())
-        try:
+        # `with`: an error or Ctrl-C mid-stream must not leave the connection open
+        with client.stream(messages, **params) as stream:
             for chunk in stream:
                 view.add(chunk)
             result = stream.result
-        finally:  # an error or Ctrl-C mid-stream must not leave the connection open
-            stream.close()
         view.finish(result)
         return result
 
     def _compare(self, args, settings, messages, params):
-        try:
-            from dms_magic.compare import compare
-        except ImportError:
-            raise UsageError("--compare is not available in this installation (dms_magic.compare is missing)") from None
         from dms_magic import session
+        from dms_magic.compare import compare
 
-        client = session.client_for(settings)
-        comparison = compare(messages, client=client, **session.request_params(settings, params))
+        comparison = compare(messages, client=session.client_for(settings), **params)
         if args.out:
             self.shell.user_ns[args.out] = comparison
         if not args.quiet:
@@ -210,22 +201,20 @@ class DmsChatMagics(Magics, Configurable):
             display(comparison)
 
     def _dry_run(self, settings, messages, params, streaming):
+        """``params``: as ``session.request_params`` merged them (``stream=True`` when streaming,
+        as client.stream sends it)."""
         from dms_magic import session
+        from dms_magic.masking import DEFAULT_RULE, mask
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
         from dms_magic.params import SSE_ACTION, ACTION, ChatRequest
 
-        merged = session.request_params(settings, params)
-        if streaming:
-            merged["stream"] = True  # as client.stream sends it
-        request = ChatRequest(messages, **merged)
+        request = ChatRequest(messages, **params)
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
-        rule = merged.get("desensitization_rule") or "UserInfo"
-        from dms_magic.masking import mask
-
+        rule = params.get("desensitization_rule") or DEFAULT_RULE
         try:
             previews = [mask(m["content"], rule) for m in messages if m.get("role") in ("user", "system")]
         except ValueError as exc:  # UnknownRuleError: the real service would reject it too
-            raise UsageError(f"--rule {rule}: {exc}") from None
+            raise UsageError(f"{_spelling('desensitization_rule')} {rule}: {exc}") from None
         endpoint = "in-process sandbox" if settings.uses_sandbox else (settings.endpoint or session.CENTRAL_ENDPOINT)
         action = SSE_ACTION if streaming else ACTION
         tokens = estimate_prompt_tokens(messages)
@@ -392,10 +381,10 @@ class DmsChatMagics(Magics, Configurable):
 
     def _cmd_preview(self, rest: str):
         from dms_magic import session
-        from dms_magic.masking import mask
+        from dms_magic.masking import DEFAULT_RULE, mask
 
-        rule = session.request_defaults().get("desensitization_rule") or "UserInfo"
-        match = re.match(r"(?:--rule|--desensitization-rule)[ =](\S+)\s*", rest)
+        rule = session.request_defaults().get("desensitization_rule") or DEFAULT_RULE
+        match = _RULE_OPTION.match(rest)
         if match:
             rule, rest = match.group(1), rest[match.end():]
         if not rest:
@@ -414,11 +403,8 @@ class DmsChatMagics(Magics, Configurable):
         return None
 
     def _cmd_form(self, rest: str):
-        try:
-            from dms_magic.notebook.widgets import form
-        except ImportError:
-            raise UsageError("%dmschat form is not available in this installation "
-                             "(dms_magic.notebook.widgets is missing)") from None
+        from dms_magic.notebook.widgets import form
+
         shown = form()
         if shown is not None:
             from IPython.display import display
@@ -477,38 +463,38 @@ def _option_hint(argv: list[str]) -> str:
     return ""
 
 
+def _spelling(name: str) -> str:
+    """The shortest long-option spelling of a parameter (``--rule`` for desensitization_rule)."""
+    param = find(name)
+    return min((n for n in (param.option, *param.aliases) if n.startswith("--")), key=len)
+
+
+# `%dmschat preview --rule R TEXT` (any long spelling of desensitization_rule)
+_RULE_OPTION = re.compile("(?:" + "|".join(
+    re.escape(n) for n in (find("desensitization_rule").option, *find("desensitization_rule").aliases)
+    if n.startswith("--")) + r")[ =](\S+)\s*")
+
+
 def _parameter_message(exc: InvalidParameterError) -> str:
+    from dms_magic.masking import DEFAULT_RULE
+    from dms_magic.params import BY_NAME
+    from dms_magic.session import ENV_INSTANCE_ID
+
     try:
-        option = find(exc.param).option
+        param = find(exc.param)
     except InvalidParameterError:
-        option = exc.param
-    fix = {"instance_id": "pass --instance-id N, %dmschat config instance_id=N or set DMS_MAGIC_INSTANCE_ID",
-           "desensitization_rule": "add --rule UserInfo (or another rule category)",
-           "top_logprobs": "add --logprobs",
-           }.get(exc.param, f"fix {option}" if option.startswith("-") else "fix the request")
-    text = str(exc)
-    if "only with streaming" in exc.expected:
-        fix = "add --stream"
-    return f"{text}. To fix: {fix}."
-
-
-def _api_message(exc) -> str:
-    parts = [f"{getattr(exc, 'code', None) or type(exc).__name__}: {getattr(exc, 'message', None) or exc}"]
-    if getattr(exc, "request_id", None):
-        parts.append(f"(request id {exc.request_id})")
-    hint = getattr(exc, "hint", None)
-    if hint:
-        parts.append(f"— {hint}")
-    return " ".join(parts)
-
-
-def _redact(text: str) -> str:
-    """Last line of defence: no secret from the environment ever reaches an error message."""
-    for key, value in os.environ.items():
-        upper = key.upper()
-        if value and len(value) >= 8 and ("SECRET" in upper or "TOKEN" in upper or "PASSWORD" in upper):
-            text = text.replace(value, "****")
-    return text
+        param = None
+    if param is not None and param.sse_only and "only with streaming" in exc.expected:
+        fix = f"add {_spelling('stream')}"
+    elif param is not None and param.name == "instance_id":
+        fix = f"pass {_spelling('instance_id')} N, %dmschat config instance_id=N or set {ENV_INSTANCE_ID}"
+    elif param is not None and param.name == "desensitization_rule":
+        fix = f"add {_spelling('desensitization_rule')} {DEFAULT_RULE} (or another rule category)"
+    elif param is not None and param.name == "top_logprobs":
+        fix = f"add {BY_NAME['logprobs'].option}"
+    else:
+        fix = f"fix {_spelling(param.name)}" if param is not None else "fix the request"
+    return f"{exc}. To fix: {fix}."
 
 
 def load_ipython_extension(ipython) -> None:

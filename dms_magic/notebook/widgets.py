@@ -469,13 +469,11 @@ class DmsChatForm:
         messages = self.messages()
         from dms_magic import session
 
-        if self._client is None:
+        client, settings = self._client, None
+        if client is None:
             settings = session.resolve(None, params.get("instance_id"), None)
             client = session.client_for(settings)
-            params = session._params_for(settings, params)
-        else:
-            client = self._client
-            params = {**session.request_defaults(), **params}
+        params = session.request_params(settings, params, stream=stream)
         try:
             ChatRequest(messages, **params).validate(
                 stream=stream, require_instance=getattr(client, "instance_id", None) is None)
@@ -536,21 +534,23 @@ class DmsChatForm:
         client, messages, params = self._prepare(stream=True)
         self._show_status("streaming ...")
         started = time.perf_counter()
-        chat_stream = client.stream(messages, **params)
         options = _magic_display_options()
         every = getattr(_loaded_magics(), "stream_update_interval", STREAM_REFRESH_SECONDS)
         view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
                           masked=bool(params.get("need_desensitization")), display=False)
         last = 0.0
-        for chunk in chat_stream:
-            view.add(chunk)
-            now = time.monotonic()
-            if now - last >= every:  # each refresh is a comm message to the page (magic's interval)
-                last = now
-                self.output.outputs = (_html_output(chat_result_html(view.partial, streaming=True, **options),
-                                                    view.partial.text),)
-        self._finish(messages, chat_stream.result, started)
-        return chat_stream.result
+        # `with`, as the magic streams: an error mid-stream must not leave the connection open
+        with client.stream(messages, **params) as chat_stream:
+            for chunk in chat_stream:
+                view.add(chunk)
+                now = time.monotonic()
+                if now - last >= every:  # each refresh is a comm message to the page (magic's interval)
+                    last = now
+                    self.output.outputs = (_html_output(chat_result_html(view.partial, streaming=True, **options),
+                                                        view.partial.text),)
+            result = chat_stream.result
+        self._finish(messages, result, started)
+        return result
 
     def compare(self) -> Any:
         """Send the prompt masked and unmasked; show the comparison; return the Comparison."""
@@ -594,11 +594,10 @@ class DmsChatForm:
         except InvalidParameterError as err:
             self._show_status(f'<span style="color:#b00020">Not sent: {html.escape(str(err))}</span>')
         except Exception as err:  # API, settings and transport errors: one clear message in the output
-            from dms_magic.errors import DmsError
-            from dms_magic.notebook.magics import _api_message, _redact
+            from dms_magic.notebook.display import redact
 
-            # The magic's wording (code, request id, hint) and its last-line secret filter.
-            text = _redact(_api_message(err) if isinstance(err, DmsError) else str(err))
+            # The magic's wording (DmsError's one line: code, message, hint, RequestId) and secret filter.
+            text = redact(str(err))
             self._show_status(f'<span style="color:#b00020">Failed: {html.escape(type(err).__name__)}</span>')
             self.output.outputs = (_html_output(
                 f'<div style="color:#b00020;white-space:pre-wrap">{html.escape(text)}</div>', text),)
