@@ -63,20 +63,20 @@ def variant_params(params: Mapping[str, Any], seed: int | None = None) -> dict[s
 
 # -- the masking side ---------------------------------------------------------------------------
 def masked_messages(messages: list[dict], rule: str) -> list[dict]:
-    """What the local masking engine predicts the model sees when masking is on."""
-    from dms_magic.masking import mask
+    """What the local masking engine predicts the model sees when masking is on (one masking
+    session across the conversation, as the sandbox and the service mask a request)."""
+    from dms_magic.masking import mask_messages
 
-    return [{**m, "content": mask(m["content"], rule).text} for m in messages]
+    return list(mask_messages(messages, rule))
 
 
 def sensitive_values(messages: list[dict], rule: str) -> list[tuple[str, str]]:
     """(entity, value) pairs the masking engine finds in the messages, first occurrence order."""
-    from dms_magic.masking import mask
+    from dms_magic.masking import mask_messages
 
     seen: dict[str, str] = {}
-    for message in messages:
-        for span in mask(message["content"], rule).entities:
-            seen.setdefault(span.original, span.entity)
+    for _, span in mask_messages(messages, rule).entities:
+        seen.setdefault(span.original, span.entity)
     return [(entity, value) for value, entity in seen.items()]
 
 

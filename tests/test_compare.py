@@ -18,11 +18,7 @@ PROMPT = "我叫张伟，手机号13812345678，邮箱zhang.wei@example.com，�
 
 def _model_input_text(entry) -> str:
     """All message contents the sandbox's generator was given for one received request."""
-    return "\n".join(m["content"] for m in _get(entry, "model_input"))
-
-
-def _get(entry, name):
-    return entry[name] if isinstance(entry, dict) else getattr(entry, name)
+    return "\n".join(m["content"] for m in entry["model_input"])
 
 
 def _received_for(sandbox, comparison: Comparison) -> dict:
@@ -30,16 +26,14 @@ def _received_for(sandbox, comparison: Comparison) -> dict:
     wanted = {comparison.results[v].request_id: v for v in (UNMASKED, MASKED)}
     found = {}
     for entry in sandbox.received:
-        rid = _get(entry, "request_id")
-        if rid in wanted:
-            found[wanted[rid]] = entry
+        if entry["request_id"] in wanted:
+            found[wanted[entry["request_id"]]] = entry
     assert set(found) == {UNMASKED, MASKED}, "both variants must have reached the sandbox"
     return found
 
 
 def _request_values(entry) -> dict:
-    request = _get(entry, "request")
-    return dict(getattr(request, "values", request))
+    return dict(entry["request"].values)
 
 
 @pytest.fixture(scope="module")
