@@ -59,7 +59,8 @@ def logprobs_frame(content: Any):
     ``bytes``         list[int] | None, the token's UTF-8 bytes (tokens may split a character)
     ``top_logprobs``  list[dict], the top alternatives at this position, the service's own list
                       uncopied (DashScope sends ``{"token", "logprob", "bytes"}``), most likely
-                      first; ``[]`` when none. Nothing in it is converted: ``alternatives_frame``
+                      first; ``[]`` when none. Nothing in it is converted (see
+                      ``result.normalize_token_logprobs`` for when key case is): ``alternatives_frame``
                       reads them in any key case and gives them typed (float logprobs).
 
     The alternatives are left unopened here: for one row per alternative (the tidy form, joinable

@@ -143,8 +143,12 @@ def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
     """The per-token list (``{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}``)
     from a Logprobs value: ``{"content": [...]}`` in any key case (or as a JSON string), or the list.
 
-    When every item already has DashScope's keys the list is returned untouched (no copy): this
-    runs on every result, and 8k-token answers are common in logprob studies.
+    When the first and last items already have DashScope's keys the list is returned untouched
+    (no copy): this runs on every result, and 8k-token answers are common in logprob studies.
+    One serializer writes a response, so its items share one shape; checking every item instead
+    would cost about 6 ms for 8192 tokens, twice building ``.logprobs``. A middle item in another
+    key case therefore keeps it here; ``frames`` re-reads any item its strict lookups reject, so
+    the frames' own columns (and every column of ``.alternatives``) are right regardless.
     """
     if isinstance(logprobs, str):
         import json
@@ -157,9 +161,6 @@ def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
         logprobs = pick(logprobs, "content", default=None)
     if not isinstance(logprobs, list) or not logprobs:
         return []
-    # One response comes from one serializer, so its items share a shape: when the first and last
-    # items (alternatives included) are DashScope's, the payload is used as is. frames.py reads it
-    # with strict key lookups and falls back to per-item normalisation if an item disagrees.
     if _is_canonical(logprobs[0]) and _is_canonical(logprobs[-1]):
         return logprobs
     return [_canon_token(t) for t in logprobs if isinstance(t, Mapping)]
