@@ -482,18 +482,18 @@ def _parameter_message(exc: InvalidParameterError) -> str:
 
     try:
         param = find(exc.param)
-    except InvalidParameterError:
-        param = None
-    if param is not None and param.sse_only and "only with streaming" in exc.expected:
+    except InvalidParameterError:  # not a table parameter (e.g. the prompt itself)
+        return f"{exc}. To fix: fix the request."
+    if param.sse_only and "only with streaming" in exc.expected:
         fix = f"add {_spelling('stream')}"
-    elif param is not None and param.name == "instance_id":
+    elif param.name == "instance_id":
         fix = f"pass {_spelling('instance_id')} N, %dmschat config instance_id=N or set {ENV_INSTANCE_ID}"
-    elif param is not None and param.name == "desensitization_rule":
+    elif param.name == "desensitization_rule":
         fix = f"add {_spelling('desensitization_rule')} {DEFAULT_RULE} (or another rule category)"
-    elif param is not None and param.name == "top_logprobs":
+    elif param.name == "top_logprobs":
         fix = f"add {BY_NAME['logprobs'].option}"
     else:
-        fix = f"fix {_spelling(param.name)}" if param is not None else "fix the request"
+        fix = f"fix {_spelling(param.name)}"
     return f"{exc}. To fix: {fix}."
 
 
