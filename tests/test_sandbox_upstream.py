@@ -173,3 +173,43 @@ def test_numbers_as_strings_in_usage_are_still_read():
             assert result.text == "ok" and result.usage_dict["total_tokens"] == 9
     finally:
         model.stop()
+
+
+@pytest.mark.parametrize("alternative", [{"token": "x"}, {"token": "x", "logprob": float("-inf")},
+                                         {"token": "x", "logprob": "-inf"}, {"token": "x", "logprob": float("nan")}])
+def test_an_alternative_without_a_finite_logprob_is_dropped_and_the_reply_is_strict_json(alternative):
+    # json.dumps writes float("-inf") as -Infinity, which the stand-in model sends like a lenient server would
+    model = OddModel({"choices": [{**GOOD_CHOICE, "logprobs": {"content": [
+        {"token": "ok", "logprob": -0.5, "top_logprobs": [{"token": "ok", "logprob": -0.5}, alternative,
+                                                          {"token": "no", "logprob": -3}]}]}}]})
+    try:
+        with start(upstream=model.url) as sb:
+            client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                                   instance_id=1, max_retries=0)
+            result = client.chat("hi", logprobs=True, top_logprobs=3)
+            json.dumps(result.raw, allow_nan=False)  # ValueError for -Infinity / NaN
+            [entry] = result.raw["Data"]["Choices"][0]["Logprobs"]["content"]
+            assert entry["logprob"] == -0.5
+            assert [(a["token"], a["logprob"]) for a in entry["top_logprobs"]] == [("ok", -0.5), ("no", -3)]
+            stream = client.stream("hi", logprobs=True, top_logprobs=3)
+            for chunk in stream:
+                json.dumps(chunk.raw, allow_nan=False)
+            assert stream.result.text == "ok"
+    finally:
+        model.stop()
+
+
+@pytest.mark.parametrize("logprob", [float("-inf"), "nan"])
+def test_a_chosen_token_without_a_finite_logprob_is_treated_like_a_missing_one(logprob):
+    # a missing logprob on the chosen token means "no logprobs" (Logprobs null); a non-finite one too
+    model = OddModel({"choices": [{**GOOD_CHOICE, "logprobs": {"content": [
+        {"token": "ok", "logprob": logprob, "top_logprobs": [{"token": "ok", "logprob": -0.5}]}]}}]})
+    try:
+        with start(upstream=model.url) as sb:
+            client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                                   instance_id=1, max_retries=0)
+            result = client.chat("hi", logprobs=True, top_logprobs=1)
+            json.dumps(result.raw, allow_nan=False)
+            assert result.text == "ok" and result.raw["Data"]["Choices"][0]["Logprobs"] is None
+    finally:
+        model.stop()

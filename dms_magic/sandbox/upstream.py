@@ -141,17 +141,34 @@ def _count(value: Any, where: str) -> int | None:
     return int(number)
 
 
+_ABSENT = object()
+
+
 def _logprob(value: Any, where: str) -> float:
+    """A logprob as a finite float, or NaN ("unknown") when it is absent or not finite: JSON has no
+    -Infinity or NaN (a lenient upstream may still send them, or "-inf" as a string), and the
+    sandbox answers strict JSON. A null or non-numeric logprob is a TypeError/ValueError."""
+    if value is _ABSENT:
+        return math.nan
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError(f"{where} is {type(value).__name__}, not a number")
-    return float(value)
+    number = float(value)  # ValueError for "low"
+    return number if math.isfinite(number) else math.nan
 
 
 def _step(item: dict) -> Step:
+    """One token. A chosen token whose logprob is unknown is NaN, which makes the whole answer
+    report no logprobs (Generation.has_logprobs); an alternative whose logprob is unknown is
+    dropped from top_logprobs, so no NaN or -Infinity ever reaches a reply."""
     item = _object(item, "a logprobs.content item")
-    ranked = [(_text(alt.get("token", ""), "token"), _logprob(alt.get("logprob", -math.inf), "top_logprobs logprob"))
-              for alt in item.get("top_logprobs") or []]
-    return Step(_text(item.get("token", ""), "token"), _logprob(item.get("logprob", math.nan), "logprob"), ranked)
+    ranked = []
+    for alt in item.get("top_logprobs") or []:
+        alt = _object(alt, "a top_logprobs item")
+        token = _text(alt.get("token", ""), "token")
+        logprob = _logprob(alt.get("logprob", _ABSENT), "top_logprobs logprob")
+        if not math.isnan(logprob):
+            ranked.append((token, logprob))
+    return Step(_text(item.get("token", ""), "token"), _logprob(item.get("logprob", _ABSENT), "logprob"), ranked)
 
 
 class _UpstreamGeneration(Generation):
