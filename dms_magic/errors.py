@@ -180,11 +180,11 @@ def from_response(status: int | None, body: Any) -> DmsError:
     request_id = _get(body, "RequestId")
     code = _get(body, "Code", "ErrorCode")
     message = _get(body, "Message", "ErrorMessage")
-    data = pick(body, "Data")
-    data_status = to_int(_get(data, "StatusCode")) if isinstance(data, Mapping) else None
-    if code is None and data_status is not None and data_status >= 400:
+    data_status = _model_failure(body)
+    if code is None and data_status is not None:
         # The model side failed; DMS passes DashScope's error inside Data: StatusCode, Message and
         # Type ("invalid_request_error": not a DMS code), and sometimes a Code.
+        data = pick(body, "Data")
         status = status if status and status >= 400 else data_status
         code = str(_get(data, "Code") or _model_error_code(status))
         message = _get(data, "Message") or code
@@ -197,16 +197,18 @@ def from_response(status: int | None, body: Any) -> DmsError:
 def is_failure(status: int, body: Any) -> bool:
     """Whether a reply is an error: HTTP >= 400, ``Success: false``, or a failed model call in Data."""
     if status >= 400 or not isinstance(body, Mapping):
-        return status >= 400 or not isinstance(body, Mapping)
+        return True
     success = pick(body, "Success")
     if success is False or (isinstance(success, str) and success.lower() == "false"):
         return True
+    return _model_failure(body) is not None
+
+
+def _model_failure(body: Mapping[str, Any]) -> int | None:
+    """The StatusCode (>= 400) of a failed model call that DMS passed inside Data, else None."""
     data = pick(body, "Data")
-    if isinstance(data, Mapping):
-        code = to_int(_get(data, "StatusCode"))
-        if code is not None and code >= 400:
-            return True
-    return False
+    status = to_int(_get(data, "StatusCode")) if isinstance(data, Mapping) else None
+    return status if status is not None and status >= 400 else None
 
 
 def is_retryable(err: BaseException) -> bool:
