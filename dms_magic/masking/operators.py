@@ -257,7 +257,10 @@ def _make_random(spec: dict[str, Any], entity: str, need_key: bool = True) -> Op
 # -- rounding -----------------------------------------------------------------------------------
 
 # A number with thousands separators (12,345.6) or without (12345.6); \d also takes full-width digits.
-_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?")
+# A minus (-, − or full-width －) is its sign unless it follows a digit or letter: 10-3 and 010-1234
+# are a range and a phone-like layout, not 10 and -3.
+_NUMBER = re.compile(r"(?P<sign>(?<![\dA-Za-z.,])[-−－])?"
+                     r"(?P<digits>\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?)")
 _DATE = re.compile(r"(?P<y>(?:18|19|20)\d{2})(?P<s1>[-/.年]?)(?P<m>0[1-9]|1[0-2]|[1-9](?!\d))(?P<s2>[-/.月]?)"
                    r"(?P<d>0[1-9]|[12]\d|3[01]|[1-9](?!\d))(?P<s3>日?)")
 
@@ -265,22 +268,30 @@ _DATE = re.compile(r"(?P<y>(?:18|19|20)\d{2})(?P<s1>[-/.年]?)(?P<m>0[1-9]|1[0-2
 def round_number(value: str, step: float = 100) -> str:
     """Round every number in the value down to a multiple of ``step`` (12,345 -> 12,300).
 
-    Exact decimal arithmetic (0.3 with step 0.1 stays 0.3); the result has as many decimal places
-    as ``step`` (3.75 with step 0.1 -> 3.7), and a number written with thousands separators keeps
-    them.
+    Down means toward minus infinity, so a negative number keeps its sign and goes the same way
+    (-3.7 with step 1 -> -4, as 3.7 -> 3). Exact decimal arithmetic (0.3 with step 0.1 stays 0.3);
+    the result has as many decimal places as ``step`` (3.75 with step 0.1 -> 3.7), and a number
+    written with thousands separators keeps them.
     """
     unit = Decimal(str(step)).normalize()
     places = max(0, -unit.as_tuple().exponent)
 
     def repl(m: re.Match) -> str:
-        text = m.group(0)
+        text = m["digits"]
         grouped = "," in text
-        n = Decimal(text.replace(",", ""))
-        # ``//`` is exact while the integer part fits the precision: make it fit.
+        # Arithmetic (negation too) is exact while the number fits the precision: make it fit (with
+        # room for a negative number that floors to a longer one, -999 -> -1000).
         with localcontext() as ctx:
             ctx.prec = len(text) + len(unit.as_tuple().digits) + abs(unit.as_tuple().exponent) + 5
-            r = (n // unit) * unit
-            return f"{r:{',' if grouped else ''}.{places}f}"
+            n = Decimal(text.replace(",", ""))
+            if m["sign"]:
+                n = -n
+            q, rest = divmod(n, unit)  # q is truncated toward zero; rest has n's sign
+            if rest < 0:
+                q -= 1
+            r = q * unit
+            sign = (m["sign"] or "-") if r < 0 else ""  # the minus as written; none for zero
+            return sign + f"{abs(r):{',' if grouped else ''}.{places}f}"
     return _NUMBER.sub(repl, value)
 
 
