@@ -9,6 +9,7 @@ Keys come from the config or an environment variable and never appear in reprs o
 from __future__ import annotations
 
 import base64
+import difflib
 import hashlib
 import hmac as _hmac
 import math
@@ -16,6 +17,7 @@ import os
 import random as _random
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal, localcontext
 from typing import Any, Callable
 
@@ -379,11 +381,57 @@ _FACTORIES: dict[str, Callable[[dict[str, Any], str, bool], Operator]] = {
 OPERATOR_TYPES = tuple(_FACTORIES)
 
 
+class _ReadKeys(dict):
+    """A spec that records which keys its factory reads (in reading order)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: dict[Any, None] = {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.read[key] = None
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        self.read[key] = None
+        return super().__getitem__(key)
+
+    def __contains__(self, key: Any) -> bool:
+        self.read[key] = None
+        return super().__contains__(key)
+
+
+@lru_cache(maxsize=None)
+def valid_keys(kind: str) -> tuple[str, ...]:
+    """The keys an operator type's spec may have: ``type`` and the options its factory reads.
+
+    Found by building the operator once from ``{"type": kind}`` (all defaults) and recording what
+    it reads, so each factory stays the only list of its options. Factories read every option
+    whatever the values (only the type may change which: ``key`` is an hmac's, not a hash's)."""
+    probe = _ReadKeys(type=kind)
+    _FACTORIES[kind](probe, kind, False)
+    return ("type", *(k for k in probe.read if k != "type"))
+
+
+def _check_keys(spec: dict[str, Any], kind: str, entity: str) -> None:
+    valid = valid_keys(kind)
+    unknown = sorted((k for k in spec if k not in valid), key=str)
+    if not unknown:
+        return
+    # names only, never values: an option meant as 'key' may hold a secret
+    close = difflib.get_close_matches(str(unknown[0]), valid, n=1) if len(unknown) == 1 else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise OperatorConfigError(
+        f"operator {kind!r} for {entity}: unknown key{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(repr(k) for k in unknown)}{hint}; valid keys for {kind!r}: {', '.join(valid)}")
+
+
 def build(spec: dict[str, Any], entity: str, *, need_key: bool = True) -> Operator:
     """Turn a config spec into a callable ``op(value, entity, session) -> masked``.
 
-    ``need_key=False`` (checking a config at load): an hmac/aes key that is not set yet is no
-    error, as it may come from an environment variable set only where masking runs."""
+    A key the operator type does not read (a misspelled ``keep_frist``) is an OperatorConfigError
+    naming the valid ones. ``need_key=False`` (checking a config at load): an hmac/aes key that is
+    not set yet is no error, as it may come from an environment variable set only where masking runs."""
     if not isinstance(spec, dict) or "type" not in spec:
         got = "a table without 'type'" if isinstance(spec, dict) else type(spec).__name__  # never the spec: keys
         raise OperatorConfigError(f"operator for {entity} must be a table with a 'type' (one of "
@@ -393,4 +441,5 @@ def build(spec: dict[str, Any], entity: str, *, need_key: bool = True) -> Operat
     if factory is None:
         raise OperatorConfigError(
             f"operator for {entity}: type={kind!r} is unknown; use one of {', '.join(OPERATOR_TYPES)}")
+    _check_keys(spec, kind, entity)
     return factory(spec, entity, need_key)
