@@ -18,19 +18,7 @@ from dms_magic import session
 from dms_magic.params import ACTION, SSE_ACTION, BY_NAME, InvalidParameterError
 
 
-@pytest.fixture(autouse=True)
-def to_sandbox(ip, sandbox, monkeypatch, tmp_path):
-    """Every test starts from a clean configuration pointed at the shared sandbox."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("DMS_MAGIC_ENDPOINT", sandbox.url)
-    monkeypatch.setenv("DMS_MAGIC_INSTANCE_ID", "1")
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
-    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
-    ip.run_line_magic("reload_ext", "dms_magic")
-    session.reset()
-    yield
-    session.reset()
+pytestmark = pytest.mark.usefixtures("to_sandbox")  # conftest: a clean configuration on the shared sandbox
 
 
 @pytest.fixture()
@@ -82,7 +70,8 @@ def test_config_stream_true_means_stream_by_default(ip, sandbox, tag):
     ok, out = run(ip, f"%%dmschat --stream false -o p\nturned off {tag}")
     assert ok, out.stderr
     ok, out = run(ip, f"%%dmschat --dry-run\ndry {tag}")
-    assert ok, out.stderr and SSE_ACTION in str([o.data for o in out.outputs])
+    assert ok, out.stderr
+    assert SSE_ACTION in str([o.data for o in out.outputs])
     streamed, plain = arrived(sandbox, tag)
     assert streamed["action"] == SSE_ACTION and streamed["request"].include_usage is True
     assert plain["action"] == ACTION and plain["request"].include_usage is None
