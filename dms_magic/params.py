@@ -53,10 +53,10 @@ def _utf8_ok(value: Any) -> bool:
         except UnicodeEncodeError:
             return False
         return True
-    if isinstance(value, Mapping):
-        return all(_utf8_ok(k) and _utf8_ok(v) for k, v in value.items())
+    if isinstance(value, Mapping):  # map, not a generator: this runs on every message of every call
+        return all(map(_utf8_ok, value)) and all(map(_utf8_ok, value.values()))
     if isinstance(value, (list, tuple)):
-        return all(_utf8_ok(v) for v in value)
+        return all(map(_utf8_ok, value))
     return True
 
 
@@ -379,7 +379,9 @@ class ChatRequest:
     Parameters left at None are not sent, exactly as the SDK omits unset fields.
     """
 
-    __slots__ = ("values",)
+    # _checked_for: the stream mode this instance was made by validate() for (None: not checked);
+    # to_wire trusts such an instance instead of checking every value a second time per call.
+    __slots__ = ("values", "_checked_for")
 
     def __init__(self, messages: Any = None, **params: Any):
         values: dict[str, Any] = {}
@@ -392,6 +394,7 @@ class ChatRequest:
                 continue
             values[find(key).name] = value
         self.values = values
+        self._checked_for: bool | None = None
 
     # attribute access by Python name: req.temperature, req.messages
     def __getattr__(self, name: str) -> Any:
@@ -441,11 +444,12 @@ class ChatRequest:
             raise InvalidParameterError("top_logprobs", out["top_logprobs"], "to be used together with logprobs=True")
         req = ChatRequest.__new__(ChatRequest)
         req.values = out
+        req._checked_for = bool(stream) if require_instance else None
         return req
 
     def to_wire(self, *, stream: bool = False) -> tuple[dict[str, str], dict[str, str]]:
         """(query, form) exactly as the official SDK sends them, after validation."""
-        checked = self.validate(stream=stream)
+        checked = self if self._checked_for is bool(stream) else self.validate(stream=stream)
         query: dict[str, str] = {}
         form: dict[str, str] = {}
         for name, value in checked.values.items():
@@ -467,6 +471,7 @@ class ChatRequest:
                 values[param.name] = param.from_text(text)
         req = cls.__new__(cls)
         req.values = values
+        req._checked_for = None
         return req.validate(stream=stream)
 
 
