@@ -32,12 +32,10 @@ from dms_magic import __version__, errors, signing
 from dms_magic.credentials import CredentialError, CredentialSource, resolve
 from dms_magic.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
 from dms_magic.result import ChatResult, StreamChunk, assemble
+from dms_magic.session import CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID  # one home for the defaults
 
 log = logging.getLogger("dms_magic.client")
 
-CENTRAL_ENDPOINT = "dms-enterprise.aliyuncs.com"
-ENV_ENDPOINT = "DMS_MAGIC_ENDPOINT"
-ENV_INSTANCE = "DMS_MAGIC_INSTANCE_ID"
 BACKEND_HEADER = "X-Dms-Magic-Backend"
 USER_AGENT = f"dms-magic/{__version__} Python/{platform.python_version()}"
 FORM_CONTENT_TYPE = signing.FORM_CONTENT_TYPE
@@ -60,7 +58,7 @@ def parse_endpoint(endpoint: str | None) -> tuple[str, str, str]:
 
 
 def _instance_from_env() -> Any:
-    value = os.environ.get(ENV_INSTANCE)
+    value = os.environ.get(ENV_INSTANCE_ID)
     return value.strip() if value and value.strip() else None
 
 

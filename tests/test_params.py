@@ -162,3 +162,12 @@ def test_long_values_are_shortened_in_messages():
     assert shorten("x" * 10, 10) == "x" * 10 and shorten("x" * 11, 10) == "xxxxxxx..."
     err = InvalidParameterError("model", "m" * 200, "a string")
     assert str(err) == f"model='{'m' * 76}... is invalid: expected a string"
+
+
+def test_parameter_names_other_modules_list_are_names_in_the_table():
+    # The sandbox keeps two lists of its own (what it cannot run; what maps 1:1 onto an OpenAI
+    # upstream). A parameter renamed in the table must not silently drop out of them.
+    from dms_magic.sandbox.scripts import CLOUD_ONLY
+    from dms_magic.sandbox.upstream import _SAME_NAME
+
+    assert set(CLOUD_ONLY) <= set(BY_NAME) and set(_SAME_NAME) <= set(BY_NAME)

@@ -26,11 +26,10 @@ class UpstreamError(Exception):
         self.code, self.message, self.status = code, message, status
 
 
-# request value name -> OpenAI chat.completions field
-_SAME = {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens", "seed": "seed",
-         "presence_penalty": "presence_penalty", "stop": "stop", "logprobs": "logprobs",
-         "top_logprobs": "top_logprobs", "top_k": "top_k", "enable_thinking": "enable_thinking",
-         "thinking_budget": "thinking_budget", "enable_search": "enable_search"}
+# Request values whose OpenAI chat.completions field has the same name and meaning (DashScope's
+# OpenAI-compatible mode, vLLM and Ollama read the extra ones: top_k, enable_thinking, ...).
+_SAME_NAME = ("temperature", "top_p", "max_tokens", "seed", "presence_penalty", "stop", "logprobs",
+              "top_logprobs", "top_k", "enable_thinking", "thinking_budget", "enable_search")
 
 
 @dataclass
@@ -46,9 +45,9 @@ class Upstream:
     def payload(self, messages: list[dict], values: dict) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model or values.get("model") or "qwen-plus",
                                 "messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
-        for name, field in _SAME.items():
+        for name in _SAME_NAME:
             if values.get(name) is not None:
-                body[field] = values[name]
+                body[name] = values[name]
         if values.get("response_format") == "json_object":
             body["response_format"] = {"type": "json_object"}
         return body
