@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from dms_magic.result import flat_usage, to_float
+from dms_magic.result import _canon_token, flat_usage, to_float
 
 # Colours are inline styles: notebook frontends strip <style> blocks from untrusted outputs.
 # The public *_STYLE constants are shared by every view (display.py, the compare view).
@@ -80,7 +80,9 @@ def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000) 
     """
     spans = []
     tokens = list(tokens or ())
-    for item in tokens[:limit]:
+    # _canon_token: an item in another key case (which ChatResult passes on uncopied when the
+    # response's first and last items are DashScope's) still shows its token and alternatives.
+    for item in map(_canon_token, tokens[:limit]):
         token = str(item.get("token", ""))
         prob = _prob(item.get("logprob"))
         lines = [f"{token!r}: p={prob:.3f}" if prob is not None else repr(token)]
@@ -128,15 +130,24 @@ def _request_value(result: Any, name: str) -> Any:
     return values.get(name)
 
 
+def _model_of(result: Any) -> str | None:
+    """The model that answered, else the one asked for (a partial streamed result has neither yet)."""
+    return getattr(result, "model", None) or _request_value(result, "model")
+
+
+def _masked_of(result: Any) -> bool:
+    """Whether masking was on: the result says, else the request it was made from."""
+    masked = getattr(result, "masked", None)
+    return bool(_request_value(result, "need_desensitization")) if masked is None else masked
+
+
 # -- the result card ----------------------------------------------------------------------------
 def chat_result_html(result: Any, *, streaming: bool = False, show_logprobs: bool = True,
                      show_usage: bool = True) -> str:
     """The card for a ChatResult: badges, answer, folded reasoning, token strip, usage, ids."""
     backend = getattr(result, "backend", None)
-    model = getattr(result, "model", None) or _request_value(result, "model")
-    masked = getattr(result, "masked", None)
-    if masked is None:
-        masked = bool(_request_value(result, "need_desensitization"))
+    model = _model_of(result)
+    masked = _masked_of(result)
     rule = _request_value(result, "desensitization_rule") if masked else None
     finish = getattr(result, "finish_reason", None)
     header = [backend_badge(backend), badge(model or "default model", "#f6f8fa", "#24292f", "model"),
@@ -174,11 +185,8 @@ def chat_result_html(result: Any, *, streaming: bool = False, show_logprobs: boo
 def chat_result_text(result: Any) -> str:
     """A readable plain-text view: a header line, the answer, usage and ids."""
     backend = getattr(result, "backend", None) or "unknown backend"
-    model = getattr(result, "model", None) or _request_value(result, "model") or "default model"
-    masked = getattr(result, "masked", None)
-    if masked is None:
-        masked = bool(_request_value(result, "need_desensitization"))
-    head = [f"[{backend}]", model, "masking on" if masked else "masking off"]
+    model = _model_of(result) or "default model"
+    head = [f"[{backend}]", model, "masking on" if _masked_of(result) else "masking off"]
     finish = getattr(result, "finish_reason", None)
     if finish and finish != "stop":
         head.append(f"finish: {finish}")
@@ -205,7 +213,7 @@ def display_metadata(result: Any) -> dict[str, Any]:
     """What a notebook stores beside the output: model, request id, usage (plain values only)."""
     return {"dms_magic": {
         "backend": getattr(result, "backend", None),
-        "model": getattr(result, "model", None) or _request_value(result, "model"),
+        "model": _model_of(result),
         "request_id": getattr(result, "request_id", None),
         "usage": dict(getattr(result, "usage_dict", None) or {}),
     }}

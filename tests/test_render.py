@@ -62,3 +62,14 @@ def test_comparison_view_uses_the_shared_styles(client):
     assert render.ANSWER_STYLE in page and render.MUTED_STYLE in page
     for result in (comparison.masked, comparison.unmasked):
         assert render.latency_text(result.latency) in page
+
+
+def test_token_strip_reads_an_item_in_another_key_case():
+    # ChatResult passes a middle item in another key case on uncopied; the strip must still show it.
+    from dms_magic.render import token_strip_html
+
+    tokens = [{"token": "a", "logprob": -0.1, "top_logprobs": [{"token": "a", "logprob": -0.1}]},
+              {"Token": "b", "Logprob": "-0.2", "TopLogprobs": [{"Token": "b", "Logprob": -0.2}, {"Token": "x"}]},
+              {"token": "c", "logprob": -0.1, "top_logprobs": []}]
+    html = token_strip_html(tokens)
+    assert ">b</span>" in html and "p=0.819" in html and "&#x27;x&#x27;: ?" in html
