@@ -13,7 +13,6 @@ ipywidgets is imported here, never at ``import dms_magic`` time.
 """
 from __future__ import annotations
 
-import html
 import re
 import shlex
 import time
@@ -22,6 +21,7 @@ from typing import Any, Callable
 import ipywidgets as W
 
 from dms_magic.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
+from dms_magic.render import esc
 
 # Suggestions for the model combobox (any other model id can be typed in).
 KNOWN_MODELS = (
@@ -47,6 +47,11 @@ FOLDED_KINDS = ("json_object", "json_text", "str_list")
 FOLDED_TITLE = "advanced JSON fields"
 DEFAULT_SESSION_NAME = "form"
 STREAM_REFRESH_SECONDS = 0.05
+
+
+def _error_span(text: Any) -> str:
+    """A problem shown in the form: red, escaped (the only way error text reaches its HTML)."""
+    return f'<span style="color:#b00020">{esc(text)}</span>'
 
 
 def form(*, client: Any = None, session_name: str = DEFAULT_SESSION_NAME, **defaults: Any) -> "DmsChatForm":
@@ -92,8 +97,7 @@ class _Row:
 
     def show_error(self, message: str | None) -> None:
         self.error = message or ""  # plain text, for scripts and tests
-        self.message.value = (
-            "" if not message else f'<span style="color:#b00020">{html.escape(message)}</span>')
+        self.message.value = _error_span(message) if message else ""
 
     def check(self, _change: Any = None) -> None:
         """Live validation: show or clear the message as the user edits."""
@@ -334,7 +338,7 @@ class DmsChatForm:
             rows = [r.box for r in self.rows.values()
                     if r.param.group == group and r not in folded]
             if rows:
-                parts.append(W.HTML(f"<b>{html.escape(group)}</b>"))
+                parts.append(W.HTML(f"<b>{esc(group)}</b>"))
                 parts.extend(rows)
         # A group the table gains later still shows up: in the folded part.
         folded += [r for r in self.rows.values() if r.param.group not in known and r not in folded]
@@ -430,7 +434,7 @@ class DmsChatForm:
         prompt = self.prompt.value
         if not prompt.strip():
             err = InvalidParameterError("prompt", prompt, "a message to send (type it in the prompt box)")
-            self.prompt_message.value = f'<span style="color:#b00020">{html.escape(str(err))}</span>'
+            self.prompt_message.value = _error_span(err)
             raise err
         self.prompt_message.value = ""
         messages = list(self.history) if self.conversation.value else []
@@ -575,10 +579,10 @@ class DmsChatForm:
         data, metadata = bundle(result, **_magic_display_options())  # the magic's card, byte for byte
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         turns = sum(1 for m in self.history if m.get("role") == "assistant")
-        history = (f" · conversation {html.escape(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
+        history = (f" · conversation {esc(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
                    if self.conversation.value else "")
         backend = getattr(result, "backend", None) or "?"
-        self._show_status(f"answered by {html.escape(str(backend))} in "
+        self._show_status(f"answered by {esc(backend)} in "
                           f"{time.perf_counter() - started:.2f} s{history}")
 
     def _show_status(self, text: str) -> None:
@@ -592,15 +596,15 @@ class DmsChatForm:
         try:
             action()
         except InvalidParameterError as err:
-            self._show_status(f'<span style="color:#b00020">Not sent: {html.escape(str(err))}</span>')
+            self._show_status(_error_span(f"Not sent: {err}"))
         except Exception as err:  # API, settings and transport errors: one clear message in the output
             from dms_magic.notebook.display import redact
 
             # The magic's wording (DmsError's one line: code, message, hint, RequestId) and secret filter.
             text = redact(str(err))
-            self._show_status(f'<span style="color:#b00020">Failed: {html.escape(type(err).__name__)}</span>')
+            self._show_status(_error_span(f"Failed: {type(err).__name__}"))
             self.output.outputs = (_html_output(
-                f'<div style="color:#b00020;white-space:pre-wrap">{html.escape(text)}</div>', text),)
+                f'<div style="color:#b00020;white-space:pre-wrap">{esc(text)}</div>', text),)
         finally:
             for button in self.buttons.values():
                 button.disabled = False
@@ -659,7 +663,7 @@ class DmsChatForm:
 
         self.cell_output.outputs = ()
         self.cell_output.append_display_data(HTML(
-            f"<div>{html.escape(note)}</div><pre style='user-select:all'>{html.escape(text)}</pre>"))
+            f"<div>{esc(note)}</div><pre style='user-select:all'>{esc(text)}</pre>"))
         if inserted is None:
             self.cell_output.append_display_data(Javascript(_insert_cell_js(text)))
         self._show_status("copied as cell")
