@@ -93,7 +93,7 @@ def run(calls: int = CALLS, rounds: int = ROUNDS) -> list[dict]:
         def call_sdk():
             request = sdk_models.ChatWithDesensitizeRequest(messages=MESSAGES, **PARAMS)
             response = sdk.chat_with_desensitize_with_options(request, RuntimeOptions())
-            return response.body.data  # the SDK's parsed result (a dict for Data)
+            return response.body.data  # the SDK's parsed result (its model object for Data)
 
         assert call_ours() and call_sdk()
         best = {"ours": (float("inf"), 0.0), "sdk": (float("inf"), 0.0)}
