@@ -139,7 +139,7 @@ def _cli_profile_names(path: str) -> list[str]:
     return [p["name"] for p in profiles if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]]
 
 
-def profile(name: str) -> CredentialSource:
+def from_profile(name: str) -> CredentialSource:
     """A named profile: the aliyun CLI config first, then credentials.ini."""
     cli_path = _cli_config_path()
     names = _cli_profile_names(cli_path)
@@ -184,7 +184,7 @@ def resolve(access_key_id: str | None = None, access_key_secret: str | None = No
     if access_key_id or access_key_secret:
         return explicit(access_key_id or "", access_key_secret or "", security_token)
     if profile:
-        return globals()["profile"](profile)
+        return from_profile(profile)
     if not has_default_credentials():
         return None
     return default_chain()

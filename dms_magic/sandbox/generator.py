@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import scripts
-from .tokens import END_OF_TEXT, count_tokens, token_bytes, tokenise
+from .tokens import END_OF_TEXT, count_message_tokens, token_bytes, tokenise
 
 DEFAULT_TEMPERATURE = 0.7  # qwen-plus defaults, used when the request does not say
 DEFAULT_TOP_P = 0.8
@@ -253,7 +253,7 @@ class _Answer(_Run):
 
 def generate(messages: list[dict], values: dict, *, seed: int, masked_rule: str | None = None) -> Generation:
     """Answer ``messages`` (already masked) under the request ``values`` (ChatRequest.values)."""
-    prompt_tokens = sum(count_tokens(m.get("content", "")) for m in messages)
+    prompt_tokens = count_message_tokens(messages)
     script = scripts.build(messages, values, masked_rule=masked_rule, prompt_tokens=prompt_tokens)
     sampler = _Sampler(values, seed)
     thinking = bool(values.get("enable_thinking"))

@@ -31,6 +31,11 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
+def count_message_tokens(messages: list[dict]) -> int:
+    """Prompt tokens of a conversation: every message's content, as the generator reads it."""
+    return sum(count_tokens(m.get("content") or "") for m in messages)
+
+
 def token_bytes(token: str) -> list[int]:
     """UTF-8 bytes of a token, as DashScope reports them in logprobs."""
     return list(token.encode("utf-8")) if token != END_OF_TEXT else []

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..params import shorten
 from .generator import Generation, Step
-from .tokens import count_tokens, tokenise
+from .tokens import count_message_tokens, tokenise
 
 
 class UpstreamError(Exception):
@@ -109,7 +109,7 @@ class Upstream:
         details = usage.get("completion_tokens_details")
         reasoning_tokens = _count(details.get("reasoning_tokens"), "reasoning_tokens") if isinstance(details, dict) else None
         counted = {name: _count(usage.get(name), name) for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        prompt_tokens = counted["prompt_tokens"] or sum(count_tokens(m["content"]) for m in messages)
+        prompt_tokens = counted["prompt_tokens"] or count_message_tokens(messages)
         generation = _UpstreamGeneration(content_steps, reasoning_steps, finish, prompt_tokens,
                                          thinking=reasoning is not None)
         generation.upstream_usage = {**counted, "reasoning_tokens": reasoning_tokens}  # checked numbers only
