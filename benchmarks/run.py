@@ -6,7 +6,8 @@
 Each ``run()`` returns a list of dict rows. Recognised keys: ``variant`` / ``case`` / ``name`` (the
 row's label), ``ratio`` (ours / named peer, or x ideal: the module says which in ``note``),
 ``target`` (the ratio the project aims for; a row meets it when ratio <= target, or >= target when
-``higher_is_better`` is true) and ``note``. Every other key is shown as ``key=value``.
+``higher_is_better`` is true) and ``note``. Every other key is shown as ``key=value``. Each
+module runs in a fresh interpreter of its own (``run_isolated``); its peers run beside it there.
 """
 from __future__ import annotations
 
@@ -65,15 +66,37 @@ def print_table(results: list[tuple[str, dict]]) -> None:
               f"{details}{note}")
 
 
+def run_isolated(name: str) -> list[dict]:
+    """One module's rows, measured in a fresh interpreter.
+
+    Each module runs alone so that none inherits another's state: after bench_batch (pandas, tqdm,
+    tens of thousands of live objects) both clients of bench_client spent 25-45% more CPU per
+    call, and not in the same proportion, which moved their ratio by up to 0.1.
+    """
+    import json
+    import subprocess
+
+    child = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", name],
+                           stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    if child.returncode != 0:
+        raise RuntimeError(f"{name} exited with {child.returncode} (its traceback is above)")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str]) -> int:
-    sys.path.insert(0, ROOT)  # the package, when run from a checkout
+    if argv[:1] == ["--one"]:  # the child side of run_isolated: one module, rows as JSON
+        sys.path.insert(0, ROOT)  # the package, when run from a checkout
+        import json
+
+        print(json.dumps(load(argv[1]).run(), default=str))
+        return 0
     results: list[tuple[str, dict]] = []
     failed = []
     for name in modules(argv):
         started = time.perf_counter()
         print(f"running {name} ...", file=sys.stderr, flush=True)
         try:
-            rows = load(name).run()
+            rows = run_isolated(name)
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
