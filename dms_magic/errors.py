@@ -43,6 +43,8 @@ HINTS: dict[str, str] = {
     "ServiceUnavailable": "the service is temporarily unavailable; retried automatically; try again later.",
     "RequestTimeout": "the request timed out; retried automatically; raise timeout= for long answers.",
     "ConnectionError": "could not reach the endpoint; check the endpoint, network, proxy or VPC settings.",
+    "OutcomeUnknown": ("the request was sent but no complete answer came back: the service may have processed "
+                       "(and billed) it; not retried automatically (retry_on_timeout=True opts in)."),
     "UnknownError": "the service reported an unknown error; retry, and report the request id if it persists.",
 }
 
@@ -107,6 +109,15 @@ class PermissionError_(DmsError):
 
 class TransportError(DmsError):
     """Connection errors and timeouts: nothing (complete) came back. Retryable."""
+
+
+class OutcomeUnknownError(TransportError):
+    """The request was fully sent, then the connection timed out or dropped before a complete
+    reply: the service may have run the model (and billed it). Not retried unless the caller opts
+    in (``retry_on_timeout=True``), because a generation is not idempotent. Batch rows with this
+    code are "outcome unknown", and ``resume=`` does not resend them unless asked."""
+
+    default_code = "OutcomeUnknown"
 
 
 _RETRYABLE = (ThrottlingError, ServiceError, TransportError)
@@ -214,8 +225,8 @@ def _model_failure(body: Mapping[str, Any]) -> int | None:
 def is_retryable(err: BaseException) -> bool:
     """Retry throttling, 5xx / InternalError / ServiceUnavailable, connection errors and timeouts;
     never any other 4xx (a bad signature or parameter will not get better by asking again)."""
-    if not isinstance(err, DmsError):
-        return False
+    if not isinstance(err, DmsError) or isinstance(err, OutcomeUnknownError):
+        return False  # may have reached the model: only the caller's retry_on_timeout opts in
     # The class decides (from_response chose it with _class_for); an error built by hand is classed
     # the same way from its code and status. Any 5xx is retried, whatever code came with it.
     return (isinstance(err, _RETRYABLE) or issubclass(_class_for(err.code, err.http_status), _RETRYABLE)
