@@ -1,0 +1,400 @@
+"""Images for Qwen-VL messages: any image a notebook holds -> an OpenAI-style content part.
+
+``image_part(x)`` takes a local path, ``bytes``, a PIL image, a matplotlib figure, a file-like
+object, an ``http(s)://`` URL or a ``data:`` URL and returns
+``{"type": "image_url", "image_url": {"url": ...}}``. Local data becomes a ``data:<mime>;base64,...``
+URL whose MIME type comes from the bytes' magic numbers (never from a file name), so a ``.png``
+that is really a JPEG is sent as ``image/jpeg``. ``user_message(text, images)`` builds the user
+message (text part first). ``image_summary(part)`` says what a part holds (format, bytes,
+width x height read from the header, no Pillow) for result cards and dry runs.
+
+Everything is checked here, before any traffic: the format (PNG, JPEG, GIF, WEBP, BMP) and the
+size (``MAX_DATA_URL_BYTES``). Pillow and matplotlib are optional: they are only touched when the
+caller hands us one of their objects, so this module imports nothing heavy.
+
+Masking applies to text only: an image goes to the service as it is (``IMAGES_NOT_MASKED``).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import re
+import struct
+from typing import Any, Mapping
+
+__all__ = [
+    "ACCEPTED_FORMATS", "MIME_TYPES", "MAX_DATA_URL_BYTES", "IMAGES_NOT_MASKED", "ImageError",
+    "ImageTooLargeError", "sniff_format", "image_dimensions", "image_part", "image_parts", "user_message",
+    "image_summary", "is_image_part", "content_text", "content_images", "decode_data_url",
+]
+
+# Format name -> MIME type, in the order error messages list them.
+MIME_TYPES: dict[str, str] = {
+    "PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp",
+}
+ACCEPTED_FORMATS: tuple[str, ...] = tuple(MIME_TYPES)
+_FORMAT_BY_MIME = {mime: fmt for fmt, mime in MIME_TYPES.items()} | {"image/jpg": "JPEG", "image/x-ms-bmp": "BMP"}
+
+# The size limit, checked on the data: URL we would send (its length in bytes).
+# Alibaba Cloud Model Studio's Qwen-VL guide ("图像限制") caps an image at 10 MB, for a URL and for a
+# Base64 string alike; the searchable reference material we have did not include that section's text
+# verbatim, and DMS's gateway sits in front of DashScope with an undocumented body limit of its own.
+# So we take the conservative reading: 10 MB as 10,000,000 bytes (not MiB), applied to the whole
+# encoded data: URL (base64 grows the image by 4/3, so a raw image up to ~7.5 MB fits). An http(s)
+# URL is fetched by the service, not by us, so it is not size-checked here.
+MAX_DATA_URL_BYTES = 10_000_000
+
+IMAGES_NOT_MASKED = ("Images are sent as they are: masking applies to text only, so any personal data "
+                     "inside an image reaches the model unmasked.")
+
+_ACCEPTED_TEXT = ", ".join(ACCEPTED_FORMATS)
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,",
+                       re.IGNORECASE)
+
+
+class ImageError(ValueError):
+    """An image that cannot be sent: the message names the image and what to do."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image above ``MAX_DATA_URL_BYTES`` (or the limit given), refused before any traffic."""
+
+    def __init__(self, message: str, *, size: int, limit: int):
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+# --- reading bytes -------------------------------------------------------------------------------
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format from the first bytes (magic numbers): 'PNG', 'JPEG', 'GIF', 'WEBP', 'BMP' or None."""
+    head = bytes(data[:16])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:2] == b"BM" and len(data) >= 26:
+        return "BMP"
+    return None
+
+
+def image_dimensions(data: bytes, fmt: str | None = None) -> tuple[int, int] | None:
+    """(width, height) read from the header of a PNG, JPEG, GIF, WEBP or BMP, or None when unknown.
+
+    Only the header is read (no decoding, no Pillow), so this is cheap for any size.
+    """
+    fmt = fmt or sniff_format(data)
+    try:
+        if fmt == "PNG" and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        if fmt == "GIF":
+            return struct.unpack("<HH", data[6:10])
+        if fmt == "BMP":
+            (dib_size,) = struct.unpack("<I", data[14:18])
+            if dib_size == 12:  # BITMAPCOREHEADER: 16-bit sizes
+                return struct.unpack("<HH", data[18:22])
+            width, height = struct.unpack("<ii", data[18:26])
+            return abs(width), abs(height)  # a negative height means top-down rows
+        if fmt == "WEBP":
+            return _webp_dimensions(data)
+        if fmt == "JPEG":
+            return _jpeg_dimensions(data)
+    except struct.error:  # a truncated header
+        return None
+    return None
+
+
+def _webp_dimensions(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":  # lossy: 14-bit sizes after the start code
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and data[20:21] == b"\x2f":  # lossless: 14-bit sizes minus one, bit-packed
+        (bits,) = struct.unpack("<I", data[21:25])
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":  # extended: 24-bit canvas sizes minus one
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        return width, height
+    return None
+
+
+# SOF markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        if marker in _JPEG_SOF:
+            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            return width, height
+        if marker == 0xDA:  # start of scan before any frame header
+            return None
+        i += 2 + length
+    return None
+
+
+def decode_data_url(url: str) -> tuple[str | None, bytes]:
+    """(declared MIME type, decoded bytes) of a base64 ``data:`` URL; ImageError when it is not one."""
+    match = _DATA_URL.match(url)
+    if not match:
+        raise ImageError(f"{_describe_url(url)} is not a data: URL (expected data:image/png;base64,...).")
+    if not match.group("b64"):
+        raise ImageError(f"{_describe_url(url)} is not base64-encoded: use data:<mime>;base64,<data>.")
+    payload = re.sub(r"\s+", "", url[match.end():])
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError(f"{_describe_url(url)} does not hold valid base64 data.") from None
+    mime = match.group("mime")
+    return (mime.lower() if mime else None), data
+
+
+# --- building parts ------------------------------------------------------------------------------
+
+def image_part(image: Any, *, max_bytes: int = MAX_DATA_URL_BYTES, name: str | None = None) -> dict:
+    """One ``{"type": "image_url", "image_url": {"url": ...}}`` part from any supported image.
+
+    ``image``: a local path (``str`` or ``os.PathLike``), ``bytes``/``bytearray``/``memoryview``,
+    a PIL image, a matplotlib figure, a binary file-like object, an ``http(s)://`` URL (sent as it
+    is; the service fetches it), a ``data:`` URL (checked, then sent as it is), or an existing
+    image part (checked the same way). ``name`` labels the image in error messages.
+
+    Raises ImageError naming the image (unreadable, not an image, a format other than PNG, JPEG,
+    GIF, WEBP or BMP) and ImageTooLargeError above ``max_bytes`` of data: URL — always before any
+    request is sent.
+    """
+    if isinstance(image, Mapping):
+        return _checked_part(image, max_bytes)
+    if isinstance(image, os.PathLike):
+        return _from_path(os.fspath(image), max_bytes, name)
+    if isinstance(image, str):
+        stripped = image.strip()
+        lowered = stripped[:8].lower()
+        if lowered.startswith(("http://", "https://")):
+            return _part(stripped)
+        if lowered.startswith("data:"):
+            return _part(_checked_data_url(stripped, max_bytes, name))
+        if re.match(r"^[a-z][a-z0-9+.-]*://", stripped, re.IGNORECASE):
+            raise ImageError(f"image {shorten(stripped)!r}: only http(s):// and data: URLs can be sent; "
+                             "for a local file give its path.")
+        return _from_path(image, max_bytes, name)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+        return _part(_data_url(data, name or f"image bytes ({len(data):,} bytes)", max_bytes))
+    if _is_pil_image(image):
+        data = _pil_bytes(image)
+        label = name or f"PIL image {image.width}x{image.height}"
+        return _part(_data_url(data, label, max_bytes))
+    if callable(getattr(image, "savefig", None)):  # a matplotlib Figure
+        buffer = io.BytesIO()
+        image.savefig(buffer, format="png")
+        return _part(_data_url(buffer.getvalue(), name or "matplotlib figure", max_bytes))
+    if callable(getattr(image, "read", None)):
+        data = image.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise ImageError(f"{name or type(image).__name__} was opened in text mode: open the image with 'rb'.")
+        label = name or getattr(image, "name", None) or f"{type(image).__name__} ({len(data):,} bytes)"
+        return _part(_data_url(bytes(data), str(label), max_bytes))
+    raise ImageError(f"cannot send {type(image).__name__} as an image: give a file path, bytes, a PIL image, "
+                     "a matplotlib figure, an http(s):// URL or a data: URL.")
+
+
+def image_parts(images: Any, *, max_bytes: int = MAX_DATA_URL_BYTES) -> list[dict]:
+    """``image_part`` for each image; one image (not in a list) is accepted too; None gives []."""
+    if images is None:
+        return []
+    if not isinstance(images, (list, tuple)):  # one image (a file object or a PIL image is iterable too)
+        images = [images]
+    return [image_part(item, max_bytes=max_bytes) for item in images]
+
+
+def user_message(text: str | None, images: Any = None, *, max_bytes: int = MAX_DATA_URL_BYTES) -> dict:
+    """A user message: ``content`` is the text part first, then one part per image.
+
+    Without images the content stays a plain string (the wire is then exactly a text-only
+    request's). ``text`` may be None or empty when images are given: the content is then the
+    image parts alone.
+    """
+    parts = image_parts(images, max_bytes=max_bytes)
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"user_message text must be a str or None, not {type(text).__name__}")
+    if not parts:
+        if not text:
+            raise ImageError("a user message needs text or at least one image.")
+        return {"role": "user", "content": text}
+    content = ([{"type": "text", "text": text}] if text else []) + parts
+    return {"role": "user", "content": content}
+
+
+def _part(url: str) -> dict:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _checked_part(part: Mapping, max_bytes: int) -> dict:
+    if not is_image_part(part):
+        raise ImageError(f"{shorten(repr(dict(part)))} is not an image part: expected "
+                         '{"type": "image_url", "image_url": {"url": ...}}.')
+    url = _part_url(part)
+    return image_part(url, max_bytes=max_bytes)
+
+
+def _from_path(path: str, max_bytes: int, name: str | None) -> dict:
+    full = os.path.expanduser(path)
+    try:
+        with open(full, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise ImageError(f"image file {path!r} does not exist (give a path, an http(s):// URL or a data: URL).") \
+            from None
+    except IsADirectoryError:
+        raise ImageError(f"image path {path!r} is a directory, not an image file.") from None
+    except OSError as exc:
+        raise ImageError(f"image file {path!r} cannot be read: {exc.strerror or exc}.") from None
+    return _part(_data_url(data, name or path, max_bytes))
+
+
+def _data_url(data: bytes, label: str, max_bytes: int) -> str:
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageError(f"{_quote(label)} is not a supported image: its bytes are not {_ACCEPTED_TEXT} "
+                         f"(convert it to one of these formats).")
+    prefix = f"data:{MIME_TYPES[fmt]};base64,"
+    size = len(prefix) + 4 * ((len(data) + 2) // 3)  # known before encoding: refuse without the work
+    _check_size(label, size, len(data), max_bytes)
+    return prefix + base64.b64encode(data).decode("ascii")
+
+
+def _checked_data_url(url: str, max_bytes: int, name: str | None) -> str:
+    label = name or _describe_url(url)
+    _check_size(label, len(url), None, max_bytes)
+    mime, data = decode_data_url(url)
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageError(f"{label} does not hold a supported image: its bytes are not {_ACCEPTED_TEXT}.")
+    declared = _FORMAT_BY_MIME.get(mime or "")
+    if declared is None:
+        raise ImageError(f"{label} declares {mime or 'no MIME type'}; use one of "
+                         + ", ".join(MIME_TYPES.values()) + f" (its bytes are {fmt}: image/{fmt.lower()}).")
+    if declared != fmt:
+        raise ImageError(f"{label} declares {mime} but its bytes are {fmt}: use data:{MIME_TYPES[fmt]};base64,...")
+    return url
+
+
+def _check_size(label: str, size: int, raw: int | None, max_bytes: int) -> None:
+    if size > max_bytes:
+        raw_text = f" ({_mb(raw)} before base64)" if raw is not None else ""
+        raise ImageTooLargeError(
+            f"{_quote(label)} is too large to send: {_mb(size)} as a data: URL{raw_text}, above the limit of "
+            f"{_mb(max_bytes)}. Resize or compress it (e.g. JPEG), or give an http(s):// URL the service can fetch.",
+            size=size, limit=max_bytes)
+
+
+def _is_pil_image(obj: Any) -> bool:
+    # Pillow stays optional: recognise its images by module instead of importing it.
+    return type(obj).__module__.startswith("PIL.") and callable(getattr(obj, "save", None)) \
+        and hasattr(obj, "width") and hasattr(obj, "mode")
+
+
+def _pil_bytes(image: Any) -> bytes:
+    """A PIL image's bytes: a JPEG read from a file stays JPEG (its own quantisation kept, no second
+    loss and no PNG blow-up of a photo); anything else becomes PNG, which is lossless."""
+    buffer = io.BytesIO()
+    if getattr(image, "format", None) == "JPEG" and image.mode in ("RGB", "L", "CMYK"):
+        try:
+            image.save(buffer, format="JPEG", quality="keep")
+            return buffer.getvalue()
+        except (ValueError, OSError):
+            buffer = io.BytesIO()
+    if image.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):  # e.g. CMYK, YCbCr: not in PNG
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- reading parts -------------------------------------------------------------------------------
+
+def is_image_part(part: Any) -> bool:
+    """True for ``{"type": "image_url", "image_url": {"url": str}}`` (or ``"image_url": str``)."""
+    return isinstance(part, Mapping) and part.get("type") == "image_url" and isinstance(_part_url(part), str)
+
+
+def _part_url(part: Mapping) -> Any:
+    inner = part.get("image_url")
+    return inner.get("url") if isinstance(inner, Mapping) else inner
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: the string itself, or its text parts joined by newlines."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p["text"] for p in content
+                         if isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str))
+    return ""
+
+
+def content_images(content: Any) -> list[dict]:
+    """The image parts of a message's content (none for a string)."""
+    return [p for p in content if is_image_part(p)] if isinstance(content, list) else []
+
+
+def image_summary(part: Mapping) -> dict:
+    """What an image part holds, for cards and dry runs (never the data itself).
+
+    Keys: ``source`` ("data" or "url"), ``format`` (e.g. "PNG"; for a URL guessed from its
+    extension, else None), ``mime``, ``bytes`` (decoded size; None for a URL), ``width``,
+    ``height`` (from the header; None when unknown), ``url`` (a URL shortened to 80 characters; a
+    data: URL is shown as ``data:<mime>;base64,...``).
+    """
+    url = _part_url(part) if isinstance(part, Mapping) else part
+    if not isinstance(url, str):
+        raise ImageError(f"{shorten(repr(part))} is not an image part.")
+    if url[:5].lower() == "data:":
+        mime, data = decode_data_url(url)
+        fmt = sniff_format(data)
+        size = image_dimensions(data, fmt)
+        return {"source": "data", "format": fmt, "mime": MIME_TYPES.get(fmt or "", mime), "bytes": len(data),
+                "width": size[0] if size else None, "height": size[1] if size else None,
+                "url": f"data:{mime or ''};base64,..."}
+    ext = os.path.splitext(url.split("?", 1)[0].split("#", 1)[0])[1].lower().lstrip(".")
+    fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}.get(ext)
+    return {"source": "url", "format": fmt, "mime": MIME_TYPES.get(fmt or ""), "bytes": None,
+            "width": None, "height": None, "url": shorten(url)}
+
+
+# --- small text helpers --------------------------------------------------------------------------
+
+def shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _describe_url(url: str) -> str:
+    head = url.split(",", 1)[0]
+    return f"data: URL {shorten(head, 60)!r} ({len(url):,} characters)"
+
+
+def _quote(label: str) -> str:
+    return label if label.startswith(("image ", "PIL ", "data: ", "matplotlib ")) else f"image {label!r}"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:.2f} MB" if n >= 100_000 else f"{n:,} bytes"

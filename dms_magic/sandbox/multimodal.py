@@ -1,0 +1,334 @@
+"""What the sandbox does with images and tools: pure functions the app and generator call.
+
+- ``image_tokens(part)``: the prompt tokens an image costs, by Qwen-VL's documented rule.
+- ``describe_images(parts)``: an answer sentence stating the number, format and size of the images.
+- ``tool_call_for(tools, messages)``: when the last user message names a tool, a call to it with
+  arguments that fit its schema, taken from values in the prompt.
+- ``answer_after_tools(messages)``: an answer that uses the content of the trailing tool messages.
+
+No I/O, no randomness: the same request gives the same answer (the sandbox's replays rely on it).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Iterable, Mapping, Sequence
+
+from dms_magic.images import content_text, decode_data_url, image_dimensions, image_summary, sniff_format
+from dms_magic.tools import call_id_for, compact_json
+
+__all__ = ["image_tokens", "describe_images", "tool_call_for", "answer_after_tools", "last_user_text",
+           "PATCH_PIXELS", "MIN_IMAGE_TOKENS", "MAX_IMAGE_TOKENS", "MAX_IMAGE_TOKENS_HIGH_RES"]
+
+# Qwen-VL's image token rule, from Alibaba Cloud Model Studio's vision guide (视觉理解, "图像Token
+# 换算"; quoted at https://www.cnblogs.com/rolandhe/p/19329636): each side is rounded to a multiple of
+# the patch (28 px for Qwen2.5-VL and QVQ; 32 px for Qwen3-VL), the pixel count is then scaled into
+# [4, max] patches keeping the aspect ratio, and
+#     tokens = h_bar * w_bar / patch**2 + 2        (+2: the vision start/end tokens)
+# max is 1280 patches by default and 16,384 with VlHighResolutionImages (the API reference: "increase
+# the input image pixel limit to the equivalent of 16,384 tokens"). The same smart_resize is in
+# qwen_vl_utils (IMAGE_MIN_TOKEN_NUM = 4, IMAGE_MAX_TOKEN_NUM = 16384).
+PATCH_PIXELS = 28
+MIN_IMAGE_TOKENS = 4
+MAX_IMAGE_TOKENS = 1280
+MAX_IMAGE_TOKENS_HIGH_RES = 16384
+_VISION_MARKERS = 2
+
+
+def image_tokens(part: Mapping | str, *, high_resolution: bool = False, patch: int = PATCH_PIXELS) -> int:
+    """Prompt tokens for one image part (or its URL), like Qwen-VL counts them.
+
+    A data: URL's size is read from its header. An http(s) URL is not fetched (the sandbox makes
+    no outside traffic), so it is counted at the cap — the most it can cost.
+    """
+    cap = MAX_IMAGE_TOKENS_HIGH_RES if high_resolution else MAX_IMAGE_TOKENS
+    size = _part_size(part)
+    if size is None:
+        return cap + _VISION_MARKERS
+    width, height = size
+    return vl_patches(width, height, max_tokens=cap, patch=patch) + _VISION_MARKERS
+
+
+def vl_patches(width: int, height: int, *, max_tokens: int = MAX_IMAGE_TOKENS, patch: int = PATCH_PIXELS) -> int:
+    """The number of patches after Qwen-VL's resize (smart_resize) of a width x height image."""
+    if width <= 0 or height <= 0:
+        return MIN_IMAGE_TOKENS
+    min_pixels, max_pixels = MIN_IMAGE_TOKENS * patch * patch, max_tokens * patch * patch
+    h_bar = max(patch, round(height / patch) * patch)
+    w_bar = max(patch, round(width / patch) * patch)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h_bar = max(patch, math.floor(height / beta / patch) * patch)
+        w_bar = max(patch, math.floor(width / beta / patch) * patch)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / patch) * patch
+        w_bar = math.ceil(width * beta / patch) * patch
+    return (h_bar // patch) * (w_bar // patch)
+
+
+def _part_size(part: Mapping | str) -> tuple[int, int] | None:
+    url = part if isinstance(part, str) else _url_of(part)
+    if not isinstance(url, str) or url[:5].lower() != "data:":
+        return None
+    try:
+        _, data = decode_data_url(url)
+    except ValueError:
+        return None
+    return image_dimensions(data, sniff_format(data))
+
+
+def _url_of(part: Mapping) -> Any:
+    inner = part.get("image_url")
+    return inner.get("url") if isinstance(inner, Mapping) else inner
+
+
+def describe_images(parts: Sequence[Mapping]) -> str:
+    """One sentence: how many images arrived, and each one's format, pixel size and bytes."""
+    if not parts:
+        return "I received no images."
+    descriptions = []
+    for part in parts:
+        try:
+            info = image_summary(part)
+        except ValueError:
+            descriptions.append("an unreadable image")
+            continue
+        if info["source"] == "url":
+            fmt = f"a {info['format']} image" if info["format"] else "an image"
+            descriptions.append(f"{fmt} at a URL ({info['url']}), which the sandbox does not fetch")
+            continue
+        size = f"{info['width']}x{info['height']} pixels" if info["width"] else "unknown size"
+        descriptions.append(f"{info['format'] or 'an unknown format'} {size}, {info['bytes']:,} bytes")
+    count = f"{len(parts)} image" + ("s" if len(parts) != 1 else "")
+    return f"I received {count}: " + "; ".join(descriptions) + "."
+
+
+# --- tools ---------------------------------------------------------------------------------------
+
+def last_user_text(messages: Sequence[Mapping]) -> str | None:
+    """The text of the last message when it is the user's (None when the conversation ends otherwise)."""
+    if not messages or not isinstance(messages[-1], Mapping) or messages[-1].get("role") != "user":
+        return None
+    return content_text(messages[-1].get("content"))
+
+
+def tool_call_for(tools: Any, messages: Sequence[Mapping], *, tool_choice: Any = None) -> dict | None:
+    """A tool call answering the conversation, or None.
+
+    When the last message is the user's and names one of ``tools`` (the first named in the text,
+    whole word, any case), or ``tool_choice`` forces one: a call
+    ``{"id", "type": "function", "index": 0, "function": {"name", "arguments": "<json>"}}`` whose
+    arguments fit the tool's schema: each parameter given by name in the prompt (``city=Hangzhou``,
+    ``city: "Hangzhou"``, ``days is 3``) takes that value; required ones not named are filled from the
+    prompt by type (quoted strings, numbers, true/false, enum values, else a word of the prompt),
+    else with a neutral value of the right type. ``tool_choice="none"`` gives None.
+    """
+    specs = _specs(tools)
+    text = last_user_text(messages)
+    if not specs or text is None or tool_choice == "none":
+        return None
+    forced = _forced_name(tool_choice)
+    spec = next((s for s in specs if s["name"] == forced), None) if forced else _named_in(specs, text)
+    if spec is None:
+        return None
+    arguments = _arguments_for(spec, text)
+    raw = compact_json(arguments)
+    return {"id": call_id_for(spec["name"], raw, salt=text), "type": "function", "index": 0,
+            "function": {"name": spec["name"], "arguments": raw}}
+
+
+def _specs(tools: Any) -> list[dict]:
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            return []
+    out = []
+    for tool in tools or []:
+        if not isinstance(tool, Mapping):
+            continue
+        function = tool.get("function", tool)
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            params = function.get("parameters")
+            out.append({"name": function["name"], "parameters": params if isinstance(params, Mapping) else {}})
+    return out
+
+
+def _forced_name(choice: Any) -> str | None:
+    if isinstance(choice, str) and choice.strip().startswith("{"):
+        try:
+            choice = json.loads(choice)
+        except ValueError:
+            return None
+    if isinstance(choice, Mapping):
+        function = choice.get("function")
+        return function.get("name") if isinstance(function, Mapping) else None
+    return None
+
+
+def _named_in(specs: list[dict], text: str) -> dict | None:
+    best: tuple[int, dict] | None = None
+    for spec in specs:
+        # A tool name is a word of the prompt: not inside a longer identifier (get_weather_v2).
+        match = re.search(r"(?<![\w-])" + re.escape(spec["name"]) + r"(?![\w-])", text, re.IGNORECASE)
+        if match and (best is None or match.start() < best[0]):
+            best = (match.start(), spec)
+    return best[1] if best else None
+
+
+_QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|「([^」\n]*)」|\'([^\'\n]*)\'')
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'.-]*|[\u4e00-\u9fff]+")
+_STOPWORDS = set("""a an and are as at be by call can could do for from get give how i in is it me my of on or
+please run show tell that the this to tool use using what when where which who with would you your 请 调用 使用 查询 帮我
+""".split())
+
+
+def _arguments_for(spec: dict, text: str) -> dict:
+    params = spec["parameters"]
+    properties = params.get("properties") if isinstance(params.get("properties"), Mapping) else {}
+    required = [r for r in params.get("required", []) if r in properties] if isinstance(
+        params.get("required"), list) else []
+    used: set[str] = set()
+    arguments: dict[str, Any] = {}
+    rest = text  # what is left for by-type filling: the prompt without its name=value pairs
+    for name, schema in properties.items():
+        schema = schema if isinstance(schema, Mapping) else {}
+        match = _by_name(name, text)
+        if match is not None:
+            raw = next(g for g in match.groups() if g is not None)
+            arguments[name] = _convert(raw, schema)
+            used.add(str(arguments[name]))
+            rest = rest.replace(match.group(0), " ")
+    excluded = {spec["name"].lower()} | {str(name).lower() for name in properties}
+    for name in required:
+        if name in arguments:
+            continue
+        schema = properties[name] if isinstance(properties[name], Mapping) else {}
+        value = _by_type(schema, rest, used, exclude=excluded)
+        arguments[name] = value
+        used.add(str(value))
+    return {name: arguments[name] for name in properties if name in arguments}
+
+
+def _by_name(name: str, text: str) -> re.Match | None:
+    pattern = (re.escape(name) + r"\s*(?:=|:|：|\bis\b|为|是)\s*"
+               r'(?:"([^"\n]*)"|“([^”\n]*)”|\'([^\'\n]*)\'|([^\s,;，；。]+))')
+    return re.search(r"(?<![\w-])" + pattern, text, re.IGNORECASE)
+
+
+def _kind(schema: Mapping) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind is None and isinstance(schema.get("anyOf"), list):
+        kind = next((_kind(s) for s in schema["anyOf"] if isinstance(s, Mapping) and s.get("type") != "null"),
+                    "string")
+    return kind if isinstance(kind, str) else "string"
+
+
+def _convert(raw: str, schema: Mapping) -> Any:
+    """A prompt value as the schema's type; an unconvertible value falls back to its neutral value."""
+    kind = _kind(schema)
+    enum_values = schema.get("enum")
+    if isinstance(enum_values, list) and enum_values:
+        for option in enum_values:
+            if str(option).lower() == raw.lower():
+                return option
+        return enum_values[0]
+    try:
+        if kind == "integer":
+            return int(float(raw))
+        if kind == "number":
+            number = float(raw)
+            return int(number) if number.is_integer() and "." not in raw else number
+    except ValueError:
+        return _neutral(schema)
+    if kind == "boolean":
+        return raw.lower() in ("true", "yes", "1", "on", "是", "对")
+    if kind == "array":
+        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        return [_convert(piece.strip(), items) for piece in re.split(r"[,，、]", raw) if piece.strip()]
+    if kind == "object":
+        try:
+            value = json.loads(raw)
+            return value if isinstance(value, dict) else {}
+        except ValueError:
+            return {}
+    return raw
+
+
+def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str]) -> Any:
+    kind = _kind(schema)
+    enum_values = schema.get("enum")
+    if isinstance(enum_values, list) and enum_values:
+        for option in enum_values:
+            if re.search(r"(?<!\w)" + re.escape(str(option)) + r"(?!\w)", text, re.IGNORECASE):
+                return option
+        return enum_values[0]
+    if kind in ("integer", "number"):
+        for match in _NUMBER.finditer(text):
+            if match.group() not in used:
+                return _convert(match.group(), schema)
+        return _neutral(schema)
+    if kind == "boolean":
+        return bool(re.search(r"(?<!\w)(true|yes|是)(?!\w)", text, re.IGNORECASE))
+    if kind == "array":
+        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        value = _by_type(items, text, used, exclude=exclude)
+        return [value] if value not in ("", None) else []
+    if kind == "object":
+        return {}
+    for match in _QUOTED.finditer(text):
+        value = next(g for g in match.groups() if g is not None)
+        if value and value not in used:
+            return value
+    words = [w.rstrip(".") for w in _WORD.findall(text)]
+    candidates = [w for w in words if w and w.lower() not in _STOPWORDS and w.lower() not in exclude
+                  and w not in used]
+    return candidates[-1] if candidates else ""
+
+
+def _neutral(schema: Mapping) -> Any:
+    return {"integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(_kind(schema), "")
+
+
+def answer_after_tools(messages: Sequence[Mapping]) -> str:
+    """An answer built from the trailing ``tool`` messages (each named by the call it answers).
+
+    Returns "" when the conversation does not end with tool messages.
+    """
+    trailing: list[Mapping] = []
+    for message in reversed(messages):
+        if not isinstance(message, Mapping) or message.get("role") != "tool":
+            break
+        trailing.append(message)
+    if not trailing:
+        return ""
+    trailing.reverse()
+    names = _call_names(messages[: len(messages) - len(trailing)])
+    sentences = []
+    for message in trailing:
+        content = content_text(message.get("content")) if not isinstance(message.get("content"), str) \
+            else message["content"]
+        name = names.get(str(message.get("tool_call_id")), message.get("name") or "the tool")
+        if content.startswith("Error:"):
+            sentences.append(f"The tool {name} failed ({content[6:].strip()}), so I cannot use its result.")
+        else:
+            sentences.append(f"The tool {name} returned: {content.strip() or '(nothing)'}.")
+    return "Based on the tool results: " + " ".join(sentences)
+
+
+def _call_names(messages: Iterable[Mapping]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for message in messages:
+        if not isinstance(message, Mapping):
+            continue
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, Mapping):
+                function = call.get("function") if isinstance(call.get("function"), Mapping) else call
+                if call.get("id") is not None and isinstance(function.get("name"), str):
+                    names[str(call["id"])] = function["name"]
+    return names
