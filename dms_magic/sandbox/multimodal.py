@@ -180,7 +180,9 @@ def _named_in(specs: list[dict], text: str) -> dict | None:
 
 _QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|「([^」\n]*)」|\'([^\'\n]*)\'')
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
-_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'.-]*|[\u4e00-\u9fff]+")
+_WORD = re.compile(r"\d{1,4}(?:[:/-]\d{1,4})+|[A-Za-z\u00c0-\u024f][\w'.-]*|[\u4e00-\u9fff]{2,}")
+_CAPITALISED = re.compile(r"(?<![\w-])[A-Z][\w'-]*(?:[ \t]+[A-Z][\w'-]*)*")
+_HAN_STOPWORDS = ("请", "帮我", "调用", "使用", "查询", "查", "一下")
 _STOPWORDS = set("""a an and are as at be by call can could do for from get give how i in is it me my of on or
 please run show tell that the this to tool use using what when where which who with would you your 请 调用 使用 查询 帮我
 """.split())
@@ -285,10 +287,30 @@ def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str]) -
         value = next(g for g in match.groups() if g is not None)
         if value and value not in used:
             return value
-    words = [w.rstrip(".") for w in _WORD.findall(text)]
-    candidates = [w for w in words if w and w.lower() not in _STOPWORDS and w.lower() not in exclude
-                  and w not in used]
+    unquoted = _QUOTED.sub(" ", text)  # a quoted value is taken whole or not at all
+
+    def usable(word: str) -> bool:
+        return bool(word) and word.lower() not in _STOPWORDS and word.lower() not in exclude and word not in used
+
+    # A run of capitalised words is most likely the value ("New York", "Lost Heaven"); then any
+    # other word, time or date; the last one wins ("weather for Hangzhou").
+    names = [run for run in (m.group().strip() for m in _CAPITALISED.finditer(unquoted)) if usable(run)]
+    if names:
+        return names[-1]
+    words = [w.rstrip(".") for w in _WORD.findall(unquoted)]
+    words = [_strip_han_stopwords(w) for w in words]
+    candidates = [w for w in words if usable(w)]
     return candidates[-1] if candidates else ""
+
+
+def _strip_han_stopwords(word: str) -> str:
+    changed = True
+    while changed and word:
+        changed = False
+        for stop in _HAN_STOPWORDS:
+            if word.startswith(stop) and len(word) > len(stop):
+                word, changed = word[len(stop):], True
+    return word
 
 
 def _neutral(schema: Mapping) -> Any:

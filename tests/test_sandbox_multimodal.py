@@ -1,0 +1,204 @@
+"""The sandbox's image and tool behaviour, as pure functions (the app wiring comes later).
+
+Outside truths: the image token counts are held to worked examples published by someone else
+(SiliconFlow's vision guide for Qwen2-VL: 28-pixel patches, 16,384-patch cap, no start/end
+markers) plus the 2 vision markers of Alibaba Cloud's rule; a tool call's arguments must validate
+against the tool's JSON schema with ``jsonschema``.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import jsonschema
+import pytest
+from PIL import Image
+
+from dms_magic.images import image_part, user_message
+from dms_magic.sandbox.multimodal import (
+    MAX_IMAGE_TOKENS, answer_after_tools, describe_images, image_tokens, tool_call_for, vl_patches,
+)
+from dms_magic.tools import ToolCall, tool_loop, tool_spec, tool_specs
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- images ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size, patches", [((224, 448), 128), ((1024, 1024), 1369), ((3172, 4096), 16240)])
+def test_patches_match_published_qwen_vl_examples(size, patches):
+    # SiliconFlow "vision" guide, detail=high on Qwen2-VL (max 3584*3584 px = 16,384 patches of 28x28).
+    assert vl_patches(*size, max_tokens=16384) == patches
+
+
+def test_image_tokens_follow_the_default_cap_and_high_resolution():
+    part = image_part(png(1024, 1024))
+    # 1036x1036 (37x37 patches) is above the default 1280-patch cap: scaled to 980x980 = 35x35.
+    assert image_tokens(part) == 35 * 35 + 2
+    assert image_tokens(part, high_resolution=True) == 37 * 37 + 2
+    assert image_tokens(image_part(png(224, 448))) == 128 + 2
+
+
+def test_tiny_images_cost_the_minimum():
+    assert image_tokens(image_part(png(3, 3))) == 4 + 2
+
+
+def test_bigger_images_never_cost_less():
+    costs = [image_tokens(image_part(png(side, side))) for side in (28, 100, 300, 600, 900, 2000, 4000)]
+    assert costs == sorted(costs) and costs[-1] <= MAX_IMAGE_TOKENS + 2
+
+
+def test_a_url_image_is_counted_at_the_cap():
+    part = image_part("https://example.com/a.png")
+    assert image_tokens(part) == MAX_IMAGE_TOKENS + 2
+    assert image_tokens(part, high_resolution=True) == 16384 + 2
+
+
+def test_describe_images_states_number_format_and_size():
+    gif = io.BytesIO()
+    Image.new("L", (20, 10)).save(gif, format="GIF")
+    parts = [image_part(png(640, 480)), image_part(gif.getvalue()), image_part("https://example.com/x.webp")]
+    text = describe_images(parts)
+    assert text.startswith("I received 3 images: ")
+    assert f"PNG 640x480 pixels, {len(png(640, 480)):,} bytes" in text
+    assert f"GIF 20x10 pixels, {len(gif.getvalue()):,} bytes" in text
+    assert "a WEBP image at a URL" in text
+    assert describe_images([image_part(png(1, 1))]).startswith("I received 1 image: PNG 1x1")
+    assert describe_images([]) == "I received no images."
+
+
+# --- tools ----------------------------------------------------------------------------------------------
+
+def get_weather(city: str, days: int = 1, unit: str = "celsius") -> dict:
+    """Weather for a city."""
+    return {"city": city, "days": days, "temperature": 25}
+
+
+def book_table(restaurant: str, people: int, time: str, vip: bool = False) -> str:
+    """Book a table."""
+    return f"booked {restaurant} for {people} at {time}"
+
+
+TOOLS = tool_specs([get_weather, book_table])
+
+
+def args_of(call: dict) -> dict:
+    return json.loads(call["function"]["arguments"])
+
+
+def fits(call: dict) -> bool:
+    spec = next(t for t in TOOLS if t["function"]["name"] == call["function"]["name"])
+    return jsonschema.Draft202012Validator(spec["function"]["parameters"]).is_valid(args_of(call))
+
+
+def ask(text: str) -> list[dict]:
+    return [{"role": "system", "content": "be brief"}, {"role": "user", "content": text}]
+
+
+def test_a_named_tool_is_called_with_values_from_the_prompt():
+    call = tool_call_for(TOOLS, ask("Use get_weather for Hangzhou, days=3 please"))
+    assert call["type"] == "function" and call["function"]["name"] == "get_weather"
+    assert args_of(call) == {"city": "Hangzhou", "days": 3}
+    assert fits(call) and call["id"].startswith("call_")
+
+
+def test_required_parameters_are_always_filled_by_type():
+    call = tool_call_for(TOOLS, ask('book_table at "Lost Heaven" for 4 people at 19:30'))
+    arguments = args_of(call)
+    assert set(arguments) == {"restaurant", "people", "time"}  # required ones; vip is optional
+    assert arguments == {"restaurant": "Lost Heaven", "people": 4, "time": "19:30"}
+    assert fits(call)
+    bare = tool_call_for(TOOLS, ask("book_table"))
+    assert fits(bare) and set(args_of(bare)) == {"restaurant", "people", "time"}
+
+
+@pytest.mark.parametrize("prompt, city", [
+    ("get_weather for New York", "New York"),
+    ("I want get_weather in paris", "paris"),
+    ("请调用 get_weather 查询杭州的天气", "杭州的天气"),
+])
+def test_a_string_value_is_found_in_free_text(prompt, city):
+    assert args_of(tool_call_for(TOOLS, ask(prompt))) == {"city": city}
+
+
+def test_named_values_take_the_schema_type():
+    call = tool_call_for(TOOLS, ask("book_table restaurant: 'Ye Shanghai', people=2, time=noon, vip=yes"))
+    assert args_of(call) == {"restaurant": "Ye Shanghai", "people": 2, "time": "noon", "vip": True}
+    assert fits(call)
+
+
+def test_the_first_named_tool_wins_and_names_are_whole_words():
+    call = tool_call_for(TOOLS, ask("first book_table, then get_weather"))
+    assert call["function"]["name"] == "book_table"
+    assert tool_call_for(TOOLS, ask("call get_weather_v2 or my_get_weather")) is None
+
+
+def test_no_call_without_a_named_tool_or_after_tool_results():
+    assert tool_call_for(TOOLS, ask("What is the weather like?")) is None
+    assert tool_call_for([], ask("get_weather")) is None
+    after = ask("get_weather Hangzhou") + [
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
+                                                             "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "25"}]
+    assert tool_call_for(TOOLS, after) is None
+
+
+def test_tool_choice_none_and_a_forced_tool():
+    assert tool_call_for(TOOLS, ask("get_weather Paris"), tool_choice="none") is None
+    forced = tool_call_for(TOOLS, ask("just chat about Paris"),
+                           tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    assert forced["function"]["name"] == "get_weather" and args_of(forced) == {"city": "Paris"}
+    as_text = tool_call_for(TOOLS, ask("chat"), tool_choice='{"type":"function","function":{"name":"book_table"}}')
+    assert as_text["function"]["name"] == "book_table"
+
+
+def test_tools_as_they_arrive_in_the_query_and_image_messages():
+    message = user_message("get_weather city=上海", [png(8, 8)])
+    call = tool_call_for(json.dumps(TOOLS), [message])
+    assert args_of(call) == {"city": "上海"}
+
+
+def test_the_call_is_deterministic():
+    assert tool_call_for(TOOLS, ask("get_weather Rome")) == tool_call_for(TOOLS, ask("get_weather Rome"))
+
+
+def test_an_enum_parameter_gets_one_of_its_values():
+    spec = {"name": "convert", "parameters": {"type": "object", "required": ["unit"],
+                                              "properties": {"unit": {"type": "string", "enum": ["C", "F"]}}}}
+    assert args_of(tool_call_for([spec], ask("convert to F"))) == {"unit": "F"}
+    assert args_of(tool_call_for([spec], ask("convert"))) == {"unit": "C"}
+
+
+def test_the_answer_after_tools_uses_their_content():
+    messages = ask("get_weather Hangzhou") + [
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+            {"id": "c2", "type": "function", "function": {"name": "book_table", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"temperature": 25}'},
+        {"role": "tool", "tool_call_id": "c2", "content": "Error: book_table raised KeyError: 'x'"}]
+    answer = answer_after_tools(messages)
+    assert 'The tool get_weather returned: {"temperature": 25}.' in answer
+    assert "The tool book_table failed (book_table raised KeyError: 'x')" in answer
+    assert answer_after_tools(ask("hi")) == ""
+
+
+def test_the_sandbox_pieces_drive_a_whole_tool_loop():
+    """tool_call_for + answer_after_tools as the model, tools.tool_loop as the client: two requests."""
+
+    class Reply:
+        def __init__(self, text="", tool_calls=()):
+            self.text, self.tool_calls = text, [ToolCall.from_wire(c) for c in tool_calls]
+
+    def sandbox_model(messages):
+        call = tool_call_for(TOOLS, messages)
+        return Reply(tool_calls=[call]) if call else Reply(text=answer_after_tools(messages))
+
+    out = tool_loop(sandbox_model, ask("get_weather Hangzhou days=2"), [get_weather, book_table])
+    assert out.rounds == 1 and out.stopped == "answer"
+    assert out.transcript[0].call.arguments == {"city": "Hangzhou", "days": 2}
+    assert '"temperature":25' in out.result.text and '"city":"Hangzhou"' in out.result.text
