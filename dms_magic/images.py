@@ -263,12 +263,12 @@ def _from_path(path: str, max_bytes: int, name: str | None) -> dict:
         with open(full, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise ImageError(f"image file {path!r} does not exist (give a path, an http(s):// URL or a data: URL).") \
-            from None
+        raise ImageError(f"image file {shorten(path)!r} does not exist (give a path, an http(s):// URL or a "
+                         "data: URL).") from None
     except IsADirectoryError:
-        raise ImageError(f"image path {path!r} is a directory, not an image file.") from None
+        raise ImageError(f"image path {shorten(path)!r} is a directory, not an image file.") from None
     except OSError as exc:
-        raise ImageError(f"image file {path!r} cannot be read: {exc.strerror or exc}.") from None
+        raise ImageError(f"image file {shorten(path)!r} cannot be read: {exc.strerror or exc}.") from None
     return _part(_data_url(data, name or path, max_bytes))
 
 

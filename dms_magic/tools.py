@@ -545,6 +545,9 @@ def run_tool_call(call: Any, functions: Any, *, round: int = 1) -> ToolRun:
         value = fn(**arguments)
     except Exception as exc:  # a tool's failure is reported to the model, never a crash of the cell
         return _failed(call, f"{call.name} raised {type(exc).__name__}: {exc}", round)
+    if inspect.isawaitable(value):  # an async def: a notebook's loop is already running, so it cannot be awaited here
+        getattr(value, "close", lambda: None)()
+        return _failed(call, f"{call.name} is async; tools are run synchronously: give a plain function.", round)
     return ToolRun(call=call, ok=True, result=value, error=None,
                    message=_tool_message(call, _result_text(value)), round=round)
 

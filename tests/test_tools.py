@@ -423,3 +423,11 @@ def test_sensitive_arguments_follow_the_rule():
     calls = [call("f", {"email": "zhang.wei@example.com"})]
     assert [f.entities for f in sensitive_arguments(calls, "UserInfo")] == [("EMAIL",)]
     assert sensitive_arguments(calls, "Vehicle") == []
+
+
+def test_an_async_tool_is_reported_not_left_unawaited():
+    async def fetch(city: str) -> str:
+        return city
+
+    run = run_tool_call(call("fetch", {"city": "x"}), [fetch])
+    assert not run.ok and "is async" in run.message["content"]
