@@ -167,7 +167,7 @@ def _spec_from_callable(fn: Callable) -> dict:
     except (TypeError, ValueError):
         raise ToolSpecError(f"tool {name!r}: its signature cannot be read; give a spec dict instead.") from None
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn if inspect.isroutine(fn) or isinstance(fn, type) else type(fn).__call__)
     except Exception as exc:  # an annotation that does not resolve (NameError, TypeError, ...)
         raise ToolSpecError(f"tool {name!r}: its type hints cannot be resolved ({exc}).") from None
     summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")
@@ -597,7 +597,7 @@ def _result_text(value: Any) -> str:
 def _restore_enums(fn: Callable, arguments: dict) -> dict:
     """Values of Enum-typed parameters back to their members (the schema sent their values)."""
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn if inspect.isroutine(fn) or isinstance(fn, type) else type(fn).__call__)
     except Exception:
         return arguments
     out = dict(arguments)

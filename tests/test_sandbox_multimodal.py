@@ -187,18 +187,38 @@ def test_the_answer_after_tools_uses_their_content():
     assert answer_after_tools(ask("hi")) == ""
 
 
+class Reply:
+    def __init__(self, text="", tool_calls=()):
+        self.text, self.tool_calls = text, [ToolCall.from_wire(c) for c in tool_calls]
+
+
+def sandbox_model(messages):
+    """tool_call_for + answer_after_tools, as the sandbox app will answer."""
+    call = tool_call_for(TOOLS, messages)
+    return Reply(tool_calls=[call]) if call else Reply(text=answer_after_tools(messages))
+
+
 def test_the_sandbox_pieces_drive_a_whole_tool_loop():
-    """tool_call_for + answer_after_tools as the model, tools.tool_loop as the client: two requests."""
-
-    class Reply:
-        def __init__(self, text="", tool_calls=()):
-            self.text, self.tool_calls = text, [ToolCall.from_wire(c) for c in tool_calls]
-
-    def sandbox_model(messages):
-        call = tool_call_for(TOOLS, messages)
-        return Reply(tool_calls=[call]) if call else Reply(text=answer_after_tools(messages))
-
     out = tool_loop(sandbox_model, ask("get_weather Hangzhou days=2"), [get_weather, book_table])
     assert out.rounds == 1 and out.stopped == "answer"
     assert out.transcript[0].call.arguments == {"city": "Hangzhou", "days": 2}
     assert '"temperature":25' in out.result.text and '"city":"Hangzhou"' in out.result.text
+
+
+def test_two_named_tools_make_a_two_round_loop():
+    prompt = 'get_weather city=Hangzhou, then book_table "Lost Heaven" for 2 people at 19:30'
+    out = tool_loop(sandbox_model, ask(prompt), [get_weather, book_table])
+    assert (out.rounds, out.stopped) == (2, "answer")
+    assert [(r.round, r.call.name) for r in out.transcript] == [(1, "get_weather"), (2, "book_table")]
+    assert out.transcript[1].call.arguments == {"restaurant": "Lost Heaven", "people": 2, "time": "19:30"}
+    assert "booked Lost Heaven for 2 at 19:30" in out.result.text and "Hangzhou" in out.result.text
+    # each tool is called once per user message: the conversation so far asks for nothing more
+    assert tool_call_for(TOOLS, out.messages) is None
+
+
+def test_a_forced_tool_is_called_once():
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    first = tool_call_for(TOOLS, ask("hello Oslo"), tool_choice=forced)
+    after = ask("hello Oslo") + [{"role": "assistant", "content": "", "tool_calls": [first]},
+                                 {"role": "tool", "tool_call_id": first["id"], "content": "cold"}]
+    assert tool_call_for(TOOLS, after, tool_choice=forced) is None

@@ -431,3 +431,18 @@ def test_an_async_tool_is_reported_not_left_unawaited():
 
     run = run_tool_call(call("fetch", {"city": "x"}), [fetch])
     assert not run.ok and "is async" in run.message["content"]
+
+
+def test_a_callable_object_is_described_by_its_call_method():
+    class Lookup:
+        __name__ = "lookup"
+
+        def __call__(self, key: str, limit: int = 3) -> list:
+            """Look a key up."""
+            return [key] * limit
+
+    tool = Lookup()
+    params = schema_of(tool)
+    assert params["properties"] == {"key": {"type": "string"}, "limit": {"type": "integer", "default": 3}}
+    [message] = run_tool_calls([call("lookup", {"key": "k", "limit": 2})], {"lookup": tool})
+    assert json.loads(message["content"]) == ["k", "k"]

@@ -114,23 +114,45 @@ def last_user_text(messages: Sequence[Mapping]) -> str | None:
     return content_text(messages[-1].get("content"))
 
 
-def tool_call_for(tools: Any, messages: Sequence[Mapping], *, tool_choice: Any = None) -> dict | None:
-    """A tool call answering the conversation, or None.
+def _tool_round(messages: Sequence[Mapping]) -> tuple[str, set[str]] | None:
+    """(the last user message's text, the tools called since) when the conversation ends with that
+    message or with the tool rounds answering it; None otherwise (e.g. it ends with an answer)."""
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        role = message.get("role") if isinstance(message, Mapping) else None
+        if role == "user":
+            called = set(_call_names(messages[i + 1:]).values())
+            return content_text(message.get("content")), called
+        if role == "tool" or (role == "assistant" and message.get("tool_calls")):
+            continue
+        return None
+    return None
 
-    When the last message is the user's and names one of ``tools`` (the first named in the text,
-    whole word, any case), or ``tool_choice`` forces one: a call
-    ``{"id", "type": "function", "index": 0, "function": {"name", "arguments": "<json>"}}`` whose
-    arguments fit the tool's schema: each parameter given by name in the prompt (``city=Hangzhou``,
-    ``city: "Hangzhou"``, ``days is 3``) takes that value; required ones not named are filled from the
-    prompt by type (quoted strings, numbers, true/false, enum values, else a word of the prompt),
-    else with a neutral value of the right type. ``tool_choice="none"`` gives None.
+
+def tool_call_for(tools: Any, messages: Sequence[Mapping], *, tool_choice: Any = None) -> dict | None:
+    """The next tool call answering the conversation, or None (then answer with text).
+
+    The last user message's text names tools (whole words, any case); each is called once, in the
+    order the text names them, one per round: the first round calls the first, and after its
+    ``tool`` message the next round calls the next, so "get_weather, then book_table" is a
+    two-round conversation. ``tool_choice`` forcing a function calls that one (once);
+    ``tool_choice="none"`` gives None. The call is
+    ``{"id", "type": "function", "index": 0, "function": {"name", "arguments": "<json>"}}`` with
+    arguments that fit the tool's schema: each parameter given by name in the prompt
+    (``city=Hangzhou``, ``city: "Hangzhou"``, ``days is 3``) takes that value; required ones not
+    named are filled from the prompt by type (quoted strings, numbers, true/false, enum values,
+    capitalised names, else a word of the prompt), else with a neutral value of the right type.
     """
     specs = _specs(tools)
-    text = last_user_text(messages)
-    if not specs or text is None or tool_choice == "none":
+    state = _tool_round(messages)
+    if not specs or state is None or tool_choice == "none":
         return None
+    text, called = state
     forced = _forced_name(tool_choice)
-    spec = next((s for s in specs if s["name"] == forced), None) if forced else _named_in(specs, text)
+    if forced:
+        spec = next((s for s in specs if s["name"] == forced and forced not in called), None)
+    else:
+        spec = next((s for s in _named_in(specs, text) if s["name"] not in called), None)
     if spec is None:
         return None
     arguments = _arguments_for(spec, text)
@@ -168,19 +190,21 @@ def _forced_name(choice: Any) -> str | None:
     return None
 
 
-def _named_in(specs: list[dict], text: str) -> dict | None:
-    best: tuple[int, dict] | None = None
+def _named_in(specs: list[dict], text: str) -> list[dict]:
+    """The tools the text names, in the order it names them first."""
+    found: list[tuple[int, dict]] = []
     for spec in specs:
         # A tool name is a word of the prompt: not inside a longer identifier (get_weather_v2).
         match = re.search(r"(?<![\w-])" + re.escape(spec["name"]) + r"(?![\w-])", text, re.IGNORECASE)
-        if match and (best is None or match.start() < best[0]):
-            best = (match.start(), spec)
-    return best[1] if best else None
+        if match:
+            found.append((match.start(), spec))
+    return [spec for _, spec in sorted(found, key=lambda item: item[0])]
 
 
 _QUOTED = re.compile(r'"([^"\n]*)"|“([^”\n]*)”|「([^」\n]*)」|\'([^\'\n]*)\'')
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 _WORD = re.compile(r"\d{1,4}(?:[:/-]\d{1,4})+|[A-Za-z\u00c0-\u024f][\w'.-]*|[\u4e00-\u9fff]{2,}")
+_MOMENT = re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}:\d{2}(?::\d{2})?")
 _CAPITALISED = re.compile(r"(?<![\w-])[A-Z][\w'-]*(?:[ \t]+[A-Z][\w'-]*)*")
 _HAN_STOPWORDS = ("请", "帮我", "调用", "使用", "查询", "查", "一下")
 _STOPWORDS = set("""a an and are as at be by call can could do for from get give how i in is it me my of on or
@@ -209,7 +233,7 @@ def _arguments_for(spec: dict, text: str) -> dict:
         if name in arguments:
             continue
         schema = properties[name] if isinstance(properties[name], Mapping) else {}
-        value = _by_type(schema, rest, used, exclude=excluded)
+        value = _by_type(schema, rest, used, exclude=excluded, name=name)
         arguments[name] = value
         used.add(str(value))
     return {name: arguments[name] for name in properties if name in arguments}
@@ -262,7 +286,7 @@ def _convert(raw: str, schema: Mapping) -> Any:
     return raw
 
 
-def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str]) -> Any:
+def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str], name: str = "") -> Any:
     kind = _kind(schema)
     enum_values = schema.get("enum")
     if isinstance(enum_values, list) and enum_values:
@@ -279,7 +303,7 @@ def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str]) -
         return bool(re.search(r"(?<!\w)(true|yes|是)(?!\w)", text, re.IGNORECASE))
     if kind == "array":
         items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
-        value = _by_type(items, text, used, exclude=exclude)
+        value = _by_type(items, text, used, exclude=exclude, name=name)
         return [value] if value not in ("", None) else []
     if kind == "object":
         return {}
@@ -288,6 +312,10 @@ def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str]) -
         if value and value not in used:
             return value
     unquoted = _QUOTED.sub(" ", text)  # a quoted value is taken whole or not at all
+    if schema.get("format") in ("date", "date-time", "time") or re.search(r"time|date|when", name, re.IGNORECASE):
+        moment = next((m for m in _MOMENT.findall(unquoted) if m not in used), None)
+        if moment:
+            return moment
 
     def usable(word: str) -> bool:
         return bool(word) and word.lower() not in _STOPWORDS and word.lower() not in exclude and word not in used
@@ -318,23 +346,21 @@ def _neutral(schema: Mapping) -> Any:
 
 
 def answer_after_tools(messages: Sequence[Mapping]) -> str:
-    """An answer built from the trailing ``tool`` messages (each named by the call it answers).
+    """An answer built from the tool messages that answer the last user message (every round's,
+    in order, each named by the call it answers).
 
-    Returns "" when the conversation does not end with tool messages.
+    Returns "" when the conversation does not end with a tool message.
     """
-    trailing: list[Mapping] = []
-    for message in reversed(messages):
-        if not isinstance(message, Mapping) or message.get("role") != "tool":
-            break
-        trailing.append(message)
-    if not trailing:
+    if not messages or not isinstance(messages[-1], Mapping) or messages[-1].get("role") != "tool":
         return ""
-    trailing.reverse()
-    names = _call_names(messages[: len(messages) - len(trailing)])
+    start = next((i + 1 for i in range(len(messages) - 1, -1, -1)
+                  if isinstance(messages[i], Mapping) and messages[i].get("role") == "user"), 0)
+    names = _call_names(messages[start:])
     sentences = []
-    for message in trailing:
-        content = content_text(message.get("content")) if not isinstance(message.get("content"), str) \
-            else message["content"]
+    for message in messages[start:]:
+        if not isinstance(message, Mapping) or message.get("role") != "tool":
+            continue
+        content = content_text(message.get("content"))
         name = names.get(str(message.get("tool_call_id")), message.get("name") or "the tool")
         if content.startswith("Error:"):
             sentences.append(f"The tool {name} failed ({content[6:].strip()}), so I cannot use its result.")
