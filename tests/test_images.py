@@ -218,3 +218,16 @@ def test_content_helpers_read_text_and_image_parts():
     assert images.content_text("plain") == "plain"
     assert len(images.content_images(message["content"])) == 1
     assert images.content_images("plain") == []
+
+
+def test_these_modules_stay_at_the_bottom_layer():
+    # Pillow/matplotlib only when the caller hands us their objects; nothing above the bottom layer.
+    import subprocess
+    import sys
+
+    code = ("import sys, dms_magic.images, dms_magic.tools, dms_magic.sandbox.multimodal; "
+            "print(sorted({m.split('.')[0] if not m.startswith('dms_magic') else m for m in sys.modules}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for name in ("PIL", "matplotlib", "pandas", "IPython", "dms_magic.client", "dms_magic.session",
+                 "dms_magic.result", "dms_magic.notebook", "dms_magic.masking"):
+        assert f"'{name}'" not in loaded, name

@@ -7,7 +7,6 @@ against the tool's JSON schema with ``jsonschema``.
 """
 from __future__ import annotations
 
-import base64
 import io
 import json
 
@@ -19,7 +18,7 @@ from dms_magic.images import image_part, user_message
 from dms_magic.sandbox.multimodal import (
     MAX_IMAGE_TOKENS, answer_after_tools, describe_images, image_tokens, tool_call_for, vl_patches,
 )
-from dms_magic.tools import ToolCall, tool_loop, tool_spec, tool_specs
+from dms_magic.tools import ToolCall, tool_loop, tool_specs
 
 
 def png(width: int, height: int) -> bytes:
