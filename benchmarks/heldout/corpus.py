@@ -297,7 +297,7 @@ class Generator:
         if kind == "price":
             amount = rng.randint(1, 99999) + rng.choice((0, 0.99, 0.5, 0.0))
             text = rng.choice((f"¥{amount:,.2f}", f"${amount:.2f}", f"{amount:.2f}元", f"￥{int(amount)}", f"USD {amount:,.2f}"))
-            return Distractor(text, kind, (rng.choice(("价格", "单价", "售价")), rng.choice(("price", "unit_price"))))
+            return Distractor(text, kind, (rng.choice(("价格", "单价", "售价", "话费", "电话费")), rng.choice(("price", "unit_price", "phone_bill"))))
         if kind == "amount":
             amount = rng.randint(100, 9_999_999) + rng.randint(0, 99) / 100
             text = rng.choice((f"{amount:,.2f}", f"{amount:.2f}", str(int(amount))))
@@ -326,6 +326,8 @@ class Generator:
                 else:
                     text = self.digits(rng.choice((12, 15, 17, 20)))
                 if self.fails_checksums(text):
+                    if rng.random() < 0.25:  # a Latin-prefixed serial, shaped like a glued cue + value
+                        return Distractor(rng.choice(("SN", "NO", "TX", "REF")) + text, kind, ("序列号", "serial"))
                     return Distractor(text, kind, (rng.choice(("编号", "流水号", "参考号", "批次号")), rng.choice(("ref", "serial", "batch", "txn"))))
         if kind == "date":
             y, m, d = rng.randint(1960, 2025), rng.randint(1, 12), rng.randint(1, 28)
