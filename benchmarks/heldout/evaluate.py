@@ -160,6 +160,7 @@ def grade(samples: list[dict], run, *, only: set[str] | None = None, distractors
     counts and the time spent inside ``run``."""
     per = defaultdict(Counter)
     misses = defaultdict(Counter)  # entity -> (context, form) -> missed count
+    families = defaultdict(lambda: [0, 0])  # issue family -> [labels, recalled]
     totals = defaultdict(Counter)
     touched = Counter()
     distractor_total = Counter()
@@ -185,8 +186,10 @@ def grade(samples: list[dict], run, *, only: set[str] | None = None, distractors
             c["n"] += 1
             key = (lab["context"], lab["form"])
             totals[e][key] += 1
+            families[family_of(lab, text)][0] += 1
             if covered == need:
                 c["recalled"] += 1
+                families[family_of(lab, text)][1] += 1
             else:
                 misses[e][key] += 1
                 if covered:
@@ -211,8 +214,33 @@ def grade(samples: list[dict], run, *, only: set[str] | None = None, distractors
                 distractor_total[d["kind"]] += 1
                 if any(s < d["end"] and d["start"] < t for s, t, _ in detections):
                     touched[d["kind"]] += 1
-    return {"per": per, "misses": misses, "totals": totals, "touched": touched,
+    return {"per": per, "misses": misses, "totals": totals, "touched": touched, "families": families,
             "distractors": distractor_total, "seconds": elapsed, "chars": chars}
+
+
+NAME_CONTEXTS_AWAY = {"table_header", "table_row_header", "csv_header", "json_key", "kv", "latin_label", "en_eq",
+                      "en_colon", "zh_colon"}
+
+
+def family_of(label: dict, text: str) -> str:
+    """Which of issue 16's miss families a label belongs to, judged from the text around it."""
+    context, form, entity = label["context"], label["form"], label["entity"]
+    before = text[label["start"] - 1] if label["start"] else ""
+    if entity in ("CHINESE_NAME", "ENGLISH_NAME"):
+        if context in NAME_CONTEXTS_AWAY:
+            return "4 name, cue away (table/kv/json/Latin label)"
+        if context in ("no_honorific", "no_cue", "sentence") and entity == "ENGLISH_NAME":
+            return "4 English name, no honorific"
+        return f"- {entity.lower()}, other contexts"
+    if (before.isascii() and before.isalpha()) or context == "en_glued":  # en_glued: also addr6, v6
+        return "1 value glued to a Latin cue"
+    if form.startswith("mismatched"):
+        return "3 landline not fitting its area code, cue"
+    if before == ":":
+        return "2 value right after label: (no space)"
+    if entity == "ID_CARD" and form == "luhn":
+        return "5 ID number that also passes Luhn"
+    return "- structured, other contexts"
 
 
 def shape_context(text: str, label: dict, width: int = 14) -> str:
@@ -261,6 +289,8 @@ def evaluate(samples: list[dict] | None = None, *, presidio: bool = True, exampl
     out["totals"] = {e: dict((dms_uscc if e == "USCC" else dms_main)["totals"][e]) for e in ENTITIES}
     out["distractors"] = {"total": sum(dms_main["distractors"].values()), "by_kind": dict(dms_main["distractors"]),
                           "dms_magic": dict(dms_main["touched"])}
+    out["families"] = {"dms_magic": {f: [a + b for a, b in zip(dms_main["families"][f], dms_uscc["families"][f])]
+                                     for f in set(dms_main["families"]) | set(dms_uscc["families"])}}
     out["throughput"] = {"dms_magic": dms_main["chars"] / dms_main["seconds"]}
     det = sum(dms_main["per"][e]["detections"] for e in ENTITIES if e != "USCC")
     cor = sum(dms_main["per"][e]["correct"] for e in ENTITIES if e != "USCC")
@@ -270,6 +300,7 @@ def evaluate(samples: list[dict] | None = None, *, presidio: bool = True, exampl
         for e in ENTITIES:
             out["presidio"][e] = summarize(pres, e)
         out["distractors"]["presidio"] = dict(pres["touched"])
+        out["families"]["presidio"] = dict(pres["families"])
         out["throughput"]["presidio"] = pres["chars"] / pres["seconds"]
         det = sum(c["detections"] for c in pres["per"].values())
         cor = sum(c["correct"] for c in pres["per"].values())
@@ -307,6 +338,12 @@ def report(out: dict, examples: dict | None = None, misses: int = 0) -> str:
             n = sum(dist[system].values())
             kinds = ", ".join(f"{k} {v}/{dist['by_kind'][k]}" for k, v in sorted(dist[system].items(), key=lambda kv: -kv[1]))
             lines.append(f"distractors touched, {system}: {n}/{total} = {_f(n / total, True)}" + (f"  ({kinds})" if kinds else ""))
+    lines += ["", f"{'recall by issue 16 miss family':48} {'n':>5}  {'dms_magic':>9}  {'presidio':>8}"]
+    fams = out["families"]
+    for f in sorted(fams["dms_magic"]):
+        n, hit = fams["dms_magic"][f]
+        p = fams.get("presidio", {}).get(f)
+        lines.append(f"{f:48} {n:5}  {hit / n:9.3f}  " + (f"{p[1] / p[0]:8.3f}" if p else f"{'—':>8}"))
     tp = out["throughput"]
     lines.append("throughput (chars/s, this run, one process): " + ", ".join(f"{k} {v:,.0f}" for k, v in tp.items()))
     if misses:
