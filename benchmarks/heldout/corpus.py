@@ -459,8 +459,16 @@ class Generator:
         speakers = ("客服", "用户", "agent", "me", "我", "Support", "访客")
         openers = ("你好，", "您好，", "hi, ", "好的，", "", "麻烦核实一下，", "pls check: ", "补充一下：")
         closers = ("，谢谢", "，麻烦尽快处理", " thx", "。", "，对吗？", "", " 已更新", "，请确认")
+        used = {i.text for i in items}
         for i, item in enumerate(items):
-            b.add(f"[{rng.randint(8, 22):02d}:{rng.randint(0, 59):02d}] {rng.choice(speakers)}: {rng.choice(openers)}")
+            b.add(f"[{rng.randint(8, 22):02d}:{rng.randint(0, 59):02d}] ")
+            speaker = self.value(rng.choice(("CHINESE_NAME", "ENGLISH_NAME"))) if rng.random() < 0.2 else None
+            if speaker and not any(speaker.text in t or t in speaker.text for t in used):
+                used.add(speaker.text)  # a chat export names its speakers: a name with no cue at all
+                b.value(speaker, "speaker")
+            else:
+                b.add(rng.choice(speakers))
+            b.add(f": {rng.choice(openers)}")
             self.inline(b, item)
             b.add(rng.choice(closers))
             if i < len(items) - 1:
@@ -542,6 +550,12 @@ class Generator:
 
     def style_email(self, b: Builder, items: list) -> None:
         rng = self.rng
+        if rng.random() < 0.5:  # a header line: display name, then the address in angle brackets
+            name = self.value(rng.choice(("CHINESE_NAME", "ENGLISH_NAME", "ENGLISH_NAME")))
+            mail = self.value("EMAIL")
+            if not any(v.text in t or t in v.text for v in (name, mail) for t in [i.text for i in items]):
+                b.add(rng.choice(("From: ", "To: ", "发件人: ", "Cc: "))).value(name, "mail_header")
+                b.add(" <").value(mail, "mail_header").add(">\n")
         b.add(f"Subject: {rng.choice(('资料变更', 'Re: 退款申请', 'Account update', '报销信息', 'Fwd: 合同'))}\n\n")
         b.add(rng.choice(("您好，\n\n", "Hi team,\n\n", "各位好：\n", "Hello,\n\n")))
         for item in items:

@@ -219,7 +219,7 @@ def grade(samples: list[dict], run, *, only: set[str] | None = None, distractors
 
 
 NAME_CONTEXTS_AWAY = {"table_header", "table_row_header", "csv_header", "json_key", "kv", "latin_label", "en_eq",
-                      "en_colon", "zh_colon"}
+                      "en_colon", "zh_colon", "mail_header", "speaker"}
 
 
 def family_of(label: dict, text: str) -> str:
@@ -228,7 +228,7 @@ def family_of(label: dict, text: str) -> str:
     before = text[label["start"] - 1] if label["start"] else ""
     if entity in ("CHINESE_NAME", "ENGLISH_NAME"):
         if context in NAME_CONTEXTS_AWAY:
-            return "4 name, cue away (table/kv/json/Latin label)"
+            return "4 name, cue away (table/kv/json/Latin label/header)"
         if context in ("no_honorific", "no_cue", "sentence") and entity == "ENGLISH_NAME":
             return "4 English name, no honorific"
         return f"- {entity.lower()}, other contexts"
@@ -338,12 +338,12 @@ def report(out: dict, examples: dict | None = None, misses: int = 0) -> str:
             n = sum(dist[system].values())
             kinds = ", ".join(f"{k} {v}/{dist['by_kind'][k]}" for k, v in sorted(dist[system].items(), key=lambda kv: -kv[1]))
             lines.append(f"distractors touched, {system}: {n}/{total} = {_f(n / total, True)}" + (f"  ({kinds})" if kinds else ""))
-    lines += ["", f"{'recall by issue 16 miss family':48} {'n':>5}  {'dms_magic':>9}  {'presidio':>8}"]
+    lines += ["", f"{'recall by issue 16 miss family':52} {'n':>5}  {'dms_magic':>9}  {'presidio':>8}"]
     fams = out["families"]
     for f in sorted(fams["dms_magic"]):
         n, hit = fams["dms_magic"][f]
         p = fams.get("presidio", {}).get(f)
-        lines.append(f"{f:48} {n:5}  {hit / n:9.3f}  " + (f"{p[1] / p[0]:8.3f}" if p else f"{'—':>8}"))
+        lines.append(f"{f:52} {n:5}  {hit / n:9.3f}  " + (f"{p[1] / p[0]:8.3f}" if p else f"{'—':>8}"))
     tp = out["throughput"]
     lines.append("throughput (chars/s, this run, one process): " + ", ".join(f"{k} {v:,.0f}" for k, v in tp.items()))
     if misses:
