@@ -285,3 +285,14 @@ def test_a_streamed_result_has_created_and_the_header_request_id_when_events_lac
         server.close()
     assert (result.text, result.created, result.request_id, result.finish_reason) == (
         "Hello", 1763710100, "HDR-S", "stop")
+
+
+def test_bad_reply_shape_knobs_are_refused_at_start_and_on_the_command_line(capsys):
+    from dms_magic.sandbox.__main__ import main
+
+    for knobs in (dict(stream_data="xml"), dict(stream_text="deltas"), dict(model_failure=200),
+                  dict(model_failure=True)):
+        with pytest.raises(ValueError, match=f"{next(iter(knobs))}=.* is invalid: expected"):
+            start(**knobs)
+    assert main(["--port", "0", "--stream-data", "xml"]) == 2
+    assert "--stream-data 'xml' is invalid: expected one of string, object" in capsys.readouterr().err
