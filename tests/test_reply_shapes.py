@@ -112,7 +112,8 @@ def test_plain_answer_exposes_what_the_sdk_model_exposes(shaped, placeholders):
 @pytest.mark.parametrize("stream_data", ["string", "object"])
 @pytest.mark.parametrize("stream_text", ["increments", "text_so_far"])
 def test_streams_of_every_shape_assemble_to_the_plain_answer(shaped, stream_data, stream_text):
-    sb = shaped(stream_data=stream_data, stream_text=stream_text)
+    # text so far also carries the reference example's placeholder codes on every (successful) event
+    sb = shaped(stream_data=stream_data, stream_text=stream_text, placeholder_codes=stream_text == "text_so_far")
     with client_of(sb) as client:
         plain = client.chat("Summarise order 42 for me.", **THINKING)
         stream = client.stream("Summarise order 42 for me.", include_usage=True, **THINKING)
@@ -122,6 +123,7 @@ def test_streams_of_every_shape_assemble_to_the_plain_answer(shaped, stream_data
     assert all(isinstance(b["Data"], str if stream_data == "string" else dict) for b in bodies)  # the shape sent
     events = sdk_events(bodies)
     so_far = stream_text == "text_so_far"
+    assert all(e["model"].error_code == ("UnknownError" if so_far else None) for e in events)
     # dms_magic's result equals both the plain answer and what the SDK's events amount to
     assert result.text == plain.text == sdk_stream_text(events, "Content", so_far)
     assert result.reasoning == plain.reasoning == sdk_stream_text(events, "ReasoningContent", so_far)
