@@ -31,7 +31,7 @@ import requests
 from dms_magic import __version__, errors, signing
 from dms_magic.credentials import CredentialError, CredentialSource, resolve
 from dms_magic.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
-from dms_magic.result import ChatResult, StreamChunk, assemble
+from dms_magic.result import ChatResult, StreamChunk, StreamState, assemble
 from dms_magic.session import CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID  # one home for the defaults
 
 log = logging.getLogger("dms_magic.client")
@@ -109,7 +109,8 @@ class DmsChatClient:
         started = time.perf_counter()
         response, body = self._send(ACTION, query, form, stream=False)
         latency = time.perf_counter() - started
-        return ChatResult.from_response(body, request=request, latency=latency, backend=self._backend_of(response))
+        return ChatResult.from_response(body, request=request, latency=latency, backend=self._backend_of(response),
+                                        headers=response.headers)
 
     def stream(self, prompt_or_messages: Any, **params: Any) -> "ChatStream":
         """ChatWithDesensitizeSSE: iterate the returned ChatStream for StreamChunks; ``.result`` at the end.
@@ -215,9 +216,11 @@ class DmsChatClient:
                     body_json = self._json(response)
                     if not errors.is_failure(response.status_code, body_json):
                         return response, body_json
-                    err = errors.from_response(response.status_code, body_json)
+                    err = errors.from_response(response.status_code, body_json, headers=response.headers,
+                                               action=action)
                 else:
-                    err = errors.from_response(response.status_code, self._json(response))
+                    err = errors.from_response(response.status_code, self._json(response),
+                                               headers=response.headers, action=action)
                     response.close()
             if not errors.is_retryable(err) or attempt >= self.max_retries:
                 raise err
@@ -435,6 +438,7 @@ class ChatStream:
         self.backend = backend
         self._started = started
         self._chunks: list[StreamChunk] = []
+        self._state = StreamState()  # increments or text so far: decided from the events
         self._iterator = self._run()
         self._result: ChatResult | None = None
         self._error: Exception | None = None  # why the stream failed, re-raised by .result
@@ -494,8 +498,9 @@ class ChatStream:
                 except ValueError:
                     raise errors.DmsError(f"unreadable stream event: {data[:200]!r}", code="InvalidResponse") from None
                 if errors.is_failure(200, body):
-                    raise errors.from_response(response.status_code, body)
-                chunk = StreamChunk.from_event(body, index=len(self._chunks))
+                    raise errors.from_response(response.status_code, body, headers=response.headers,
+                                               action=SSE_ACTION)
+                chunk = StreamChunk.from_event(body, index=len(self._chunks), state=self._state)
                 self._chunks.append(chunk)
                 yield chunk
         except _TIMEOUTS + _CONNECTION_ERRORS as exc:
@@ -510,7 +515,7 @@ class ChatStream:
         if self._closed:  # closed from another thread: the body ended early, the answer is partial
             return
         self._result = assemble(self._chunks, request=self.request, latency=time.perf_counter() - self._started,
-                                backend=self.backend)
+                                backend=self.backend, headers=response.headers)
 
 
 # -- Server-Sent Events ---------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def test_a_model_error_without_a_code_is_a_parameter_error_with_its_message(scri
     server = scripted((200, {"RequestId": "D-1", "Success": True, "Data": {"StatusCode": "400", "Message": text}}))
     with make_client(server.url) as client, pytest.raises(errors.ParameterError) as info:
         client.chat("hi")
-    assert (info.value.code, info.value.message, info.value.http_status) == ("InvalidParameter", text, 400)
+    assert (info.value.code, info.value.message, info.value.http_status, info.value.model_status) == (
+        "InvalidParameter", text, 200, 400)  # the HTTP status received; the model's own status apart
     assert len(server.requests) == 1  # a 4xx from the model is not retried
 
 

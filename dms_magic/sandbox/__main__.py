@@ -38,6 +38,14 @@ def parser() -> argparse.ArgumentParser:
                         "http://127.0.0.1:11434/v1 for Ollama) after masking; key from $DMS_MAGIC_UPSTREAM_API_KEY")
     p.add_argument("--upstream-model", default=None, help="model name to ask the upstream for (default: the "
                    "request's Model)")
+    p.add_argument("--stream-data", default="string", help="streamed Data as a JSON 'string' (default, as the "
+                   "official SDKs type it) or an 'object'")
+    p.add_argument("--stream-text", default="increments", help="what each streamed event carries: 'increments' "
+                   "(default) or 'text_so_far'")
+    p.add_argument("--model-failure", type=int, default=None, metavar="STATUS", help="answer every request with "
+                   "this model failure inside Data (400-599; HTTP 200, placeholder ErrorCode UnknownError)")
+    p.add_argument("--placeholder-codes", action="store_true", help="successes carry ErrorCode/ErrorMessage "
+                   "'UnknownError', as the reference page's example")
     return p
 
 
@@ -62,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                         latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_qps=args.throttle_qps,
                         drop_rate=args.drop_rate, seed=args.seed, instances=args.instance or (1,),
                         masking_config=args.masking_config, upstream=args.upstream,
-                        upstream_model=args.upstream_model)
+                        upstream_model=args.upstream_model, stream_data=args.stream_data,
+                        stream_text=args.stream_text, model_failure=args.model_failure,
+                        placeholder_codes=args.placeholder_codes)
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",
               file=sys.stderr)
