@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from dms_magic.tools import compact_json  # the SDK's JSON style: UTF-8 kept, no spaces
+
 ROLES = ("system", "user", "assistant", "tool")
 ACTION = "ChatWithDesensitize"
 SSE_ACTION = "ChatWithDesensitizeSSE"
@@ -231,7 +233,7 @@ class Param:
             return value
         if kind == "json_text":
             if isinstance(value, (Mapping, list, tuple)):
-                value = _compact_json(json_ready(value, self.name))
+                value = compact_json(json_ready(value, self.name))
             if not isinstance(value, str):
                 raise bad()
             if not _utf8_ok(value):
@@ -256,7 +258,7 @@ class Param:
         if self.kind == "bool":
             return "true" if value else "false"
         if self.kind in ("str_list", "json_object", "messages"):
-            return _compact_json(value)
+            return compact_json(value)
         return str(value)
 
     def from_text(self, text: str) -> Any:
@@ -289,11 +291,6 @@ _BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True,
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _compact_json(value: Any) -> str:
-    # Same serialisation as the official SDK: UTF-8 kept, no spaces.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _maybe_json(text: str, want: type) -> Any:
@@ -633,11 +630,13 @@ def find(name: str) -> Param:
 # than as a dropped connection mid-upload (a 10 MB Model value used to read "could not connect
 # (BrokenPipeError)" and was retried). Limits that are too tight would refuse what the service
 # takes, so we take the generous end: the query string (every parameter but Messages, which the
-# SDK puts in the URL; Tools can be long) up to 64 KiB, the form body (Messages) up to 8 MiB, which
+# SDK puts in the URL; Tools can be long) up to 64 KiB, the form body (Messages) up to 16 MiB, which
 # is also past the longest Qwen context (1M tokens, about 3-4 MB of text). Sizes are the
-# percent-encoded bytes on the wire.
+# percent-encoded bytes on the wire. The body limit is 16 MiB (not 8) since images travel in Messages
+# as data: URLs: one image at images.MAX_DATA_URL_BYTES (10 MB, Model Studio's per-image limit) grows
+# about 6% more when form-encoded ('+', '/', '=' become %XX) and must still fit with its conversation.
 MAX_QUERY_BYTES = 64 * 1024
-MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 
 

@@ -27,6 +27,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dms_magic.tools import ToolCall, assemble_tool_calls, tool_call_fragments, tool_calls_of
+
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
 _snake_cache: dict[str, str] = {}
@@ -198,62 +200,9 @@ def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
 
 
 # -- tool calls -----------------------------------------------------------------------------------
-class ToolCall:
-    """One tool call the model asked for (OpenAI's and Qwen's shape, in any key case):
-    ``.id``, ``.type`` ("function"), ``.name``, ``.arguments`` (parsed from the JSON text; None
-    when that text is not valid JSON), ``.arguments_json`` (the text as the model wrote it) and
-    ``.index`` (its position; streamed fragments are merged by it).
-
-    ``to_dict()`` is the OpenAI wire shape, ready to send back in the assistant message of the
-    next turn: ``{"role": "assistant", "content": None, "tool_calls": [c.to_dict() for c in calls]}``.
-    """
-
-    __slots__ = ("id", "type", "name", "arguments_json", "index", "_arguments")
-    _UNPARSED = object()
-
-    def __init__(self, *, id: str | None = None, type: str | None = "function", name: str | None = None,
-                 arguments_json: str = "", index: int = 0):
-        self.id, self.type, self.name = id, type, name
-        self.arguments_json, self.index = arguments_json or "", index
-        self._arguments: Any = ToolCall._UNPARSED
-
-    @property
-    def arguments(self) -> Any:
-        if self._arguments is ToolCall._UNPARSED:
-            try:
-                self._arguments = json.loads(self.arguments_json) if self.arguments_json.strip() else {}
-            except ValueError:
-                self._arguments = None
-        return self._arguments
-
-    @classmethod
-    def from_wire(cls, item: Any, position: int = 0) -> "ToolCall":
-        function = pick(item, "Function", default={}) or {}
-        arguments = pick(function, "Arguments", default="")
-        if isinstance(arguments, Mapping):  # a service that sends the object itself
-            arguments = json.dumps(arguments, ensure_ascii=False)
-        index = to_int(pick(item, "Index"))
-        return cls(id=pick(item, "Id"), type=pick(item, "Type", default="function"), name=pick(function, "Name"),
-                   arguments_json=arguments if isinstance(arguments, str) else "",
-                   index=position if index is None else index)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type or "function",
-                "function": {"name": self.name, "arguments": self.arguments_json}}
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ToolCall) and (self.id, self.type, self.name, self.arguments_json, self.index) == (
-            other.id, other.type, other.name, other.arguments_json, other.index)
-
-    def __repr__(self) -> str:
-        return f"ToolCall(id={self.id!r}, name={self.name!r}, arguments={self.arguments_json!r})"
-
-
-def read_tool_calls(message: Any) -> list[ToolCall]:
-    calls = pick(message, "ToolCalls", default=None)
-    if not isinstance(calls, list):
-        return []
-    return [ToolCall.from_wire(c, i) for i, c in enumerate(calls) if isinstance(c, Mapping)]
+# One ToolCall type for the whole package, in the bottom layer (tools.py): a plain answer's calls are
+# read with ``tool_calls_of``, a streamed event's fragments with ``tool_call_fragments``, and the
+# stream's whole calls are ``assemble_tool_calls`` of every fragment (merged by index).
 
 
 def _chained(values: list) -> bool:
@@ -264,30 +213,6 @@ def _chained(values: list) -> bool:
             return False
         grew = grew or len(after) > len(before)
     return grew
-
-
-def merge_tool_calls(deltas: Iterable[ToolCall]) -> list[ToolCall]:
-    """Streamed tool-call fragments merged by index, OpenAI-style: the id, type and name from
-    whichever fragment has them, the arguments' pieces joined — or, when each piece repeats the
-    one before plus more (a service that streams the text so far), the last piece."""
-    merged: dict[int, dict[str, Any]] = {}
-    for delta in deltas:
-        call = merged.setdefault(delta.index, {"id": None, "type": None, "name": None, "pieces": []})
-        call["id"] = delta.id or call["id"]
-        call["type"] = delta.type or call["type"]
-        if delta.name:
-            old = call["name"]
-            call["name"] = delta.name if not old or delta.name.startswith(old) else old + delta.name
-        if delta.arguments_json:
-            call["pieces"].append(delta.arguments_json)
-    out = []
-    for index in sorted(merged):
-        call = merged[index]
-        pieces = call["pieces"]
-        text = pieces[-1] if _chained(pieces) else "".join(pieces)
-        out.append(ToolCall(id=call["id"], type=call["type"] or "function", name=call["name"], arguments_json=text,
-                            index=index))
-    return out
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -351,7 +276,7 @@ class ChatResult:
             request_id=(pick(body, "RequestId") or pick(data, "RequestId", "Id")
                         or _header(headers, "x-acs-request-id")),
             latency=latency, backend=backend, raw=body, request=request,
-            usage=pick(data, "Usage"), logprobs=pick(choice, "Logprobs"), tool_calls=read_tool_calls(message))
+            usage=pick(data, "Usage"), logprobs=pick(choice, "Logprobs"), tool_calls=tool_calls_of(message))
 
     # -- derived views ---------------------------------------------------------------------------
     @property
@@ -396,6 +321,14 @@ class ChatResult:
 
             self._frames["alternatives"] = alternatives_frame(self.token_logprobs)
         return self._frames["alternatives"]
+
+    def tool_calls_frame(self):
+        """DataFrame, one row per tool call the model asked for: index, id, name, arguments (parsed
+        JSON, None when not valid JSON), arguments_raw (the text as received), arguments_error."""
+        import pandas as pd
+
+        columns = ["index", "id", "name", "arguments", "arguments_raw", "arguments_error"]
+        return pd.DataFrame([call.to_record() for call in self.tool_calls], columns=columns)
 
     def __str__(self) -> str:
         return self.text
@@ -506,7 +439,7 @@ class StreamChunk:
                    request_id=pick(body, "RequestId"), model=pick(data, "Model"),
                    usage_dict=normalize_usage(pick(data, "Usage")),
                    token_logprobs=normalize_token_logprobs(pick(choice, "Logprobs")), raw=body, index=index,
-                   tool_calls=read_tool_calls(message), created=to_int(pick(data, "Created")))
+                   tool_calls=tool_call_fragments(message), created=to_int(pick(data, "Created")))
 
     def __repr__(self) -> str:
         return f"StreamChunk(#{self.index}, text={self.text!r}, finish_reason={self.finish_reason!r})"
@@ -555,7 +488,7 @@ def assemble(chunks: Iterable[StreamChunk], *, request: Any = None, latency: flo
                         created=created, request_id=request_id or _header(headers, "x-acs-request-id"),
                         latency=latency, backend=backend, raw={"events": [c.raw for c in chunks]},
                         request=request, logprobs=tokens,
-                        tool_calls=merge_tool_calls(d for c in chunks for d in c.tool_calls))
+                        tool_calls=assemble_tool_calls(d for c in chunks for d in c.tool_calls))
     result.usage_dict = usage
     return result
 

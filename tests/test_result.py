@@ -145,13 +145,13 @@ def test_text_so_far_logprobs_are_taken_once():
 @pytest.mark.parametrize("pieces", [['{"ci', 'ty": "', 'x"}'], ['{"ci', '{"city": "', '{"city": "x"}']],
                          ids=["increments", "text-so-far"])
 def test_streamed_tool_call_fragments_merge_by_index(pieces):
-    from dms_magic.result import merge_tool_calls, read_tool_calls
+    from dms_magic.tools import assemble_tool_calls, tool_call_fragments
 
     fragments = [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather",
                                                                               "arguments": ""}},
                  {"index": 1, "id": "call_2", "function": {"name": "get_time", "arguments": "{}"}}]
     fragments += [{"index": 0, "function": {"arguments": p}} for p in pieces]
-    calls = merge_tool_calls(c for f in fragments for c in read_tool_calls({"tool_calls": [f]}))
+    calls = assemble_tool_calls(c for f in fragments for c in tool_call_fragments({"tool_calls": [f]}))
     assert [(c.index, c.id, c.name, c.arguments) for c in calls] == [
         (0, "call_1", "get_weather", {"city": "x"}), (1, "call_2", "get_time", {})]
     assert calls[0].to_dict() == {"id": "call_1", "type": "function",

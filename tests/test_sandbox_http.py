@@ -187,7 +187,9 @@ def test_other_instances_by_config():
 
 
 def test_body_too_large_is_413(sandbox):
-    huge = urlencode({"Messages": json.dumps([{"role": "user", "content": "x" * (1024 * 1024 + 10)}])}).encode()
+    from dms_magic.sandbox.app import MAX_BODY_BYTES
+
+    huge = urlencode({"Messages": json.dumps([{"role": "user", "content": "x" * (MAX_BODY_BYTES + 10)}])}).encode()
     gateway_error(post(sandbox, body=huge), "RequestBodyTooLarge", 413)
 
 

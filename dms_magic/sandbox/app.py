@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from .. import params as P
-from . import replies
+from . import multimodal, replies
 from .auth import AuthFailure, Verifier
 from .faults import Faults, drop_connection
 from .generator import generate
@@ -28,7 +28,7 @@ from .sse import error_event, events
 
 log = logging.getLogger("dms_magic.sandbox")
 
-MAX_BODY_BYTES = 1024 * 1024  # larger bodies get 413 RequestBodyTooLarge
+MAX_BODY_BYTES = P.MAX_BODY_BYTES  # the client's own limit (images need room); larger bodies get 413
 DEFAULT_MODEL = "qwen-plus"
 RECEIVED_PATH = "/_sandbox/received"
 
@@ -144,7 +144,9 @@ class SandboxApp:
                               "seed": seed, "finish_reason": None})
             return self._reply(stream, self.shape.failure_body(request_id=request_id, model=model), headers)
         generator_input = _as_text_messages(model_input)
-        tool_call = replies.tool_call_for(values, generator_input, request_id) if stream else None
+        # Tool calls only on the streaming action: the SDK's plain request has no Tools (params refuses it).
+        tool_call = (multimodal.tool_call_for(values.get("tools"), model_input, tool_choice=values.get("tool_choice"))
+                     if stream and values.get("tools") else None)
         if tool_call is not None:
             generation = _tool_call_generation(generator_input, tool_call)
         elif self.upstream is not None:
@@ -160,6 +162,10 @@ class SandboxApp:
                 return gateway_error(exc.code, exc.message, request_id=request_id)
         else:
             generation = generate(generator_input, values, seed=seed, masked_rule=rule)
+            generation = _with_preface(generation, multimodal.preface(model_input), values)
+        if self.upstream is None:  # images cost prompt tokens as Qwen-VL counts them (an upstream reports its own)
+            generation.prompt_tokens += multimodal.prompt_image_tokens(
+                model_input, high_resolution=bool(values.get("vl_high_resolution_images")))
         self.journal.add({**entry, "model_input": model_input, "masked": rule is not None, "rule": rule,
                           "seed": seed, "finish_reason": generation.finish_reason})
 
@@ -236,16 +242,46 @@ class SandboxApp:
 
 def _as_text_messages(messages: list[dict]) -> list[dict]:
     """The conversation as the built-in generator reads it: every content a string (the text of
-    content parts joined, an image as ``[image]``; a tool-call turn's ``null`` content as "")."""
+    content parts joined, another part as ``[type]``; a tool-call turn's ``null`` content as "").
+    Image parts add no text: their prompt tokens are counted apart (multimodal.prompt_image_tokens)."""
     out = []
     for message in messages:
         content = message.get("content")
         if not isinstance(content, str):
             parts = content if isinstance(content, list) else []
-            content = "".join(p.get("text", "") if p.get("type") == "text" else f"[{p.get('type', 'part')}]"
-                              for p in parts)
+            content = "".join(p.get("text", "") if p.get("type") == "text" else
+                              "" if p.get("type") == "image_url" else f"[{p.get('type', 'part')}]" for p in parts)
         out.append({**message, "content": content})
     return out
+
+
+def _with_preface(generation, text: str, values: dict):
+    """The generation with ``text`` said first, with certainty (the tool results and images the
+    sandbox received, multimodal.preface), still within MaxTokens and Stop. Not in JSON mode: the
+    answer must stay one JSON object."""
+    if not text or values.get("response_format") == "json_object":
+        return generation
+    import dataclasses
+
+    from .generator import MAX_OUTPUT_TOKENS, Step
+    from .tokens import tokenise
+
+    steps = [Step(token, 0.0, [(token, 0.0)]) for token in tokenise(text + " ")] + generation.content_steps
+    finish = generation.finish_reason
+    joined = "".join(step.token for step in steps)
+    cuts = [joined.find(stop) for stop in (values.get("stop") or []) if stop and stop in joined]
+    if cuts:  # keep the whole tokens before the first stop string
+        kept, length = [], 0
+        for step in steps:
+            if length + len(step.token) > min(cuts):
+                break
+            kept.append(step)
+            length += len(step.token)
+        steps, finish = kept, "stop"
+    limit = min(values.get("max_tokens") or MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
+    if len(steps) > limit:
+        steps, finish = steps[:limit], "length"
+    return dataclasses.replace(generation, content_steps=steps, finish_reason=finish)
 
 
 def _tool_call_generation(messages: list[dict], call: dict):

@@ -5,6 +5,8 @@
 - ``tool_call_for(tools, messages)``: when the last user message names a tool, a call to it with
   arguments that fit its schema, taken from values in the prompt.
 - ``answer_after_tools(messages)``: an answer that uses the content of the trailing tool messages.
+- ``preface(messages)``: both sentences above, as the sandbox app puts them before its answer;
+  ``prompt_image_tokens(messages)``: the images' share of the prompt tokens.
 
 No I/O, no randomness: the same request gives the same answer (the sandbox's replays rely on it).
 """
@@ -15,10 +17,11 @@ import math
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from dms_magic.images import content_text, decode_data_url, image_dimensions, image_summary, sniff_format
+from dms_magic.images import content_images, content_text, decode_data_url, image_dimensions, image_summary, sniff_format
 from dms_magic.tools import call_id_for, compact_json
 
 __all__ = ["image_tokens", "describe_images", "tool_call_for", "answer_after_tools", "last_user_text",
+           "request_images", "prompt_image_tokens", "preface",
            "PATCH_PIXELS", "MIN_IMAGE_TOKENS", "MAX_IMAGE_TOKENS", "MAX_IMAGE_TOKENS_HIGH_RES"]
 
 # Qwen-VL's image token rule, from Alibaba Cloud Model Studio's vision guide (视觉理解, "图像Token
@@ -105,6 +108,26 @@ def describe_images(parts: Sequence[Mapping]) -> str:
     return f"I received {count}: " + "; ".join(descriptions) + "."
 
 
+def request_images(messages: Sequence[Mapping]) -> list[Mapping]:
+    """Every image part of the conversation, in order (what the model is sent)."""
+    return [p for m in messages if isinstance(m, Mapping) for p in content_images(m.get("content"))]
+
+
+def prompt_image_tokens(messages: Sequence[Mapping], *, high_resolution: bool = False) -> int:
+    """The prompt tokens all the conversation's images cost (``image_tokens`` of each)."""
+    return sum(image_tokens(p, high_resolution=high_resolution) for p in request_images(messages))
+
+
+def preface(messages: Sequence[Mapping]) -> str:
+    """What the sandbox says before its generator's answer: the tool results it was given (when the
+    conversation ends with tool messages) and the images it received (number, format, size)."""
+    said = [answer_after_tools(messages)]
+    images = request_images(messages)
+    if images:
+        said.append(describe_images(images))
+    return " ".join(s for s in said if s)
+
+
 # --- tools ---------------------------------------------------------------------------------------
 
 def last_user_text(messages: Sequence[Mapping]) -> str | None:
@@ -136,7 +159,7 @@ def tool_call_for(tools: Any, messages: Sequence[Mapping], *, tool_choice: Any =
     order the text names them, one per round: the first round calls the first, and after its
     ``tool`` message the next round calls the next, so "get_weather, then book_table" is a
     two-round conversation. ``tool_choice`` forcing a function calls that one (once);
-    ``tool_choice="none"`` gives None. The call is
+    ``tool_choice="required"`` calls the first tool when the text names none; ``"none"`` gives None. The call is
     ``{"id", "type": "function", "index": 0, "function": {"name", "arguments": "<json>"}}`` with
     arguments that fit the tool's schema: each parameter given by name in the prompt
     (``city=Hangzhou``, ``city: "Hangzhou"``, ``days is 3``) takes that value; required ones not
@@ -153,6 +176,8 @@ def tool_call_for(tools: Any, messages: Sequence[Mapping], *, tool_choice: Any =
         spec = next((s for s in specs if s["name"] == forced and forced not in called), None)
     else:
         spec = next((s for s in _named_in(specs, text) if s["name"] not in called), None)
+        if spec is None and tool_choice == "required" and not called:  # a call is required: the first tool
+            spec = specs[0]
     if spec is None:
         return None
     arguments = _arguments_for(spec, text)
@@ -179,6 +204,7 @@ def _specs(tools: Any) -> list[dict]:
 
 
 def _forced_name(choice: Any) -> str | None:
+    """The function ``tool_choice`` forces (its JSON object form), or None."""
     if isinstance(choice, str) and choice.strip().startswith("{"):
         try:
             choice = json.loads(choice)

@@ -154,33 +154,6 @@ class ReplyShape:
                          "Type": kind}}
 
 
-def tool_call_for(values: dict, messages: list[dict], request_id: str) -> dict[str, Any] | None:
-    """The tool call the sandbox makes, OpenAI's shape, or None to answer in text.
-
-    With Tools (and ToolChoice not ``none``) and the conversation not already answering a call
-    (last message not a ``tool`` result), the sandbox calls the tool ToolChoice names, else the
-    first: each required string argument gets the last user message's text (after masking), so
-    tests see masking reach the arguments; numbers 1, booleans true. Deterministic."""
-    tools_text, choice_text = values.get("tools"), values.get("tool_choice") or "auto"
-    if not tools_text or choice_text == "none" or (messages and messages[-1].get("role") == "tool"):
-        return None
-    tools = [t for t in json.loads(tools_text) if t.get("type") == "function"]
-    if not tools:
-        return None
-    wanted = json.loads(choice_text) if choice_text.startswith("{") else None
-    name = wanted["function"]["name"] if wanted else None
-    function = next((t["function"] for t in tools if t["function"]["name"] == name), tools[0]["function"])
-    schema = function.get("parameters") or {}
-    props = schema.get("properties") or {}
-    said = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "") or ""
-    said = said if isinstance(said, str) else ""
-    fill = {"string": said[:200], "number": 1, "integer": 1, "boolean": True}
-    arguments = {key: fill.get((props.get(key) or {}).get("type"), None)
-                 for key in (schema.get("required") or list(props))}
-    return {"id": "call_" + request_id.replace("-", "").lower()[:24], "type": "function",
-            "function": {"name": function["name"], "arguments": json.dumps(arguments, ensure_ascii=False)}}
-
-
 def wire_tool_call(call: dict, *, index: int = 0, arguments: str | None = None,
                    head: bool = True) -> dict[str, Any]:
     """A tool call (or one streamed fragment of it) in DMS's PascalCase: ``{Index, Id, Type,

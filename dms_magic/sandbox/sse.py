@@ -9,7 +9,7 @@ concatenated deltas equal it exactly for the same seed.
 
 The ``ReplyShape`` decides the documented variants: ``Data`` as the JSON string every official SDK
 types it as (default) or as an object; each event's text as the increment (default) or the text so
-far. A tool call (``replies.tool_call_for``) streams OpenAI-style: the first fragment has the id,
+far. A tool call (``multimodal.tool_call_for``) streams OpenAI-style: the first fragment has the id,
 type and name, the next ones pieces of the arguments, the last event ``FinishReason: tool_calls``.
 """
 from __future__ import annotations
