@@ -142,6 +142,11 @@ class DmsChatClient:
     # -- internals -------------------------------------------------------------------------------
     def _build(self, prompt_or_messages: Any, params: Mapping[str, Any], *, stream: bool) -> ChatRequest:
         params = dict(params)
+        if params.get("images") is not None:  # images.with_images: checked (size, format) before any traffic
+            from dms_magic.images import with_images
+
+            prompt_or_messages = with_images(prompt_or_messages, params["images"])
+        params.pop("images", None)
         if params.get("instance_id") is None and self.instance_id is not None:
             params["instance_id"] = self.instance_id
         return ChatRequest(prompt_or_messages, **params).validate(stream=stream)

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "ACCEPTED_FORMATS", "MIME_TYPES", "MAX_DATA_URL_BYTES", "IMAGES_NOT_MASKED", "ImageError",
-    "ImageTooLargeError", "sniff_format", "image_dimensions", "image_part", "image_parts", "user_message",
+    "ImageTooLargeError", "sniff_format", "image_dimensions", "image_part", "image_parts", "user_message", "with_images",
     "image_summary", "is_image_part", "content_text", "content_images", "decode_data_url",
 ]
 
@@ -243,6 +243,33 @@ def user_message(text: str | None, images: Any = None, *, max_bytes: int = MAX_D
         return {"role": "user", "content": text}
     content = ([{"type": "text", "text": text}] if text else []) + parts
     return {"role": "user", "content": content}
+
+
+def with_images(prompt_or_messages: Any, images: Any, *, max_bytes: int = MAX_DATA_URL_BYTES) -> Any:
+    """The conversation with ``images`` added to its last message, which must be the user's
+    (``dms_magic.chat(..., images=[...])``, ``%%dmschat --image``). A string prompt becomes one user
+    message (text part first, then the images); a message list is copied, never changed in place.
+    No images (None or []) gives the input back as it is. Every image is checked here (ImageError,
+    ImageTooLargeError), before any request."""
+    parts = image_parts(images, max_bytes=max_bytes)
+    if not parts:
+        return prompt_or_messages
+    if prompt_or_messages is None or isinstance(prompt_or_messages, str):
+        text = [{"type": "text", "text": prompt_or_messages}] if prompt_or_messages else []
+        return [{"role": "user", "content": text + parts}]
+    messages = [prompt_or_messages] if isinstance(prompt_or_messages, Mapping) else list(prompt_or_messages)
+    last = messages[-1] if messages else None
+    if not isinstance(last, Mapping) or last.get("role") != "user":
+        role = last.get("role") if isinstance(last, Mapping) else None
+        raise ImageError(f"images go with a user message, but the conversation ends with "
+                         f"{'a ' + repr(role) + ' message' if role else 'no message'}: end it with the user's turn.")
+    content = last.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}] if content else []
+    elif not isinstance(content, list):
+        content = []
+    messages[-1] = {**last, "content": [*content, *parts]}
+    return messages
 
 
 def _part(url: str) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -116,6 +117,9 @@ class Param:
     # Content check beyond the kind (str and json_text kinds): shape(name, text) raises
     # InvalidParameterError naming the part that is wrong (tools[0].function.name, ...).
     shape: Callable[[str, str], None] | None = field(default=None, repr=False, compare=False)
+    # json_text kind: prepare(name, value) turns a Python value into JSON data first (Tools: callables
+    # become function specs); a string is taken as the JSON text itself.
+    prepare: Callable[[str, Any], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def option(self) -> str:
@@ -232,6 +236,8 @@ class Param:
                 raise unicode_bad()
             return value
         if kind == "json_text":
+            if self.prepare is not None and not isinstance(value, str):
+                value = self.prepare(self.name, value)
             if isinstance(value, (Mapping, list, tuple)):
                 value = compact_json(json_ready(value, self.name))
             if not isinstance(value, str):
@@ -478,6 +484,7 @@ def _coerce_messages(value: Any) -> list[dict]:
 
 # -- Shapes of the JSON-text parameters (the SDK types Tools and ToolChoice as strings) ------------
 TOOL_CHOICE_WORDS = ("auto", "none", "required")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # OpenAI's rule for function names (tools.py checks specs)
 
 
 def _parse_json_text(name: str, text: str, expected: str) -> Any:
@@ -512,12 +519,62 @@ def check_tools(name: str, text: str) -> None:
                                             "a JSON Schema object")
 
 
+def prepare_tools(name: str, value: Any) -> Any:
+    """Tools given from Python: each callable becomes its function spec (``tools.tool_spec``: JSON
+    schema from its signature, type hints and docstring); spec dicts stay as they are. One callable
+    or one spec alone counts as a list of one."""
+    from dms_magic.tools import ToolSpecError, tool_spec
+
+    items = [value] if callable(value) or isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)):
+        return value  # not tools at all: the kind check names it
+    out = []
+    for i, item in enumerate(items):
+        if callable(item) and not isinstance(item, Mapping):
+            try:
+                item = tool_spec(item)
+            except ToolSpecError as exc:
+                raise InvalidParameterError(f"{name}[{i}]", item, f"a callable that can be described as a "
+                                            f"tool ({exc})") from None
+        out.append(item)
+    names = [t.get("function", {}).get("name") for t in out if isinstance(t, Mapping)
+             and isinstance(t.get("function"), Mapping)]
+    duplicated = sorted({n for n in names if n is not None and names.count(n) > 1})
+    if duplicated:
+        raise InvalidParameterError(name, value, f"tools with unique names ({duplicated[0]!r} is given twice)")
+    return out
+
+
+def tool_choice_for(choice: str, tools_text: str | None) -> str:
+    """The ToolChoice to send: a word or a JSON object as it is, a bare tool name (``--tool-choice
+    NAME``) as ``{"type": "function", "function": {"name": NAME}}``; a named function must be one of
+    the tools."""
+    names = []
+    if tools_text:
+        try:
+            names = [t["function"]["name"] for t in json.loads(tools_text) if isinstance(t, dict)
+                     and isinstance(t.get("function"), dict) and isinstance(t["function"].get("name"), str)]
+        except ValueError:
+            names = []
+    if choice in TOOL_CHOICE_WORDS:
+        return choice
+    wanted = choice
+    if choice.lstrip().startswith("{"):
+        wanted = json.loads(choice)["function"]["name"]  # shape-checked already
+    if wanted not in names:
+        known = f"one of the tools ({', '.join(names)})" if names else "a tool (none given: set tools as well)"
+        raise InvalidParameterError("tool_choice", choice, f"one of {', '.join(TOOL_CHOICE_WORDS)}, or the name "
+                                    f"of {known}")
+    return choice if choice.lstrip().startswith("{") else compact_json({"type": "function",
+                                                                        "function": {"name": choice}})
+
+
 def check_tool_choice(name: str, text: str) -> None:
     """ToolChoice: ``auto``, ``none``, ``required``, or a JSON object naming one function
     (``{"type": "function", "function": {"name": "get_weather"}}``)."""
     expected = (f"one of {', '.join(TOOL_CHOICE_WORDS)}, or {{\"type\": \"function\", \"function\": "
                 "{\"name\": ...}} (a dict is serialised for you)")
-    if text in TOOL_CHOICE_WORDS:
+    if text in TOOL_CHOICE_WORDS or _TOOL_NAME.match(text):  # a bare name: checked against the tools in validate
         return
     choice = _parse_json_text(name, text, expected)
     function = choice.get("function") if isinstance(choice, dict) else None
@@ -588,11 +645,13 @@ PARAMS: tuple[Param, ...] = (
     # are Qwen's OpenAI-style function calling (the SDK documents finish reason tool_calls).
     Param("tools", "Tools", "json_text",
           "Tools the model may call: a JSON array of {type: function, function: {name, description, parameters}} "
-          "(SSE only).", group="advanced", sse_only=True, shape=check_tools,
+          "(SSE only). From Python, callables too: their specs are built from signature, type hints and "
+          "docstring.", group="advanced", sse_only=True, shape=check_tools, prepare=prepare_tools,
           example='[{"type":"function","function":{"name":"get_weather","description":"Weather of a city",'
                   '"parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]'),
     Param("tool_choice", "ToolChoice", "json_text",
-          "Whether and which tool to call: auto, none, required, or {type: function, function: {name}} (SSE only).",
+          "Whether and which tool to call: auto, none, required, a tool's name, or {type: function, function: "
+          "{name}} (SSE only).",
           group="advanced", sse_only=True, shape=check_tool_choice, example="auto"),
     Param("parameters", "Parameters", "json_text", "Model configuration parameters, a JSON string (SSE only).",
           group="advanced", sse_only=True, example='{"incremental_output":true}'),
@@ -742,6 +801,8 @@ class ChatRequest:
         if out.get("need_desensitization") and not out.get("desensitization_rule"):
             raise InvalidParameterError(
                 "desensitization_rule", None, "a rule category such as 'UserInfo' when need_desensitization is true")
+        if "tool_choice" in out:
+            out["tool_choice"] = tool_choice_for(out["tool_choice"], out.get("tools"))
         if "top_logprobs" in out and not out.get("logprobs"):
             raise InvalidParameterError("top_logprobs", out["top_logprobs"], "to be used together with logprobs=True")
         req = ChatRequest.__new__(ChatRequest)

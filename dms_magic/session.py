@@ -249,21 +249,32 @@ def _client_and_params(client: Any, endpoint: str | None, profile: str | None,
 
 
 def chat(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
-         profile: str | None = None, **params: Any):
+         profile: str | None = None, images: Any = None, **params: Any):
     """One ChatWithDesensitize call with the default client (or ``client=``) -> ChatResult.
 
     ``params`` are request parameters by Python name (``model``, ``need_desensitization``,
-    ``temperature``, ...); configured defaults fill the ones not given.
+    ``temperature``, ...); configured defaults fill the ones not given. ``images``: paths, bytes,
+    PIL images, URLs... added to the user message (``images.with_images``; sent as they are, not masked).
     """
+    prompt_or_messages = _with_images(prompt_or_messages, images)
     client, params = _client_and_params(client, endpoint, profile, params, stream=False)
     return client.chat(prompt_or_messages, **params)
 
 
 def stream(prompt_or_messages: Any, *, client: Any = None, endpoint: str | None = None,
-           profile: str | None = None, **params: Any):
+           profile: str | None = None, images: Any = None, **params: Any):
     """Like :func:`chat` but streamed: iterate the returned ChatStream; ``.result`` after the end."""
+    prompt_or_messages = _with_images(prompt_or_messages, images)
     client, params = _client_and_params(client, endpoint, profile, params, stream=True)
     return client.stream(prompt_or_messages, **params)
+
+
+def _with_images(prompt_or_messages: Any, images: Any) -> Any:
+    if images is None:
+        return prompt_or_messages
+    from dms_magic.images import with_images
+
+    return with_images(prompt_or_messages, images)
 
 
 # -- status -------------------------------------------------------------------------------------
