@@ -121,3 +121,29 @@ def test_the_sdk_does_not_serialise_a_tools_list(sse_server):
     [theirs] = sse_server.requests
     assert "Tools" not in theirs["query"]
     assert theirs["query"]["Tools.1.function.name"] == "send_sms"
+
+
+def test_our_client_sends_the_sdks_bytes_for_images_and_callable_tools():
+    # The same request both ways: the SDK given the JSON texts, our client given Python objects
+    # (images=, a callable among the tools, a tool's name as the choice).
+    from _scripted import make_client
+
+    event = sse_body("data: " + json.dumps(sse_event("ok", finish="stop")) + "\n\n")
+    server = ScriptedServer([event, event])
+    choice = {"type": "function", "function": {"name": "lookup_customer"}}
+    try:
+        sdk_send(server.url, messages=MESSAGES, tools=sdk_json(TOOLS), tool_choice=sdk_json(choice), stream=True)
+        text = MESSAGES[1]["content"][0]["text"]
+        with make_client(server.url) as client:
+            client.stream([MESSAGES[0], {"role": "user", "content": text}],
+                          images=[form_image(), "https://example.com/scan.jpg?x=1&y=2"],
+                          tools=[lookup_customer, TOOLS[1]], tool_choice="lookup_customer").result
+    finally:
+        server.close()
+    theirs, ours = server.requests
+    assert verify_signature(ours)
+    assert ours["body"] == theirs["body"]  # Messages with the image parts, byte for byte
+    assert ours["query"]["Tools"] == theirs["query"]["Tools"] and ours["query"]["ToolChoice"] == theirs["query"][
+        "ToolChoice"]
+    # the rest of the query equal too; the SDK writes the boolean Stream as Python's "True"
+    assert {**ours["query"], "Stream": "True"} == theirs["query"] and ours["query"]["Stream"] == "true"
