@@ -215,3 +215,21 @@ def test_the_sdk_streaming_call_with_tools_is_answered_with_a_tool_call(sandbox)
     arguments = "".join(p[0]["Function"]["Arguments"] for p in pieces if p)
     assert json.loads(arguments) == {"city": "Paris", "days": 2}
     assert datas[-1]["Choices"][0]["FinishReason"] == "tool_calls"
+
+
+def test_masking_applies_to_text_parts_and_leaves_images_and_tool_turns_as_they_are():
+    from dms_magic.images import image_part, mask_text_parts
+
+    picture = image_part(png(8, 8))
+    conversation = [
+        {"role": "user", "content": [{"type": "text", "text": "我的手机号13812345678"}, picture]},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"p": "13812345678"}'}}]},
+        {"role": "tool", "content": "call 13812345678", "tool_call_id": "c1"},
+    ]
+    masked = mask_text_parts(conversation, "UserInfo")
+    assert "13812345678" not in masked[0]["content"][0]["text"] and masked[0]["content"][1] == picture
+    assert masked[1] == conversation[1]  # the model wrote those arguments itself: nothing to mask
+    assert "13812345678" not in masked[2]["content"]
+    assert conversation[0]["content"][0]["text"] == "我的手机号13812345678"  # the input is not changed
+    assert [span.original for _, span in masked.entities] == ["13812345678", "13812345678"]

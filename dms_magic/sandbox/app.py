@@ -203,29 +203,10 @@ class SandboxApp:
         image part, a tool call's id, a ``null`` content are passed on as they are)."""
         if rule is None:
             return [dict(m) for m in messages]
-        from ..masking import MaskingSession, mask_messages
+        from ..images import mask_text_parts
+        from ..masking import MaskingSession
 
-        texts, places = [], []  # every text to mask, and where it goes back
-        for i, message in enumerate(messages):
-            content = message.get("content")
-            if isinstance(content, str):
-                texts.append({"role": message["role"], "content": content})
-                places.append((i, None))
-            elif isinstance(content, list):
-                for j, part in enumerate(content):
-                    if part.get("type") == "text" and isinstance(part.get("text"), str):
-                        texts.append({"role": message["role"], "content": part["text"]})
-                        places.append((i, j))
-        masked = mask_messages(texts, rule, config=self.masking_config, session=MaskingSession(seed=seed))
-        out = [dict(m) for m in messages]
-        for (i, j), text in zip(places, (m["content"] for m in masked)):
-            if j is None:
-                out[i]["content"] = text
-            else:
-                if out[i]["content"] is messages[i]["content"]:
-                    out[i]["content"] = [dict(p) for p in messages[i]["content"]]
-                out[i]["content"][j]["text"] = text
-        return out
+        return list(mask_text_parts(messages, rule, config=self.masking_config, session=MaskingSession(seed=seed)))
 
     def _business_error(self, stream: bool, code: str, message: str, request_id: str) -> Response:
         return self._reply(stream, replies.business_error(code, message, request_id=request_id))
