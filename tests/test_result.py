@@ -10,7 +10,8 @@ import pytest
 ROOT = str(Path(__file__).resolve().parent.parent)  # so a fresh interpreter finds the package
 
 from dms_magic.params import ChatRequest
-from dms_magic.result import ChatResult, StreamChunk, assemble, normalize_token_logprobs
+from dms_magic.result import ChatResult, StreamChunk, assemble
+from dms_magic.values import normalize_token_logprobs
 
 REFERENCE_EXAMPLE = {  # the reference page's success example, verbatim in shape
     "RequestId": "0C1CB646-1DE4-4AD0-B4A4-7D47DD52E931", "ErrorCode": "UnknownError", "ErrorMessage": "UnknownError",
