@@ -339,3 +339,52 @@ def image_prompt_tokens(messages: list[dict], params: Mapping[str, Any]) -> int:
     from dms_magic.sandbox.multimodal import prompt_image_tokens
 
     return prompt_image_tokens(messages, high_resolution=bool(params.get("vl_high_resolution_images")))
+
+
+# -- the form's side --------------------------------------------------------------------------------
+class ImageUpload:
+    """The form's image control: a FileUpload (images only, several at once), a thumbnail strip of
+    what will be sent and the sentence that images are sent as they are. ``.parts()`` are the image
+    parts (checked like ``--image``: format and size, before any traffic); ``.add_to(messages)``."""
+
+    def __init__(self) -> None:
+        import ipywidgets as W
+
+        self.upload = W.FileUpload(accept="image/png,image/jpeg,image/gif,image/webp,image/bmp", multiple=True,
+                                   description="images")
+        self.upload.add_class("dms-image-upload")
+        self.clear_button = W.Button(description="no images", icon="times", tooltip="Remove the uploaded images")
+        self.clear_button.on_click(lambda _b: self.clear())
+        self.thumbnails = W.HTML("")
+        self.thumbnails.add_class("dms-image-thumbnails")
+        self.upload.observe(self._changed, names="value")
+        self.widget = W.VBox([W.HBox([self.upload, self.clear_button]), self.thumbnails])
+
+    def files(self) -> list[tuple[str, bytes]]:
+        """(name, bytes) of each uploaded file, in order (ipywidgets 8's value: a tuple of dicts)."""
+        return [(str(item.get("name", "image")), bytes(item.get("content", b""))) for item in self.upload.value or ()]
+
+    def parts(self) -> list[dict]:
+        from dms_magic.images import image_part
+
+        return [image_part(data, name=name) for name, data in self.files()]
+
+    def add_to(self, messages: list[dict]) -> list[dict]:
+        from dms_magic.images import with_images
+
+        parts = self.parts()
+        return with_images(messages, parts) if parts else messages
+
+    def clear(self) -> None:
+        self.upload.value = ()
+        self.thumbnails.value = ""
+
+    def _changed(self, _change: Any = None) -> None:
+        from dms_magic.images import ImageError
+
+        try:
+            parts = self.parts()
+        except ImageError as exc:  # named next to the control; Send refuses it the same way
+            self.thumbnails.value = f'<span style="color:#82071e">{esc(exc)}</span>'
+            return
+        self.thumbnails.value = extras_html(images=parts, dry_run=True) if parts else ""
