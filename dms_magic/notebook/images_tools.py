@@ -388,3 +388,10 @@ class ImageUpload:
             self.thumbnails.value = f'<span style="color:#82071e">{esc(exc)}</span>'
             return
         self.thumbnails.value = extras_html(images=parts, dry_run=True) if parts else ""
+
+
+def sent_images(messages: list[dict]) -> list[dict]:
+    """The image parts of the last message (what a send added)."""
+    from dms_magic.images import content_images
+
+    return content_images(messages[-1].get("content")) if messages and isinstance(messages[-1], Mapping) else []

@@ -391,7 +391,8 @@ def answer_after_tools(messages: Sequence[Mapping]) -> str:
         if content.startswith("Error:"):
             sentences.append(f"The tool {name} failed ({content[6:].strip()}), so I cannot use its result.")
         else:
-            sentences.append(f"The tool {name} returned: {content.strip() or '(nothing)'}.")
+            said = content.strip() or "(nothing)"
+            sentences.append(f"The tool {name} returned: {said}" + ("" if said[-1] in ".!?。" else "."))
     return "Based on the tool results: " + " ".join(sentences)
 
 
