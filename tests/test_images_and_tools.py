@@ -233,3 +233,17 @@ def test_masking_applies_to_text_parts_and_leaves_images_and_tool_turns_as_they_
     assert "13812345678" not in masked[2]["content"]
     assert conversation[0]["content"][0]["text"] == "我的手机号13812345678"  # the input is not changed
     assert [span.original for _, span in masked.entities] == ["13812345678", "13812345678"]
+
+
+def test_the_plain_action_answers_a_tool_conversation_with_the_results():
+    # The plain request has no Tools, but a conversation with tool turns is any message list: the
+    # answer uses the tool's result.
+    conversation = [
+        {"role": "user", "content": "get_weather for Oslo"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"temperature_c": 3}'},
+    ]
+    result = dms_magic.chat(conversation)
+    assert result.finish_reason == "stop" and result.tool_calls == []
+    assert result.text.startswith('Based on the tool results: The tool get_weather returned: {"temperature_c": 3}.')
