@@ -19,11 +19,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-ENV_ENDPOINT = "DMS_MAGIC_ENDPOINT"
-ENV_INSTANCE_ID = "DMS_MAGIC_INSTANCE_ID"
+from dms_magic.defaults import CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID  # noqa: F401 (re-exported)
+
 SANDBOX = "sandbox"  # the endpoint spelling that means "the in-process sandbox"
 SANDBOX_INSTANCE_ID = 1  # the instance the in-process sandbox serves
-CENTRAL_ENDPOINT = "dms-enterprise.aliyuncs.com"
 
 # Settings that choose the client (everything else configurable is a request parameter default).
 CLIENT_SETTINGS = ("endpoint", "instance_id", "profile")
