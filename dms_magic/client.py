@@ -324,7 +324,9 @@ class DmsChatClient:
                     _discard(response)
                 policy = _policy_for_reply(err)
             except _TRANSPORT_ERRORS as exc:
-                err, policy = self._transport_error(exc)
+                # Headers that did arrive (a stream that broke before its first event) name the request.
+                request_id = response.headers.get("x-acs-request-id") if response is not None else None
+                err, policy = self._transport_error(exc, request_id)
                 if response is not None:
                     _discard(response)
             # Raised here, outside the except block: the error carries no chain into urllib3's frames.
@@ -337,7 +339,7 @@ class DmsChatClient:
             log.info("%s: %s, retry %d/%d in %.2f s", action, err.code, attempt, self.max_retries, delay)
             time.sleep(delay)
 
-    def _transport_error(self, exc: BaseException) -> tuple[errors.DmsError, str]:
+    def _transport_error(self, exc: BaseException, request_id: str | None = None) -> tuple[errors.DmsError, str]:
         """The DmsError for a failed exchange, and whether it may be retried: _RETRY when the request
         was not fully written (it cannot have reached the model), _OPT_IN when it was."""
         kind = type(exc).__name__
@@ -360,7 +362,7 @@ class DmsChatClient:
                 else f"the connection dropped ({_reason(exc)})")
         return errors.OutcomeUnknownError(
             f"{what} after the request was sent to {self.host}: the service may have processed (and billed) "
-            "it, so it was not retried automatically"), _OPT_IN
+            "it, so it was not retried automatically", request_id=request_id), _OPT_IN
 
 
 # Retry policies: always (the request did not reach the model), only with retry_on_timeout=True
