@@ -491,6 +491,7 @@ class _Http:
         manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self.manager = manager
         self.proxy_shown = _without_userinfo(proxy) if proxy else None
+        self.endpoint_url = endpoint_url
         self.pool = manager.connection_from_url(endpoint_url)
         # Forwarded through a proxy (http endpoint): the request line carries the absolute URL.
         self.base = f"{parts.scheme}://{parts.netloc}" if proxy and parts.scheme == "http" else ""
@@ -502,11 +503,19 @@ class _Http:
     def post(self, target: str, body: bytes, headers: Mapping[str, str], *, stream: bool) -> Any:
         """The response; a stream's body is left unread (``preload_content=False``)."""
         _progress.written = False
+        try:
+            return self._urlopen(target, body, headers, stream)
+        except u3.ClosedPoolError:  # close() ran (session.forget_clients): a closed client still works
+            self.pool = self.manager.connection_from_url(self.endpoint_url)
+            return self._urlopen(target, body, headers, stream)
+
+    def _urlopen(self, target: str, body: bytes, headers: Mapping[str, str], stream: bool) -> Any:
         return self.pool.urlopen("POST", self.base + target, body=body, headers=headers, retries=False,
                                  redirect=False, assert_same_host=False, preload_content=not stream,
                                  release_conn=not stream)
 
     def close(self) -> None:
+        """Drop the kept-alive connections (a call afterwards opens new ones)."""
         self.manager.clear()
 
 

@@ -473,3 +473,14 @@ def test_calls_go_through_the_proxy_when_one_applies(scripted, monkeypatch):
     req = server.requests[-1]
     assert req["headers"]["host"] == "dms-enterprise.example.invalid:8080"
     assert req["query"]["InstanceId"] == "1" and verify_signature(req)
+
+
+def test_a_closed_client_still_works(scripted):
+    # session.forget_clients() closes cached clients that another thread may still be using.
+    server = scripted((200, OK_BODY))
+    client = make_client(server.url, max_retries=0)
+    assert client.chat("hi").text == "你好"
+    client.close()
+    assert client.chat("again").text == "你好"
+    client.close()
+    assert len(server.requests) == 2
