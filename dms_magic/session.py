@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from dms_magic.defaults import (CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID,  # noqa: F401 (re-exported)
+from dms_magic.defaults import (CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID,  # noqa: F401 (re-exported: magics)
                                 env_endpoint, env_instance_id)
 
 SANDBOX = "sandbox"  # the endpoint spelling that means "the in-process sandbox"
