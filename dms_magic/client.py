@@ -373,6 +373,8 @@ _RETRY, _OPT_IN, _NO = "retry", "opt-in", "no"
 def _policy_for_reply(err: errors.DmsError) -> str:
     """What a reply from the service allows. Throttling and 503 ServiceUnavailable are refusals
     before the model; other 5xx (InternalError, 502, 504) may come after it ran."""
+    if isinstance(err, errors.OutcomeUnknownError):  # a stream that ended before its first event
+        return _OPT_IN
     if err.http_status in (502, 504):  # a gateway's upstream failed or timed out: the model may have run
         return _OPT_IN if errors.is_retryable(err) else _NO
     if isinstance(err, errors.ThrottlingError) or err.code == "ServiceUnavailable" or err.http_status == 503:
@@ -588,12 +590,16 @@ def _body_chunks(response: Any) -> Iterator[bytes]:
         yield data
 
 
-def _decode_event(data: str, complete: bool, request_id: str | None = None) -> Any:
+class _CutOff(Exception):
+    """The body ended inside an event (raised by _decode_event; the caller builds the error)."""
+
+
+def _decode_event(data: str, complete: bool) -> Any:
     try:
         return json.loads(data)
     except ValueError:
         if not complete:  # the body ended inside this event: a cut-off stream, not a bad event
-            raise _truncated("the stream ended in the middle of an event", "", request_id) from None
+            raise _CutOff from None
         raise errors.DmsError(f"unreadable stream event: {data[:200]!r}", code="InvalidResponse") from None
 
 
@@ -605,13 +611,21 @@ def _first_event(response: Any) -> Any:
         if data.strip() == _END:
             return None, iter([(_END, True)])
         try:
-            body = _decode_event(data, complete, response.headers.get("x-acs-request-id"))
+            body = _decode_event(data, complete)
+        except _CutOff:
+            return _ended_early("in the middle of its first event", response)
         except errors.DmsError as exc:
             return exc
         if errors.is_failure(200, body):
             return errors.from_response(response.status, body)
         return body, events
-    return _truncated("the stream ended before its first event", "", response.headers.get("x-acs-request-id"))
+    return _ended_early("before its first event", response)
+
+
+def _ended_early(where: str, response: Any) -> errors.OutcomeUnknownError:
+    return errors.OutcomeUnknownError(
+        f"the stream ended {where}: the service may have processed (and billed) the request, so it was not "
+        "retried automatically", request_id=response.headers.get("x-acs-request-id"))
 
 
 def _truncated(what: str, partial_text: str, request_id: str | None) -> errors.TruncatedStreamError:
@@ -723,7 +737,7 @@ class ChatStream:
                     if data.strip() == _END:
                         self._ended = True
                         break
-                    body = _decode_event(data, complete, self._request_id())
+                    body = _decode_event(data, complete)
                 if errors.is_failure(200, body):
                     raise errors.from_response(response.status, body)
                 chunk = StreamChunk.from_event(body, index=len(self._chunks))
@@ -734,9 +748,9 @@ class ChatStream:
                 return
             error = _truncated(f"the stream broke off after {len(self._chunks)} events ({_reason(exc)})",
                                self._partial_text(), self._request_id())
-        except errors.TruncatedStreamError as exc:
-            exc.partial_text = self._partial_text()
-            error = exc
+        except _CutOff:
+            error = _truncated(f"the stream ended in the middle of event {len(self._chunks) + 1}",
+                               self._partial_text(), self._request_id())
         except Exception as exc:
             if self._closed and isinstance(exc, ValueError):  # a read on a connection close() just shut
                 return

@@ -120,7 +120,7 @@ def test_a_failing_call_leaves_no_secret_in_traceback_locals(script, call, expec
                 else:
                     list(client.stream("hi"))
         text = _rendered_with_locals(info.value)
-        assert "client" in text and "_send" in text or "_run" in text  # the frames' locals were rendered
+        assert "client = DmsChatClient(" in text  # the frames' locals were rendered
         signatures = _signatures(srv)
         assert signatures
         for secret in (TOKEN, SECRET, *signatures):
