@@ -408,9 +408,15 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _reason(exc: BaseException) -> str:
-    # urllib3 wraps the socket error: name the innermost cause (ConnectionRefusedError, ...).
-    inner = getattr(exc, "reason", None) or (exc.args[1] if len(getattr(exc, "args", ())) > 1 else None)
-    return type(inner).__name__ if isinstance(inner, BaseException) else type(exc).__name__
+    """The innermost cause's name (ConnectionRefusedError, RemoteDisconnected, ...): urllib3 wraps
+    the socket error in its own, as ``.reason``, the second argument, or the cause."""
+    for _ in range(5):
+        args = getattr(exc, "args", ())
+        inner = getattr(exc, "reason", None) or (args[1] if len(args) > 1 else None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return type(exc).__name__
 
 
 def _json(data: bytes) -> Any:

@@ -190,7 +190,8 @@ def test_close_from_another_thread_ends_a_blocked_reader_cleanly_every_time():
 
 @pytest.mark.parametrize("body", ["", 'data: {"RequestId": "R-E", "Succ'], ids=["empty", "cut-first-event"])
 def test_a_stream_that_ends_before_its_first_event_is_outcome_unknown(scripted, body):
-    server = scripted(("short", body.encode()), ("short", body.encode()), sse_body(_data(sse_event("ok", finish="stop"))))
+    cut = ("short", body.encode())
+    server = scripted(cut, cut, sse_body(_data(sse_event("ok", finish="stop"))))
     with make_client(server.url) as client, pytest.raises(errors.OutcomeUnknownError) as info:
         client.stream("hi")
     assert "may have processed" in str(info.value) and len(server.requests) == 1
