@@ -484,3 +484,76 @@ def test_a_closed_client_still_works(scripted):
     assert client.chat("again").text == "你好"
     client.close()
     assert len(server.requests) == 2
+
+
+class ConnectProxy:
+    """A minimal HTTPS proxy: answers CONNECT host:port, then relays bytes both ways (it sees only
+    ciphertext). Records the CONNECT targets."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.targets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(4096)
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        assert method == "CONNECT"
+        self.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(src, dst):
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (src, dst):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def close(self):
+        self.listener.close()
+
+
+def test_https_goes_through_the_proxy_in_a_connect_tunnel(scripted, tmp_path, monkeypatch):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server = scripted(gateway(503, "ServiceUnavailable"), (200, OK_BODY))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    proxy = ConnectProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+        url = server.url.replace("http://", "https://")
+        with make_client(url) as client:
+            assert client._http.proxied
+            assert client.chat("hi").text == "你好"
+        assert len(server.requests) == 2 and verify_signature(server.requests[-1])  # the retry too
+        assert proxy.targets and set(proxy.targets) == {urlsplit(url).netloc}
+    finally:
+        proxy.close()
