@@ -54,7 +54,10 @@ HINTS: dict[str, str] = {
     "NoPermission": "no permission: grant dms:ChatWithDesensitize (and access to the DMS instance).",
     "InvalidInstanceId": "the DMS instance id is wrong or not in this region; check instance_id and the endpoint.",
     "InstanceNotFound": "the DMS instance id is wrong or not in this region; check instance_id and the endpoint.",
-    "InternalError": "a server-side error; retried automatically; if it persists, report the request id.",
+    "InternalError": ("a server-side error; not retried automatically, as the request may have reached the model "
+                      "(retry_on_timeout=True opts in); if it persists, report the request id."),
+    "TruncatedStream": ("the stream ended before its final event: the answer is incomplete (the text so far is on "
+                        ".partial_text); the request was processed, so it is not retried automatically."),
     "ServiceUnavailable": "the service is temporarily unavailable; retried automatically; try again later.",
     "RequestTimeout": "the request timed out; retried automatically; raise timeout= for long answers.",
     "ConnectionError": "could not reach the endpoint; check the endpoint, network, proxy or VPC settings.",
@@ -145,6 +148,14 @@ class OutcomeUnknownError(TransportError):
     code are "outcome unknown", and ``resume=`` does not resend them unless asked."""
 
     default_code = "OutcomeUnknown"
+
+
+class TruncatedStreamError(OutcomeUnknownError):
+    """A stream that ended or broke off before its final event: the answer is incomplete and the
+    service did run the model. ``.partial_text`` holds the text received. Not retried."""
+
+    default_code = "TruncatedStream"
+    partial_text: str = ""
 
 
 _RETRYABLE = (ThrottlingError, ServiceError, TransportError)

@@ -87,7 +87,7 @@ class SandboxApp:
             drop_connection(request.environ)
             return Response(b"", status=500)  # the socket is already closed: nothing reaches the client
         if fault == "throttle":
-            return gateway_error("Throttling.User")
+            return self.faults.throttled(gateway_error("Throttling.User"))
         if fault == "error":
             return gateway_error("ServiceUnavailable")
 
