@@ -14,6 +14,7 @@ import requests
 from dms_magic import params as P
 from dms_magic import signing
 from dms_magic.sandbox import start
+from dms_magic.sandbox.inspection import received, received_all
 
 GATEWAY_KEYS = {"RequestId", "HostId", "Code", "Message", "Recommend"}
 
@@ -207,7 +208,7 @@ def test_received_shows_the_masked_input_over_http(sandbox):
     form = {"Messages": json.dumps([{"role": "user", "content": "我的手机号是13812345678"}], ensure_ascii=False)}
     response = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "UserInfo"}, form)
     request_id = response.json()["RequestId"]
-    entries = requests.get(f"{sandbox.url}/_sandbox/received", timeout=10).json()
+    entries = received_all(sandbox.url, sandbox.access_key_id, sandbox.access_key_secret)
     entry = next(e for e in entries if e["request_id"] == request_id)
     assert entry["request"]["messages"][0]["content"] == "我的手机号是13812345678"  # as sent
     assert "13812345678" not in entry["model_input"][0]["content"]  # as the generator saw it
@@ -319,8 +320,8 @@ def test_business_errors_on_the_streaming_action_come_as_one_event(sandbox):
 def test_received_can_be_cleared():
     with start() as sb:
         post(sb)
-        assert len(requests.get(f"{sb.url}/_sandbox/received", timeout=10).json()) == 1
-        requests.delete(f"{sb.url}/_sandbox/received", timeout=10)
+        assert len(received(sb.url, sb.access_key_id, sb.access_key_secret)["entries"]) == 1
+        received(sb.url, sb.access_key_id, sb.access_key_secret, clear=True)
         assert sb.received == []
 
 
