@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from dms_magic import session
-from dms_magic.compare import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, as_messages, error_row,
+from dms_magic.comparison import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, as_messages, error_row,
                                find_leaks, pick_seed, result_row, sensitive_values, similarity, variant_params)
 
 THROTTLE_REQUEUES = 3  # extra tries for a row still throttled after the client's own retries
