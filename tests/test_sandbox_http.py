@@ -356,3 +356,27 @@ def test_a_stopped_sandbox_answers_nothing_even_on_kept_alive_connections():
 
     with pytest.raises(TransportError):
         client.chat("hi")
+
+
+def test_a_stream_arrives_event_by_event():
+    import socket
+
+    with start(latency_ms=3000) as sb:  # the latency is spread between the events
+        query = {"InstanceId": "1", "MaxTokens": "30"}
+        body = urlencode({"Messages": json.dumps([{"role": "user", "content": "hello there"}])}).encode()
+        headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sb.port}", P.SSE_ACTION,
+                                       P.API_VERSION, sb.access_key_id, sb.access_key_secret)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        with socket.create_connection((sb.host, sb.port), timeout=30) as conn:
+            conn.sendall(f"POST /?{urlencode(query)} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n"
+                         .encode() + body)
+            first = b""
+            while b"data:" not in first or not first.endswith(b"\r\n"):
+                first += conn.recv(65536)
+            assert b'"FinishReason":null' in first  # the first event came alone ...
+            assert b'"FinishReason":"' not in first  # ... before the last one was written
+            rest = b""
+            while b'"FinishReason":"' not in rest:
+                chunk = conn.recv(65536)
+                assert chunk
+                rest += chunk

@@ -16,7 +16,7 @@ class CountingClient:
         raise AssertionError("nothing should be sent")
 
 
-@pytest.mark.parametrize("rate", [float("nan"), 1e-300, float("inf"), -1, 0, "2", True])
+@pytest.mark.parametrize("rate", [float("nan"), 1e-300, float("inf"), "2", True])
 def test_a_bad_rate_is_refused_up_front(rate):
     client = CountingClient()
     with pytest.raises(ValueError, match=r"^rate=.* is invalid"):
@@ -36,17 +36,3 @@ def test_prompts_that_are_not_a_collection_are_refused_naming_the_argument(promp
 def test_a_client_that_is_not_a_client_is_one_error_not_one_per_row(junk):
     with pytest.raises(TypeError, match=r"^client=.* is not a client"):  # raised, not three error rows
         chat_many(["a", "b", "c"], client=junk, progress=False)
-
-
-def test_a_small_but_sane_rate_still_runs():
-    class Answering(CountingClient):
-        def chat(self, messages, **params):
-            from dms_magic.result import ChatResult
-
-            self.calls += 1
-            return ChatResult.from_response({"RequestId": "R", "Success": True, "Data": {"Choices": [
-                {"FinishReason": "stop", "Message": {"Content": "ok", "Role": "assistant"}}]}})
-
-    client = Answering()
-    frame = chat_many(["a"], client=client, rate=0.5, progress=False)  # the first request needs no wait
-    assert client.calls == 1 and frame["error_code"].isna().all()

@@ -1,5 +1,5 @@
-"""Issue 12, item 9: idle connections cost no threads, idle ones are closed after a while, stop()
-really stops, and streaming and the drop fault still work on the bounded server."""
+"""Issue 12, item 9: idle connections cost no threads, idle ones are closed after a while, and
+stop() really stops (streaming and the drop fault on this server: tests/test_sandbox_http.py)."""
 from __future__ import annotations
 
 import json
@@ -28,7 +28,7 @@ def _post(sb, content="hi", **kw):
 
 
 def test_2000_idle_connections_cost_no_threads_and_stop_closes_them_all():
-    sb = start(threads=8)
+    sb = start()
     idle: list[socket.socket] = []
     try:
         assert _post(sb).status_code == 200
@@ -39,7 +39,7 @@ def test_2000_idle_connections_cost_no_threads_and_stop_closes_them_all():
         # Served while 2000 idle connections are open: a worker is free, the pool is not held by them.
         assert _post(sb, "still answering?").status_code == 200
         grown = threading.active_count() - before
-        print(f"\nthreads: {before} before, +{grown} with 2000 idle connections (pool of {sb.threads})")
+        print(f"\nthreads: {before} before, +{grown} with 2000 idle connections")
         assert grown <= 0  # the pool was started with the server: idle connections add no thread
         assert sb.accepted == 2
     finally:
@@ -67,32 +67,3 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout():
             assert half.recv(1) == b""
         finally:
             half.close()
-
-
-def test_a_stream_still_arrives_event_by_event():
-    with start(latency_ms=3000) as sb:  # the latency is spread between the events
-        query, body, headers = _signed(sb, "hello there", action=P.SSE_ACTION, query={"MaxTokens": "30"})
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        with socket.create_connection((sb.host, sb.port), timeout=30) as conn:
-            conn.sendall(f"POST /?{urlencode(query)} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n"
-                         .encode() + body)
-            first = b""
-            while b"data:" not in first or not first.endswith(b"\r\n"):
-                first += conn.recv(65536)
-            assert b'"FinishReason":null' in first  # the first event came alone ...
-            assert b'"FinishReason":"' not in first  # ... before the last one was written
-            rest = b""
-            while b'"FinishReason":"' not in rest:
-                chunk = conn.recv(65536)
-                assert chunk
-                rest += chunk
-
-
-def test_the_drop_fault_still_closes_without_an_answer():
-    with start(drop_rate=1.0) as sb:
-        try:
-            _post(sb)
-        except requests.ConnectionError:
-            pass
-        else:
-            raise AssertionError("a dropped request was answered")

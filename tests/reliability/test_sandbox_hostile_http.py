@@ -81,7 +81,7 @@ def test_deeply_nested_json_is_an_invalid_parameter(sandbox, case):
         body = urlencode({"Messages": messages}).encode()
     else:
         body = urlencode({"Messages": OK_MESSAGES}).encode()
-        query["SearchOptions"] = '{"a": ' + "{" * 899 + "}" * 899 + "}"
+        query["SearchOptions"] = '{"a": ' * 900 + "1" + "}" * 900
     reply = _gateway_400(*_exchange(sandbox, _signed_request(sandbox, body, query)), code="InvalidParameter")
     assert ("SearchOptions" if case.startswith("Search") else "Messages") in reply["Message"]
     assert "nested" in reply["Message"]
