@@ -163,8 +163,8 @@ class Sandbox:
         self._app.closed = True  # a request already queued for a worker is dropped, not answered
         try:
             self._server.trigger.pull_trigger(self._server.close_everything)
-        except OSError:  # the trigger is already closed: so is the loop, and with it every connection
-            pass
+        except OSError:  # the trigger is closed, so the loop cannot be woken: close from here
+            self._server.close_everything()
         self._thread.join(timeout=STOP_TIMEOUT)
         # Workers still inside the app find their connection closed at their next write and end.
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=STOP_TIMEOUT)
