@@ -109,14 +109,29 @@ class _Server(TcpWSGIServer):
         error_task_class = _GatewayErrorTask
         parser_class = _Parser
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._trigger_lock = threading.Lock()
+        self._trigger_closed = False
+        super().__init__(*args, **kwargs)
+
+    def pull_trigger(self) -> None:
+        """Wake the loop (workers do after each request); a no-op once stop() closed the trigger. A
+        worker still finishing its request then would otherwise write to a closed descriptor, or to
+        whatever pipe or socket reused its number since (seen: EBADF in workers after stop())."""
+        with self._trigger_lock:
+            if not self._trigger_closed:
+                self.trigger.pull_trigger()
+
     def close_everything(self) -> None:
-        """Close every connection and the listening socket; runs in the loop thread (via the
-        trigger), so the loop sees an empty map and returns."""
-        for dispatcher in list(self._map.values()):
-            try:
-                dispatcher.close() if dispatcher is self else dispatcher.handle_close()
-            except OSError:
-                pass
+        """Close every connection, the listening socket and the trigger; runs in the loop thread
+        (via the trigger), so the loop sees an empty map and returns."""
+        with self._trigger_lock:
+            self._trigger_closed = True
+            for dispatcher in list(self._map.values()):
+                try:
+                    dispatcher.close() if dispatcher is self else dispatcher.handle_close()
+                except OSError:
+                    pass
 
 
 class Sandbox:
