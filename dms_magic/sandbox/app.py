@@ -22,6 +22,8 @@ from . import replies
 from .auth import AuthFailure, Verifier
 from .faults import Faults, drop_connection
 from .generator import generate
+from .inspection import RECEIVED_PATH
+from .intake import MAX_JSON_DEPTH, canonical_pairs, repeated_keys, too_deep
 from .journal import Journal
 from .replies import ReplyShape, gateway_error, json_response, new_request_id
 from .sse import error_event, events
@@ -30,7 +32,6 @@ log = logging.getLogger("dms_magic.sandbox")
 
 MAX_BODY_BYTES = 1024 * 1024  # larger bodies get 413 RequestBodyTooLarge
 DEFAULT_MODEL = "qwen-plus"
-RECEIVED_PATH = "/_sandbox/received"
 
 
 class SandboxApp:
@@ -63,11 +64,10 @@ class SandboxApp:
         if self.closed:  # stopped: a kept-alive connection must not be answered any more
             drop_connection(request.environ)
             return Response(b"", status=503)
-        if request.path == RECEIVED_PATH:
-            if request.method == "DELETE":
-                self.journal.clear()
-                return json_response({"Cleared": True})
-            return json_response(self.journal.as_json())
+        if request.path == RECEIVED_PATH:  # signed like the API: it shows prompts before masking
+            from .inspection import serve
+
+            return serve(request, self.verifier, self.journal)
         if request.path != "/" or request.method != "POST":
             return gateway_error("NotFound", f"{request.method} {request.path} is not served: the sandbox serves "
                                  f"POST / (ChatWithDesensitize, ChatWithDesensitizeSSE) and GET {RECEIVED_PATH}.")
@@ -98,14 +98,24 @@ class SandboxApp:
         refusal = _route_error(request, action)
         if refusal is not None:
             return refusal
-        query = _first_values(request.args)
-        try:
-            pair = self.verifier.verify(request.method, request.path, query, dict(request.headers), body)
+        pairs = list(request.args.items(multi=True))
+        query = dict(pairs)
+        try:  # over every pair, as the gateway signs: a key appended after signing breaks the signature
+            pair = self.verifier.verify(request.method, request.path, canonical_pairs(pairs),
+                                        dict(request.headers), body)
         except AuthFailure as failure:
             return gateway_error(failure.code, failure.message)
+        repeated = repeated_keys(pairs)
+        if repeated:
+            return gateway_error("InvalidParameter", f"The query repeats {', '.join(repeated)}: send each "
+                                 "parameter once.")
         form = _parse_form(request, body)
         if isinstance(form, Response):
             return form
+        deep = too_deep(query) or too_deep(form)
+        if deep is not None:
+            return gateway_error("InvalidParameter", f"The specified parameter {deep[0]} is not valid: JSON "
+                                 f"nested {deep[1]} levels deep; the limit is {MAX_JSON_DEPTH}.")
         stream = action == P.SSE_ACTION
         try:
             chat = P.ChatRequest.from_wire(query, form, stream=stream)
@@ -273,10 +283,6 @@ def _route_error(request: Request, action: str) -> Response | None:
         return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
                              f"(expected {P.API_VERSION}).")
     return None
-
-
-def _first_values(multi: Any) -> dict[str, str]:
-    return {key: value for key, value in multi.items()}  # MultiDict.items(): the first value per key
 
 
 def _parse_form(request: Request, body: bytes) -> dict[str, str] | Response:
