@@ -24,7 +24,7 @@ from .faults import Faults, drop_connection
 from .generator import generate
 from .journal import Journal
 from .replies import gateway_error, json_response, new_request_id
-from .sse import error_event, events
+from .sse import error_event, events, paced, token_interval
 
 log = logging.getLogger("dms_magic.sandbox")
 
@@ -36,7 +36,7 @@ RECEIVED_PATH = "/_sandbox/received"
 class SandboxApp:
     def __init__(self, verifier: Verifier, *, faults: Faults, instances: Iterable[int] = (1,),
                  masking_config: Any = None, seed: int | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-                 journal: Journal | None = None, upstream: Any = None):
+                 journal: Journal | None = None, upstream: Any = None, stream_token_interval_ms: float = 0):
         self.verifier = verifier
         self.faults = faults
         self.instances = frozenset(int(i) for i in instances)
@@ -44,6 +44,7 @@ class SandboxApp:
         self.max_body_bytes = max_body_bytes
         self.journal = journal or Journal()
         self.upstream = upstream  # an upstream.Upstream: answer with a real model instead of the generator
+        self.stream_token_interval = token_interval(stream_token_interval_ms)  # seconds between streamed events
         self.closed = False
         self._seeds = random.Random(seed)  # seeds for requests that bring none: a seeded sandbox replays
         self._seed_lock = threading.Lock()
@@ -157,7 +158,8 @@ class SandboxApp:
         created = int(time.time())
         if stream:
             chunks = list(events(generation, values, request_id=request_id, model=model, created=created))
-            response = Response(self.faults.paced(chunks), content_type="text/event-stream;charset=utf-8")
+            response = Response(paced(self.faults.paced(chunks), self.stream_token_interval),
+                                content_type="text/event-stream;charset=utf-8")
             response.paced = True
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})

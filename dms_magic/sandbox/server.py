@@ -113,7 +113,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
           error_rate: float = 0, throttle_qps: float | None = None, drop_rate: float = 0, seed: int | None = None,
           instances: Iterable[int] = (1,), masking_config: Any = None, extra_keys: Iterable[KeyPair] = (),
           max_body_bytes: int = MAX_BODY_BYTES, upstream: str | None = None, upstream_model: str | None = None,
-          upstream_api_key: str | None = None) -> Sandbox:
+          upstream_api_key: str | None = None, stream_token_interval_ms: float = 0) -> Sandbox:
     """Start a sandbox on a background thread and return it (also a context manager).
 
     Without ``access_key_secret`` a random one is made for this run. ``security_token`` makes the
@@ -122,6 +122,8 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
     ``upstream`` (an OpenAI-compatible base URL such as ``http://127.0.0.1:11434/v1``) answers with
     a real model instead of the built-in generator, after masking; ``upstream_model`` overrides
     the request's Model there; the key defaults to ``$DMS_MAGIC_UPSTREAM_API_KEY``.
+    ``stream_token_interval_ms`` paces streamed answers like a model (e.g. 33 for ~30 tokens/s);
+    plain answers are never delayed by it.
     """
     key_id = access_key_id or DEFAULT_ACCESS_KEY_ID
     secret = access_key_secret or secrets.token_urlsafe(24)
@@ -144,7 +146,8 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
         answerer = Upstream(upstream, model=upstream_model,
                             api_key=upstream_api_key or os.environ.get("DMS_MAGIC_UPSTREAM_API_KEY"))
     app = SandboxApp(Verifier(keys), faults=faults, instances=instances, masking_config=masking_config, seed=seed,
-                     max_body_bytes=max_body_bytes, journal=Journal(), upstream=answerer)
+                     max_body_bytes=max_body_bytes, journal=Journal(), upstream=answerer,
+                     stream_token_interval_ms=stream_token_interval_ms)
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     server.daemon_threads = True
     return Sandbox(server, app, key_id, secret, security_token)._start()
