@@ -70,7 +70,7 @@ def test_answer_is_labelled_acknowledges_and_does_not_echo_the_prompt(client):
 
 
 def test_answers_are_whole_phrases_at_every_temperature(client):
-    for temperature in (0, 0.9, 1.5):
+    for temperature in (0, 0.9, 1.5, 1.9):
         for seed in range(8):
             for prompt, chinese in ((EN, False), (ZH, True)):
                 result = client.chat(prompt, seed=seed, temperature=temperature, top_p=1.0)
@@ -303,3 +303,41 @@ def test_streamed_deltas_equal_the_plain_answer(client):
         assert (result.reasoning or None) == (plain.reasoning or None)
         assert result.usage_dict == plain.usage_dict
         assert result.token_logprobs == plain.token_logprobs
+
+
+PHRASE_SETS = {name: getattr(scripts, name) for name in dir(scripts)
+               if name.startswith(("ACK_", "DETAILS_", "BODY_"))}
+PHRASE_SETS.update({f"REASONING_{lang}[{i}]": phrases for lang in ("EN", "ZH")
+                    for i, phrases in enumerate(getattr(scripts, f"REASONING_{lang}"))})
+
+
+@pytest.mark.parametrize("name", sorted(PHRASE_SETS))
+def test_phrase_sets_only_hold_whole_sentences(name):
+    """What makes every sampled path a whole, well-tokenised sentence: parts end on token
+    boundaries (so the trie's tokens are the answer's tokens), no expansion is a token prefix of
+    another (each path ends in exactly one sentence), and no quote or backslash (JSON-mode replies)."""
+    import itertools
+
+    expanded = []
+    for phrase in PHRASE_SETS[name]:
+        slots = [(part,) if isinstance(part, str) else part for part in phrase]
+        for combo in itertools.product(*slots):
+            text = "".join(combo)
+            assert tokenise(text) == [t for part in combo for t in tokenise(part)], combo
+            assert '"' not in text and "\\" not in text, text
+            expanded.append(tuple(tokenise(text)))
+    ordered = sorted(set(expanded))  # a prefix sorts right before the sequences it begins
+    for a, b in zip(ordered, ordered[1:]):
+        assert b[:len(a)] != a, (a, b)
+
+
+@pytest.mark.parametrize("prompt", [
+    EN, ZH, "我叫张伟，手机号13812345678，邮箱zhangwei@example.com，订单1234，请帮我写一封投诉信。",
+    "客户李娜的邮箱是lina@example.com，电话13998765432。", "hello", "What did I say my order number was?",
+    'Quote "this" and a back\\slash\nand a newline... wait -- really?'])
+def test_answers_tokenise_back_to_their_own_tokens(client, prompt):
+    for params in ({"seed": 1}, {"seed": 2, "temperature": 1.5, "response_format": "json_object"},
+                   {"seed": 3, "need_desensitization": True, "desensitization_rule": "UserInfo"}):
+        result = client.chat(prompt, logprobs=True, **params)
+        assert [t["token"] for t in result.token_logprobs] == tokenise(result.text)
+        assert result.usage_dict["completion_tokens"] == count_tokens(result.text)

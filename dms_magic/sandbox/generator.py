@@ -216,6 +216,12 @@ class _Run:
         allowed = set(range(len(phrases))) if allowed is None else set(allowed)
         first = True
         while node.children:
+            if len(node.children) == 1 and not (first and end_probability > 0):  # the rest of a word
+                (token, node), = node.children.items()
+                self._check_room()
+                self._append(Step(token, 0.0, [(token, 0.0)]))
+                first = False
+                continue
             candidates, nexts = [], []
             for token, child in node.children.items():
                 mass = sum(child.mass.get(i, 0.0) for i in allowed)
