@@ -334,7 +334,7 @@ def test_phrase_sets_only_hold_whole_sentences(name):
 @pytest.mark.parametrize("prompt", [
     EN, ZH, "我叫张伟，手机号13812345678，邮箱zhangwei@example.com，订单1234，请帮我写一封投诉信。",
     "客户李娜的邮箱是lina@example.com，电话13998765432。", "hello", "What did I say my order number was?",
-    'Quote "this" and a back\\slash\nand a newline... wait -- really?'])
+    'Quote "this" and a back\\slash\nand a newline... wait -- really?', "Please keep this backslash\\"])
 def test_answers_tokenise_back_to_their_own_tokens(client, prompt):
     for params in ({"seed": 1}, {"seed": 2, "temperature": 1.5, "response_format": "json_object"},
                    {"seed": 3, "need_desensitization": True, "desensitization_rule": "UserInfo"}):

@@ -172,6 +172,8 @@ def expansions(phrase: tuple) -> list[tuple[str, float]]:
     slots = []
     for part in phrase:
         alternatives = (part,) if isinstance(part, str) else part
+        if len(alternatives) > len(SLOT_WEIGHTS):
+            raise ValueError(f"a slot holds {len(alternatives)} alternatives; at most {len(SLOT_WEIGHTS)}")
         weights = SLOT_WEIGHTS[:len(alternatives)]
         total = sum(weights)
         slots.append([(text, w / total) for text, w in zip(alternatives, weights)])

@@ -144,17 +144,19 @@ def restated_message(messages: list[dict]) -> dict:
 
 
 _CLAUSE_END = re.compile(r"[。！？!?\n；;，,]|\.(?:\s|$)")
+_TRAILING = re.compile(r"[\s\\]+$")
 _ASKS = re.compile(r"请|帮我|please|can you|could you|explain|write|draft|what|how|why", re.IGNORECASE)
 
 
 def instruction_clause(text: str) -> str:
     """The clause that asks for something (else the last one), cut to QUOTE_TOKENS tokens."""
-    clauses = [c.strip() for c in _CLAUSE_END.split(text) if c.strip()]
+    # No trailing whitespace or backslash: either would join the closing quote mark into one token.
+    clauses = [c for c in (_TRAILING.sub("", c).lstrip() for c in _CLAUSE_END.split(text)) if c]
     if not clauses:
         return ""
     clause = next((c for c in clauses if _ASKS.search(c)), clauses[-1])
     tokens = tokenise(clause)
-    return clause if len(tokens) <= QUOTE_TOKENS else "".join(tokens[:QUOTE_TOKENS]).rstrip() + "…"
+    return clause if len(tokens) <= QUOTE_TOKENS else _TRAILING.sub("", "".join(tokens[:QUOTE_TOKENS])) + "…"
 
 
 # Values a model would carry into its answer: numbers of 4+ digits (phones, IDs, cards, orders),
