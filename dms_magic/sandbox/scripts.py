@@ -59,8 +59,8 @@ DETAILS_ZH: tuple[Phrase, ...] = (
 
 # The body: sentences drawn without replacement until the generator samples the end of text.
 BODY_EN: tuple[Phrase, ...] = (
-    ((" The sandbox", " This sandbox"), (" answers", " replies", " runs"), (" locally", " on this machine", " offline"),
-     ", so", (" nothing", " no data"), (" left", " leaves"), (" this machine", " your computer"), "."),
+    ((" The sandbox", " This sandbox"), (" answers", " replies", " runs"), (" locally", " offline"), ", so",
+     (" nothing", " no data"), (" left", " leaves"), (" this machine", " your computer"), "."),
     ((" Masked", " Protected"), " values", (" stay", " remain"), (" masked", " hidden"), " in",
      (" this answer", " the reply", " my reply"), "."),
     ((" Switch to", " Point dms_magic at", " Configure"), " a real DMS endpoint to", (" get", " receive"),
@@ -160,7 +160,7 @@ def instruction_clause(text: str) -> str:
 
 
 # Values a model would carry into its answer: numbers of 4+ digits (phones, IDs, cards, orders),
-# e-mail addresses, and masked values (138****5678, z***@example.com, 张*).
+# e-mail addresses, and masked values (138****5678, z***@example.com, Z***, 张*).
 _SPECIFIC = re.compile(r"[A-Za-z0-9._%+\-*@]+|[\u4e00-\u9fff]\*+")
 
 
@@ -169,10 +169,11 @@ def specific_values(text: str, skip: str = "") -> list[str]:
     found: list[str] = []
     for match in _SPECIFIC.finditer(text):
         value = match.group().strip(".-_+%")
-        marks = sum(ch.isdigit() or ch == "*" for ch in value)
+        digits = sum(ch.isdigit() for ch in value)
         is_email = "@" in value and "." in value.split("@")[-1]
-        is_masked_name = len(value) >= 2 and not value[0].isascii() and set(value[1:]) == {"*"}
-        if (marks >= 4 or is_email or is_masked_name) and value not in found and value not in skip:
+        is_masked_name = len(value) >= 2 and not value[0].isascii() and set(value[1:]) == {"*"}  # 张*
+        is_masked = value[:1].isalnum() and "**" in value  # Z***, not markdown's **bold**
+        if (digits >= 4 or is_email or is_masked_name or is_masked) and value not in found and value not in skip:
             found.append(value)
     return found[:MAX_DETAILS]
 
