@@ -14,8 +14,10 @@ and the logprobs it reports are the probabilities it used:
   alternatives are every other token the generator could have said there;
 * sampling divides logits by Temperature (0 = greedy), keeps the TopK most likely (0 or >100 =
   off), then the smallest set whose mass reaches TopP, renormalises and draws with ``Seed``;
-* copied text has no alternative (probability 1, as a model copying from its context); between
-  the body's sentences the end of text is one more candidate, likelier after each sentence.
+* copied text has one drawable candidate (probability ~1, as a model copying from its context);
+  between the body's sentences the end of text is one more candidate, likelier after each one;
+* where fewer than five candidates exist, the vocabulary's tail fills the report to five with
+  probabilities near 1e-22 (TAIL_LOGIT), never drawn.
 
 The phrase sets and their weights are fixed, so the "model" is fixed and only the sampling
 depends on the seed.
@@ -42,6 +44,12 @@ MAX_OUTPUT_TOKENS = 4096  # hard ceiling when MaxTokens is not given
 SLOT_WEIGHTS = (1.0, 0.7, 0.5, 0.35)
 # Probability of ending the answer after k body sentences (k >= len: 0.9; none left: the end).
 END_AFTER = (0.0, 0.03, 0.08, 0.3, 0.5, 0.7)
+# Every position reports at least TopLogprobs' maximum of alternatives, as a real model's would:
+# where the phrase sets offer fewer, tokens of the vocabulary's tail fill in, e^50 to e^55 less
+# likely than the best candidate (~1e-22: they never change a reported probability that float
+# can show, and they are never drawn, so no answer ever holds a fragment).
+TAIL_ALTERNATIVES = 5
+TAIL_LOGIT = -50.0
 
 
 @dataclass
@@ -115,7 +123,8 @@ class _Sampler:
         self.presence_penalty = values.get("presence_penalty", 0.0) or 0.0
         self.rng = random.Random(seed)
 
-    def choose(self, candidates: list[tuple[str, float]], seen: set[str]) -> tuple[int, Step]:
+    def choose(self, candidates: list[tuple[str, float]], seen: set[str], drawable: int) -> tuple[int, Step]:
+        """Sample among the first ``drawable`` candidates; the Step reports the distribution over all."""
         penalty = self.presence_penalty
         if penalty and seen:
             logits = [lg - penalty if tok in seen else lg for tok, lg in candidates]
@@ -126,8 +135,11 @@ class _Sampler:
         log_z = top + math.log(sum(exps))
         # Most likely first; sorted() is stable with reverse=True, so ties keep the script's order.
         order = sorted(range(len(logits)), key=logits.__getitem__, reverse=True)
+        ranked = [(candidates[i][0], logits[i] - log_z) for i in order]
+        if drawable < len(order):  # the vocabulary's tail is reported, never drawn
+            order = [i for i in order if i < drawable]
         temperature = self.temperature
-        if temperature < 1e-6 or self.top_k == 1 or len(logits) == 1:
+        if temperature < 1e-6 or self.top_k == 1 or len(order) == 1:
             index = order[0]
         else:
             if temperature == 1:
@@ -149,7 +161,6 @@ class _Sampler:
                 if r < 0:
                     index = order[rank]
                     break
-        ranked = [(candidates[i][0], logits[i] - log_z) for i in order]
         return index, Step(candidates[index][0], logits[index] - log_z, ranked)
 
 
@@ -197,19 +208,72 @@ def phrase_trie(phrases: tuple) -> _Node:
     return root
 
 
+@functools.lru_cache(maxsize=None)
+def tail_vocabulary(phrases: tuple) -> tuple[str, ...]:
+    """The tokens a phrase set uses, in a fixed order: what the tail alternatives are drawn from."""
+    return tuple(sorted({token for phrase in phrases for text, _ in expansions(phrase) for token in tokenise(text)}))
+
+
+@functools.lru_cache(maxsize=65536)  # a pure function of its arguments; answers repeat across requests
+def _tail(vocabulary: tuple[str, ...], position: int, previous: str, taken: tuple[str, ...],
+          need: int) -> tuple[tuple[str, float], ...]:
+    """``need`` tail tokens for this position (not among ``taken``), with logits relative to the best
+    candidate: fixed per position and previous token, as the model is fixed."""
+    h = zlib.crc32(f"{position}\x00{previous}".encode())
+    used, tail = set(taken), []
+    for _ in range(8 * need):
+        h = (h * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+        token = vocabulary[(h >> 33) % len(vocabulary)]
+        if token not in used:
+            used.add(token)
+            tail.append((token, TAIL_LOGIT - 5 * ((h >> 11) & 0xFFFF) / 0xFFFF))
+            if len(tail) == need:
+                break
+    return tuple(tail)
+
+
+@functools.lru_cache(maxsize=65536)
+def _certain_step(vocabulary: tuple[str, ...], position: int, previous: str, token: str) -> Step:
+    """The Step of a sole drawable candidate: ``_Sampler.choose``'s result, computed once."""
+    tail = _tail(vocabulary, position, previous, (token,), TAIL_ALTERNATIVES - 1) if vocabulary else ()
+    log_z = math.log(1.0 + sum(math.exp(offset) for _, offset in tail))  # as choose() rounds it
+    ranked = [(token, -log_z)] + sorted(((t, offset - log_z) for t, offset in tail), key=lambda x: x[1], reverse=True)
+    return Step(token, -log_z, ranked)
+
+
 class _Run:
     """One channel (content or reasoning) being generated."""
 
-    def __init__(self, sampler: _Sampler):
-        self.sampler = sampler
+    def __init__(self, sampler: _Sampler, vocabulary: tuple[str, ...]):
+        self.sampler, self.vocabulary = sampler, vocabulary
         self.steps: list[Step] = []
         self.seen: set[str] = set()
 
     def copy(self, text: str) -> None:
-        """Say ``text`` with certainty: one candidate per token, probability 1."""
+        """Say ``text`` with certainty: the one drawable candidate per token."""
         for token in tokenise(text):
-            self._check_room()
-            self._append(Step(token, 0.0, [(token, 0.0)]))
+            self._say([(token, 0.0)])
+
+    def _say(self, candidates: list[tuple[str, float]]) -> int:
+        """Draw one of ``candidates`` (the tail added for the report) and append it; its index."""
+        self._check_room()
+        if len(candidates) == 1 and not (self.sampler.presence_penalty and self.seen):
+            # Most tokens (copied text, the rest of a word): the same distribution every time.
+            previous = self.steps[-1].token if self.steps else ""
+            index, step = 0, _certain_step(self.vocabulary, len(self.steps), previous, candidates[0][0])
+        else:
+            index, step = self.sampler.choose(self._with_tail(candidates), self.seen, drawable=len(candidates))
+        self._append(step)
+        return index
+
+    def _with_tail(self, candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        need = TAIL_ALTERNATIVES - len(candidates)
+        if need <= 0 or not self.vocabulary:
+            return candidates
+        top = max(logit for _, logit in candidates)
+        previous = self.steps[-1].token if self.steps else ""
+        tail = _tail(self.vocabulary, len(self.steps), previous, tuple(token for token, _ in candidates), need)
+        return candidates + [(token, top + offset) for token, offset in tail]
 
     def phrase(self, phrases: tuple, allowed: set[int] | None = None, end_probability: float = 0.0) -> int | None:
         """Say one phrase of the set (among ``allowed``), token by token down its trie; returns its
@@ -218,26 +282,24 @@ class _Run:
         allowed = set(range(len(phrases))) if allowed is None else set(allowed)
         first = True
         while node.children:
-            if len(node.children) == 1 and not (first and end_probability > 0):  # the rest of a word
-                (token, node), = node.children.items()
-                self._check_room()
-                self._append(Step(token, 0.0, [(token, 0.0)]))
-                first = False
-                continue
             candidates, nexts = [], []
+            only = next(iter(allowed)) if len(allowed) == 1 else None
             for token, child in node.children.items():
-                mass = sum(child.mass.get(i, 0.0) for i in allowed)
+                mass = child.mass.get(only, 0.0) if only is not None else sum(child.mass.get(i, 0.0) for i in allowed)
                 if mass > 0:
                     candidates.append((token, math.log(mass)))
                     nexts.append(child)
             if first and end_probability > 0:
                 total = sum(math.exp(logit) for _, logit in candidates)
                 candidates.append((END_OF_TEXT, math.log(total * end_probability / (1 - end_probability))))
-            self._check_room()
-            index, step = self.sampler.choose(candidates, self.seen)
-            if index == len(nexts):
-                return None  # the end of text: not a token of the answer
-            self._append(step)
+            if first and end_probability > 0:
+                self._check_room()
+                index, step = self.sampler.choose(self._with_tail(candidates), self.seen, drawable=len(candidates))
+                if index == len(nexts):
+                    return None  # the end of text: not a token of the answer
+                self._append(step)
+            else:
+                index = self._say(candidates)
             node = nexts[index]
             allowed = {i for i in allowed if i in node.mass}
             first = False
@@ -259,8 +321,8 @@ class _Finished(Exception):
 class _Budgeted(_Run):
     """The reasoning channel: stops quietly at ThinkingBudget tokens."""
 
-    def __init__(self, sampler: _Sampler, budget: int):
-        super().__init__(sampler)
+    def __init__(self, sampler: _Sampler, vocabulary: tuple[str, ...], budget: int):
+        super().__init__(sampler, vocabulary)
         self.budget = budget
 
     def _check_room(self) -> None:
@@ -271,8 +333,8 @@ class _Budgeted(_Run):
 class _Answer(_Run):
     """The content channel: enforces MaxTokens (finish ``length``) and Stop (finish ``stop``)."""
 
-    def __init__(self, sampler: _Sampler, limit: int, stops: list[str]):
-        super().__init__(sampler)
+    def __init__(self, sampler: _Sampler, vocabulary: tuple[str, ...], limit: int, stops: list[str]):
+        super().__init__(sampler, vocabulary)
         self.limit, self.stops = limit, stops
 
     def _check_room(self) -> None:
@@ -307,7 +369,8 @@ def generate(messages: list[dict], values: dict, *, seed: int, masked_rule: str 
     sampler = _Sampler(values, seed)
     thinking = bool(values.get("enable_thinking"))
 
-    reasoning = _Budgeted(sampler, values.get("thinking_budget") or MAX_OUTPUT_TOKENS)
+    vocabulary = tail_vocabulary(script.body)
+    reasoning = _Budgeted(sampler, vocabulary, values.get("thinking_budget") or MAX_OUTPUT_TOKENS)
     if thinking:  # thinking comes first and is bounded by ThinkingBudget
         try:
             reasoning.copy(script.reasoning_intro)
@@ -317,7 +380,7 @@ def generate(messages: list[dict], values: dict, *, seed: int, masked_rule: str 
             pass
 
     limit = min(values.get("max_tokens") or MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
-    content = _Answer(sampler, limit, [s for s in (values.get("stop") or []) if s])
+    content = _Answer(sampler, vocabulary, limit, [s for s in (values.get("stop") or []) if s])
     try:
         if script.json_prefix:
             content.copy(script.json_prefix)
