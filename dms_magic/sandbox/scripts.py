@@ -135,7 +135,7 @@ class Script:
     json_suffix: str  # JSON mode: the closing text
 
 
-def restated_message(messages: list[dict]) -> dict:
+def acknowledged_message(messages: list[dict]) -> dict:
     """The message the answer acknowledges: the last user message (else the last one)."""
     for message in reversed(messages):
         if message.get("role") == "user":
@@ -195,7 +195,7 @@ def cloud_notes(values: dict, chinese: bool) -> list[str]:
 
 
 def build(messages: list[dict], values: dict, *, masked_rule: str | None, prompt_tokens: int) -> Script:
-    target = restated_message(messages)
+    target = acknowledged_message(messages)
     text = target.get("content") or ""
     chinese = is_cjk_heavy(text)
     quote = instruction_clause(text)
