@@ -248,7 +248,7 @@ def test_json_object_is_valid_json(client, prompt):
         parsed = json.loads(result.text)
         assert parsed["request"].rstrip("…") in prompt  # the instruction clause, copied
         chinese = is_cjk_heavy(prompt)
-        acknowledgement = "【沙箱，非大模型】好的。关于“x”，下面是一段简短的回复。" if chinese else \
+        acknowledgement = "【沙箱，非大模型】好的，关于“x”，下面是一段简短的回复。" if chinese else \
             "[sandbox, not an LLM] Sure. About “x”: here is a short reply."
         assert body_sentences(acknowledgement + parsed["reply"], chinese)  # whole sentences
         assert "sandbox" in parsed["generator"] or "沙箱" in parsed["generator"]

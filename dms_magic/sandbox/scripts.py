@@ -43,7 +43,7 @@ ACK_TAIL_EN: tuple[Phrase, ...] = (
      (" reply", " answer", " response"), "."),
 )
 ACK_HEAD_ZH: tuple[Phrase, ...] = (
-    (("好的", "收到", "明白了", "可以"), "。", ("关于", "针对", "对于"), "“"),
+    (("好的", "收到", "明白了", "可以"), "，", ("关于", "针对", "对于"), "“"),
 )
 ACK_TAIL_ZH: tuple[Phrase, ...] = (
     ("”，", ("下面是", "这里是", "以下是"), ("一段", "沙箱", "我"), ("简短的", "本地的", "简要的"),
@@ -145,7 +145,8 @@ def acknowledged_message(messages: list[dict]) -> dict:
 
 _CLAUSE_END = re.compile(r"[。！？!?\n；;，,]|\.(?:\s|$)")
 _TRAILING = re.compile(r"[\s\\]+$")
-_ASKS = re.compile(r"请|帮我|please|can you|could you|explain|write|draft|what|how|why", re.IGNORECASE)
+_ASKS = re.compile(r"请|帮我|写|翻译|介绍|解释|总结|整理|回复|起草|查|列出|please|can you|could you|explain|write|"
+                   r"draft|summari[sz]e|translate|list|give|tell|describe|what|how|why", re.IGNORECASE)
 
 
 def instruction_clause(text: str) -> str:
