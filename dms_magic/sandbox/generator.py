@@ -255,7 +255,8 @@ class _Run:
             self._say([(token, 0.0)])
 
     def _say(self, candidates: list[tuple[str, float]]) -> int:
-        """Draw one of ``candidates`` (the tail added for the report) and append it; its index."""
+        """Draw one of ``candidates`` (the tail added for the report) and append it, unless it is
+        the end of text; returns its index."""
         self._check_room()
         if len(candidates) == 1 and not (self.sampler.presence_penalty and self.seen):
             # Most tokens (copied text, the rest of a word): the same distribution every time.
@@ -263,7 +264,8 @@ class _Run:
             index, step = 0, _certain_step(self.vocabulary, len(self.steps), previous, candidates[0][0])
         else:
             index, step = self.sampler.choose(self._with_tail(candidates), self.seen, drawable=len(candidates))
-        self._append(step)
+        if step.token != END_OF_TEXT:
+            self._append(step)
         return index
 
     def _with_tail(self, candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -292,14 +294,9 @@ class _Run:
             if first and end_probability > 0:
                 total = sum(math.exp(logit) for _, logit in candidates)
                 candidates.append((END_OF_TEXT, math.log(total * end_probability / (1 - end_probability))))
-            if first and end_probability > 0:
-                self._check_room()
-                index, step = self.sampler.choose(self._with_tail(candidates), self.seen, drawable=len(candidates))
-                if index == len(nexts):
-                    return None  # the end of text: not a token of the answer
-                self._append(step)
-            else:
-                index = self._say(candidates)
+            index = self._say(candidates)
+            if index == len(nexts):
+                return None  # the end of text: not a token of the answer
             node = nexts[index]
             allowed = {i for i in allowed if i in node.mass}
             first = False
