@@ -28,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--instance", type=int, action="append", default=None,
                    help="a DMS instance id that exists (repeatable; default 1)")
     p.add_argument("--latency-ms", type=float, default=0, help="delay added to every API request")
-    p.add_argument("--stream-token-interval-ms", type=float, default=0,
+    p.add_argument("--stream-token-interval-ms", type=float, default=0, metavar="MS",
                    help="pause between streamed tokens, as a model emits them (e.g. 33 for ~30 tokens/s; "
                         "default 0: at once); plain calls are not delayed")
     p.add_argument("--error-rate", type=float, default=0, help="fraction answered 503 ServiceUnavailable")
