@@ -377,7 +377,9 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
 
     own = executor is None
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dms-batch") if own else executor
-    bar = tqdm(total=total, initial=already, disable=not progress, desc="chat_many", unit="row")
+    # smoothing=0: the rate is rows/elapsed; the default moving average keeps the first burst's rate
+    # when the rest finish within one refresh interval (a 1 s run of 24 rows read "1.14s/row").
+    bar = tqdm(total=total, initial=already, disable=not progress, desc="chat_many", unit="row", smoothing=0)
     inflight: dict = {}
     pacer = _Pacer(concurrency)
     try:

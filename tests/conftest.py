@@ -25,7 +25,8 @@ SENTINEL_SECRET = "SENTINEL-sandbox-secret-do-not-print-3f9a"
 def sandbox():
     from dms_magic.sandbox import start
 
-    with start(access_key_id="LTAItestsandbox00000001", access_key_secret=SENTINEL_SECRET, seed=1234) as sb:
+    with start(access_key_id="LTAItestsandbox00000001", access_key_secret=SENTINEL_SECRET, seed=1234,
+               stream_token_interval_ms=0) as sb:  # streams at once: the suite's speed matters
         yield sb
 
 

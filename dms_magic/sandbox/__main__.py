@@ -36,6 +36,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--instance", type=int, action="append", default=None,
                    help="a DMS instance id that exists (repeatable; default 1)")
     p.add_argument("--latency-ms", type=float, default=0, help="delay added to every API request")
+    p.add_argument("--stream-token-interval-ms", type=float, default=0, metavar="MS",
+                   help="pause between streamed tokens, as a model emits them (e.g. 33 for ~30 tokens/s; "
+                        "default 0: at once); plain calls are not delayed")
     p.add_argument("--error-rate", type=float, default=0, help="fraction answered 503 ServiceUnavailable")
     p.add_argument("--throttle-qps", type=float, default=None, help="above N requests/s answer Throttling.User")
     p.add_argument("--drop-rate", type=float, default=0, help="fraction of connections closed without answer")
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                         masking_config=args.masking_config, upstream=args.upstream,
                         upstream_model=args.upstream_model, stream_data=args.stream_data,
                         stream_text=args.stream_text, model_failure=args.model_failure,
-                        placeholder_codes=args.placeholder_codes, **tuning)
+                        placeholder_codes=args.placeholder_codes,
+                        stream_token_interval_ms=args.stream_token_interval_ms, **tuning)
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",
               file=sys.stderr)

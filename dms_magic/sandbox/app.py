@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
@@ -26,7 +26,7 @@ from .inspection import RECEIVED_PATH
 from .intake import MAX_JSON_DEPTH, canonical_pairs, repeated_keys, too_deep
 from .journal import Journal
 from .replies import ReplyShape, gateway_error, json_response, new_request_id
-from .sse import error_event, events
+from .sse import error_event, events, paced, token_interval
 
 log = logging.getLogger("dms_magic.sandbox")
 
@@ -37,7 +37,8 @@ DEFAULT_MODEL = "qwen-plus"
 class SandboxApp:
     def __init__(self, verifier: Verifier, *, faults: Faults, instances: Iterable[int] = (1,),
                  masking_config: Any = None, seed: int | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-                 journal: Journal | None = None, upstream: Any = None, shape: ReplyShape | None = None):
+                 journal: Journal | None = None, upstream: Any = None, shape: ReplyShape | None = None,
+                 stream_token_interval_ms: float = 0):
         self.verifier = verifier
         self.faults = faults
         self.instances = frozenset(int(i) for i in instances)
@@ -46,6 +47,7 @@ class SandboxApp:
         self.journal = journal or Journal()
         self.upstream = upstream  # an upstream.Upstream: answer with a real model instead of the generator
         self.shape = shape or ReplyShape()  # which documented reply shape to send (replies.ReplyShape)
+        self.stream_token_interval = token_interval(stream_token_interval_ms)  # seconds between streamed events
         self.closed = False
         self._seeds = random.Random(seed)  # seeds for requests that bring none: a seeded sandbox replays
         self._seed_lock = threading.Lock()
@@ -177,7 +179,8 @@ class SandboxApp:
         if stream:
             chunks = list(events(generation, values, request_id=request_id, model=model, created=created,
                                  shape=self.shape, tool_call=tool_call))
-            response = Response(self.faults.paced(chunks), content_type="text/event-stream;charset=utf-8")
+            response = Response(paced(self.faults.paced(chunks), self.stream_token_interval),
+                                content_type="text/event-stream;charset=utf-8")
             response.paced = True
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})
