@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from dms_magic.defaults import __version__  # noqa: F401  (one home: the client's User-Agent reads it too)
 
 # public name -> module that defines it
 _LAZY = {

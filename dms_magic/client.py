@@ -37,7 +37,8 @@ from urllib3 import exceptions as u3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from dms_magic import __version__, errors, signing
+from dms_magic import errors, signing
+from dms_magic.defaults import __version__
 from dms_magic.credentials import CredentialError, CredentialSource, resolve
 from dms_magic.defaults import CENTRAL_ENDPOINT, env_endpoint, env_instance_id
 from dms_magic.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest

@@ -14,7 +14,7 @@ import pytest
 
 from dms_magic.sandbox import scripts
 from dms_magic.sandbox.generator import expansions
-from dms_magic.sandbox.tokens import count_tokens, is_cjk_heavy, tokenise
+from dms_magic.tokens import count_tokens, is_cjk_heavy, tokenise
 
 EN = "Please draft a short note to the facilities team about the broken heater on floor 3."
 ZH = "请帮我给物业写一封关于三楼暖气坏了的简短通知。"

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from .. import params as P
-from .tokens import is_cjk_heavy, tokenise
+from ..tokens import is_cjk_heavy, tokenise
 
 # Parameters the sandbox validates but cannot act on: the answer says so instead of dropping them.
 CLOUD_ONLY = ("enable_search", "search_options", "enable_code_interpreter", "modalities_list", "audio_json",
