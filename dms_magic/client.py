@@ -18,6 +18,7 @@ after it. Waits: exponential backoff with full jitter, ``x-acs-retry-after`` (ms
 from __future__ import annotations
 
 import codecs
+import copy
 import email.utils
 import http.client
 import json
@@ -36,7 +37,8 @@ from urllib3 import exceptions as u3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from dms_magic import __version__, errors, signing
+from dms_magic import errors, signing
+from dms_magic.defaults import __version__
 from dms_magic.credentials import CredentialError, CredentialSource, resolve
 from dms_magic.defaults import CENTRAL_ENDPOINT, env_endpoint, env_instance_id
 from dms_magic.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
@@ -211,6 +213,16 @@ class DmsChatClient:
             self._credentials = None  # profile / default chain: resolved on the first call
         self.backend = self.host  # becomes "sandbox" when the sandbox says so
         self._http = _Http(self.endpoint_url, self.timeout)
+        self._cancel: threading.Event | None = None  # set by cancellable(): no attempt is sent once it is set
+
+    def cancellable(self, cancel: threading.Event) -> "DmsChatClient":
+        """A copy of this client (same connection pool and credentials: nothing is opened twice)
+        that sends no attempt once ``cancel`` is set: it raises ``errors.RequestCancelledError`` before
+        sending, and a retry backoff in progress ends at once. A batch run uses it so that Ctrl-C
+        stops every worker, not only the dispatching thread."""
+        run_client = copy.copy(self)
+        run_client._cancel = cancel
+        return run_client
 
     # -- public API ------------------------------------------------------------------------------
     def chat(self, prompt_or_messages: Any, **params: Any) -> ChatResult:
@@ -310,6 +322,8 @@ class DmsChatClient:
         deadline = time.monotonic() + self.max_retry_time
         attempt = 0
         while True:
+            if self._cancel is not None and self._cancel.is_set():
+                raise errors.RequestCancelledError(f"{action} was cancelled before attempt {attempt + 1} was sent")
             response = None
             try:
                 response = self._http.post(target, body, self._signed_headers(source, action, query_string, body,
@@ -344,7 +358,10 @@ class DmsChatClient:
                 raise err
             attempt += 1
             log.info("%s: %s, retry %d/%d in %.2f s", action, err.code, attempt, self.max_retries, delay)
-            time.sleep(delay)
+            if self._cancel is not None:
+                self._cancel.wait(delay)  # a cancel ends the wait; the loop's check then raises
+            else:
+                time.sleep(delay)
 
     def _transport_error(self, exc: BaseException, request_id: str | None = None) -> tuple[errors.DmsError, str]:
         """The DmsError for a failed exchange, and whether it may be retried: _RETRY when the request

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+__version__ = "0.1.0"  # the package's version (dms_magic.__version__; the client's User-Agent)
+
 CENTRAL_ENDPOINT = "dms-enterprise.aliyuncs.com"  # the official SDK's default host
 ENV_ENDPOINT = "DMS_MAGIC_ENDPOINT"
 ENV_INSTANCE_ID = "DMS_MAGIC_INSTANCE_ID"

@@ -141,6 +141,13 @@ class TransportError(DmsError):
     """Connection errors and timeouts: nothing (complete) came back. Retryable."""
 
 
+class RequestCancelledError(DmsError):
+    """The caller cancelled (``DmsChatClient.cancellable``) before this attempt was sent: nothing
+    reached the service for it."""
+
+    default_code = "RequestCancelled"
+
+
 class OutcomeUnknownError(TransportError):
     """The request was fully sent, then the connection timed out or dropped before a complete
     reply: the service may have run the model (and billed it). Not retried unless the caller opts

@@ -196,8 +196,9 @@ def ensure_sandbox():
     with _lock:
         if _sandbox is None:
             from dms_magic.sandbox import start
+            from dms_magic.sandbox.sse import MODEL_TOKEN_INTERVAL_MS
 
-            _sandbox = start()
+            _sandbox = start(stream_token_interval_ms=MODEL_TOKEN_INTERVAL_MS)  # streams at a model's pace
         return _sandbox
 
 

@@ -190,7 +190,7 @@ class DmsChatMagics(Magics, Configurable):
 
     def _compare(self, args, settings, messages, params):
         from dms_magic import session
-        from dms_magic.compare import compare
+        from dms_magic.comparison import compare
 
         comparison = compare(messages, client=session.client_for(settings), **params)
         if args.out:

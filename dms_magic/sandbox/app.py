@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
@@ -22,21 +22,23 @@ from . import multimodal, replies
 from .auth import AuthFailure, Verifier
 from .faults import Faults, drop_connection
 from .generator import generate
+from .inspection import RECEIVED_PATH
+from .intake import MAX_JSON_DEPTH, canonical_pairs, repeated_keys, too_deep
 from .journal import Journal
 from .replies import ReplyShape, gateway_error, json_response, new_request_id
-from .sse import error_event, events
+from .sse import error_event, events, paced, token_interval
 
 log = logging.getLogger("dms_magic.sandbox")
 
 MAX_BODY_BYTES = P.MAX_BODY_BYTES  # the client's own limit (images need room); larger bodies get 413
 DEFAULT_MODEL = "qwen-plus"
-RECEIVED_PATH = "/_sandbox/received"
 
 
 class SandboxApp:
     def __init__(self, verifier: Verifier, *, faults: Faults, instances: Iterable[int] = (1,),
                  masking_config: Any = None, seed: int | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-                 journal: Journal | None = None, upstream: Any = None, shape: ReplyShape | None = None):
+                 journal: Journal | None = None, upstream: Any = None, shape: ReplyShape | None = None,
+                 stream_token_interval_ms: float = 0):
         self.verifier = verifier
         self.faults = faults
         self.instances = frozenset(int(i) for i in instances)
@@ -45,6 +47,7 @@ class SandboxApp:
         self.journal = journal or Journal()
         self.upstream = upstream  # an upstream.Upstream: answer with a real model instead of the generator
         self.shape = shape or ReplyShape()  # which documented reply shape to send (replies.ReplyShape)
+        self.stream_token_interval = token_interval(stream_token_interval_ms)  # seconds between streamed events
         self.closed = False
         self._seeds = random.Random(seed)  # seeds for requests that bring none: a seeded sandbox replays
         self._seed_lock = threading.Lock()
@@ -63,11 +66,10 @@ class SandboxApp:
         if self.closed:  # stopped: a kept-alive connection must not be answered any more
             drop_connection(request.environ)
             return Response(b"", status=503)
-        if request.path == RECEIVED_PATH:
-            if request.method == "DELETE":
-                self.journal.clear()
-                return json_response({"Cleared": True})
-            return json_response(self.journal.as_json())
+        if request.path == RECEIVED_PATH:  # signed like the API: it shows prompts before masking
+            from .inspection import serve
+
+            return serve(request, self.verifier, self.journal)
         if request.path != "/" or request.method != "POST":
             return gateway_error("NotFound", f"{request.method} {request.path} is not served: the sandbox serves "
                                  f"POST / (ChatWithDesensitize, ChatWithDesensitizeSSE) and GET {RECEIVED_PATH}.")
@@ -98,14 +100,24 @@ class SandboxApp:
         refusal = _route_error(request, action)
         if refusal is not None:
             return refusal
-        query = _first_values(request.args)
-        try:
-            pair = self.verifier.verify(request.method, request.path, query, dict(request.headers), body)
+        pairs = list(request.args.items(multi=True))
+        query = dict(pairs)
+        try:  # over every pair, as the gateway signs: a key appended after signing breaks the signature
+            pair = self.verifier.verify(request.method, request.path, canonical_pairs(pairs),
+                                        dict(request.headers), body)
         except AuthFailure as failure:
             return gateway_error(failure.code, failure.message)
+        repeated = repeated_keys(pairs)
+        if repeated:
+            return gateway_error("InvalidParameter", f"The query repeats {', '.join(repeated)}: send each "
+                                 "parameter once.")
         form = _parse_form(request, body)
         if isinstance(form, Response):
             return form
+        deep = too_deep(query) or too_deep(form)
+        if deep is not None:
+            return gateway_error("InvalidParameter", f"The specified parameter {deep[0]} is not valid: JSON "
+                                 f"nested {deep[1]} levels deep; the limit is {MAX_JSON_DEPTH}.")
         stream = action == P.SSE_ACTION
         try:
             chat = P.ChatRequest.from_wire(query, form, stream=stream)
@@ -173,7 +185,8 @@ class SandboxApp:
         if stream:
             chunks = list(events(generation, values, request_id=request_id, model=model, created=created,
                                  shape=self.shape, tool_call=tool_call))
-            response = Response(self.faults.paced(chunks), content_type="text/event-stream;charset=utf-8")
+            response = Response(paced(self.faults.paced(chunks), self.stream_token_interval),
+                                content_type="text/event-stream;charset=utf-8")
             response.paced = True
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})
@@ -268,7 +281,7 @@ def _with_preface(generation, text: str, values: dict):
 def _tool_call_generation(messages: list[dict], call: dict):
     """A Generation for a tool call: no text; usage counts the arguments' tokens as the output."""
     from .generator import Generation, Step
-    from .tokens import count_message_tokens, tokenise
+    from ..tokens import count_message_tokens, tokenise
 
     steps = [Step(token, 0.0, []) for token in tokenise(call["function"]["arguments"])]
     return Generation(steps, [], "tool_calls", count_message_tokens(messages))
@@ -290,10 +303,6 @@ def _route_error(request: Request, action: str) -> Response | None:
         return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
                              f"(expected {P.API_VERSION}).")
     return None
-
-
-def _first_values(multi: Any) -> dict[str, str]:
-    return {key: value for key, value in multi.items()}  # MultiDict.items(): the first value per key
 
 
 def _parse_form(request: Request, body: bytes) -> dict[str, str] | Response:

@@ -11,16 +11,46 @@ The ``ReplyShape`` decides the documented variants: ``Data`` as the JSON string 
 types it as (default) or as an object; each event's text as the increment (default) or the text so
 far. A tool call (``multimodal.tool_call_for``) streams OpenAI-style: the first fragment has the id,
 type and name, the next ones pieces of the arguments, the last event ``FinishReason: tool_calls``.
+
+``paced`` spaces the events like a model emitting tokens (``stream_token_interval_ms``): without
+it the whole answer arrives in a few milliseconds and a stream looks like a plain call. Only the
+streaming action is paced; plain calls and batches are answered at once.
 """
 from __future__ import annotations
 
 import json
-from typing import Iterator
+import math
+import time
+from typing import Callable, Iterable, Iterator
 
 from .replies import ReplyShape, choice, wire_tool_call
 
 # How many pieces a streamed tool call's arguments are cut into (enough to test the merging).
 ARGUMENT_PIECES = 4
+
+
+# ~30 tokens/s: the pace of a hosted Qwen model, what the in-process sandbox streams at.
+MODEL_TOKEN_INTERVAL_MS = 33.0
+
+
+def token_interval(stream_token_interval_ms: float) -> float:
+    """The pause between streamed events in seconds, after checking the knob."""
+    value = stream_token_interval_ms
+    if not (isinstance(value, (int, float)) and 0 <= value and math.isfinite(value)):
+        raise ValueError(f"stream_token_interval_ms={value!r} is invalid: expected milliseconds >= 0 "
+                         f"(0 streams at once; {MODEL_TOKEN_INTERVAL_MS:g} is about 30 tokens/s)")
+    return value / 1000
+
+
+def paced(chunks: Iterable[bytes], interval: float) -> Iterator[bytes]:
+    """Yield the events with ``interval`` seconds before each one after the first."""
+    for number, chunk in enumerate(chunks):
+        if number and interval:
+            _sleep(interval)
+        yield chunk
+
+
+_sleep: Callable[[float], None] = time.sleep  # looked up per pause, so a test can watch the pacing
 
 
 def _event(number: int, body: dict) -> bytes:
