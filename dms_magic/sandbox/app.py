@@ -173,8 +173,8 @@ class SandboxApp:
                     return self._reply(stream, body, headers)
                 return gateway_error(exc.code, exc.message, request_id=request_id)
         else:
-            generation = generate(generator_input, values, seed=seed, masked_rule=rule)
-            generation = _with_preface(generation, multimodal.preface(model_input), values)
+            generation = generate(generator_input, values, seed=seed, masked_rule=rule,
+                                  preface=multimodal.preface(model_input))
         if self.upstream is None:  # images cost prompt tokens as Qwen-VL counts them (an upstream reports its own)
             generation.prompt_tokens += multimodal.prompt_image_tokens(
                 model_input, high_resolution=bool(values.get("vl_high_resolution_images")))
@@ -247,35 +247,6 @@ def _as_text_messages(messages: list[dict]) -> list[dict]:
                               "" if p.get("type") == "image_url" else f"[{p.get('type', 'part')}]" for p in parts)
         out.append({**message, "content": content})
     return out
-
-
-def _with_preface(generation, text: str, values: dict):
-    """The generation with ``text`` said first, with certainty (the tool results and images the
-    sandbox received, multimodal.preface), still within MaxTokens and Stop. Not in JSON mode: the
-    answer must stay one JSON object."""
-    if not text or values.get("response_format") == "json_object":
-        return generation
-    import dataclasses
-
-    from .generator import MAX_OUTPUT_TOKENS, Step
-    from .tokens import tokenise
-
-    steps = [Step(token, 0.0, [(token, 0.0)]) for token in tokenise(text + " ")] + generation.content_steps
-    finish = generation.finish_reason
-    joined = "".join(step.token for step in steps)
-    cuts = [joined.find(stop) for stop in (values.get("stop") or []) if stop and stop in joined]
-    if cuts:  # keep the whole tokens before the first stop string
-        kept, length = [], 0
-        for step in steps:
-            if length + len(step.token) > min(cuts):
-                break
-            kept.append(step)
-            length += len(step.token)
-        steps, finish = kept, "stop"
-    limit = min(values.get("max_tokens") or MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
-    if len(steps) > limit:
-        steps, finish = steps[:limit], "length"
-    return dataclasses.replace(generation, content_steps=steps, finish_reason=finish)
 
 
 def _tool_call_generation(messages: list[dict], call: dict):

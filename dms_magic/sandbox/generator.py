@@ -359,8 +359,11 @@ class _Answer(_Run):
         raise _Finished("stop")
 
 
-def generate(messages: list[dict], values: dict, *, seed: int, masked_rule: str | None = None) -> Generation:
-    """Answer ``messages`` (already masked) under the request ``values`` (ChatRequest.values)."""
+def generate(messages: list[dict], values: dict, *, seed: int, masked_rule: str | None = None,
+             preface: str = "") -> Generation:
+    """Answer ``messages`` (already masked) under the request ``values`` (ChatRequest.values).
+    ``preface``: copied after the acknowledgement (the app's multimodal.preface: tool results and
+    images received); not in JSON mode."""
     prompt_tokens = count_message_tokens(messages)
     script = scripts.build(messages, values, masked_rule=masked_rule, prompt_tokens=prompt_tokens)
     sampler = _Sampler(values, seed)
@@ -383,6 +386,8 @@ def generate(messages: list[dict], values: dict, *, seed: int, masked_rule: str 
             content.copy(script.json_prefix)
         else:
             _acknowledge(script, content)
+            if preface:
+                content.copy(" " + preface)
         _body(script.body, content)
         content.copy(script.json_suffix)
         finish = "stop"
