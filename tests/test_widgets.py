@@ -153,11 +153,19 @@ def test_cross_field_rule_shows_next_to_the_dependent_control(sandbox, tag):
     f.buttons["Send"].click()
     assert arrived(sandbox, tag) == []
     assert "desensitization_rule" in f.rows["desensitization_rule"].error
-    f.set(top_logprobs=2)  # without logprobs
     f.rows["desensitization_rule"].control.value = "UserInfo"
+    # Ticking top_logprobs turns logprobs on at once, and says so next to it.
+    f.rows["top_logprobs"].use.value = True
+    assert f.rows["logprobs"].read() is True and "turned on" in f.rows["logprobs"].message.value
+    # With logprobs explicitly off, top_logprobs says why it cannot be sent, before any Send.
+    f.rows["logprobs"].control.value = "off"
+    assert "needs logprobs" in f.rows["top_logprobs"].error
     with pytest.raises(ValueError, match="logprobs"):
         f.send()
-    assert "logprobs" in f.rows["top_logprobs"].error and arrived(sandbox, tag) == []
+    assert arrived(sandbox, tag) == []
+    f.rows["logprobs"].control.value = "on"
+    assert f.rows["top_logprobs"].error == ""
+    send_and_catch(sandbox, f.buttons["Send"], tag)
 
 
 def test_empty_prompt_is_not_sent(sandbox, tag):
@@ -329,7 +337,8 @@ def test_dmschat_form_line_magic_shows_the_form(ip):
         ip.run_line_magic("dmschat", "form")
     (output,) = shown.outputs
     assert "application/vnd.jupyter.widget-view+json" in output.data
-    assert output.data["text/plain"].startswith("<DmsChatForm")
+    # A saved notebook shows this where the live form was: what it is, how to get it back.
+    assert output.data["text/plain"].startswith("dms_magic chat form (an interactive widget: run this cell")
 
 
 def test_the_secret_never_reaches_the_form(sandbox, tag):

@@ -177,8 +177,11 @@ class DmsChatMagics(Magics, Configurable):
     def _stream(self, client, messages, params, args):
         from dms_magic.notebook.display import StreamView
 
+        from dms_magic.params import ChatRequest
+
         view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
                           masked=bool(params.get("need_desensitization")), display=not args.quiet,
+                          request=ChatRequest(messages, **params),
                           every=self.stream_update_interval, **self._display_options())
         # `with`: an error or Ctrl-C mid-stream must not leave the connection open
         with client.stream(messages, **params) as stream:
@@ -397,9 +400,9 @@ class DmsChatMagics(Magics, Configurable):
             result = mask(rest, rule)
         except ValueError as exc:  # UnknownRuleError
             raise UsageError(f"%dmschat preview: {exc}") from None
-        from IPython.display import display
+        from dms_magic.notebook.display import show_mask_preview
 
-        display(result)
+        show_mask_preview(result)
         return None
 
     def _cmd_form(self, rest: str):
