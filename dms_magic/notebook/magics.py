@@ -15,7 +15,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, argument_group, magic_arguments
+from IPython.core.magic_arguments import argument, argument_group, kwds, magic_arguments
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
@@ -70,9 +70,19 @@ def _with_generated_arguments(func):
     decorators.append(argument("line_command", nargs="*", help="Line magic: " + " | ".join(LINE_COMMANDS)))
     for deco in reversed(decorators):
         func = deco(func)
-    func = magic_arguments()(func)
+    # The epilog lists the rule categories (what --rule takes); named "%dmschat", the help's usage
+    # line reads "%%dmschat [...]" (IPython's help formatter adds one "%").
+    func = kwds(epilog=_rules_epilog())(func)
+    func = magic_arguments("%dmschat")(func)
     func.parser.allow_abbrev = False  # `--top` must not silently mean --top-p or --top-k
     return func
+
+
+def _rules_epilog() -> str:
+    from dms_magic.masking import DEFAULT_RULE, rule_categories
+
+    return (f"Rule categories for --rule (--desensitization-rule): {', '.join(rule_categories())} "
+            f"(default {DEFAULT_RULE}). Tab completes options, sub-commands, rules and models.")
 
 
 @magics_class
@@ -501,13 +511,21 @@ def _parameter_message(exc: InvalidParameterError) -> str:
 
 
 def load_ipython_extension(ipython) -> None:
+    from dms_magic.notebook import completion
+
     magics = DmsChatMagics(shell=ipython, parent=ipython)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:  # makes `%config DmsChatMagics` work
         ipython.configurables.append(magics)
+    if getattr(ipython, "Completer", None) is not None:  # <Tab>: options, sub-commands, rules, models
+        completion.register(ipython, sessions=lambda: list(magics.histories))
 
 
 def unload_ipython_extension(ipython) -> None:
+    from dms_magic.notebook import completion
+
+    if getattr(ipython, "Completer", None) is not None:
+        completion.unregister(ipython)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DmsChatMagics)]
     manager = ipython.magics_manager
     for kind in ("line", "cell"):

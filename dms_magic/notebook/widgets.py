@@ -23,12 +23,7 @@ import ipywidgets as W
 from dms_magic.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
 from dms_magic.render import ERROR_STYLE, MUTED_STYLE, esc
 
-# Suggestions for the model combobox (any other model id can be typed in).
-KNOWN_MODELS = (
-    "qwen-plus", "qwen-max", "qwen-turbo", "qwen-flash", "qwen-long",
-    "qwen3-max", "qwen3-max-preview", "qwen-plus-latest", "qwen-max-latest", "qwen-turbo-latest",
-    "qwen3-235b-a22b", "qwen3-32b", "qwen3-30b-a3b", "qwen3-coder-plus",
-)
+from dms_magic.notebook.completion import KNOWN_MODELS  # noqa: E402  (the model suggestions, one list)
 
 LABEL_WIDTH = "16em"
 CONTROL_WIDTH = "24em"
@@ -54,6 +49,10 @@ FOLDED_KINDS = ("json_object", "json_text", "str_list")
 FOLDED_TITLE = "advanced JSON fields"
 DEFAULT_SESSION_NAME = "form"
 STREAM_REFRESH_SECONDS = 0.05
+# ipywidgets' folded-section title is the theme's secondary text on a grey bar (4.2-4.4:1); ours
+# uses the primary text colour. (A widget's HTML is not sanitized, so a <style> works here.)
+FORM_CSS = ("<style>.dms-chat-form .jupyter-widget-Collapse-header{color:var(--jp-ui-font-color1)}"
+            "</style>")
 
 
 def _error_span(text: Any) -> str:
@@ -444,7 +443,7 @@ class DmsChatForm:
         self.advanced = W.Accordion(children=[W.VBox([r.box for r in folded])], titles=(FOLDED_TITLE,))
         self.advanced.selected_index = None  # folded
         parts += [self.advanced, self.conversation, W.HBox(list(self.buttons.values())), self.status,
-                  self.cell_output, self.output]
+                  self.cell_output, self.output, W.HTML(FORM_CSS)]
         return W.VBox(parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -807,6 +806,10 @@ class DmsChatForm:
         ``client=`` given to the form has no cell spelling. Raises ValueError for a system prompt
         with line breaks: the option line of a cell cannot hold one."""
         params = self.values()
+        if not self.prompt.value.strip():  # the magic refuses a cell with nothing to send
+            err = InvalidParameterError("prompt", self.prompt.value, "a message to send (type it in the prompt box)")
+            self.prompt_message.value = _error_span(err)
+            raise err
         # The magic checks the request as the client does: a cell it would refuse is not written.
         checked = {k: v for k, v in params.items() if stream or not BY_NAME[k].sse_only}
         try:

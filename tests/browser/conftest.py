@@ -173,6 +173,10 @@ def lab(tmp_path_factory):
     notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")
+    # Every cell rendered (no virtual scrolling), so every output is measured, on screen or not.
+    tracker = dirs["settings"] / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}), encoding="utf-8")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ALIBABA_CLOUD_", "ALICLOUD_", "DMS_MAGIC_", "JUPYTER", "IPYTHON"))}

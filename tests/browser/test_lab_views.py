@@ -26,7 +26,7 @@ def _report(screenshots, name: str, found: dict) -> list[dict]:
     low = [t for t in found["texts"] if t["ratio"] < MIN_CONTRAST]
     right = [c for c in found["cells"] if c["align"] not in ("left", "start", "-webkit-left")]
     summary = {"name": name, "roots": found["roots"], "texts": len(ratios), "min": min(ratios, default=None),
-               "below_4.5": len(low), "worst": sorted(low, key=lambda t: t["ratio"])[:12],
+               "below_4.5": len(low), "lowest": sorted(found["texts"], key=lambda t: t["ratio"])[:3], "worst": sorted(low, key=lambda t: t["ratio"])[:12],
                "cells": len(found["cells"]), "not_left": len(right), "not_left_examples": right[:6]}
     print(json.dumps(summary, ensure_ascii=False))
     (screenshots / f"{name}.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
