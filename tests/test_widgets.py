@@ -506,3 +506,17 @@ def test_copy_as_cell_says_where_the_cell_went(ip, monkeypatch):
     f.buttons["Copy as cell"].click()
     shown = f.cell_output.outputs[0]["data"]["text/html"]
     assert "cannot insert a cell" in shown and "%%dmschat" in shown and "shown below" in f.status.value
+
+
+def test_quick_clicks_on_two_buttons_both_act(sandbox, tag, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from dms_magic.notebook import widgets
+
+    f = form(prompt=f"hi {tag}")
+    sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    clicks = iter([sent, sent + timedelta(milliseconds=100)])
+    monkeypatch.setattr(widgets, "_click_sent_at", lambda: next(clicks))
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    f.buttons["Copy as cell"].click()  # another button, 0.1 s later: not a double click
+    assert f.cell_output.outputs

@@ -397,7 +397,7 @@ class DmsChatForm:
         self.system.add_class("dms-system")
         for name, button in self.buttons.items():
             button.add_class("dms-button-" + name.lower().replace(" ", "-"))
-        self._last_click: Any = None  # when the browser sent the last click acted on (double-click guard)
+        self._last_click: dict[str, Any] = {}  # button -> when the browser sent its last click acted on
         self.buttons["Send"].on_click(lambda _b: self._clicked(self.send, attempt=True))
         self.buttons["Stream"].on_click(lambda _b: self._clicked(self.stream, attempt=True))
         self.buttons["Compare"].on_click(lambda _b: self._clicked(self.compare, attempt=True))
@@ -725,28 +725,29 @@ class DmsChatForm:
             elif not rule.error:
                 rule.message.value = ""
 
-    def _is_second_click(self) -> bool:
+    def _is_second_click(self, button: str) -> bool:
         """Whether this click is the second half of a double click: the browser sent it within
-        DOUBLE_CLICK_SECONDS of the click last acted on. The kernel handles the two clicks one
-        after the other (the buttons' disabled state reaches the page too late to stop the
-        second), so only the clicks' own send times tell them apart. Clicks from Python
-        (``Button.click()``) carry no such time and are never ignored."""
+        DOUBLE_CLICK_SECONDS of the last click on the same button that was acted on. The kernel
+        handles the two clicks one after the other (the buttons' disabled state reaches the page
+        too late to stop the second), so only the clicks' own send times tell them apart. Clicks
+        from Python (``Button.click()``) carry no such time and are never ignored."""
         sent = _click_sent_at()
         if sent is None:
             return False
-        last, self._last_click = self._last_click, sent
+        last = self._last_click.get(button)
         if last is not None and 0 <= (sent - last).total_seconds() < DOUBLE_CLICK_SECONDS:
-            self._last_click = last  # a triple click is still one
-            return True
+            return True  # (a triple click is still one: the time stays the first click's)
+        self._last_click[button] = sent
         return False
 
-    def _clicked(self, action: Callable[[], Any], *, attempt: bool = False, refused: str = "Not sent") -> None:
+    def _clicked(self, action: Callable[[], Any], *, attempt: bool = False, refused: str = "Not sent",
+                 button: str = "") -> None:
         """A button press: run the action; errors become a message, never a traceback.
 
         ``attempt`` (Send, Stream, Compare): the previous answer is cleared first, so a refused or
         failed attempt never shows an answer that belongs to an earlier one. The buttons are
         disabled meanwhile and a double click acts once."""
-        if self._is_second_click():
+        if self._is_second_click(button or getattr(action, "__name__", "")):
             return
         for button in self.buttons.values():
             button.disabled = True
