@@ -147,9 +147,9 @@ def _summary_text(counts: Mapping[str, int], rule: str, messages: Any) -> str:
     return f"local prediction: nothing masked by rule {rule}{hint}"
 
 
-def _summary_line(counts: Mapping[str, int], rule: str, messages: Any) -> str:
+def _summary_line(counts: Mapping[str, int], rule: str, messages: Any, warn: bool = True) -> str:
     line = esc(_summary_text(counts, rule, messages))
-    if sum(counts.values()):
+    if sum(counts.values()) or not warn:
         return f'<span style="{MUTED_STYLE}">{line}</span>'
     return f'<span class="dms-masking-warning" style="{WARN_STYLE}">⚠ {line}</span>'
 
@@ -411,10 +411,11 @@ def _entity_mark(text: str, entity: str, title: str | None = None, tag: str = "s
     return f'<{tag} style="background-color:{colour};color:{INK};{CHIP}"{tip}>{esc(text)}</{tag}>'
 
 
-def mask_preview_html(result: Any) -> str:
+def mask_preview_html(result: Any, *, warn: bool = True) -> str:
     """A MaskResult: the original with each detected value marked (hover: entity, replacement,
     validator), the masked text, and how many values were masked; zero is a warning that names
-    the rule and suggests one that would have matched."""
+    the rule and suggests one that would have matched (``warn=False``: a plain remark, for a dry
+    run with masking off)."""
     original = result.original
     limit = min(len(original), MAX_PREVIEW_CHARS)
     before, after, last = [], [], 0
@@ -431,7 +432,7 @@ def mask_preview_html(result: Any) -> str:
     more = (f'<div style="{MUTED_STYLE}">… showing the first {limit:,} of {len(original):,} characters</div>'
             if limit < len(original) else "")
     box = f"white-space:pre-wrap;font-family:monospace;{THEME_BORDER};padding:6px;margin:4px 0;text-align:left"
-    summary = _summary_line(result.counts(), result.rule, original)
+    summary = _summary_line(result.counts(), result.rule, original, warn)
     return (f'<div class="dms-magic-mask-preview {VIEW_CLASS}" style="text-align:left">'
             f'<div><b>Masking preview</b> — rule <code>{esc(result.rule)}</code>: {summary}</div>'
             f'<div style="{MUTED_STYLE}">Original (hover a highlight for its replacement)</div>'

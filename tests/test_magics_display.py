@@ -123,3 +123,23 @@ def test_the_masking_count_warns_when_the_rule_finds_nothing_and_suggests_one():
     assert "rule UserInfo would mask some" in warned
     counted = render.masking_summary_text(messages, "UserInfo")
     assert counted.startswith("local prediction: 3 values masked") and "MOBILE_PHONE 1" in counted
+
+
+def test_the_dry_run_and_the_preview_count_what_the_rule_masks(ip, to_sandbox):
+    from IPython.utils.capture import capture_output
+
+    text = "我叫张伟，手机号13812345678"
+    with capture_output() as shown:
+        ip.run_cell_magic("dmschat", "--dry-run --mask --rule Finance", text)
+    html = shown.outputs[0].data["text/html"]
+    assert "dms-masking-warning" in html and "nothing masked by rule Finance" in html and "UserInfo" in html
+    with capture_output() as shown:
+        ip.run_cell_magic("dmschat", "--dry-run --mask --rule UserInfo", text)
+    assert "2 values masked" in shown.outputs[0].data["text/html"]
+    assert "2 values masked" in shown.outputs[0].data["text/plain"]
+    with capture_output() as shown:  # masking off: what it would change, no warning
+        ip.run_cell_magic("dmschat", "--dry-run", "no sensitive value here")
+    assert "dms-masking-warning" not in shown.outputs[0].data["text/html"]
+    with capture_output() as shown:
+        ip.run_line_magic("dmschat", "preview --rule Finance " + text)
+    assert "dms-masking-warning" in shown.outputs[0].data["text/html"]

@@ -115,7 +115,7 @@ def _delta(chunk: Any, field: str) -> str:
 
 # -- dry run ------------------------------------------------------------------------------------
 def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: Mapping[str, str],
-                 previews: Iterable[Any], prompt_tokens: int, signer: str = "") -> str:
+                 previews: Iterable[Any], prompt_tokens: int, signer: str = "", masked: bool = True) -> str:
     """What would be sent (redacted: who signs, never the signature or a secret), the local masking
     preview (with how many values it masks), a prompt-token estimate."""
     cell = render.CELL_STYLE
@@ -130,8 +130,9 @@ def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: 
              f'<table style="{render.TABLE_STYLE}">{rows}</table>',
              f'<div style="margin-top:6px">≈ <b>{prompt_tokens}</b> prompt tokens (local estimate)</div>']
     for preview in previews:
-        html = render.mask_preview_html(preview) if hasattr(preview, "entities") else esc(preview)
-        parts.append(f'<div style="margin-top:6px"><div style="{render.MUTED_STYLE}">local masking preview'
+        html = render.mask_preview_html(preview, warn=masked) if hasattr(preview, "entities") else esc(preview)
+        title = "local masking preview" if masked else "masking is off; what masking would change"
+        parts.append(f'<div style="margin-top:6px"><div style="{render.MUTED_STYLE}">{title}'
                      f'</div>{html}</div>')
     parts.append("</div>")
     return "".join(parts)
@@ -163,9 +164,11 @@ def _status_rows(info: Mapping[str, Any]) -> list[tuple[str, Any, str | None]]:
 
 def status_html(info: Mapping[str, Any]) -> str:
     """``%dmschat status``: the resolved backend and where each setting came from. No secrets."""
+    # The theme's own text colour in the cells: JupyterLab shades every other row, and the muted
+    # colour on that shade is right at the 4.5:1 limit.
     cell = render.CELL_STYLE
     rows = "".join(f'<tr><td style="{cell}">{esc(key)}</td><td style="{cell}">'
-                   f'<code>{esc(value)}</code></td><td style="{cell};{render.MUTED_STYLE}">'
+                   f'<code>{esc(value)}</code></td><td style="{cell};font-style:italic">'
                    f'{esc(where or "")}</td></tr>' for key, value, where in _status_rows(info))
     return (f'<div class="dms-status {render.VIEW_CLASS}" style="{render.CARD_STYLE}"><b>dms_magic status</b>'
             f'<table style="{render.TABLE_STYLE}">{rows}</table></div>')

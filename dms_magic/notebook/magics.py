@@ -218,6 +218,7 @@ class DmsChatMagics(Magics, Configurable):
         as client.stream sends it)."""
         from dms_magic import session
         from dms_magic.masking import DEFAULT_RULE, mask
+        from dms_magic import render
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
         from dms_magic.params import SSE_ACTION, ACTION, ChatRequest
 
@@ -237,9 +238,11 @@ class DmsChatMagics(Magics, Configurable):
         text = (f"dry run, nothing sent: POST {endpoint} {action}\n"
                 + "\n".join(f"{k}={v}" for k, v in {**query, **form}.items())
                 + f"\nAuthorization: ACS3-HMAC-SHA256, signed by {signer}; signature computed when sent, never shown"
-                + f"\n~{tokens} prompt tokens (local estimate)")
+                + f"\n~{tokens} prompt tokens (local estimate)"
+                + "".join(f"\n{render.mask_preview_text(p)}" for p in previews))
         show_html(dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
-                               prompt_tokens=tokens, signer=signer), text)
+                               prompt_tokens=tokens, signer=signer,
+                               masked=bool(params.get("need_desensitization"))), text)
 
     # -- option parsing -------------------------------------------------------------------------
     def _parse(self, line: str):

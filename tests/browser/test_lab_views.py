@@ -33,6 +33,21 @@ def _report(screenshots, name: str, found: dict) -> list[dict]:
     return low
 
 
+SHOT_SELECTORS = {"card": ".dms-chat-result:has(.dms-token-strip)", "dry-run": ".dms-dry-run",
+                  "preview": ".dms-magic-mask-preview", "compare": ".dms-magic-comparison",
+                  "status": ".jp-OutputArea-output:has(table):has-text('dms_magic status')",
+                  "form": ".dms-chat-form"}
+
+
+def _element_shots(page, screenshots, name: str) -> None:
+    """One screenshot per kind of view (the page scrolls inside the notebook: a page screenshot
+    shows only what is on screen)."""
+    for kind, selector in SHOT_SELECTORS.items():
+        found = page.locator(selector)
+        if found.count():
+            found.first.screenshot(path=str(screenshots / f"{name}-{kind}.png"))
+
+
 def _check(found: dict, low: list[dict]) -> None:
     assert found["roots"] > 0 and found["texts"], "no dms_magic output on the page"
     assert not low, f"{len(low)} texts under {MIN_CONTRAST}:1, e.g. {low[:5]}"
@@ -49,6 +64,7 @@ def test_every_text_is_readable_when_run_in_the_page(lab, page, screenshots, mea
     name = f"{notebook.split('.')[0]}-{theme}"
     page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
     found = measure(page)
+    _element_shots(page, screenshots, name)
     _check(found, _report(screenshots, name, found))
 
 
@@ -60,6 +76,7 @@ def test_the_untrusted_executed_quickstart_keeps_colours_and_shows_the_answer_on
     name = f"quickstart-untrusted-{theme}"
     page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
     found = measure(page)
+    _element_shots(page, screenshots, name)
     low = _report(screenshots, name, found)
     # The README opened this notebook untrusted: JupyterLab's sanitizer kept our colours.
     strip = page.locator(".dms-token-strip").first
