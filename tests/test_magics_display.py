@@ -143,3 +143,24 @@ def test_the_dry_run_and_the_preview_count_what_the_rule_masks(ip, to_sandbox):
     with capture_output() as shown:
         ip.run_line_magic("dmschat", "preview --rule Finance " + text)
     assert "dms-masking-warning" in shown.outputs[0].data["text/html"]
+
+
+def test_a_streamed_card_has_its_final_badges_from_the_first_frame(ip, to_sandbox):
+    from IPython.utils.capture import capture_output
+
+    ip.run_line_magic("config", "DmsChatMagics.stream_update_interval = 0")
+    try:
+        with capture_output() as shown:
+            ip.run_cell_magic("dmschat", "--stream --mask --rule UserInfo -o streamed",
+                              "我叫张伟，手机号13812345678，请写一段话。")
+    finally:
+        ip.run_line_magic("config", "DmsChatMagics.stream_update_interval = 0.05")
+    cards = [o.data["text/html"] for o in shown.outputs if "dms-chat-result" in o.data.get("text/html", "")]
+    assert len(cards) >= 3  # first frame, updates, final card
+    badges = [re.search(r"<div><span.*?</div>", card).group(0).replace(
+        re.search(r"<span[^>]*>streaming…</span>", card).group(0) if "streaming…" in card else "", "")
+        for card in cards]
+    model = ip.user_ns["streamed"].model
+    assert model and all(b == badges[-1] for b in badges), badges  # never "default model" then the name
+    assert model in badges[0] and "masking on (UserInfo)" in badges[0]
+    assert all("2 values masked" in card for card in cards)

@@ -187,14 +187,14 @@ class DmsChatMagics(Magics, Configurable):
     def _stream(self, client, messages, params, args):
         from dms_magic.notebook.display import StreamView
 
-        from dms_magic.params import ChatRequest
-
-        view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
-                          masked=bool(params.get("need_desensitization")), display=not args.quiet,
-                          request=ChatRequest(messages, **params),
-                          every=self.stream_update_interval, **self._display_options())
         # `with`: an error or Ctrl-C mid-stream must not leave the connection open
         with client.stream(messages, **params) as stream:
+            # The stream knows who answers (the sandbox says so in its reply): the card's badges
+            # are right from the first frame.
+            view = StreamView(backend=getattr(stream, "backend", None) or getattr(client, "backend", None),
+                              model=params.get("model"), masked=bool(params.get("need_desensitization")),
+                              display=not args.quiet, request=getattr(stream, "request", None),
+                              every=self.stream_update_interval, **self._display_options())
             for chunk in stream:
                 view.add(chunk)
             result = stream.result

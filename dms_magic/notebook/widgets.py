@@ -645,12 +645,12 @@ class DmsChatForm:
         started = time.perf_counter()
         options = _magic_display_options()
         every = getattr(_loaded_magics(), "stream_update_interval", STREAM_REFRESH_SECONDS)
-        view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
-                          masked=bool(params.get("need_desensitization")), display=False,
-                          request=ChatRequest(messages, **params))
         last = 0.0
         # `with`, as the magic streams: an error mid-stream must not leave the connection open
         with client.stream(messages, **params) as chat_stream:
+            view = StreamView(backend=getattr(chat_stream, "backend", None) or getattr(client, "backend", None),
+                              model=params.get("model"), masked=bool(params.get("need_desensitization")),
+                              display=False, request=getattr(chat_stream, "request", None))
             for chunk in chat_stream:
                 view.add(chunk)
                 now = time.monotonic()
