@@ -442,5 +442,5 @@ def mask_preview_html(result: Any, *, warn: bool = True) -> str:
 
 
 def mask_preview_text(result: Any) -> str:
-    return (f"masking preview, rule {result.rule}: {_summary_text(result.counts(), result.rule, result.original)}\n"
-            f"{result.text}")
+    """The count (or the zero warning), then the MaskResult's own repr (rule, counts, masked text)."""
+    return f"{_summary_text(result.counts(), result.rule, result.original)}\n{result!r}"

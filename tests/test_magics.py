@@ -347,7 +347,7 @@ def test_preview_masks_locally_without_sending(ip, sandbox, arrivals):
     assert ">13812345678</mark><sup" in ran.html  # the original is shown highlighted ...
     assert ">138****5678</span>" in ran.html  # ... with what the model would see: the phone's masked form
     assert "2 values masked" in ran.html and "2 values masked" in plain  # how many, said in both views
-    assert plain.endswith("联系人张*，手机号138****5678"), plain
+    assert plain.endswith("'联系人张*，手机号138****5678')"), plain
 
 
 def test_module_level_chat_uses_the_same_configuration(ip, sandbox):

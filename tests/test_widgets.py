@@ -520,3 +520,13 @@ def test_quick_clicks_on_two_buttons_both_act(sandbox, tag, monkeypatch):
     send_and_catch(sandbox, f.buttons["Send"], tag)
     f.buttons["Copy as cell"].click()  # another button, 0.1 s later: not a double click
     assert f.cell_output.outputs
+
+
+def test_the_status_says_how_many_values_masking_found_and_warns_at_zero(sandbox, tag):
+    f = form(prompt=f"我叫张伟，手机号13812345678。{tag}", need_desensitization=True, desensitization_rule="UserInfo")
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert "2 values masked" in f.status.value and "dms-masking-warning" not in f.status.value
+    f.set(desensitization_rule="Finance")
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert "dms-masking-warning" in f.status.value and "nothing masked by rule Finance" in f.status.value
+    assert "UserInfo" in f.status.value  # a rule that would have matched

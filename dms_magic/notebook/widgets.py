@@ -688,8 +688,13 @@ class DmsChatForm:
         history = (f" · conversation {esc(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
                    if self.conversation.value else "")
         backend = getattr(result, "backend", None) or "?"
+        masking = ""
+        if getattr(result, "masked", False):  # how many values the local prediction masked (zero: a warning)
+            from dms_magic.render import masking_summary_html
+
+            masking = masking_summary_html(messages, getattr(result.request, "desensitization_rule", None))
         self._show_status(f"answered by {esc(backend)} in "
-                          f"{time.perf_counter() - started:.2f} s{history}")
+                          f"{time.perf_counter() - started:.2f} s{history}{masking}")
 
     def _show_status(self, text: str) -> None:
         """``text`` is HTML (callers escape what they did not write)."""
