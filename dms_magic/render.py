@@ -40,8 +40,8 @@ TABLE_STYLE = "border-collapse:collapse;font-size:11px;margin-top:4px"
 # JupyterLab right-aligns table cells: every cell of ours says left, explicitly.
 CELL_STYLE = "padding:1px 6px;text-align:left;vertical-align:top"
 SIDE_CELL_STYLE = f"vertical-align:top;width:50%;padding:6px 8px;{THEME_BORDER};text-align:left"  # compare view
-DEL_STYLE = f"background-color:#ffebe9;color:#82071e"  # words only the first text has
-INS_STYLE = f"background-color:#dafbe1;color:#116329;text-decoration:none"  # words only the second has
+DEL_STYLE = "background-color:#ffebe9;color:#82071e"  # words only the first text has
+INS_STYLE = "background-color:#dafbe1;color:#116329;text-decoration:none"  # words only the second has
 CHIP = "padding:0 4px;border-radius:3px"
 ERROR_STYLE = f"background-color:#ffebe9;color:#82071e;{CHIP}"  # a problem: a light red chip, any theme
 WARN_STYLE = f"background-color:#fff1e5;color:#953800;{CHIP}"  # a warning (e.g. nothing was masked)
