@@ -56,10 +56,20 @@ class Reply:
 
 @dataclass
 class Stream:
-    """An SSE reply (chunked), one ``data:`` event per body dict, ``id:``/``event: result`` lines."""
+    """An SSE reply (chunked), one ``data:`` event per body dict, ``id:``/``event: result`` lines.
+
+    ``newline`` may be CRLF (the SSE spec allows it); ``piece`` > 0 writes the body in chunks of that
+    many bytes (cutting lines and UTF-8 characters apart); ``comments`` adds ``: ping`` lines and a
+    ``retry:`` field, which a reader must skip; ``stall_after`` stops after that many events and
+    holds the connection for ``stall_seconds``."""
     events: list
     status: int = 200
     headers: dict = field(default_factory=dict)
+    newline: str = "\n"
+    piece: int = 0
+    comments: bool = False
+    stall_after: int | None = None
+    stall_seconds: float = 0.0
 
 
 @dataclass
@@ -167,11 +177,26 @@ class ReplyServer:
             for k, v in step.headers.items():
                 handler.send_header(k, v)
             handler.end_headers()
-            for i, event in enumerate(step.events, 1):
-                text = f"id: {i}\nevent: result\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
-                raw = text.encode("utf-8")
+
+            def chunk(raw: bytes) -> None:
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
                 handler.wfile.flush()
+
+            nl = step.newline
+            for i, event in enumerate(step.events, 1):
+                if step.stall_after is not None and i > step.stall_after:
+                    time.sleep(step.stall_seconds)
+                    handler.close_connection = True
+                    return
+                text = (f": ping{nl}retry: 3000{nl}" if step.comments else "") + \
+                    f"id: {i}{nl}event: result{nl}data: {json.dumps(event, ensure_ascii=False)}{nl}{nl}"
+                raw = text.encode("utf-8")
+                if step.piece:
+                    for start in range(0, len(raw), step.piece):
+                        chunk(raw[start:start + step.piece])
+                        time.sleep(0.001)
+                else:
+                    chunk(raw)
             handler.wfile.write(b"0\r\n\r\n")
             handler.wfile.flush()
         elif isinstance(step, Hold):
@@ -376,6 +401,10 @@ def sdk_view_stream(events: list, *, text_so_far: bool) -> SdkView:
         parts.append((m.request_id, sdk_data(m.data)))
     text, reasoning, logprobs, finish, usage_view, role = "", "", [], None, None, None
     for _, d in parts:
+        if d.usage is not None:
+            usage_view = d.usage
+        if not d.choices:  # OpenAI's include_usage shape: a last event with usage and no choices
+            continue
         c = d.choices[0]
         content = c.message.content or ""
         think = c.message.reasoning_content or ""
@@ -391,13 +420,14 @@ def sdk_view_stream(events: list, *, text_so_far: bool) -> SdkView:
         if c.finish_reason not in (None, "null", ""):
             finish = c.finish_reason
         role = c.message.role or role
-        if d.usage is not None:
-            usage_view = view_of_data(d, None)
     first = parts[0][1]
+    u = usage_view
     return SdkView(text=text, reasoning=reasoning or None, role=role, finish_reason=finish,
-                   usage=usage_view.usage if usage_view else None,
-                   prompt_details=usage_view.prompt_details if usage_view else None,
-                   completion_details=usage_view.completion_details if usage_view else None,
+                   usage=None if u is None else {"prompt_tokens": u.prompt_tokens,
+                                                 "completion_tokens": u.completion_tokens,
+                                                 "total_tokens": u.total_tokens},
+                   prompt_details=None if u is None else u.prompt_tokens_details,
+                   completion_details=None if u is None else u.completion_tokens_details,
                    logprobs=logprobs or None,
                    request_id=next((rid for rid, _ in parts if rid), None),
                    model=first.model, created=first.created)
@@ -585,10 +615,89 @@ def test_stream_exposes_what_the_sdk_exposes(server, shape):
     with our_client(server) as client:
         chunks, result = read_stream(client)
     assert_exposes_at_least(result, sdk)
+    assert result.role == sdk.role
     # What a user prints as it streams: each chunk's new text, never the text again.
     assert "".join(c.text or "" for c in chunks) == sdk.text
     assert "".join(c.reasoning or "" for c in chunks) == sdk.reasoning
     assert server.arrivals[0].action == "ChatWithDesensitizeSSE"
+
+
+STREAM_FRAMINGS = {
+    "crlf-lines": dict(newline="\r\n"),
+    "cut-into-5-byte-pieces": dict(piece=5),
+    "comments-and-retry-fields": dict(comments=True),
+}
+
+
+@pytest.mark.parametrize("framing", list(STREAM_FRAMINGS))
+def test_stream_framing_allowed_by_the_sse_spec(server, framing):
+    """CRLF line ends, bodies cut mid-line and mid-character, comment and retry lines: all SSE."""
+    events = stream_events()
+    server.set(Stream(events, **STREAM_FRAMINGS[framing]))
+    with our_client(server) as client:
+        chunks, result = read_stream(client)
+    assert_exposes_at_least(result, sdk_view_stream(events, text_so_far=False))
+
+
+def test_stream_with_a_usage_only_last_event(server):
+    """OpenAI/DashScope's include_usage shape: the finish reason on one event, then an event with
+    empty Choices and the Usage."""
+    events = stream_events(with_logprobs=False)
+    last = json.loads(events[-1]["Data"])
+    usage = last.pop("Usage")
+    events[-1]["Data"] = json.dumps(last, ensure_ascii=False)
+    events.append({"RequestId": RID, "Success": True, "Data": json.dumps(
+        {"Created": "1763710100", "Model": "qwen-plus", "Choices": [], "Usage": usage})})
+    server.set(Stream(events))
+    sdk = sdk_view_stream(events, text_so_far=False)
+    assert sdk.usage["total_tokens"] == "19"
+    with our_client(server) as client:
+        chunks, result = read_stream(client)
+    assert_exposes_at_least(result, sdk)
+
+
+def test_a_model_failure_after_some_text_raises(server):
+    """A failure reported inside Data mid-stream is an error, not a short answer."""
+    events = stream_events()[:3]  # reasoning, reasoning, first content piece; no finish reason yet
+    events.append(model_failure_body(data_as_string=True, status="500", message="Model output interrupted",
+                                     type_="internal_error"))
+    server.set(Stream(events))
+    err = raised_by_stream(server)
+    assert "Model output interrupted" in err.message and err.code != "UnknownError"
+    assert str(err.model_status) == "500" and err.http_status == 200
+    assert len(server.arrivals) == 1
+
+
+def test_a_json_business_error_answering_a_stream_call(server):
+    """The service may answer the SSE action with a plain JSON body (no event stream) when it refuses."""
+    body = {"RequestId": RID, "Success": False, "ErrorCode": "InvalidParameter",
+            "ErrorMessage": "The Tools is invalid."}
+    server.set(Reply(body=body))
+    err = raised_by_stream(server)
+    assert isinstance(err, errors.ParameterError), type(err)
+    assert (err.code, err.message, err.request_id, err.http_status) == \
+           ("InvalidParameter", "The Tools is invalid.", RID, 200)
+
+
+def test_a_stream_that_stalls_after_its_first_events_is_not_retried(server):
+    server.set(Stream(stream_events(), stall_after=3, stall_seconds=3.0))
+    with our_client(server, timeout=1, retry_on_timeout=True) as client:
+        with pytest.raises(errors.DmsError) as info:
+            read_stream(client)
+    assert len(server.arrivals) == 1  # never retried once an event has arrived, even when opted in
+    assert isinstance(info.value, outcome_unknown_class()), type(info.value)
+    # the model ran (events came): the error says so, and keeps what arrived
+    assert re.search(r"processed|incomplete", str(info.value)), str(info.value)
+    assert info.value.partial_text == "你好"
+    assert info.value.request_id == RID
+
+
+def test_error_code_without_success_in_a_stream_event(server):
+    event = {"RequestId": RID, "ErrorCode": "InvalidParameter", "ErrorMessage": "The TopK is invalid."}
+    server.set(Stream([event]))
+    err = raised_by_stream(server)
+    assert isinstance(err, errors.ParameterError), type(err)
+    assert (err.code, err.message, err.request_id) == ("InvalidParameter", "The TopK is invalid.", RID)
 
 
 def test_stream_of_repeated_increments_is_not_mistaken_for_text_so_far(server):
@@ -765,6 +874,7 @@ def test_business_error_as_the_one_stream_event_names_the_sse_action(server):
     sdk = sdk_models.ChatWithDesensitizeSSEResponseBody().from_map(event)
     assert isinstance(err, errors.PermissionError_)
     assert (err.code, err.message, err.request_id) == (sdk.error_code, sdk.error_message, sdk.request_id)
+    assert err.http_status == 200
     assert "dms:ChatWithDesensitizeSSE" in str(err)
 
 
@@ -898,6 +1008,16 @@ def test_a_stream_that_times_out_before_its_first_event_is_sent_once(server):
     assert isinstance(info.value, outcome_unknown_class()), type(info.value)
 
 
+def test_batch_records_a_timed_out_row_as_outcome_unknown_and_sends_it_once(server):
+    server.set(Hold(3.0))
+    with our_client(server, timeout=1) as client:
+        frame = dms_magic.chat_many(["你好"], client=client, progress=False)
+    assert len(server.arrivals) == 1
+    row = frame.iloc[0]
+    assert "OutcomeUnknown" in str(row["error_code"]) or SAYS_UNKNOWN.search(str(row["error_message"])), \
+        dict(row)
+
+
 def test_retry_on_timeout_opts_in_to_retries(server):
     server.set(Hold(2.5), Reply(body=ok_body()))
     with our_client(server, timeout=1, retry_on_timeout=True) as client:
@@ -929,6 +1049,33 @@ def test_internal_error_500_is_not_retried_by_default(server):
     err = raised_by_chat(server)
     assert isinstance(err, errors.ServiceError) and err.http_status == 500
     assert len(server.arrivals) == 1
+
+
+def test_throttling_as_a_business_error_is_retried(server):
+    """Throttled requests never reached the model, whichever way the refusal is written."""
+    server.set(Reply(body={"RequestId": RID, "Success": False, "ErrorCode": "Throttling.User",
+                           "ErrorMessage": "Request was denied due to user flow control."}),
+               Reply(body=ok_body()))
+    with our_client(server) as client:
+        result = client.chat("你好")
+    assert len(server.arrivals) == 2 and result.text == "你好呀!"
+
+
+def test_a_model_rate_limit_inside_data_is_a_throttling_error(server):
+    server.set(Reply(body=model_failure_body(status="429", message="Requests rate limit exceeded, please try again later.",
+                                             type_="rate_limit_error")))
+    err = raised_by_chat(server, max_retries=0)
+    assert isinstance(err, errors.ThrottlingError), type(err)
+    assert "rate limit exceeded" in err.message and err.http_status == 200 and str(err.model_status) == "429"
+
+
+def test_throttled_stream_is_retried_before_its_first_event(server):
+    server.set(Reply(status=429, body=gateway_body("Throttling.User", "Request was denied due to user flow control."),
+                     headers={"x-acs-retry-after": "300"}),
+               Stream(stream_events()))
+    with our_client(server) as client:
+        _, result = read_stream(client)
+    assert len(server.arrivals) == 2 and result.text == "你好呀!"
 
 
 def test_service_unavailable_503_is_retried(server):
