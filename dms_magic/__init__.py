@@ -22,8 +22,8 @@ _LAZY = {
     "chat": "dms_magic.session",
     "stream": "dms_magic.session",
     "default_client": "dms_magic.session",
-    "compare": "dms_magic.compare",
-    "Comparison": "dms_magic.compare",
+    "compare": "dms_magic.comparison",
+    "Comparison": "dms_magic.comparison",
     "chat_many": "dms_magic.batch",
     "form": "dms_magic.notebook.widgets",
 }
