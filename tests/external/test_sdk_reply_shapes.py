@@ -989,6 +989,16 @@ def test_a_stalled_reply_reports_the_request_id_from_its_headers(server):
     assert info.value.request_id == HEADER_RID
 
 
+def test_a_stream_stalled_before_its_first_event_reports_the_header_request_id(server):
+    server.set(Stream(stream_events(), headers={"x-acs-request-id": HEADER_RID}, stall_after=0, stall_seconds=3.0))
+    with our_client(server, timeout=1) as client:
+        with pytest.raises(errors.DmsError) as info:
+            read_stream(client)
+    assert len(server.arrivals) == 1
+    assert isinstance(info.value, outcome_unknown_class()), type(info.value)
+    assert info.value.request_id == HEADER_RID
+
+
 def test_a_dropped_connection_after_the_request_is_sent_once(server):
     server.set(Drop())
     with our_client(server, timeout=5) as client:
