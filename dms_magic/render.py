@@ -79,9 +79,11 @@ def _contents(messages: Any) -> tuple[str, ...]:
     """The texts masking applies to: user and system messages (a bare string is one user message)."""
     if isinstance(messages, str):
         return (messages,)
-    return tuple(str(m.get("content", "")) for m in messages or ()
+    from dms_magic.images import content_text  # a message with images: its text parts (images are not masked)
+
+    return tuple(content_text(m.get("content")) for m in messages or ()
                  if isinstance(m, Mapping) and m.get("role") in ("user", "system")
-                 and isinstance(m.get("content"), str))
+                 and isinstance(m.get("content"), (str, list)))
 
 
 def masked_counts(messages: Any, rule: str) -> dict[str, int]:

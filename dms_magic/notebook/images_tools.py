@@ -23,7 +23,8 @@ from IPython.core.error import UsageError
 from dms_magic import render
 from dms_magic.render import esc
 
-DEFAULT_TOOL_ROUNDS = 5
+from dms_magic.notebook.vocabulary import DEFAULT_TOOL_ROUNDS  # noqa: F401  (--run-tools without N)
+
 THUMBNAIL_PX = 96  # the height of a thumbnail in the card
 _VAR = re.compile(r"\$([A-Za-z_]\w*)")
 
@@ -250,19 +251,6 @@ def _short(text: Any, limit: int = 300) -> str:
 
 
 # -- the magic's side: options, reading them, running, showing -------------------------------------
-# The %%dmschat options this module adds (registered with the magic's other extra options).
-CELL_OPTIONS = (
-    (("--image",), dict(metavar="PATH|URL|$VAR", action="append", default=None,
-                        help="An image for the user message (repeatable): a file path, an http(s) URL, or $var "
-                             "holding a path, bytes, a PIL image, a matplotlib figure or a list of them. Sent as "
-                             "it is: masking applies to text only.")),
-    (("--run-tools",), dict(metavar="N", nargs="?", const=DEFAULT_TOOL_ROUNDS, type=int, default=None,
-                            help=f"Run the tool calls the model asks for with the functions given to --tools (or "
-                                 f"of the same name in the notebook), send the results back and continue, at "
-                                 f"most N rounds (default {DEFAULT_TOOL_ROUNDS}).")),
-)
-
-
 class CellExtras:
     """What one ``%%dmschat`` cell asked for beyond text: images, tools, ``--run-tools``."""
 

@@ -19,6 +19,7 @@ from IPython.core.magic_arguments import argument, argument_group, kwds, magic_a
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
+from dms_magic.notebook import images_tools  # --image, --tools, --run-tools (options in vocabulary)
 from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS
 from dms_magic.params import InvalidParameterError, find, option_params
 
@@ -140,7 +141,8 @@ class DmsChatMagics(Magics, Configurable):
             raise UsageError(f"unexpected {' '.join(args.line_command)!r} on the %%dmschat line: every option "
                              f"starts with - (see %%dmschat?); the prompt goes in the cell body")
         params = self._params(args)
-        messages = self._messages(args, cell)
+        extras = images_tools.CellExtras.read(args, params, self.shell.user_ns)  # with tools: streams
+        messages = extras.add_images(self._messages(args, cell))
         from dms_magic import session
 
         settings = session.resolve(args.endpoint, params.get("instance_id"), args.profile)
@@ -149,18 +151,31 @@ class DmsChatMagics(Magics, Configurable):
         params = session.request_params(settings, params)  # configured defaults; decides streaming
         streaming = bool(params.get("stream"))
         if args.dry_run:
-            return self._dry_run(settings, messages, params, streaming)
+            return self._dry_run(settings, messages, params, streaming, extras)
         client = session.client_for(settings)
-        result = self._stream(client, messages, params, args) if streaming else client.chat(messages, **params)
+        if extras.tools:  # the tool calls (and --run-tools rounds) are read whole, then shown in one card
+            result, messages, loop, pending = extras.complete(client, messages, params)
+        else:
+            if streaming and not args.quiet and extras.images:  # the thumbnails above the growing card
+                from dms_magic.notebook.display import show_html
+
+                show_html(*extras.sections(messages=messages, params=params))
+            result = self._stream(client, messages, params, args) if streaming else client.chat(messages, **params)
+            loop, pending = None, []
         if args.session:
             history = self.histories.setdefault(args.session, [])
             history[:] = [*messages, {"role": "assistant", "content": result.text or ""}]
         if args.out:
             self.shell.user_ns[args.out] = result
-        if not args.quiet and not streaming:
-            from dms_magic.notebook.display import show_result
+        if not args.quiet and (extras.tools or not streaming):
+            from dms_magic.notebook.display import bundle
+            from IPython.display import display
 
-            show_result(result, **self._display_options())
+            data, metadata = bundle(result, **self._display_options())
+            html, text = extras.sections(messages=messages, params=params, loop=loop, pending=pending)
+            if html:
+                data = {**data, "text/html": html + data["text/html"], "text/plain": text + "\n" + data["text/plain"]}
+            display(data, raw=True, metadata=metadata)
         return None
 
     def _display_options(self) -> dict[str, Any]:
@@ -195,7 +210,7 @@ class DmsChatMagics(Magics, Configurable):
 
             display(comparison)
 
-    def _dry_run(self, settings, messages, params, streaming):
+    def _dry_run(self, settings, messages, params, streaming, extras=None):
         """``params``: as ``session.request_params`` merged them (``stream=True`` when streaming,
         as client.stream sends it)."""
         from dms_magic import session
@@ -208,12 +223,15 @@ class DmsChatMagics(Magics, Configurable):
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
         rule = params.get("desensitization_rule") or DEFAULT_RULE
         try:
-            previews = [mask(m["content"], rule) for m in messages if m.get("role") in ("user", "system")]
+            previews = [mask(m["content"], rule) for m in images_tools.text_messages(messages)
+                        if m.get("role") in ("user", "system")]
         except ValueError as exc:  # UnknownRuleError: the real service would reject it too
             raise UsageError(f"{_spelling('desensitization_rule')} {rule}: {exc}") from None
         endpoint = "in-process sandbox" if settings.uses_sandbox else (settings.endpoint or session.CENTRAL_ENDPOINT)
         action = SSE_ACTION if streaming else ACTION
-        tokens = estimate_prompt_tokens(messages)
+        tokens = (estimate_prompt_tokens(images_tools.text_messages(messages))
+                  + images_tools.image_prompt_tokens(messages, params))
+        query, form = images_tools.shorten_data_urls(query), images_tools.shorten_data_urls(form)
         # Who would sign: the credential kind and masked key id only (status never holds a secret).
         info = session.status(settings.endpoint, instance_id=settings.instance_id, profile=settings.profile)
         signer = " ".join(str(v) for v in (info["credentials"], info["access_key_id"]) if v)
@@ -222,9 +240,12 @@ class DmsChatMagics(Magics, Configurable):
                 + f"\nAuthorization: ACS3-HMAC-SHA256, signed by {signer}; signature computed when sent, never shown"
                 + f"\n~{tokens} prompt tokens (local estimate)"
                 + "".join(f"\n{render.mask_preview_text(p)}" for p in previews))
-        show_html(dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
-                               prompt_tokens=tokens, signer=signer,
-                               masked=bool(params.get("need_desensitization"))), text)
+        html = dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
+                            prompt_tokens=tokens, signer=signer, masked=bool(params.get("need_desensitization")))
+        if extras is not None and extras.images:  # thumbnails, and that images go as they are
+            more_html, more_text = extras.sections(messages=messages, params=params, dry_run=True)
+            html, text = html + more_html, text + "\n" + more_text
+        show_html(html, text)
 
     # -- option parsing -------------------------------------------------------------------------
     def _parse(self, line: str):

@@ -7,6 +7,7 @@ them imports another for them).
 from __future__ import annotations
 
 LINE_COMMANDS = ("config", "status", "history", "reset", "preview", "form")
+DEFAULT_TOOL_ROUNDS = 5  # --run-tools without N
 # Extra options that are not API parameters. (--stream is the table's own `stream` row.)
 EXTRA_OPTIONS = (
     (("-o", "--out"), dict(metavar="VAR", help="Store the ChatResult in VAR (still displayed unless --quiet).")),
@@ -22,6 +23,15 @@ EXTRA_OPTIONS = (
     (("--endpoint",), dict(metavar="URL", help="Endpoint for this cell: host or URL, or 'sandbox'.")),
     (("--profile",), dict(metavar="NAME", help="Alibaba Cloud credentials profile for this cell.")),
     (("--no-interpolate",), dict(action="store_true", help="Send the cell as typed: no {name} substitution.")),
+    # Images and tools (notebook/images_tools.py reads them; --tools/--tool-choice are table rows).
+    (("--image",), dict(metavar="PATH|URL|$VAR", action="append", default=None,
+                        help="An image for the user message (repeatable): a file path, an http(s) URL, or $var "
+                             "holding a path, bytes, a PIL image, a matplotlib figure or a list of them. Sent as "
+                             "it is: masking applies to text only.")),
+    (("--run-tools",), dict(metavar="N", nargs="?", const=DEFAULT_TOOL_ROUNDS, type=int, default=None,
+                            help=f"Run the tool calls the model asks for with the functions given to --tools (or "
+                                 f"of the same name in the notebook), send the results back and continue, at "
+                                 f"most N rounds (default {DEFAULT_TOOL_ROUNDS}).")),
 )
 
 # Suggestions for the model (the form's combobox offers the same list; any other model id works).

@@ -23,6 +23,7 @@ import ipywidgets as W
 from dms_magic.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
 from dms_magic.render import ERROR_STYLE, MUTED_STYLE, esc
 
+from dms_magic.notebook import images_tools  # noqa: E402  (the image upload control, the card's image section)
 from dms_magic.notebook.vocabulary import KNOWN_MODELS  # noqa: E402  (the model suggestions, one list)
 
 LABEL_WIDTH = "16em"
@@ -381,6 +382,7 @@ class DmsChatForm:
                                  rows=4, layout=W.Layout(width="48em"))
         self.prompt_message = W.HTML("")
         self.system = W.Textarea(placeholder="Optional system prompt", rows=2, layout=W.Layout(width="48em"))
+        self.images = images_tools.ImageUpload()  # added to the prompt; thumbnails; sent as they are (not masked)
         self.conversation = W.Checkbox(value=False, description="conversation (keep history across sends)",
                                        indent=False)
         # Theme button styles (info, warning) put white text on light colours (2.7:1); ours are the
@@ -431,6 +433,7 @@ class DmsChatForm:
         parts: list[W.Widget] = [
             W.HBox([W.Label("prompt", layout=W.Layout(width=LABEL_WIDTH)), self.prompt, self.prompt_message]),
             W.HBox([W.Label("system", layout=W.Layout(width=LABEL_WIDTH)), self.system]),
+            W.HBox([W.Label("images", layout=W.Layout(width=LABEL_WIDTH)), self.images.widget]),
         ]
         for group in (*OPEN_GROUPS, ADVANCED_GROUP):
             rows = [r.box for r in self.rows.values()
@@ -547,7 +550,7 @@ class DmsChatForm:
             messages = [m for m in messages if m.get("role") != "system"]
             messages.insert(0, {"role": "system", "content": self.system.value})
         messages.append({"role": "user", "content": prompt})
-        return messages
+        return self.images.add_to(messages)
 
     # conversation history: shared with `%%dmschat --session <session_name>` when the magic is
     # loaded (so `%dmschat history form` shows it and a copied cell continues it), else our own.
@@ -683,6 +686,10 @@ class DmsChatForm:
         if self.conversation.value:
             self.history = [*messages, {"role": "assistant", "content": result.text or ""}]
         data, metadata = bundle(result, **_magic_display_options())  # the magic's card, byte for byte
+        sent = images_tools.sent_images(messages)
+        if sent:  # the magic's image section above it: thumbnails, and that images go as they are
+            data = {**data, "text/html": images_tools.extras_html(images=sent) + data["text/html"],
+                    "text/plain": images_tools.extras_text(images=sent) + "\n" + data["text/plain"]}
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         turns = sum(1 for m in self.history if m.get("role") == "assistant")
         history = (f" · conversation {esc(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
@@ -796,6 +803,7 @@ class DmsChatForm:
         """Empty the prompt, the output and the conversation history (parameters stay)."""
         self.prompt.value = ""
         self.prompt_message.value = ""
+        self.images.clear()
         self.history = []
         self.result = None
         self.output.outputs = ()
@@ -812,6 +820,10 @@ class DmsChatForm:
         ``client=`` given to the form has no cell spelling. Raises ValueError for a system prompt
         with line breaks: the option line of a cell cannot hold one."""
         params = self.values()
+        if self.images.files():  # a cell cannot hold uploaded bytes: say so rather than drop them
+            raise InvalidParameterError("images", [name for name, _ in self.images.files()],
+                                        "no uploaded images: a cell cannot hold them; save them to files and "
+                                        "add --image PATH to the cell")
         if not self.prompt.value.strip():  # the magic refuses a cell with nothing to send
             err = InvalidParameterError("prompt", self.prompt.value, "a message to send (type it in the prompt box)")
             self.prompt_message.value = _error_span(err)

@@ -1,0 +1,64 @@
+"""The form's image upload: thumbnails, the image parts on the wire, the card's image section."""
+from __future__ import annotations
+
+import datetime
+import html
+import io
+
+import pytest
+from PIL import Image
+
+from dms_magic.images import IMAGES_NOT_MASKED, MAX_DATA_URL_BYTES
+from dms_magic.notebook.widgets import form
+
+pytestmark = pytest.mark.usefixtures("to_sandbox")
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(f, *files: tuple[str, bytes]) -> None:
+    """What the browser sets when a person picks files (ipywidgets 8's FileUpload value)."""
+    f.images.upload.value = tuple({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+                                   "last_modified": datetime.datetime(2026, 1, 1)} for name, data in files)
+
+
+def test_uploaded_images_show_thumbnails_reach_the_wire_and_the_card(sandbox):
+    f = form(prompt="What is on this form? 我的手机号13812345678", need_desensitization=True,
+             desensitization_rule="UserInfo")
+    upload(f, ("form.png", png(80, 60)), ("chart.png", png(20, 20)))
+    assert f.images.thumbnails.value.count('<img src="data:image/png;base64,') == 2
+    assert html.escape(IMAGES_NOT_MASKED) in f.images.thumbnails.value
+    result = f.send()
+    parts = sandbox.received[-1]["request"].messages[-1]["content"]
+    assert [p["type"] for p in parts] == ["text", "image_url", "image_url"]
+    assert "138****5678" in sandbox.received[-1]["model_input"][-1]["content"][0]["text"]  # text masked
+    assert parts[1:] == sandbox.received[-1]["model_input"][-1]["content"][1:]  # images as they are
+    (shown,) = f.output.outputs
+    assert shown["data"]["text/html"].count("<img src=") == 2 and IMAGES_NOT_MASKED in shown["data"]["text/plain"]
+    assert "I received 2 images: PNG 80x60 pixels" in result.text
+
+
+def test_copy_as_cell_refuses_uploaded_images_and_clear_removes_them():
+    f = form(prompt="hello")
+    upload(f, ("a.png", png(8, 8)))
+    with pytest.raises(ValueError, match="--image PATH"):
+        f.to_magic()
+    f.clear()  # the prompt, the output and the images
+    assert f.images.files() == [] and f.images.thumbnails.value == ""
+    f.prompt.value = "hello"
+    assert f.to_magic().endswith("\nhello")
+
+
+def test_an_oversize_upload_is_named_at_the_control_and_not_sent(sandbox, arrivals):
+    f = form(prompt="look")
+    upload(f, ("huge.png", png(4, 4)[:33] + b"\0" * (MAX_DATA_URL_BYTES * 3 // 4 + 10)))
+    assert "too large to send" in f.images.thumbnails.value and "huge.png" in f.images.thumbnails.value
+    seen = arrivals(sandbox)
+    with pytest.raises(ValueError, match="too large"):
+        f.send()
+    assert seen.count == 0
+    f.clear()
