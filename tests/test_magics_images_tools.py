@@ -197,9 +197,13 @@ def test_spec_dicts_run_the_notebook_function_of_that_name(ip, with_tools):
     assert '"city":"Rome"' in ip.user_ns["r"].text
 
 
-def test_run_tools_needs_tools(ip):
+def test_run_tools_needs_tools_and_tools_do_not_compare(ip, with_tools, sandbox, arrivals):
+    seen = arrivals(sandbox)
     ran = run(ip, "%%dmschat --run-tools\nhello")
     assert not ran.success and "--run-tools needs --tools" in str(ran.error)
+    ran = run(ip, "%%dmschat --tools $tools --compare\nget_weather city=Oslo")
+    assert not ran.success and "tools need the streaming action" in str(ran.error)
+    assert seen.count == 0
 
 
 def test_with_masking_the_card_flags_sensitive_arguments_and_shows_what_the_model_saw(ip, with_tools):

@@ -271,6 +271,9 @@ class CellExtras:
             if rounds < 1:
                 raise UsageError(f"--run-tools {rounds}: give the most rounds to run, an integer >= 1")
             functions = read_tools(getattr(args, "tools", None), namespace)[1]
+        if has_tools and getattr(args, "compare", False) and not getattr(args, "dry_run", False):
+            raise UsageError("--compare sends two plain calls, and tools need the streaming action: "
+                             "drop --compare, or --tools")
         if has_tools:
             params["stream"] = True
         return cls(images, functions, rounds, has_tools)
