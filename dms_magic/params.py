@@ -696,7 +696,7 @@ def find(name: str) -> Param:
 # about 6% more when form-encoded ('+', '/', '=' become %XX) and must still fit with its conversation.
 MAX_QUERY_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 
 
 def _encoded_size(text: str, *, plus: bool = False) -> int:
@@ -704,7 +704,9 @@ def _encoded_size(text: str, *, plus: bool = False) -> int:
     data = text.encode("utf-8")
     if data.isascii() and data.isalnum():
         return len(data)
-    kept = sum(map(_UNRESERVED.__contains__, data)) + (data.count(b" ") if plus else 0)
+    # bytes.translate deletes the unreserved bytes at C speed (an image's 10 MB data: URL: ~10 ms,
+    # where counting them one by one in Python took 1.5 s)
+    kept = len(data) - len(data.translate(None, _UNRESERVED)) + (data.count(b" ") if plus else 0)
     return kept + 3 * (len(data) - kept)
 
 
