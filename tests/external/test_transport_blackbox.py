@@ -1,0 +1,554 @@
+"""Black-box tests of DmsChatClient's HTTP transport (issue 14 part 1) and retry policy (issue 13, Build 3).
+
+Written from the issues, README.md, docs/architecture.md and urllib3/requests documentation only, against
+servers started here on 127.0.0.1 (tests/external/_servers.py) and the sandbox. What the server saw
+(arrivals, connections, proxy heads, arrival times) is the evidence.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import socket
+import threading
+import time
+import traceback
+from urllib.parse import quote
+
+import pytest
+
+from _servers import (OriginServer, ProxyServer, drop, free_port, gateway_body, half_close_after_headers, hold,
+                      make_cert, ok_body, reply, reply_after_100, reply_chunked, reply_gzip, reply_http10,
+                      reply_trickle)
+
+SECRET = "BLACKBOX-secret-never-print-7c1e"
+PROXY_PASSWORD = "pr0xy:p@ss/w0rd-9d2b"          # needs percent-encoding in a URL
+PROXY_USERINFO = "alice:" + quote(PROXY_PASSWORD, safe="")
+ENV_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+            "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch):
+    """A clean network environment for each test: no proxies, no CA bundle overrides."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def make_client(url: str, **overrides):
+    from dms_magic import DmsChatClient
+
+    kw = dict(access_key_id="LTAIblackbox00000001", access_key_secret=SECRET, instance_id=1, timeout=5,
+              max_retries=4, max_retry_time=10, backoff_base=0.05, backoff_cap=0.2)
+    kw.update(overrides)
+    return DmsChatClient(url, **kw)
+
+
+def everything_about(exc: BaseException, client=None) -> str:
+    """Every text a user could see of an error: str, repr, args, the whole chained traceback, the client."""
+    parts = [str(exc), repr(exc), repr(exc.args), "".join(traceback.format_exception(exc))]
+    if client is not None:
+        parts.append(repr(client))
+    return "\n".join(parts)
+
+
+def assert_no_proxy_password(text: str) -> None:
+    for secret in (PROXY_PASSWORD, quote(PROXY_PASSWORD, safe=""), "pr0xy",
+                   base64.b64encode(f"alice:{PROXY_PASSWORD}".encode()).decode()):
+        assert secret not in text, f"proxy password ({secret!r}) leaked into:\n{text}"
+
+
+def later(delay: float, fn) -> threading.Thread:
+    def run():
+        time.sleep(delay)
+        fn()
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+# ================================================================== proxies
+
+
+@pytest.mark.parametrize("var", ["HTTP_PROXY", "http_proxy"])
+def test_http_proxy_variable_sends_the_call_through_the_proxy(env, var):
+    with OriginServer() as origin, ProxyServer() as proxy:
+        env.setenv(var, proxy.url())
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert len(proxy.seen) == 1 and proxy.seen[0].method == "POST"
+    assert proxy.seen[0].target.startswith(origin.url + "/"), proxy.seen[0].target  # absolute form
+    assert len(origin.arrivals) == 1
+
+
+@pytest.mark.parametrize("var,value,host,proxied", [
+    ("NO_PROXY", "127.0.0.1", "127.0.0.1", False),
+    ("no_proxy", "127.0.0.1", "127.0.0.1", False),
+    ("NO_PROXY", "*", "127.0.0.1", False),
+    ("NO_PROXY", ".localhost", "localhost", False),            # a domain suffix (leading dot)
+    ("no_proxy", "example.test, .localhost", "localhost", False),
+    ("NO_PROXY", ".example.test", "localhost", True),           # a suffix that does not match
+    ("NO_PROXY", "127.0.0.2", "127.0.0.1", True),
+])
+def test_no_proxy_decides_direct_or_proxied(env, var, value, host, proxied):
+    with OriginServer() as origin, ProxyServer() as proxy:
+        env.setenv("HTTP_PROXY", proxy.url())
+        env.setenv(var, value)
+        with make_client(f"http://{host}:{origin.port}") as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 1
+    assert len(proxy.seen) == (1 if proxied else 0), [s.target for s in proxy.seen]
+
+
+def test_http_proxy_does_not_apply_to_an_https_endpoint(env, tmp_path):
+    cert = make_cert(str(tmp_path))
+    with OriginServer(tls=cert) as origin, ProxyServer() as proxy:
+        env.setenv("HTTP_PROXY", proxy.url())
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert proxy.seen == []
+
+
+def test_proxy_basic_auth_from_the_proxy_url(env):
+    with OriginServer() as origin, ProxyServer(auth=("alice", PROXY_PASSWORD)) as proxy:
+        env.setenv("HTTP_PROXY", proxy.url(PROXY_USERINFO))
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+            shown = repr(c)
+    assert r.text == "hello from origin"
+    assert proxy.rejected_auth == 0 and len(proxy.seen) == 1
+    assert len(origin.arrivals) == 1
+    # the proxy credentials are for the proxy only: never forwarded to the service
+    assert "proxy-authorization" not in origin.arrivals[0].headers
+    assert_no_proxy_password(shown)
+
+
+def test_wrong_proxy_password_is_a_clear_error_without_the_password(env):
+    from dms_magic.errors import DmsError
+
+    with OriginServer() as origin, ProxyServer(auth=("alice", "another-password")) as proxy:
+        env.setenv("HTTP_PROXY", proxy.url(PROXY_USERINFO))
+        with make_client(origin.url) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+            text = everything_about(info.value, c)
+    assert proxy.rejected_auth >= 1
+    assert origin.arrivals == []
+    assert "407" in str(info.value), str(info.value)
+    assert_no_proxy_password(text)
+
+
+def test_https_tunnel_with_wrong_proxy_password_is_clear_and_secret_free(env, tmp_path):
+    from dms_magic.errors import DmsError
+
+    cert = make_cert(str(tmp_path))
+    with OriginServer(tls=cert) as origin, ProxyServer(auth=("alice", "another-password")) as proxy:
+        env.setenv("HTTPS_PROXY", proxy.url(PROXY_USERINFO))
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        with make_client(origin.url) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+            text = everything_about(info.value, c)
+    assert origin.connections == 0
+    assert "407" in str(info.value) or "proxy" in str(info.value).lower(), str(info.value)
+    assert_no_proxy_password(text)
+
+
+def test_unreachable_proxy_with_credentials_never_shows_the_password(env):
+    from dms_magic.errors import DmsError, OutcomeUnknownError
+
+    with OriginServer() as origin:
+        env.setenv("HTTP_PROXY", f"http://{PROXY_USERINFO}@127.0.0.1:{free_port()}")
+        with make_client(origin.url, max_retry_time=1) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+            text = everything_about(info.value, c)
+    assert not isinstance(info.value, OutcomeUnknownError)  # nothing was sent
+    assert origin.arrivals == []
+    assert_no_proxy_password(text)
+
+
+@pytest.mark.parametrize("with_auth", [False, True])
+def test_https_through_a_connect_proxy_to_a_local_tls_server(env, tmp_path, with_auth):
+    cert = make_cert(str(tmp_path))
+    auth = ("alice", PROXY_PASSWORD) if with_auth else None
+    with OriginServer(tls=cert) as origin, ProxyServer(auth=auth) as proxy:
+        env.setenv("HTTPS_PROXY", proxy.url(PROXY_USERINFO if with_auth else ""))
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert [(s.method, s.target) for s in proxy.seen] == [("CONNECT", f"127.0.0.1:{origin.port}")]
+    assert len(origin.arrivals) == 1
+
+
+def test_proxy_refusing_the_tunnel_is_retried_and_nothing_reaches_the_model(env, tmp_path):
+    from dms_magic.errors import DmsError, OutcomeUnknownError
+
+    cert = make_cert(str(tmp_path))
+    with OriginServer(tls=cert) as origin, ProxyServer(refuse_connect=True) as proxy:
+        env.setenv("HTTPS_PROXY", proxy.url())
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        with make_client(origin.url, max_retries=3) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+    assert origin.connections == 0
+    assert len(proxy.seen) == 4, f"expected 1 + 3 retries of the CONNECT, saw {len(proxy.seen)}"
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert "proxy" in str(info.value).lower() or "403" in str(info.value), str(info.value)
+
+
+def test_proxy_that_refuses_connections_is_retried_until_it_comes_up(env):
+    port = free_port()
+    started = {}
+    with OriginServer() as origin:
+        env.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        later(1.0, lambda: started.setdefault("proxy", ProxyServer(port=port)))
+        try:
+            with make_client(origin.url, max_retries=30, max_retry_time=15, backoff_base=0.2, backoff_cap=0.4) as c:
+                r = c.chat("hi")
+        finally:
+            time.sleep(0)  # the proxy thread has run by now if the call succeeded
+            if "proxy" in started:
+                started["proxy"].close()
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 1
+
+
+def test_refused_proxy_is_a_clear_connection_error(env):
+    from dms_magic.errors import OutcomeUnknownError, TransportError
+
+    with OriginServer() as origin:
+        env.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+        with make_client(origin.url, max_retry_time=1) as c:
+            with pytest.raises(TransportError) as info:
+                c.chat("hi")
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert info.value.code == "ConnectionError"
+    assert "refused" in str(info.value).lower(), str(info.value)
+    assert origin.arrivals == []
+
+
+# ================================================================== TLS
+
+
+def test_self_signed_certificate_is_a_clear_error_and_not_retried(env, tmp_path):
+    from dms_magic.errors import DmsError, OutcomeUnknownError
+
+    cert = make_cert(str(tmp_path))
+    with OriginServer(tls=cert) as origin:
+        with make_client(origin.url, max_retries=4) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert "certificate" in str(info.value).lower(), str(info.value)
+    assert origin.connections == 1, f"a verification failure was retried: {origin.connections} handshakes"
+    assert origin.arrivals == []
+
+
+@pytest.mark.parametrize("var", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_ca_bundle_variable_trusts_the_local_certificate(env, tmp_path, var):
+    cert = make_cert(str(tmp_path))
+    with OriginServer(tls=cert) as origin:
+        env.setenv(var, cert[0])
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+
+
+def test_wrong_hostname_fails_even_with_a_trusted_certificate(env, tmp_path):
+    from dms_magic.errors import DmsError
+
+    cert = make_cert(str(tmp_path), dns=("other.test",), ips=())
+    with OriginServer(tls=cert) as origin:
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        with make_client(origin.url) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+    assert origin.arrivals == []
+    assert origin.connections == 1
+    text = str(info.value).lower()
+    assert "hostname" in text or "match" in text or "certificate" in text, str(info.value)
+
+
+# ================================================================== HTTP edge cases
+
+
+@pytest.mark.parametrize("action", [reply_chunked(), reply(close=True), reply_http10(), reply_gzip(),
+                                    reply_after_100(), reply_trickle(gap=0.1, pieces=20)],
+                         ids=["chunked", "connection-close", "http10", "gzip", "100-continue", "trickle"])
+def test_reply_framings_are_read(env, action):
+    with OriginServer([action]) as origin:
+        with make_client(origin.url, timeout=1.5) as c:  # trickle: 20 gaps of 0.1 s, 2 s in all > timeout
+            first = c.chat("one")
+            second = c.chat("two")
+    assert first.text == second.text == "hello from origin"
+    assert len(origin.arrivals) == 2
+
+
+def test_connection_close_reply_opens_a_new_connection(env):
+    with OriginServer([reply(close=True)]) as origin:
+        with make_client(origin.url) as c:
+            c.chat("one")
+            c.chat("two")
+    assert origin.connections == 2 and len(origin.arrivals) == 2
+
+
+def test_keep_alive_socket_closed_while_idle_is_not_a_double_send(env):
+    with OriginServer([reply(idle_close_after=0.2), reply()]) as origin:
+        with make_client(origin.url) as c:
+            c.chat("one")
+            time.sleep(0.8)  # the server closes the idle socket 0.2 s after its reply
+            r = c.chat("two")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 2, f"{len(origin.arrivals)} arrivals for 2 calls"
+    assert origin.connections == 2
+
+
+def test_keep_alive_socket_reset_while_idle_is_not_a_double_send(env):
+    def reset_when_idle(conn, req):
+        data = ok_body()
+        conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                  % (len(data), data))
+        time.sleep(0.2)
+        conn.reset()
+        return False
+
+    with OriginServer([reset_when_idle, reply()]) as origin:
+        with make_client(origin.url) as c:
+            c.chat("one")
+            time.sleep(0.8)
+            r = c.chat("two")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 2 and origin.connections == 2
+
+
+def test_half_close_after_headers_is_outcome_unknown_and_sent_once(env):
+    from dms_magic.errors import OutcomeUnknownError
+
+    with OriginServer([half_close_after_headers(), reply()]) as origin:
+        with make_client(origin.url) as c:
+            with pytest.raises(OutcomeUnknownError):
+                c.chat("one")
+    assert len(origin.arrivals) == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_to_another_host_is_not_followed(env, status):
+    from dms_magic.errors import DmsError
+
+    with OriginServer() as other:
+        location = f"http://localhost:{other.port}/"
+        with OriginServer([reply(status, b"", {"Location": location}, reason="Moved")]) as origin:
+            with make_client(origin.url) as c:
+                with pytest.raises(DmsError) as info:
+                    c.chat("hi")
+    assert other.connections == 0 and other.arrivals == []
+    assert len(origin.arrivals) == 1
+    assert info.value.http_status == status
+
+
+# ================================================================== retry policy
+
+
+def test_connection_refused_is_retried_until_the_server_comes_up(env):
+    port = free_port()
+    box = {}
+    later(1.0, lambda: box.setdefault("origin", OriginServer(port=port)))
+    try:
+        with make_client(f"http://127.0.0.1:{port}", max_retries=30, max_retry_time=15, backoff_base=0.2,
+                         backoff_cap=0.4) as c:
+            r = c.chat("hi")
+    finally:
+        if "origin" in box:
+            box["origin"].close()
+    assert r.text == "hello from origin"
+    assert len(box["origin"].arrivals) == 1
+
+
+def test_connection_refused_for_good_is_a_clear_error(env):
+    from dms_magic.errors import OutcomeUnknownError, TransportError
+
+    with make_client(f"http://127.0.0.1:{free_port()}", max_retry_time=1) as c:
+        with pytest.raises(TransportError) as info:
+            c.chat("hi")
+    assert not isinstance(info.value, OutcomeUnknownError)
+    assert info.value.code == "ConnectionError"
+    assert "refused" in str(info.value).lower(), str(info.value)
+    assert SECRET not in everything_about(info.value, c)
+
+
+def test_reset_before_the_request_was_written_is_retried(env):
+    big = "a" * 3_000_000  # far more than the server reads before its RST
+    with OriginServer([reply()], connection_script=["reset"]) as origin:
+        with make_client(origin.url) as c:
+            r = c.chat(big)
+    assert r.text == "hello from origin"
+    assert origin.connections == 2
+    assert len(origin.arrivals) == 1
+
+
+def test_read_timeout_after_the_request_was_read_is_sent_once_and_outcome_unknown(env):
+    from dms_magic.errors import OutcomeUnknownError
+
+    with OriginServer([hold(4)]) as origin:
+        with make_client(origin.url, timeout=0.5) as c:
+            with pytest.raises(OutcomeUnknownError) as info:
+                c.chat("hi")
+        time.sleep(0.3)
+    assert len(origin.arrivals) == 1
+    assert re.search(r"may have (been )?processed", str(info.value)), str(info.value)
+
+
+def test_read_timeout_with_retry_on_timeout_retries(env):
+    from dms_magic.errors import OutcomeUnknownError
+
+    with OriginServer([hold(4)]) as origin:
+        with make_client(origin.url, timeout=0.5, max_retries=2, retry_on_timeout=True) as c:
+            with pytest.raises(OutcomeUnknownError):
+                c.chat("hi")
+    assert len(origin.arrivals) == 3
+
+
+def test_read_timeout_with_retry_on_timeout_then_success(env):
+    with OriginServer([hold(3), reply()]) as origin:
+        with make_client(origin.url, timeout=0.5, retry_on_timeout=True) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 2
+
+
+def test_dropped_after_the_request_was_read_is_sent_once(env):
+    from dms_magic.errors import OutcomeUnknownError
+
+    with OriginServer([drop(), reply()]) as origin:
+        with make_client(origin.url) as c:
+            with pytest.raises(OutcomeUnknownError):
+                c.chat("hi")
+    assert len(origin.arrivals) == 1
+
+
+def test_dropped_after_the_request_was_read_retried_when_opted_in(env):
+    with OriginServer([drop(), reply()]) as origin:
+        with make_client(origin.url, retry_on_timeout=True) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 2
+
+
+@pytest.mark.parametrize("header,value,floor", [("x-acs-retry-after", "1500", 1.5), ("Retry-After", "2", 2.0)])
+def test_throttling_wait_honours_the_server(env, header, value, floor):
+    throttled = reply(429, gateway_body("Throttling.User", "Request was denied due to user flow control."),
+                      {header: value}, reason="Too Many Requests")
+    with OriginServer([throttled, reply()]) as origin:
+        with make_client(origin.url, backoff_base=0, backoff_cap=0) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 2
+    waited = origin.arrivals[1].time - origin.arrivals[0].time
+    # a lower bound only: the server asked for at least `floor` seconds (measured at the server)
+    assert waited >= floor * 0.95, f"retried after {waited:.3f} s, the server asked for {floor} s"
+
+
+def test_503_is_retried(env):
+    with OriginServer([reply(503, gateway_body("ServiceUnavailable"), reason="Service Unavailable"),
+                       reply()]) as origin:
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 2
+
+
+@pytest.mark.parametrize("status,code", [(500, "InternalError"), (502, "BadGateway"), (504, "GatewayTimeout")])
+def test_500_502_504_are_not_retried_by_default(env, status, code):
+    from dms_magic.errors import DmsError
+
+    with OriginServer([reply(status, gateway_body(code), reason="Err"), reply()]) as origin:
+        with make_client(origin.url) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+    assert len(origin.arrivals) == 1
+    assert info.value.http_status == status
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_500_502_504_are_retried_when_opted_in(env, status):
+    with OriginServer([reply(status, gateway_body("InternalError"), reason="Err"), reply()]) as origin:
+        with make_client(origin.url, retry_on_timeout=True) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin"
+    assert len(origin.arrivals) == 2
+
+
+# ================================================================== concurrency
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _word(n: int) -> str:
+    """A nonce made of letters only (digits could look like a phone number to the masker)."""
+    letters = "bcdfghjklmnpqrstvwxz"
+    out = ""
+    for _ in range(5):
+        out += letters[n % 20]
+        n //= 20
+    return "nonce" + out
+
+
+def test_sixteen_threads_share_one_client_without_mixing_replies():
+    from dms_magic import DmsChatClient
+    from dms_magic.sandbox import start
+
+    threads, calls = 16, 20
+    with start(seed=7) as sb:
+        before = _open_fds()
+        client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                               instance_id=1, timeout=60)
+        results: dict[str, object] = {}
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def worker(t: int) -> None:
+            for i in range(calls):
+                nonce = _word(t * 1000 + i * 7 + 12345)
+                try:
+                    r = client.chat(f"Please repeat the word {nonce} back to me.", max_tokens=60)
+                except BaseException as exc:  # recorded, asserted below
+                    with lock:
+                        errors.append(exc)
+                    continue
+                with lock:
+                    results[nonce] = r
+
+        pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        during = _open_fds()
+        journal = {e["request_id"]: e for e in sb.received}
+        client.close()
+        deadline = time.monotonic() + 5
+        while _open_fds() > before + 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = _open_fds()
+
+    assert errors == []
+    assert len(results) == threads * calls
+    ids = [r.request_id for r in results.values()]
+    assert len(set(ids)) == len(ids)
+    for nonce, r in results.items():
+        sent = journal[r.request_id]["form"]
+        sent_text = str(sent)
+        assert nonce in sent_text, f"reply {r.request_id} belongs to another request than {nonce}"
+        assert nonce in r.text, f"answer for {nonce} does not restate it: {r.text[:200]!r}"
+    # client sockets + the in-process sandbox's server side of each: bounded by the pool, not by the calls
+    assert during - before <= 2 * 64 + 8, (before, during)
+    assert after <= before + 2, f"sockets leaked after close(): {before} -> {after}"
