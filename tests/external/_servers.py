@@ -228,10 +228,11 @@ def reply_after_100(body: bytes | None = None) -> Action:
     return act
 
 
-def half_close_after_headers(length: int = 500) -> Action:
+def half_close_after_headers(length: int = 500, headers: dict[str, str] | None = None) -> Action:
     """Headers promise a body; then FIN with nothing more (the request was read in full)."""
     def act(conn: Conn, req: Request) -> bool:
-        conn.send(head(200, "OK", {"Content-Type": "application/json", "Content-Length": str(length)}))
+        conn.send(head(200, "OK", {"Content-Type": "application/json", "Content-Length": str(length),
+                                   **(headers or {})}))
         conn.sock.shutdown(socket.SHUT_WR)
         time.sleep(0.3)
         return False
@@ -301,6 +302,7 @@ class OriginServer:
         self.arrivals: list[Request] = []
         self.connections = 0
         self.handshake_failures = 0
+        self.ended = 0  # connections whose peer closed them or that we closed
         self.lock = threading.Lock()
         self._ctx = None
         if tls:
@@ -371,6 +373,8 @@ class OriginServer:
                 sock.close()
             except OSError:
                 pass
+            with self.lock:
+                self.ended += 1
 
     def close(self) -> None:
         self._closing = True
@@ -533,3 +537,20 @@ class ProxyServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def sse_body(text: str = "hello stream", request_id: str = "SSE-REQ-1") -> bytes:
+    """One streamed event in the SDKs' shape (Data a JSON string) carrying the whole answer and its finish."""
+    data = json.dumps({"Created": "1700000000", "Model": "qwen-plus",
+                       "Choices": [{"FinishReason": "stop", "Message": {"Content": text, "Role": "assistant"}}]})
+    event = json.dumps({"RequestId": request_id, "Success": True, "Data": data})
+    return f"id: 1\nevent: result\ndata: {event}\n\n".encode()
+
+
+def reply_sse(body: bytes | None = None) -> Action:
+    def act(conn: Conn, req: Request) -> bool:
+        data = sse_body() if body is None else body
+        conn.send(head(200, "OK", {"Content-Type": "text/event-stream;charset=UTF-8",
+                                   "Content-Length": str(len(data))}) + data)
+        return True
+    return act
