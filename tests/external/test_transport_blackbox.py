@@ -7,6 +7,7 @@ servers started here on 127.0.0.1 (tests/external/_servers.py) and the sandbox. 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import socket
@@ -722,3 +723,133 @@ def test_close_drops_kept_alive_connections(env):
         del c
     assert origin.connections == 1
     assert still_open == 0, "DmsChatClient.close() left its kept-alive connection open (the server saw no close)"
+
+
+@pytest.mark.parametrize("value", ["127.0.0.0/8", "10.0.0.0/8,127.0.0.1/32"])
+def test_no_proxy_cidr(env, value):
+    with OriginServer() as origin, ProxyServer() as proxy:
+        env.setenv("HTTP_PROXY", proxy.url())
+        env.setenv("NO_PROXY", value)
+        with make_client(origin.url) as c:
+            c.chat("hi")
+    assert proxy.seen == [] and len(origin.arrivals) == 1
+
+
+def test_no_proxy_host_with_port(env):
+    with OriginServer() as origin, ProxyServer() as proxy:
+        env.setenv("HTTP_PROXY", proxy.url())
+        env.setenv("NO_PROXY", f"localhost:{origin.port}")
+        with make_client(f"http://localhost:{origin.port}") as c:
+            c.chat("hi")
+    assert proxy.seen == [] and len(origin.arrivals) == 1
+
+
+def test_bytes_beyond_content_length_never_become_the_next_answer(env):
+    """A reply followed by a whole second (smuggled) reply on the same connection."""
+    def smuggle(conn, req):
+        data = ok_body("first answer")
+        fake = ok_body("SMUGGLED answer")
+        conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                  b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                  % (len(data), data, len(fake), fake))
+        return True
+
+    with OriginServer([smuggle, reply(body=ok_body("second answer"))]) as origin:
+        with make_client(origin.url) as c:
+            first = c.chat("one")
+            time.sleep(0.2)
+            second = c.chat("two")
+    assert first.text == "first answer"
+    assert second.text == "second answer"
+    assert len(origin.arrivals) == 2
+
+
+def _raw(data: bytes):
+    def act(conn, req):
+        conn.send(data)
+        time.sleep(0.2)
+        return False
+    return act
+
+
+@pytest.mark.parametrize("data", [
+    b"HTTP/1.1 abc Broken\r\n\r\n",
+    b"hello, this is not HTTP\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"Content-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Encoding: gzip\r\n\r\nnot gzip!!!!",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbad\r\n0\r\n\r\n",
+], ids=["bad-status", "not-http", "150-headers", "bad-gzip", "bad-chunk"])
+def test_malformed_replies_are_one_clear_error_sent_once(env, data):
+    from dms_magic.errors import DmsError
+
+    with OriginServer([_raw(data), reply()]) as origin:
+        with make_client(origin.url) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+    assert len(origin.arrivals) == 1, "a request the server read was sent again"
+    assert SECRET not in everything_about(info.value)
+
+
+def test_503_forever_stops_after_max_retries(env):
+    from dms_magic.errors import DmsError
+
+    with OriginServer([reply(503, gateway_body("ServiceUnavailable"), reason="Unavailable")]) as origin:
+        with make_client(origin.url, max_retries=3) as c:
+            with pytest.raises(DmsError) as info:
+                c.chat("hi")
+    assert len(origin.arrivals) == 4
+    assert info.value.http_status == 503
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1e309", ""])
+def test_unreadable_retry_after_still_retries(env, value):
+    throttled = reply(429, gateway_body("Throttling"), {"x-acs-retry-after": value, "Retry-After": value},
+                      reason="Too Many Requests")
+    with OriginServer([throttled, reply()]) as origin:
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin" and len(origin.arrivals) == 2
+
+
+def test_business_throttling_in_a_200_reply_is_retried(env):
+    body = json.dumps({"RequestId": "R1", "Success": False, "ErrorCode": "Throttling.User",
+                       "ErrorMessage": "Request was denied due to user flow control."}).encode()
+    with OriginServer([reply(200, body), reply()]) as origin:
+        with make_client(origin.url) as c:
+            r = c.chat("hi")
+    assert r.text == "hello from origin" and len(origin.arrivals) == 2
+
+
+def test_threads_share_one_client_through_a_proxy():
+    from dms_magic import DmsChatClient
+    from dms_magic.sandbox import start
+
+    threads, calls = 8, 10
+    mismatched, errors = [], []
+    with start(seed=3) as sb, ProxyServer() as proxy:
+        os.environ["HTTP_PROXY"] = proxy.url()
+        try:
+            client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                                   instance_id=1)
+        finally:
+            del os.environ["HTTP_PROXY"]
+
+        def worker(t):
+            for i in range(calls):
+                nonce = _word(t * 100 + i + 777)
+                try:
+                    r = client.chat(f"Please repeat the word {nonce} back to me.", max_tokens=60)
+                except Exception as exc:  # recorded, asserted below
+                    errors.append(exc)
+                    continue
+                if nonce not in r.text:
+                    mismatched.append((nonce, r.text[:120]))
+
+        pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        client.close()
+    assert errors == [] and mismatched == []
+    assert len(proxy.seen) == threads * calls
