@@ -853,3 +853,82 @@ def test_threads_share_one_client_through_a_proxy():
         client.close()
     assert errors == [] and mismatched == []
     assert len(proxy.seen) == threads * calls
+
+
+class _Silent:
+    """Accepts TCP connections and never reads or writes (a stalled TLS handshake or a full receive window)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(s)
+
+    def close(self):
+        self.sock.close()
+        for s in self.accepted:
+            s.close()
+
+
+@pytest.mark.parametrize("scheme,prompt", [("https", "hi"), ("http", "a" * 7_500_000)],
+                         ids=["tls-handshake-stall", "write-stall"])
+def test_stall_before_the_request_was_written_is_not_outcome_unknown(env, scheme, prompt):
+    from dms_magic.errors import OutcomeUnknownError, TransportError
+
+    silent = _Silent()
+    try:
+        with make_client(f"{scheme}://127.0.0.1:{silent.port}", timeout=0.5, max_retries=2) as c:
+            with pytest.raises(TransportError) as info:
+                c.chat(prompt)
+    finally:
+        silent.close()
+    assert not isinstance(info.value, OutcomeUnknownError), str(info.value)
+    assert len(silent.accepted) == 3  # nothing reached a model: retried
+
+
+def _outcome(call):
+    """Run a call; return its result or the DmsError it raised."""
+    from dms_magic.errors import DmsError
+
+    try:
+        return call()
+    except DmsError as exc:
+        return exc
+
+
+def test_drop_after_the_proxy_forwarded_the_request_is_not_retried(env):
+    """The proxy forwarded the request, the service read it and dropped the connection: the proxy closes too."""
+    from dms_magic.errors import OutcomeUnknownError
+
+    with OriginServer([drop(), reply()]) as origin, ProxyServer() as proxy:
+        env.setenv("HTTP_PROXY", proxy.url())
+        with make_client(origin.url) as c:
+            outcome = _outcome(lambda: c.chat("hi"))
+    assert len(origin.arrivals) == 1, f"the service received the request {len(origin.arrivals)} times"
+    assert isinstance(outcome, OutcomeUnknownError), repr(outcome)
+
+
+@pytest.mark.parametrize("action", [drop(), hold(3)], ids=["drop", "timeout"])
+def test_failure_inside_a_connect_tunnel_after_the_request_is_not_retried(env, tmp_path, action):
+    """Inside a CONNECT tunnel the service read the request, then dropped (or stalled): never sent again."""
+    from dms_magic.errors import OutcomeUnknownError
+
+    cert = make_cert(str(tmp_path))
+    with OriginServer([action], tls=cert) as origin, ProxyServer() as proxy:
+        env.setenv("HTTPS_PROXY", proxy.url())
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        with make_client(origin.url, timeout=0.5, max_retries=3) as c:
+            outcome = _outcome(lambda: c.chat("hi"))
+    assert len(origin.arrivals) == 1, f"the service received the request {len(origin.arrivals)} times"
+    assert isinstance(outcome, OutcomeUnknownError), repr(outcome)
+    assert "could not connect" not in str(outcome), str(outcome)
