@@ -932,3 +932,42 @@ def test_failure_inside_a_connect_tunnel_after_the_request_is_not_retried(env, t
     assert len(origin.arrivals) == 1, f"the service received the request {len(origin.arrivals)} times"
     assert isinstance(outcome, OutcomeUnknownError), repr(outcome)
     assert "could not connect" not in str(outcome), str(outcome)
+
+
+def _reset_after_read():
+    def act(conn, req):
+        conn.reset()
+        return False
+    return act
+
+
+@pytest.mark.parametrize("through", ["direct", "connect-tunnel"])
+def test_reset_after_the_request_was_read_is_sent_once(env, tmp_path, through):
+    from dms_magic.errors import OutcomeUnknownError
+
+    cert = make_cert(str(tmp_path))
+    with OriginServer([_reset_after_read(), reply()], tls=cert) as origin, ProxyServer() as proxy:
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        if through != "direct":
+            env.setenv("HTTPS_PROXY", proxy.url())
+        with make_client(origin.url) as c:
+            outcome = _outcome(lambda: c.chat("hi"))
+    assert len(origin.arrivals) == 1, f"the service received the request {len(origin.arrivals)} times"
+    assert isinstance(outcome, OutcomeUnknownError), repr(outcome)
+
+
+def test_stream_dropped_inside_a_connect_tunnel_after_the_request_is_sent_once(env, tmp_path):
+    from dms_magic.errors import OutcomeUnknownError
+    from _servers import reply_sse
+
+    cert = make_cert(str(tmp_path))
+    with OriginServer([drop(), reply_sse()], tls=cert) as origin, ProxyServer() as proxy:
+        env.setenv("REQUESTS_CA_BUNDLE", cert[0])
+        env.setenv("HTTPS_PROXY", proxy.url())
+        with make_client(origin.url) as c:
+            def read():
+                with c.stream("hi") as s:
+                    return "".join(chunk.text for chunk in s)
+            outcome = _outcome(read)
+    assert len(origin.arrivals) == 1, f"the service received the request {len(origin.arrivals)} times"
+    assert isinstance(outcome, OutcomeUnknownError), repr(outcome)
