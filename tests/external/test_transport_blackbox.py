@@ -177,12 +177,12 @@ def test_unreachable_proxy_with_credentials_never_shows_the_password(env):
     assert_no_proxy_password(text)
 
 
-@pytest.mark.parametrize("with_auth", [False, True])
-def test_https_through_a_connect_proxy_to_a_local_tls_server(env, tmp_path, with_auth):
+@pytest.mark.parametrize("with_auth,var", [(False, "HTTPS_PROXY"), (False, "https_proxy"), (True, "HTTPS_PROXY")])
+def test_https_through_a_connect_proxy_to_a_local_tls_server(env, tmp_path, with_auth, var):
     cert = make_cert(str(tmp_path))
     auth = ("alice", PROXY_PASSWORD) if with_auth else None
     with OriginServer(tls=cert) as origin, ProxyServer(auth=auth) as proxy:
-        env.setenv("HTTPS_PROXY", proxy.url(PROXY_USERINFO if with_auth else ""))
+        env.setenv(var, proxy.url(PROXY_USERINFO if with_auth else ""))
         env.setenv("REQUESTS_CA_BUNDLE", cert[0])
         with make_client(origin.url) as c:
             r = c.chat("hi")
@@ -450,10 +450,13 @@ def test_dropped_after_the_request_was_read_retried_when_opted_in(env):
     assert len(origin.arrivals) == 2
 
 
-@pytest.mark.parametrize("header,value,floor", [("x-acs-retry-after", "1500", 1.5), ("Retry-After", "2", 2.0)])
-def test_throttling_wait_honours_the_server(env, header, value, floor):
-    throttled = reply(429, gateway_body("Throttling.User", "Request was denied due to user flow control."),
-                      {header: value}, reason="Too Many Requests")
+@pytest.mark.parametrize("status,header,value,floor", [(429, "x-acs-retry-after", "1500", 1.5),
+                                                       (429, "Retry-After", "2", 2.0),
+                                                       (503, "Retry-After", "2", 2.0)])
+def test_throttling_wait_honours_the_server(env, status, header, value, floor):
+    code = "Throttling.User" if status == 429 else "ServiceUnavailable"
+    throttled = reply(status, gateway_body(code, "Request was denied due to user flow control."),
+                      {header: value}, reason="Busy")
     with OriginServer([throttled, reply()]) as origin:
         with make_client(origin.url, backoff_base=0, backoff_cap=0) as c:
             r = c.chat("hi")
