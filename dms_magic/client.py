@@ -30,7 +30,6 @@ import random
 import re
 import threading
 import time
-import weakref
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
@@ -657,7 +656,6 @@ class _Http:
         self.proxy_has_credentials = bool(proxy) and urlsplit(
             proxy if "://" in proxy else "http://" + proxy).username is not None
         self.proxy_variable = _proxy_variable(endpoint_url, proxy) if proxy else None
-        weakref.finalize(self, _close_pools, manager)  # holds the manager, not this object
         self.endpoint_url = endpoint_url
         self.pool = manager.connection_from_url(endpoint_url)
         # Forwarded through a proxy (http endpoint): the request line carries the absolute URL.
@@ -690,8 +688,9 @@ class _Http:
 
 
 def _close_pools(manager: urllib3.PoolManager) -> None:
-    """Close every pool of ``manager`` (their idle connections with them) and forget them. Also run
-    when a client is garbage-collected without close(), so its sockets do not wait for the GC."""
+    """Close every pool of ``manager`` (their idle connections with them) and forget them. (A client
+    garbage-collected without close() needs nothing of ours: urllib3 closes a collected pool's
+    connections itself.)"""
     pools = [manager.pools.get(key) for key in manager.pools.keys()]
     manager.clear()
     for pool in pools:
