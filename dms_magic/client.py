@@ -9,6 +9,7 @@ never touches a socket or an ssl context.
 Retries (README "Retries"): a generation is not idempotent, so an attempt is repeated only when
 the request provably did not reach the model: throttling, 503 ServiceUnavailable, and connections
 that failed before the request was fully written (refused, reset while sending, connect timeout).
+Through a proxy too: whether the request was written decides, not urllib3's ``ProxyError``.
 After the request was sent, a read timeout or a dropped connection raises
 ``errors.OutcomeUnknownError``, and 500/502/504 replies raise as they are; ``retry_on_timeout=True``
 retries those too. A stream follows the same rule until its first event, and is never repeated
@@ -537,7 +538,6 @@ def _tls_failure(exc: BaseException) -> tuple[str, str] | None:
     """("hostname" | "verify" | "handshake", OpenSSL's own words) when TLS failed, else None."""
     from urllib3.util.ssl_match_hostname import CertificateError as NameError_
 
-    tls = None
     for cause in _causes(exc):
         if isinstance(cause, NameError_):  # urllib3's own host name check
             return "hostname", str(cause)[:200]
@@ -545,12 +545,13 @@ def _tls_failure(exc: BaseException) -> tuple[str, str] | None:
         if code is not None:  # ssl.SSLCertVerificationError
             detail = str(getattr(cause, "verify_message", "") or cause)[:200]
             return ("hostname" if code in _NAME_MISMATCH_CODES else "verify"), detail
-        if tls is None and type(cause).__name__ in ("SSLError", "SSLZeroReturnError", "SSLEOFError"):
-            tls = cause
-    if tls is None:
+    # Other TLS errors count only as urllib3 reports a failed handshake (SSLError, maybe inside a
+    # ProxyError): an SSL error wrapped in a ProtocolError is a connection lost while writing.
+    outer = _cause_of(exc)
+    if not isinstance(outer, u3.SSLError):
         return None
-    return "handshake", (getattr(tls, "reason", None) if isinstance(getattr(tls, "reason", None), str)
-                         else type(tls).__name__)
+    inner = next((c for c in _causes(outer) if isinstance(getattr(c, "reason", None), str)), None)
+    return "handshake", (inner.reason if inner is not None else type(outer).__name__)
 
 
 def _tunnel_status(exc: BaseException) -> int | None:
