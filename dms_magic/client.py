@@ -333,7 +333,7 @@ class DmsChatClient:
                                             else self._redirect_error(response, action))
                 elif response.status >= 400:
                     err = errors.from_response(response.status, _json(_body(response)),
-                                                                headers=response.headers, action=action)
+                                               headers=response.headers, action=action)
                 elif not stream:
                     # Business errors come with 200; throttling among them is retryable.
                     payload = _json(_body(response))
