@@ -9,6 +9,7 @@ never touches a socket or an ssl context.
 Retries (README "Retries"): a generation is not idempotent, so an attempt is repeated only when
 the request provably did not reach the model: throttling, 503 ServiceUnavailable, and connections
 that failed before the request was fully written (refused, reset while sending, connect timeout).
+Through a proxy too: whether the request was written decides, not urllib3's ``ProxyError``.
 After the request was sent, a read timeout or a dropped connection raises
 ``errors.OutcomeUnknownError``, and 500/502/504 replies raise as they are; ``retry_on_timeout=True``
 retries those too. A stream follows the same rule until its first event, and is never repeated
@@ -27,10 +28,11 @@ import math
 import numbers
 import platform
 import random
+import re
 import threading
 import time
 from typing import Any, Iterable, Iterator, Mapping
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import urllib3
 from urllib3 import exceptions as u3
@@ -328,9 +330,15 @@ class DmsChatClient:
             try:
                 response = self._http.post(target, body, self._signed_headers(source, action, query_string, body,
                                                                               stream), stream=stream)
-                if response.status >= 400:
-                    err: errors.DmsError = errors.from_response(response.status, _json(_body(response)),
-                                                                headers=response.headers, action=action)
+                if response.status == 407 or 300 <= response.status < 400:
+                    # The proxy wants credentials, or the endpoint points elsewhere: neither is the
+                    # service's answer, and neither gets better by asking again.
+                    _body(response)
+                    err: errors.DmsError = (self._proxy_auth_error() if response.status == 407
+                                            else self._redirect_error(response, action))
+                elif response.status >= 400:
+                    err = errors.from_response(response.status, _json(_body(response)),
+                                               headers=response.headers, action=action)
                 elif not stream:
                     # Business errors come with 200; throttling among them is retryable.
                     payload = _json(_body(response))
@@ -367,28 +375,87 @@ class DmsChatClient:
     def _transport_error(self, exc: BaseException, request_id: str | None = None,
                          http_status: int | None = None) -> tuple[errors.DmsError, str]:
         """The DmsError for a failed exchange, and whether it may be retried: _RETRY when the request
-        was not fully written (it cannot have reached the model), _OPT_IN when it was."""
-        kind = type(exc).__name__
-        if isinstance(exc, u3.NameResolutionError):
-            return errors.TransportError(f"could not resolve the host of {self.host}: check the endpoint",
+        was not fully written (it cannot have reached the model), _OPT_IN when it was.
+
+        Whether the request was written decides, not the exception's class: through a proxy urllib3
+        reports a connection that dropped after the request was sent as ``ProxyError`` too (the
+        connection's "connected to the proxy" flag is reset when it closes, urllib3/urllib3#2160),
+        so a ProxyError says nothing about whether the service received the request."""
+        if getattr(_progress, "written", False):
+            inner = _cause_of(exc)
+            what = (f"no answer within {self.timeout[1]:g} s"
+                    if isinstance(exc, (u3.ReadTimeoutError, TimeoutError)) or isinstance(inner, TimeoutError)
+                    else f"the connection dropped ({_reason(exc)})")
+            via = f" through the proxy {self._http.proxy_shown}" if self._http.proxied else ""
+            return errors.OutcomeUnknownError(
+                f"{what} after the request was sent to {self.host}{via}: the service may have processed (and "
+                "billed) it, so it was not retried automatically", request_id=request_id,
+                http_status=http_status), _OPT_IN
+        # Not fully written: nothing can have reached the model. Name what failed.
+        proxy_failed = isinstance(exc, u3.ProxyError)
+        where = f"the proxy {self._http.proxy_shown}" if proxy_failed else self.host
+        tls = _tls_failure(exc)
+        if tls is not None:  # a certificate will not change by asking again
+            return self._tls_error(*tls), _NO
+        if any(isinstance(cause, u3.NameResolutionError) for cause in _causes(exc)):
+            return errors.TransportError(f"could not resolve the host of {where}: check the "
+                                         f"{'proxy URL' if proxy_failed else 'endpoint'}",
                                          code="ConnectionError"), _NO
-        if isinstance(exc, (u3.ConnectTimeoutError, u3.ProxyError)):  # NewConnectionError included
-            where = f"the proxy {self._http.proxy_shown}" if isinstance(exc, u3.ProxyError) else self.host
+        tunnel_status = _tunnel_status(exc)
+        if tunnel_status == 407:
+            return self._proxy_auth_error(), _NO
+        if tunnel_status is not None:  # the proxy answered the CONNECT with a refusal (403, 502, ...)
+            return errors.TransportError(
+                f"the proxy {self._http.proxy_shown} refused to open a tunnel to {self.host} (HTTP "
+                f"{tunnel_status} to CONNECT): check that the proxy allows this host and port",
+                code="ConnectionError"), _RETRY
+        connect_failure = next((c for c in (exc, _cause_of(exc)) if isinstance(c, u3.ConnectTimeoutError)), None)
+        # (NewConnectionError, a refused or unreachable host, is a subclass of ConnectTimeoutError.)
+        if connect_failure is not None and not isinstance(connect_failure, u3.NewConnectionError):
+            return errors.TransportError(f"could not connect to {where} within {self.timeout[0]:g} s",
+                                         code="ConnectionError"), _RETRY
+        if proxy_failed or connect_failure is not None:
             return errors.TransportError(f"could not connect to {where} ({_reason(exc)})",
                                          code="ConnectionError"), _RETRY
-        written = getattr(_progress, "written", False)
-        if not written:
-            if isinstance(exc, u3.SSLError):  # the TLS handshake failed: a certificate will not change
-                return errors.TransportError(
-                    f"TLS with {self.host} failed ({_reason(exc)}); if a proxy or a private CA signs its "
-                    "certificate, point REQUESTS_CA_BUNDLE at that CA bundle", code="ConnectionError"), _NO
-            return errors.TransportError(f"the connection to {self.host} failed before the request was sent "
-                                         f"({kind})", code="ConnectionError"), _RETRY
-        what = (f"no answer within {self.timeout[1]:g} s" if isinstance(exc, (u3.ReadTimeoutError, TimeoutError))
-                else f"the connection dropped ({_reason(exc)})")
-        return errors.OutcomeUnknownError(
-            f"{what} after the request was sent to {self.host}: the service may have processed (and billed) "
-            "it, so it was not retried automatically", request_id=request_id, http_status=http_status), _OPT_IN
+        return errors.TransportError(f"the connection to {where} failed before the request was sent "
+                                     f"({_reason(exc)})", code="ConnectionError"), _RETRY
+
+    def _tls_error(self, kind: str, detail: str) -> errors.TransportError:
+        via = f" (reached through the proxy {self._http.proxy_shown})" if self._http.proxied else ""
+        if kind == "hostname":
+            return errors.TransportError(
+                f"the TLS certificate presented by {self.host}{via} is not valid for that name (hostname "
+                f"mismatch: {detail}): it belongs to another host; check the endpoint's host name",
+                code="CertificateHostnameMismatch")
+        if kind == "verify":
+            return errors.TransportError(
+                f"the TLS certificate of {self.host}{via} failed verification ({detail}): it is not signed by a "
+                "CA this client trusts", code="CertificateVerifyFailed")
+        return errors.TransportError(f"the TLS handshake with {self.host}{via} failed ({detail})", code="TLSError")
+
+    def _proxy_auth_error(self) -> errors.AuthError:
+        """A 407 from the proxy: its credentials (from the proxy URL) are missing or wrong. Names the
+        variable they come from, never the credentials."""
+        how = "http://user:password@host:port, special characters percent-encoded"
+        if not self._http.proxied:  # no proxy configured: one on the network path intercepts the call
+            message = (f"a proxy between this machine and {self.host} asks for credentials: set "
+                       f"HTTPS_PROXY/HTTP_PROXY to that proxy with its user and password ({how})")
+        elif self._http.proxy_has_credentials:
+            message = (f"the proxy {self._http.proxy_shown} refused the credentials given in "
+                       f"{self._http.proxy_variable}: check the user and password there ({how})")
+        else:
+            message = (f"the proxy {self._http.proxy_shown} requires credentials: put its user and "
+                       f"password in {self._http.proxy_variable} ({how})")
+        return errors.AuthError(message, code="ProxyAuthenticationRequired", http_status=407)
+
+    def _redirect_error(self, response: Any, action: str) -> errors.DmsError:
+        location = response.headers.get("Location")
+        where = f" to {_shown_url(urljoin(self.endpoint_url, location))}" if location else " (no Location given)"
+        return errors.DmsError(
+            f"the endpoint {self.endpoint_url} answered with a redirect{where}; "
+            "redirects are not followed (the request is signed for one host, and a generation must not be "
+            "sent twice)", code="Redirect", http_status=response.status,
+            request_id=response.headers.get("x-acs-request-id"), action=action)
 
 
 # Retry policies: always (the request did not reach the model), only with retry_on_timeout=True
@@ -443,6 +510,73 @@ def _reason(exc: BaseException) -> str:
             break
         exc = inner
     return type(exc).__name__
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors it wraps, outermost first: urllib3 keeps the underlying error as
+    ``.reason``, ``.original_error``, an argument, or the cause/context of the raise."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen and len(seen) < 8:
+        seen.add(id(exc))
+        yield exc
+        candidates = [getattr(exc, "original_error", None), getattr(exc, "reason", None), *getattr(exc, "args", ()),
+                      exc.__cause__, exc.__context__]
+        exc = next((c for c in candidates if isinstance(c, BaseException) and id(c) not in seen), None)
+
+
+def _cause_of(exc: BaseException) -> BaseException:
+    """What a ProxyError wraps (the error itself otherwise): the proxy flag says nothing by itself."""
+    if isinstance(exc, u3.ProxyError):
+        inner = getattr(exc, "original_error", None) or next(
+            (a for a in exc.args if isinstance(a, BaseException)), None)
+        if inner is not None:
+            return inner
+    return exc
+
+
+# OpenSSL's verify codes for a certificate that is fine but for another name (X509_V_ERR_HOSTNAME_MISMATCH,
+# X509_V_ERR_IP_ADDRESS_MISMATCH).
+_NAME_MISMATCH_CODES = (62, 64)
+
+
+def _tls_failure(exc: BaseException) -> tuple[str, str] | None:
+    """("hostname" | "verify" | "handshake", OpenSSL's own words) when TLS failed, else None."""
+    from urllib3.util.ssl_match_hostname import CertificateError as NameError_
+
+    for cause in _causes(exc):
+        if isinstance(cause, NameError_):  # urllib3's own host name check
+            return "hostname", str(cause)[:200]
+        code = getattr(cause, "verify_code", None)
+        if code is not None:  # ssl.SSLCertVerificationError
+            detail = str(getattr(cause, "verify_message", "") or cause)[:200]
+            return ("hostname" if code in _NAME_MISMATCH_CODES else "verify"), detail
+    # Other TLS errors count only as urllib3 reports a failed handshake (SSLError, maybe inside a
+    # ProxyError): an SSL error wrapped in a ProtocolError is a connection lost while writing.
+    outer = _cause_of(exc)
+    if not isinstance(outer, u3.SSLError):
+        return None
+    inner = next((c for c in _causes(outer) if isinstance(getattr(c, "reason", None), str)), None)
+    return "handshake", (inner.reason if inner is not None else type(outer).__name__)
+
+
+def _tunnel_status(exc: BaseException) -> int | None:
+    """The status a proxy answered CONNECT with, when it refused the tunnel: http.client raises
+    ``OSError("Tunnel connection failed: 407 Proxy Authentication Required")``."""
+    for cause in _causes(exc):
+        match = re.match(r"Tunnel connection failed: (\d{3})", str(cause)) if type(cause) is OSError else None
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _shown_url(url: str) -> str:
+    """A URL a server sent, safe to show: scheme, host, port and path (no user:password, no query)."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"[:300]
 
 
 def _json(data: bytes) -> Any:
@@ -525,6 +659,9 @@ class _Http:
         manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self.manager = manager
         self.proxy_shown = _without_userinfo(proxy) if proxy else None
+        self.proxy_has_credentials = bool(proxy) and urlsplit(
+            proxy if "://" in proxy else "http://" + proxy).username is not None
+        self.proxy_variable = _proxy_variable(endpoint_url, proxy) if proxy else None
         self.endpoint_url = endpoint_url
         self.pool = manager.connection_from_url(endpoint_url)
         # Forwarded through a proxy (http endpoint): the request line carries the absolute URL.
@@ -550,8 +687,21 @@ class _Http:
                                  release_conn=False)
 
     def close(self) -> None:
-        """Drop the kept-alive connections (a call afterwards opens new ones)."""
-        self.manager.clear()
+        """Close the kept-alive connections (a call afterwards opens new ones). A connection lent
+        to a call in progress is closed when that call hands it back."""
+        self.pool.close()  # PoolManager.clear() only forgets pools: closing idle sockets is the pool's job
+        _close_pools(self.manager)
+
+
+def _close_pools(manager: urllib3.PoolManager) -> None:
+    """Close every pool of ``manager`` (their idle connections with them) and forget them. (A client
+    garbage-collected without close() needs nothing of ours: urllib3 closes a collected pool's
+    connections itself.)"""
+    pools = [manager.pools.get(key) for key in manager.pools.keys()]
+    manager.clear()
+    for pool in pools:
+        if pool is not None:
+            pool.close()
 
 
 def _tls_options() -> dict[str, Any]:
@@ -581,6 +731,19 @@ def _proxy_manager(proxy: str, options: dict[str, Any]) -> urllib3.PoolManager:
     if parts.username is not None:  # user:password@proxy, as requests accepts it
         headers = urllib3.make_headers(proxy_basic_auth=f"{unquote(parts.username)}:{unquote(parts.password or '')}")
     return urllib3.ProxyManager(parts.geturl(), num_pools=1, proxy_headers=headers, **options)
+
+
+def _proxy_variable(endpoint_url: str, proxy: str) -> str:
+    """The environment variable the proxy URL came from (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY), for
+    errors that ask the user to fix it; either case of the name may have been set."""
+    import os
+
+    scheme = urlsplit(endpoint_url).scheme
+    for name in (f"{scheme}_proxy", "all_proxy"):
+        for spelled in (name.upper(), name):
+            if os.environ.get(spelled) == proxy:
+                return spelled
+    return f"{scheme.upper()}_PROXY"
 
 
 def _without_userinfo(url: str) -> str:

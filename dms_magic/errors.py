@@ -61,6 +61,18 @@ HINTS: dict[str, str] = {
     "ServiceUnavailable": "the service is temporarily unavailable; retried automatically; try again later.",
     "RequestTimeout": "the request timed out; retried automatically; raise timeout= for long answers.",
     "ConnectionError": "could not reach the endpoint; check the endpoint, network, proxy or VPC settings.",
+    "CertificateVerifyFailed": ("the service's certificate is not trusted here (self-signed, or signed by a "
+                                "private CA, e.g. a TLS-inspecting proxy): point REQUESTS_CA_BUNDLE at that CA's "
+                                "bundle (PEM); not retried."),
+    "CertificateHostnameMismatch": ("the certificate is for another host: check the endpoint's host name (use the "
+                                    "service's name, not an IP address or an alias); not retried."),
+    "TLSError": ("the TLS handshake failed: check that the endpoint speaks https on that port (the sandbox is "
+                 "http://) and any proxy in between; not retried."),
+    "ProxyAuthenticationRequired": ("the proxy wants credentials or refused the ones given: check the user and "
+                                    "password in HTTPS_PROXY/HTTP_PROXY (http://user:password@host:port); not "
+                                    "retried."),
+    "Redirect": ("the endpoint redirects elsewhere and redirects are not followed: set the endpoint to the "
+                 "service's address (check the host, the region and http:// vs https://)."),
     "OutcomeUnknown": ("the request was sent but no complete answer came back: the service may have processed "
                        "(and billed) it; not retried automatically (retry_on_timeout=True opts in)."),
     "UnknownError": "the service reported an unknown error; retry, and report the request id if it persists.",
