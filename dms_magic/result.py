@@ -22,7 +22,6 @@ DataFrame views (``.usage``, ``.logprobs``, ``.alternatives``) are built by fram
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 

@@ -16,14 +16,12 @@ Every failure a person can fix is a ``UsageError`` naming the option (the magic 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from IPython.core.error import UsageError
 
 from dms_magic import render
 from dms_magic.render import esc
-
-from dms_magic.notebook.vocabulary import DEFAULT_TOOL_ROUNDS  # noqa: F401  (--run-tools without N)
 
 THUMBNAIL_PX = 96  # the height of a thumbnail in the card
 _VAR = re.compile(r"\$([A-Za-z_]\w*)")
@@ -153,7 +151,7 @@ def extras_html(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
     rows = image_rows(images)
     if rows:
         thumbs = "".join(
-            f'<figure style="display:inline-block;margin:2px 8px 2px 0;text-align:center">'
+            '<figure style="display:inline-block;margin:2px 8px 2px 0;text-align:center">'
             + (f'<img src="{esc(r["src"])}" alt="{esc(_image_label(r))}" '
                f'style="max-height:{THUMBNAIL_PX}px;max-width:{THUMBNAIL_PX * 2}px;border:1px solid #8c959f"/>'
                if r["src"] else f'<a href="{esc(r["link"])}" target="_blank" rel="noopener">{esc(r["url"])}</a>')
