@@ -79,18 +79,12 @@ def _patterns() -> tuple[re.Pattern, re.Pattern]:
     return before, after
 
 
-@lru_cache(maxsize=1)
 def _jieba():
-    """jieba's tokenizer and its word -> part-of-speech table, loaded on first use (about 1 s)."""
-    import logging
+    """jieba's tokenizer and its word -> part-of-speech table, on the compact dictionary of
+    ``wordfreq`` (loaded on the first name candidate in ~0.05 s; jieba's own takes ~1 s)."""
+    from dms_magic.masking.wordfreq import tokenizer_and_tags
 
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    tags = jieba.posseg.dt.word_tag_tab
-    return jieba.dt, tags
+    return tokenizer_and_tags()
 
 
 _FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")

@@ -1,0 +1,140 @@
+"""jieba's word dictionary, compact and loaded lazily, so that the first name candidate costs ~0.05 s, not ~1 s.
+
+jieba builds one Python dict of ~500,000 words and prefixes at start (``marshal.load`` of its cache,
+~0.6-0.8 s) and ``jieba.posseg`` parses its dictionary again for part-of-speech tags (~0.5 s). The
+names recognizer only ever segments windows of a few characters, so it needs the entries of a
+handful of first characters. ``data/words.txt.gz`` (built from jieba's ``dict.txt`` by
+``python -m dms_magic.masking.wordfreq``) holds every word of up to ``MAX_WORD`` characters with its
+frequency and tag, grouped by first character behind an index; a group becomes a dict the first
+time a word starting with that character is looked up. Segmentation of a window of at most
+``MAX_WORD`` characters is the same as with jieba's full dictionary (longer words can never match
+inside it), and the probabilities use jieba's original total.
+"""
+from __future__ import annotations
+
+import gzip
+import sys
+from functools import lru_cache
+from importlib import resources
+from typing import Iterator
+
+DATA = "data/words.txt.gz"
+MAX_WORD = 8
+_MISSING = object()
+
+
+class LazyTable:
+    """word -> value for jieba's ``Tokenizer.FREQ`` (frequency, with every prefix of a word at 0)
+    or for part-of-speech tags; one first character's group is parsed on first use."""
+
+    def __init__(self, groups: dict[str, str], column: int) -> None:
+        self._groups = groups
+        self._column = column
+        self._parsed: dict[str, dict] = {}
+
+    def _group(self, first: str) -> dict:
+        table = self._parsed.get(first)
+        if table is None:
+            table = {}
+            for line in self._groups.get(first, "").splitlines():
+                word, freq, tag = line.split(" ")
+                if self._column == 1:
+                    for i in range(1, len(word)):
+                        table.setdefault(word[:i], 0)
+                    table[word] = int(freq)
+                else:
+                    table[word] = tag
+            self._parsed[first] = table
+        return table
+
+    def get(self, word: str, default=None):
+        return self._group(word[0]).get(word, default) if word else default
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and bool(word) and word in self._group(word[0])
+
+    def __getitem__(self, word: str):
+        value = self.get(word, _MISSING)
+        if value is _MISSING:
+            raise KeyError(word)
+        return value
+
+
+@lru_cache(maxsize=1)
+def _groups() -> tuple[int, dict[str, str]]:
+    raw = resources.files("dms_magic.masking").joinpath(DATA).read_bytes()
+    text = gzip.decompress(raw).decode("utf-8")
+    header, _, body = text.partition("\n")
+    fields = header.split(" ")
+    total = int(fields[0])
+    groups: dict[str, str] = {}
+    pos = 0
+    for i in range(1, len(fields), 2):  # first character, length of its group in characters
+        first, size = fields[i], int(fields[i + 1])
+        groups[first] = body[pos:pos + size]
+        pos += size
+    return total, groups
+
+
+@lru_cache(maxsize=1)
+def tokenizer_and_tags():
+    """A jieba Tokenizer on the compact dictionary (HMM for unknown words as usual) and the tag table."""
+    import logging
+
+    # jieba._compat imports pkg_resources (~0.1 s) only to find its own dictionary, which is not
+    # used here: make that import fail for the duration, and jieba falls back to plain paths.
+    saved = sys.modules.get("pkg_resources", _MISSING)
+    if saved is _MISSING:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        import jieba
+    finally:
+        if saved is _MISSING and sys.modules.get("pkg_resources", _MISSING) is None:
+            del sys.modules["pkg_resources"]
+    jieba.setLogLevel(logging.WARNING)
+    total, groups = _groups()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ = LazyTable(groups, 1)
+    tokenizer.total = total
+    tokenizer.initialized = True  # the dictionary is in place: never load jieba's own
+    return tokenizer, LazyTable(groups, 2)
+
+
+def _entries(source: str) -> Iterator[tuple[str, int, str]]:
+    with open(source, encoding="utf-8") as f:
+        for line in f:
+            word, freq, tag = (line.rstrip("\n").split(" ") + ["", ""])[:3]
+            if word:
+                yield word, int(freq), tag or "x"
+
+
+def build(source: str, target: str) -> None:
+    """Write the compact dictionary from jieba's ``dict.txt`` (run again when jieba's changes)."""
+    total = 0
+    latest: dict[str, tuple[int, str]] = {}
+    for word, freq, tag in _entries(source):
+        total += freq  # jieba's total counts every line, long words included
+        if len(word) <= MAX_WORD and " " not in word and "\n" not in word:
+            latest[word] = (freq, tag)
+    by_first: dict[str, list[str]] = {}
+    for word in sorted(latest):
+        freq, tag = latest[word]
+        by_first.setdefault(word[0], []).append(f"{word} {freq} {tag}\n")
+    index, bodies = [str(total)], []
+    for first, lines in by_first.items():
+        body = "".join(lines)
+        index += [first, str(len(body))]
+        bodies.append(body)
+    data = (" ".join(index) + "\n" + "".join(bodies)).encode("utf-8")
+    with open(target, "wb") as f:
+        f.write(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+if __name__ == "__main__":
+    import os
+
+    import jieba
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    build(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), os.path.join(here, DATA))
+    print("wrote", os.path.join(here, DATA))
