@@ -35,11 +35,12 @@ def _key_before(text: str, ls: int, start: int) -> str | None:
     while i > ls and text[i - 1] in _VALUE_OPENERS:
         i -= 1
     tab = i < start and "\t" in text[i:start]
+    bracket = i < start and text[start - 1] in "[(（"  # customer[张伟], name(John Smith)
     if i > ls and text[i - 1] in _KV_SEPARATORS:
         i -= 1
         while i > ls and text[i - 1] in " \t\"'":
             i -= 1
-    elif not tab:
+    elif not (tab or bracket):
         return None
     m = _KEY.search(text, max(ls, i - 25), i)
     return m.group(1).strip().lower() if m else None
@@ -73,8 +74,12 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
     idx = before.count(sep) - (1 if sep == "|" and before.lstrip().startswith("|") else 0)
     cells = _cells(line, sep)
     out = []
-    if sep == "|" and idx > 0 and idx - 1 < len(cells):
-        out.append(cells[idx - 1].lower())  # | 客户 | 张伟 |
+    if sep == "|":
+        nxt = text[le + 1:text.find("\n", le + 1) if text.find("\n", le + 1) >= 0 else len(text)]
+        if le < len(text) and re.fullmatch(r"[\s|:\-]+", nxt or "x") and "-" in nxt:
+            return []  # this row is the header itself
+        if idx == 1 and len(cells) == 2:
+            out.append(cells[0].lower())  # a two-column key/value table: | 客户 | 张伟 |
     # The header: the first line of the block of lines shaped like this one.
     want = line.count(sep)
     header = None

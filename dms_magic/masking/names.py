@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterator
 
+from dms_magic.masking import fields
 from dms_magic.masking.recognizers import Detection
 from dms_magic.masking.wordtrie import trie_pattern
 
@@ -25,8 +26,10 @@ BEFORE_CUES = (
     "亲爱的 尊敬的 致 感谢 联系 拨打 告诉 通知 转告 交给 找 请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 "
     "先生 女士 配偶 父亲 母亲 丈夫 妻子 儿子 女儿 朋友 同事 领导 经理 主管 店长 医生 护士 律师 记者 "
     "审批人 审核人 操作人 登记人 报案人 举报人 当事人 嫌疑人 证人 职员 教师 作者 导师 队长 组长 "
-    "、 ， ： : 「 “ 《 （ ( @ 抄送 值班 主持人 项目经理"
-).split()
+    "、 ， ： : 「 “ 《 （ ( @ 抄送 值班 主持人 项目经理 提交人 报告人 发起人 处理人 对接人 联系人为 户名 "
+    "name Name NAME customer Customer contact Contact owner Owner assignee Assignee reporter Reporter "
+    "applicant Applicant client Client patient Patient"
+).split() + ["谢谢\n", "此致\n", "敬礼\n", "Regards,\n", "regards,\n", "Thanks,\n", "Sincerely,\n"]
 
 # Words that follow a name. A title or a possessive + PII word is strong; verbs are checked by jieba.
 AFTER_CUES = (
@@ -74,7 +77,7 @@ def _patterns() -> tuple[re.Pattern, re.Pattern]:
     surname = f"(?:{trie_pattern(compound)}|[{single}])"
     # Zero-width (lookahead) matches so that candidates may overlap: in 李晓梅和陈默 the rejected
     # 和陈默 (和 is a surname too) must not hide 陈默.
-    before = re.compile(f"(?=(?P<cue>{trie_pattern(BEFORE_CUES)})[:：]?[ ]?[（(“「]?(?P<name>{surname}[{CJK}]{{1,3}}))")
+    before = re.compile(f"(?=(?P<cue>{trie_pattern(BEFORE_CUES)})(?:为|是|[ ]is)?[ ]?[:：=]?[ ]?[（(“「\\[]?(?P<name>{surname}[{CJK}]{{1,3}}))")
     after = re.compile(f"(?=(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{trie_pattern(AFTER_CUES)})|[ ]*$))")
     return before, after
 
@@ -172,11 +175,75 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     return end
 
 
+# Labels (a key, a column header, the cell before) that say the value is a person's name; labels
+# naming a thing (hostname, 公司名称, file name) do not, even though they contain "name"/"名".
+NAME_LABELS = ("姓名", "名字", "客户", "联系人", "收件人", "收货人", "寄件人", "发件人", "申请人", "负责人", "经办人", "持卡人",
+               "户名", "用户", "员工", "患者", "乘客", "租户", "业主", "法人", "代表人", "报告人", "提交人", "处理人", "签名",
+               "name", "contact", "customer", "client", "owner", "assignee", "reporter", "applicant", "author",
+               "cardholder", "holder", "passenger", "patient", "tenant", "employee", "person", "from", "sender",
+               "recipient", "attn", "signed", "member", "staff", "user", "who")
+NOT_NAME_LABELS = ("host", "file", "product", "company", "org", "app", "server", "device", "domain", "table",
+                   "column", "field", "bank", "branch", "project", "model", "brand", "city", "street", "shop",
+                   "store", "tag", "class", "type", "key", "id", "公司", "产品", "文件", "项目", "银行", "设备", "型号",
+                   "品牌", "单位", "机构", "网点", "地址", "电话", "邮箱", "号", "码")
+
+
+def is_name_label(found: list[str]) -> bool:
+    return any(any(w in lab for w in NAME_LABELS) and not any(w in lab for w in NOT_NAME_LABELS)
+               for lab in found)
+
+
+@lru_cache(maxsize=1)
+def _field_patterns() -> tuple[re.Pattern, re.Pattern]:
+    single, compound = surnames()
+    surname = f"(?:{trie_pattern(compound)}|[{single}])"
+    # A short CJK run that fills a field: a table or CSV cell, a JSON string, the value of key: value.
+    cell = re.compile(rf"(?:^|(?<=[|,\t:：=\"\[(（]))[ ]*(?P<name>{surname}[{CJK}]{{1,3}})(?=[ ]*(?:[|,\t\"<；;，。\])）]|$)|[ ])",
+                      re.M)
+    # A chat line's speaker: [09:01] 张伟 ... / [09:01] 张伟：...
+    speaker = re.compile(rf"^\[[0-9: /\-]{{4,19}}\][ ]*(?P<name>{surname}[{CJK}]{{1,3}})(?=[ ]|[:：])", re.M)
+    return cell, speaker
+
+
+def _plausible_field_name(text: str, pos: int, end: int, compound: tuple[str, ...]) -> bool:
+    """A whole field under a name label: a surname and one to three more characters, not a place, a
+    role (申请人) or an everyday word (jieba's frequency)."""
+    name = text[pos:end]
+    tokenizer, tags = _jieba()
+    if name[-1] in ROLE_ENDINGS or name in _place_names() or any(c in _FUNCTION_CHARS for c in name[1:]):
+        return False
+    freq = tokenizer.FREQ.get(name) or 0
+    tag = tags.get(name)
+    return freq < COMMON_WORD_FREQ and not (tag and not tag.startswith("nr") and freq >= TAGGED_WORD_FREQ)
+
+
+def _find_field_chinese_names(text: str, seen: set[int]) -> Iterator[Detection]:
+    cell, speaker = _field_patterns()
+    _, compound = surnames()
+    for m in cell.finditer(text):
+        pos, end = m.span("name")
+        if pos in seen:
+            continue
+        # the value may continue after a space (name=张淑珍 成功): cut at the first non-CJK
+        if is_name_label(fields.labels(text, pos, end)) and _plausible_field_name(text, pos, end, compound):
+            seen.add(pos)
+            yield Detection(pos, end, "CHINESE_NAME", 0.75, "surname + name label (key, column header)", "cn_name")
+    for m in speaker.finditer(text):
+        pos = m.start("name")
+        if pos in seen:
+            continue
+        end = _name_at(text, pos, compound, check_left=False, strong=True)
+        if end is not None:
+            seen.add(pos)
+            yield Detection(pos, end, "CHINESE_NAME", 0.75, "surname + chat speaker position + jieba", "cn_name")
+
+
 def find_chinese_names(text: str) -> Iterator[Detection]:
     """Chinese person names near a cue, each vetted by jieba on a window of a dozen characters."""
     before, after = _patterns()
     _, compound = surnames()
-    seen: set[int] = set()
+    seen: set[int] = set()  # candidates judged (once each)
+    found: set[int] = set()  # names found; a field or speaker position may still rescue a judged one
     for regex, how in ((before, "surname + cue before + jieba"), (after, "surname + cue after + jieba")):
         for m in regex.finditer(text):
             pos = m.start("name")
@@ -189,15 +256,18 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             # a word starts at the candidate unless a strong cue ends right before it.
             end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong)
             if end is not None:
+                found.add(pos)
                 yield Detection(pos, end, "CHINESE_NAME", 0.75, how, "cn_name")
+    yield from _find_field_chinese_names(text, found)
 
 
 # -- English names ------------------------------------------------------------------------------
 
-_EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hello|Name\s*[:：]|name is|named|"
-            r"I am|I'm|this is|contact|customer|client|patient|applicant|cardholder|passenger|tenant|"
-            r"employee|user|signed|Regards,|Sincerely,|Thanks,|from|by|cc\s*[:：]?|attn\s*[:：]?|to|"
-            r"姓名[:：]?|联系人[:：]?|客户|收件人[:：]?|先生|女士|我叫|我是")
+_EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hello|name is|named|"
+            r"I am|I'm|this is|from|by|to|"
+            r"(?i:full[ _]?name|name|contact|customer|client|patient|applicant|cardholder|passenger|tenant|employee|user|"
+            r"owner|assignee|reporter|author|signed|attn|cc)(?:[ ]?[:：=])?|(?i:regards|sincerely|thanks|cheers),|"
+            r"姓名[:：]?|联系人[:：]?|客户[:：]?|收件人[:：]?|提交人|报告人|申请人|负责人|先生|女士|我叫|我是|谢谢|此致")
 _EN_NAME = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
 # Capitalised words that follow cues but are not names.
 _EN_STOP = frozenset(
@@ -209,7 +279,7 @@ _EN_STOP = frozenset(
 
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
-    return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
+    return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
                       rf"(?![A-Za-z])")
 
 
@@ -220,6 +290,30 @@ def _en_known_pattern() -> re.Pattern:
     return re.compile(rf"(?<![A-Za-z]){trie_pattern(firsts)}[ ](?:[A-Z]\.[ ])?(?P<last>{_EN_NAME})(?![A-Za-z])")
 
 
+@lru_cache(maxsize=1)
+def _en_field_patterns() -> tuple[re.Pattern, re.Pattern]:
+    full = rf"{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{1,2}}"
+    cell = re.compile(rf"(?:^|(?<=[|,\t:：=\"\[(（]))[ ]*(?P<name>{full})(?=[ ]*(?:[|,\t\"<；;，。\])）]|$)|[ ])", re.M)
+    speaker = re.compile(rf"^\[[0-9: /\-]{{4,19}}\][ ]*(?P<name>{full})(?=[ ]*[:：]|[ ])", re.M)
+    return cell, speaker
+
+
+def _find_field_english_names(text: str) -> Iterator[Detection]:
+    cell, speaker = _en_field_patterns()
+    for m in cell.finditer(text):
+        words = m.group("name").split(" ")
+        if words[0] in _EN_STOP or words[-1] in _EN_STOP:
+            continue
+        if is_name_label(fields.labels(text, m.start("name"), m.end("name"))):
+            yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.7, "capitalised words + name label",
+                            "en_name")
+    for m in speaker.finditer(text):
+        words = m.group("name").split(" ")
+        if words[0] not in _EN_STOP and words[-1] not in _EN_STOP:
+            yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.7, "capitalised words + chat speaker",
+                            "en_name")
+
+
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
     one to three capitalised words after a cue (Mr., Dear, Name:, contact ...)."""
@@ -228,6 +322,7 @@ def find_english_names(text: str) -> Iterator[Detection]:
             yield Detection(m.start(), m.end(), "ENGLISH_NAME", 0.7, "given-name list + capitalised surname",
                             "en_name")
     yield from _find_cued_english_names(text)
+    yield from _find_field_english_names(text)
 
 
 def _find_cued_english_names(text: str) -> Iterator[Detection]:
