@@ -212,8 +212,8 @@ def _plausible_field_name(text: str, pos: int, end: int, compound: tuple[str, ..
     tokenizer, tags = _jieba()
     if name[-1] in ROLE_ENDINGS or name in _place_names() or any(c in _FUNCTION_CHARS for c in name[1:]):
         return False
-    freq = tokenizer.FREQ.get(name) or 0
-    tag = tags.get(name)
+    freq = tokenizer.word_freq(name)
+    tag = tokenizer.word_tag(name)
     return freq < COMMON_WORD_FREQ and not (tag and not tag.startswith("nr") and freq >= TAGGED_WORD_FREQ)
 
 

@@ -23,41 +23,30 @@ MAX_WORD = 8
 _MISSING = object()
 
 
-class LazyTable:
-    """word -> value for jieba's ``Tokenizer.FREQ`` (frequency, with every prefix of a word at 0)
-    or for part-of-speech tags; one first character's group is parsed on first use."""
+class LazyTables:
+    """jieba's ``FREQ`` (word -> frequency, every prefix of a word at 0) and the tag table as plain
+    dicts, filled one first character at a time: ``load(text)`` adds the groups of the characters
+    of ``text`` not loaded yet. Plain dicts keep jieba's inner loops at full speed."""
 
-    def __init__(self, groups: dict[str, str], column: int) -> None:
+    def __init__(self, groups: dict[str, str]) -> None:
         self._groups = groups
-        self._column = column
-        self._parsed: dict[str, dict] = {}
+        self._loaded: set[str] = set()
+        self.freq: dict[str, int] = {}
+        self.tags: dict[str, str] = {}
 
-    def _group(self, first: str) -> dict:
-        table = self._parsed.get(first)
-        if table is None:
-            table = {}
+    def load(self, text: str) -> None:
+        loaded = self._loaded
+        for first in text:
+            if first in loaded:
+                continue
+            loaded.add(first)
+            freq, tags = self.freq, self.tags
             for line in self._groups.get(first, "").splitlines():
-                word, freq, tag = line.split(" ")
-                if self._column == 1:
-                    for i in range(1, len(word)):
-                        table.setdefault(word[:i], 0)
-                    table[word] = int(freq)
-                else:
-                    table[word] = tag
-            self._parsed[first] = table
-        return table
-
-    def get(self, word: str, default=None):
-        return self._group(word[0]).get(word, default) if word else default
-
-    def __contains__(self, word: object) -> bool:
-        return isinstance(word, str) and bool(word) and word in self._group(word[0])
-
-    def __getitem__(self, word: str):
-        value = self.get(word, _MISSING)
-        if value is _MISSING:
-            raise KeyError(word)
-        return value
+                word, count, tag = line.split(" ")
+                for i in range(1, len(word)):
+                    freq.setdefault(word[:i], 0)
+                freq[word] = int(count)
+                tags[word] = tag
 
 
 @lru_cache(maxsize=1)
@@ -93,11 +82,28 @@ def tokenizer_and_tags():
             del sys.modules["pkg_resources"]
     jieba.setLogLevel(logging.WARNING)
     total, groups = _groups()
-    tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ = LazyTable(groups, 1)
+    tables = LazyTables(groups)
+
+    class CompactTokenizer(jieba.Tokenizer):
+        """jieba's Tokenizer whose dictionary grows with the characters it is asked to cut."""
+
+        def cut(self, sentence, *args, **kwargs):
+            tables.load(sentence)
+            return super().cut(sentence, *args, **kwargs)
+
+        def word_freq(self, word: str) -> int:
+            tables.load(word[:1])
+            return self.FREQ.get(word) or 0
+
+        def word_tag(self, word: str) -> str | None:
+            tables.load(word[:1])
+            return tables.tags.get(word)
+
+    tokenizer = CompactTokenizer()
+    tokenizer.FREQ = tables.freq
     tokenizer.total = total
     tokenizer.initialized = True  # the dictionary is in place: never load jieba's own
-    return tokenizer, LazyTable(groups, 2)
+    return tokenizer, tables.tags
 
 
 def _entries(source: str) -> Iterator[tuple[str, int, str]]:
