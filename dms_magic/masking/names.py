@@ -277,6 +277,23 @@ _EN_STOP = frozenset(
     "Shanghai Email Phone Address Order Account Card Bank Room Street Road Company Inc Ltd Mr Mrs Ms Dr".split())
 
 
+# Capitalised words that make a two-word "name" a thing (a product, a service, a place), for labels
+# such as "name" that name things as often as people.
+_EN_THING = frozenset(
+    "Server Service Services Pipeline Watch Project System Systems Data App Application Team Group "
+    "Center Centre Platform Cloud Connect Manager Database Cluster Node Pearl Street Road Avenue Company "
+    "Corp Bank Store Shop Hotel University School College Hospital Airport Station Building Plaza Mall "
+    "Office Department Dept Studio Lab Labs Engine Gateway Proxy Worker Job Task Queue Stream Report "
+    "Dashboard Portal Console Api Sdk Tool Tools Pro Plus Mini Air Edition Version Model Phone Pad Book "
+    "Card Account Order Invoice Product Products Design Test Demo Prod Staging Default Admin Global "
+    "International Limited Holdings Technology Technologies Solutions Network Networks Security North "
+    "South East Great Big".split())
+
+
+def _thing(words: list[str]) -> bool:
+    return any(w in _EN_THING or w in _EN_STOP for w in words)
+
+
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
     return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
@@ -302,16 +319,22 @@ def _find_field_english_names(text: str) -> Iterator[Detection]:
     cell, speaker = _en_field_patterns()
     for m in cell.finditer(text):
         words = m.group("name").split(" ")
-        if words[0] in _EN_STOP or words[-1] in _EN_STOP:
+        if _thing(words):
             continue
         if is_name_label(fields.labels(text, m.start("name"), m.end("name"))):
             yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.7, "capitalised words + name label",
                             "en_name")
     for m in speaker.finditer(text):
         words = m.group("name").split(" ")
-        if words[0] not in _EN_STOP and words[-1] not in _EN_STOP:
+        if not _thing(words):
             yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.7, "capitalised words + chat speaker",
                             "en_name")
+
+
+def _thing_label_before(text: str, pos: int) -> bool:
+    """The cue is the end of a label that names a thing (``Product Name:``, ``公司名称``)."""
+    before = text[max(0, pos - 16):pos].lower()
+    return any(before.rstrip(" _-").endswith(w) for w in NOT_NAME_LABELS if w.isascii())
 
 
 def find_english_names(text: str) -> Iterator[Detection]:
@@ -340,4 +363,6 @@ def _find_cued_english_names(text: str) -> Iterator[Detection]:
         title = cue.endswith(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士"))
         if len(words) == 1 and not title:
             continue  # a lone capitalised word after "from"/"to" is too often a place or a product
+        if not title and (_thing(words) or _thing_label_before(text, m.start())):
+            continue  # Product Name: Apple Watch, hostname: Web Server
         yield Detection(start, end, "ENGLISH_NAME", 0.7, "cue + capitalised words", "en_name")
