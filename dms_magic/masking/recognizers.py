@@ -206,7 +206,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
         LandlineRecognizer(
             "cn_landline", "LANDLINE",
             r"(?<![0-9+])(?P<number>(?:(?:\+|00)86[ -]?(?:\(0?[1-9][0-9]{1,2}\)|0?[1-9][0-9]{1,2})|" + area + r")"
-            r"[ -]?(?:[0-9]{3,4}[ -][0-9]{4}|[0-9]{5,9}))(?:(?:-|转| ?ext\.? ?| ?x)[0-9]{1,5})?" + E,
+            r"[ -]?(?:[0-9]{3,4}[ -][0-9]{4}|[0-9]{5,9}))(?:(?:-|转)[0-9]{1,5})?" + E,
             validator=v.cn_landline, validated_by="phonenumbers (CN area code)", score=0.85, group="number",
             glue=GLUE["PHONE"], context=phone_cues, window=12, cue_rescue=v.cn_landline_shape, rescue_score=0.7),
         PatternRecognizer(
