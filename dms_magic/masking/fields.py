@@ -65,7 +65,7 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
     elif "," in line or "\t" in line:
         sep = "," if "," in line else "\t"
     else:
-        return []
+        return _column_header(text, ls, le, start, end)
     if sep in line[rel_s:rel_e]:
         return []  # the separator is inside the value: not a cell
     before, after = line[:rel_s], line[rel_e:]
@@ -104,6 +104,26 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
             elif sep != "|" and idx < len(head):
                 out.append(head[idx].strip("\"'").lower())
     return out
+
+
+_SINGLE_CELL = re.compile(r"[^\s,|，。；;:：]{1,30}")
+
+
+def _column_header(text: str, ls: int, le: int, start: int, end: int) -> list[str]:
+    """A one-column CSV (a header line, then one value per line): the value is its whole line and
+    the lines above it up to the header are single cells too."""
+    if text[ls:le].strip() != text[start:end] or not _SINGLE_CELL.fullmatch(text[start:end]):
+        return []
+    header = None
+    pos, seen = ls, 0
+    while pos > 0 and seen < MAX_TABLE_LINES and ls - pos < MAX_TABLE_CHARS:
+        prev_s = text.rfind("\n", 0, pos - 1) + 1
+        prev = text[prev_s:pos - 1].strip()
+        if not _SINGLE_CELL.fullmatch(prev):
+            break
+        header = prev
+        pos, seen = prev_s, seen + 1
+    return [header.lower()] if header else []
 
 
 def labels(text: str, start: int, end: int) -> list[str]:

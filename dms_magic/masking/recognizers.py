@@ -180,6 +180,10 @@ class LandlineRecognizer(PatternRecognizer):
                 yield d
 
 
+# An extension after a phone number: x123, ext. 123, #123 (phonenumbers reads it as one).
+EXT = r"(?:[ ]?(?:x|ext\.?|#)[ ]?[0-9]{1,5})?"
+
+
 def structured_recognizers() -> list[PatternRecognizer]:
     """Every recognizer for values with a fixed shape (all but names and addresses)."""
     passport_cues = ("护照", "passport", "證件", "证件", "通行证", "旅行证")
@@ -211,8 +215,21 @@ def structured_recognizers() -> list[PatternRecognizer]:
             glue=GLUE["PHONE"], context=phone_cues, window=12, cue_rescue=v.cn_landline_shape, rescue_score=0.7),
         PatternRecognizer(
             "intl_phone", "PHONE_NUMBER",
-            r"(?<![0-9+])\+(?!86)[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}" + E,
+            r"(?<![0-9+])(?:\+(?!86)[1-9][0-9]{0,2}|00(?!86)[1-9][0-9]{0,2}(?=[ -]))(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}"
+            + EXT + E,
             validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85, glue=GLUE["PHONE"]),
+        PatternRecognizer(
+            # North American numbers as Americans write them: (415)555-0100, 415-555-0100, 415.555.0100,
+            # 001-415-555-0100, with an extension (x123). The 3-3-4 grouping is the evidence.
+            "nanp_phone", "PHONE_NUMBER",
+            r"(?<![0-9+.-])(?:(?:\+1|001)[ .-]?)?(?:\([0-9]{3}\)[ ]?[0-9]{3}-|[0-9]{3}-[0-9]{3}-|[0-9]{3}\.[0-9]{3}\.)"
+            r"[0-9]{4}" + EXT + r"(?![0-9A-Za-z]|[.-][0-9])",
+            validated_by="North American 3-3-4 grouping", score=0.75, glue=GLUE["PHONE"]),
+        PatternRecognizer(
+            "phone_digits_with_cue", "PHONE_NUMBER", B + r"(?:\+?1[ -]?)?[2-9][0-9]{9}" + E,
+            validated_by="10 digits + phone context word", score=0.6, context=("phone", "tel", "cell", "mobile", "call",
+                                                                              "fax", "contact", "电话", "手机"),
+            context_required=True, window=12, glue=GLUE["PHONE"]),
         CardRecognizer(
             "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|(?:[ -]| {2})(?=[0-9])){10,40}" + E,
             validated_by="Luhn + IIN range", score=0.9, glue=GLUE["BANK_CARD"], context=card_cues, window=16,

@@ -205,6 +205,8 @@ def intl_phone(value: str) -> bool:
     number in a block not yet allocated is still someone's number to mask, and the + is rare else."""
     import phonenumbers
 
+    if value.startswith("00"):
+        value = "+" + value[2:]  # 00 is the international prefix dialled from the mainland
     try:
         num = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
