@@ -86,7 +86,8 @@ class PatternRecognizer:
                  validated_by: str = "pattern", score: float = 0.85, group: int | str = 0,
                  context: Iterable[str] = (), context_required: bool = False, veto: Iterable[str] = (),
                  window: int = 12, flags: int = 0, glue: frozenset[str] = frozenset(), colon: bool = False,
-                 cue_rescue: Callable[[str], bool] | None = None, rescue_score: float = 0.6) -> None:
+                 cue_rescue: Callable[[str], bool] | None = None, rescue_score: float = 0.6,
+                 standalone: bool = False) -> None:
         self.name = name
         self.entity = entity
         self.regex = re.compile(pattern, flags)
@@ -102,6 +103,7 @@ class PatternRecognizer:
         self.colon = colon
         self.cue_rescue = cue_rescue
         self.rescue_score = rescue_score
+        self.standalone = standalone
 
     def _before(self, text: str, start: int) -> str:
         return text[max(0, start - self.window):start].lower()
@@ -116,10 +118,12 @@ class PatternRecognizer:
                 continue
             if start and text[start].isascii() and not fields.left_ok(text, start, self.glue, colon=self.colon):
                 continue
+            if self.standalone and _inside_number(text, start, end):
+                continue  # 6232 0571 1606 0784: a piece of a card-like run of digit groups
             value = m.group(self.group)  # what is validated (a landline without its extension)
             score, validated_by = self.score, self.validated_by
             if self.validator is not None and not self.validator(value):
-                if self.cue_rescue is None or _inside_number(text, start, end) or not self.cue_rescue(value) \
+                if self.cue_rescue is None or not self.cue_rescue(value) \
                         or not fields.has_cue(text, start, end, self.context, self.window):
                     continue
                 score, validated_by = self.rescue_score, f"{self.validated_by} failed; kept by a context word"
@@ -174,11 +178,6 @@ class LandlineRecognizer(PatternRecognizer):
     def _span(self, m: re.Match) -> tuple[int, int]:
         return m.start(), m.end()
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for d in super().find(text):
-            if not _inside_number(text, d.start, d.end):  # 6232 0571 1606 0784 is a card-like run
-                yield d
-
 
 # An extension after a phone number: x123, ext. 123, #123 (phonenumbers reads it as one).
 EXT = r"(?:[ ]?(?:x|ext\.?|#)[ ]?[0-9]{1,5})?"
@@ -212,19 +211,21 @@ def structured_recognizers() -> list[PatternRecognizer]:
             r"(?<![0-9+])(?P<number>(?:(?:\+|00)86[ -]?(?:\(0?[1-9][0-9]{1,2}\)|0?[1-9][0-9]{1,2})|" + area + r")"
             r"[ -]?(?:[0-9]{3,4}[ -][0-9]{4}|[0-9]{5,9}))(?:(?:-|转)[0-9]{1,5})?" + E,
             validator=v.cn_landline, validated_by="phonenumbers (CN area code)", score=0.85, group="number",
-            glue=GLUE["PHONE"], context=phone_cues, window=12, cue_rescue=v.cn_landline_shape, rescue_score=0.7),
+            glue=GLUE["PHONE"], context=phone_cues, window=12, cue_rescue=v.cn_landline_shape, rescue_score=0.7,
+            standalone=True),
         PatternRecognizer(
             "intl_phone", "PHONE_NUMBER",
             r"(?<![0-9+])(?:\+(?!86)[1-9][0-9]{0,2}|00(?!86)[1-9][0-9]{0,2}(?=[ -]))(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}"
             + EXT + E,
-            validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85, glue=GLUE["PHONE"]),
+            validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85, glue=GLUE["PHONE"],
+            standalone=True),
         PatternRecognizer(
             # North American numbers as Americans write them: (415)555-0100, 415-555-0100, 415.555.0100,
             # 001-415-555-0100, with an extension (x123). The 3-3-4 grouping is the evidence.
             "nanp_phone", "PHONE_NUMBER",
             r"(?<![0-9+.-])(?:(?:\+1|001)[ .-]?)?(?:\([0-9]{3}\)[ ]?[0-9]{3}-|[0-9]{3}-[0-9]{3}-|[0-9]{3}\.[0-9]{3}\.)"
             r"[0-9]{4}" + EXT + r"(?![0-9A-Za-z]|[.-][0-9])",
-            validated_by="North American 3-3-4 grouping", score=0.75, glue=GLUE["PHONE"]),
+            validated_by="North American 3-3-4 grouping", score=0.75, glue=GLUE["PHONE"], standalone=True),
         PatternRecognizer(
             "phone_digits_with_cue", "PHONE_NUMBER", B + r"(?:\+?1[ -]?)?[2-9][0-9]{9}" + E,
             validated_by="10 digits + phone context word", score=0.6, context=("phone", "tel", "cell", "mobile", "call",
