@@ -5,20 +5,20 @@ jieba builds one Python dict of ~500,000 words and prefixes at start (``marshal.
 names recognizer only ever segments windows of a few characters, so it needs the entries of a
 handful of first characters. ``data/words.txt.gz`` (built from jieba's ``dict.txt`` by
 ``python -m dms_magic.masking.wordfreq``) holds every word of up to ``MAX_WORD`` characters with its
-frequency and tag, grouped by first character behind an index; a group becomes a dict the first
-time a word starting with that character is looked up. Segmentation of a window of at most
+frequency and tag, grouped by first character, each group compressed on its own behind an index:
+a group is decompressed and parsed the first time a text to segment holds its character. Segmentation of a window of at most
 ``MAX_WORD`` characters is the same as with jieba's full dictionary (longer words can never match
 inside it), and the probabilities use jieba's original total.
 """
 from __future__ import annotations
 
-import gzip
 import sys
+import zlib
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator
 
-DATA = "data/words.txt.gz"
+DATA = "data/words.bin"
 MAX_WORD = 8
 _MISSING = object()
 
@@ -28,7 +28,7 @@ class LazyTables:
     dicts, filled one first character at a time: ``load(text)`` adds the groups of the characters
     of ``text`` not loaded yet. Plain dicts keep jieba's inner loops at full speed."""
 
-    def __init__(self, groups: dict[str, str]) -> None:
+    def __init__(self, groups: "Groups") -> None:
         self._groups = groups
         self._loaded: set[str] = set()
         self.freq: dict[str, int] = {}
@@ -41,7 +41,7 @@ class LazyTables:
                 continue
             loaded.add(first)
             freq, tags = self.freq, self.tags
-            for line in self._groups.get(first, "").splitlines():
+            for line in self._groups.get(first).splitlines():
                 word, count, tag = line.split(" ")
                 for i in range(1, len(word)):
                     freq.setdefault(word[:i], 0)
@@ -49,20 +49,29 @@ class LazyTables:
                 tags[word] = tag
 
 
+class Groups:
+    """The compressed groups of ``data/words.bin`` by first character (``get`` decompresses one)."""
+
+    def __init__(self, raw: bytes) -> None:
+        newline = raw.index(b"\n")
+        fields = raw[:newline].decode("utf-8").split(" ")
+        self.total = int(fields[0])
+        self._body = raw
+        self._where: dict[str, tuple[int, int]] = {}
+        pos = newline + 1
+        for i in range(1, len(fields), 2):  # first character, compressed length of its group
+            size = int(fields[i + 1])
+            self._where[fields[i]] = (pos, pos + size)
+            pos += size
+
+    def get(self, first: str) -> str:
+        where = self._where.get(first)
+        return zlib.decompress(self._body[where[0]:where[1]]).decode("utf-8") if where else ""
+
+
 @lru_cache(maxsize=1)
-def _groups() -> tuple[int, dict[str, str]]:
-    raw = resources.files("dms_magic.masking").joinpath(DATA).read_bytes()
-    text = gzip.decompress(raw).decode("utf-8")
-    header, _, body = text.partition("\n")
-    fields = header.split(" ")
-    total = int(fields[0])
-    groups: dict[str, str] = {}
-    pos = 0
-    for i in range(1, len(fields), 2):  # first character, length of its group in characters
-        first, size = fields[i], int(fields[i + 1])
-        groups[first] = body[pos:pos + size]
-        pos += size
-    return total, groups
+def _groups() -> Groups:
+    return Groups(resources.files("dms_magic.masking").joinpath(DATA).read_bytes())
 
 
 @lru_cache(maxsize=1)
@@ -81,7 +90,7 @@ def tokenizer_and_tags():
         if saved is _MISSING and sys.modules.get("pkg_resources", _MISSING) is None:
             del sys.modules["pkg_resources"]
     jieba.setLogLevel(logging.WARNING)
-    total, groups = _groups()
+    groups = _groups()
     tables = LazyTables(groups)
 
     class CompactTokenizer(jieba.Tokenizer):
@@ -101,7 +110,7 @@ def tokenizer_and_tags():
 
     tokenizer = CompactTokenizer()
     tokenizer.FREQ = tables.freq
-    tokenizer.total = total
+    tokenizer.total = groups.total
     tokenizer.initialized = True  # the dictionary is in place: never load jieba's own
     return tokenizer, tables.tags
 
@@ -126,14 +135,13 @@ def build(source: str, target: str) -> None:
     for word in sorted(latest):
         freq, tag = latest[word]
         by_first.setdefault(word[0], []).append(f"{word} {freq} {tag}\n")
-    index, bodies = [str(total)], []
+    index, blobs = [str(total)], []
     for first, lines in by_first.items():
-        body = "".join(lines)
-        index += [first, str(len(body))]
-        bodies.append(body)
-    data = (" ".join(index) + "\n" + "".join(bodies)).encode("utf-8")
+        blob = zlib.compress("".join(lines).encode("utf-8"), 9)
+        index += [first, str(len(blob))]
+        blobs.append(blob)
     with open(target, "wb") as f:
-        f.write(gzip.compress(data, compresslevel=9, mtime=0))
+        f.write(" ".join(index).encode("utf-8") + b"\n" + b"".join(blobs))
 
 
 if __name__ == "__main__":
