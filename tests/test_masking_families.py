@@ -99,6 +99,10 @@ def test_identifiers_with_a_latin_prefix_stay_untouched(text):
     ("客户的Name吴晓东已登记", "吴晓东", "CHINESE_NAME"),
     ("Best regards,\nHannah Price", "Hannah Price", "ENGLISH_NAME"),
     ("地址 : 西湖区文三路477号", "西湖区文三路477号", "CHINESE_ADDRESS"),
+    ("会议由Maria Lopez主持", "Maria Lopez", "ENGLISH_NAME"),
+    ("Quentin Ashford called about the refund.", "Quentin Ashford", "ENGLISH_NAME"),
+    ("I spoke with Imogen Castellanos yesterday.", "Imogen Castellanos", "ENGLISH_NAME"),
+    ("抄送：Tobias Wren", "Tobias Wren", "ENGLISH_NAME"),
     ('{"address": "南山区科技园路18号"}', "南山区科技园路18号", "CHINESE_ADDRESS"),
 ])
 def test_labels_of_forms_tables_and_json_act_as_cues(text, value, entity):
@@ -115,6 +119,10 @@ def test_labels_of_forms_tables_and_json_act_as_cues(text, value, entity):
     "| 姓名 | 部门 |\n|---|---|",  # a header row names columns, it holds no name
     "编号,备注\n123456789,无\n",  # nine digits under a column that is not a passport
     "时间 12:30:45，比例 1:2:3，端口:8080",
+    "我在Hong Kong工作，用Visual Studio Code打开",
+    "New York is big and Google Cloud will be down",
+    "通过Jira Service Desk提交",
+    "银行卡号见附件；快递单号75648870916620已签收",  # a Luhn-valid tracking number near a card word
 ])
 def test_labels_naming_things_stay_untouched(text):
     assert found(text) == []

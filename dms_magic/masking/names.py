@@ -185,7 +185,8 @@ NAME_LABELS = ("姓名", "名字", "客户", "联系人", "收件人", "收货�
 NOT_NAME_LABELS = ("host", "file", "product", "company", "org", "app", "server", "device", "domain", "table",
                    "column", "field", "bank", "branch", "project", "model", "brand", "city", "street", "shop",
                    "store", "tag", "class", "type", "key", "id", "公司", "产品", "文件", "项目", "银行", "设备", "型号",
-                   "品牌", "单位", "机构", "网点", "地址", "电话", "邮箱", "号", "码")
+                   "品牌", "单位", "机构", "网点", "地址", "电话", "邮箱", "号", "码", "类型", "级别", "等级", "状态",
+                   "类别", "角色", "权限", "部门", "群", "level", "status", "role", "group", "dept")
 
 
 def is_name_label(found: list[str]) -> bool:
@@ -287,7 +288,13 @@ _EN_THING = frozenset(
     "Dashboard Portal Console Api Sdk Tool Tools Pro Plus Mini Air Edition Version Model Phone Pad Book "
     "Card Account Order Invoice Product Products Design Test Demo Prod Staging Default Admin Global "
     "International Limited Holdings Technology Technologies Solutions Network Networks Security North "
-    "South East Great Big".split())
+    "South East Great Big York Kong San Los Las Angeles Vegas Diego Zealand Jersey Orleans Kingdom States "
+    "Republic Island Islands Beach City County Valley Springs Heights Falls Harbor Windows Excel Word Teams "
+    "Drive Docs Sheets Maps Pay Chrome Code Studio Cloud Music Video Games Mobile Web Online Digital Smart "
+    "Open Source Free Premium Business Enterprise Express Prime Home Mail Meet Chat Wallet Python Java Linux "
+    "Ubuntu Docker Kubernetes Spring Boot React Vue Django Flask Requests Redis Mysql Oracle Microsoft Google "
+    "Apple Amazon Alibaba Tencent Huawei Jira Slack Zoom Github Gitlab Visual Passport No Number Credit Code Tax "
+    "Full Name Vehicle Plate Cell Tel Fax Contact Owner Assignee Reporter Description Subject Ticket Id".split())
 
 
 def _thing(words: list[str]) -> bool:
@@ -313,6 +320,27 @@ def _en_field_patterns() -> tuple[re.Pattern, re.Pattern]:
     cell = re.compile(rf"(?:^|(?<=[|,\t:：=\"\[(（]))[ ]*(?P<name>{full})(?=[ ]*(?:[|,\t\"<；;，。\])）]|$)|[ ])", re.M)
     speaker = re.compile(rf"^\[[0-9: /\-]{{4,19}}\][ ]*(?P<name>{full})(?=[ ]*[:：]|[ ])", re.M)
     return cell, speaker
+
+
+@lru_cache(maxsize=1)
+def _en_context_pattern() -> re.Pattern:
+    """Two or three capitalised words with a person's context: Chinese text around them (会议由 X 主持,
+    请联系 X, X 提交了), or an English verb after them or a preposition or greeting before them."""
+    full = rf"{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{1,2}}"
+    before = (r"(?:(?<=[\u4e00-\u9fff：，、（“「])[ ]?|(?<![A-Za-z])(?i:with|thanks|thank you|ask|tell|email|call|"
+              r"meet|met|ping|per|cc|spoke to|talked to|ask)[ ,]+)")
+    after = (r"(?:(?=[ ]?[\u4e00-\u9fff，。、；）”」])|(?=[ ](?:said|says|called|asked|wrote|replied|reported|confirmed|"
+             r"joined|will|has|had|was|is|emailed|sent|signed|approved|submitted|mentioned|added|noted)\b))")
+    return re.compile(rf"{before}(?P<name>{full})(?![A-Za-z])|(?<![A-Za-z])(?P<name2>{full}){after}")
+
+
+def _find_context_english_names(text: str) -> Iterator[Detection]:
+    for m in _en_context_pattern().finditer(text):
+        group = "name" if m.group("name") else "name2"
+        words = m.group(group).split(" ")
+        if not _thing(words):
+            yield Detection(m.start(group), m.end(group), "ENGLISH_NAME", 0.65,
+                            "capitalised words + Chinese text or a verb around them", "en_name")
 
 
 def _find_field_english_names(text: str) -> Iterator[Detection]:
@@ -346,6 +374,7 @@ def find_english_names(text: str) -> Iterator[Detection]:
                             "en_name")
     yield from _find_cued_english_names(text)
     yield from _find_field_english_names(text)
+    yield from _find_context_english_names(text)
 
 
 def _find_cued_english_names(text: str) -> Iterator[Detection]:

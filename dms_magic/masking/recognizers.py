@@ -161,9 +161,11 @@ class CardRecognizer(PatternRecognizer):
                     if v.bank_card(run[a:b]):
                         best = (a, b, self.score, self.validated_by)
                         break
-                    if v.card_with_cue(run[a:b]):
+                    if i == first and j == len(groups) - 1 and v.card_with_cue(run[a:b]):  # the whole run only
                         if cued is None:
-                            cued = fields.has_cue(text, m.start() + a, m.start() + b, self.context, self.window)
+                            before = self._before(text, m.start() + a).rstrip(" :：#-“”\"'（(「『【[=")
+                            cued = not _ends_with_word(before, self.veto) and \
+                                fields.has_cue(text, m.start() + a, m.start() + b, self.context, self.window)
                         if cued:
                             best = (a, b, self.rescue_score, "Luhn + card context word")
                             break
@@ -188,7 +190,8 @@ def structured_recognizers() -> list[PatternRecognizer]:
     passport_cues = ("护照", "passport", "證件", "证件", "通行证", "旅行证")
     phone_cues = ("座机", "电话", "固话", "办公", "传真", "分机", "总机", "热线", "手机", "联系方式", "号码", "tel",
                   "phone", "office", "landline", "fax", "contact", "call", "mobile")
-    card_cues = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "账号", "帐号", "账户", "card", "account", "acct")
+    card_cues = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "账号", "帐号", "账户", "转账", "转到", "汇款", "打款",
+                 "收款", "付款", "开户", "card", "account", "acct", "pay", "transfer", "visa", "maestro")
     area = r"(?:[(（]0[1-9][0-9]{1,2}[)）]|0[1-9][0-9]{1,2})"
     return [
         PatternRecognizer(
@@ -233,8 +236,9 @@ def structured_recognizers() -> list[PatternRecognizer]:
             context_required=True, window=12, glue=GLUE["PHONE"]),
         CardRecognizer(
             "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|(?:[ -]| {2})(?=[0-9])){10,40}" + E,
-            validated_by="Luhn + IIN range", score=0.9, glue=GLUE["BANK_CARD"], context=card_cues, window=16,
-            rescue_score=0.75),
+            validated_by="Luhn + IIN range", score=0.9, glue=GLUE["BANK_CARD"], context=card_cues, window=10,
+            rescue_score=0.75, veto=("单号", "订单", "编号", "流水号", "运单", "快递", "物流", "工号", "交易号", "批次",
+                                     "发票", "order", "tracking", "invoice", "ref", "no.", "id")),
         PatternRecognizer(
             "email", "EMAIL",
             r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -257,7 +261,8 @@ def structured_recognizers() -> list[PatternRecognizer]:
             validator=v.mac, validated_by="six octets", score=0.85, glue=GLUE["MAC"], colon=True),
         PatternRecognizer(
             "cn_plate", "LICENSE_PLATE",
-            r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][·・.\- ]?"
+            # any letter after the province (O and I are issued to a few services, and typed anyway)
+            r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][·・.\- ]?"
             r"[A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9学警港澳挂领试超]" + E,
             validator=v.plate, validated_by="province + serial shape", score=0.85),
         PatternRecognizer(

@@ -119,10 +119,10 @@ _DATE_PREFIX = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])")
 
 
 def card_with_cue(value: str) -> bool:
-    """15-19 digits with a valid Luhn sum, for a number next to a card cue (卡号, card, 账号) whose
+    """12-19 digits (Maestro issues 12) with a valid Luhn sum, for a number next to a card cue (卡号, card, 账号) whose
     scheme is missing from card_brand; order numbers that start with a date are not taken."""
     digits = re.sub(r"[ -]", "", value)
-    return (15 <= len(digits) <= 19 and luhn(digits) and not _DATE_PREFIX.match(digits)
+    return (12 <= len(digits) <= 19 and luhn(digits) and not _DATE_PREFIX.match(digits)
             and not _is_id(digits, value))
 
 
