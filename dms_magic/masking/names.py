@@ -294,7 +294,10 @@ _EN_THING = frozenset(
     "Open Source Free Premium Business Enterprise Express Prime Home Mail Meet Chat Wallet Python Java Linux "
     "Ubuntu Docker Kubernetes Spring Boot React Vue Django Flask Requests Redis Mysql Oracle Microsoft Google "
     "Apple Amazon Alibaba Tencent Huawei Jira Slack Zoom Github Gitlab Visual Passport No Number Credit Code Tax "
-    "Full Name Vehicle Plate Cell Tel Fax Contact Owner Assignee Reporter Description Subject Ticket Id".split())
+    "Full Name Vehicle Plate Cell Tel Fax Contact Owner Assignee Reporter Description Subject Ticket Id Union "
+    "Reserve Minister Court Council Committee Ministry Agency Bureau Association Institute Foundation Federal "
+    "National Central Police Army Government Board Commission Party Club Society Museum Library Church Chinese "
+    "English American British Japanese Korean European Asian African Machine Learning Science".split())
 
 
 def _thing(words: list[str]) -> bool:
@@ -330,7 +333,7 @@ def _en_context_pattern() -> re.Pattern:
     before = (r"(?:(?<=[\u4e00-\u9fff：，、（“「])[ ]?|(?<![A-Za-z])(?i:with|thanks|thank you|ask|tell|email|call|"
               r"meet|met|ping|per|cc|spoke to|talked to|ask)[ ,]+)")
     after = (r"(?:(?=[ ]?[\u4e00-\u9fff，。、；）”」])|(?=[ ](?:said|says|called|asked|wrote|replied|reported|confirmed|"
-             r"joined|will|has|had|was|is|emailed|sent|signed|approved|submitted|mentioned|added|noted)\b))")
+             r"joined|emailed|signed|approved|submitted|mentioned|noted)\b))")
     return re.compile(rf"{before}(?P<name>{full})(?![A-Za-z])|(?<![A-Za-z])(?P<name2>{full}){after}")
 
 
