@@ -90,6 +90,8 @@ def _jieba():
     return tokenizer_and_tags()
 
 
+# One-character cues that jieba's HMM glues onto the surname after them (由赖峰, 和邹建, 给江丽丽).
+_CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请")
 _FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")
 
 
@@ -113,6 +115,9 @@ def _starts_word(text: str, pos: int) -> bool:
             return True
         if offset > pos:
             return False
+        if offset + len(tok) > pos and len(tok) > 1 and not tokenizer.FREQ.get(tok):
+            # pos is inside a word jieba's HMM made up (由赖峰, 由马): no dictionary word hides it
+            return pos - offset == 1 and text[offset] in _CUE_CHARS
         offset += len(tok)
     return offset == pos
 
@@ -178,6 +183,7 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
 # Labels (a key, a column header, the cell before) that say the value is a person's name; labels
 # naming a thing (hostname, 公司名称, file name) do not, even though they contain "name"/"名".
 NAME_LABELS = ("姓名", "名字", "客户", "联系人", "收件人", "收货人", "寄件人", "发件人", "申请人", "负责人", "经办人", "持卡人",
+               "人员", "值班", "经理", "主管", "审批人", "审核人", "操作员", "对接人", "老师", "医生", "司机", "作者", "代表",
                "户名", "用户", "员工", "患者", "乘客", "租户", "业主", "法人", "代表人", "报告人", "提交人", "处理人", "签名",
                "name", "contact", "customer", "client", "owner", "assignee", "reporter", "applicant", "author",
                "cardholder", "holder", "passenger", "patient", "tenant", "employee", "person", "from", "sender",
