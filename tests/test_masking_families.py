@@ -100,6 +100,8 @@ def test_identifiers_with_a_latin_prefix_stay_untouched(text):
     ("Best regards,\nHannah Price", "Hannah Price", "ENGLISH_NAME"),
     ("地址 : 西湖区文三路477号", "西湖区文三路477号", "CHINESE_ADDRESS"),
     ("会议由Maria Lopez主持", "Maria Lopez", "ENGLISH_NAME"),
+    ("本次会议由赖峰主持", "赖峰", "CHINESE_NAME"),
+    ("Please ask 王芳 to call back", "王芳", "CHINESE_NAME"),
     ("Quentin Ashford called about the refund.", "Quentin Ashford", "ENGLISH_NAME"),
     ("I spoke with Imogen Castellanos yesterday.", "Imogen Castellanos", "ENGLISH_NAME"),
     ("抄送：Tobias Wren", "Tobias Wren", "ENGLISH_NAME"),
@@ -122,6 +124,7 @@ def test_labels_of_forms_tables_and_json_act_as_cues(text, value, entity):
     "我在Hong Kong工作，用Visual Studio Code打开",
     "New York is big and Google Cloud will be down",
     "通过Jira Service Desk提交",
+    "sent by 高铁 today, from 上海 to 深圳",
     "银行卡号见附件；快递单号75648870916620已签收",  # a Luhn-valid tracking number near a card word
 ])
 def test_labels_naming_things_stay_untouched(text):

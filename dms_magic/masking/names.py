@@ -28,7 +28,8 @@ BEFORE_CUES = (
     "审批人 审核人 操作人 登记人 报案人 举报人 当事人 嫌疑人 证人 职员 教师 作者 导师 队长 组长 "
     "、 ， ： : 「 “ 《 （ ( @ 抄送 值班 主持人 项目经理 提交人 报告人 发起人 处理人 对接人 联系人为 户名 "
     "name Name NAME customer Customer contact Contact owner Owner assignee Assignee reporter Reporter "
-    "applicant Applicant client Client patient Patient"
+    "applicant Applicant client Client patient Patient Mr. Mrs. Ms. Dr. Dear dear Hi Hello to by from with ask "
+    "cc Cc CC Thanks thanks"
 ).split() + ["谢谢\n", "此致\n", "敬礼\n", "Regards,\n", "regards,\n", "Thanks,\n", "Sincerely,\n"]
 
 # Words that follow a name. A title or a possessive + PII word is strong; verbs are checked by jieba.
@@ -41,7 +42,8 @@ AFTER_CUES = (
 
 # Cues that often precede or follow other things than names: enough for a clear surname, not for a
 # surname character that is also a common word (于, 和, 高, 方, 金 ...).
-WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打".split())
+WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打 "
+                        "Hi Hello to by from with ask cc Cc CC Thanks thanks".split())
 # After a name only titles and personal-data words are strong; verbs (提交, 负责) follow anything.
 STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
                          "电话 手机 身份证 证件 邮箱 住址 家住 住在 出生 男 女".split())
