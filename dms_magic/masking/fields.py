@@ -196,5 +196,6 @@ def has_cue(text: str, start: int, end: int, words: tuple[str, ...], window: int
         return True
     if in_cell(text, start, end):
         return False
-    before = text[max(0, start - window):start].lower()
+    ls = text.rfind("\n", 0, start) + 1  # a cue on the line above belongs to another field or row
+    before = text[max(ls, start - window):start].lower()
     return any(w in before for w in words)
