@@ -101,18 +101,11 @@ def _masked_counts(contents: tuple[str, ...], rule: str) -> tuple[tuple[str, int
 
 
 def suggest_rule(messages: Any, exclude: str | None = None) -> str | None:
-    """A rule category that would have masked something in these messages (None if none would).
-    Uses ``dms_magic.masking.suggest_rule`` when the engine has it, else tries every category."""
-    from dms_magic import masking
+    """A rule category that would have masked something in these messages (None if none would):
+    the engine's ``masking.suggest_rule`` over the messages' text."""
+    from dms_magic.masking import suggest_rule as engine_suggestion
 
-    text = "\n".join(_contents(messages))
-    engine_suggestion = getattr(masking, "suggest_rule", None)
-    if engine_suggestion is not None:
-        return engine_suggestion(text, exclude=exclude)
-    for rule in masking.rule_categories():
-        if rule != exclude and _masked_counts((text,), rule):
-            return rule
-    return None
+    return engine_suggestion("\n".join(_contents(messages)), exclude=exclude)
 
 
 def masking_summary_html(messages: Any, rule: str | None) -> str:

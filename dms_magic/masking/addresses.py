@@ -28,7 +28,7 @@ TOWN = rf"(?P<town>[{H}]{{1,6}}?(?:镇|乡|街道)(?!路|街|大道|道|巷))"  
 # A second street level covers 中关村 + 大街 and 某某村 + 某某路 (no digits: 南京路100号和淮海路 is two).
 STREET = (rf"(?P<street>[{H}0-9]{{1,10}}?(?:大道|大街|路|街|巷|胡同|弄|里|村|道)"
           rf"(?:[{H}]{{0,8}}?(?:大道|大街|路|街|巷|胡同|弄|道))?)")
-NUMBER = r"(?P<number>[0-9]{1,5}(?:-[0-9]{1,4})?(?:号院|号|弄))"
+NUMBER = r"(?P<number>[0-9]{1,5}(?:-[0-9]{1,4})?(?:号院|号|弄)|[A-Za-z0-9]{1,2}座)"  # 中山路100号, 南京街X座
 BUILDING = (r"(?P<building>[ ]?(?:[0-9A-Za-z]{1,4}(?:号楼|栋|幢|座|楼|号))?(?:[0-9]{1,3}单元)?"
             r"(?:[0-9]{1,5}(?:室|房|号房))?)")
 COMMUNITY = rf"(?P<community>[{H}]{{2,8}}?(?:小区|花园|公寓|大厦|广场|家园|苑|园|城|中心))"
@@ -42,7 +42,7 @@ def _places() -> tuple[list[str], list[str], list[str]]:
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+def _patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern, re.Pattern]:
     provinces, short, cities = _places()
     tail = rf"(?:{CITY})?(?:{DISTRICT})?(?:{TOWN})?(?:{STREET}(?:{NUMBER})?)?(?:{COMMUNITY})?(?:{BUILDING})?"
     anchors = set(provinces) | {place + suffix for place in short + cities for suffix in ("", "市", "省")}
@@ -54,7 +54,10 @@ def _patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     # A city missing from the list (县级市 such as 大冶市) still starts an address where a word must
     # start anyway: at the beginning, or after punctuation, a space or a quote.
     unlisted = re.compile(rf"(?<![{H}])(?!{trie_pattern(CUES)})(?P<body>[{H}]{{2,4}}市{DISTRICT}{below_district})")
-    return anchored, cued, unlisted
+    # A district that starts a word (a field, a cell, after a Latin label such as Address:) with a
+    # numbered street below it: 南湖区姚路345号.
+    district_first = re.compile(rf"(?<![{H}])(?!{trie_pattern(CUES)})(?P<body>[{H}]{{1,5}}?(?:区|县|旗){below_district})")
+    return anchored, cued, unlisted, district_first
 
 
 _LEVELS = ("city", "district", "town", "street", "number", "community")
@@ -67,7 +70,7 @@ def _trim(text: str, start: int, end: int) -> int:
 
 
 def find_addresses(text: str) -> Iterator[Detection]:
-    anchored, cued, unlisted = _patterns()
+    anchored, cued, unlisted, district_first = _patterns()
     for m in anchored.finditer(text):
         levels = sum(1 for g in _LEVELS if m.group(g))
         has_street = bool(m.group("street") and (m.group("number") or m.group("community")))
@@ -79,6 +82,10 @@ def find_addresses(text: str) -> Iterator[Detection]:
         start = m.start("body")
         yield Detection(start, _trim(text, start, m.end()), "CHINESE_ADDRESS", 0.7,
                         "address cue + numbered street", "cn_address")
+    for m in district_first.finditer(text):
+        start = m.start("body")
+        yield Detection(start, _trim(text, start, m.end()), "CHINESE_ADDRESS", 0.65,
+                        "district + numbered street", "cn_address")
     for m in unlisted.finditer(text):
         start = m.start("body")
         yield Detection(start, _trim(text, start, m.end()), "CHINESE_ADDRESS", 0.7,

@@ -75,10 +75,8 @@ def _check_text(text: object) -> str:
     return text
 
 
-def detect(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None) -> list[Detection]:
-    """Sensitive values in ``text`` for the entities of ``rule``: non-overlapping, ordered by start."""
-    text = _check_text(text)
-    entities = resolve_config(config).entities(rule)
+def _findings(text: str, entities: Iterable[str]) -> list[Detection]:
+    """Every finding of ``entities`` in ``text``, overlaps not yet resolved."""
     if not text.strip():
         return []
     finders = _finders()
@@ -87,7 +85,61 @@ def detect(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None) ->
     for entity in entities:
         for find in finders.get(entity, ()):
             found.extend(find(scan))
-    return resolve_overlaps(found)
+    return found
+
+
+def detect(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None) -> list[Detection]:
+    """Sensitive values in ``text`` for the entities of ``rule``: non-overlapping, ordered by start."""
+    text = _check_text(text)
+    entities = resolve_config(config).entities(rule)
+    return resolve_overlaps(_findings(text, entities))
+
+
+def _texts(text_or_messages: str | Iterable[Mapping[str, Any]]) -> list[str]:
+    if isinstance(text_or_messages, str):
+        return [text_or_messages]
+    if isinstance(text_or_messages, (bytes, bytearray)):
+        _check_text(text_or_messages)
+    out = []
+    for i, message in enumerate(text_or_messages):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(content, str):
+            raise TypeError(f"expected a str or {{role, content}} dicts with str content; messages[{i}] is not one")
+        out.append(content)
+    return out
+
+
+def rule_counts(text_or_messages: str | Iterable[Mapping[str, Any]], *, config: ConfigLike = None) -> dict[str, int]:
+    """rule -> how many values ``mask()`` with that rule would mask, for every rule of the config.
+
+    One detection pass over all the entities the rules name; each rule then resolves overlaps
+    among its own entities, so each count equals ``len(mask(text, rule).entities)``. Accepts a
+    text or a list of ``{role, content}`` messages (counts summed over the messages)."""
+    cfg = resolve_config(config)
+    wanted = sorted({e for rule in cfg.rule_names() for e in cfg.entities(rule)})
+    counts = dict.fromkeys(cfg.rule_names(), 0)
+    for text in _texts(text_or_messages):
+        found = _findings(text, wanted)
+        for rule in counts:
+            allowed = set(cfg.entities(rule))
+            counts[rule] += len(resolve_overlaps(d for d in found if d.entity in allowed))
+    return counts
+
+
+def suggest_rule(text_or_messages: str | Iterable[Mapping[str, Any]], exclude: str | None = None, *,
+                 config: ConfigLike = None) -> str | None:
+    """A rule that would mask something in the text, for a text on which rule ``exclude`` masked
+    nothing (``masking on (Finance): 0 values — rule UserInfo would mask 3``); None when no rule
+    would mask anything.
+
+    The rule masking the most values wins; on a tie ``UserInfo`` (the default rule) first, then
+    the rule with the fewest entities (the most specific one: Enterprise before All)."""
+    cfg = resolve_config(config)
+    counts = rule_counts(text_or_messages, config=cfg)
+    candidates = [(n, rule) for rule, n in counts.items() if n and rule != exclude]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: (-c[0], c[1] != DEFAULT_RULE, len(cfg.entities(c[1])), c[1]))[1]
 
 
 def mask(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None,

@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterator
 
+from dms_magic.masking import fields
 from dms_magic.masking.recognizers import Detection
 from dms_magic.masking.wordtrie import trie_pattern
 
@@ -25,8 +26,11 @@ BEFORE_CUES = (
     "亲爱的 尊敬的 致 感谢 联系 拨打 告诉 通知 转告 交给 找 请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 "
     "先生 女士 配偶 父亲 母亲 丈夫 妻子 儿子 女儿 朋友 同事 领导 经理 主管 店长 医生 护士 律师 记者 "
     "审批人 审核人 操作人 登记人 报案人 举报人 当事人 嫌疑人 证人 职员 教师 作者 导师 队长 组长 "
-    "、 ， ： : 「 “ 《 （ ( @ 抄送 值班 主持人 项目经理"
-).split()
+    "、 ， ： : 「 “ 《 （ ( @ 抄送 值班 主持人 项目经理 提交人 报告人 发起人 处理人 对接人 联系人为 户名 "
+    "name Name NAME customer Customer contact Contact owner Owner assignee Assignee reporter Reporter "
+    "applicant Applicant client Client patient Patient Mr. Mrs. Ms. Dr. Dear dear Hi Hello to by from with ask "
+    "cc Cc CC Thanks thanks"
+).split() + ["谢谢\n", "此致\n", "敬礼\n", "Regards,\n", "regards,\n", "Thanks,\n", "Sincerely,\n"]
 
 # Words that follow a name. A title or a possessive + PII word is strong; verbs are checked by jieba.
 AFTER_CUES = (
@@ -38,7 +42,8 @@ AFTER_CUES = (
 
 # Cues that often precede or follow other things than names: enough for a clear surname, not for a
 # surname character that is also a common word (于, 和, 高, 方, 金 ...).
-WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打".split())
+WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打 "
+                        "Hi Hello to by from with ask cc Cc CC Thanks thanks".split())
 # After a name only titles and personal-data words are strong; verbs (提交, 负责) follow anything.
 STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
                          "电话 手机 身份证 证件 邮箱 住址 家住 住在 出生 男 女".split())
@@ -74,25 +79,21 @@ def _patterns() -> tuple[re.Pattern, re.Pattern]:
     surname = f"(?:{trie_pattern(compound)}|[{single}])"
     # Zero-width (lookahead) matches so that candidates may overlap: in 李晓梅和陈默 the rejected
     # 和陈默 (和 is a surname too) must not hide 陈默.
-    before = re.compile(f"(?=(?P<cue>{trie_pattern(BEFORE_CUES)})[:：]?[ ]?[（(“「]?(?P<name>{surname}[{CJK}]{{1,3}}))")
+    before = re.compile(f"(?=(?P<cue>{trie_pattern(BEFORE_CUES)})(?:为|是|[ ]is)?[ ]?[:：=]?[ ]?[（(“「\\[]?(?P<name>{surname}[{CJK}]{{1,3}}))")
     after = re.compile(f"(?=(?P<name>{surname}[{CJK}]{{1,2}})(?=[ ]?(?P<cue>{trie_pattern(AFTER_CUES)})|[ ]*$))")
     return before, after
 
 
-@lru_cache(maxsize=1)
 def _jieba():
-    """jieba's tokenizer and its word -> part-of-speech table, loaded on first use (about 1 s)."""
-    import logging
+    """jieba's tokenizer and its word -> part-of-speech table, on the compact dictionary of
+    ``wordfreq`` (loaded on the first name candidate in ~0.05 s; jieba's own takes ~1 s)."""
+    from dms_magic.masking.wordfreq import tokenizer_and_tags
 
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    tags = jieba.posseg.dt.word_tag_tab
-    return jieba.dt, tags
+    return tokenizer_and_tags()
 
 
+# One-character cues that jieba's HMM glues onto the surname after them (由赖峰, 和邹建, 给江丽丽).
+_CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请")
 _FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")
 
 
@@ -116,6 +117,9 @@ def _starts_word(text: str, pos: int) -> bool:
             return True
         if offset > pos:
             return False
+        if offset + len(tok) > pos and len(tok) > 1 and not tokenizer.FREQ.get(tok):
+            # pos is inside a word jieba's HMM made up (由赖峰, 由马): no dictionary word hides it
+            return pos - offset == 1 and text[offset] in _CUE_CHARS
         offset += len(tok)
     return offset == pos
 
@@ -178,11 +182,77 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     return end
 
 
+# Labels (a key, a column header, the cell before) that say the value is a person's name; labels
+# naming a thing (hostname, 公司名称, file name) do not, even though they contain "name"/"名".
+NAME_LABELS = ("姓名", "名字", "客户", "联系人", "收件人", "收货人", "寄件人", "发件人", "申请人", "负责人", "经办人", "持卡人",
+               "人员", "值班", "经理", "主管", "审批人", "审核人", "操作员", "对接人", "老师", "医生", "司机", "作者", "代表",
+               "户名", "用户", "员工", "患者", "乘客", "租户", "业主", "法人", "代表人", "报告人", "提交人", "处理人", "签名",
+               "name", "contact", "customer", "client", "owner", "assignee", "reporter", "applicant", "author",
+               "cardholder", "holder", "passenger", "patient", "tenant", "employee", "person", "from", "sender",
+               "recipient", "attn", "signed", "member", "staff", "user", "who")
+NOT_NAME_LABELS = ("host", "file", "product", "company", "org", "app", "server", "device", "domain", "table",
+                   "column", "field", "bank", "branch", "project", "model", "brand", "city", "street", "shop",
+                   "store", "tag", "class", "type", "key", "id", "公司", "产品", "文件", "项目", "银行", "设备", "型号",
+                   "品牌", "单位", "机构", "网点", "地址", "电话", "邮箱", "号", "码", "类型", "级别", "等级", "状态",
+                   "类别", "角色", "权限", "部门", "群", "level", "status", "role", "group", "dept")
+
+
+def is_name_label(found: list[str]) -> bool:
+    return any(any(w in lab for w in NAME_LABELS) and not any(w in lab for w in NOT_NAME_LABELS)
+               for lab in found)
+
+
+@lru_cache(maxsize=1)
+def _field_patterns() -> tuple[re.Pattern, re.Pattern]:
+    single, compound = surnames()
+    surname = f"(?:{trie_pattern(compound)}|[{single}])"
+    # A short CJK run that fills a field: a table or CSV cell, a JSON string, the value of key: value.
+    cell = re.compile(rf"(?:^|(?<=[|,\t:：=\"\[(（]))[ ]*(?P<name>{surname}[{CJK}]{{1,3}})(?=[ ]*(?:[|,\t\"<；;，。\])）]|$)|[ ])",
+                      re.M)
+    # A chat line's speaker: [09:01] 张伟 ... / [09:01] 张伟：...
+    speaker = re.compile(rf"^\[[0-9: /\-]{{4,19}}\][ ]*(?P<name>{surname}[{CJK}]{{1,3}})(?=[ ]|[:：])", re.M)
+    return cell, speaker
+
+
+def _plausible_field_name(text: str, pos: int, end: int, compound: tuple[str, ...]) -> bool:
+    """A whole field under a name label: a surname and one to three more characters, not a place, a
+    role (申请人) or an everyday word (jieba's frequency)."""
+    name = text[pos:end]
+    tokenizer, tags = _jieba()
+    if name[-1] in ROLE_ENDINGS or name in _place_names() or any(c in _FUNCTION_CHARS for c in name[1:]):
+        return False
+    freq = tokenizer.word_freq(name)
+    tag = tokenizer.word_tag(name)
+    return freq < COMMON_WORD_FREQ and not (tag and not tag.startswith("nr") and freq >= TAGGED_WORD_FREQ)
+
+
+def _find_field_chinese_names(text: str, seen: set[int]) -> Iterator[Detection]:
+    cell, speaker = _field_patterns()
+    _, compound = surnames()
+    for m in cell.finditer(text):
+        pos, end = m.span("name")
+        if pos in seen:
+            continue
+        # the value may continue after a space (name=张淑珍 成功): cut at the first non-CJK
+        if is_name_label(fields.labels(text, pos, end)) and _plausible_field_name(text, pos, end, compound):
+            seen.add(pos)
+            yield Detection(pos, end, "CHINESE_NAME", 0.75, "surname + name label (key, column header)", "cn_name")
+    for m in speaker.finditer(text):
+        pos = m.start("name")
+        if pos in seen:
+            continue
+        end = _name_at(text, pos, compound, check_left=False, strong=True)
+        if end is not None:
+            seen.add(pos)
+            yield Detection(pos, end, "CHINESE_NAME", 0.75, "surname + chat speaker position + jieba", "cn_name")
+
+
 def find_chinese_names(text: str) -> Iterator[Detection]:
     """Chinese person names near a cue, each vetted by jieba on a window of a dozen characters."""
     before, after = _patterns()
     _, compound = surnames()
-    seen: set[int] = set()
+    seen: set[int] = set()  # candidates judged (once each)
+    found: set[int] = set()  # names found; a field or speaker position may still rescue a judged one
     for regex, how in ((before, "surname + cue before + jieba"), (after, "surname + cue after + jieba")):
         for m in regex.finditer(text):
             pos = m.start("name")
@@ -195,15 +265,18 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             # a word starts at the candidate unless a strong cue ends right before it.
             end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong)
             if end is not None:
+                found.add(pos)
                 yield Detection(pos, end, "CHINESE_NAME", 0.75, how, "cn_name")
+    yield from _find_field_chinese_names(text, found)
 
 
 # -- English names ------------------------------------------------------------------------------
 
-_EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hello|Name\s*[:：]|name is|named|"
-            r"I am|I'm|this is|contact|customer|client|patient|applicant|cardholder|passenger|tenant|"
-            r"employee|user|signed|Regards,|Sincerely,|Thanks,|from|by|cc\s*[:：]?|attn\s*[:：]?|to|"
-            r"姓名[:：]?|联系人[:：]?|客户|收件人[:：]?|先生|女士|我叫|我是")
+_EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hello|name is|named|"
+            r"I am|I'm|this is|from|by|to|"
+            r"(?i:full[ _]?name|name|contact|customer|client|patient|applicant|cardholder|passenger|tenant|employee|user|"
+            r"owner|assignee|reporter|author|signed|attn|cc)(?:[ ]?[:：=])?|(?i:regards|sincerely|thanks|cheers),|"
+            r"姓名[:：]?|联系人[:：]?|客户[:：]?|收件人[:：]?|提交人|报告人|申请人|负责人|先生|女士|我叫|我是|谢谢|此致")
 _EN_NAME = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
 # Capitalised words that follow cues but are not names.
 _EN_STOP = frozenset(
@@ -213,9 +286,35 @@ _EN_STOP = frozenset(
     "Shanghai Email Phone Address Order Account Card Bank Room Street Road Company Inc Ltd Mr Mrs Ms Dr".split())
 
 
+# Capitalised words that make a two-word "name" a thing (a product, a service, a place), for labels
+# such as "name" that name things as often as people.
+_EN_THING = frozenset(
+    "Server Service Services Pipeline Watch Project System Systems Data App Application Team Group "
+    "Center Centre Platform Cloud Connect Manager Database Cluster Node Pearl Street Road Avenue Company "
+    "Corp Bank Store Shop Hotel University School College Hospital Airport Station Building Plaza Mall "
+    "Office Department Dept Studio Lab Labs Engine Gateway Proxy Worker Job Task Queue Stream Report "
+    "Dashboard Portal Console Api Sdk Tool Tools Pro Plus Mini Air Edition Version Model Phone Pad Book "
+    "Card Account Order Invoice Product Products Design Test Demo Prod Staging Default Admin Global "
+    "International Limited Holdings Technology Technologies Solutions Network Networks Security North "
+    "South East Great Big York Kong San Los Las Angeles Vegas Diego Zealand Jersey Orleans Kingdom States "
+    "Republic Island Islands Beach City County Valley Springs Heights Falls Harbor Windows Excel Word Teams "
+    "Drive Docs Sheets Maps Pay Chrome Code Studio Cloud Music Video Games Mobile Web Online Digital Smart "
+    "Open Source Free Premium Business Enterprise Express Prime Home Mail Meet Chat Wallet Python Java Linux "
+    "Ubuntu Docker Kubernetes Spring Boot React Vue Django Flask Requests Redis Mysql Oracle Microsoft Google "
+    "Apple Amazon Alibaba Tencent Huawei Jira Slack Zoom Github Gitlab Visual Passport No Number Credit Code Tax "
+    "Full Name Vehicle Plate Cell Tel Fax Contact Owner Assignee Reporter Description Subject Ticket Id Union "
+    "Reserve Minister Court Council Committee Ministry Agency Bureau Association Institute Foundation Federal "
+    "National Central Police Army Government Board Commission Party Club Society Museum Library Church Chinese "
+    "English American British Japanese Korean European Asian African Machine Learning Science".split())
+
+
+def _thing(words: list[str]) -> bool:
+    return any(w in _EN_THING or w in _EN_STOP for w in words)
+
+
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
-    return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
+    return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
                       rf"(?![A-Za-z])")
 
 
@@ -226,6 +325,57 @@ def _en_known_pattern() -> re.Pattern:
     return re.compile(rf"(?<![A-Za-z]){trie_pattern(firsts)}[ ](?:[A-Z]\.[ ])?(?P<last>{_EN_NAME})(?![A-Za-z])")
 
 
+@lru_cache(maxsize=1)
+def _en_field_patterns() -> tuple[re.Pattern, re.Pattern]:
+    full = rf"{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{1,2}}"
+    cell = re.compile(rf"(?:^|(?<=[|,\t:：=\"\[(（]))[ ]*(?P<name>{full})(?=[ ]*(?:[|,\t\"<；;，。\])）]|$)|[ ])", re.M)
+    speaker = re.compile(rf"^\[[0-9: /\-]{{4,19}}\][ ]*(?P<name>{full})(?=[ ]*[:：]|[ ])", re.M)
+    return cell, speaker
+
+
+@lru_cache(maxsize=1)
+def _en_context_pattern() -> re.Pattern:
+    """Two or three capitalised words with a person's context: Chinese text around them (会议由 X 主持,
+    请联系 X, X 提交了), or an English verb after them or a preposition or greeting before them."""
+    full = rf"{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{1,2}}"
+    before = (r"(?:(?<=[\u4e00-\u9fff：，、（“「])[ ]?|(?<![A-Za-z])(?i:with|thanks|thank you|ask|tell|email|call|"
+              r"meet|met|ping|per|cc|spoke to|talked to|ask)[ ,]+)")
+    after = (r"(?:(?=[ ]?[\u4e00-\u9fff，。、；）”」])|(?=[ ](?:said|says|called|asked|wrote|replied|reported|confirmed|"
+             r"joined|emailed|signed|approved|submitted|mentioned|noted)\b))")
+    return re.compile(rf"{before}(?P<name>{full})(?![A-Za-z])|(?<![A-Za-z])(?P<name2>{full}){after}")
+
+
+def _find_context_english_names(text: str) -> Iterator[Detection]:
+    for m in _en_context_pattern().finditer(text):
+        group = "name" if m.group("name") else "name2"
+        words = m.group(group).split(" ")
+        if not _thing(words):
+            yield Detection(m.start(group), m.end(group), "ENGLISH_NAME", 0.65,
+                            "capitalised words + Chinese text or a verb around them", "en_name")
+
+
+def _find_field_english_names(text: str) -> Iterator[Detection]:
+    cell, speaker = _en_field_patterns()
+    for m in cell.finditer(text):
+        words = m.group("name").split(" ")
+        if _thing(words):
+            continue
+        if is_name_label(fields.labels(text, m.start("name"), m.end("name"))):
+            yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.7, "capitalised words + name label",
+                            "en_name")
+    for m in speaker.finditer(text):
+        words = m.group("name").split(" ")
+        if not _thing(words):
+            yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.7, "capitalised words + chat speaker",
+                            "en_name")
+
+
+def _thing_label_before(text: str, pos: int) -> bool:
+    """The cue is the end of a label that names a thing (``Product Name:``, ``公司名称``)."""
+    before = text[max(0, pos - 16):pos].lower()
+    return any(before.rstrip(" _-").endswith(w) for w in NOT_NAME_LABELS if w.isascii())
+
+
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
     one to three capitalised words after a cue (Mr., Dear, Name:, contact ...)."""
@@ -234,6 +384,8 @@ def find_english_names(text: str) -> Iterator[Detection]:
             yield Detection(m.start(), m.end(), "ENGLISH_NAME", 0.7, "given-name list + capitalised surname",
                             "en_name")
     yield from _find_cued_english_names(text)
+    yield from _find_field_english_names(text)
+    yield from _find_context_english_names(text)
 
 
 def _find_cued_english_names(text: str) -> Iterator[Detection]:
@@ -251,4 +403,6 @@ def _find_cued_english_names(text: str) -> Iterator[Detection]:
         title = cue.endswith(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士"))
         if len(words) == 1 and not title:
             continue  # a lone capitalised word after "from"/"to" is too often a place or a product
+        if not title and (_thing(words) or _thing_label_before(text, m.start())):
+            continue  # Product Name: Apple Watch, hostname: Web Server
         yield Detection(start, end, "ENGLISH_NAME", 0.7, "cue + capitalised words", "en_name")

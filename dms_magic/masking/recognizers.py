@@ -10,10 +10,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from dms_magic.masking import validators as v
+from dms_magic.masking import fields, validators as v
 
-# A value may touch anything except more ASCII letters/digits (CJK, punctuation, spaces, emoji).
-B = r"(?<![0-9A-Za-z])"
+# A value may touch anything except more digits (or, for each pattern, its own separators). An
+# ASCII letter right before it is checked in Python (fields.left_ok): only a known cue word glued
+# to the value (``mobile138...``) lets it start there; ``SF`` + 12 digits stays an identifier.
+B = r"(?<![0-9])"
 E = r"(?![0-9A-Za-z])"
 
 # Chinese input methods often type full-width digits and letters (１３８１２３４５６７８). Recognizers
@@ -45,18 +47,47 @@ def _ends_with_word(text: str, words: tuple[str, ...]) -> bool:
     return False
 
 
-class PatternRecognizer:
-    """Regex candidates -> validator -> optional context rules -> Detections.
+# Latin cue words that may be glued right before a value (``tel010-...``, ``IPv6fe80::1``), per
+# kind of value; compared with the last word of the glued run (``id_card`` -> ``card``, ``CardNo``
+# -> ``cardno``).
+PHONE_GLUE = frozenset("tel telephone phone mobile mob cell cellphone call contact fax hotline number num no "
+                       "landline office whatsapp sms tele".split())
+GLUE = {
+    "ID_CARD": frozenset("id idcard idno idnumber card number num no ssn identity sfz cert".split()),
+    "PHONE": PHONE_GLUE,
+    "BANK_CARD": frozenset("card cardno cardnumber bankcard account acct acc number num no debit credit visa "
+                           "unionpay mastercard amex".split()),
+    "IP": frozenset("ip ipv ipv4 ipv6 ip4 ip6 inet inet6 ipaddr addr address host src dst source dest destination "
+                    "client server remote peer from gateway gw dns proxy clientip serverip remoteaddr".split()),
+    "MAC": frozenset("mac macaddr hwaddr hw ether bssid addr address wifi eth".split()),
+    "PASSPORT": frozenset("passport passportno pp number num no".split()),
+    "USCC": frozenset("uscc code creditcode taxid tax id tin vat number num no".split()),
+}
 
-    ``context`` words within ``window`` characters before the match raise confidence; with
-    ``context_required`` a match without them is dropped. ``veto`` words there drop the match
-    (``版本 2.3.1.0`` is a version, not an IP address).
+
+def _inside_number(text: str, start: int, end: int) -> bool:
+    """Digit groups continue on either side (``6232 0957 1606 0784``): the span is a piece of a longer number."""
+    return (start >= 2 and text[start - 1] in " -" and text[start - 2].isdigit()) or \
+        (end + 1 < len(text) and text[end] in " -" and text[end + 1].isdigit())
+
+
+class PatternRecognizer:
+    """Regex candidates -> left boundary -> validator -> optional context rules -> Detections.
+
+    ``glue``: Latin cue words allowed right before a value (fields.left_ok). ``context`` words in
+    the ``window`` characters before the match, or in a label naming it (``key: value``, a table
+    header, a JSON key: fields.labels), raise confidence; with ``context_required`` a match without
+    them is dropped. ``veto`` words right before drop the match (``版本 2.3.1.0`` is a version).
+    ``cue_rescue``: a validator failure is forgiven when a context word is there (a mistyped
+    landline next to 座机 is still someone's number), with ``rescue_score``.
     """
 
     def __init__(self, name: str, entity: str, pattern: str, *, validator: Callable[[str], bool] | None = None,
                  validated_by: str = "pattern", score: float = 0.85, group: int | str = 0,
                  context: Iterable[str] = (), context_required: bool = False, veto: Iterable[str] = (),
-                 window: int = 12, flags: int = 0) -> None:
+                 window: int = 12, flags: int = 0, glue: frozenset[str] = frozenset(), colon: bool = False,
+                 cue_rescue: Callable[[str], bool] | None = None, rescue_score: float = 0.6,
+                 standalone: bool = False) -> None:
         self.name = name
         self.entity = entity
         self.regex = re.compile(pattern, flags)
@@ -68,114 +99,183 @@ class PatternRecognizer:
         self.context_required = context_required
         self.veto = tuple(w.lower() for w in veto)
         self.window = window
+        self.glue = glue
+        self.colon = colon
+        self.cue_rescue = cue_rescue
+        self.rescue_score = rescue_score
+        self.standalone = standalone
 
     def _before(self, text: str, start: int) -> str:
         return text[max(0, start - self.window):start].lower()
 
+    def _span(self, m: re.Match) -> tuple[int, int]:
+        return m.span(self.group)
+
     def find(self, text: str) -> Iterator[Detection]:
         for m in self.regex.finditer(text):
-            start, end = m.span(self.group)
-            value = text[start:end]
-            if self.validator is not None and not self.validator(value):
+            start, end = self._span(m)
+            if start < 0:
                 continue
-            score = self.score
+            if start and text[start].isascii() and not fields.left_ok(text, start, self.glue, colon=self.colon):
+                continue
+            if self.standalone and _inside_number(text, start, end):
+                continue  # 6232 0571 1606 0784: a piece of a card-like run of digit groups
+            value = m.group(self.group)  # what is validated (a landline without its extension)
+            score, validated_by = self.score, self.validated_by
+            if self.validator is not None and not self.validator(value):
+                if self.cue_rescue is None or not self.cue_rescue(value) \
+                        or not fields.has_cue(text, start, end, self.context, self.window):
+                    continue
+                score, validated_by = self.rescue_score, f"{self.validated_by} failed; kept by a context word"
             if self.context or self.veto:
                 before = self._before(text, start)
                 # a veto word must end right before the value (``版本 2.3.1.0``), not just be nearby
-                if self.veto and _ends_with_word(before.rstrip(" :：#-“”\"'（(「『【["), self.veto):
+                if self.veto and _ends_with_word(before.rstrip(" :：#-“”\"'（(「『【[="), self.veto):
                     continue
-                if self.context and any(w in before for w in self.context):
+                if self.context and fields.has_cue(text, start, end, self.context, self.window):
                     score = min(1.0, score + 0.1)
                 elif self.context_required:
                     continue
-            yield Detection(start, end, self.entity, score, self.validated_by, self.name)
+            yield Detection(start, end, self.entity, score, validated_by, self.name)
 
 
 class CardRecognizer(PatternRecognizer):
     """Bank cards: a run of digit groups may hold the card plus neighbours (``卡号6222 ... 1234 100元``);
-    try every contiguous run of groups and keep the longest that passes IIN + Luhn."""
+    try every contiguous run of groups and keep the longest that passes IIN + Luhn (or Luhn alone
+    next to a card cue: a card scheme missing from the IIN table is still a card)."""
 
     def find(self, text: str) -> Iterator[Detection]:
         for m in self.regex.finditer(text):
             run = m.group(0)
             groups = [(g.start(), g.end()) for g in re.finditer(r"[0-9]+", run)]
+            first = 0
+            if m.start() and not fields.left_ok(text, m.start(), self.glue):
+                first = 1  # the first group belongs to a word before it (SF1234 5678 ...)
             best = None
-            for i in range(len(groups)):
+            cued = None
+            for i in range(first, len(groups)):
                 for j in range(len(groups) - 1, i - 1, -1):
                     a, b = groups[i][0], groups[j][1]
                     if best is not None and b - a <= best[1] - best[0]:
                         break
                     if v.bank_card(run[a:b]):
-                        best = (a, b)
+                        best = (a, b, self.score, self.validated_by)
                         break
+                    if i == first and j == len(groups) - 1 and v.card_with_cue(run[a:b]):  # the whole run only
+                        if cued is None:
+                            before = self._before(text, m.start() + a).rstrip(" :：#-“”\"'（(「『【[=")
+                            cued = not _ends_with_word(before, self.veto) and \
+                                fields.has_cue(text, m.start() + a, m.start() + b, self.context, self.window)
+                        if cued:
+                            best = (a, b, self.rescue_score, "Luhn + card context word")
+                            break
             if best is not None:
                 s = m.start() + best[0]
-                yield Detection(s, m.start() + best[1], self.entity, self.score, self.validated_by, self.name)
+                yield Detection(s, m.start() + best[1], self.entity, best[2], best[3], self.name)
+
+
+class LandlineRecognizer(PatternRecognizer):
+    """The span covers the number and its extension; the validator sees the number alone."""
+
+    def _span(self, m: re.Match) -> tuple[int, int]:
+        return m.start(), m.end()
+
+
+# An extension after a phone number: x123, ext. 123, #123 (phonenumbers reads it as one).
+EXT = r"(?:[ ]?(?:x|ext\.?|#)[ ]?[0-9]{1,5})?"
 
 
 def structured_recognizers() -> list[PatternRecognizer]:
     """Every recognizer for values with a fixed shape (all but names and addresses)."""
     passport_cues = ("护照", "passport", "證件", "证件", "通行证", "旅行证")
+    phone_cues = ("座机", "电话", "固话", "办公", "传真", "分机", "总机", "热线", "手机", "联系方式", "号码", "tel",
+                  "phone", "office", "landline", "fax", "contact", "call", "mobile")
+    card_cues = ("卡号", "银行卡", "信用卡", "借记卡", "储蓄卡", "账号", "帐号", "账户", "转账", "转到", "汇款", "打款",
+                 "收款", "付款", "开户", "card", "account", "acct", "pay", "transfer", "visa", "maestro")
+    area = r"(?:[(（]0[1-9][0-9]{1,2}[)）]|0[1-9][0-9]{1,2})"
     return [
         PatternRecognizer(
             "cn_id_card", "ID_CARD",
             B + r"[1-9][0-9]{5} ?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]) ?[0-9]{3}[0-9Xx]" + E,
-            validator=v.china_id, validated_by="GB 11643 checksum + real birth date", score=0.95),
+            validator=v.china_id, validated_by="GB 11643 checksum + real birth date", score=0.95,
+            glue=GLUE["ID_CARD"]),
         PatternRecognizer(
             "cn_id_card_15", "ID_CARD", B + r"[1-9][0-9]{14}" + E,
             validator=v.china_id_15, validated_by="15-digit ID: province + real date + context word", score=0.8,
-            context=("身份证", "证件", "证号", "id card", "id no"), context_required=True, window=12),
+            context=("身份证", "证件", "证号", "id card", "id no", "id_card", "idcard"), context_required=True,
+            window=12, glue=GLUE["ID_CARD"]),
         PatternRecognizer(
             "cn_mobile", "MOBILE_PHONE",
-            r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9][0-9]([ -]?)[0-9]{4}\1[0-9]{4}" + E,
-            validator=v.cn_mobile, validated_by="mobile number segment", score=0.9),
-        PatternRecognizer(
+            r"(?<![0-9+])(?:(?:\+|00)86[ -]?|[(（]\+?86[)）][ -]?|86-)?1[3-9][0-9]"
+            r"(?:([ .-]?)[0-9]{4}\1[0-9]{4}|[ -][0-9]{8})" + E,
+            validator=v.cn_mobile, validated_by="mobile number segment", score=0.9, glue=GLUE["PHONE"]),
+        LandlineRecognizer(
             "cn_landline", "LANDLINE",
-            B + r"(?:(?:\+|00)86[ -]?)?(?:[(（]0[1-9][0-9]{1,2}[)）] ?|0[1-9][0-9]{1,2}[ -]?)[2-9][0-9]{6,7}"
-            r"(?:(?:-|转)[0-9]{1,4})?" + E,
-            validator=v.cn_landline, validated_by="phonenumbers (CN area code)", score=0.85),
+            r"(?<![0-9+])(?P<number>(?:(?:\+|00)86[ -]?(?:\(0?[1-9][0-9]{1,2}\)|0?[1-9][0-9]{1,2})|" + area + r")"
+            r"[ -]?(?:[0-9]{3,4}[ -][0-9]{4}|[0-9]{5,9}))(?:(?:-|转)[0-9]{1,5})?" + E,
+            validator=v.cn_landline, validated_by="phonenumbers (CN area code)", score=0.85, group="number",
+            glue=GLUE["PHONE"], context=phone_cues, window=12, cue_rescue=v.cn_landline_shape, rescue_score=0.7,
+            standalone=True),
         PatternRecognizer(
             "intl_phone", "PHONE_NUMBER",
-            r"(?<![0-9A-Za-z+])\+(?!86)[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}" + E,
-            validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85),
+            r"(?<![0-9+])(?:\+(?!86)[1-9][0-9]{0,2}|00(?!86)[1-9][0-9]{0,2}(?=[ -]))(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}"
+            + EXT + E,
+            validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85, glue=GLUE["PHONE"],
+            standalone=True),
+        PatternRecognizer(
+            # North American numbers as Americans write them: (415)555-0100, 415-555-0100, 415.555.0100,
+            # 001-415-555-0100, with an extension (x123). The 3-3-4 grouping is the evidence.
+            "nanp_phone", "PHONE_NUMBER",
+            r"(?<![0-9+.-])(?:(?:\+1|001)[ .-]?)?(?:\([0-9]{3}\)[ ]?[0-9]{3}-|[0-9]{3}-[0-9]{3}-|[0-9]{3}\.[0-9]{3}\.)"
+            r"[0-9]{4}" + EXT + r"(?![0-9A-Za-z]|[.-][0-9])",
+            validated_by="North American 3-3-4 grouping", score=0.75, glue=GLUE["PHONE"], standalone=True),
+        PatternRecognizer(
+            "phone_digits_with_cue", "PHONE_NUMBER", B + r"(?:\+?1[ -]?)?[2-9][0-9]{9}" + E,
+            validated_by="10 digits + phone context word", score=0.6, context=("phone", "tel", "cell", "mobile", "call",
+                                                                              "fax", "contact", "电话", "手机"),
+            context_required=True, window=12, glue=GLUE["PHONE"]),
         CardRecognizer(
-            "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|[ -](?=[0-9])){12,40}" + E,
-            validated_by="Luhn + IIN range", score=0.9),
+            "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|(?:[ -]| {2})(?=[0-9])){10,40}" + E,
+            validated_by="Luhn + IIN range", score=0.9, glue=GLUE["BANK_CARD"], context=card_cues, window=10,
+            rescue_score=0.75, veto=("单号", "订单", "编号", "流水号", "运单", "快递", "物流", "工号", "交易号", "批次",
+                                     "发票", "order", "tracking", "invoice", "ref", "no.", "id")),
         PatternRecognizer(
             "email", "EMAIL",
             r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
             r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
             validated_by="pattern", score=0.9),
         PatternRecognizer(
-            "ipv4", "IPV4", r"(?<![0-9A-Za-z.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])",
-            validator=v.ipv4, validated_by="octets 0-255", score=0.85,
-            veto=("版本", "版本号", "version", "ver", "build", "python", "release", "升级到", "更新到", "固件")),
+            "ipv4", "IPV4", r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])",
+            validator=v.ipv4, validated_by="octets 0-255", score=0.85, glue=GLUE["IP"],
+            veto=("版本", "版本号", "version", "ver", "build", "python", "release", "升级到", "更新到", "固件", "v")),
         PatternRecognizer(
             "ipv6", "IPV6",
-            r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
-            r"(?![0-9A-Za-z:])",
-            validator=v.ipv6, validated_by="ipaddress", score=0.85),
+            r"(?<![0-9A-Fa-f:])(?!:(?!:))(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
+            r"(?![0-9A-Za-z:])|(?<=[VvTtPp]6)(?!:(?!:))(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)(?![0-9A-Za-z:])"
+            r"|(?<=[0-9A-Za-z\u4e00-\u9fff]:)(?!:)(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)(?![0-9A-Za-z:])",
+            validator=v.ipv6, validated_by="ipaddress", score=0.85, glue=GLUE["IP"], colon=True),
         PatternRecognizer(
             "mac", "MAC_ADDRESS",
-            r"(?<![0-9A-Za-z:-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+            r"(?<![0-9-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
             r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Za-z:-])",
-            validator=v.mac, validated_by="six octets", score=0.85),
+            validator=v.mac, validated_by="six octets", score=0.85, glue=GLUE["MAC"], colon=True),
         PatternRecognizer(
             "cn_plate", "LICENSE_PLATE",
-            r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z][·・.\- ]?"
+            # any letter after the province (O and I are issued to a few services, and typed anyway)
+            r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][·・.\- ]?"
             r"[A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9学警港澳挂领试超]" + E,
             validator=v.plate, validated_by="province + serial shape", score=0.85),
         PatternRecognizer(
             "cn_passport", "PASSPORT",
             B + r"(?:E[0-9A-HJ-NP-Z][0-9]{7}|[EG][0-9]{8})" + E,
-            validated_by="PRC passport format", score=0.8, context=passport_cues, window=16),
+            validated_by="PRC passport format", score=0.8, context=passport_cues, window=16, glue=GLUE["PASSPORT"]),
         PatternRecognizer(
             "passport_with_cue", "PASSPORT",
             B + r"(?:[A-Z]{1,2}[0-9]{6,8}|[0-9]{9})" + E,
             validated_by="passport format + context word", score=0.7, context=passport_cues,
-            context_required=True, window=16),
+            context_required=True, window=16, glue=GLUE["PASSPORT"]),
         PatternRecognizer(
             "cn_uscc", "USCC",
             B + r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}" + E,
-            validator=v.uscc, validated_by="GB 32100 checksum", score=0.9),
+            validator=v.uscc, validated_by="GB 32100 checksum", score=0.9, glue=GLUE["USCC"]),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import re
+from functools import lru_cache
 
 # -- mainland resident ID (GB 11643-1999) ------------------------------------------------------
 
@@ -76,8 +77,13 @@ def card_brand(digits: str) -> str | None:
         return "mastercard"
     if n == 15 and digits[:2] in ("34", "37"):
         return "amex"
-    if 16 <= n <= 19 and 3528 <= int(digits[:4]) <= 3589:
+    if 16 <= n <= 19 and digits.startswith("35"):
+        return "jcb"  # 3528-3589 issued; the rest of 35 is reserved for JCB (test generators use it)
+    if n == 15 and digits[:4] in ("2131", "1800"):
         return "jcb"
+    if 13 <= n <= 19 and (digits[:4] in ("5018", "5020", "5038", "6304", "6759", "6761", "6762", "6763")
+                          or digits[:2] in ("56", "57", "58")):
+        return "maestro"
     if 16 <= n <= 19 and (digits.startswith("6011") or digits.startswith("65")):
         return "discover"
     if n == 14 and digits[:2] in ("36", "38", "30"):
@@ -101,7 +107,23 @@ def bank_card(value: str) -> bool:
     digits = re.sub(r"[ -]", "", value)
     if not (13 <= len(digits) <= 19 and card_brand(digits) is not None and luhn(digits)):
         return False
-    return not (digits == value and looks_like_id(digits))
+    return not _is_id(digits, value)
+
+
+def _is_id(digits: str, value: str) -> bool:
+    """An 18-digit resident ID is never a card, even when it passes Luhn (one in ten does)."""
+    return len(digits) == 18 and (china_id(digits) or (digits == value and looks_like_id(digits)))
+
+
+_DATE_PREFIX = re.compile(r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])")
+
+
+def card_with_cue(value: str) -> bool:
+    """12-19 digits (Maestro issues 12) with a valid Luhn sum, for a number next to a card cue (卡号, card, 账号) whose
+    scheme is missing from card_brand; order numbers that start with a date are not taken."""
+    digits = re.sub(r"[ -]", "", value)
+    return (12 <= len(digits) <= 19 and luhn(digits) and not _DATE_PREFIX.match(digits)
+            and not _is_id(digits, value))
 
 
 # -- phones -------------------------------------------------------------------------------------
@@ -129,13 +151,52 @@ def cn_landline(value: str) -> bool:
     """Fixed-line number whose area code and length phonenumbers accepts for region CN."""
     import phonenumbers  # loads its metadata lazily; only reached for landline candidates
 
-    main = re.split(r"[-转]\d{1,4}$", value.strip())[0]  # an extension is not part of the number
-    try:
-        num = phonenumbers.parse(main, "CN")
-    except phonenumbers.NumberParseException:
+    whole = value.strip()
+    # 010-1234-5678 is one number; 010-12345678-123 ends with an extension, not part of the number
+    for main in (whole, re.split(r"[-转]\d{1,4}$", whole)[0]):
+        try:
+            num = phonenumbers.parse(main, "CN")
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) in (
+                phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+            return True
+    return False
+
+
+def _strip_cn_prefix(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    if value.lstrip().startswith(("+86", "0086", "(+86)", "（+86）")) or (digits.startswith("86") and "+" in value):
+        digits = digits[4:] if digits.startswith("0086") else digits[2:]
+        if not digits.startswith("0"):
+            digits = "0" + digits
+    return digits
+
+
+@lru_cache(maxsize=512)
+def cn_area_code(area: str) -> bool:
+    """``area`` (0 + 2-3 digits) is a mainland area code: phonenumbers accepts a local number after it."""
+    import phonenumbers
+
+    for local in ("62345678", "82345678", "2345678", "8234567", "52345678"):
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(area + local, "CN")):
+                return True
+        except phonenumbers.NumberParseException:
+            return False
+    return False
+
+
+def cn_landline_shape(value: str) -> bool:
+    """A real area code and 5-9 more digits: a landline as written, even when the local number does
+    not fit the area code (a typo is still a person's number). Used only next to a phone cue."""
+    digits = _strip_cn_prefix(value.strip())
+    if not digits.startswith("0") or digits.startswith("00"):
         return False
-    return phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) in (
-        phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    for n in (3, 4):
+        if 5 <= len(digits) - n <= 9 and cn_area_code(digits[:n]):
+            return True
+    return False
 
 
 def intl_phone(value: str) -> bool:
@@ -144,6 +205,8 @@ def intl_phone(value: str) -> bool:
     number in a block not yet allocated is still someone's number to mask, and the + is rare else."""
     import phonenumbers
 
+    if value.startswith("00"):
+        value = "+" + value[2:]  # 00 is the international prefix dialled from the mainland
     try:
         num = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:

@@ -1,0 +1,201 @@
+"""Where a value sits in structured text, and the label that names it.
+
+People rarely put the cue word right before a value in forms, tables, logs and JSON: the cue is
+the key of ``key: value`` (``key：value``, ``key=value``, ``"key": "value"``), the header of a
+markdown table or CSV column, or the cell before (``| 客户 | 张伟 |``). ``labels(text, start, end)``
+returns those labels for the value ``text[start:end]`` so that every recognizer can use them the
+way it uses words right before a value. ``glued_cue`` accepts a known Latin cue typed right
+before a value with no space (``mobile13812345678``, ``IP10.1.2.3``, ``id_card1101...``), which
+the letter boundary of a pattern would otherwise refuse, while any other Latin prefix (``SF`` +
+12 digits, ``ORD2024...``, ``INV...``) keeps the value a part of a larger identifier.
+"""
+from __future__ import annotations
+
+import re
+
+# How far back a table or CSV header is looked for (lines, and characters in all).
+MAX_TABLE_LINES = 60
+MAX_TABLE_CHARS = 8000
+# A key of ``key: value``: a short run of label characters (CJK, letters, digits, _ . - space).
+_KEY = re.compile(r"([\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9_.\- /]{0,24})$")
+_KV_SEPARATORS = ":：="
+_VALUE_OPENERS = " \t\"'“「『（([<"
+_CAMEL = re.compile(r"[_\-]+|(?<=[a-z])(?=[A-Z])")
+
+
+def _line(text: str, start: int, end: int) -> tuple[int, int]:
+    ls = text.rfind("\n", 0, start) + 1
+    le = text.find("\n", end)
+    return ls, (len(text) if le < 0 else le)
+
+
+def _key_before(text: str, ls: int, start: int) -> str | None:
+    """The key of ``key: value`` / ``key=value`` / ``"key": "value"`` / ``key<TAB>value`` ending right before ``start``."""
+    i = start
+    while i > ls and text[i - 1] in _VALUE_OPENERS:
+        i -= 1
+    tab = i < start and "\t" in text[i:start]
+    bracket = i < start and text[start - 1] in "[(（"  # customer[张伟], name(John Smith)
+    if i > ls and text[i - 1] in _KV_SEPARATORS:
+        i -= 1
+        while i > ls and text[i - 1] in " \t\"'":
+            i -= 1
+    elif not (tab or bracket):
+        return None
+    m = _KEY.search(text, max(ls, i - 25), i)
+    return m.group(1).strip().lower() if m else None
+
+
+def _cells(line: str, sep: str) -> list[str]:
+    parts = line.split(sep)
+    if sep == "|":
+        if parts and not parts[0].strip():
+            parts = parts[1:]
+        if parts and not parts[-1].strip():
+            parts = parts[:-1]
+    return [p.strip() for p in parts]
+
+
+def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str]:
+    """Header cell of the value's column and the cell before it, for markdown tables and CSV."""
+    line = text[ls:le]
+    rel_s, rel_e = start - ls, end - ls
+    if "|" in line:
+        sep = "|"
+    elif "," in line or "\t" in line:
+        sep = "," if "," in line else "\t"
+    else:
+        return _column_header(text, ls, le, start, end)
+    if sep in line[rel_s:rel_e]:
+        return []  # the separator is inside the value: not a cell
+    before, after = line[:rel_s], line[rel_e:]
+    if before.strip(" \"'")[-1:] not in (sep, "") or after.strip(" \"'")[:1] not in (sep, ""):
+        return []  # the value is not a whole cell
+    idx = before.count(sep) - (1 if sep == "|" and before.lstrip().startswith("|") else 0)
+    cells = _cells(line, sep)
+    out = []
+    if sep == "|":
+        nxt = text[le + 1:text.find("\n", le + 1) if text.find("\n", le + 1) >= 0 else len(text)]
+        if le < len(text) and re.fullmatch(r"[\s|:\-]+", nxt or "x") and "-" in nxt:
+            return []  # this row is the header itself
+        if idx == 1 and len(cells) == 2:
+            out.append(cells[0].lower())  # a two-column key/value table: | 客户 | 张伟 |
+    # The header: the first line of the block of lines shaped like this one.
+    want = line.count(sep)
+    header = None
+    pos, seen = ls, 0
+    while pos > 0 and seen < MAX_TABLE_LINES and ls - pos < MAX_TABLE_CHARS:
+        prev_s = text.rfind("\n", 0, pos - 1) + 1
+        prev = text[prev_s:pos - 1]
+        if sep == "|":
+            if "|" not in prev:
+                break
+        elif prev.count(sep) != want:
+            break
+        header = prev
+        pos, seen = prev_s, seen + 1
+    if header is not None:
+        if sep == "|" and re.fullmatch(r"[\s|:\-]+", header):
+            header = None
+        if header is not None:
+            head = _cells(header, sep)
+            if sep == "|" and idx < len(head) and not re.fullmatch(r"[\s:\-]+", head[idx] or "x"):
+                out.append(head[idx].lower())
+            elif sep != "|" and idx < len(head):
+                out.append(head[idx].strip("\"'").lower())
+    return out
+
+
+_SINGLE_CELL = re.compile(r"[^\s,|，。；;:：]{1,30}")
+
+
+def _column_header(text: str, ls: int, le: int, start: int, end: int) -> list[str]:
+    """A one-column CSV (a header line, then one value per line): the value is its whole line and
+    the lines above it up to the header are single cells too."""
+    if text[ls:le].strip() != text[start:end] or not _SINGLE_CELL.fullmatch(text[start:end]):
+        return []
+    header = None
+    pos, seen = ls, 0
+    while pos > 0 and seen < MAX_TABLE_LINES and ls - pos < MAX_TABLE_CHARS:
+        prev_s = text.rfind("\n", 0, pos - 1) + 1
+        prev = text[prev_s:pos - 1].strip()
+        if not _SINGLE_CELL.fullmatch(prev):
+            break
+        header = prev
+        pos, seen = prev_s, seen + 1
+    return [header.lower()] if header else []
+
+
+def labels(text: str, start: int, end: int) -> list[str]:
+    """Lower-case labels naming the value ``text[start:end]``: its key, its column header, the cell before."""
+    ls, le = _line(text, start, end)
+    out = []
+    key = _key_before(text, ls, start)
+    if key:
+        out.append(key)
+    out.extend(_table_labels(text, ls, le, start, end))
+    return out
+
+
+def in_cell(text: str, start: int, end: int) -> bool:
+    """The value is a whole cell of a markdown table or CSV row (its neighbours are other columns)."""
+    ls, le = _line(text, start, end)
+    line = text[ls:le]
+    sep = "|" if "|" in line else ("," if "," in line else None)
+    if sep is None:
+        return False
+    before, after = line[:start - ls].rstrip(" \"'"), line[end - ls:].lstrip(" \"'")
+    return (before.endswith(sep) or not before) and (after.startswith(sep) or not after) and sep in line
+
+
+def glued_cue(text: str, pos: int, cues: frozenset[str]) -> bool:
+    """The ASCII word glued right before ``pos`` (``mobile`` in ``mobile138...``, ``card`` in
+    ``id_card``, ``No`` in ``CardNo``) is one of ``cues``: a label, so the value may start here."""
+    if not cues:
+        return False
+    i = pos
+    while i > 0 and pos - i < 32:
+        c = text[i - 1]
+        if not (c.isascii() and (c.isalnum() or c in "_-")):
+            break
+        i -= 1
+    if i > 0 and text[i - 1].isascii() and text[i - 1].isalnum():
+        return False  # a long token: part of an identifier
+    run = text[i:pos]
+    parts = [p.lower() for p in _CAMEL.split(run) if p]
+    if not parts:
+        return False
+    return parts[-1] in cues or "".join(parts[-2:]) in cues or "".join(parts) in cues
+
+
+def left_ok(text: str, start: int, cues: frozenset[str], *, colon: bool = False) -> bool:
+    """May a value start at ``start``? Not inside an ASCII word or number, unless that word is a
+    known cue; with ``colon`` (IPv6, MAC, whose own separator is ``:``) a ``:`` before the value is
+    a ``key:value`` separator when a non-word character or a cue stands before it."""
+    if start == 0:
+        return True
+    c = text[start - 1]
+    if c.isascii() and c.isalnum():
+        return glued_cue(text, start, cues)
+    if colon and c == ":":
+        if start == 1:
+            return True
+        c2 = text[start - 2]
+        if c2 == ":":
+            return False
+        if c2.isascii() and c2.isalnum():
+            return glued_cue(text, start - 1, cues)
+    return True
+
+
+def has_cue(text: str, start: int, end: int, words: tuple[str, ...], window: int) -> bool:
+    """One of ``words`` (lower case) is in the ``window`` characters before the value or in a label
+    naming it; inside a table cell only the labels count (the text before belongs to other columns)."""
+    found = labels(text, start, end)
+    if any(w in lab for lab in found for w in words):
+        return True
+    if in_cell(text, start, end):
+        return False
+    ls = text.rfind("\n", 0, start) + 1  # a cue on the line above belongs to another field or row
+    before = text[max(ls, start - window):start].lower()
+    return any(w in before for w in words)
