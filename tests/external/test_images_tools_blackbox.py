@@ -749,3 +749,129 @@ def test_image_var_of_the_wrong_type_is_a_short_error(ip, sandbox, arrivals):
     res, cap = run(ip, "%%dmschat --image $notimg\nhello\n")
     assert_short_error(res, cap, "notimg")
     assert a.count == 0
+
+
+# ================================================================== more probes
+
+
+@pytest.mark.parametrize("bad", [
+    {"type": "function", "function": {"name": "has space", "parameters": {"type": "object"}}},
+    {"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}},
+    {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {},
+                                                                  "required": ["ghost"]}}},
+], ids=["bad-name", "params-not-object", "required-not-a-property"])
+def test_malformed_spec_dicts_are_refused_by_the_python_api(sandbox, arrivals, bad):
+    a = arrivals(sandbox)
+    with pytest.raises(ValueError) as ei:
+        with dms_magic.stream("hello", tools=[bad]) as s:
+            list(s)
+    assert "tools[0]" in str(ei.value), str(ei.value)
+    assert a.count == 0
+
+
+def test_duplicate_tool_names_are_refused(ip, sandbox, arrivals):
+    res, cap, a = _sent_tools(sandbox, arrivals, ip, [GOOD_SPEC, GOOD_SPEC])
+    assert_short_error(res, cap, "get_weather")
+    assert a.count == 0
+
+
+def test_plain_chat_with_tools_streams_or_says_to_stream(sandbox, arrivals):
+    a = arrivals(sandbox)
+    try:
+        r = dms_magic.chat('Call get_weather for city "Paris"', tools=[GOOD_SPEC])
+    except ValueError as e:
+        assert "stream" in str(e).lower(), str(e)
+        assert a.count == 0
+        return
+    (entry,) = a.entries()
+    assert entry["action"] == "ChatWithDesensitizeSSE"
+    assert r.tool_calls and r.tool_calls[0].name == "get_weather"
+
+
+def test_image_message_on_the_plain_action_equals_the_sdk(scripted):
+    from test_sdk_reply_shapes import ok_body
+    scripted.set(Reply(body=ok_body()))
+    raw = image_bytes("JPEG")
+    dms_magic.chat("看图：张伟 13812345678", images=[raw, "https://example.com/a.png"], model="qwen-vl-plus",
+                   vl_high_resolution_images=True)
+    ours = scripted.arrivals[0]
+    messages = json.loads(ours.form["Messages"])
+    assert messages == [{"role": "user", "content": [
+        {"type": "text", "text": "看图：张伟 13812345678"},
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + base64.b64encode(raw).decode()}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]
+    sdk_client(scripted).chat_with_desensitize_with_options(
+        sdk_models.ChatWithDesensitizeRequest(instance_id=1, messages=messages, model="qwen-vl-plus",
+                                              vl_high_resolution_images=True), RuntimeOptions())
+    theirs = scripted.arrivals[1]
+    assert ours.body == theirs.body
+    assert request_params(ours) == request_params(theirs)
+
+
+def test_url_image_through_the_magic_is_sent_as_is(ip, sandbox, arrivals):
+    a = arrivals(sandbox)
+    res, cap = run(ip, "%%dmschat --image https://example.com/scan.jpg\nwhat is it?\n")
+    assert res.error_in_exec is None, shown(cap)
+    (entry,) = a.entries()
+    assert [url_of(p) for p in image_parts_of(sent_messages(entry))] == ["https://example.com/scan.jpg"]
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/a.png", "file:///etc/passwd", "javascript:alert(1)"])
+def test_non_http_urls_are_not_sent(sandbox, arrivals, url):
+    a = arrivals(sandbox)
+    with pytest.raises(ValueError):
+        dms_magic.chat("look", images=[url])
+    assert a.count == 0
+
+
+def test_images_on_a_conversation_ending_with_the_assistant_are_refused(sandbox, arrivals):
+    a = arrivals(sandbox)
+    with pytest.raises(ValueError) as ei:
+        dms_magic.chat([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+                       images=[png_bytes()])
+    assert "user" in str(ei.value).lower()
+    assert a.count == 0
+
+
+def test_a_tool_error_does_not_leak_the_secret(ip, sandbox, tool_ns):
+    from conftest import SENTINEL_SECRET
+
+    def leaky(x: str) -> str:
+        """Fails."""
+        raise ValueError("bad x")
+    ip.user_ns.update(tl=[leaky], leaky=leaky)
+    res, cap = run(ip, '%%dmschat --tools $tl --run-tools -o r\nPlease call leaky with x "hi".\n')
+    assert res.error_in_exec is None
+    assert SENTINEL_SECRET not in shown(cap)
+    assert "bad x" in shown(cap)
+
+
+def test_dry_run_with_tools_sends_nothing_and_shows_the_tools(ip, sandbox, arrivals, tool_ns):
+    ip.user_ns["tl"] = [lookup_order]
+    a = arrivals(sandbox)
+    res, cap = run(ip, '%%dmschat --dry-run --tools $tl --run-tools\nUse lookup_order for order_id "A-1"\n')
+    assert res.error_in_exec is None, shown(cap)
+    assert a.count == 0 and CALLS == []
+    assert "lookup_order" in shown(cap)
+
+
+def test_magic_without_run_tools_reports_the_call_and_exposes_it(ip, sandbox, arrivals, tool_ns):
+    ip.user_ns["tl"] = [lookup_order]
+    a = arrivals(sandbox)
+    res, cap = run(ip, '%%dmschat --tools $tl -o r\nUse lookup_order for order_id "A-1001"\n')
+    assert res.error_in_exec is None, shown(cap)
+    assert a.count == 1 and CALLS == []  # not run without --run-tools
+    r = ip.user_ns["r"]
+    (tc,) = r.tool_calls
+    assert tc.name == "lookup_order" and tc.arguments == {"order_id": "A-1001"}
+    assert r.finish_reason == "tool_calls"
+    df = r.tool_calls_frame()
+    assert list(df["name"]) == ["lookup_order"]
+    assert "lookup_order" in shown(cap)
+
+
+def test_high_resolution_raises_the_image_token_cap(sandbox):
+    big = png_bytes(2000, 2000)
+    low = dms_magic.chat("describe", images=[big], seed=1)
+    high = dms_magic.chat("describe", images=[big], seed=1, vl_high_resolution_images=True)
+    assert int(high.usage_dict["prompt_tokens"]) > int(low.usage_dict["prompt_tokens"])
