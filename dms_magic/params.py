@@ -499,6 +499,8 @@ def check_tools(name: str, text: str) -> None:
     "parameters": <JSON Schema>}}`` (OpenAI's and Qwen's shape)."""
     expected = ("a JSON array of tools [{\"type\": \"function\", \"function\": {\"name\": ..., "
                 "\"parameters\": {...}}}] (a Python list is serialised for you)")
+    from dms_magic.tools import ToolSpecError, tool_spec
+
     tools = _parse_json_text(name, text, expected)
     if not isinstance(tools, list) or not tools:
         raise InvalidParameterError(name, text, expected)
@@ -506,17 +508,11 @@ def check_tools(name: str, text: str) -> None:
         where = f"{name}[{i}]"
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
             raise InvalidParameterError(where, tool, "a tool object {type: function, function: {name, parameters}}")
-        if tool["type"] == "function":
-            function = tool.get("function")
-            if not isinstance(function, dict):
-                raise InvalidParameterError(f"{where}.function", function, "an object {name, description, "
-                                            "parameters}")
-            if not isinstance(function.get("name"), str) or not function.get("name"):
-                raise InvalidParameterError(f"{where}.function.name", function.get("name"),
-                                            "the tool's name (a non-empty string)")
-            if "parameters" in function and not isinstance(function["parameters"], dict):
-                raise InvalidParameterError(f"{where}.function.parameters", function["parameters"],
-                                            "a JSON Schema object")
+        if tool["type"] == "function":  # the one spec check, tools.py's (name rule, object schema, required)
+            try:
+                tool_spec(tool)
+            except ToolSpecError as exc:
+                raise InvalidParameterError(where, tool, f"a valid function tool: {exc}") from None
 
 
 def prepare_tools(name: str, value: Any) -> Any:

@@ -285,8 +285,10 @@ def test_sse_request_parameters_of_the_sdk_are_table_rows_marked_streaming_only(
 
 @pytest.mark.parametrize("params, named, words", [
     (dict(tools="tools"), "tools", "a JSON array of tools"),
-    (dict(tools=[{"type": "function", "function": {"description": "no name"}}]), "tools[0].function.name",
-     "the tool's name"),
+    (dict(tools=[{"type": "function", "function": {"description": "no name"}}]), "tools[0]",
+     "tool name None is invalid"),
+    (dict(tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]), "tools[0]",
+     "parameters must be a JSON schema object"),
     (dict(tools=[{"function": {"name": "f"}}]), "tools[0]", "a tool object"),
     (dict(tool_choice="sometimes"), "tool_choice", "one of auto, none, required"),
     (dict(tool_choice={"type": "function"}), "tool_choice", "one of auto, none, required"),
