@@ -153,6 +153,59 @@ def test_landlines_in_their_usual_written_forms(text, value):
     assert "LANDLINE" in entities_of(text, value), found(text)
 
 
+@pytest.mark.parametrize("text, value", [
+    ("联系 +86 755 2688372 谢谢", "+86 755 2688372"),  # +86 is the cue; the local part is one digit short
+    ("编号 8843 2210 +86-21 6234 5678 已回访", "+86-21 6234 5678"),  # a + starts its own number
+    ("订单 202405061234567 0755-26883721 已回访", "0755-26883721"),  # a long number before is a neighbour
+    ("座机: 0755-2688372 2001:db8::5", "0755-2688372"),  # 2001:db8 is an address, not a digit group
+    ("客户;座机;备注\n王先生;0755-2688372转802;回访", "0755-2688372转802"),  # ; CSV, header cue, extension
+    ("id,金额,电话\n7,1,250,000.00,0755 268 8372", "0755 268 8372"),  # unquoted 1,250,000.00 shifts cells
+])
+def test_landlines_written_with_86_in_csv_columns_and_next_to_other_numbers(text, value):
+    assert "LANDLINE" in entities_of(text, value), found(text)
+    assert value not in mask(text).text
+
+
+@pytest.mark.parametrize("text, value", [
+    ("请拨intl+44 20 7946 0958 找前台", "+44 20 7946 0958"),
+    ("备用intl:+49 30 901820。", "+49 30 901820"),
+    ("a,b,+81 3-1234-5678,c", "+81 3-1234-5678"),
+    ("编号 123 +33 1 42 68 53 00", "+33 1 42 68 53 00"),
+    ("name,phone,city\nAnn,+44 7911 1234567,York", "+44 7911 1234567"),  # too long for the UK, but a phone column
+])
+def test_international_numbers_glued_to_a_word_or_a_cell(text, value):
+    assert entities_of(text, value) == {"PHONE_NUMBER"}, found(text)
+    assert value not in mask(text).text
+
+
+@pytest.mark.parametrize("text, value", [
+    ("地址addr6fe80::2a1 已分配", "fe80::2a1"),  # fe80 is a whole group: the word ends at the 6
+    ("新的v6dead:beef::7。", "dead:beef::7"),
+    ("网关ipv62408:8207:1850::2b", "2408:8207:1850::2b"),
+    ("核对inet6:2408:8207:1850::2b；", "2408:8207:1850::2b"),  # the 6 of the label is not a group
+    ("hostab12:34::5 up", "ab12:34::5"),
+    ("srv:fe80::9 down", "fe80::9"),  # a word before its colon is a label, not a group
+    ("src:fe80::9 down", "fe80::9"),
+    ("v6:2001:db8:0:1:2:3:4:5\n", "2001:db8:0:1:2:3:4:5"),
+])
+def test_ipv6_glued_to_any_latin_word_starts_at_a_group_boundary(text, value):
+    assert ("IPV6", value) in found(text), found(text)
+    assert value not in mask(text).text
+
+
+@pytest.mark.parametrize("text", [
+    "调用 Config::Load 和 std::map::find",
+    "at12:30:45 on 2024-03-05T08:15:30.250Z",
+    "运单SF123456789012已签收",
+    "订单号 20240506123456789 已发货",
+    "版本 2.3.1.0 已发布",
+    "commit 3f2a9c1b7e8d 已合并",
+    "ORD202405061234 0755",
+])
+def test_distractors_stay_untouched_by_glued_addresses_and_numbers(text):
+    assert found(text) == []
+
+
 # -- 4. an 18-digit ID that also passes Luhn -------------------------------------------------------
 
 def _id_passing_luhn(prefix6: str) -> str:

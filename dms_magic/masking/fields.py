@@ -62,8 +62,8 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
     rel_s, rel_e = start - ls, end - ls
     if "|" in line:
         sep = "|"
-    elif "," in line or "\t" in line:
-        sep = "," if "," in line else "\t"
+    elif any(c in line for c in _CSV_SEPS):
+        sep = _csv_sep(text, ls, line)
     else:
         return _column_header(text, ls, le, start, end)
     if sep in line[rel_s:rel_e]:
@@ -90,8 +90,8 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
         if sep == "|":
             if "|" not in prev:
                 break
-        elif prev.count(sep) != want:
-            break
+        elif prev.count(sep) != want and not (sep != "|" and want >= 2 and prev.count(sep) >= 2):
+            break  # (a CSV row may hold more separators than its header: 9,110,074.32 unquoted)
         header = prev
         pos, seen = prev_s, seen + 1
     if header is not None:
@@ -101,9 +101,28 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
             head = _cells(header, sep)
             if sep == "|" and idx < len(head) and not re.fullmatch(r"[\s:\-]+", head[idx] or "x"):
                 out.append(head[idx].lower())
-            elif sep != "|" and idx < len(head):
-                out.append(head[idx].strip("\"'").lower())
+            elif sep != "|":
+                if idx < len(head):
+                    out.append(head[idx].strip("\"'").lower())
+                ridx = len(head) - 1 - after.count(sep)
+                if len(head) != len(cells) and 0 <= ridx < len(head) and ridx != idx:
+                    # an unquoted cell holding the separator shifts the cells after it: count from the end too
+                    out.append(head[ridx].strip("\"'").lower())
     return out
+
+
+_CSV_SEPS = ",\t;"
+
+
+def _csv_sep(text: str, ls: int, line: str) -> str:
+    """The separator of a CSV row: the one the line above uses as often (its header or a sibling
+    row), else the most frequent (``9,434.58;0571-...;x`` is a ``;`` row holding a number with commas)."""
+    prev = text[text.rfind("\n", 0, ls - 1) + 1:ls - 1] if ls else ""
+    seps = [c for c in _CSV_SEPS if c in line]
+    for c in seps:
+        if prev.count(c) == line.count(c):
+            return c
+    return max(seps, key=line.count)
 
 
 _SINGLE_CELL = re.compile(r"[^\s,|，。；;:：]{1,30}")
@@ -141,7 +160,7 @@ def in_cell(text: str, start: int, end: int) -> bool:
     """The value is a whole cell of a markdown table or CSV row (its neighbours are other columns)."""
     ls, le = _line(text, start, end)
     line = text[ls:le]
-    sep = "|" if "|" in line else ("," if "," in line else None)
+    sep = "|" if "|" in line else (_csv_sep(text, ls, line) if any(c in line for c in _CSV_SEPS) else None)
     if sep is None:
         return False
     before, after = line[:start - ls].rstrip(" \"'"), line[end - ls:].lstrip(" \"'")

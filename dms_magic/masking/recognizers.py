@@ -65,10 +65,23 @@ GLUE = {
 }
 
 
+# Digit groups of a card or account number as people space them (4, or 6 + 13 for some CN cards).
+_GROUP_BEFORE = re.compile(r"(?<![0-9A-Za-z:.])[0-9]{1,6}[ -]$")
+_GROUP_AFTER = re.compile(r"[ -][0-9]{1,6}(?![0-9A-Za-z:]|\.[0-9])")
+
+
 def _inside_number(text: str, start: int, end: int) -> bool:
-    """Digit groups continue on either side (``6232 0957 1606 0784``): the span is a piece of a longer number."""
-    return (start >= 2 and text[start - 1] in " -" and text[start - 2].isdigit()) or \
-        (end + 1 < len(text) and text[end] in " -" and text[end + 1].isdigit())
+    """Short digit groups continue on either side (``6232 0957 1606 0784``): the span is a piece of
+    a longer number. A long number before (an order number, then a space, then a landline), a group
+    that runs on into ``:`` or a letter (``2001:db8``, ``12ab``) or a value starting with ``+`` (its
+    own boundary) is a neighbour, not a piece of one number."""
+    left = text[start] != "+" and bool(_GROUP_BEFORE.search(text, max(0, start - 8), start))
+    return left or bool(_GROUP_AFTER.match(text, end))
+
+
+# A number written with mainland China's country code is a phone number by its own writing: the
+# +86 is the cue (``+86 755 2688372`` keeps its shape even when the local part is mistyped).
+_CN_DIAL = ("+86", "0086", "(+86)", "（+86）")
 
 
 class PatternRecognizer:
@@ -116,7 +129,9 @@ class PatternRecognizer:
             start, end = self._span(m)
             if start < 0:
                 continue
-            if start and text[start].isascii() and not fields.left_ok(text, start, self.glue, colon=self.colon):
+            # a ``+`` is its own boundary (``intl+44 20 ...``): a country code never continues a word
+            if start and text[start].isascii() and text[start] != "+" \
+                    and not fields.left_ok(text, start, self.glue, colon=self.colon):
                 continue
             if self.standalone and _inside_number(text, start, end):
                 continue  # 6232 0571 1606 0784: a piece of a card-like run of digit groups
@@ -124,7 +139,8 @@ class PatternRecognizer:
             score, validated_by = self.score, self.validated_by
             if self.validator is not None and not self.validator(value):
                 if self.cue_rescue is None or not self.cue_rescue(value) \
-                        or not fields.has_cue(text, start, end, self.context, self.window):
+                        or not (value.startswith(_CN_DIAL) or fields.has_cue(text, start, end, self.context,
+                                                                              self.window)):
                     continue
                 score, validated_by = self.rescue_score, f"{self.validated_by} failed; kept by a context word"
             if self.context or self.veto:
@@ -181,6 +197,47 @@ class LandlineRecognizer(PatternRecognizer):
         return m.start(), m.end()
 
 
+class Ipv6Recognizer(PatternRecognizer):
+    """IPv6 also where it is glued to a Latin word (``addr6fe80::1``, ``v6:2001:db8::1``,
+    ``hostdead:beef::1``). An address validates itself (several colon groups that ``ipaddress``
+    parses), so any word may stand before it; what needs care is where the value starts, since a
+    word may end in hex letters or in the 6 of ``v6``. The value starts at a group boundary: right
+    after the ``6`` of a v6 label (``v6``, ``ipv6``, ``inet6``, ``addr6``), else with the last
+    four hex characters glued to the word when there are four (a whole group), else after the
+    word's ``:`` (``src:fe80::1`` is a label, not the group ``c``)."""
+
+    _GLUED = re.compile(r"(?<![0-9A-Za-z_])([0-9A-Za-z_]*[G-Zg-z_])([0-9A-Fa-f]*)(?=:[0-9A-Fa-f]*:)")
+    _VALUE = re.compile(r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
+                        r"(?![0-9A-Za-z:])")
+    _V6_LABELS = ("v", "ip", "inet", "addr")
+
+    def find(self, text: str) -> Iterator[Detection]:
+        spans = []
+        for m in self._GLUED.finditer(text):
+            word, hexes = m.group(1).lower(), m.group(2)
+            starts = []
+            if hexes.startswith("6") and word.endswith(self._V6_LABELS):
+                starts.append(m.start(2) + 1)
+            elif len(hexes) >= 4:
+                starts.append(m.end(2) - 4)
+            starts.append(m.end(2) + 1)  # after the label's colon
+            for s in starts:
+                if text.startswith(":", s) and not text.startswith("::", s):
+                    continue
+                value = self._VALUE.match(text, s)
+                if value is None or any(a < value.end() and s < b for a, b in spans):
+                    continue
+                if v.ipv6(value.group(0)):
+                    spans.append((s, value.end()))
+                    yield Detection(s, value.end(), self.entity, self.score, "ipaddress (glued to a word)",
+                                    self.name)
+                    break
+        # the plain pattern, where no glued reading claimed the text (it would start addr6:2001:... at the 6)
+        for d in super().find(text):
+            if not any(a < d.end and d.start < b for a, b in spans):
+                yield d
+
+
 # An extension after a phone number: x123, ext. 123, #123 (phonenumbers reads it as one).
 EXT = r"(?:[ ]?(?:x|ext\.?|#)[ ]?[0-9]{1,5})?"
 
@@ -221,7 +278,8 @@ def structured_recognizers() -> list[PatternRecognizer]:
             r"(?<![0-9+])(?:\+(?!86)[1-9][0-9]{0,2}|00(?!86)[1-9][0-9]{0,2}(?=[ -]))(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}"
             + EXT + E,
             validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85, glue=GLUE["PHONE"],
-            standalone=True),
+            standalone=True, context=(*phone_cues, "intl", "国际"), window=12, cue_rescue=v.intl_phone_shape,
+            rescue_score=0.7),
         PatternRecognizer(
             # North American numbers as Americans write them: (415)555-0100, 415-555-0100, 415.555.0100,
             # 001-415-555-0100, with an extension (x123). The 3-3-4 grouping is the evidence.
@@ -248,7 +306,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
             "ipv4", "IPV4", r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])",
             validator=v.ipv4, validated_by="octets 0-255", score=0.85, glue=GLUE["IP"],
             veto=("版本", "版本号", "version", "ver", "build", "python", "release", "升级到", "更新到", "固件", "v")),
-        PatternRecognizer(
+        Ipv6Recognizer(
             "ipv6", "IPV6",
             r"(?<![0-9A-Fa-f:])(?!:(?!:))(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
             r"(?![0-9A-Za-z:])|(?<=[VvTtPp]6)(?!:(?!:))(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)(?![0-9A-Za-z:])"

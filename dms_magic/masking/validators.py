@@ -215,6 +215,22 @@ def intl_phone(value: str) -> bool:
             and phonenumbers.is_possible_number(num))
 
 
+def intl_phone_shape(value: str) -> bool:
+    """A known country code (not 86) and 6-12 more digits, 15 at most in all (E.164): an
+    international number as written, even when its length does not fit the country's plan (a
+    typo is still a person's number). Used only next to a phone cue."""
+    import phonenumbers
+
+    digits = re.sub(r"\D", "", value[2:] if value.startswith("00") else value)
+    if len(digits) > 15:
+        return False
+    for n in (1, 2, 3):
+        cc = int(digits[:n] or 0)
+        if cc != 86 and phonenumbers.region_code_for_country_code(cc) != "ZZ":
+            return 6 <= len(digits) - n <= 12
+    return False
+
+
 # -- organisations ------------------------------------------------------------------------------
 
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
