@@ -1,0 +1,883 @@
+"""Issue 12, black box: faults, hostile input and long runs against the sandbox service, the client and
+the batch runner, written from the issue, DESIGN.md, README.md and docs/architecture.md only (no
+reading of dms_magic/). Local servers only (127.0.0.1); every loop is bounded in count and time.
+
+Truths used: issue 12 (the defects and the acceptance figures) and issue 13 (never retry once the
+request may have reached the model).
+"""
+from __future__ import annotations
+
+import _thread
+import gc
+import json
+import logging
+import math
+import os
+import pkgutil
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import types
+import urllib.parse
+
+import pytest
+
+from _blackbox import (
+    SandboxProcess, StubServer, chat_query, chunk, gateway_body, gateway_error_problems, host_port,
+    http_reply, messages_form, rss_mb, send_raw, sign_headers, signed_request, sse_event, sse_head,
+    success_body, thread_count, canonical_query,
+)
+
+AK = "LTAIblackbox000000000012"
+SK = "SK-SENTINEL-blackbox-secret-7f3a9c"
+STS = "STS-SENTINEL-blackbox-token-5e1d2b"
+
+
+@pytest.fixture(autouse=True)
+def _no_cloud_env(monkeypatch):
+    """No endpoint or credential from the machine leaks into these tests."""
+    for name in ("DMS_MAGIC_ENDPOINT", "DMS_MAGIC_INSTANCE_ID", "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def make_client(url, **kw):
+    from dms_magic.client import DmsChatClient
+
+    args = {"access_key_id": AK, "access_key_secret": SK, "instance_id": 1}
+    args.update(kw)
+    return DmsChatClient(url, **args)
+
+
+def _raise_nofile(n=12000):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def _help_text() -> str:
+    out = subprocess.run([sys.executable, "-m", "dms_magic.sandbox", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    return out.stdout + out.stderr
+
+
+def _documented_pool_size(help_text: str) -> int | None:
+    """The worker-pool size `--help` documents (the default of --threads or a flag like it)."""
+    m = re.search(r"--threads\b[^\n]*(?:\n\s+[^\n-][^\n]*)*", help_text)
+    if not m:
+        return None
+    d = re.search(r"default[:\s]*(\d+)", m.group(0))
+    return int(d.group(1)) if d else None
+
+
+# =========================================================================== sandbox as a service
+
+@pytest.fixture(scope="module")
+def inproc_sandbox():
+    from dms_magic.sandbox import start
+
+    with start(access_key_id=AK, access_key_secret=SK, seed=12) as sb:
+        yield sb
+
+
+def _fetch_received(url: str, ak: str, sk: str, *, signed: bool, timeout: float = 120.0):
+    """GET /_sandbox/received, unsigned or signed like the API (ACS3 over an empty body)."""
+    host, port = host_port(url)
+    if signed:
+        hosthdr = f"{host}:{port}"
+        headers = sign_headers("GET", "/_sandbox/received", "", hosthdr, b"", ak, sk)
+        lines = ["GET /_sandbox/received HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()]
+    else:
+        lines = ["GET /_sandbox/received HTTP/1.1", f"Host: {host}:{port}"]
+    data = ("\r\n".join(lines + ["Connection: close"]) + "\r\n\r\n").encode()
+    return send_raw(host, port, data, timeout=timeout, method="GET")
+
+
+@pytest.mark.timeout(900)
+def test_sandbox_rss_bounded_after_300_requests_of_0_9_mb(tmp_path):
+    """Item 1: 300 requests of 0.9 MB keep the service's RSS under 150 MB above its start; the
+    inspection endpoint then replies under 5 MB without a memory spike."""
+    svc = SandboxProcess(["--access-key-id", AK], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
+    try:
+        host, port = host_port(svc.url)
+        # warm-up: lazy imports (masking, jieba) happen here, not inside the measured growth
+        warm = send_raw(host, port, signed_request(svc.url, AK, SK, query=chat_query(NeedDesensitization="true"),
+                                                   body=messages_form("我叫张伟，手机号13812345678")))
+        assert warm is not None and warm.status == 200, warm
+        start_rss = rss_mb(svc.pid)
+        peak = start_rss
+        base = ("lorem ipsum dolor sit amet " * 40000)[:900_000]
+        sent = ok = 0
+        deadline = time.monotonic() + 600
+        for i in range(300):
+            if time.monotonic() > deadline:
+                break
+            text = f"REQ{i:04d} " + base[9:]
+            reply = send_raw(host, port, signed_request(svc.url, AK, SK, body=messages_form(text)), timeout=120)
+            sent += 1
+            ok += reply is not None and reply.status == 200
+            if i % 20 == 0:
+                peak = max(peak, rss_mb(svc.pid))
+        after = rss_mb(svc.pid)
+        peak = max(peak, after)
+        print(f"\nRSS start {start_rss:.0f} MB, after {sent} x 0.9 MB: {after:.0f} MB (peak {peak:.0f} MB); {ok} answered 200")
+        assert sent == 300, f"only {sent} of 300 requests went out within 600 s"
+        assert ok == 300, f"{300 - ok} of 300 requests of 0.9 MB were not answered 200"
+
+        # the inspection endpoint, watched for a memory spike while it answers
+        samples = []
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                try:
+                    samples.append(rss_mb(svc.pid))
+                except (OSError, KeyError):
+                    return
+                stop.wait(0.02)
+
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        unsigned = _fetch_received(svc.url, AK, SK, signed=False)
+        signed = _fetch_received(svc.url, AK, SK, signed=True)
+        stop.set()
+        watcher.join(2)
+        peak = max([peak] + samples)
+        sizes = {"unsigned": (unsigned.status, len(unsigned.body)) if unsigned else None,
+                 "signed": (signed.status, len(signed.body)) if signed else None}
+        print(f"/_sandbox/received: {sizes}; RSS peak incl. inspection {peak:.0f} MB")
+        for reply in (unsigned, signed):
+            if reply is not None and reply.status == 200:
+                assert len(reply.body) < 5_000_000, f"/_sandbox/received replied {len(reply.body):,} bytes"
+        assert peak - start_rss < 150, (
+            f"RSS grew {peak - start_rss:.0f} MB above its start ({start_rss:.0f} -> peak {peak:.0f} MB)")
+    finally:
+        svc.stop()
+
+
+def test_inspection_endpoint_does_not_give_prompts_to_anyone_unsigned():
+    """Item 9: `/_sandbox/received` needs credentials (or is in-process only): an unsigned GET, or one
+    signed with a wrong secret, must not return a prompt the service received."""
+    svc = SandboxProcess(["--access-key-id", AK], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
+    try:
+        host, port = host_port(svc.url)
+        marker = "PROMPT-MARKER-unsigned-eyes-9d1e"
+        r = send_raw(host, port, signed_request(svc.url, AK, SK, body=messages_form(marker)))
+        assert r is not None and r.status == 200, r
+        unsigned = _fetch_received(svc.url, AK, SK, signed=False)
+        wrong = _fetch_received(svc.url, AK, "not-the-secret", signed=True)
+        leaks = [name for name, reply in (("unsigned", unsigned), ("wrong secret", wrong))
+                 if reply is not None and marker.encode() in reply.body]
+        assert not leaks, f"/_sandbox/received gave the prompt to an {leaks} GET: {unsigned!r}"
+    finally:
+        svc.stop()
+
+
+@pytest.mark.timeout(300)
+def test_2000_idle_connections_keep_threads_bounded_and_sigint_stops_within_2s():
+    """Item 9: 2,000 idle connections leave the service's thread count bounded by its documented pool
+    size, it still answers a new request, and Ctrl-C (SIGINT) stops it within 2 s."""
+    help_text = _help_text()
+    pool = _documented_pool_size(help_text)
+    assert pool is not None, f"`--help` documents no worker pool size (--threads):\n{help_text}"
+    _raise_nofile()
+    svc = SandboxProcess(["--access-key-id", AK], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
+    socks = []
+    try:
+        host, port = host_port(svc.url)
+        base_threads = thread_count(svc.pid)
+        deadline = time.monotonic() + 120
+        for _ in range(2000):
+            if time.monotonic() > deadline:
+                break
+            try:
+                socks.append(socket.create_connection((host, port), timeout=5))
+            except OSError:
+                break
+        time.sleep(1.0)  # let the server accept what it will
+        threads = thread_count(svc.pid)
+        # a fresh request is still served while the idle connections are open
+        reply = send_raw(host, port, signed_request(svc.url, AK, SK), timeout=30)
+        print(f"\n{len(socks)} idle connections: threads {base_threads} -> {threads} (documented pool {pool}); "
+              f"fresh request -> {reply.status if reply else None}")
+        assert len(socks) == 2000, f"only {len(socks)} of 2000 connections could be opened"
+        assert threads <= pool + 8, f"{threads} threads with 2000 idle connections (pool size {pool})"
+        assert reply is not None and reply.status == 200, f"a new request was not served: {reply!r}"
+        t0 = time.monotonic()
+        svc.proc.send_signal(signal.SIGINT)
+        try:
+            svc.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.monotonic() - t0
+        print(f"SIGINT with 2000 connections open: exited after {took:.2f} s (rc {svc.proc.returncode})")
+        assert svc.proc.returncode is not None and took <= 2.0, f"SIGINT: still running after {took:.1f} s"
+    finally:
+        for s in socks:
+            s.close()
+        svc.stop()
+
+
+@pytest.mark.timeout(300)
+def test_in_process_sandbox_2000_idle_connections_threads_bounded_and_stop_within_2s():
+    """Item 9, in-process (`dms_magic.sandbox.start()`): the kernel's thread count stays bounded and
+    `.stop()` returns within 2 s with 2,000 idle connections open."""
+    from dms_magic.sandbox import start
+
+    _raise_nofile()
+    before = threading.active_count()
+    sb = start(access_key_id=AK, access_key_secret=SK)
+    socks = []
+    try:
+        host, port = host_port(sb.url)
+        deadline = time.monotonic() + 120
+        for _ in range(2000):
+            if time.monotonic() > deadline:
+                break
+            try:
+                socks.append(socket.create_connection((host, port), timeout=5))
+            except OSError:
+                break
+        time.sleep(1.0)
+        during = threading.active_count()
+        t0 = time.monotonic()
+        sb.stop()
+        took = time.monotonic() - t0
+        print(f"\nin-process: {len(socks)} idle connections, threads {before} -> {during}; stop() took {took:.2f} s")
+        assert len(socks) == 2000
+        assert during - before <= 64, f"{during - before} threads added for 2000 idle connections"
+        assert took <= 2.0, f"stop() took {took:.1f} s with 2000 idle connections"
+    finally:
+        for s in socks:
+            s.close()
+        sb.stop()
+
+
+def _nested_object(depth):
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def _malformed_requests(url):
+    """(name, raw request bytes): each one is signed correctly, so it reaches the parsers."""
+    host, port = host_port(url)
+    hosthdr = f"{host}:{port}"
+    out = []
+    out.append(("Messages= + 100,000 x %5B",
+                signed_request(url, AK, SK, body=b"Messages=" + b"%5B" * 100_000)))
+    out.append(("SearchOptions nested 900 deep",
+                signed_request(url, AK, SK, query=chat_query(SearchOptions=_nested_object(900)))))
+    deep_messages = json.dumps([{"role": "user", "content": "hi"}])[:-2] + ', "extra": ' + \
+        "[" * 900 + "]" * 900 + "}]"
+    out.append(("extra message key nested 900 deep",
+                signed_request(url, AK, SK, body=urllib.parse.urlencode({"Messages": deep_messages}).encode())))
+    out.append(("Messages nested 900 deep",
+                signed_request(url, AK, SK, body=urllib.parse.urlencode({"Messages": "[" * 900 + "]" * 900}).encode())))
+
+    body = messages_form("both headers")
+    chunked_body = chunk(body) + b"0\r\n\r\n"
+    out.append(("Content-Length and Transfer-Encoding",
+                signed_request(url, AK, SK, body=chunked_body, sign_body=body,
+                               extra_headers={"Content-Length": str(len(chunked_body)),
+                                              "Transfer-Encoding": "chunked"})))
+    out.append(("chunk size zz",
+                signed_request(url, AK, SK, body=b"zz\r\n" + body + b"\r\n0\r\n\r\n", sign_body=body,
+                               extra_headers={"Transfer-Encoding": "chunked"})))
+    out.append(("duplicate signed key appended (&Temperature=1.9)",
+                signed_request(url, AK, SK, query=chat_query(Temperature="0.5"), extra_query="&Temperature=1.9")))
+    out.append(("duplicate signed key, same value (&Temperature=0.5)",
+                signed_request(url, AK, SK, query=chat_query(Temperature="0.5"), extra_query="&Temperature=0.5")))
+    out.append(("duplicate signed key appended (&Model=qwen-max)",
+                signed_request(url, AK, SK, extra_query="&Model=qwen-max")))
+    return out
+
+
+MALFORMED_NAMES = [name for name, _ in _malformed_requests("http://127.0.0.1:1")]
+
+
+@pytest.mark.parametrize("name", MALFORMED_NAMES)
+def test_malformed_http_gets_a_gateway_4xx_never_a_500(inproc_sandbox, name):
+    """Items 7 and 11: hostile requests get 4xx with the gateway's error JSON, never a 500 or a
+    traceback, and the service keeps answering."""
+    host, port = host_port(inproc_sandbox.url)
+    raw = dict(_malformed_requests(inproc_sandbox.url))[name]
+    reply = send_raw(host, port, raw, timeout=60)
+    print(f"\n{name}: {reply!r}")
+    problems = gateway_error_problems(reply)
+    after = send_raw(host, port, signed_request(inproc_sandbox.url, AK, SK), timeout=60)
+    assert after is not None and after.status == 200, f"the sandbox stopped answering after {name}: {after!r}"
+    assert not problems, f"{name}: {problems}; reply {reply!r}"
+
+
+def test_sandbox_secret_from_environment_and_file_not_on_command_line(tmp_path):
+    """Item 10: the secret can come from an environment variable or a file, `--help` says so, and it
+    is neither in the command line (ps) nor in what the service prints."""
+    help_text = _help_text()
+    file_flag = re.search(r"(--[a-z-]*secret[a-z-]*file[a-z-]*|--[a-z-]*file[a-z-]*secret[a-z-]*)", help_text)
+    env_named = re.search(r"\$?[A-Z_]*SECRET[A-Z_]*", help_text)
+    assert env_named, f"--help names no environment variable for the secret:\n{help_text}"
+    assert file_flag, f"--help documents no way to read the secret from a file:\n{help_text}"
+
+    env_var = env_named.group(0).lstrip("$")
+    svc = SandboxProcess(["--access-key-id", AK], env={env_var: SK})
+    try:
+        host, port = host_port(svc.url)
+        good = send_raw(host, port, signed_request(svc.url, AK, SK))
+        bad = send_raw(host, port, signed_request(svc.url, AK, SK + "x"))
+        with open(f"/proc/{svc.pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        assert good is not None and good.status == 200, f"secret from ${env_var} not used: {good!r}"
+        assert bad is not None and bad.status in (400, 403), bad
+        assert SK.encode() not in cmdline and SK.encode() not in svc.output
+    finally:
+        svc.stop()
+
+    secret_file = tmp_path / "sandbox-secret"
+    secret_file.write_text(SK + "\n")
+    secret_file.chmod(0o600)
+    svc = SandboxProcess(["--access-key-id", AK, file_flag.group(1), str(secret_file)],
+                         env={env_var: "some-other-secret-from-env"})
+    try:
+        host, port = host_port(svc.url)
+        good = send_raw(host, port, signed_request(svc.url, AK, SK))
+        assert good is not None and good.status == 200, f"secret from {file_flag.group(1)} not used: {good!r}"
+        assert SK.encode() not in svc.output
+    finally:
+        svc.stop()
+
+
+# =========================================================================== client
+
+def _nothing_answers(req, sock, server):
+    sock.sendall(http_reply(200, success_body()))
+    return False
+
+
+CONTROL_CREDENTIALS = [
+    ("key id CRLF header", {"access_key_id": "LTAIgood\r\nX-Injected-Via-Key: yes"}),
+    ("key id CRLFCRLF split", {"access_key_id": "LTAIgood\r\n\r\nGET /evil HTTP/1.1"}),
+    ("key id LF", {"access_key_id": "LTAIgood\nX-Injected-Via-Key: yes"}),
+    ("token CRLF header", {"security_token": "tok\r\nX-Injected-Via-Token: yes"}),
+    ("token LF", {"security_token": "tok\nX-Injected-Via-Token: yes"}),
+    ("token CR", {"security_token": "tok\rX-Injected-Via-Token: yes"}),
+    ("token NUL", {"security_token": "tok\x00X-Injected-Via-Token"}),
+]
+
+
+@pytest.mark.parametrize("name,creds", CONTROL_CREDENTIALS, ids=[n for n, _ in CONTROL_CREDENTIALS])
+def test_control_characters_in_credentials_refused_before_sending(name, creds):
+    """Item 5: a CR/LF (or other control character) in the key id or STS token is refused; the
+    server sees nothing, and the refusal does not echo the token."""
+    with StubServer(_nothing_answers) as srv:
+        exc = None
+        try:
+            with make_client(srv.url, **creds) as c:
+                c.chat("hello")
+        except Exception as e:  # noqa: BLE001 - any clear refusal will do; we inspect it
+            exc = e
+        time.sleep(0.2)
+        assert exc is not None, f"{name}: the call went through"
+        assert srv.connections == 0 and srv.bytes_received == 0, (
+            f"{name}: the server saw {srv.connections} connection(s), {srv.bytes_received} bytes: "
+            f"{b''.join(srv.raw_chunks)[:300]!r}")
+        if "security_token" in creds:
+            assert "X-Injected-Via-Token" not in str(exc) + repr(exc), f"the token is echoed: {exc!r}"
+
+
+def test_control_characters_in_default_chain_token_refused_before_sending(monkeypatch):
+    """Item 5 through the default chain: a token with CR/LF from the environment is refused too."""
+    with StubServer(_nothing_answers) as srv:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SK)
+        monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "tok\r\nX-Injected-Via-Token: yes")
+        from dms_magic.client import DmsChatClient
+
+        exc = None
+        try:
+            with DmsChatClient(srv.url, instance_id=1) as c:
+                c.chat("hello")
+        except Exception as e:  # noqa: BLE001
+            exc = e
+        time.sleep(0.2)
+        assert exc is not None, "the call with a CR/LF token from the environment went through"
+        assert srv.connections == 0, f"the server saw {srv.connections} connection(s): {b''.join(srv.raw_chunks)[:300]!r}"
+        assert "X-Injected-Via-Token" not in str(exc) + repr(exc)
+
+
+BAD_CONSTRUCTOR = [
+    ("timeout=nan", {"timeout": float("nan")}, "timeout"),
+    ("timeout=inf", {"timeout": float("inf")}, "timeout"),
+    ("timeout=1e308", {"timeout": 1e308}, "timeout"),
+    ("timeout=-1", {"timeout": -1}, "timeout"),
+    ("backoff_base=-1", {"backoff_base": -1}, "backoff_base"),
+    ("backoff_base=nan", {"backoff_base": float("nan")}, "backoff_base"),
+    ("max_retry_time=nan", {"max_retry_time": float("nan")}, "max_retry_time"),
+    ("max_retries=-1", {"max_retries": -1}, "max_retries"),
+    ("max_retries=2.5", {"max_retries": 2.5}, "max_retries"),
+    ("endpoint=123", {"endpoint": 123}, "endpoint"),
+    ("endpoint=''", {"endpoint": ""}, "endpoint"),
+    ("endpoint='   '", {"endpoint": "   "}, "endpoint"),
+]
+
+
+@pytest.mark.parametrize("name,kw,arg", BAD_CONSTRUCTOR, ids=[n for n, _, _ in BAD_CONSTRUCTOR])
+def test_bad_constructor_arguments_fail_at_construction_naming_the_argument(name, kw, arg):
+    """Item 8: bad numbers and endpoints are refused by DmsChatClient(...) itself, with an error
+    naming the argument (TypeError/ValueError), never later and never an AttributeError."""
+    from dms_magic.client import DmsChatClient
+
+    with StubServer(_nothing_answers) as srv:
+        endpoint = kw.pop("endpoint", srv.url)
+        try:
+            client = DmsChatClient(endpoint, access_key_id=AK, access_key_secret=SK, instance_id=1, **kw)
+        except (TypeError, ValueError) as exc:
+            assert arg in str(exc), f"{name}: the error does not name {arg!r}: {exc}"
+            assert srv.connections == 0
+            return
+        except Exception as exc:  # noqa: BLE001
+            pytest.fail(f"{name}: construction raised {type(exc).__name__}: {exc}")
+        # accepted: say what a call does then (the finding's detail)
+        try:
+            client.chat("hello")
+            outcome = "the call succeeded"
+        except Exception as exc:  # noqa: BLE001
+            outcome = f"the call raised {type(exc).__name__}: {str(exc)[:150]}"
+        finally:
+            client.close()
+        pytest.fail(f"DmsChatClient({name}) was accepted; {outcome}; server saw {srv.connections} connection(s)")
+
+
+def _stream_server(kind):
+    """A stub SSE server whose stream ends without its final event, in one of four ways."""
+    e1, e2 = sse_event("Hel"), sse_event("lo wor")
+
+    def respond(req, sock, server):
+        if kind == "content-length short":
+            sock.sendall(sse_head(content_length=len(e1 + e2) + 500) + e1 + e2)
+        elif kind == "chunked complete, no final event":
+            sock.sendall(sse_head(chunked=True) + chunk(e1) + chunk(e2) + b"0\r\n\r\n")
+        elif kind == "chunked cut (no terminating chunk)":
+            sock.sendall(sse_head(chunked=True) + chunk(e1) + chunk(e2))
+        elif kind == "content-length cut mid-event":
+            e3 = sse_event("ld", finish="stop")
+            full = e1 + e2 + e3
+            sock.sendall(sse_head(content_length=len(full)) + e1 + e2 + e3[: len(e3) // 2])
+        time.sleep(0.05)
+        return False
+
+    return respond
+
+
+STREAM_CUTS = ["content-length short", "chunked complete, no final event", "chunked cut (no terminating chunk)",
+               "content-length cut mid-event"]
+
+
+@pytest.mark.parametrize("kind", STREAM_CUTS)
+def test_stream_cut_between_events_raises_truncated_error_with_partial_text(kind):
+    """Item 2: a stream that ends without its final event raises a truncated-stream error keeping the
+    partial text ("Hello wor"); never a silent partial answer; the request is not sent again."""
+    with StubServer(_stream_server(kind)) as srv, make_client(srv.url, timeout=10) as c:
+        got, exc = [], None
+        try:
+            with c.stream("hello") as s:
+                for ch in s:
+                    got.append(ch.text)
+                result = s.result
+        except Exception as e:  # noqa: BLE001
+            exc = e
+        print(f"\n{kind}: chunks {got!r}, exc {type(exc).__name__ if exc else None}: {exc}")
+        assert exc is not None, f"{kind}: a cut stream ended silently with {''.join(got)!r} ({result!r})"
+        assert getattr(exc, "partial_text", None) == "Hello wor", (
+            f"{kind}: {type(exc).__name__}({exc}) does not keep the partial text 'Hello wor' "
+            f"(partial_text={getattr(exc, 'partial_text', '<missing>')!r})")
+        assert len(srv.requests) == 1, f"{kind}: the request was sent {len(srv.requests)} times"
+
+
+def test_stream_close_from_another_thread_20_times():
+    """Item 6: ChatStream.close() from another thread while the reader is blocked: no AttributeError
+    in the reader, `.result` raises a clear error (not AttributeError), and the server stops sending."""
+    send_failed = []
+
+    def endless(req, sock, server):
+        sock.sendall(sse_head(chunked=True))
+        end = time.monotonic() + 15
+        i = 0
+        try:
+            while time.monotonic() < end:
+                sock.sendall(chunk(sse_event(f"t{i} ")))
+                i += 1
+                time.sleep(0.02)
+        except OSError:
+            send_failed.append(time.monotonic())
+        return False
+
+    failures = []
+    with StubServer(endless) as srv, make_client(srv.url, timeout=10) as c:
+        for round_ in range(20):
+            before_failed = len(send_failed)
+            stream = c.stream("hello")
+            seen = threading.Event()
+            outcome = {}
+
+            def read():
+                try:
+                    for n, _ in enumerate(stream):
+                        if n >= 2:
+                            seen.set()
+                except BaseException as e:  # noqa: BLE001
+                    outcome["exc"] = e
+                finally:
+                    seen.set()
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            seen.wait(10)
+            time.sleep(0.05)
+            try:
+                stream.close()
+            except BaseException as e:  # noqa: BLE001
+                failures.append(f"round {round_}: close() raised {type(e).__name__}: {e}")
+            reader.join(10)
+            if reader.is_alive():
+                failures.append(f"round {round_}: the reader was still blocked 10 s after close()")
+                continue
+            if isinstance(outcome.get("exc"), (AttributeError, TypeError)):
+                failures.append(f"round {round_}: reader got {type(outcome['exc']).__name__}: {outcome['exc']}")
+            try:
+                stream.result
+                failures.append(f"round {round_}: .result returned after close() before the end")
+            except (AttributeError, TypeError) as e:
+                failures.append(f"round {round_}: .result raised {type(e).__name__}: {e}")
+            except Exception:  # noqa: BLE001 - a clear error is what we want
+                pass
+            deadline = time.monotonic() + 5
+            while len(send_failed) == before_failed and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if len(send_failed) == before_failed:
+                failures.append(f"round {round_}: the server was still sending 5 s after close()")
+    assert not failures, f"{len(failures)} problem(s) in 20 rounds:\n" + "\n".join(failures[:10])
+
+
+def _secret_texts(exc, client, srv, log_text):
+    """Every text a secret must not reach: traceback with locals, str/repr, client repr, logs."""
+    te = traceback.TracebackException.from_exception(exc, capture_locals=True)
+    texts = {
+        "traceback with locals": "".join(te.format()),
+        "str(exc)": str(exc),
+        "repr(exc)": repr(exc),
+        "exc attributes": repr(vars(exc)) if hasattr(exc, "__dict__") else "",
+        "repr(client)": repr(client) + str(client),
+        "logs": log_text,
+    }
+    signatures = [r.signature for r in srv.requests if r.signature]
+    return texts, signatures
+
+
+FAILING_CALLS = ["gateway 400", "dropped after read", "read timeout", "503 until retries run out",
+                 "truncated stream", "error event in stream"]
+
+
+@pytest.mark.parametrize("kind", FAILING_CALLS)
+def test_secrets_never_in_traceback_locals_reprs_or_logs(kind):
+    """Item 10: the AccessKey secret, the STS token and the signature are absent from
+    `TracebackException(capture_locals=True)` of a failing call, from reprs and from DEBUG logs."""
+
+    def respond(req, sock, server):
+        if kind == "gateway 400":
+            sock.sendall(http_reply(400, gateway_body("InvalidParameter")))
+        elif kind == "dropped after read":
+            pass  # close without answering
+        elif kind == "read timeout":
+            time.sleep(1.5)
+        elif kind == "503 until retries run out":
+            sock.sendall(http_reply(503, gateway_body("ServiceUnavailable")))
+        elif kind == "truncated stream":
+            sock.sendall(sse_head(chunked=True) + chunk(sse_event("Hel")) + b"0\r\n\r\n")
+        elif kind == "error event in stream":
+            ev = {"RequestId": "REQ-E", "Success": False, "ErrorCode": "InvalidParameter",
+                  "ErrorMessage": "bad"}
+            sock.sendall(sse_head(chunked=True) + chunk(b"data: " + json.dumps(ev).encode() + b"\n\n")
+                         + b"0\r\n\r\n")
+        return False
+
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            try:
+                records.append(self.format(record))
+            except Exception:  # noqa: BLE001
+                records.append(repr(record.__dict__))
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        with StubServer(respond) as srv:
+            client = make_client(srv.url, security_token=STS, timeout=0.5, max_retries=1, backoff_base=0,
+                                 max_retry_time=5)
+            exc = None
+            try:
+                if kind in ("truncated stream", "error event in stream"):
+                    with client.stream("hello") as s:
+                        for _ in s:
+                            pass
+                        s.result
+                else:
+                    client.chat("hello")
+            except Exception as e:  # noqa: BLE001
+                exc = e
+            assert exc is not None, f"{kind}: the call did not fail"
+            texts, signatures = _secret_texts(exc, client, srv, "\n".join(records))
+            client.close()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert signatures, "the stub saw no signed request"
+    leaks = [f"{what} in {where}" for where, text in texts.items()
+             for what, secret in (("AccessKey secret", SK), ("STS token", STS),
+                                  *(("signature", s) for s in signatures)) if secret in text]
+    assert not leaks, f"{kind} ({type(exc).__name__}): " + "; ".join(leaks)
+
+
+def test_ten_megabyte_model_refused_before_sending_with_a_clear_error():
+    """Item 12: a 10 MB `model=` is refused before sending, with a short error naming `model`."""
+    with StubServer(_nothing_answers) as srv, make_client(srv.url) as c:
+        with pytest.raises(Exception) as info:
+            c.chat("hello", model="m" * 10_000_000)
+        time.sleep(0.2)
+        text = str(info.value)
+        print(f"\n{type(info.value).__name__}: {text[:200]}")
+        assert srv.connections == 0, f"sent anyway ({srv.connections} connection(s), {srv.bytes_received:,} bytes)"
+        assert "model" in text.lower(), f"the error does not name the model: {text[:200]}"
+        assert len(text) < 2000, f"the error is {len(text):,} characters long"
+        assert not isinstance(info.value, (ConnectionError, OSError)), "reported as a transport error"
+
+
+# =========================================================================== batch
+
+def _chat_many():
+    import dms_magic
+
+    return dms_magic.chat_many
+
+
+BAD_BATCH = [
+    ("rate=nan", dict(rate=float("nan")), "rate"),
+    ("rate=1e-300", dict(rate=1e-300), "rate"),
+    ("rate=-1", dict(rate=-1), "rate"),
+    ("prompts=None", dict(prompts=None), "prompts"),
+    ("prompts=5", dict(prompts=5), "prompts"),
+    ("client='junk'", dict(client="junk"), "client"),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name,kw,arg", BAD_BATCH, ids=[n for n, _, _ in BAD_BATCH])
+def test_chat_many_bad_arguments_one_clear_error_nothing_sent(name, kw, arg):
+    """Item 8: bad `rate`, `prompts` or `client` raise one clear error naming it, before anything is sent."""
+    with StubServer(_nothing_answers) as srv, make_client(srv.url) as c:
+        args = {"prompts": ["one", "two", "three"], "client": c, "progress": False}
+        args.update(kw)
+        prompts = args.pop("prompts")
+        try:
+            frame = _chat_many()(prompts, **args)
+        except (TypeError, ValueError) as exc:
+            assert arg in str(exc), f"{name}: the error does not name {arg!r}: {exc}"
+            assert srv.connections == 0, f"{name}: {srv.connections} request(s) sent before the error"
+            return
+        except Exception as exc:  # noqa: BLE001
+            pytest.fail(f"{name}: raised {type(exc).__name__}: {str(exc)[:200]} (server saw {srv.connections})")
+        pytest.fail(f"{name}: accepted; {len(frame)} rows, errors {list(frame.get('error_code', []))[:3]}, "
+                    f"server saw {srv.connections} connection(s)")
+
+
+class _SlowService:
+    """A stub that holds each answer `hold` seconds (or answers `mode` at once), counts arrivals per
+    prompt and fires a simulated Ctrl-C (`_thread.interrupt_main`) when `interrupt_after` arrived."""
+
+    def __init__(self, *, hold=4.0, interrupt_after=4, mode="slow"):
+        self.hold, self.interrupt_after, self.mode = hold, interrupt_after, mode
+        self.interrupted_at = None
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.server = StubServer(self.respond)
+
+    def respond(self, req, sock, server):
+        with self.lock:
+            n = len(server.requests)
+            if self.interrupt_after and n >= self.interrupt_after and self.interrupted_at is None:
+                self.interrupted_at = time.monotonic()
+                threading.Timer(0.2, _thread.interrupt_main).start()
+        if self.mode == "fast":
+            sock.sendall(http_reply(200, success_body(f"answer to {req.prompt}")))
+        elif self.mode == "unavailable":
+            time.sleep(0.1)
+            sock.sendall(http_reply(503, gateway_body("ServiceUnavailable")))
+        else:
+            self.release.wait(self.hold)
+            try:
+                sock.sendall(http_reply(200, success_body(f"answer to {req.prompt}")))
+            except OSError:
+                pass
+        return False
+
+    def counts(self):
+        out = {}
+        for r in self.server.requests:
+            out[r.prompt] = out.get(r.prompt, 0) + 1
+        return out
+
+
+def _run_interrupted(svc, prompts, client, **kw):
+    """chat_many interrupted by the stub; returns (frame or None, raised KeyboardInterrupt, t_return)."""
+    frame, raised = None, False
+    try:
+        try:
+            frame = _chat_many()(prompts, client=client, concurrency=4, progress=False, **kw)
+        except KeyboardInterrupt:
+            raised = True
+        t_return = time.monotonic()
+    except KeyboardInterrupt:  # a late simulated Ctrl-C must not end the test session
+        raised, t_return = True, time.monotonic()
+    return frame, raised, t_return
+
+
+def _unknown(code) -> bool:
+    return isinstance(code, str) and "unknown" in code.lower()
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_during_chat_many_stops_sending_marks_in_flight_unknown_and_resume_does_not_resend():
+    """Item 4: after Ctrl-C no worker keeps sending; in-flight rows are "outcome unknown"; every row is
+    accounted for; `resume=` does not send the in-flight prompts again."""
+    prompts = [f"prompt-{i:02d}" for i in range(12)]
+    svc = _SlowService(hold=4.0, interrupt_after=4)
+    try:
+        with make_client(svc.server.url) as c:
+            frame, raised, t_return = _run_interrupted(svc, prompts, c)
+            assert svc.interrupted_at is not None, "the stub never fired the interrupt"
+            svc.release.set()  # held answers go out now: a worker still waiting would get them
+            time.sleep(5.0)
+            late = svc.server.arrivals_since(t_return)
+            after_interrupt = svc.server.arrivals_since(svc.interrupted_at + 0.7)
+            in_flight = {r.prompt for r in svc.server.requests if r.time <= svc.interrupted_at + 0.2}
+            print(f"\ninterrupted after {len(in_flight)} in flight; raised={raised}; "
+                  f"arrivals after return: {len(late)}, after interrupt+0.5s: {len(after_interrupt)}")
+            assert not raised, "KeyboardInterrupt escaped chat_many: no frame to account for the rows or resume from"
+            assert not late, f"{len(late)} request(s) arrived after chat_many returned: {[r.prompt for r in late]}"
+            assert not after_interrupt, f"{len(after_interrupt)} request(s) arrived after the Ctrl-C"
+            assert frame.attrs.get("interrupted"), f"frame.attrs has no 'interrupted': {frame.attrs}"
+            rows = dict(zip(frame["prompt"], frame["error_code"]))
+            missing = [p for p in prompts if p not in rows]
+            assert not missing and len(frame) == len(prompts), (
+                f"{len(frame)} rows for {len(prompts)} prompts; not accounted for: {missing}")
+            not_unknown = {p: rows[p] for p in in_flight if not _unknown(rows[p])}
+            assert not not_unknown, f"in-flight rows not marked outcome unknown: {not_unknown}"
+
+            svc.mode = "fast"
+            svc.interrupt_after = 0
+            before = dict(svc.counts())
+            again = _chat_many()(prompts, client=c, concurrency=4, progress=False, resume=frame)
+            counts = svc.counts()
+            resent = {p: counts[p] for p in in_flight if counts.get(p, 0) > before.get(p, 0)}
+            print(f"resume: per-prompt arrivals {counts}")
+            assert not resent, f"resume= sent in-flight (outcome unknown) prompts again: {resent}"
+            assert len(again) == len(prompts) and set(again["prompt"]) == set(prompts)
+            codes = dict(zip(again["prompt"], again["error_code"]))
+            texts = dict(zip(again["prompt"], again["text"]))
+            unaccounted = [p for p in prompts
+                           if not (_unknown(codes[p]) or (isinstance(texts[p], str) and texts[p]))]
+            assert not unaccounted, f"rows neither answered nor outcome unknown after resume: {unaccounted}"
+    finally:
+        svc.release.set()
+        svc.server.close()
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_during_a_retry_storm_stops_every_worker():
+    """Item 4 under retries: every reply is a retryable 503; after Ctrl-C no request arrives any more."""
+    prompts = [f"storm-{i:02d}" for i in range(12)]
+    svc = _SlowService(mode="unavailable", interrupt_after=10)
+    try:
+        with make_client(svc.server.url, backoff_base=0.05, backoff_cap=0.2) as c:
+            frame, raised, t_return = _run_interrupted(svc, prompts, c)
+            assert svc.interrupted_at is not None
+            time.sleep(3.0)
+            late = svc.server.arrivals_since(t_return)
+            after_interrupt = svc.server.arrivals_since(svc.interrupted_at + 0.7)
+            print(f"\nretry storm: {len(svc.server.requests)} arrivals; raised={raised}; "
+                  f"after return {len(late)}, after interrupt+0.5s {len(after_interrupt)}")
+            assert not late, f"{len(late)} request(s) arrived after chat_many returned"
+            assert not after_interrupt, f"{len(after_interrupt)} request(s) arrived after the Ctrl-C"
+            assert not raised, "KeyboardInterrupt escaped chat_many"
+            assert len(frame) == len(prompts) and set(frame["prompt"]) == set(prompts), (
+                f"{len(frame)} rows for {len(prompts)} prompts")
+    finally:
+        svc.release.set()
+        svc.server.close()
+
+
+# =========================================================================== compare stays a function
+
+def _assert_public_functions_callable():
+    import dms_magic
+
+    for name in ("chat", "stream", "compare", "chat_many", "mask", "form", "default_client"):
+        value = getattr(dms_magic, name)
+        assert callable(value) and not isinstance(value, types.ModuleType), (
+            f"dms_magic.{name} is {type(value).__name__} {value!r}, not a function")
+
+
+def test_compare_callable_after_chat_many_compare(inproc_sandbox):
+    """Item 3: `dms_magic.compare` is still the function after `chat_many(..., compare=True)`."""
+    import dms_magic
+
+    with make_client(inproc_sandbox.url) as c:
+        frame = dms_magic.chat_many(["我叫张伟，手机号13812345678"], client=c, compare=True, progress=False)
+        assert len(frame) == 2
+        _assert_public_functions_callable()
+        comparison = dms_magic.compare("我叫张伟，手机号13812345678", client=c)
+        assert comparison.masked.text and comparison.unmasked.text
+
+
+def test_compare_callable_after_dmschat_compare_in_a_real_shell(ip, to_sandbox):
+    """Item 3: `dms_magic.compare` is still the function after `%%dmschat --compare` ran in a real
+    InteractiveShell, called from the shell's namespace too."""
+    import dms_magic
+
+    ip.run_cell_magic("dmschat", "--compare -o cmp_out", "我叫张伟，手机号13812345678")
+    assert ip.user_ns.get("cmp_out") is not None
+    _assert_public_functions_callable()
+    res = ip.run_cell("import dms_magic\nafter = dms_magic.compare('我叫张伟，手机号13812345678')")
+    assert res.success, f"calling dms_magic.compare in the shell failed: {res.error_in_exec!r}"
+    assert ip.user_ns["after"].masked.text
+    assert callable(dms_magic.compare)
+
+
+def test_every_submodule_imported_then_every_public_name_still_works():
+    """Item 3's acceptance: import every submodule (not __main__ scripts), then every public function
+    of `dms_magic` is still a function, none shadowed by a submodule of the same name."""
+    import dms_magic
+
+    failed = []
+    for info in pkgutil.walk_packages(dms_magic.__path__, "dms_magic."):
+        if info.name.rsplit(".", 1)[-1] == "__main__":
+            continue
+        try:
+            __import__(info.name)
+        except Exception as exc:  # noqa: BLE001
+            failed.append(f"{info.name}: {type(exc).__name__}: {exc}")
+    assert not failed, failed
+    _assert_public_functions_callable()
+    shadowed = [n for n in getattr(dms_magic, "__all__", []) if isinstance(getattr(dms_magic, n), types.ModuleType)]
+    assert not shadowed, f"public names that are modules: {shadowed}"
