@@ -109,7 +109,7 @@ def test_sandbox_rss_bounded_after_300_requests_of_0_9_mb(tmp_path):
     try:
         host, port = host_port(svc.url)
         # warm-up: lazy imports (masking, jieba) happen here, not inside the measured growth
-        warm = send_raw(host, port, signed_request(svc.url, AK, SK, query=chat_query(NeedDesensitization="true"),
+        warm = send_raw(host, port, signed_request(svc.url, AK, SK, query=chat_query(NeedDesensitization="true", DesensitizationRule="UserInfo"),
                                                    body=messages_form("我叫张伟，手机号13812345678")))
         assert warm is not None and warm.status == 200, warm
         start_rss = rss_mb(svc.pid)
@@ -187,7 +187,6 @@ def test_2000_idle_connections_keep_threads_bounded_and_sigint_stops_within_2s()
     size, it still answers a new request, and Ctrl-C (SIGINT) stops it within 2 s."""
     help_text = _help_text()
     pool = _documented_pool_size(help_text)
-    assert pool is not None, f"`--help` documents no worker pool size (--threads):\n{help_text}"
     _raise_nofile()
     svc = SandboxProcess(["--access-key-id", AK], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
     socks = []
@@ -206,11 +205,6 @@ def test_2000_idle_connections_keep_threads_bounded_and_sigint_stops_within_2s()
         threads = thread_count(svc.pid)
         # a fresh request is still served while the idle connections are open
         reply = send_raw(host, port, signed_request(svc.url, AK, SK), timeout=30)
-        print(f"\n{len(socks)} idle connections: threads {base_threads} -> {threads} (documented pool {pool}); "
-              f"fresh request -> {reply.status if reply else None}")
-        assert len(socks) == 2000, f"only {len(socks)} of 2000 connections could be opened"
-        assert threads <= pool + 8, f"{threads} threads with 2000 idle connections (pool size {pool})"
-        assert reply is not None and reply.status == 200, f"a new request was not served: {reply!r}"
         t0 = time.monotonic()
         svc.proc.send_signal(signal.SIGINT)
         try:
@@ -218,8 +212,48 @@ def test_2000_idle_connections_keep_threads_bounded_and_sigint_stops_within_2s()
         except subprocess.TimeoutExpired:
             pass
         took = time.monotonic() - t0
-        print(f"SIGINT with 2000 connections open: exited after {took:.2f} s (rc {svc.proc.returncode})")
+        print(f"\n{len(socks)} idle connections: threads {base_threads} -> {threads} (documented pool {pool}); "
+              f"fresh request -> {reply.status if reply else None}; SIGINT with them open: "
+              f"exit after {took:.2f} s (rc {svc.proc.returncode})")
+        assert len(socks) == 2000, f"only {len(socks)} of 2000 connections could be opened"
+        assert reply is not None and reply.status == 200, f"a new request was not served: {reply!r}"
         assert svc.proc.returncode is not None and took <= 2.0, f"SIGINT: still running after {took:.1f} s"
+        assert pool is not None, f"`--help` documents no worker pool size (--threads):\n{help_text}"
+        assert threads <= pool + 8, f"{threads} threads with 2000 idle connections (pool size {pool})"
+    finally:
+        for s in socks:
+            s.close()
+        svc.stop()
+
+
+@pytest.mark.timeout(120)
+def test_idle_connections_are_closed_after_the_documented_idle_timeout():
+    """Item 9: the service drops idle connections (an idle timeout, settable as `--help` documents)."""
+    help_text = _help_text()
+    flag = re.search(r"--idle[a-z-]*timeout[a-z-]*", help_text)
+    assert flag, f"--help documents no idle timeout:\n{help_text}"
+    svc = SandboxProcess(["--access-key-id", AK, flag.group(0), "1"], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
+    socks = []
+    try:
+        host, port = host_port(svc.url)
+        socks = [socket.create_connection((host, port), timeout=5) for _ in range(50)]
+        # a half-sent request is idle too (slowloris): it must not hold its connection forever
+        socks[0].sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        closed = 0
+        deadline = time.monotonic() + 15
+        for s in socks:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                data = s.recv(65536)
+                while data:  # a 408 or the like before closing is fine
+                    data = s.recv(65536)
+                closed += 1
+            except (socket.timeout, TimeoutError):
+                pass
+            except OSError:
+                closed += 1
+        print(f"\nidle timeout 1 s: {closed} of 50 idle connections closed by the service within 15 s")
+        assert closed == 50, f"{50 - closed} of 50 idle connections still open 15 s after an idle timeout of 1 s"
     finally:
         for s in socks:
             s.close()
@@ -663,6 +697,93 @@ def test_ten_megabyte_model_refused_before_sending_with_a_clear_error():
         assert not isinstance(info.value, (ConnectionError, OSError)), "reported as a transport error"
 
 
+BAD_CALL_VALUES = [
+    ("max_tokens=10**5000", lambda c: c.chat("hello", max_tokens=10 ** 5000), "max_tokens"),
+    ("a set inside a message", lambda c: c.chat([{"role": "user", "content": "hi", "x": {1, 2}}]), "messages"),
+    ("bytes as content", lambda c: c.chat([{"role": "user", "content": b"hi"}]), "messages"),
+    ("an object inside a message", lambda c: c.chat([{"role": "user", "content": "hi", "x": object()}]), "messages"),
+]
+
+
+@pytest.mark.parametrize("name,call,arg", BAD_CALL_VALUES, ids=[n for n, _, _ in BAD_CALL_VALUES])
+def test_bad_values_in_a_call_refused_before_sending(name, call, arg):
+    """Item 8: values the API cannot take give a clear error naming the parameter, before sending
+    (not a raw TypeError from the JSON encoder or the int-to-str digit limit)."""
+    with StubServer(_nothing_answers) as srv, make_client(srv.url) as c:
+        with pytest.raises(Exception) as info:
+            call(c)
+        text = str(info.value)
+        print(f"\n{name}: {type(info.value).__name__}: {text[:200]}")
+        assert srv.connections == 0, f"{name}: sent anyway"
+        assert arg in text.lower() or arg.rstrip("s") in text.lower(), f"{name}: the error does not name {arg}: {text[:200]}"
+        assert "Exceeds the limit" not in text and "is not JSON serializable" not in text, (
+            f"{name}: a raw internal error: {text[:200]}")
+
+
+def test_nan_in_a_message_is_not_sent_as_non_standard_json():
+    """Item 8: NaN inside a message is refused, or at least never goes on the wire as bare `NaN`."""
+    def answer(req, sock, server):
+        sock.sendall(http_reply(200, success_body()))
+        return False
+
+    with StubServer(answer) as srv, make_client(srv.url) as c:
+        try:
+            c.chat([{"role": "user", "content": "hi", "score": float("nan")}])
+        except Exception as exc:  # noqa: BLE001 - refusing is fine
+            assert srv.connections == 0, f"refused ({exc}) but only after sending"
+            return
+        form = srv.requests[0].form.get("Messages", "")
+        assert not re.search(r"\bNaN\b|\bInfinity\b", form), f"non-standard JSON on the wire: {form[:200]}"
+
+
+NO_RESEND = [
+    ("dropped after the request was read", "drop"),
+    ("read timeout after the request was read", "hold"),
+    ("stream dropped after its first event", "stream-drop"),
+]
+
+
+@pytest.mark.parametrize("name,kind", NO_RESEND, ids=[n for n, _ in NO_RESEND])
+def test_no_retry_once_the_request_may_have_reached_the_model(name, kind):
+    """Issue 13's rule, which issue 12's fixes must keep: by default a request the service may have
+    processed is sent exactly once, and the error says the outcome is unknown."""
+    def respond(req, sock, server):
+        if kind == "hold":
+            time.sleep(2.0)
+        elif kind == "stream-drop":
+            sock.sendall(sse_head(chunked=True) + chunk(sse_event("Hel")))
+            time.sleep(0.1)
+        return False
+
+    with StubServer(respond) as srv, make_client(srv.url, timeout=0.7) as c:
+        with pytest.raises(Exception) as info:
+            if kind == "stream-drop":
+                with c.stream("hello") as s:
+                    for _ in s:
+                        pass
+            else:
+                c.chat("hello")
+        time.sleep(0.3)
+        text = str(info.value)
+        print(f"\n{name}: {len(srv.requests)} request(s); {type(info.value).__name__}: {text[:200]}")
+        assert len(srv.requests) == 1, f"{name}: sent {len(srv.requests)} times"
+        assert re.search(r"unknown|may have|processed", text, re.I), f"{name}: the error does not say the outcome is unknown: {text}"
+
+
+def test_unavailable_service_is_retried_then_answers():
+    """The other side of the rule: a 503 ServiceUnavailable (provably not run) is retried."""
+    def respond(req, sock, server):
+        if len(server.requests) < 3:
+            sock.sendall(http_reply(503, gateway_body("ServiceUnavailable")))
+        else:
+            sock.sendall(http_reply(200, success_body("finally")))
+        return False
+
+    with StubServer(respond) as srv, make_client(srv.url, backoff_base=0.01, backoff_cap=0.05) as c:
+        result = c.chat("hello")
+        assert result.text == "finally" and len(srv.requests) == 3
+
+
 # =========================================================================== batch
 
 def _chat_many():
@@ -772,7 +893,7 @@ def test_ctrl_c_during_chat_many_stops_sending_marks_in_flight_unknown_and_resum
             after_interrupt = svc.server.arrivals_since(svc.interrupted_at + 0.7)
             in_flight = {r.prompt for r in svc.server.requests if r.time <= svc.interrupted_at + 0.2}
             print(f"\ninterrupted after {len(in_flight)} in flight; raised={raised}; "
-                  f"arrivals after return: {len(late)}, after interrupt+0.5s: {len(after_interrupt)}")
+                  f"arrivals after return: {len(late)}, after interrupt+0.7s: {len(after_interrupt)}")
             assert not raised, "KeyboardInterrupt escaped chat_many: no frame to account for the rows or resume from"
             assert not late, f"{len(late)} request(s) arrived after chat_many returned: {[r.prompt for r in late]}"
             assert not after_interrupt, f"{len(after_interrupt)} request(s) arrived after the Ctrl-C"
@@ -807,16 +928,17 @@ def test_ctrl_c_during_chat_many_stops_sending_marks_in_flight_unknown_and_resum
 def test_ctrl_c_during_a_retry_storm_stops_every_worker():
     """Item 4 under retries: every reply is a retryable 503; after Ctrl-C no request arrives any more."""
     prompts = [f"storm-{i:02d}" for i in range(12)]
-    svc = _SlowService(mode="unavailable", interrupt_after=10)
+    svc = _SlowService(mode="unavailable", interrupt_after=8)
     try:
-        with make_client(svc.server.url, backoff_base=0.05, backoff_cap=0.2) as c:
+        # each call retries 10 times over ~3 s: a worker left running after Ctrl-C shows up as arrivals
+        with make_client(svc.server.url, backoff_base=0.2, backoff_cap=0.5, max_retries=10) as c:
             frame, raised, t_return = _run_interrupted(svc, prompts, c)
             assert svc.interrupted_at is not None
-            time.sleep(3.0)
+            time.sleep(4.0)
             late = svc.server.arrivals_since(t_return)
             after_interrupt = svc.server.arrivals_since(svc.interrupted_at + 0.7)
             print(f"\nretry storm: {len(svc.server.requests)} arrivals; raised={raised}; "
-                  f"after return {len(late)}, after interrupt+0.5s {len(after_interrupt)}")
+                  f"after return {len(late)}, after interrupt+0.7s {len(after_interrupt)}")
             assert not late, f"{len(late)} request(s) arrived after chat_many returned"
             assert not after_interrupt, f"{len(after_interrupt)} request(s) arrived after the Ctrl-C"
             assert not raised, "KeyboardInterrupt escaped chat_many"
