@@ -163,6 +163,48 @@ def test_sandbox_rss_bounded_after_300_requests_of_0_9_mb(tmp_path):
         svc.stop()
 
 
+_IN_PROCESS_RSS_SCRIPT = r"""
+import json, sys, time
+from dms_magic.sandbox import start
+from dms_magic.client import DmsChatClient
+
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
+
+with start(access_key_id="AK12", access_key_secret="SK12") as sb, \
+        DmsChatClient(sb.url, access_key_id="AK12", access_key_secret="SK12", instance_id=1) as c:
+    c.chat("warm up 我叫张伟", need_desensitization=True, desensitization_rule="UserInfo")
+    start_rss = peak = rss()
+    base = ("lorem ipsum dolor sit amet " * 40000)[:900_000]
+    done = 0
+    deadline = time.monotonic() + 500
+    for i in range(200):
+        if time.monotonic() > deadline:
+            break
+        c.chat(f"REQ{i:04d} " + base[9:], need_desensitization=False)
+        done += 1
+        if i % 20 == 0:
+            peak = max(peak, rss())
+    peak = max(peak, rss())
+    print(json.dumps({"done": done, "start": start_rss, "peak": peak, "journal": len(sb.received)}))
+"""
+
+
+@pytest.mark.timeout(900)
+def test_in_process_sandbox_rss_bounded_after_200_prompts_of_0_9_mb():
+    """Item 1, in a kernel: the in-process sandbox (start()) and its client add < 150 MB after 200
+    prompts of 0.9 MB (it added 361 MB)."""
+    out = subprocess.run([sys.executable, "-c", _IN_PROCESS_RSS_SCRIPT], capture_output=True, text=True,
+                         timeout=800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\nin-process: {figures}")
+    assert figures["done"] == 200, f"only {figures['done']} of 200 prompts within 500 s"
+    assert figures["peak"] - figures["start"] < 150, (
+        f"RSS grew {figures['peak'] - figures['start']:.0f} MB ({figures['start']:.0f} -> {figures['peak']:.0f} MB)")
+
+
 def test_inspection_endpoint_does_not_give_prompts_to_anyone_unsigned():
     """Item 9: `/_sandbox/received` needs credentials (or is in-process only): an unsigned GET, or one
     signed with a wrong secret, must not return a prompt the service received."""
@@ -681,6 +723,35 @@ def test_secrets_never_in_traceback_locals_reprs_or_logs(kind):
              for what, secret in (("AccessKey secret", SK), ("STS token", STS),
                                   *(("signature", s) for s in signatures)) if secret in text]
     assert not leaks, f"{kind} ({type(exc).__name__}): " + "; ".join(leaks)
+
+
+@pytest.mark.parametrize("kind", ["gateway 400", "dropped after read"])
+def test_secrets_never_in_a_verbose_ipython_traceback(ip, capsys, kind):
+    """Item 10 as a user meets it: `%xmode Verbose` prints every frame's locals; a failing call's
+    traceback must not show the secret, the STS token or the signature."""
+    def respond(req, sock, server):
+        if kind == "gateway 400":
+            sock.sendall(http_reply(400, gateway_body("InvalidParameter")))
+        return False
+
+    with StubServer(respond) as srv:
+        client = make_client(srv.url, security_token=STS, max_retries=0)
+        ip.user_ns["leaky_client"] = client
+        ip.run_line_magic("xmode", "Verbose")
+        try:
+            capsys.readouterr()
+            res = ip.run_cell("leaky_client.chat('hello')")
+            out = capsys.readouterr()
+        finally:
+            ip.run_line_magic("xmode", "Context")
+            ip.user_ns.pop("leaky_client", None)
+            client.close()
+        text = out.out + out.err
+        assert not res.success and "Error" in text, text[-500:]
+        signatures = [r.signature for r in srv.requests if r.signature]
+        leaks = [what for what, secret in (("AccessKey secret", SK), ("STS token", STS),
+                                           *(("signature", s) for s in signatures)) if secret in text]
+        assert not leaks, f"{kind}: {leaks} in the %xmode Verbose traceback"
 
 
 def test_ten_megabyte_model_refused_before_sending_with_a_clear_error():
