@@ -7,7 +7,6 @@ request may have reached the model).
 """
 from __future__ import annotations
 
-import _thread
 import gc
 import json
 import logging
@@ -69,12 +68,21 @@ def _help_text() -> str:
     return out.stdout + out.stderr
 
 
+def _help_option(help_text: str, pattern: str) -> tuple[str, str] | None:
+    """(flag, description) of the first option in the `options:` section whose flag matches."""
+    section = help_text.split("options:", 1)[-1]
+    blocks = re.split(r"\n(?=  -)", section)
+    for block in blocks:
+        m = re.match(r"\s*(?:-\w, )?(--[\w-]+)", block)
+        if m and re.fullmatch(pattern, m.group(1)):
+            return m.group(1), " ".join(block.split())
+    return None
+
+
 def _documented_pool_size(help_text: str) -> int | None:
-    """The worker-pool size `--help` documents (the default of --threads or a flag like it)."""
-    m = re.search(r"--threads\b[^\n]*(?:\n\s+[^\n-][^\n]*)*", help_text)
-    if not m:
-        return None
-    d = re.search(r"default[:\s]*(\d+)", m.group(0))
+    """The worker-pool size `--help` documents (the default of --threads)."""
+    found = _help_option(help_text, r"--threads")
+    d = re.search(r"default[:\s]*(\d+)", found[1]) if found else None
     return int(d.group(1)) if d else None
 
 
@@ -272,9 +280,9 @@ def test_2000_idle_connections_keep_threads_bounded_and_sigint_stops_within_2s()
 def test_idle_connections_are_closed_after_the_documented_idle_timeout():
     """Item 9: the service drops idle connections (an idle timeout, settable as `--help` documents)."""
     help_text = _help_text()
-    flag = re.search(r"--idle[a-z-]*timeout[a-z-]*", help_text)
+    flag = _help_option(help_text, r"--idle[a-z-]*timeout[a-z-]*")
     assert flag, f"--help documents no idle timeout:\n{help_text}"
-    svc = SandboxProcess(["--access-key-id", AK, flag.group(0), "1"], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
+    svc = SandboxProcess(["--access-key-id", AK, flag[0], "1"], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
     socks = []
     try:
         host, port = host_port(svc.url)
@@ -396,12 +404,15 @@ def test_sandbox_secret_from_environment_and_file_not_on_command_line(tmp_path):
     """Item 10: the secret can come from an environment variable or a file, `--help` says so, and it
     is neither in the command line (ps) nor in what the service prints."""
     help_text = _help_text()
-    file_flag = re.search(r"(--[a-z-]*secret[a-z-]*file[a-z-]*|--[a-z-]*file[a-z-]*secret[a-z-]*)", help_text)
-    env_named = re.search(r"\$?[A-Z_]*SECRET[A-Z_]*", help_text)
+    file_flag = _help_option(help_text, r"--[a-z-]*secret[a-z-]*file[a-z-]*|--[a-z-]*file[a-z-]*secret[a-z-]*")
+    secret_help = _help_option(help_text, r"--[a-z-]*secret")
+    described = secret_help[1] if secret_help else ""
+    env_named = (re.search(r"\$([A-Z][A-Z0-9_]*)", described)
+                 or re.search(r"environment variable\s+([A-Z][A-Z0-9_]+)", described))
     assert env_named, f"--help names no environment variable for the secret:\n{help_text}"
     assert file_flag, f"--help documents no way to read the secret from a file:\n{help_text}"
 
-    env_var = env_named.group(0).lstrip("$")
+    env_var = env_named.group(1)
     svc = SandboxProcess(["--access-key-id", AK], env={env_var: SK})
     try:
         host, port = host_port(svc.url)
@@ -418,12 +429,12 @@ def test_sandbox_secret_from_environment_and_file_not_on_command_line(tmp_path):
     secret_file = tmp_path / "sandbox-secret"
     secret_file.write_text(SK + "\n")
     secret_file.chmod(0o600)
-    svc = SandboxProcess(["--access-key-id", AK, file_flag.group(1), str(secret_file)],
+    svc = SandboxProcess(["--access-key-id", AK, file_flag[0], str(secret_file)],
                          env={env_var: "some-other-secret-from-env"})
     try:
         host, port = host_port(svc.url)
         good = send_raw(host, port, signed_request(svc.url, AK, SK))
-        assert good is not None and good.status == 200, f"secret from {file_flag.group(1)} not used: {good!r}"
+        assert good is not None and good.status == 200, f"secret from {file_flag[0]} not used: {good!r}"
         assert SK.encode() not in svc.output
     finally:
         svc.stop()
@@ -893,9 +904,15 @@ def test_chat_many_bad_arguments_one_clear_error_nothing_sent(name, kw, arg):
                     f"server saw {srv.connections} connection(s)")
 
 
+def _ctrl_c():
+    """What a terminal's Ctrl-C does: SIGINT, delivered to the main thread. (`_thread.interrupt_main()`
+    only sets a flag: a main thread blocked waiting on a lock would not see it until woken.)"""
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+
 class _SlowService:
     """A stub that holds each answer `hold` seconds (or answers `mode` at once), counts arrivals per
-    prompt and fires a simulated Ctrl-C (`_thread.interrupt_main`) when `interrupt_after` arrived."""
+    prompt and fires a Ctrl-C (SIGINT to the main thread) when `interrupt_after` arrived."""
 
     def __init__(self, *, hold=4.0, interrupt_after=4, mode="slow"):
         self.hold, self.interrupt_after, self.mode = hold, interrupt_after, mode
@@ -909,7 +926,7 @@ class _SlowService:
             n = len(server.requests)
             if self.interrupt_after and n >= self.interrupt_after and self.interrupted_at is None:
                 self.interrupted_at = time.monotonic()
-                threading.Timer(0.2, _thread.interrupt_main).start()
+                threading.Timer(0.2, _ctrl_c).start()
         if self.mode == "fast":
             sock.sendall(http_reply(200, success_body(f"answer to {req.prompt}")))
         elif self.mode == "unavailable":
