@@ -146,12 +146,13 @@ def looks_like_traceback(body: bytes) -> bool:
     return "Traceback (most recent call last)" in text or 'File "' in text or "RecursionError" in text
 
 
-def gateway_error_problems(reply: Reply | None) -> list[str]:
-    """Why ``reply`` is not a 4xx carrying the gateway's error JSON (empty list: it is)."""
+def gateway_error_problems(reply: Reply | None, *, also_allowed=()) -> list[str]:
+    """Why ``reply`` is not a 4xx carrying the gateway's error JSON with a code other than
+    InternalError (a refusal is not an internal failure); empty list: it is."""
     if reply is None:
         return ["the server closed the connection without an answer"]
     problems = []
-    if not 400 <= reply.status < 500:
+    if not (400 <= reply.status < 500 or reply.status in also_allowed):
         problems.append(f"status {reply.status}, expected 4xx")
     if looks_like_traceback(reply.body):
         problems.append("the body contains a traceback")
@@ -162,6 +163,8 @@ def gateway_error_problems(reply: Reply | None) -> list[str]:
     else:
         if not isinstance(body, dict) or not GATEWAY_KEYS <= set(body):
             problems.append(f"body lacks the gateway keys {sorted(GATEWAY_KEYS)}: {str(body)[:200]}")
+        elif body.get("Code") == "InternalError":
+            problems.append(f"Code InternalError ({body.get('Message')!r}) for a request the server refused")
     return problems
 
 
