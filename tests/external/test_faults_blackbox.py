@@ -543,6 +543,10 @@ BAD_CONSTRUCTOR = [
     ("endpoint=123", {"endpoint": 123}, "endpoint"),
     ("endpoint=''", {"endpoint": ""}, "endpoint"),
     ("endpoint='   '", {"endpoint": "   "}, "endpoint"),
+    ("endpoint with CRLF", {"endpoint": "127.0.0.1:1\r\nX-Injected: yes"}, "endpoint"),
+    ("timeout=0", {"timeout": 0}, "timeout"),
+    ("backoff_cap < backoff_base", {"backoff_base": 5, "backoff_cap": 1}, "backoff"),
+    ("retry_on_timeout='yes'", {"retry_on_timeout": "yes"}, "retry_on_timeout"),
 ]
 
 
@@ -684,6 +688,14 @@ def test_stream_close_from_another_thread_20_times():
     assert not failures, f"{len(failures)} problem(s) in 20 rounds:\n" + "\n".join(failures[:10])
 
 
+def _safe_repr(method) -> str:
+    try:
+        value = method() if callable(method) else method
+    except Exception as exc:  # noqa: BLE001
+        return repr(exc)
+    return repr(value) + str(value)
+
+
 def _secret_texts(exc, client, srv, log_text):
     """Every text a secret must not reach: traceback with locals, str/repr, client repr, logs."""
     te = traceback.TracebackException.from_exception(exc, capture_locals=True)
@@ -693,6 +705,7 @@ def _secret_texts(exc, client, srv, log_text):
         "repr(exc)": repr(exc),
         "exc attributes": repr(vars(exc)) if hasattr(exc, "__dict__") else "",
         "repr(client)": repr(client) + str(client),
+        "repr(client.credentials())": _safe_repr(getattr(client, "credentials", None)),
         "logs": log_text,
     }
     signatures = [r.signature for r in srv.requests if r.signature]
@@ -882,6 +895,30 @@ def test_no_retry_once_the_request_may_have_reached_the_model(name, kind):
         print(f"\n{name}: {len(srv.requests)} request(s); {type(info.value).__name__}: {text[:200]}")
         assert len(srv.requests) == 1, f"{name}: sent {len(srv.requests)} times"
         assert re.search(r"unknown|may have|processed", text, re.I), f"{name}: the error does not say the outcome is unknown: {text}"
+
+
+@pytest.mark.parametrize("first", ["503 reply", "ServiceUnavailable as the first event"])
+def test_stream_retried_before_its_first_event_when_provably_not_run(first):
+    """Item 13 with issue 13's rule: a stream whose first attempt was refused before any answer
+    (503, or a first event saying ServiceUnavailable) is retried and completes."""
+    def respond(req, sock, server):
+        if len(server.requests) == 1:
+            if first == "503 reply":
+                sock.sendall(http_reply(503, gateway_body("ServiceUnavailable")))
+            else:
+                ev = {"RequestId": "REQ-U", "Success": False, "Code": "ServiceUnavailable",
+                      "ErrorCode": "ServiceUnavailable", "ErrorMessage": "try later"}
+                sock.sendall(sse_head(chunked=True) + chunk(b"data: " + json.dumps(ev).encode() + b"\n\n")
+                             + b"0\r\n\r\n")
+        else:
+            sock.sendall(sse_head(chunked=True) + chunk(sse_event("Hel")) + chunk(sse_event("lo", finish="stop"))
+                         + b"0\r\n\r\n")
+        return False
+
+    with StubServer(respond) as srv, make_client(srv.url, backoff_base=0.01, backoff_cap=0.05) as c:
+        with c.stream("hello") as s:
+            text = "".join(ch.text for ch in s)
+        assert text == "Hello" and len(srv.requests) == 2, (text, len(srv.requests))
 
 
 def test_unavailable_service_is_retried_then_answers():
