@@ -295,11 +295,12 @@ class StubServer:
 
 
 def http_reply(status: int, body: bytes, *, content_type="application/json", extra_headers=None,
-               content_length: int | None = None) -> bytes:
+               content_length: int | None = None, keep_alive: bool = False) -> bytes:
     reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 503: "Service Unavailable"}.get(status, "X")
     headers = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {content_type}",
                f"Content-Length: {len(body) if content_length is None else content_length}",
-               "Connection: close"] + [f"{k}: {v}" for k, v in (extra_headers or {}).items()]
+               "Connection: " + ("keep-alive" if keep_alive else "close")] + [
+        f"{k}: {v}" for k, v in (extra_headers or {}).items()]
     return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
 
 
