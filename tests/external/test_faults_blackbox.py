@@ -298,6 +298,40 @@ def test_2000_idle_connections_keep_threads_bounded_and_sigint_stops_within_2s()
 
 
 @pytest.mark.timeout(120)
+def test_sigint_stops_the_service_within_2s_while_requests_are_being_served():
+    """Item 9 (prompt shutdown): Ctrl-C stops the service within 2 s even while every worker is busy
+    with a slow answer (`--latency-ms 20000`) and more requests wait behind them."""
+    svc = SandboxProcess(["--access-key-id", AK, "--latency-ms", "20000"], env={"DMS_MAGIC_SANDBOX_SECRET": SK})
+    senders = []
+    try:
+        host, port = host_port(svc.url)
+
+        def send():
+            try:
+                send_raw(host, port, signed_request(svc.url, AK, SK), timeout=30)
+            except OSError:
+                pass
+
+        senders = [threading.Thread(target=send, daemon=True) for _ in range(24)]
+        for t in senders:
+            t.start()
+        time.sleep(2.0)  # let them arrive and occupy the pool
+        t0 = time.monotonic()
+        svc.proc.send_signal(signal.SIGINT)
+        try:
+            svc.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.monotonic() - t0
+        print(f"\nSIGINT with 24 slow requests in progress: exit after {took:.2f} s (rc {svc.proc.returncode})")
+        assert svc.proc.returncode is not None and took <= 2.0, f"still running {took:.1f} s after SIGINT"
+    finally:
+        svc.stop()
+        for t in senders:
+            t.join(5)
+
+
+@pytest.mark.timeout(120)
 def test_idle_connections_are_closed_after_the_documented_idle_timeout():
     """Item 9: the service drops idle connections (an idle timeout, settable as `--help` documents)."""
     help_text = _help_text()
