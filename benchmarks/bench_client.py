@@ -7,7 +7,8 @@ validating the request, signing, HTTP, and parsing the reply into a result objec
 shown too but depends on the shared machine; the target is on CPU.
 
 Peer: ``alibabacloud_dms_enterprise20181101.Client.chat_with_desensitize_with_options`` (the
-official SDK, ACS3-HMAC-SHA256, its own pooled requests session). Target: ours <= 0.5x.
+official SDK, ACS3-HMAC-SHA256, its own pooled requests session). Target: ours <= 1.0x (issue 14:
+the transport is urllib3, not hand-written; CPU per call matters little next to a model's latency).
 """
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ def run(calls: int = CALLS, rounds: int = ROUNDS) -> list[dict]:
     (ours_cpu, ours_wall), (sdk_cpu, sdk_wall) = best["ours"], best["sdk"]
     return [{
         "case": "chat() client CPU per call vs official SDK",
-        "ratio": ours_cpu / sdk_cpu, "target": 0.5,
+        "ratio": ours_cpu / sdk_cpu, "target": 1.0,
         "ours_cpu_us": ours_cpu * 1e6, "sdk_cpu_us": sdk_cpu * 1e6,
         "ours_wall_us": ours_wall * 1e6, "sdk_wall_us": sdk_wall * 1e6, "calls": calls,
         "note": "peer: alibabacloud_dms_enterprise20181101 chat_with_desensitize_with_options",

@@ -4,9 +4,10 @@ The sandbox runs in its own process (``python -m dms_magic.sandbox``); this proc
 16 threads of ``DmsChatClient.chat`` (signed requests, PII in every prompt, NeedDesensitization on),
 the way a batch does. Peers in the same run:
 
-- floor: a bare threaded werkzeug app answering a fixed JSON body, in its own process — the HTTP
-  stack and client with no sandbox work at all (also with the same 100 ms sleep: the best a
-  100 ms server could do with this client on this machine);
+- floor: a bare WSGI app answering a fixed JSON body on the sandbox's own server (waitress, the
+  same 16 worker threads), in its own process — the HTTP stack and client with no sandbox work at
+  all (also with the same 100 ms sleep: the best a 100 ms server could do with this client on this
+  machine);
 - sandbox, masking off — what masking costs;
 - sandbox, masking on — the capacity (requests/s with no injected latency);
 - sandbox with ``--latency-ms 100``, masking on — a 100 ms-latency batch at concurrency 16, whose
@@ -33,10 +34,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _FLOOR_APP = r"""
 import json, sys, time
-from werkzeug.serving import make_server, WSGIRequestHandler
+from waitress.server import create_server
 from werkzeug.wrappers import Response
-class Quiet(WSGIRequestHandler):
-    def log_request(self, *a, **k): pass
+from dms_magic.sandbox.server import DEFAULT_THREADS
 BODY = json.dumps({"RequestId": "x", "Success": True, "Data": {"Choices": [{"FinishReason": "stop",
     "Message": {"Content": "ok", "Role": "assistant"}}], "Usage": {}}})
 DELAY = float(sys.argv[1]) / 1000
@@ -45,10 +45,10 @@ def app(environ, start_response):
     environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     return Response(BODY, content_type="application/json", headers={"X-Dms-Magic-Backend": "sandbox"})(
         environ, start_response)
-server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
-print(f"serving at http://127.0.0.1:{server.server_port}", flush=True)
+server = create_server(app, host="127.0.0.1", port=0, threads=DEFAULT_THREADS, asyncore_use_poll=True)
+print(f"serving at http://127.0.0.1:{server.effective_port}", flush=True)
 print("AccessKey id: -", flush=True)
-server.serve_forever()
+server.run()
 """
 
 
@@ -57,7 +57,9 @@ def _prompts(n: int) -> list[str]:
 
 
 def _serve(args: list[str]) -> tuple[subprocess.Popen, str]:
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # The secret travels in the environment, not on the command line (where `ps` would show it).
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               DMS_MAGIC_SANDBOX_SECRET=SECRET)
     process = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env=env)
     url = process.stdout.readline().split()[-1]
@@ -66,8 +68,8 @@ def _serve(args: list[str]) -> tuple[subprocess.Popen, str]:
 
 
 def _sandbox(latency_ms: int = 0) -> tuple[subprocess.Popen, str]:
-    return _serve(["-m", "dms_magic.sandbox", "--port", "0", "--access-key-id", KEY_ID, "--access-key-secret",
-                   SECRET, "--latency-ms", str(latency_ms), "--seed", "1"])
+    return _serve(["-m", "dms_magic.sandbox", "--port", "0", "--access-key-id", KEY_ID,
+                   "--latency-ms", str(latency_ms), "--seed", "1"])
 
 
 def _load(url: str, prompts: list[str], *, mask: bool, concurrency: int) -> tuple[float, list[float]]:
@@ -106,7 +108,7 @@ def run(requests: int = REQUESTS, concurrency: int = CONCURRENCY, latency_ms: in
     prompts = _prompts(requests)
     needed = concurrency / (latency_ms / 1000)  # requests/s a batch with this latency and concurrency runs at
     cases = [
-        ("floor: bare werkzeug app, fixed JSON", ["-c", _FLOOR_APP, "0"], False, 0),
+        ("floor: bare app on waitress, fixed JSON", ["-c", _FLOOR_APP, "0"], False, 0),
         ("sandbox, masking off", None, False, 0),
         ("sandbox, masking on (capacity)", None, True, 0),
         (f"floor + {latency_ms} ms sleep", ["-c", _FLOOR_APP, str(latency_ms)], False, latency_ms),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from dms_magic.defaults import __version__  # noqa: F401  (one home: the client's User-Agent reads it too)
 
 # public name -> module that defines it
 _LAZY = {
@@ -22,8 +22,8 @@ _LAZY = {
     "chat": "dms_magic.session",
     "stream": "dms_magic.session",
     "default_client": "dms_magic.session",
-    "compare": "dms_magic.compare",
-    "Comparison": "dms_magic.compare",
+    "compare": "dms_magic.comparison",
+    "Comparison": "dms_magic.comparison",
     "chat_many": "dms_magic.batch",
     "form": "dms_magic.notebook.widgets",
 }

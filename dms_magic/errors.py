@@ -7,16 +7,31 @@ Two shapes arrive from DMS (see DESIGN.md "Wire facts"):
   and the model-side error carried inside ``Data`` (``{"StatusCode": "400", "Message", "Type"}``).
 
 ``from_response`` turns either into one ``DmsError`` subclass carrying ``.code``, ``.message``,
-``.request_id``, ``.http_status``, ``.recommend`` and a one-line ``.hint`` saying what to do.
+``.request_id``, ``.http_status`` (the HTTP status received), ``.model_status`` (the model call's own
+``Data.StatusCode``, when it failed), ``.recommend`` and a one-line ``.hint`` saying what to do.
 ``is_retryable`` is the one place that decides what the client retries.
+
+The most specific failure wins: the reference page's own example carries the placeholder
+``ErrorCode``/``ErrorMessage: "UnknownError"`` next to ``Success: true``, so a model failure inside
+``Data`` (``StatusCode``, ``Message``, ``Type``, maybe ``Code``) is preferred to a placeholder at the
+top, and the error's class follows that real failure. ``Data`` may be an object or the JSON string
+the SDKs type the streamed reply's ``Data`` as. A gateway may answer in XML
+(``<Error><Code>...</Code>...``); its fields are read the same way.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-# result.py's tolerant readers (any key case, numbers as strings); it imports nothing heavy.
-from dms_magic.result import pick, to_int
+# result.py's tolerant readers (any key case, numbers as strings, Data as an object or a JSON
+# string); it imports nothing heavy.
+from dms_magic.values import data_of, pick, to_int
+
+# Codes the service puts at the top of a reply that say nothing (the reference page's example has
+# them on a success): a more specific failure inside Data replaces them.
+PLACEHOLDER_CODES = frozenset({"UnknownError", "Unknown", ""})
+# The RAM action named in the hints when the action called is not known.
+DEFAULT_ACTION = "ChatWithDesensitize"
 
 # One line per known code: what to do about it. Keys are exact codes; families are matched by
 # prefix in ``hint_for`` (Throttling.User -> Throttling, Forbidden.RAM -> Forbidden.RAM, ...).
@@ -39,7 +54,10 @@ HINTS: dict[str, str] = {
     "NoPermission": "no permission: grant dms:ChatWithDesensitize (and access to the DMS instance).",
     "InvalidInstanceId": "the DMS instance id is wrong or not in this region; check instance_id and the endpoint.",
     "InstanceNotFound": "the DMS instance id is wrong or not in this region; check instance_id and the endpoint.",
-    "InternalError": "a server-side error; retried automatically; if it persists, report the request id.",
+    "InternalError": ("a server-side error; not retried automatically, as the request may have reached the model "
+                      "(retry_on_timeout=True opts in); if it persists, report the request id."),
+    "TruncatedStream": ("the stream ended before its final event: the answer is incomplete (the text so far is on "
+                        ".partial_text); the request was processed, so it is not retried automatically."),
     "ServiceUnavailable": "the service is temporarily unavailable; retried automatically; try again later.",
     "RequestTimeout": "the request timed out; retried automatically; raise timeout= for long answers.",
     "ConnectionError": "could not reach the endpoint; check the endpoint, network, proxy or VPC settings.",
@@ -50,28 +68,39 @@ HINTS: dict[str, str] = {
 
 
 class DmsError(Exception):
-    """An error from DMS (or on the way to it). Never carries a secret: only what the server said."""
+    """An error from DMS (or on the way to it). Never carries a secret: only what the server said.
+
+    ``.http_status`` is the HTTP status received; ``.model_status`` the failed model call's own
+    status (``Data.StatusCode``, often inside an HTTP 200) and ``.error_type`` its ``Data.Type``;
+    ``.action`` the API action called (its RAM permission is what the hints name)."""
 
     default_code = "UnknownError"
 
     def __init__(self, message: str = "", *, code: str | None = None, request_id: str | None = None,
                  http_status: int | None = None, recommend: str | None = None, host_id: str | None = None,
-                 hint: str | None = None, raw: Mapping[str, Any] | None = None):
+                 hint: str | None = None, raw: Mapping[str, Any] | None = None, model_status: int | None = None,
+                 error_type: str | None = None, action: str | None = None):
         self.code = code or self.default_code
         self.message = message or self.code
         self.request_id = request_id
         self.http_status = http_status
+        self.model_status = model_status
+        self.error_type = error_type
+        self.action = action
         self.recommend = recommend
         self.host_id = host_id
-        self.hint = hint if hint is not None else hint_for(self.code)
+        self.hint = hint if hint is not None else hint_for(self.code, action)
         self.raw = dict(raw) if raw else {}
         super().__init__(self._line())
 
     def _line(self) -> str:
         # One line: code, message, what to do, request id (what support asks for).
         parts = [f"{self.code}: {' '.join(self.message.split())}"]  # servers put newlines in messages
-        if self.http_status:
-            parts[0] = f"{parts[0]} (HTTP {self.http_status})"
+        statuses = [f"HTTP {self.http_status}"] if self.http_status else []
+        if self.model_status:
+            statuses.append(f"model status {self.model_status}")
+        if statuses:
+            parts[0] = f"{parts[0]} ({', '.join(statuses)})"
         if self.hint:
             parts.append(f"Hint: {self.hint}")
         if self.request_id:
@@ -79,8 +108,9 @@ class DmsError(Exception):
         return " — ".join(parts)
 
     def __repr__(self) -> str:
+        model = f", model_status={self.model_status!r}" if self.model_status is not None else ""
         return (f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
-                f"http_status={self.http_status!r}, request_id={self.request_id!r})")
+                f"http_status={self.http_status!r}{model}, request_id={self.request_id!r})")
 
     # IPython shows only this line for a failing cell instead of a long traceback.
     def _render_traceback_(self) -> list[str]:
@@ -111,6 +141,13 @@ class TransportError(DmsError):
     """Connection errors and timeouts: nothing (complete) came back. Retryable."""
 
 
+class RequestCancelledError(DmsError):
+    """The caller cancelled (``DmsChatClient.cancellable``) before this attempt was sent: nothing
+    reached the service for it."""
+
+    default_code = "RequestCancelled"
+
+
 class OutcomeUnknownError(TransportError):
     """The request was fully sent, then the connection timed out or dropped before a complete
     reply: the service may have run the model (and billed it). Not retried unless the caller opts
@@ -120,21 +157,34 @@ class OutcomeUnknownError(TransportError):
     default_code = "OutcomeUnknown"
 
 
+class TruncatedStreamError(OutcomeUnknownError):
+    """A stream that ended or broke off before its final event: the answer is incomplete and the
+    service did run the model. ``.partial_text`` holds the text received. Not retried."""
+
+    default_code = "TruncatedStream"
+    partial_text: str = ""
+
+
 _RETRYABLE = (ThrottlingError, ServiceError, TransportError)
 
 
-def hint_for(code: str | None) -> str | None:
-    """The hint for an exact code, else for its family (the longest known prefix)."""
+def hint_for(code: str | None, action: str | None = None) -> str | None:
+    """The hint for an exact code, else for its family (the longest known prefix). ``action``: the
+    API action called; permission hints name its RAM action (``dms:ChatWithDesensitizeSSE`` for
+    a streamed call: the SSE twin has its own permission)."""
     if not code:
         return None
-    if code in HINTS:
-        return HINTS[code]
-    best = None
-    for known in HINTS:
-        if code.startswith(known + ".") or (known == "Throttling" and code.startswith("Throttling")):
-            if best is None or len(known) > len(best):
-                best = known
-    return HINTS[best] if best else None
+    hint = HINTS.get(code)
+    if hint is None:
+        best = None
+        for known in HINTS:
+            if code.startswith(known + ".") or (known == "Throttling" and code.startswith("Throttling")):
+                if best is None or len(known) > len(best):
+                    best = known
+        hint = HINTS[best] if best else None
+    if hint and action and action != DEFAULT_ACTION:
+        hint = hint.replace(f"dms:{DEFAULT_ACTION}", f"dms:{action}")
+    return hint
 
 
 def _class_for(code: str, http_status: int | None) -> type[DmsError]:
@@ -180,46 +230,86 @@ def _model_error_code(status: int | None) -> str:
     return "InvalidParameter"
 
 
-def from_response(status: int | None, body: Any) -> DmsError:
-    """The DmsError for a gateway error, a business error, or an unreadable reply."""
+def _xml_fields(text: str) -> dict[str, str] | None:
+    """``<Error><Code>..</Code><Message>..</Message>...</Error>`` (a gateway's XML error) as a dict."""
+    if not text.lstrip().startswith("<") or len(text) > 65536:
+        return None
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(text.strip())
+    except ET.ParseError:  # an HTML page, or not XML at all
+        return None
+    fields = {child.tag: (child.text or "").strip() for child in root}
+    return fields if any(k in fields for k in ("Code", "code", "ErrorCode")) else None
+
+
+def _model_failure(body: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]] | None:
+    """(StatusCode >= 400, Data) of a failed model call that DMS passed inside Data, else None."""
+    data = data_of(body)
+    status = to_int(_get(data, "StatusCode")) if data else None
+    return (status, data) if status is not None and status >= 400 else None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    try:
+        return (headers.get(name) or headers.get(name.title()) or None) if headers is not None else None
+    except AttributeError:
+        return None
+
+
+def from_response(status: int | None, body: Any, *, headers: Any = None, action: str | None = None) -> DmsError:
+    """The DmsError for a gateway error, a business error, a model failure inside Data, or an
+    unreadable reply. ``headers``: the reply's headers (the request id falls back to
+    ``x-acs-request-id``); ``action``: the API action called (named in permission hints)."""
+    header_id = _header(headers, "x-acs-request-id")
     if not isinstance(body, Mapping):
         text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body or "")
-        code = "ServiceUnavailable" if status in (502, 503, 504) else (
-            "InternalError" if status and status >= 500 else "UnknownError")
-        return _class_for(code, status)(f"unreadable reply: {text[:200]!r}" if text else "empty reply",
-                                        code=code, http_status=status)
-    request_id = _get(body, "RequestId")
+        fields = _xml_fields(text)
+        if fields is None:
+            code = "ServiceUnavailable" if status in (502, 503, 504) else (
+                "InternalError" if status and status >= 500 else "UnknownError")
+            return _class_for(code, status)(f"unreadable reply: {text[:200]!r}" if text else "empty reply",
+                                            code=code, http_status=status, request_id=header_id, action=action)
+        body = fields
+    request_id = _get(body, "RequestId") or header_id
     code = _get(body, "Code", "ErrorCode")
     message = _get(body, "Message", "ErrorMessage")
-    data_status = _model_failure(body)
-    if code is None and data_status is not None:
+    if code is not None and str(code) in PLACEHOLDER_CODES:
+        code = None  # says nothing: a specific failure below, else the status, names it
+        if message is not None and str(message) in PLACEHOLDER_CODES:
+            message = None
+    model_status = error_type = None
+    failure = _model_failure(body)
+    if failure is not None:
         # The model side failed; DMS passes DashScope's error inside Data: StatusCode, Message and
-        # Type ("invalid_request_error": not a DMS code), and sometimes a Code.
-        data = pick(body, "Data")
-        status = status if status and status >= 400 else data_status
-        code = str(_get(data, "Code") or _model_error_code(status))
-        message = _get(data, "Message") or code
+        # Type ("invalid_request_error": not a DMS code), and sometimes a Code. Data's own code and
+        # message are the most specific; a real top-level code comes next; the status names the rest.
+        model_status, data = failure
+        code = _get(data, "Code") or code or _model_error_code(
+            status if status is not None and status >= 400 else model_status)
+        message = _get(data, "Message") or message
+        error_type = _get(data, "Type")
     code = str(code or ("InternalError" if status and status >= 500 else "UnknownError"))
-    cls = _class_for(code, status)
+    judged = status if status is not None and status >= 400 else model_status
+    cls = _class_for(code, judged)
     return cls(str(message or code), code=code, request_id=request_id, http_status=status,
+               model_status=model_status, error_type=str(error_type) if error_type else None, action=action,
                recommend=_get(body, "Recommend"), host_id=_get(body, "HostId"), raw=body)
 
 
 def is_failure(status: int, body: Any) -> bool:
-    """Whether a reply is an error: HTTP >= 400, ``Success: false``, or a failed model call in Data."""
+    """Whether a reply is an error: HTTP >= 400, ``Success: false``, an error code without any
+    ``Success`` (a non-placeholder one alongside ``Success: true`` is ignored, as the reference's
+    example shows placeholders there), or a failed model call in Data (object or JSON string)."""
     if status >= 400 or not isinstance(body, Mapping):
         return True
     success = pick(body, "Success")
     if success is False or (isinstance(success, str) and success.lower() == "false"):
         return True
+    if success is None and _get(body, "ErrorCode", "Code") is not None:
+        return True
     return _model_failure(body) is not None
-
-
-def _model_failure(body: Mapping[str, Any]) -> int | None:
-    """The StatusCode (>= 400) of a failed model call that DMS passed inside Data, else None."""
-    data = pick(body, "Data")
-    status = to_int(_get(data, "StatusCode")) if isinstance(data, Mapping) else None
-    return status if status is not None and status >= 400 else None
 
 
 def is_retryable(err: BaseException) -> bool:

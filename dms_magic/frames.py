@@ -14,7 +14,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from dms_magic.result import _canon_token, flat_usage, normalize_token_logprobs, normalize_usage, to_float
+from dms_magic.values import _canon_token, flat_usage, normalize_token_logprobs, normalize_usage, to_float
 
 _TOKEN = itemgetter("token")
 _LOGPROB = itemgetter("logprob")
@@ -60,7 +60,7 @@ def logprobs_frame(content: Any):
     ``top_logprobs``  list[dict], the top alternatives at this position, the service's own list
                       uncopied (DashScope sends ``{"token", "logprob", "bytes"}``), most likely
                       first; ``[]`` when none. Nothing in it is converted (see
-                      ``result.normalize_token_logprobs`` for when key case is): ``alternatives_frame``
+                      ``values.normalize_token_logprobs`` for when key case is): ``alternatives_frame``
                       reads them in any key case and gives them typed (float logprobs).
 
     The alternatives are left unopened here: for one row per alternative (the tidy form, joinable

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 ACTION = "ChatWithDesensitize"
 SSE_ACTION = "ChatWithDesensitizeSSE"
 API_VERSION = "2018-11-01"
@@ -28,12 +28,39 @@ class InvalidParameterError(ValueError):
 
     def __init__(self, param: str, value: Any, expected: str):
         self.param, self.value, self.expected = param, value, expected
-        super().__init__(f"{param}={shorten(repr(value))} is invalid: expected {expected}")
+        super().__init__(f"{param}={shorten(safe_repr(value))} is invalid: expected {expected}")
+
+
+class UnknownParameterError(InvalidParameterError):
+    """A name that is no ChatWithDesensitize parameter (``find`` failed)."""
+
+    def __init__(self, name: str, hint: str = ""):
+        self.param, self.value = name, name
+        self.expected = "a ChatWithDesensitize parameter name." + hint  # the magic reads the hint after "."
+        ValueError.__init__(self, f"unknown parameter {shorten(safe_repr(name))}: expected a "
+                                  f"ChatWithDesensitize parameter name (see dms_magic.params.PARAMS).{hint}")
 
 
 def shorten(text: str, limit: int = 80) -> str:
     """``text`` cut to at most ``limit`` characters, ending in ``...`` when cut (error messages)."""
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def safe_repr(value: Any) -> str:
+    """repr() for error messages that cannot itself fail: an int past Python's 4300-digit
+    str() limit (``10**5000``) is described instead of converted, and a repr that raises is named."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4000:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        return repr(value)
+    except Exception:  # a user object whose __repr__ fails must not hide the real error
+        return f"<{type(value).__name__} object>"
+
+
+# The API's integers are 32-bit (the SDKs type them Integer/int32; Seed's documented range is
+# [0, 2^31 - 1]): a larger int cannot be what the service accepts, and a huge one (10**5000)
+# would fail later, in str(), with "Exceeds the limit (4300 digits)".
+INT32_MAX = 2**31 - 1
 
 
 # What a value holding a lone UTF-16 surrogate is told: such text cannot be encoded as UTF-8, so it
@@ -84,6 +111,9 @@ class Param:
     sse_only: bool = False
     aliases: tuple[str, ...] = ()  # extra %%dmschat option strings, e.g. "--mask"
     example: Any = None
+    # Content check beyond the kind (str and json_text kinds): shape(name, text) raises
+    # InvalidParameterError naming the part that is wrong (tools[0].function.name, ...).
+    shape: Callable[[str, str], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def option(self) -> str:
@@ -99,9 +129,9 @@ class Param:
         if self.kind in ("str_list",):
             return "a list of strings (JSON array) or one string"
         if self.kind in ("json_object",):
-            return "a JSON object"
+            return "a JSON object of string values"
         if self.kind == "json_text":
-            return "a JSON string or a dict"
+            return "a JSON string (a dict or list is serialised for you)"
         if self.kind == "messages":
             return "a non-empty list of {role, content} messages"
         if self.minimum is None and self.maximum is None:
@@ -135,13 +165,16 @@ class Param:
             if isinstance(value, str):
                 try:
                     value = int(value.strip())
-                except ValueError:
+                except ValueError:  # also "Exceeds the limit (4300 digits)" for absurd digit strings
                     raise bad() from None
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if not isinstance(value, int):
                 raise bad()
             self._check_range(value, bad)
+            if self.maximum is None and value > INT32_MAX:
+                raise InvalidParameterError(self.name, original, f"{self.range_text()} and at most {INT32_MAX} "
+                                            "(the API's integers are 32-bit)")
             return value
         if kind == "float":
             if isinstance(value, bool):
@@ -167,6 +200,8 @@ class Param:
                 raise bad()
             if not _utf8_ok(value):
                 raise unicode_bad()
+            if self.shape is not None:
+                self.shape(self.name, value)
             return value
         if kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
@@ -190,16 +225,19 @@ class Param:
                 value = parsed
             if not isinstance(value, Mapping):
                 raise bad()
+            value = _string_map(self.name, value)  # flat: a nested value is refused before any walk
             if not _utf8_ok(value):
                 raise unicode_bad()
-            return dict(value)
+            return value
         if kind == "json_text":
-            if isinstance(value, Mapping):
-                value = _compact_json(dict(value))
+            if isinstance(value, (Mapping, list, tuple)):
+                value = _compact_json(json_ready(value, self.name))
             if not isinstance(value, str):
                 raise bad()
             if not _utf8_ok(value):
                 raise unicode_bad()
+            if self.shape is not None:
+                self.shape(self.name, value)
             return value
         if kind == "messages":
             return _coerce_messages(value)
@@ -269,30 +307,225 @@ def _maybe_json(text: str, want: type) -> Any:
     return parsed if isinstance(parsed, want) else None
 
 
+# -- JSON values ----------------------------------------------------------------------------------
+# How deep a value inside a message or a JSON parameter may nest. The API's own shapes need 5
+# levels (messages[i].tool_calls[j].function.arguments); 32 leaves room for any extra keys while
+# keeping a hostile 900-deep value from reaching json.dumps/json.loads' recursion limit.
+MAX_JSON_DEPTH = 32
+_JSON_TYPES = "JSON data: a string, a finite number, true/false, None, a list or a dict with string keys"
+
+
+def json_ready(value: Any, path: str, depth: int = 0) -> Any:
+    """``value`` checked to be strict JSON and returned as plain dicts/lists (tuples become lists).
+
+    Raises InvalidParameterError naming the exact place (``messages[1].content[0].image_url``):
+    a set, bytes or any object would otherwise fail later as a raw TypeError in the JSON encoder,
+    NaN and infinity would go out as non-standard JSON (``NaN``) that the service cannot parse,
+    a lone surrogate cannot be UTF-8 and an absurd integer cannot be written at all.
+    """
+    if isinstance(value, str):
+        if not _utf8_ok(value):
+            raise InvalidParameterError(path, value, NOT_UTF8)
+        return value
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > 64:
+            raise InvalidParameterError(path, value, "an integer that fits in 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidParameterError(path, value, "a finite number (NaN and infinity are not JSON)")
+        return value
+    if depth >= MAX_JSON_DEPTH:
+        raise InvalidParameterError(path, value, f"at most {MAX_JSON_DEPTH} levels of nesting")
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidParameterError(f"{path}[{key!r}]" if not isinstance(key, (bytes, bytearray)) else path,
+                                            key, "string keys (JSON objects have string keys)")
+            if not _utf8_ok(key):
+                raise InvalidParameterError(path, key, NOT_UTF8)
+            out[key] = json_ready(item, f"{path}.{key}", depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, (bytes, bytearray)):
+        raise InvalidParameterError(path, value, "text, not bytes: decode it (an image goes as a URL or a "
+                                    "data: URL with base64)")
+    raise InvalidParameterError(path, value, f"{_JSON_TYPES}; got a {type(value).__name__}")
+
+
+def _string_map(name: str, value: Mapping) -> dict[str, str]:
+    """A JSON object whose values travel as strings: the SDK types SearchOptions ``Dict[str, str]``.
+    Booleans become ``"true"``/``"false"`` (JSON's spelling), numbers their decimal text."""
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise InvalidParameterError(name, dict(value), "a JSON object with string keys")
+        if isinstance(item, str):
+            out[key] = item
+        elif isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        elif isinstance(item, int) and item.bit_length() <= 64:
+            out[key] = str(item)
+        elif isinstance(item, float) and math.isfinite(item):
+            out[key] = repr(item)
+        else:
+            raise InvalidParameterError(f"{name}.{key}", item, "a string (or a number or true/false, sent as "
+                                        "text): the API takes a map of strings")
+    return out
+
+
+# -- Messages as the API takes them --------------------------------------------------------------
+# The reference types each message as "any"; the service passes them to Qwen's OpenAI-compatible
+# chat API. So a message is checked for the shape that API documents, and passed on unchanged
+# (extra keys such as ``name`` included): nothing is narrowed or rewritten.
+#
+#   {"role": "system" | "user", "content": TEXT_OR_PARTS}
+#   {"role": "assistant", "content": TEXT_OR_PARTS | None, "tool_calls": [TOOL_CALL, ...]}
+#        (content may be None or absent only when tool_calls is given)
+#   {"role": "tool", "content": TEXT_OR_PARTS, "tool_call_id": "call_..."}
+#   TEXT_OR_PARTS: a string, or a non-empty list of parts:
+#        {"type": "text", "text": "..."}
+#        {"type": "image_url", "image_url": {"url": "https://... | data:image/png;base64,..."}}
+#        any other {"type": "..."} part (video, input_audio, ...) is passed on for the service to judge
+#   TOOL_CALL: {"id": "call_...", "type": "function", "function": {"name": "...", "arguments": "<JSON text>"}}
+CONTENT_PART_TYPES = ("text", "image_url")  # the parts checked field by field; others pass unchanged
+_MESSAGE_SHAPE = "a message object {role, content}"
+_CONTENT_SHAPE = "a string or a non-empty list of content parts ({type: text, text} / {type: image_url, image_url})"
+
+
+def _check_parts(parts: list, path: str) -> None:
+    if not parts:
+        raise InvalidParameterError(path, parts, _CONTENT_SHAPE)
+    for j, part in enumerate(parts):
+        where = f"{path}[{j}]"
+        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            raise InvalidParameterError(where, part, "a content part object with a string type, e.g. "
+                                        "{\"type\": \"text\", \"text\": \"...\"}")
+        kind = part["type"]
+        if kind == "text" and not isinstance(part.get("text"), str):
+            raise InvalidParameterError(f"{where}.text", part.get("text"), "a string (a text part's text)")
+        if kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, Mapping) else image
+            if not isinstance(url, str) or not url:
+                raise InvalidParameterError(f"{where}.image_url", image, "{\"url\": \"https://...\"} or a "
+                                            "data: URL (data:image/png;base64,...)")
+
+
+def _check_tool_calls(calls: Any, path: str) -> None:
+    if not isinstance(calls, list) or not calls:
+        raise InvalidParameterError(path, calls, "a non-empty list of tool calls {id, type, function: "
+                                    "{name, arguments}}")
+    for j, call in enumerate(calls):
+        where = f"{path}[{j}]"
+        if not isinstance(call, Mapping):
+            raise InvalidParameterError(where, call, "a tool call object {id, type, function: {name, arguments}}")
+        for key in ("id", "type"):
+            if key in call and not isinstance(call[key], str):
+                raise InvalidParameterError(f"{where}.{key}", call[key], "a string")
+        function = call.get("function")
+        if not isinstance(function, Mapping):
+            raise InvalidParameterError(f"{where}.function", function, "an object {name, arguments}")
+        if not isinstance(function.get("name"), str) or not function.get("name"):
+            raise InvalidParameterError(f"{where}.function.name", function.get("name"), "the tool's name (a string)")
+        if "arguments" in function and not isinstance(function["arguments"], str):
+            raise InvalidParameterError(f"{where}.function.arguments", function["arguments"],
+                                        "a JSON string (json.dumps the arguments), as the model sent it")
+
+
+def check_message(message: Any, i: int) -> dict:
+    """One message checked for the API's shape (see above); returns it as plain JSON data."""
+    path = f"messages[{i}]"
+    if not isinstance(message, Mapping):
+        raise InvalidParameterError(path, message, _MESSAGE_SHAPE)
+    role = message.get("role")
+    if role not in ROLES:
+        raise InvalidParameterError(f"{path}.role", role, "one of " + ", ".join(ROLES))
+    content = message.get("content")
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if role != "assistant":
+            raise InvalidParameterError(f"{path}.tool_calls", calls, "tool calls only on an assistant message "
+                                        "(the model's turn); answer them with role 'tool' messages")
+        _check_tool_calls(calls, f"{path}.tool_calls")
+    if isinstance(content, list):
+        _check_parts(content, f"{path}.content")
+    elif not isinstance(content, str) and not (content is None and calls is not None):
+        expected = _CONTENT_SHAPE + (" (or None with tool_calls)" if role == "assistant" else "")
+        raise InvalidParameterError(f"{path}.content", content, expected)
+    if role == "tool" and "tool_call_id" in message and not isinstance(message["tool_call_id"], str):
+        raise InvalidParameterError(f"{path}.tool_call_id", message["tool_call_id"],
+                                    "the id (a string) of the assistant's tool call this message answers")
+    if type(content) is str and len(message) == 2 and type(message) is dict:  # noqa: E721
+        # The common {role, content} text message: only the text needs the UTF-8 check.
+        if not content.isascii() and not _utf8_ok(content):
+            raise InvalidParameterError(f"{path}.content", content, NOT_UTF8)
+        return dict(message)
+    return json_ready(message, path)
+
+
 def _coerce_messages(value: Any) -> list[dict]:
-    expected = "a non-empty list of {role, content} messages with role system, user or assistant"
+    expected = "a non-empty list of {role, content} messages with role " + ", ".join(ROLES)
     if isinstance(value, str):
         value = [{"role": "user", "content": value}]
     if isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
         raise InvalidParameterError("messages", value, expected)
-    out = []
-    for i, message in enumerate(value):
-        if not isinstance(message, Mapping):
-            raise InvalidParameterError(f"messages[{i}]", message, "a {role, content} object")
-        role, content = message.get("role"), message.get("content")
-        if role not in ROLES:
-            raise InvalidParameterError(f"messages[{i}].role", role, "one of " + ", ".join(ROLES))
-        if not isinstance(content, str):
-            raise InvalidParameterError(f"messages[{i}].content", content, "a string")
-        if not _utf8_ok(message):
-            for key, item in message.items():
-                if not _utf8_ok(item):
-                    raise InvalidParameterError(f"messages[{i}].{key}", item, NOT_UTF8)
-            raise InvalidParameterError(f"messages[{i}]", message, NOT_UTF8)  # in a key
-        out.append(dict(message))
-    return out
+    return [check_message(message, i) for i, message in enumerate(value)]
+
+
+# -- Shapes of the JSON-text parameters (the SDK types Tools and ToolChoice as strings) ------------
+TOOL_CHOICE_WORDS = ("auto", "none", "required")
+
+
+def _parse_json_text(name: str, text: str, expected: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise InvalidParameterError(name, text, expected) from None
+
+
+def check_tools(name: str, text: str) -> None:
+    """Tools: a JSON array of ``{"type": "function", "function": {"name", "description",
+    "parameters": <JSON Schema>}}`` (OpenAI's and Qwen's shape)."""
+    expected = ("a JSON array of tools [{\"type\": \"function\", \"function\": {\"name\": ..., "
+                "\"parameters\": {...}}}] (a Python list is serialised for you)")
+    tools = _parse_json_text(name, text, expected)
+    if not isinstance(tools, list) or not tools:
+        raise InvalidParameterError(name, text, expected)
+    for i, tool in enumerate(tools):
+        where = f"{name}[{i}]"
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise InvalidParameterError(where, tool, "a tool object {type: function, function: {name, parameters}}")
+        if tool["type"] == "function":
+            function = tool.get("function")
+            if not isinstance(function, dict):
+                raise InvalidParameterError(f"{where}.function", function, "an object {name, description, "
+                                            "parameters}")
+            if not isinstance(function.get("name"), str) or not function.get("name"):
+                raise InvalidParameterError(f"{where}.function.name", function.get("name"),
+                                            "the tool's name (a non-empty string)")
+            if "parameters" in function and not isinstance(function["parameters"], dict):
+                raise InvalidParameterError(f"{where}.function.parameters", function["parameters"],
+                                            "a JSON Schema object")
+
+
+def check_tool_choice(name: str, text: str) -> None:
+    """ToolChoice: ``auto``, ``none``, ``required``, or a JSON object naming one function
+    (``{"type": "function", "function": {"name": "get_weather"}}``)."""
+    expected = (f"one of {', '.join(TOOL_CHOICE_WORDS)}, or {{\"type\": \"function\", \"function\": "
+                "{\"name\": ...}} (a dict is serialised for you)")
+    if text in TOOL_CHOICE_WORDS:
+        return
+    choice = _parse_json_text(name, text, expected)
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+        raise InvalidParameterError(name, text, expected)
 
 
 # The table. Order is the order of the form and of `%%dmschat?`.
@@ -315,7 +548,9 @@ PARAMS: tuple[Param, ...] = (
           group="sampling", minimum=0, maximum=2, max_inclusive=False, aliases=("-t",), example=0.7),
     Param("top_p", "TopP", "float", "Nucleus sampling: keep the most likely tokens whose mass reaches top_p.",
           group="sampling", minimum=0, maximum=1, min_inclusive=False, example=0.8),
-    Param("top_k", "TopK", "int", "Sample among the k most likely tokens (0, or more than 100, disables it).",
+    # The SDK's wording: "Set to null or a value greater than 100 to disable."
+    Param("top_k", "TopK", "int", "Number of candidate tokens to sample from: higher is more random, lower more "
+          "deterministic; unset (None) or a value greater than 100 disables it.",
           group="sampling", minimum=0, example=20),
     Param("presence_penalty", "PresencePenalty", "float", "Penalise tokens already present: positive repeats less.",
           group="sampling", minimum=-2, maximum=2, example=0.0),
@@ -334,7 +569,8 @@ PARAMS: tuple[Param, ...] = (
     Param("thinking_budget", "ThinkingBudget", "int", "Most tokens for the thinking process.", group="output",
           minimum=1, example=256),
     Param("enable_search", "EnableSearch", "bool", "Let the model search the web.", group="advanced", example=False),
-    Param("search_options", "SearchOptions", "json_object", "Web search strategy, a JSON object.",
+    Param("search_options", "SearchOptions", "json_object",
+          "Web search strategy, a JSON object of string values (true/numbers are sent as text).",
           group="advanced", example={"forced_search": "true"}),
     Param("enable_code_interpreter", "EnableCodeInterpreter", "bool",
           "Code interpreter (qwen3-max-preview with thinking on).", group="advanced", example=False),
@@ -350,6 +586,23 @@ PARAMS: tuple[Param, ...] = (
           sse_only=True, example=True),
     Param("include_usage", "IncludeUsage", "bool", "Send token usage in the last streamed event (SSE only).",
           group="output", sse_only=True, example=True),
+    # The SDK's ChatWithDesensitizeSSERequest has these too (not the plain request, nor the reference
+    # page): Tools/ToolChoice/Parameters/Input are typed str, Dimensions int. Tools and ToolChoice
+    # are Qwen's OpenAI-style function calling (the SDK documents finish reason tool_calls).
+    Param("tools", "Tools", "json_text",
+          "Tools the model may call: a JSON array of {type: function, function: {name, description, parameters}} "
+          "(SSE only).", group="advanced", sse_only=True, shape=check_tools,
+          example='[{"type":"function","function":{"name":"get_weather","description":"Weather of a city",'
+                  '"parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]'),
+    Param("tool_choice", "ToolChoice", "json_text",
+          "Whether and which tool to call: auto, none, required, or {type: function, function: {name}} (SSE only).",
+          group="advanced", sse_only=True, shape=check_tool_choice, example="auto"),
+    Param("parameters", "Parameters", "json_text", "Model configuration parameters, a JSON string (SSE only).",
+          group="advanced", sse_only=True, example='{"incremental_output":true}'),
+    Param("input", "Input", "str", "The input to an embedding model (SSE only).", group="advanced",
+          sse_only=True, example="hello"),
+    Param("dimensions", "Dimensions", "int", "The embedding dimensions (SSE only).", group="advanced",
+          sse_only=True, minimum=1, example=1024),
 )
 
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
@@ -369,8 +622,58 @@ def find(name: str) -> Param:
     import difflib
 
     close = difflib.get_close_matches(key, list(BY_NAME), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise InvalidParameterError(name, name, "a ChatWithDesensitize parameter name." + hint)
+    raise UnknownParameterError(name, f" Did you mean {close[0]!r}?" if close else "")
+
+
+# -- Size limits, checked before any traffic --------------------------------------------------------
+# Neither the reference page nor the SDK documents a size limit for this API, so these are our
+# choice. Alibaba Cloud's API Gateway documents 8 KB for URL plus headers and 8 MB (serverless) /
+# 32 MB (dedicated) for a body; HTTP servers commonly refuse request lines over 8-64 KiB with 414
+# (the sandbox's server: 64 KiB). A refused request is better told apart before sending, clearly,
+# than as a dropped connection mid-upload (a 10 MB Model value used to read "could not connect
+# (BrokenPipeError)" and was retried). Limits that are too tight would refuse what the service
+# takes, so we take the generous end: the query string (every parameter but Messages, which the
+# SDK puts in the URL; Tools can be long) up to 64 KiB, the form body (Messages) up to 8 MiB, which
+# is also past the longest Qwen context (1M tokens, about 3-4 MB of text). Sizes are the
+# percent-encoded bytes on the wire.
+MAX_QUERY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+
+
+def _encoded_size(text: str, *, plus: bool = False) -> int:
+    """Bytes of ``text`` percent-encoded (RFC 3986; ``plus``: a space is one ``+``, as in a form)."""
+    data = text.encode("utf-8")
+    if data.isascii() and data.isalnum():
+        return len(data)
+    kept = sum(map(_UNRESERVED.__contains__, data)) + (data.count(b" ") if plus else 0)
+    return kept + 3 * (len(data) - kept)
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n:,} bytes"
+
+
+def check_sizes(query: Mapping[str, str], form: Mapping[str, str]) -> None:
+    """Raise InvalidParameterError (naming the largest parameter) when the query string or the
+    form body is over MAX_QUERY_BYTES / MAX_BODY_BYTES once encoded. Cheap for ordinary requests:
+    exact sizes are computed only when a value's worst case (3 bytes per byte) could reach a limit."""
+    for values, limit, plus, where in ((query, MAX_QUERY_BYTES, False, "the query string"),
+                                       (form, MAX_BODY_BYTES, True, "the request body")):
+        # Worst case 12 bytes per character (4 UTF-8 bytes, each %XX), 64 per key and separator:
+        # C-level sums, so an ordinary request pays about a microsecond here.
+        if 12 * sum(map(len, values.values())) + 64 * len(values) <= limit:
+            continue
+        sizes = {k: len(k) + 1 + _encoded_size(v, plus=plus) for k, v in values.items()}
+        total = sum(sizes.values()) + max(len(sizes) - 1, 0)
+        if total <= limit:
+            continue
+        wire = max(sizes, key=sizes.get)
+        param = BY_WIRE[wire]
+        raise InvalidParameterError(
+            param.name, values[wire], f"{where} within {_size_text(limit)} (this request needs "
+            f"{_size_text(total)}, {param.name} alone {_size_text(sizes[wire])}); send a shorter "
+            f"{'conversation' if param.name == 'messages' else 'value'}")
 
 
 class ChatRequest:
@@ -455,6 +758,7 @@ class ChatRequest:
         for name, value in checked.values.items():
             param = BY_NAME[name]
             (form if param.location == "form" else query)[param.wire] = param.to_text(value)
+        check_sizes(query, form)
         return query, form
 
     @classmethod

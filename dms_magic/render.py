@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from dms_magic.result import _canon_token, flat_usage, to_float
+from dms_magic.values import _canon_token, flat_usage, to_float
 
 # Colours are inline styles: notebook frontends strip <style> blocks from untrusted outputs.
 # The public *_STYLE constants are shared by every view (display.py, the compare view).

@@ -10,6 +10,11 @@ The real response (see the reference page) is PascalCase JSON with numbers as st
               "Usage": {"PromptTokens": "9", "CompletionTokens": "10", "TotalTokens": "19",
                         "PromptTokensDetails": {...}, "CompletionTokensDetails": {...}}}}
 
+``Data`` may also arrive as a JSON *string*: every official SDK types the streamed reply's ``Data`` as
+a string (``ChatWithDesensitizeSSEResponseBody.data: str``), the plain reply's as an object; both are
+read everywhere (``data_of``). A streamed answer's events may carry increments or the text so far:
+that is decided per stream from what arrives (``StreamState``, ``assemble``).
+
 Everything is optional here: a field that is missing reads as None (or empty), a number may be a
 string, and the Logprobs pass-through is DashScope's shape in whatever key case arrives
 (``top_logprobs``, ``TopLogprobs``, ``topLogprobs`` all work). Nothing here imports pandas; the
@@ -17,153 +22,104 @@ DataFrame views (``.usage``, ``.logprobs``, ``.alternatives``) are built by fram
 """
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
-_SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
-_snake_cache: dict[str, str] = {}
+# The tolerant readers live in values.py, below errors, frames and render, which use them too.
+from dms_magic.values import data_of, normalize_token_logprobs, normalize_usage, pick, to_int
 
+# -- tool calls -----------------------------------------------------------------------------------
+class ToolCall:
+    """One tool call the model asked for (OpenAI's and Qwen's shape, in any key case):
+    ``.id``, ``.type`` ("function"), ``.name``, ``.arguments`` (parsed from the JSON text; None
+    when that text is not valid JSON), ``.arguments_json`` (the text as the model wrote it) and
+    ``.index`` (its position; streamed fragments are merged by it).
 
-def snake(key: str) -> str:
-    """PromptTokensDetails -> prompt_tokens_details (cached: the same few keys recur)."""
-    out = _snake_cache.get(key)
-    if out is None:
-        out = _SNAKE_2.sub(r"\1_\2", _SNAKE_1.sub(r"\1_\2", key)).lower()
-        _snake_cache[key] = out
-    return out
-
-
-def _fold(key: str) -> str:
-    # Key-case-insensitive match: "top_logprobs" == "TopLogprobs" == "topLogprobs".
-    return key.replace("_", "").lower()
-
-
-def pick(obj: Any, *names: str, default: Any = None) -> Any:
-    """obj[name] for the first of ``names`` present, in any key case; ``default`` otherwise."""
-    if not isinstance(obj, Mapping):
-        return default
-    for name in names:
-        if name in obj:
-            return obj[name]
-    wanted = {_fold(n) for n in names}
-    for key, value in obj.items():
-        if isinstance(key, str) and _fold(key) in wanted:
-            return value
-    return default
-
-
-def to_int(value: Any) -> int | None:
-    """"19" -> 19, 19.0 -> 19, junk -> None (a tolerant reader must not crash on a display field)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def to_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _count(value: Any) -> Any:
-    number = to_int(value)
-    return value if number is None else number
-
-
-# -- usage ----------------------------------------------------------------------------------------
-def normalize_usage(usage: Any) -> dict[str, Any]:
-    """Usage with snake_case keys and integer counts; nested details kept as nested dicts."""
-    if not isinstance(usage, Mapping):
-        return {}
-    out: dict[str, Any] = {}
-    for key, value in usage.items():
-        name = snake(str(key))
-        if isinstance(value, Mapping):
-            out[name] = {snake(str(k)): _count(v) for k, v in value.items()}
-        else:
-            out[name] = _count(value)
-    return out
-
-
-def flat_usage(usage: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Usage counters in one level, nested details as ``<details>.<name>``
-    (``prompt_tokens_details.cached_tokens``): the usage frame's columns and the card's table."""
-    flat: dict[str, Any] = {}
-    for key, value in (usage or {}).items():
-        if isinstance(value, Mapping):
-            flat.update(flat_usage(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-# -- logprobs -------------------------------------------------------------------------------------
-_TOKEN_KEYS = frozenset(("token", "logprob", "bytes", "top_logprobs"))
-_ALT_KEYS = frozenset(("token", "logprob", "bytes"))
-
-
-def _is_canonical(item: Any) -> bool:
-    """Already DashScope's lower-case shape (the usual case): then it is used as is, uncopied."""
-    if type(item) is not dict or "token" not in item or not item.keys() <= _TOKEN_KEYS:  # noqa: E721
-        return False
-    tops = item.get("top_logprobs")
-    if not tops:
-        return True
-    first = tops[0] if type(tops) is list else None  # noqa: E721
-    return type(first) is dict and "token" in first and first.keys() <= _ALT_KEYS  # noqa: E721
-
-
-def _canon_alt(alt: Any) -> dict[str, Any]:
-    if type(alt) is dict and "token" in alt and alt.keys() <= _ALT_KEYS:  # noqa: E721
-        return alt
-    return {"token": pick(alt, "token", default=""), "logprob": pick(alt, "logprob"),
-            "bytes": pick(alt, "bytes")}
-
-
-def _canon_token(item: Any) -> dict[str, Any]:
-    if _is_canonical(item):
-        return item
-    tops = pick(item, "top_logprobs")
-    tops = tops if isinstance(tops, list) else []  # junk in place of the list: no alternatives
-    return {"token": pick(item, "token", default=""), "logprob": pick(item, "logprob"),
-            "bytes": pick(item, "bytes"), "top_logprobs": [_canon_alt(a) for a in tops if isinstance(a, Mapping)]}
-
-
-def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
-    """The per-token list (``{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}``)
-    from a Logprobs value: ``{"content": [...]}`` in any key case (or as a JSON string), or the list.
-
-    When the first and last items already have DashScope's keys the list is returned untouched
-    (no copy): this runs on every result, and 8k-token answers are common in logprob studies.
-    One serializer writes a response, so its items share one shape; checking every item instead
-    would cost about 6 ms for 8192 tokens, twice building ``.logprobs``. A middle item in another
-    key case therefore keeps it here; ``frames`` re-reads any item its strict lookups reject, so
-    the frames' own columns (and every column of ``.alternatives``) are right regardless.
+    ``to_dict()`` is the OpenAI wire shape, ready to send back in the assistant message of the
+    next turn: ``{"role": "assistant", "content": None, "tool_calls": [c.to_dict() for c in calls]}``.
     """
-    if isinstance(logprobs, str):
-        import json
 
-        try:
-            logprobs = json.loads(logprobs)
-        except ValueError:
-            return []
-    if isinstance(logprobs, Mapping):
-        logprobs = pick(logprobs, "content", default=None)
-    if not isinstance(logprobs, list) or not logprobs:
+    __slots__ = ("id", "type", "name", "arguments_json", "index", "_arguments")
+    _UNPARSED = object()
+
+    def __init__(self, *, id: str | None = None, type: str | None = "function", name: str | None = None,
+                 arguments_json: str = "", index: int = 0):
+        self.id, self.type, self.name = id, type, name
+        self.arguments_json, self.index = arguments_json or "", index
+        self._arguments: Any = ToolCall._UNPARSED
+
+    @property
+    def arguments(self) -> Any:
+        if self._arguments is ToolCall._UNPARSED:
+            try:
+                self._arguments = json.loads(self.arguments_json) if self.arguments_json.strip() else {}
+            except ValueError:
+                self._arguments = None
+        return self._arguments
+
+    @classmethod
+    def from_wire(cls, item: Any, position: int = 0) -> "ToolCall":
+        function = pick(item, "Function", default={}) or {}
+        arguments = pick(function, "Arguments", default="")
+        if isinstance(arguments, Mapping):  # a service that sends the object itself
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        index = to_int(pick(item, "Index"))
+        return cls(id=pick(item, "Id"), type=pick(item, "Type", default="function"), name=pick(function, "Name"),
+                   arguments_json=arguments if isinstance(arguments, str) else "",
+                   index=position if index is None else index)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type or "function",
+                "function": {"name": self.name, "arguments": self.arguments_json}}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ToolCall) and (self.id, self.type, self.name, self.arguments_json, self.index) == (
+            other.id, other.type, other.name, other.arguments_json, other.index)
+
+    def __repr__(self) -> str:
+        return f"ToolCall(id={self.id!r}, name={self.name!r}, arguments={self.arguments_json!r})"
+
+
+def read_tool_calls(message: Any) -> list[ToolCall]:
+    calls = pick(message, "ToolCalls", default=None)
+    if not isinstance(calls, list):
         return []
-    if _is_canonical(logprobs[0]) and _is_canonical(logprobs[-1]):
-        return logprobs
-    return [_canon_token(t) for t in logprobs if isinstance(t, Mapping)]
+    return [ToolCall.from_wire(c, i) for i, c in enumerate(calls) if isinstance(c, Mapping)]
+
+
+def _chained(values: list) -> bool:
+    """True when each value extends the one before and at least one grew: the text so far."""
+    grew = False
+    for before, after in zip(values, values[1:]):
+        if not after.startswith(before):
+            return False
+        grew = grew or len(after) > len(before)
+    return grew
+
+
+def merge_tool_calls(deltas: Iterable[ToolCall]) -> list[ToolCall]:
+    """Streamed tool-call fragments merged by index, OpenAI-style: the id, type and name from
+    whichever fragment has them, the arguments' pieces joined — or, when each piece repeats the
+    one before plus more (a service that streams the text so far), the last piece."""
+    merged: dict[int, dict[str, Any]] = {}
+    for delta in deltas:
+        call = merged.setdefault(delta.index, {"id": None, "type": None, "name": None, "pieces": []})
+        call["id"] = delta.id or call["id"]
+        call["type"] = delta.type or call["type"]
+        if delta.name:
+            old = call["name"]
+            call["name"] = delta.name if not old or delta.name.startswith(old) else old + delta.name
+        if delta.arguments_json:
+            call["pieces"].append(delta.arguments_json)
+    out = []
+    for index in sorted(merged):
+        call = merged[index]
+        pieces = call["pieces"]
+        text = pieces[-1] if _chained(pieces) else "".join(pieces)
+        out.append(ToolCall(id=call["id"], type=call["type"] or "function", name=call["name"], arguments_json=text,
+                            index=index))
+    return out
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -174,6 +130,15 @@ def _first_choice(data: Any) -> Mapping[str, Any]:
     return {}
 
 
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    try:
+        return headers.get(name) or headers.get(name.title()) or None
+    except AttributeError:
+        return None
+
+
 class ChatResult:
     """One answer from ChatWithDesensitize (or the assembled end of a stream)."""
 
@@ -181,7 +146,7 @@ class ChatResult:
                  finish_reason: str | None = None, model: str | None = None, created: int | None = None,
                  request_id: str | None = None, latency: float | None = None, backend: str | None = None,
                  raw: Any = None, request: Any = None, usage: Mapping[str, Any] | None = None,
-                 logprobs: Any = None):
+                 logprobs: Any = None, tool_calls: list[ToolCall] | None = None):
         self.text = text or ""
         self.reasoning = reasoning or None
         self.role = role
@@ -194,26 +159,31 @@ class ChatResult:
         self.raw = raw if raw is not None else {}
         self.request = request
         self.usage_dict: dict[str, Any] = normalize_usage(usage)
+        self.tool_calls: list[ToolCall] = list(tool_calls or [])
         self._logprobs_raw = logprobs
         self._token_logprobs: list | None = None
         self._frames: dict[str, Any] = {}
 
     @classmethod
     def from_response(cls, body: Mapping[str, Any], *, request: Any = None, latency: float | None = None,
-                      backend: str | None = None) -> "ChatResult":
-        data = pick(body, "Data", default={}) or {}
+                      backend: str | None = None, headers: Any = None) -> "ChatResult":
+        """``body`` as received (``Data`` an object or a JSON string); ``headers`` give the request
+        id (``x-acs-request-id``) when the body has none."""
+        data = data_of(body)
         choice = _first_choice(data)
         message = pick(choice, "Message", "Delta", default={}) or {}
+        content = pick(message, "Content", default="")
         return cls(
-            text=pick(message, "Content", default="") or "",
+            text=content if isinstance(content, str) else _parts_text(content),
             reasoning=pick(message, "ReasoningContent") or None,
             role=pick(message, "Role", default="assistant"),
             finish_reason=pick(choice, "FinishReason"),
             model=pick(data, "Model") or (getattr(request, "model", None) if request is not None else None),
             created=to_int(pick(data, "Created")),
-            request_id=pick(body, "RequestId") or pick(data, "RequestId", "Id"),
+            request_id=(pick(body, "RequestId") or pick(data, "RequestId", "Id")
+                        or _header(headers, "x-acs-request-id")),
             latency=latency, backend=backend, raw=body, request=request,
-            usage=pick(data, "Usage"), logprobs=pick(choice, "Logprobs"))
+            usage=pick(data, "Usage"), logprobs=pick(choice, "Logprobs"), tool_calls=read_tool_calls(message))
 
     # -- derived views ---------------------------------------------------------------------------
     @property
@@ -264,8 +234,9 @@ class ChatResult:
 
     def __repr__(self) -> str:
         shown = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        calls = f", tool_calls={[c.name for c in self.tool_calls]!r}" if self.tool_calls else ""
         return (f"ChatResult(backend={self.backend!r}, model={self.model!r}, finish_reason={self.finish_reason!r}, "
-                f"text={shown!r}, request_id={self.request_id!r})")
+                f"text={shown!r}{calls}, request_id={self.request_id!r})")
 
     def _repr_html_(self) -> str:
         from dms_magic.render import chat_result_html  # imported here: render imports this module
@@ -279,59 +250,147 @@ class ChatResult:
         printer.text(chat_result_text(self))
 
 
+def _parts_text(content: Any) -> str:
+    """The text of an answer given as content parts (``[{"type": "text", "text": ...}]``)."""
+    if not isinstance(content, list):
+        return ""
+    return "".join(t for t in (pick(p, "Text") for p in content if isinstance(p, Mapping)) if isinstance(t, str))
+
+
+class StreamState:
+    """What one stream's events have carried so far, to read each event right.
+
+    Whether an event carries only the new text (an increment, as the sandbox and DashScope's
+    ``incremental_output`` send) or the whole text so far is not documented for this API, so it is
+    decided per stream from what arrives: the text so far when every non-empty value extends the
+    one before and at least one grew; increments as soon as one does not. Until the values show it
+    (one event, or repeats of the same value) they are read as increments. Content and reasoning
+    share the decision. ``assemble`` decides again over the whole stream, so the result is right
+    even where an early chunk's ``.text`` was read before the evidence arrived.
+    """
+
+    __slots__ = ("_last", "_chained", "_grew")
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] = {}
+        self._chained, self._grew = True, False
+
+    @property
+    def cumulative(self) -> bool:
+        return self._chained and self._grew
+
+    def increment(self, field: str, value: str) -> str:
+        """The new part of ``value`` (one event's ``field``)."""
+        if not value:
+            return ""
+        before = self._last.get(field)
+        self._last[field] = value
+        if before is not None:
+            if not value.startswith(before):
+                self._chained = False
+            elif len(value) > len(before):
+                self._grew = True
+        if before is not None and self.cumulative:
+            return value[len(before):]
+        return value
+
+
 class StreamChunk:
-    """One SSE event's increment: text/reasoning deltas, plus what the event carried."""
+    """One SSE event: ``.text`` / ``.delta`` and ``.reasoning`` are this event's new text (see
+    StreamState), ``.received_text`` / ``.received_reasoning`` what the event carried; plus the
+    event's finish reason, ids, usage, logprobs and tool-call fragments (``.tool_calls``)."""
 
     __slots__ = ("text", "reasoning", "finish_reason", "request_id", "model", "usage_dict", "token_logprobs",
-                 "raw", "index")
+                 "raw", "index", "received_text", "received_reasoning", "tool_calls", "created")
 
     def __init__(self, *, text: str = "", reasoning: str = "", finish_reason: str | None = None,
                  request_id: str | None = None, model: str | None = None, usage_dict: dict | None = None,
-                 token_logprobs: list | None = None, raw: Any = None, index: int = 0):
+                 token_logprobs: list | None = None, raw: Any = None, index: int = 0,
+                 received_text: str | None = None, received_reasoning: str | None = None,
+                 tool_calls: list[ToolCall] | None = None, created: int | None = None):
         self.text, self.reasoning, self.finish_reason = text, reasoning, finish_reason
         self.request_id, self.model, self.usage_dict = request_id, model, usage_dict or {}
         self.token_logprobs, self.raw, self.index = token_logprobs or [], raw, index
+        self.received_text = text if received_text is None else received_text
+        self.received_reasoning = reasoning if received_reasoning is None else received_reasoning
+        self.tool_calls, self.created = tool_calls or [], created
 
     @property
     def delta(self) -> str:
         return self.text
 
     @classmethod
-    def from_event(cls, body: Mapping[str, Any], index: int = 0) -> "StreamChunk":
-        data = pick(body, "Data", default={}) or {}
+    def from_event(cls, body: Mapping[str, Any], index: int = 0, state: StreamState | None = None) -> "StreamChunk":
+        """One event's body as received (``Data`` an object or a JSON string). ``state``: the
+        stream's StreamState, so ``.text`` is the increment even when events carry the text so far."""
+        data = data_of(body)
         choice = _first_choice(data)
         # Streamed choices carry their increment as Delta (OpenAI style) or Message (DashScope style).
         message = pick(choice, "Delta", "Message", default={}) or {}
-        return cls(text=pick(message, "Content", default="") or "",
-                    reasoning=pick(message, "ReasoningContent", default="") or "",
-                    finish_reason=pick(choice, "FinishReason") or None,
-                    request_id=pick(body, "RequestId"), model=pick(data, "Model"),
-                    usage_dict=normalize_usage(pick(data, "Usage")),
-                    token_logprobs=normalize_token_logprobs(pick(choice, "Logprobs")), raw=body, index=index)
+        content = pick(message, "Content", default="") or ""
+        content = content if isinstance(content, str) else _parts_text(content)
+        reasoning = pick(message, "ReasoningContent", default="") or ""
+        reasoning = reasoning if isinstance(reasoning, str) else ""
+        text_new = state.increment("text", content) if state is not None else content
+        reasoning_new = state.increment("reasoning", reasoning) if state is not None else reasoning
+        return cls(text=text_new, reasoning=reasoning_new, received_text=content, received_reasoning=reasoning,
+                   finish_reason=pick(choice, "FinishReason") or None,
+                   request_id=pick(body, "RequestId"), model=pick(data, "Model"),
+                   usage_dict=normalize_usage(pick(data, "Usage")),
+                   token_logprobs=normalize_token_logprobs(pick(choice, "Logprobs")), raw=body, index=index,
+                   tool_calls=read_tool_calls(message), created=to_int(pick(data, "Created")))
 
     def __repr__(self) -> str:
         return f"StreamChunk(#{self.index}, text={self.text!r}, finish_reason={self.finish_reason!r})"
 
 
+def _token_lists_chained(lists: list[list]) -> bool:
+    """Each event's logprobs repeat the previous event's tokens plus more (the text so far)."""
+    grew = False
+    for before, after in zip(lists, lists[1:]):
+        if len(after) < len(before) or (before and (after[0].get("token") != before[0].get("token")
+                                                    or after[len(before) - 1].get("token")
+                                                    != before[-1].get("token"))):
+            return False
+        grew = grew or len(after) > len(before)
+    return grew
+
+
 def assemble(chunks: Iterable[StreamChunk], *, request: Any = None, latency: float | None = None,
-             backend: str | None = None) -> ChatResult:
-    """The ChatResult a stream amounts to: texts joined, last finish reason, last usage, all logprobs."""
-    texts, reasoning, tokens = [], [], []
-    finish = request_id = model = None
+             backend: str | None = None, headers: Any = None) -> ChatResult:
+    """The ChatResult a stream amounts to: the text (joined increments, or the last text so far —
+    decided over the whole stream), the last finish reason and usage, the logprobs, the tool calls
+    merged by index, the first ``created``; the request id from the events, else ``headers``."""
+    chunks = list(chunks)
+    texts = [c.received_text for c in chunks if c.received_text]
+    reasonings = [c.received_reasoning for c in chunks if c.received_reasoning]
+    # One decision per stream, as in StreamState: content and reasoning together.
+    cumulative = (all(_chain_ok(v) for v in (texts, reasonings))
+                  and (_chained(texts) or _chained(reasonings)))
+    text = (texts[-1] if texts else "") if cumulative else "".join(texts)
+    reasoning = (reasonings[-1] if reasonings else "") if cumulative else "".join(reasonings)
+    token_lists = [c.token_logprobs for c in chunks if c.token_logprobs]
+    if cumulative and _token_lists_chained(token_lists):
+        tokens = list(token_lists[-1])
+    else:
+        tokens = [t for lst in token_lists for t in lst]
+    finish = request_id = model = created = None
     usage: dict[str, Any] = {}
-    raws = []
     for chunk in chunks:
-        texts.append(chunk.text)
-        reasoning.append(chunk.reasoning)
-        tokens.extend(chunk.token_logprobs)
         finish = chunk.finish_reason or finish
         request_id = request_id or chunk.request_id
         model = chunk.model or model
+        created = created if created is not None else chunk.created
         usage = chunk.usage_dict or usage
-        raws.append(chunk.raw)
-    result = ChatResult(text="".join(texts), reasoning="".join(reasoning) or None, finish_reason=finish,
+    result = ChatResult(text=text, reasoning=reasoning or None, finish_reason=finish,
                         model=model or (getattr(request, "model", None) if request is not None else None),
-                        request_id=request_id, latency=latency, backend=backend,
-                        raw={"events": raws}, request=request, logprobs=tokens)
+                        created=created, request_id=request_id or _header(headers, "x-acs-request-id"),
+                        latency=latency, backend=backend, raw={"events": [c.raw for c in chunks]},
+                        request=request, logprobs=tokens,
+                        tool_calls=merge_tool_calls(d for c in chunks for d in c.tool_calls))
     result.usage_dict = usage
     return result
+
+
+def _chain_ok(values: list[str]) -> bool:
+    return all(after.startswith(before) for before, after in zip(values, values[1:]))

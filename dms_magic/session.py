@@ -14,19 +14,21 @@ Nothing here imports IPython or pandas; the client and the sandbox are imported 
 """
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-ENV_ENDPOINT = "DMS_MAGIC_ENDPOINT"
-ENV_INSTANCE_ID = "DMS_MAGIC_INSTANCE_ID"
+from dms_magic.defaults import (CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID,  # noqa: F401 (re-exported: magics)
+                                env_endpoint, env_instance_id)
+
 SANDBOX = "sandbox"  # the endpoint spelling that means "the in-process sandbox"
 SANDBOX_INSTANCE_ID = 1  # the instance the in-process sandbox serves
-CENTRAL_ENDPOINT = "dms-enterprise.aliyuncs.com"
 
 # Settings that choose the client (everything else configurable is a request parameter default).
 CLIENT_SETTINGS = ("endpoint", "instance_id", "profile")
+# Settings of the client's transport and retries (client.TRANSPORT_SETTINGS, repeated here so that
+# configure() needs no client import): checked by client.transport_setting, passed to DmsChatClient.
+TRANSPORT_SETTINGS = ("timeout", "max_retries", "max_retry_time", "retry_on_timeout")
 
 _lock = threading.RLock()
 _config: dict[str, Any] = {}  # the configuration layer (2. above)
@@ -56,7 +58,10 @@ class Settings:
 def configure(**settings: Any) -> None:
     """Set configuration-layer values (None or "" removes one).
 
-    Client settings: ``endpoint``, ``instance_id``, ``profile``. Any other key must be a request
+    Client settings: ``endpoint``, ``instance_id``, ``profile``; transport settings: ``timeout``
+    (seconds per read), ``max_retries``, ``max_retry_time`` (the retry budget in seconds) and
+    ``retry_on_timeout`` (also retry requests that may have reached the model; see README
+    "Retries"), strings such as ``"30"`` or ``"true"`` accepted. Any other key must be a request
     parameter (``model``, ``desensitization_rule``, ``temperature``...) and becomes its default for
     every call that does not set it. Every value is checked with the parameter table now, so a bad
     one raises ``InvalidParameterError`` naming the setting here, not on every later call; nothing
@@ -67,6 +72,9 @@ def configure(**settings: Any) -> None:
 
     checked: dict[str, Any] = {}
     for key, value in settings.items():
+        if key in TRANSPORT_SETTINGS:
+            checked[key] = None if value is None or value == "" else _transport_setting(key, value)
+            continue
         name = key if key in CLIENT_SETTINGS else find(key).name
         if name == "messages":
             raise InvalidParameterError("messages", value, "no default: messages come with each call")
@@ -81,6 +89,15 @@ def configure(**settings: Any) -> None:
                 _config[name] = value
 
 
+def _transport_setting(key: str, value: Any) -> Any:
+    from dms_magic.client import transport_setting
+
+    try:
+        return transport_setting(key, value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def configured() -> dict[str, Any]:
     """A copy of the configuration layer."""
     with _lock:
@@ -90,7 +107,13 @@ def configured() -> dict[str, Any]:
 def request_defaults() -> dict[str, Any]:
     """Request-parameter defaults from the configuration layer (model, rule, ...)."""
     with _lock:
-        return {k: v for k, v in _config.items() if k not in CLIENT_SETTINGS}
+        return {k: v for k, v in _config.items() if k not in CLIENT_SETTINGS and k not in TRANSPORT_SETTINGS}
+
+
+def transport_settings() -> dict[str, Any]:
+    """The configured transport settings (timeout, retries), as DmsChatClient keywords."""
+    with _lock:
+        return {k: v for k, v in _config.items() if k in TRANSPORT_SETTINGS}
 
 
 # -- resolution ---------------------------------------------------------------------------------
@@ -100,9 +123,7 @@ def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str |
 
     sources: dict[str, str] = {}
     given = {"endpoint": endpoint, "instance_id": instance_id, "profile": profile}
-    env = {"endpoint": os.environ.get(ENV_ENDPOINT) or None,
-           "instance_id": os.environ.get(ENV_INSTANCE_ID) or None,
-           "profile": None}
+    env = {"endpoint": env_endpoint(), "instance_id": env_instance_id(), "profile": None}
     conf = configured()
     chosen: dict[str, Any] = {}
     for key in CLIENT_SETTINGS:
@@ -146,23 +167,27 @@ def default_client(endpoint: str | None = None, *, instance_id: Any = None, prof
 
 
 def client_for(settings: Settings):
-    key = (settings.endpoint, settings.profile, settings.instance_id)
+    """The cached client for these settings and the configured transport settings (a changed
+    ``timeout`` or retry setting gets a client of its own)."""
+    transport = transport_settings()
+    key = (settings.endpoint, settings.profile, settings.instance_id, tuple(sorted(transport.items())))
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = _make_client(settings)
+            client = _make_client(settings, transport)
             _clients[key] = client
         return client
 
 
-def _make_client(settings: Settings):
+def _make_client(settings: Settings, transport: Mapping[str, Any]):
     from dms_magic.client import DmsChatClient
 
     if settings.uses_sandbox:
         sandbox = ensure_sandbox()
         return DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
-                             access_key_secret=sandbox.access_key_secret, instance_id=settings.instance_id)
-    return DmsChatClient(settings.endpoint, profile=settings.profile, instance_id=settings.instance_id)
+                             access_key_secret=sandbox.access_key_secret, instance_id=settings.instance_id,
+                             **transport)
+    return DmsChatClient(settings.endpoint, profile=settings.profile, instance_id=settings.instance_id, **transport)
 
 
 def ensure_sandbox():
@@ -171,8 +196,9 @@ def ensure_sandbox():
     with _lock:
         if _sandbox is None:
             from dms_magic.sandbox import start
+            from dms_magic.sandbox.sse import MODEL_TOKEN_INTERVAL_MS
 
-            _sandbox = start()
+            _sandbox = start(stream_token_interval_ms=MODEL_TOKEN_INTERVAL_MS)  # streams at a model's pace
         return _sandbox
 
 

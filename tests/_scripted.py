@@ -34,9 +34,12 @@ def gateway(status, code, request_id="REQ-ERR"):
 
 class ScriptedServer:
     """Answers request i with script[i] (the last entry repeats). An entry is (status, body[, headers]),
-    "drop" (close the connection without answering) or ("sleep", seconds, entry)."""
+    "drop" (close the connection without answering), ("sleep", seconds, entry), ("short", sse_bytes)
+    (a stream whose Content-Length promises 100 bytes more than it sends) or ("chunked", parts, gate). Each recorded
+    request has its arrival ``time`` (time.monotonic()). ``port``: 0 for a free one, or a port to
+    reuse (a service restarted where it was)."""
 
-    def __init__(self, script):
+    def __init__(self, script, port: int = 0):
         self.script = list(script)
         self.requests = []
         outer = self
@@ -49,6 +52,7 @@ class ScriptedServer:
                 body = self.rfile.read(length)
                 parts = urlsplit(self.path)
                 outer.requests.append({
+                    "time": time.monotonic(),  # arrival, by the server's clock
                     "path": parts.path, "raw_query": parts.query,
                     "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
                     "headers": {k.lower(): v for k, v in self.headers.items()},
@@ -71,6 +75,16 @@ class ScriptedServer:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")
+                    return
+                if isinstance(entry, tuple) and entry[0] == "short":  # ("short", SSE bytes): a cut-off body
+                    self.close_connection = True
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Content-Length", str(len(entry[1]) + 100))  # promises more than comes
+                    self.end_headers()
+                    self.wfile.write(entry[1])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if entry == "close-after":  # answer, then close the kept-alive connection while idle
                     self.close_connection = True
@@ -101,7 +115,7 @@ class ScriptedServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)

@@ -11,8 +11,8 @@ Helpers shared by the test modules, as fixtures:
 - ``client_for(sandbox, **overrides)``: a ``DmsChatClient`` signed with that sandbox's keys.
 - ``received_entry(sandbox, request_id)``: the journal entry of one request (fails if absent).
 - ``arrivals(sandbox)``: what the sandbox accepts from now on. Counted with ``sandbox.accepted``
-  (never reset), not ``len(sandbox.received)``: the journal keeps the last 1000 requests only, so
-  at the cap its length stays put whatever arrives.
+  (never reset), not ``len(sandbox.received)``: the journal keeps the recent requests only (1000 at
+  most, and 16 MB of text at most), so at the cap its length stays put whatever arrives.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ SENTINEL_SECRET = "SENTINEL-sandbox-secret-do-not-print-3f9a"
 def sandbox():
     from dms_magic.sandbox import start
 
-    with start(access_key_id="LTAItestsandbox00000001", access_key_secret=SENTINEL_SECRET, seed=1234) as sb:
+    with start(access_key_id="LTAItestsandbox00000001", access_key_secret=SENTINEL_SECRET, seed=1234,
+               stream_token_interval_ms=0) as sb:  # streams at once: the suite's speed matters
         yield sb
 
 

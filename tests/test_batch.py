@@ -14,7 +14,7 @@ import pytest
 
 from dms_magic.batch import answer_similarity, chat_many, leak_counts, summarize, token_deltas
 from dms_magic.client import DmsChatClient
-from dms_magic.compare import similarity as word_similarity
+from dms_magic.comparison import similarity as word_similarity
 from dms_magic.params import InvalidParameterError
 from dms_magic.sandbox import start
 
@@ -152,10 +152,18 @@ def test_ctrl_c_returns_the_rows_finished_so_far_and_resume_completes_them(sandb
                                 max_tokens=8)
         assert partial.attrs["interrupted"] is True
         assert 1 <= len(partial) < 60
-        assert partial["error_code"].isna().all()
+        # each row is answered, or was in flight: outcome unknown (it may have been answered and billed)
+        assert set(partial["error_code"].dropna()) <= {"OutcomeUnknown"}
+        unknown = int((partial["error_code"] == "OutcomeUnknown").sum())
+        assert partial.attrs["outcome_unknown"] == unknown
         done = chat_many(prompts, client=inner, concurrency=4, progress=False, resume=partial, max_tokens=8)
-    assert len(done) == 60 and done["error_code"].isna().all()
-    assert done.attrs["reused"] == len(partial)
+        assert len(done) == 60 and done.attrs["reused"] == len(partial)  # outcome-unknown rows not resent
+        assert int((done["error_code"] == "OutcomeUnknown").sum()) == unknown
+        assert done["error_code"].isna().sum() == 60 - unknown
+        sent = slow.accepted
+        again = chat_many(prompts, client=inner, progress=False, resume=done, resend_unknown=True, max_tokens=8)
+        assert slow.accepted - sent == unknown  # asked to: exactly those are sent again
+    assert len(again) == 60 and again["error_code"].isna().all()
 
 
 def test_any_executor_can_run_the_calls_and_stays_usable(client):

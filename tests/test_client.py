@@ -36,8 +36,14 @@ def scripted():
 
 
 # -- retries ---------------------------------------------------------------------------------------
+# Refused before the model: retried. After the request reached the service (a 500, a 502/504 from a
+# gateway behind which the model may have run, a connection dropped after sending): not retried
+# unless retry_on_timeout=True, since a generation is not idempotent (it would be billed twice).
 RETRIED = [gateway(400, "Throttling.User"), gateway(429, "Throttling"), gateway(503, "ServiceUnavailable"),
-           gateway(500, "InternalError"), (502, b"<html>bad gateway</html>"), "drop"]
+           (503, b"<html>service unavailable</html>"),
+           (200, {"RequestId": "B0", "Success": False, "ErrorCode": "Throttling.User", "ErrorMessage": "slow"})]
+MAY_HAVE_RUN = [gateway(500, "InternalError"), (502, b"<html>bad gateway</html>"), gateway(504, "GatewayTimeout"),
+                "drop"]
 NOT_RETRIED = [gateway(400, "SignatureDoesNotMatch"), gateway(400, "InvalidParameter"),
                gateway(403, "Forbidden.RAM"), gateway(404, "InvalidAccessKeyId.NotFound"),
                gateway(400, "InvalidTimeStamp.Expired"), gateway(400, "MissingParameter"),
@@ -45,8 +51,13 @@ NOT_RETRIED = [gateway(400, "SignatureDoesNotMatch"), gateway(400, "InvalidParam
                       "ErrorMessage": "bad rule"})]
 
 
-@pytest.mark.parametrize("first", RETRIED, ids=lambda e: e if isinstance(e, str) else str(e[0]))
-def test_transient_failures_are_retried_then_succeed(scripted, first):
+def _entry_id(e):
+    return e if isinstance(e, str) else f"{e[0]}-{e[1].get('Code') or e[1].get('ErrorCode')}" if isinstance(
+        e[1], dict) else str(e[0])
+
+
+@pytest.mark.parametrize("first", RETRIED, ids=_entry_id)
+def test_refusals_before_the_model_are_retried_then_succeed(scripted, first):
     server = scripted(first, (200, OK_BODY))
     with make_client(server.url) as client:
         result = client.chat("hi")
@@ -54,10 +65,31 @@ def test_transient_failures_are_retried_then_succeed(scripted, first):
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("first", NOT_RETRIED, ids=lambda e: e[1].get("Code") or e[1].get("ErrorCode"))
-def test_other_client_errors_are_never_retried(scripted, first):
+@pytest.mark.parametrize("first", MAY_HAVE_RUN, ids=_entry_id)
+def test_failures_after_the_request_reached_the_service_are_not_retried(scripted, first):
     server = scripted(first, (200, OK_BODY))
     with make_client(server.url) as client, pytest.raises(errors.DmsError) as info:
+        client.chat("hi")
+    assert len(server.requests) == 1
+    if first == "drop":
+        assert isinstance(info.value, errors.OutcomeUnknownError) and info.value.code == "OutcomeUnknown"
+        assert "may have processed" in str(info.value)
+    else:
+        assert info.value.http_status == first[0]
+
+
+@pytest.mark.parametrize("first", MAY_HAVE_RUN, ids=_entry_id)
+def test_retry_on_timeout_opts_in_to_retrying_them(scripted, first):
+    server = scripted(first, (200, OK_BODY))
+    with make_client(server.url, retry_on_timeout=True) as client:
+        assert client.chat("hi").text == "你好"
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("first", NOT_RETRIED, ids=_entry_id)
+def test_other_client_errors_are_never_retried(scripted, first):
+    server = scripted(first, (200, OK_BODY))
+    with make_client(server.url, retry_on_timeout=True) as client, pytest.raises(errors.DmsError) as info:
         client.chat("hi")
     assert len(server.requests) == 1
     assert info.value.code == (first[1].get("Code") or first[1].get("ErrorCode"))
@@ -69,7 +101,8 @@ def test_a_model_error_without_a_code_is_a_parameter_error_with_its_message(scri
     server = scripted((200, {"RequestId": "D-1", "Success": True, "Data": {"StatusCode": "400", "Message": text}}))
     with make_client(server.url) as client, pytest.raises(errors.ParameterError) as info:
         client.chat("hi")
-    assert (info.value.code, info.value.message, info.value.http_status) == ("InvalidParameter", text, 400)
+    assert (info.value.code, info.value.message, info.value.http_status, info.value.model_status) == (
+        "InvalidParameter", text, 200, 400)  # the HTTP status received; the model's own status apart
     assert len(server.requests) == 1  # a 4xx from the model is not retried
 
 
@@ -100,9 +133,18 @@ def test_total_retry_time_is_bounded(scripted):
     assert len(server.requests) == 1
 
 
-def test_timeouts_are_retried(scripted):
+def test_a_read_timeout_is_outcome_unknown_and_not_retried(scripted):
     server = scripted(("sleep", 1.5, (200, OK_BODY)), (200, OK_BODY))
-    with make_client(server.url, timeout=0.3) as client:
+    with make_client(server.url, timeout=0.3) as client, pytest.raises(errors.OutcomeUnknownError) as info:
+        client.chat("hi")
+    assert len(server.requests) == 1
+    assert "may have processed" in str(info.value) and "0.3 s" in str(info.value)
+    assert not errors.is_retryable(info.value)
+
+
+def test_read_timeouts_are_retried_with_retry_on_timeout(scripted):
+    server = scripted(("sleep", 1.5, (200, OK_BODY)), (200, OK_BODY))
+    with make_client(server.url, timeout=0.3, retry_on_timeout=True) as client:
         assert client.chat("hi").text == "你好"
     assert len(server.requests) == 2
 
@@ -419,16 +461,100 @@ def test_arrivals_are_counted_when_the_journal_is_full(client_for, arrivals):
         assert sb.received == [] and sb.accepted == 3 and sent.count == 1  # clearing does not reset it
 
 
-def test_calls_go_through_requests_when_a_proxy_applies(scripted, monkeypatch):
-    # The scripted server plays the proxy: requests sends it the absolute URL of the real endpoint.
+def test_calls_go_through_the_proxy_when_one_applies(scripted, monkeypatch):
+    # The scripted server plays the proxy: it is sent the absolute URL of the real endpoint.
     server = scripted(gateway(503, "ServiceUnavailable"), (200, OK_BODY))
     for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url)
     with make_client("http://dms-enterprise.example.invalid:8080") as client:
-        assert client._transport.proxied
+        assert client._http.proxied
         assert client.chat("hi").text == "你好"
     assert len(server.requests) == 2  # the retry went through the proxy too
     req = server.requests[-1]
     assert req["headers"]["host"] == "dms-enterprise.example.invalid:8080"
     assert req["query"]["InstanceId"] == "1" and verify_signature(req)
+
+
+def test_a_closed_client_still_works(scripted):
+    # session.forget_clients() closes cached clients that another thread may still be using.
+    server = scripted((200, OK_BODY))
+    client = make_client(server.url, max_retries=0)
+    assert client.chat("hi").text == "你好"
+    client.close()
+    assert client.chat("again").text == "你好"
+    client.close()
+    assert len(server.requests) == 2
+
+
+class ConnectProxy:
+    """A minimal HTTPS proxy: answers CONNECT host:port, then relays bytes both ways (it sees only
+    ciphertext). Records the CONNECT targets."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.targets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(4096)
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        assert method == "CONNECT"
+        self.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(src, dst):
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (src, dst):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def close(self):
+        self.listener.close()
+
+
+def test_https_goes_through_the_proxy_in_a_connect_tunnel(scripted, tmp_path, monkeypatch):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server = scripted(gateway(503, "ServiceUnavailable"), (200, OK_BODY))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    proxy = ConnectProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+        url = server.url.replace("http://", "https://")
+        with make_client(url) as client:
+            assert client._http.proxied
+            assert client.chat("hi").text == "你好"
+        assert len(server.requests) == 2 and verify_signature(server.requests[-1])  # the retry too
+        assert proxy.targets and set(proxy.targets) == {urlsplit(url).netloc}
+    finally:
+        proxy.close()

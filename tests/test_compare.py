@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from dms_magic.compare import MASKED, UNMASKED, Comparison, compare, diff_sides, find_leaks, word_tokens
+from dms_magic.comparison import MASKED, UNMASKED, Comparison, compare, diff_sides, find_leaks, word_tokens
 from dms_magic.masking import detect, mask
 from dms_magic.params import InvalidParameterError
 
@@ -130,7 +130,7 @@ def test_a_reformatted_value_still_counts_as_a_leak():
 
 
 def test_seed_and_streaming_rows_come_from_the_parameter_table():
-    from dms_magic.compare import pick_seed, variant_params
+    from dms_magic.comparison import pick_seed, variant_params
     from dms_magic.params import BY_NAME, PARAMS
 
     seed = BY_NAME["seed"]

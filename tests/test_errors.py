@@ -56,7 +56,9 @@ def test_model_error_inside_data_is_surfaced():
             "Data": {"StatusCode": "400", "Message": "InvalidParameter", "Type": "invalid_request_error"}}
     assert errors.is_failure(200, body)
     err = errors.from_response(200, body)
-    assert err.code == "InvalidParameter" and err.http_status == 400 and err.request_id == "D-1"
+    assert err.code == "InvalidParameter" and err.request_id == "D-1"
+    assert (err.http_status, err.model_status, err.error_type) == (200, 400, "invalid_request_error")
+    assert "(HTTP 200, model status 400)" in str(err)
 
 
 def test_unknown_codes_fall_back_to_their_family_hint():
@@ -112,7 +114,7 @@ def test_model_error_without_a_code_keeps_its_message_as_the_message(data_status
     body = {"RequestId": "D-2", "Success": True, "Data": {"StatusCode": data_status, "Message": text}}
     err = errors.from_response(200, body)
     assert type(err) is cls and err.code == code and err.message == text
-    assert err.http_status == int(data_status) and err.hint == errors.HINTS[code]
+    assert (err.http_status, err.model_status) == (200, int(data_status)) and err.hint == errors.HINTS[code]
     assert str(err).startswith(f"{code}: {text}") and errors.is_retryable(err) is retry
 
 
@@ -121,7 +123,8 @@ def test_model_error_code_inside_data_wins():
             "Data": {"StatusCode": "400", "Code": "DataInspectionFailed", "Message": "inappropriate content",
                      "Type": "invalid_request_error"}}
     err = errors.from_response(200, body)
-    assert (err.code, err.message, err.http_status) == ("DataInspectionFailed", "inappropriate content", 400)
+    assert (err.code, err.message, err.http_status, err.model_status) == (
+        "DataInspectionFailed", "inappropriate content", 200, 400)
 
 
 def test_any_key_case_is_read_in_business_and_model_errors():
@@ -129,7 +132,8 @@ def test_any_key_case_is_read_in_business_and_model_errors():
     body = {"requestId": "D-4", "success": True, "data": {"statusCode": 400, "message": "too long"}}
     assert errors.is_failure(200, body)
     err = errors.from_response(200, body)
-    assert (err.code, err.message, err.request_id, err.http_status) == ("InvalidParameter", "too long", "D-4", 400)
+    assert (err.code, err.message, err.request_id, err.http_status, err.model_status) == (
+        "InvalidParameter", "too long", "D-4", 200, 400)
     assert not errors.is_failure(200, {"success": True, "data": {"statusCode": "200"}})
 
 
@@ -144,3 +148,73 @@ def test_any_key_case_is_read_in_business_and_model_errors():
 ])
 def test_errors_built_by_hand_are_retried_by_the_same_rules(err, retry):
     assert errors.is_retryable(err) is retry
+
+
+# -- the most specific failure wins; the statuses keep their meaning ---------------------------------
+@pytest.mark.parametrize("data", [
+    {"StatusCode": "400", "Message": "Range of input length should be [1, 30720]", "Type": "invalid_request_error"},
+    '{"StatusCode":"400","Message":"Range of input length should be [1, 30720]","Type":"invalid_request_error"}',
+], ids=["data-object", "data-json-string"])
+def test_a_model_failure_beats_a_placeholder_top_level_code(data):
+    # The reference page's own example has Success: true with ErrorCode/ErrorMessage "UnknownError".
+    body = {"RequestId": "P-1", "Success": True, "ErrorCode": "UnknownError", "ErrorMessage": "UnknownError",
+            "Data": data}
+    assert errors.is_failure(200, body)
+    err = errors.from_response(200, body)
+    assert type(err) is errors.ParameterError
+    assert (err.code, err.message) == ("InvalidParameter", "Range of input length should be [1, 30720]")
+    assert (err.http_status, err.model_status, err.error_type, err.request_id) == (
+        200, 400, "invalid_request_error", "P-1")
+    assert "UnknownError" not in str(err)
+
+
+@pytest.mark.parametrize("model_status, cls", [("429", errors.ThrottlingError), ("500", errors.ServiceError),
+                                               ("503", errors.ServiceError)])
+def test_the_class_follows_the_real_failure_not_the_placeholder(model_status, cls):
+    body = {"Success": True, "ErrorCode": "UnknownError", "ErrorMessage": "UnknownError",
+            "Data": {"StatusCode": model_status, "Message": "model side"}}
+    err = errors.from_response(200, body)
+    assert type(err) is cls and err.message == "model side" and err.model_status == int(model_status)
+
+
+def test_the_reference_success_example_with_placeholders_is_not_a_failure():
+    body = {"RequestId": "R", "ErrorCode": "UnknownError", "ErrorMessage": "UnknownError", "Success": True,
+            "Data": {"StatusCode": "200", "Message": "InvalidParameter", "Type": "invalid_request_error",
+                     "Choices": [{"FinishReason": "stop", "Message": {"Content": "ok"}}]}}
+    assert not errors.is_failure(200, body)
+
+
+def test_an_error_code_without_success_is_a_failure():
+    body = {"RequestId": "N-1", "ErrorCode": "InstanceNotExist", "ErrorMessage": "no such instance"}
+    assert errors.is_failure(200, body)
+    err = errors.from_response(200, body)
+    assert (err.code, err.message, err.request_id, err.http_status) == (
+        "InstanceNotExist", "no such instance", "N-1", 200)
+    assert errors.is_failure(200, {"ErrorCode": "UnknownError"})
+
+
+def test_the_request_id_falls_back_to_the_header():
+    headers = {"x-acs-request-id": "HDR-1"}
+    assert errors.from_response(400, {"Code": "InvalidParameter"}, headers=headers).request_id == "HDR-1"
+    assert errors.from_response(502, b"Bad Gateway", headers=headers).request_id == "HDR-1"
+    assert errors.from_response(400, {"Code": "X", "RequestId": "BODY"}, headers=headers).request_id == "BODY"
+
+
+def test_xml_error_bodies_keep_their_code():
+    xml = (b'<?xml version="1.0" encoding="UTF-8"?><Error><RequestId>X-1</RequestId><HostId>dms-enterprise'
+           b'.aliyuncs.com</HostId><Code>Throttling.User</Code><Message>Request was denied due to user flow '
+           b'control.</Message><Recommend>https://api.aliyun.com/troubleshoot?q=Throttling.User</Recommend></Error>')
+    err = errors.from_response(400, xml)
+    assert type(err) is errors.ThrottlingError
+    assert (err.code, err.request_id, err.host_id) == ("Throttling.User", "X-1", "dms-enterprise.aliyuncs.com")
+    assert err.message.startswith("Request was denied") and err.recommend.endswith("Throttling.User")
+    assert errors.from_response(404, b"<html><body>nginx</body></html>").code == "UnknownError"  # HTML is not XML
+
+
+def test_permission_hints_name_the_action_that_was_called():
+    body = {"Code": "Forbidden.RAM", "Message": "denied"}
+    assert "dms:ChatWithDesensitize." in errors.from_response(403, body, action="ChatWithDesensitize").hint
+    sse = errors.from_response(403, body, action="ChatWithDesensitizeSSE")
+    assert "dms:ChatWithDesensitizeSSE" in sse.hint and sse.action == "ChatWithDesensitizeSSE"
+    assert "dms:ChatWithDesensitizeSSE" in errors.from_response(403, {"Code": "NoPermission"},
+                                                                action="ChatWithDesensitizeSSE").hint

@@ -55,6 +55,8 @@ def _option_text(param) -> str:
         return "'" + json.dumps(value, ensure_ascii=False) + "'"
     if param.kind == "bool":
         return "true" if value else "false"
+    if param.kind == "json_text" and any(c in value for c in " \"{["):
+        return "'" + value + "'"  # JSON text with quotes and spaces: one shell word
     return str(value)
 
 
@@ -69,7 +71,8 @@ WIRE_PARAMS = [p for p in option_params() if p.name != "stream"]
 
 @pytest.mark.parametrize("param", WIRE_PARAMS, ids=lambda p: p.option)
 def test_every_option_reaches_the_wire(ip, sandbox, param):
-    line = f"%%dmschat {param.option} {_option_text(param)} {_COMPANIONS.get(param.name, '')} --quiet"
+    companion = _COMPANIONS.get(param.name, "--stream" if param.sse_only else "")  # SSE-only rows need --stream
+    line = f"%%dmschat {param.option} {_option_text(param)} {companion} --quiet"
     ran = run(ip, line + "\nhello")
     assert ran.success, ran.text
     assert param.wire in sandbox.received[-1]["query"]  # as sent, in the query string

@@ -3,7 +3,8 @@ in-process sandbox: no endpoint and no credentials in the kernel's environment, 
 exercises the default backend exactly as a new user sees it.
 
 Cells that demonstrate an error carry the ``raises-exception`` tag: those must fail (and show it),
-every other cell must succeed.
+every other cell must succeed. ``DEMONSTRATES`` adds checks that each notebook shows what its
+headings say (failures listed and resumed, masking changing usage and leaks, ...).
 """
 from __future__ import annotations
 
@@ -19,6 +20,27 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 180
+
+# What a notebook's headings claim, checked in its own kernel after its last cell (appended to the
+# copy that runs, never saved): a notebook that runs but demonstrates nothing fails here.
+DEMONSTRATES = {
+    "batch.ipynb": [
+        'assert len(failed) > 0, "the failed-rows table is empty"',
+        'assert sorted(resent) == sorted(failed.index), "resume did not send exactly the failed rows"',
+        'assert again["error_code"].isna().all() and again.attrs["reused"] == len(tickets) - len(failed)',
+    ],
+    "compare.ipynb": [
+        'assert cmp.leaks["unmasked"] and cmp.leaks["masked"] == [], cmp.leaks',
+        'assert cmp.frame["prompt_tokens"].iloc[1] < cmp.frame["prompt_tokens"].iloc[0], "masking left usage alone"',
+    ],
+    "logprobs.ipynb": [
+        'assert usage.loc["masked", "prompt_tokens"] < usage.loc["unmasked", "prompt_tokens"], usage',
+        'assert summary["prob_at_choices"].is_monotonic_decreasing, summary',
+        'assert summary["completion_tokens"].is_monotonic_increasing, summary',
+        'assert spans["text"].str.len().min() > 5 and spans["min_prob"].max() < 0.9, spans',
+    ],
+    "quickstart.ipynb": ['assert streamed.text == plain.text'],
+}
 
 
 @pytest.fixture
@@ -52,6 +74,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, venv_kernel):
     nb = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
         f"{path.name} was committed with outputs; clear them (outputs can hold data and secrets)"
+    nb.cells += [nbformat.v4.new_code_cell(check) for check in DEMONSTRATES.get(path.name, [])]
     status: dict[int, str] = {}  # cell index -> the kernel's execute_reply status ("ok" / "error")
 
     def executed(cell, cell_index, execute_reply):
@@ -77,4 +100,4 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, venv_kernel):
             assert shown, f"{where} failed but showed no error"
         else:
             assert status.get(index) == "ok" and not errors, \
-                f"{where} failed: {errors[0].get('ename') if errors else status.get(index)}"
+                f"{where} failed: {(errors[0].get('ename'), errors[0].get('evalue')) if errors else status.get(index)}"

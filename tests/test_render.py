@@ -10,7 +10,7 @@ import html
 import re
 
 from dms_magic import render
-from dms_magic.compare import compare, diff_sides, word_tokens
+from dms_magic.comparison import compare, diff_sides, word_tokens
 
 PAIRS = [
     ("我叫张伟，电话13812345678", "我叫张*，电话138****5678"),

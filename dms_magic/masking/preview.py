@@ -3,8 +3,10 @@ entity, the replacement and how it was validated), then the masked text, then co
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-from dms_magic.masking.result import MaskResult
+if TYPE_CHECKING:  # for annotations only: result.py imports this module to show itself
+    from dms_magic.masking.result import MaskResult
 
 # Long inputs: show the start only; notebooks freeze on megabytes of HTML.
 MAX_PREVIEW_CHARS = 20_000

@@ -128,7 +128,7 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Prompt tokens as the sandbox counts them (its tokeniser: one token per CJK character, digit
     or punctuation mark, one per ASCII word), so a dry run predicts the sandbox's usage exactly and a
     real Qwen count to within the few chat-template tokens per message."""
-    from dms_magic.sandbox.tokens import count_tokens
+    from dms_magic.tokens import count_tokens
 
     return sum(count_tokens(str(message.get("content", ""))) for message in messages)
 

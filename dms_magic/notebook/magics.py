@@ -190,7 +190,7 @@ class DmsChatMagics(Magics, Configurable):
 
     def _compare(self, args, settings, messages, params):
         from dms_magic import session
-        from dms_magic.compare import compare
+        from dms_magic.comparison import compare
 
         comparison = compare(messages, client=session.client_for(settings), **params)
         if args.out:
@@ -332,10 +332,16 @@ class DmsChatMagics(Magics, Configurable):
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"%dmschat config {key}={value!r}: {exc}") from None
             return
+        if trait in session.TRANSPORT_SETTINGS:  # timeout and retries: the client's, checked by session
+            try:
+                session.configure(**{trait: value or None})
+            except ValueError as exc:
+                raise UsageError(f"%dmschat config {key}={value!r}: {exc}") from None
+            return
         try:
             param = find(key)
         except InvalidParameterError as exc:
-            known = ", ".join((*self._SESSION_KEYS, *self._DISPLAY_TRAITS))
+            known = ", ".join((*self._SESSION_KEYS, *self._DISPLAY_TRAITS, *session.TRANSPORT_SETTINGS))
             hint = exc.expected.split(".", 1)[-1].strip()
             raise UsageError(f"%dmschat config: unknown key {key!r}{f' ({hint})' if hint else ''}; "
                              f"keys: {known}, or any request parameter") from None

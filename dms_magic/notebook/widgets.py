@@ -559,7 +559,7 @@ class DmsChatForm:
     def compare(self) -> Any:
         """Send the prompt masked and unmasked; show the comparison; return the Comparison."""
         client, messages, params = self._prepare(stream=False)
-        from dms_magic.compare import compare
+        from dms_magic.comparison import compare
 
         self._show_status("comparing ...")
         started = time.perf_counter()

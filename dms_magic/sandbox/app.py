@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
@@ -22,21 +22,23 @@ from . import replies
 from .auth import AuthFailure, Verifier
 from .faults import Faults, drop_connection
 from .generator import generate
+from .inspection import RECEIVED_PATH
+from .intake import MAX_JSON_DEPTH, canonical_pairs, repeated_keys, too_deep
 from .journal import Journal
-from .replies import gateway_error, json_response, new_request_id
-from .sse import error_event, events
+from .replies import ReplyShape, gateway_error, json_response, new_request_id
+from .sse import error_event, events, paced, token_interval
 
 log = logging.getLogger("dms_magic.sandbox")
 
 MAX_BODY_BYTES = 1024 * 1024  # larger bodies get 413 RequestBodyTooLarge
 DEFAULT_MODEL = "qwen-plus"
-RECEIVED_PATH = "/_sandbox/received"
 
 
 class SandboxApp:
     def __init__(self, verifier: Verifier, *, faults: Faults, instances: Iterable[int] = (1,),
                  masking_config: Any = None, seed: int | None = None, max_body_bytes: int = MAX_BODY_BYTES,
-                 journal: Journal | None = None, upstream: Any = None):
+                 journal: Journal | None = None, upstream: Any = None, shape: ReplyShape | None = None,
+                 stream_token_interval_ms: float = 0):
         self.verifier = verifier
         self.faults = faults
         self.instances = frozenset(int(i) for i in instances)
@@ -44,6 +46,8 @@ class SandboxApp:
         self.max_body_bytes = max_body_bytes
         self.journal = journal or Journal()
         self.upstream = upstream  # an upstream.Upstream: answer with a real model instead of the generator
+        self.shape = shape or ReplyShape()  # which documented reply shape to send (replies.ReplyShape)
+        self.stream_token_interval = token_interval(stream_token_interval_ms)  # seconds between streamed events
         self.closed = False
         self._seeds = random.Random(seed)  # seeds for requests that bring none: a seeded sandbox replays
         self._seed_lock = threading.Lock()
@@ -62,11 +66,10 @@ class SandboxApp:
         if self.closed:  # stopped: a kept-alive connection must not be answered any more
             drop_connection(request.environ)
             return Response(b"", status=503)
-        if request.path == RECEIVED_PATH:
-            if request.method == "DELETE":
-                self.journal.clear()
-                return json_response({"Cleared": True})
-            return json_response(self.journal.as_json())
+        if request.path == RECEIVED_PATH:  # signed like the API: it shows prompts before masking
+            from .inspection import serve
+
+            return serve(request, self.verifier, self.journal)
         if request.path != "/" or request.method != "POST":
             return gateway_error("NotFound", f"{request.method} {request.path} is not served: the sandbox serves "
                                  f"POST / (ChatWithDesensitize, ChatWithDesensitizeSSE) and GET {RECEIVED_PATH}.")
@@ -86,7 +89,7 @@ class SandboxApp:
             drop_connection(request.environ)
             return Response(b"", status=500)  # the socket is already closed: nothing reaches the client
         if fault == "throttle":
-            return gateway_error("Throttling.User")
+            return self.faults.throttled(gateway_error("Throttling.User"))
         if fault == "error":
             return gateway_error("ServiceUnavailable")
 
@@ -97,14 +100,24 @@ class SandboxApp:
         refusal = _route_error(request, action)
         if refusal is not None:
             return refusal
-        query = _first_values(request.args)
-        try:
-            pair = self.verifier.verify(request.method, request.path, query, dict(request.headers), body)
+        pairs = list(request.args.items(multi=True))
+        query = dict(pairs)
+        try:  # over every pair, as the gateway signs: a key appended after signing breaks the signature
+            pair = self.verifier.verify(request.method, request.path, canonical_pairs(pairs),
+                                        dict(request.headers), body)
         except AuthFailure as failure:
             return gateway_error(failure.code, failure.message)
+        repeated = repeated_keys(pairs)
+        if repeated:
+            return gateway_error("InvalidParameter", f"The query repeats {', '.join(repeated)}: send each "
+                                 "parameter once.")
         form = _parse_form(request, body)
         if isinstance(form, Response):
             return form
+        deep = too_deep(query) or too_deep(form)
+        if deep is not None:
+            return gateway_error("InvalidParameter", f"The specified parameter {deep[0]} is not valid: JSON "
+                                 f"nested {deep[1]} levels deep; the limit is {MAX_JSON_DEPTH}.")
         stream = action == P.SSE_ACTION
         try:
             chat = P.ChatRequest.from_wire(query, form, stream=stream)
@@ -138,7 +151,15 @@ class SandboxApp:
 
         model = values.get("model") or DEFAULT_MODEL
         headers = {"x-acs-request-id": request_id}
-        if self.upstream is not None:
+        if self.shape.model_failure is not None:  # the model side fails: reported inside Data, HTTP 200
+            self.journal.add({**entry, "model_input": model_input, "masked": rule is not None, "rule": rule,
+                              "seed": seed, "finish_reason": None})
+            return self._reply(stream, self.shape.failure_body(request_id=request_id, model=model), headers)
+        generator_input = _as_text_messages(model_input)
+        tool_call = replies.tool_call_for(values, generator_input, request_id) if stream else None
+        if tool_call is not None:
+            generation = _tool_call_generation(generator_input, tool_call)
+        elif self.upstream is not None:
             from .upstream import UpstreamError
 
             headers["X-Dms-Magic-Upstream"] = self.upstream.base_url
@@ -147,22 +168,25 @@ class SandboxApp:
             except UpstreamError as exc:
                 if exc.code == "InvalidParameter":  # the model refused the call: DMS reports that inside Data
                     body = replies.model_error(exc.status, exc.code, exc.message, request_id=request_id, model=model)
-                    return self._reply(stream, body)
+                    return self._reply(stream, body, headers)
                 return gateway_error(exc.code, exc.message, request_id=request_id)
         else:
-            generation = generate(model_input, values, seed=seed, masked_rule=rule)
+            generation = generate(generator_input, values, seed=seed, masked_rule=rule)
         self.journal.add({**entry, "model_input": model_input, "masked": rule is not None, "rule": rule,
                           "seed": seed, "finish_reason": generation.finish_reason})
 
         created = int(time.time())
         if stream:
-            chunks = list(events(generation, values, request_id=request_id, model=model, created=created))
-            response = Response(self.faults.paced(chunks), content_type="text/event-stream;charset=utf-8")
+            chunks = list(events(generation, values, request_id=request_id, model=model, created=created,
+                                 shape=self.shape, tool_call=tool_call))
+            response = Response(paced(self.faults.paced(chunks), self.stream_token_interval),
+                                content_type="text/event-stream;charset=utf-8")
             response.paced = True
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})
             return response
-        body = replies.success_body(generation, values, request_id=request_id, model=model, created=created)
+        body = replies.success_body(generation, values, request_id=request_id, model=model, created=created,
+                                    shape=self.shape)
         return json_response(body, headers=headers)
 
     # -- stages -------------------------------------------------------------------------------
@@ -181,24 +205,69 @@ class SandboxApp:
         """Every message masked before the generator sees it (copies; the request stays as sent).
 
         One masking session per request: a value gets the same pseudonym in every message of the
-        conversation, and the request's seed makes random operators reproducible."""
+        conversation, and the request's seed makes random operators reproducible. Text is masked
+        wherever a message holds it: its content string or the text of its content parts (an
+        image part, a tool call's id, a ``null`` content are passed on as they are)."""
         if rule is None:
             return [dict(m) for m in messages]
         from ..masking import MaskingSession, mask_messages
 
-        return list(mask_messages(messages, rule, config=self.masking_config, session=MaskingSession(seed=seed)))
+        texts, places = [], []  # every text to mask, and where it goes back
+        for i, message in enumerate(messages):
+            content = message.get("content")
+            if isinstance(content, str):
+                texts.append({"role": message["role"], "content": content})
+                places.append((i, None))
+            elif isinstance(content, list):
+                for j, part in enumerate(content):
+                    if part.get("type") == "text" and isinstance(part.get("text"), str):
+                        texts.append({"role": message["role"], "content": part["text"]})
+                        places.append((i, j))
+        masked = mask_messages(texts, rule, config=self.masking_config, session=MaskingSession(seed=seed))
+        out = [dict(m) for m in messages]
+        for (i, j), text in zip(places, (m["content"] for m in masked)):
+            if j is None:
+                out[i]["content"] = text
+            else:
+                if out[i]["content"] is messages[i]["content"]:
+                    out[i]["content"] = [dict(p) for p in messages[i]["content"]]
+                out[i]["content"][j]["text"] = text
+        return out
 
     def _business_error(self, stream: bool, code: str, message: str, request_id: str) -> Response:
         return self._reply(stream, replies.business_error(code, message, request_id=request_id))
 
-    @staticmethod
-    def _reply(stream: bool, body: dict) -> Response:
+    def _reply(self, stream: bool, body: dict, headers: dict[str, str] | None = None) -> Response:
         """A one-shot HTTP 200 body: JSON, or one SSE event on the streaming action."""
         if stream:
-            response = Response([error_event(body)], content_type="text/event-stream;charset=utf-8")
+            response = Response([error_event(body, self.shape)], content_type="text/event-stream;charset=utf-8")
             response.headers[replies.BACKEND_HEADER[0]] = replies.BACKEND_HEADER[1]
+            response.headers.update(headers or {})
             return response
-        return json_response(body)
+        return json_response(body, headers=headers)
+
+
+def _as_text_messages(messages: list[dict]) -> list[dict]:
+    """The conversation as the built-in generator reads it: every content a string (the text of
+    content parts joined, an image as ``[image]``; a tool-call turn's ``null`` content as "")."""
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if not isinstance(content, str):
+            parts = content if isinstance(content, list) else []
+            content = "".join(p.get("text", "") if p.get("type") == "text" else f"[{p.get('type', 'part')}]"
+                              for p in parts)
+        out.append({**message, "content": content})
+    return out
+
+
+def _tool_call_generation(messages: list[dict], call: dict):
+    """A Generation for a tool call: no text; usage counts the arguments' tokens as the output."""
+    from .generator import Generation, Step
+    from ..tokens import count_message_tokens, tokenise
+
+    steps = [Step(token, 0.0, []) for token in tokenise(call["function"]["arguments"])]
+    return Generation(steps, [], "tool_calls", count_message_tokens(messages))
 
 
 def _route_error(request: Request, action: str) -> Response | None:
@@ -217,10 +286,6 @@ def _route_error(request: Request, action: str) -> Response | None:
         return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
                              f"(expected {P.API_VERSION}).")
     return None
-
-
-def _first_values(multi: Any) -> dict[str, str]:
-    return {key: value for key, value in multi.items()}  # MultiDict.items(): the first value per key
 
 
 def _parse_form(request: Request, body: bytes) -> dict[str, str] | Response:

@@ -5,6 +5,15 @@ events); ``error_rate`` answers that fraction with
 503 ServiceUnavailable; ``throttle_qps`` answers requests beyond N in any one-second window with
 400 Throttling.User; ``drop_rate`` closes that fraction of connections without any answer. With a
 sandbox ``seed`` the random choices are reproducible.
+
+Two knobs test how a client waits and retries:
+
+- ``slow_reply_ms`` holds the answer that long *after* the request was read and recorded (the
+  journal already shows it), before the first byte of the reply, streamed or not: a client whose
+  timeout is shorter sees a read timeout on a request the service did process. ``slow_replies``
+  limits it to the first N answers (None: every one), so a retry can then succeed.
+- ``throttle_retry_after_ms`` adds ``x-acs-retry-after`` (milliseconds, the header the official
+  SDK reads) to Throttling replies.
 """
 from __future__ import annotations
 
@@ -21,6 +30,9 @@ class FaultConfig:
     error_rate: float = 0
     throttle_qps: float | None = None
     drop_rate: float = 0
+    slow_reply_ms: float = 0
+    slow_replies: int | None = None
+    throttle_retry_after_ms: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "drop_rate"):
@@ -29,6 +41,14 @@ class FaultConfig:
                 raise ValueError(f"{name}={value!r} is invalid: expected a fraction in [0, 1]")
         if not 0 <= self.latency_ms < float("inf"):
             raise ValueError(f"latency_ms={self.latency_ms!r} is invalid: expected milliseconds >= 0")
+        if not 0 <= self.slow_reply_ms < float("inf"):
+            raise ValueError(f"slow_reply_ms={self.slow_reply_ms!r} is invalid: expected milliseconds >= 0")
+        if self.slow_replies is not None and not (isinstance(self.slow_replies, int) and self.slow_replies >= 0):
+            raise ValueError(f"slow_replies={self.slow_replies!r} is invalid: expected a count >= 0 (or None: all)")
+        if self.throttle_retry_after_ms is not None and not (
+                isinstance(self.throttle_retry_after_ms, int) and self.throttle_retry_after_ms >= 0):
+            raise ValueError(f"throttle_retry_after_ms={self.throttle_retry_after_ms!r} is invalid: expected "
+                             "milliseconds >= 0 (or None: no header)")
         if self.throttle_qps is not None and not 0 < self.throttle_qps < float("inf"):
             raise ValueError(f"throttle_qps={self.throttle_qps!r} is invalid: expected requests/s > 0 (or None)")
 
@@ -41,6 +61,7 @@ class Faults:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._recent: deque[float] = deque()  # arrival times within the last second
+        self._slow_left = config.slow_replies  # answers still to hold (None: every one)
 
     def decide(self, now: float | None = None) -> str | None:
         cfg = self.config
@@ -59,11 +80,31 @@ class Faults:
         return None
 
     def delay(self) -> None:
+        """Before a plain (not streamed) answer: the slow-reply hold, then the latency."""
+        self._hold()
         if self.config.latency_ms:
             time.sleep(self.config.latency_ms / 1000)
 
+    def _hold(self) -> None:
+        if not self.config.slow_reply_ms:
+            return
+        with self._lock:
+            if self._slow_left is not None:
+                if self._slow_left <= 0:
+                    return
+                self._slow_left -= 1
+        time.sleep(self.config.slow_reply_ms / 1000)
+
+    def throttled(self, response):
+        """A Throttling reply, with ``x-acs-retry-after`` when the knob asks for it."""
+        if self.config.throttle_retry_after_ms is not None:
+            response.headers["x-acs-retry-after"] = str(self.config.throttle_retry_after_ms)
+        return response
+
     def paced(self, chunks: list[bytes]):
-        """Yield streamed events with the request's latency spread evenly before them."""
+        """Yield streamed events with the request's latency spread evenly before them (after the
+        slow-reply hold: the headers go out with the first event, so they wait too)."""
+        self._hold()
         pause = self.config.latency_ms / 1000 / max(len(chunks), 1)
         for chunk in chunks:
             if pause:

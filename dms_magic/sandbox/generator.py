@@ -1,45 +1,55 @@
-"""The sandbox's built-in generator — a tiny sampler, not a language model.
+"""The sandbox's built-in generator — a tiny sampler over whole phrases, not a language model.
 
-It means to say a script (scripts.py): first a restatement of what it received, then a few
-plausible sentences. Each step it builds a real probability distribution over the intended token
-and a handful of alternatives from a small vocabulary, and samples from it with the request's
-parameters, so every sampling knob behaves as specified and the logprobs it reports are the
-probabilities it actually used:
+It says what a script (scripts.py) allows: copied text (a short label, the request's instruction
+clause, the prompt's specific values, notes) and choices among *phrase sets*. A phrase set is
+expanded into a token trie: every path is a whole sentence, and the probability of a token is the
+mass of the sentences that continue with it among those still possible. At each token the
+generator samples from that distribution with the request's parameters, so every sampling knob
+behaves as specified, the answer is coherent at any temperature (no path leads to a fragment),
+and the logprobs it reports are the probabilities it used:
 
-* the *model* distribution is softmax(logits) with PresencePenalty subtracted from tokens already
-  generated; that is what Logprobs/TopLogprobs report (like OpenAI/DashScope, independent of
-  temperature);
+* the *model* distribution is softmax(logits) over the trie's next tokens, logits being the log of
+  their sentence mass, with PresencePenalty subtracted from tokens already generated; that is
+  what Logprobs/TopLogprobs report (like OpenAI/DashScope, independent of temperature), and the
+  alternatives are every other token the generator could have said there;
 * sampling divides logits by Temperature (0 = greedy), keeps the TopK most likely (0 or >100 =
   off), then the smallest set whose mass reaches TopP, renormalises and draws with ``Seed``;
-* the restatement's intended token has a logit far above the alternatives, so it survives
-  sampling at the default temperature; continuation tokens are less certain, and at sentence
-  boundaries the generator chooses the next sentence (or the end of text) by sampling too.
+* copied text has one drawable candidate (probability ~1, as a model copying from its context);
+  between the body's sentences the end of text is one more candidate, likelier after each one;
+* where fewer than five candidates exist, the vocabulary's tail fills the report to five with
+  probabilities near 1e-22 (TAIL_LOGIT), never drawn.
 
-The alternatives and their logits are a deterministic function of the position and the previous
-token, so the "model" is fixed and only the sampling depends on the seed.
+The phrase sets and their weights are fixed, so the "model" is fixed and only the sampling
+depends on the seed.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import random
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import scripts
-from .tokens import END_OF_TEXT, count_message_tokens, token_bytes, tokenise
+from ..tokens import END_OF_TEXT, count_message_tokens, token_bytes, tokenise
 
 DEFAULT_TEMPERATURE = 0.7  # qwen-plus defaults, used when the request does not say
 DEFAULT_TOP_P = 0.8
 MAX_OUTPUT_TOKENS = 4096  # hard ceiling when MaxTokens is not given
-ALTERNATIVES = 6
 
-# Logits of the intended token by what it is part of; alternatives score in [0, ALT_MAX).
-LOGIT_RESTATE = 14.0
-LOGIT_REASONING = 9.0
-LOGIT_SENTENCE = 4.5  # close enough to the alternatives that PresencePenalty 2 can flip a choice
-ALT_MAX = 3.0
+# A slot's alternatives by rank: the first is the usual word, the others real but rarer choices
+# (close enough that PresencePenalty 2 can flip a choice).
+SLOT_WEIGHTS = (1.0, 0.7, 0.5, 0.35)
+# Probability of ending the answer after k body sentences (k >= len: 0.9; none left: the end).
+END_AFTER = (0.0, 0.03, 0.08, 0.3, 0.5, 0.7)
+# Every position reports at least TopLogprobs' maximum of alternatives, as a real model's would:
+# where the phrase sets offer fewer, tokens of the vocabulary's tail fill in, e^50 to e^55 less
+# likely than the best candidate (~1e-22: they never change a reported probability that float
+# can show, and they are never drawn, so no answer ever holds a fragment).
+TAIL_ALTERNATIVES = 5
+TAIL_LOGIT = -50.0
 
 
 @dataclass
@@ -113,7 +123,8 @@ class _Sampler:
         self.presence_penalty = values.get("presence_penalty", 0.0) or 0.0
         self.rng = random.Random(seed)
 
-    def choose(self, candidates: list[tuple[str, float]], seen: set[str]) -> tuple[int, Step]:
+    def choose(self, candidates: list[tuple[str, float]], seen: set[str], drawable: int) -> tuple[int, Step]:
+        """Sample among the first ``drawable`` candidates; the Step reports the distribution over all."""
         penalty = self.presence_penalty
         if penalty and seen:
             logits = [lg - penalty if tok in seen else lg for tok, lg in candidates]
@@ -124,8 +135,11 @@ class _Sampler:
         log_z = top + math.log(sum(exps))
         # Most likely first; sorted() is stable with reverse=True, so ties keep the script's order.
         order = sorted(range(len(logits)), key=logits.__getitem__, reverse=True)
+        ranked = [(candidates[i][0], logits[i] - log_z) for i in order]
+        if drawable < len(order):  # the vocabulary's tail is reported, never drawn
+            order = [i for i in order if i < drawable]
         temperature = self.temperature
-        if temperature < 1e-6 or self.top_k == 1 or len(logits) == 1:
+        if temperature < 1e-6 or self.top_k == 1 or len(order) == 1:
             index = order[0]
         else:
             if temperature == 1:
@@ -147,59 +161,149 @@ class _Sampler:
                 if r < 0:
                     index = order[rank]
                     break
-        ranked = [(candidates[i][0], logits[i] - log_z) for i in order]
         return index, Step(candidates[index][0], logits[index] - log_z, ranked)
 
 
-@functools.lru_cache(maxsize=65536)  # a pure function of its arguments; scripts repeat across requests
-def _alternatives(vocab: tuple[str, ...], intended: str, step: int, previous: str) -> tuple[tuple[str, float], ...]:
-    """A fixed pseudo-random handful of (token, logit) alternatives for this position."""
-    h = zlib.crc32(f"{step}\x00{previous}".encode())
-    out, used = [], {intended}
-    for _ in range(ALTERNATIVES):
+@dataclass
+class _Node:
+    """A token trie node: ``mass[i]`` is the probability of phrase ``i``'s expansions through here."""
+
+    children: dict[str, "_Node"] = field(default_factory=dict)
+    mass: dict[int, float] = field(default_factory=dict)
+
+
+def _phrase_weight(phrase: tuple) -> float:
+    """A fixed prior per phrase, so phrases are not all equally likely (0.6 to 1.4)."""
+    h = zlib.crc32(repr(phrase).encode())
+    return 0.6 + 0.8 * (h % 1000) / 1000
+
+
+def expansions(phrase: tuple) -> list[tuple[str, float]]:
+    """Every text a phrase can become, with its probability within the phrase."""
+    slots = []
+    for part in phrase:
+        alternatives = (part,) if isinstance(part, str) else part
+        if len(alternatives) > len(SLOT_WEIGHTS):
+            raise ValueError(f"a slot holds {len(alternatives)} alternatives; at most {len(SLOT_WEIGHTS)}")
+        weights = SLOT_WEIGHTS[:len(alternatives)]
+        total = sum(weights)
+        slots.append([(text, w / total) for text, w in zip(alternatives, weights)])
+    out = []
+    for combo in itertools.product(*slots):
+        out.append(("".join(text for text, _ in combo), math.prod(p for _, p in combo)))
+    return out
+
+
+@functools.lru_cache(maxsize=None)  # phrase sets are module constants: each trie is built once
+def phrase_trie(phrases: tuple) -> _Node:
+    root = _Node()
+    for index, phrase in enumerate(phrases):
+        weight = _phrase_weight(phrase)
+        for text, p in expansions(phrase):
+            node = root
+            node.mass[index] = node.mass.get(index, 0.0) + weight * p
+            for token in tokenise(text):
+                node = node.children.setdefault(token, _Node())
+                node.mass[index] = node.mass.get(index, 0.0) + weight * p
+    return root
+
+
+@functools.lru_cache(maxsize=None)
+def tail_vocabulary(phrases: tuple) -> tuple[str, ...]:
+    """The tokens a phrase set uses, in a fixed order: what the tail alternatives are drawn from."""
+    return tuple(sorted({token for phrase in phrases for text, _ in expansions(phrase) for token in tokenise(text)}))
+
+
+@functools.lru_cache(maxsize=65536)  # a pure function of its arguments; answers repeat across requests
+def _tail(vocabulary: tuple[str, ...], position: int, previous: str, taken: tuple[str, ...],
+          need: int) -> tuple[tuple[str, float], ...]:
+    """``need`` tail tokens for this position (not among ``taken``), with logits relative to the best
+    candidate: fixed per position and previous token, as the model is fixed."""
+    h = zlib.crc32(f"{position}\x00{previous}".encode())
+    used, tail = set(taken), []
+    for _ in range(8 * need):
         h = (h * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
-        token = vocab[(h >> 33) % len(vocab)]
-        if token in used:
-            continue
-        used.add(token)
-        out.append((token, ((h >> 11) & 0xFFFF) / 0xFFFF * ALT_MAX))
-    return tuple(out)
+        token = vocabulary[(h >> 33) % len(vocabulary)]
+        if token not in used:
+            used.add(token)
+            tail.append((token, TAIL_LOGIT - 5 * ((h >> 11) & 0xFFFF) / 0xFFFF))
+            if len(tail) == need:
+                break
+    return tuple(tail)
 
 
-def _sentence_logit(index: int, emitted: int) -> float:
-    h = zlib.crc32(f"sentence\x00{index}\x00{emitted}".encode())
-    return 2.0 + 3.0 * (h % 1000) / 1000
-
-
-def _end_logit(emitted: int) -> float:
-    return -1.0 + 2.2 * emitted  # more likely to stop after each sentence
+@functools.lru_cache(maxsize=65536)
+def _certain_step(vocabulary: tuple[str, ...], position: int, previous: str, token: str) -> Step:
+    """The Step of a sole drawable candidate: ``_Sampler.choose``'s result, computed once."""
+    tail = _tail(vocabulary, position, previous, (token,), TAIL_ALTERNATIVES - 1) if vocabulary else ()
+    log_z = math.log(1.0 + sum(math.exp(offset) for _, offset in tail))  # as choose() rounds it
+    ranked = [(token, -log_z)] + sorted(((t, offset - log_z) for t, offset in tail), key=lambda x: x[1], reverse=True)
+    return Step(token, -log_z, ranked)
 
 
 class _Run:
     """One channel (content or reasoning) being generated."""
 
-    def __init__(self, sampler: _Sampler, vocab: tuple[str, ...]):
-        self.sampler, self.vocab = sampler, vocab
+    def __init__(self, sampler: _Sampler, vocabulary: tuple[str, ...]):
+        self.sampler, self.vocabulary = sampler, vocabulary
         self.steps: list[Step] = []
         self.seen: set[str] = set()
 
-    def say(self, token: str, logit: float | None) -> Step:
-        """Sample one step whose intended token is ``token`` (``logit`` None: forced, no alternatives)."""
-        if logit is None:
-            step = Step(token, 0.0, [(token, 0.0)])
-        else:
-            previous = self.steps[-1].token if self.steps else ""
-            candidates = [(token, logit), *_alternatives(self.vocab, token, len(self.steps), previous)]
-            _, step = self.sampler.choose(candidates, self.seen)
-        self._append(step)
-        return step
+    def copy(self, text: str) -> None:
+        """Say ``text`` with certainty: the one drawable candidate per token."""
+        for token in tokenise(text):
+            self._say([(token, 0.0)])
 
-    def pick(self, candidates: list[tuple[str, float]]) -> int:
-        """A choice point: returns the index chosen (the caller knows what each means)."""
-        index, step = self.sampler.choose(candidates, self.seen)
+    def _say(self, candidates: list[tuple[str, float]]) -> int:
+        """Draw one of ``candidates`` (the tail added for the report) and append it, unless it is
+        the end of text; returns its index."""
+        self._check_room()
+        if len(candidates) == 1 and not (self.sampler.presence_penalty and self.seen):
+            # Most tokens (copied text, the rest of a word): the same distribution every time.
+            previous = self.steps[-1].token if self.steps else ""
+            index, step = 0, _certain_step(self.vocabulary, len(self.steps), previous, candidates[0][0])
+        else:
+            index, step = self.sampler.choose(self._with_tail(candidates), self.seen, drawable=len(candidates))
         if step.token != END_OF_TEXT:
             self._append(step)
         return index
+
+    def _with_tail(self, candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        need = TAIL_ALTERNATIVES - len(candidates)
+        if need <= 0 or not self.vocabulary:
+            return candidates
+        top = max(logit for _, logit in candidates)
+        previous = self.steps[-1].token if self.steps else ""
+        tail = _tail(self.vocabulary, len(self.steps), previous, tuple(token for token, _ in candidates), need)
+        return candidates + [(token, top + offset) for token, offset in tail]
+
+    def phrase(self, phrases: tuple, allowed: set[int] | None = None, end_probability: float = 0.0) -> int | None:
+        """Say one phrase of the set (among ``allowed``), token by token down its trie; returns its
+        index, or None when the end of text was sampled instead (only offered before the first token)."""
+        node = phrase_trie(phrases)
+        allowed = set(range(len(phrases))) if allowed is None else set(allowed)
+        first = True
+        while node.children:
+            candidates, nexts = [], []
+            only = next(iter(allowed)) if len(allowed) == 1 else None
+            for token, child in node.children.items():
+                mass = child.mass.get(only, 0.0) if only is not None else sum(child.mass.get(i, 0.0) for i in allowed)
+                if mass > 0:
+                    candidates.append((token, math.log(mass)))
+                    nexts.append(child)
+            if first and end_probability > 0:
+                total = sum(math.exp(logit) for _, logit in candidates)
+                candidates.append((END_OF_TEXT, math.log(total * end_probability / (1 - end_probability))))
+            index = self._say(candidates)
+            if index == len(nexts):
+                return None  # the end of text: not a token of the answer
+            node = nexts[index]
+            allowed = {i for i in allowed if i in node.mass}
+            first = False
+        return min(allowed)
+
+    def _check_room(self) -> None:
+        pass
 
     def _append(self, step: Step) -> None:
         self.steps.append(step)
@@ -211,28 +315,32 @@ class _Finished(Exception):
         self.reason = reason
 
 
+class _Budgeted(_Run):
+    """The reasoning channel: stops quietly at ThinkingBudget tokens."""
+
+    def __init__(self, sampler: _Sampler, vocabulary: tuple[str, ...], budget: int):
+        super().__init__(sampler, vocabulary)
+        self.budget = budget
+
+    def _check_room(self) -> None:
+        if len(self.steps) >= self.budget:
+            raise _Finished("budget")
+
+
 class _Answer(_Run):
     """The content channel: enforces MaxTokens (finish ``length``) and Stop (finish ``stop``)."""
 
-    def __init__(self, sampler: _Sampler, vocab: tuple[str, ...], limit: int, stops: list[str]):
-        super().__init__(sampler, vocab)
+    def __init__(self, sampler: _Sampler, vocabulary: tuple[str, ...], limit: int, stops: list[str]):
+        super().__init__(sampler, vocabulary)
         self.limit, self.stops = limit, stops
 
-    def say(self, token: str, logit: float | None) -> Step:
-        self._room()
-        step = super().say(token, logit)
-        self._check_stop()
-        return step
-
-    def pick(self, candidates: list[tuple[str, float]]) -> int:
-        self._room()
-        index = super().pick(candidates)
-        self._check_stop()
-        return index
-
-    def _room(self) -> None:
+    def _check_room(self) -> None:
         if len(self.steps) >= self.limit:
             raise _Finished("length")
+
+    def _append(self, step: Step) -> None:
+        super()._append(step)
+        self._check_stop()
 
     def _check_stop(self) -> None:
         if not self.stops:
@@ -258,42 +366,52 @@ def generate(messages: list[dict], values: dict, *, seed: int, masked_rule: str 
     sampler = _Sampler(values, seed)
     thinking = bool(values.get("enable_thinking"))
 
-    reasoning = _Run(sampler, script.vocab)
+    vocabulary = tail_vocabulary(script.body)
+    reasoning = _Budgeted(sampler, vocabulary, values.get("thinking_budget") or MAX_OUTPUT_TOKENS)
     if thinking:  # thinking comes first and is bounded by ThinkingBudget
-        budget = values.get("thinking_budget") or MAX_OUTPUT_TOKENS
-        for token in tokenise(script.reasoning)[:budget]:
-            reasoning.say(token, LOGIT_REASONING)
+        try:
+            reasoning.copy(script.reasoning_intro)
+            for phrases in script.reasoning:
+                reasoning.phrase(phrases)
+        except _Finished:
+            pass
 
     limit = min(values.get("max_tokens") or MAX_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
-    content = _Answer(sampler, script.vocab, limit, [s for s in (values.get("stop") or []) if s])
+    content = _Answer(sampler, vocabulary, limit, [s for s in (values.get("stop") or []) if s])
     try:
-        for token in tokenise(script.json_prefix):
-            content.say(token, None)
-        for token in tokenise(script.header):
-            content.say(token, LOGIT_RESTATE)
-        for token in tokenise(script.json_middle):
-            content.say(token, None)
-        _continue(script, content)
-        for token in tokenise(script.json_suffix):
-            content.say(token, None)
+        if script.json_prefix:
+            content.copy(script.json_prefix)
+        else:
+            _acknowledge(script, content)
+        _body(script.body, content)
+        content.copy(script.json_suffix)
         finish = "stop"
     except _Finished as done:
         finish = done.reason
     return Generation(content.steps, reasoning.steps, finish, prompt_tokens, thinking=thinking)
 
 
-def _continue(script: scripts.Script, content: _Answer) -> None:
-    """Sentence by sentence: at each boundary sample the next sentence's first token or the end."""
-    pool = [tokenise(s) for s in script.sentences]
-    unused = list(range(len(pool)))
-    emitted = 0
+def _acknowledge(script: scripts.Script, content: _Answer) -> None:
+    """The label, the request's instruction clause, the prompt's specific values, cloud notes."""
+    content.copy(script.label)
+    if script.quote:
+        content.phrase(script.ack_head)
+        content.copy(script.quote)
+        content.phrase(script.ack_tail)
+    if script.details:
+        content.phrase(script.details_intro)
+        content.copy(script.details)
+    content.copy(script.notes)
+
+
+def _body(phrases: tuple, content: _Answer) -> None:
+    """Sentences without repetition; after each, the end of text competes with the next one."""
+    unused = set(range(len(phrases)))
+    said = 0
     while unused:
-        candidates = [(pool[i][0], _sentence_logit(i, emitted)) for i in unused]
-        candidates.append((END_OF_TEXT, _end_logit(emitted)))
-        choice = content.pick(candidates)
-        if choice == len(unused):
+        end = END_AFTER[said] if said < len(END_AFTER) else 0.9
+        chosen = content.phrase(phrases, unused, end_probability=end)
+        if chosen is None:
             return
-        chosen = unused.pop(choice)
-        for token in pool[chosen][1:]:
-            content.say(token, LOGIT_SENTENCE)
-        emitted += 1
+        unused.discard(chosen)
+        said += 1

@@ -5,11 +5,19 @@ sends them: a 4xx/5xx status and ``{RequestId, HostId, Code, Message, Recommend}
 (an instance or rule DMS does not know) come back as HTTP 200 with ``Success: false, ErrorCode,
 ErrorMessage``, the way DMS Enterprise reports them. Every reply carries the header
 ``X-Dms-Magic-Backend: sandbox`` so a client can say which backend answered.
+
+``ReplyShape`` picks among the shapes the official SDKs and the reference page allow, so clients
+are tested against each and not only against the one this sandbox happens to write: streamed
+``Data`` as the JSON string every SDK types it as (the default) or as an object; events carrying
+increments or the text so far; every answer a model failure inside ``Data`` under the placeholder
+top-level ``ErrorCode: UnknownError`` (as in the reference page's example); placeholders on
+successes too.
 """
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -93,6 +101,99 @@ def model_error(status: int, code: str, message: str, *, request_id: str, model:
                      "Type": kind}}
 
 
+# -- reply shapes ---------------------------------------------------------------------------------
+STREAM_DATA = ("string", "object")  # streamed Data: the SDKs' JSON string, or an object
+STREAM_TEXT = ("increments", "text_so_far")  # what each streamed event's Content carries
+PLACEHOLDER = "UnknownError"  # the reference page's top-level ErrorCode/ErrorMessage on a success
+# A model failure's Message per status family, worded like DashScope's (passed through by DMS).
+MODEL_FAILURES = {
+    400: ("invalid_request_error", "Range of input length should be [1, 30720]"),
+    429: ("limit_requests", "Requests rate limit exceeded, please try again later."),
+    500: ("server_error", "An internal error has occured, please try again later or contact service support."),
+}
+
+
+@dataclass(frozen=True)
+class ReplyShape:
+    """Which documented reply shape the sandbox sends (``start(stream_data=..., ...)`` knobs).
+
+    ``stream_data``: ``"string"`` (default: the SDKs' ``data: str``) or ``"object"``.
+    ``stream_text``: ``"increments"`` (default) or ``"text_so_far"`` (each event repeats the text,
+    reasoning, logprobs and tool-call arguments so far; the last one holds the whole answer).
+    ``model_failure``: None, or a status (400-599): every answer that passes the gateway and DMS's
+    checks is that model failure inside ``Data`` (``StatusCode``, ``Message``, ``Type``; no Code),
+    sent with HTTP 200, ``Success: true`` and the placeholder ``ErrorCode``/``ErrorMessage``.
+    ``placeholder_codes``: successes carry ``ErrorCode``/``ErrorMessage: "UnknownError"`` too.
+    """
+
+    stream_data: str = "string"
+    stream_text: str = "increments"
+    model_failure: int | None = None
+    placeholder_codes: bool = False
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("stream_data", STREAM_DATA), ("stream_text", STREAM_TEXT)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is invalid: expected one of {', '.join(allowed)}")
+        failure = self.model_failure
+        if failure is not None and (isinstance(failure, bool) or not isinstance(failure, int)
+                                    or not 400 <= failure <= 599):
+            raise ValueError(f"model_failure={failure!r} is invalid: expected an HTTP-style status in "
+                             "[400, 599] (or None)")
+
+    def top_level(self) -> dict[str, Any]:
+        """Extra top-level keys of a successful body (the reference example's placeholders)."""
+        return {"ErrorCode": PLACEHOLDER, "ErrorMessage": PLACEHOLDER} if self.placeholder_codes else {}
+
+    def failure_body(self, *, request_id: str, model: str) -> dict[str, Any]:
+        """The configured model failure, as the reference page's example shapes a reply."""
+        status = self.model_failure
+        kind, message = MODEL_FAILURES.get(status) or MODEL_FAILURES[500 if status >= 500 else 400]
+        return {"RequestId": request_id, "Success": True, "ErrorCode": PLACEHOLDER, "ErrorMessage": PLACEHOLDER,
+                "Data": {"Model": model, "Choices": [], "StatusCode": str(status), "Message": message,
+                         "Type": kind}}
+
+
+def tool_call_for(values: dict, messages: list[dict], request_id: str) -> dict[str, Any] | None:
+    """The tool call the sandbox makes, OpenAI's shape, or None to answer in text.
+
+    With Tools (and ToolChoice not ``none``) and the conversation not already answering a call
+    (last message not a ``tool`` result), the sandbox calls the tool ToolChoice names, else the
+    first: each required string argument gets the last user message's text (after masking), so
+    tests see masking reach the arguments; numbers 1, booleans true. Deterministic."""
+    tools_text, choice_text = values.get("tools"), values.get("tool_choice") or "auto"
+    if not tools_text or choice_text == "none" or (messages and messages[-1].get("role") == "tool"):
+        return None
+    tools = [t for t in json.loads(tools_text) if t.get("type") == "function"]
+    if not tools:
+        return None
+    wanted = json.loads(choice_text) if choice_text.startswith("{") else None
+    name = wanted["function"]["name"] if wanted else None
+    function = next((t["function"] for t in tools if t["function"]["name"] == name), tools[0]["function"])
+    schema = function.get("parameters") or {}
+    props = schema.get("properties") or {}
+    said = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "") or ""
+    said = said if isinstance(said, str) else ""
+    fill = {"string": said[:200], "number": 1, "integer": 1, "boolean": True}
+    arguments = {key: fill.get((props.get(key) or {}).get("type"), None)
+                 for key in (schema.get("required") or list(props))}
+    return {"id": "call_" + request_id.replace("-", "").lower()[:24], "type": "function",
+            "function": {"name": function["name"], "arguments": json.dumps(arguments, ensure_ascii=False)}}
+
+
+def wire_tool_call(call: dict, *, index: int = 0, arguments: str | None = None,
+                   head: bool = True) -> dict[str, Any]:
+    """A tool call (or one streamed fragment of it) in DMS's PascalCase: ``{Index, Id, Type,
+    Function: {Name, Arguments}}``; ``head=False`` leaves out the id, type and name (later fragments)."""
+    function: dict[str, Any] = {"Arguments": call["function"]["arguments"] if arguments is None else arguments}
+    out: dict[str, Any] = {"Index": index}
+    if head:
+        out.update({"Id": call["id"], "Type": call["type"]})
+        function = {"Name": call["function"]["name"], **function}
+    out["Function"] = function
+    return out
+
+
 def choice(generation, values: dict, *, content: str, reasoning: str | None, steps, finish: str | None) -> dict:
     """One entry of ``Data.Choices`` (shared by the whole answer and by each streamed event)."""
     message = {"Content": content, "Role": "assistant"}
@@ -103,11 +204,13 @@ def choice(generation, values: dict, *, content: str, reasoning: str | None, ste
     return {"FinishReason": finish, "Message": message, "Logprobs": logprobs}
 
 
-def success_body(generation, values: dict, *, request_id: str, model: str, created: int) -> dict:
+def success_body(generation, values: dict, *, request_id: str, model: str, created: int,
+                 shape: ReplyShape = ReplyShape()) -> dict:
     """The non-streaming answer, in the shape the SDK's ChatWithDesensitizeResponseBody parses."""
     return {
         "RequestId": request_id,
         "Success": True,
+        **shape.top_level(),
         "Data": {
             "Created": str(created),
             "Model": model,

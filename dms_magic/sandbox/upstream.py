@@ -15,7 +15,7 @@ from typing import Any
 
 from ..params import shorten
 from .generator import Generation, Step
-from .tokens import count_message_tokens, tokenise
+from ..tokens import count_message_tokens, tokenise
 
 
 class UpstreamError(Exception):

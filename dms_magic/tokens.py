@@ -1,9 +1,11 @@
 """The sandbox's tokeniser: small, lossless and good enough to count and score tokens.
 
 CJK characters and punctuation are one token each (as Qwen's tokeniser mostly does for Chinese),
-ASCII words carry their leading whitespace (`` the``), digits are one token each, and a JSON escape
-(``\\n``, ``\\u4e2d``) stays one token so a sampled substitution can never split it. Joining the
-tokens always gives back the text exactly: usage counts and streamed deltas rely on that.
+ASCII words carry their leading whitespace (`` the``), digits are one token each, a run of a
+repeated mark (``****``, ``...``, ``--``) is one token as in Qwen's BPE vocabulary, so a masked
+``138****5678`` is 8 tokens where ``13812345678`` is 11, and a JSON escape (``\\n``, ``\\u4e2d``)
+stays one token. Joining the tokens always gives back the text exactly: usage counts and
+streamed deltas rely on that.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ _TOKEN = re.compile(
     r"""\s*\\(?:u[0-9a-fA-F]{4}|.)   # a JSON/backslash escape, one token
       | \s*[A-Za-z]+                 # an ASCII word with its leading space
       | \s*[0-9]                     # one digit
+      | \s*(?:\*{2,}|\.{2,}|-{2,}|={2,}|_{2,}|\#{2,}|~{2,})   # a run of one repeated mark
       | \s*[^\sA-Za-z0-9]            # one CJK character or punctuation mark
       | \s+                          # trailing whitespace
     """,
