@@ -874,6 +874,21 @@ def test_ten_megabyte_model_refused_before_sending_with_a_clear_error():
         assert not isinstance(info.value, (ConnectionError, OSError)), "reported as a transport error"
 
 
+@pytest.mark.parametrize("size", [1_100_000, 7_000_000])
+def test_body_the_sandbox_refuses_reports_the_refusal_not_a_transport_error(inproc_sandbox, size):
+    """Item 12 end to end: a prompt over the sandbox's body limit gets the server's answer
+    (RequestBodyTooLarge / 413), not "could not connect (BrokenPipeError)", and nothing is accepted."""
+    before = inproc_sandbox.accepted
+    with make_client(inproc_sandbox.url) as c:
+        with pytest.raises(Exception) as info:
+            c.chat("x" * size)
+    text = str(info.value)
+    print(f"\n{size:,} characters: {type(info.value).__name__}: {text[:160]}")
+    assert "RequestBodyTooLarge" in text or "413" in text or "too large" in text.lower(), text[:300]
+    assert "BrokenPipe" not in text and "could not connect" not in text, text[:300]
+    assert inproc_sandbox.accepted == before
+
+
 BAD_CALL_VALUES = [
     ("max_tokens=10**5000", lambda c: c.chat("hello", max_tokens=10 ** 5000), "max_tokens"),
     ("a set inside a message", lambda c: c.chat([{"role": "user", "content": "hi", "x": {1, 2}}]), "messages"),
