@@ -234,6 +234,38 @@ def test_in_process_sandbox_rss_bounded_after_200_prompts_of_0_9_mb():
         f"RSS grew {figures['peak'] - figures['start']:.0f} MB ({figures['start']:.0f} -> {figures['peak']:.0f} MB)")
 
 
+def test_inspection_pages_walk_to_the_end_each_under_5_mb_and_a_replayed_signature_is_refused(inproc_sandbox):
+    """Item 1/9: paging through `/_sandbox/received` (after=, limit=1000) ends, every page is under
+    5 MB, and the same signed GET sent twice (same nonce) is refused the second time."""
+    host, port = host_port(inproc_sandbox.url)
+    big = "y" * 300_000
+    for i in range(30):
+        r = send_raw(host, port, signed_request(inproc_sandbox.url, AK, SK, body=messages_form(f"page{i} {big}")))
+        assert r is not None and r.status == 200, r
+    after, pages, entries = 0, 0, 0
+    for pages in range(1, 101):
+        reply = _fetch_received(inproc_sandbox.url, AK, SK, signed=True, query={"after": str(after), "limit": "1000"})
+        assert reply is not None and reply.status == 200, reply
+        assert len(reply.body) < 5_000_000, f"page {pages}: {len(reply.body):,} bytes"
+        page = reply.json()
+        entries += len(page["entries"])
+        if not page["entries"] or page.get("next_after") in (None, after):
+            break
+        after = page["next_after"]
+    print(f"\n{pages} page(s), {entries} entries")
+    assert pages < 100, "paging did not end within 100 pages"
+    assert entries >= 1
+
+    hosthdr = f"{host}:{port}"
+    headers = sign_headers("GET", "/_sandbox/received", "", hosthdr, b"", AK, SK)
+    raw = ("\r\n".join(["GET /_sandbox/received HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()]
+                        + ["Connection: close"]) + "\r\n\r\n").encode()
+    first = send_raw(host, port, raw, method="GET")
+    second = send_raw(host, port, raw, method="GET")
+    assert first is not None and first.status == 200, first
+    assert second is not None and 400 <= second.status < 500, f"a replayed signed GET was served: {second!r}"
+
+
 def test_inspection_endpoint_does_not_give_prompts_to_anyone_unsigned():
     """Item 9: `/_sandbox/received` needs credentials (or is in-process only): an unsigned GET, or one
     signed with a wrong secret, must not return a prompt the service received."""
@@ -673,17 +705,27 @@ def test_stream_cut_between_events_raises_truncated_error_with_partial_text(kind
         assert len(srv.requests) == 1, f"{kind}: the request was sent {len(srv.requests)} times"
 
 
-def test_stream_close_from_another_thread_20_times():
-    """Item 6: ChatStream.close() from another thread while the reader is blocked: no AttributeError
-    in the reader, `.result` raises a clear error (not AttributeError), and the server stops sending."""
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("server", ["sending every 20 ms", "silent after 3 events"])
+def test_stream_close_from_another_thread_20_times(server):
+    """Item 6: ChatStream.close() from another thread while the reader waits in a read: no
+    AttributeError in the reader, `.result` raises a clear error (not AttributeError), the reader
+    wakes up, and the connection is dropped (the server sees it closed)."""
     send_failed = []
 
-    def endless(req, sock, server):
+    def endless(req, sock, server_):
         sock.sendall(sse_head(chunked=True))
         end = time.monotonic() + 15
         i = 0
         try:
             while time.monotonic() < end:
+                if server == "silent after 3 events" and i >= 3:
+                    sock.settimeout(0.1)
+                    try:
+                        if sock.recv(1) == b"":
+                            raise ConnectionResetError("closed by the client")
+                    except socket.timeout:
+                        continue
                 sock.sendall(chunk(sse_event(f"t{i} ")))
                 i += 1
                 time.sleep(0.02)
@@ -702,7 +744,7 @@ def test_stream_close_from_another_thread_20_times():
             def read():
                 try:
                     for n, _ in enumerate(stream):
-                        if n >= 2:
+                        if n >= 1:
                             seen.set()
                 except BaseException as e:  # noqa: BLE001
                     outcome["exc"] = e
@@ -766,8 +808,9 @@ FAILING_CALLS = ["gateway 400", "dropped after read", "read timeout", "503 until
                  "truncated stream", "error event in stream"]
 
 
+@pytest.mark.parametrize("source", ["explicit", "default chain (environment)"])
 @pytest.mark.parametrize("kind", FAILING_CALLS)
-def test_secrets_never_in_traceback_locals_reprs_or_logs(kind):
+def test_secrets_never_in_traceback_locals_reprs_or_logs(kind, source, monkeypatch):
     """Item 10: the AccessKey secret, the STS token and the signature are absent from
     `TracebackException(capture_locals=True)` of a failing call, from reprs and from DEBUG logs."""
 
@@ -805,8 +848,16 @@ def test_secrets_never_in_traceback_locals_reprs_or_logs(kind):
     root.setLevel(logging.DEBUG)
     try:
         with StubServer(respond) as srv:
-            client = make_client(srv.url, security_token=STS, timeout=0.5, max_retries=1, backoff_base=0,
-                                 max_retry_time=5)
+            settings = dict(timeout=0.5, max_retries=1, backoff_base=0, max_retry_time=5)
+            if source == "explicit":
+                client = make_client(srv.url, security_token=STS, **settings)
+            else:
+                monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+                monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SK)
+                monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", STS)
+                from dms_magic.client import DmsChatClient
+
+                client = DmsChatClient(srv.url, instance_id=1, **settings)
             exc = None
             try:
                 if kind in ("truncated stream", "error event in stream"):
@@ -1235,6 +1286,42 @@ def test_ctrl_c_during_a_retry_storm_stops_every_worker():
 
 
 # =========================================================================== compare stays a function
+
+@pytest.mark.timeout(120)
+def test_chat_many_rows_dropped_after_sending_are_outcome_unknown_and_resume_keeps_them():
+    """Issue 13's batch rule, with issue 12's resume: rows whose connection dropped after sending are
+    "outcome unknown", sent once; `resume=` does not send them again, `resend_unknown=True` does."""
+    prompts = [f"q-{i:02d}" for i in range(9)]
+    dropping = {"on": True}
+
+    def respond(req, sock, server):
+        if dropping["on"] and int(req.prompt.split("-")[1]) % 3 == 0:
+            return False
+        sock.sendall(http_reply(200, success_body(f"answer to {req.prompt}")))
+        return False
+
+    with StubServer(respond) as srv, make_client(srv.url, timeout=10) as c:
+        def counts():
+            out = {}
+            for r in srv.requests:
+                out[r.prompt] = out.get(r.prompt, 0) + 1
+            return out
+
+        frame = _chat_many()(prompts, client=c, concurrency=3, progress=False)
+        codes = dict(zip(frame["prompt"], frame["error_code"]))
+        dropped = [p for p in prompts if int(p.split("-")[1]) % 3 == 0]
+        assert len(frame) == 9
+        assert all(_unknown(codes[p]) for p in dropped), {p: codes[p] for p in dropped}
+        assert all(counts()[p] == 1 for p in dropped), counts()
+        dropping["on"] = False
+        again = _chat_many()(prompts, client=c, concurrency=3, progress=False, resume=frame)
+        assert all(counts()[p] == 1 for p in prompts), f"resume= sent again: {counts()}"
+        assert len(again) == 9
+        forced = _chat_many()(prompts, client=c, concurrency=3, progress=False, resume=again, resend_unknown=True)
+        assert all(counts()[p] == 2 for p in dropped), f"resend_unknown=True did not resend: {counts()}"
+        texts = dict(zip(forced["prompt"], forced["text"]))
+        assert all(texts[p] == f"answer to {p}" for p in prompts), texts
+
 
 def _assert_public_functions_callable():
     import dms_magic
