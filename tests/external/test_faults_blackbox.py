@@ -424,7 +424,8 @@ def test_in_process_sandbox_2000_idle_connections_threads_bounded_and_stop_withi
         took = time.monotonic() - t0
         print(f"\nin-process: {len(socks)} idle connections, threads {before} -> {during}; stop() took {took:.2f} s")
         assert len(socks) == 2000
-        assert during - before <= 64, f"{during - before} threads added for 2000 idle connections"
+        pool = getattr(sb, "threads", 16)  # the documented pool size (start(threads=16))
+        assert during - before <= pool + 8, f"{during - before} threads added for 2000 idle connections (pool {pool})"
         assert took <= 2.0, f"stop() took {took:.1f} s with 2000 idle connections"
     finally:
         for s in socks:
