@@ -12,7 +12,7 @@ OutcomeUnknownError after a timeout or a dropped connection) may still have run 
 generation is billed and not idempotent: its row says so (error_code ``OutcomeUnknown``), and
 ``resume=`` keeps it as it is instead of sending the prompt a second time, unless
 ``resend_unknown=True``. After Ctrl-C, queued prompts are not sent and workers still inside a call
-make no further attempt (a gate on the run's copy of the client's transport).
+make no further attempt (the run's client is ``DmsChatClient.cancellable``).
 
 The summary helpers at the end turn a result frame into small frames ready to plot.
 """

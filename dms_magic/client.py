@@ -324,11 +324,11 @@ class DmsChatClient:
                 response = self._http.post(target, body, self._signed_headers(source, action, query_string, body,
                                                                               stream), stream=stream)
                 if response.status >= 400:
-                    err: errors.DmsError = errors.from_response(response.status, _json(response.data),
+                    err: errors.DmsError = errors.from_response(response.status, _json(_body(response)),
                                                                 headers=response.headers, action=action)
                 elif not stream:
                     # Business errors come with 200; throttling among them is retryable.
-                    payload = _json(response.data)
+                    payload = _json(_body(response))
                     if not errors.is_failure(response.status, payload):
                         return response, payload
                     err = errors.from_response(response.status, payload, headers=response.headers, action=action)
@@ -342,7 +342,8 @@ class DmsChatClient:
             except _TRANSPORT_ERRORS as exc:
                 # Headers that did arrive (a stream that broke before its first event) name the request.
                 request_id = response.headers.get("x-acs-request-id") if response is not None else None
-                err, policy = self._transport_error(exc, request_id)
+                err, policy = self._transport_error(exc, request_id,
+                                                    response.status if response is not None else None)
                 if response is not None:
                     _discard(response)
             # Raised here, outside the except block: the error carries no chain into urllib3's frames.
@@ -358,7 +359,8 @@ class DmsChatClient:
             else:
                 time.sleep(delay)
 
-    def _transport_error(self, exc: BaseException, request_id: str | None = None) -> tuple[errors.DmsError, str]:
+    def _transport_error(self, exc: BaseException, request_id: str | None = None,
+                         http_status: int | None = None) -> tuple[errors.DmsError, str]:
         """The DmsError for a failed exchange, and whether it may be retried: _RETRY when the request
         was not fully written (it cannot have reached the model), _OPT_IN when it was."""
         kind = type(exc).__name__
@@ -381,7 +383,7 @@ class DmsChatClient:
                 else f"the connection dropped ({_reason(exc)})")
         return errors.OutcomeUnknownError(
             f"{what} after the request was sent to {self.host}: the service may have processed (and billed) "
-            "it, so it was not retried automatically", request_id=request_id), _OPT_IN
+            "it, so it was not retried automatically", request_id=request_id, http_status=http_status), _OPT_IN
 
 
 # Retry policies: always (the request did not reach the model), only with retry_on_timeout=True
@@ -528,7 +530,8 @@ class _Http:
         return self.proxy_shown is not None
 
     def post(self, target: str, body: bytes, headers: Mapping[str, str], *, stream: bool) -> Any:
-        """The response; a stream's body is left unread (``preload_content=False``)."""
+        """The response, its body unread (``_body`` reads a plain reply's): a body that stalls after
+        the headers then fails with the headers at hand, so the error names the request id."""
         _progress.written = False
         try:
             return self._urlopen(target, body, headers, stream)
@@ -538,8 +541,8 @@ class _Http:
 
     def _urlopen(self, target: str, body: bytes, headers: Mapping[str, str], stream: bool) -> Any:
         return self.pool.urlopen("POST", self.base + target, body=body, headers=headers, retries=False,
-                                 redirect=False, assert_same_host=False, preload_content=not stream,
-                                 release_conn=not stream)
+                                 redirect=False, assert_same_host=False, preload_content=False,
+                                 release_conn=False)
 
     def close(self) -> None:
         """Drop the kept-alive connections (a call afterwards opens new ones)."""
@@ -578,6 +581,13 @@ def _proxy_manager(proxy: str, options: dict[str, Any]) -> urllib3.PoolManager:
 def _without_userinfo(url: str) -> str:
     parts = urlsplit(url if "://" in url else "http://" + url)
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
+def _body(response: Any) -> bytes:
+    """A plain reply's whole body; its connection then goes back to the pool for the next call."""
+    data = response.data
+    response.release_conn()
+    return data
 
 
 def _discard(response: Any) -> None:

@@ -20,8 +20,8 @@ from typing import Any, Iterable, Mapping
 from dms_magic import session
 from dms_magic.masking import DEFAULT_RULE  # the rule when none is given or configured
 from dms_magic.params import BY_NAME
-from dms_magic.render import (ANSWER_STYLE, MUTED_STYLE, backend_badge, badge, diff_sides, diff_units, esc,
-                              latency_text, masking_badge)
+from dms_magic.render import (ANSWER_STYLE, ERROR_STYLE, MUTED_STYLE, OK_STYLE, SIDE_CELL_STYLE, VIEW_CLASS,
+                              backend_badge, badge, diff_sides, diff_units, esc, latency_text, masking_badge)
 
 UNMASKED, MASKED = "unmasked", "masked"
 VARIANTS = (UNMASKED, MASKED)  # the order of rows in every frame
@@ -225,8 +225,9 @@ class Comparison:
         for variant in VARIANTS:
             row = result_row(self.results[variant])
             found = leaks[variant]
-            leak_line = (f'<div style="color:#82071e">leaked: {", ".join(f"<code>{esc(v)}</code>" for v in found)}</div>'
-                         if found else '<div style="color:#116329">no sensitive value of the prompt in this answer</div>')
+            leak_line = (f'<div><span style="{ERROR_STYLE}">leaked: {", ".join(esc(v) for v in found)}</span></div>'
+                         if found else f'<div><span style="{OK_STYLE}">no sensitive value of the prompt in this '
+                                       'answer</span></div>')
             latency = latency_text(row["latency"]) or "?"
             cells.append(
                 f'<td style="{_CELL}">{masking_badge(variant == MASKED, self.rule if variant == MASKED else None)}'
@@ -238,7 +239,7 @@ class Comparison:
             masked_prompt = "\n".join(f"{m['role']}: {m['content']}" for m in masked_prompt)
         detected = ", ".join(f"{esc(entity)} <code>{esc(value)}</code>" for entity, value in self.sensitive)
         return (
-            '<div class="dms-magic-comparison">'
+            f'<div class="dms-magic-comparison {VIEW_CLASS}" style="text-align:left">'
             f'<div>{backend_badge(getattr(self.masked, "backend", None))}'
             f'{badge(model or "default model", "#f6f8fa", "#24292f", "model")}'
             f'<span style="{MUTED_STYLE}">seed {self.seed} · word similarity {self.similarity:.2f}</span></div>'
@@ -249,7 +250,7 @@ class Comparison:
             "</div>")
 
 
-_CELL = "vertical-align:top;width:50%;padding:6px 8px;border:1px solid #d0d7de"
+_CELL = SIDE_CELL_STYLE
 
 
 def compare(prompt_or_messages: Any, *, client: Any = None, **params: Any) -> Comparison:

@@ -11,6 +11,7 @@ an error reply) renders too.
 from __future__ import annotations
 
 import difflib
+import functools
 import html
 import math
 import re
@@ -19,16 +20,34 @@ from typing import Any, Iterable, Mapping
 from dms_magic.values import _canon_token, flat_usage, to_float
 
 # Colours are inline styles: notebook frontends strip <style> blocks from untrusted outputs.
-# The public *_STYLE constants are shared by every view (display.py, the compare view).
-CARD_STYLE = ("border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;"
+# The public *_STYLE constants are shared by every view (display.py, the compare view, the form).
+#
+# Two rules keep every text readable in JupyterLab's Light and Dark themes, trusted or not:
+# - a text that sits on the theme's own background takes the theme's colours through JupyterLab's
+#   --jp-* variables, with `currentColor` (the inherited text colour) as the fallback elsewhere.
+#   JupyterLab's sanitizer drops var() from an untrusted output, which then inherits the theme's
+#   text colour: readable either way;
+# - wherever we set a background, we set the text colour too, both as hex (which the sanitizer
+#   keeps, unlike hsl()): light "chips" with dark text, the same in every theme.
+VIEW_CLASS = "dms-magic-view"  # on the root element of every view (the browser test finds them by it)
+INK = "#1f2328"  # text on our light chip backgrounds
+THEME_BORDER = "border:1px solid #8c959f;border-color:var(--jp-border-color1,#8c959f)"
+CARD_STYLE = (f"{THEME_BORDER};border-radius:6px;padding:8px 12px;margin:4px 0;text-align:left;"
               "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;font-size:13px;max-width:60em")
-MUTED_STYLE = "color:#57606a;font-size:11px"
-ANSWER_STYLE = "white-space:pre-wrap;margin:6px 0;line-height:1.45"
+MUTED_STYLE = "color:var(--jp-content-font-color2,currentColor);font-size:11px"
+ANSWER_STYLE = "white-space:pre-wrap;margin:6px 0;line-height:1.45;text-align:left"
 TABLE_STYLE = "border-collapse:collapse;font-size:11px;margin-top:4px"
-DEL_STYLE = "background:#ffebe9;color:#82071e"  # words only the first text has
-INS_STYLE = "background:#dafbe1;color:#116329;text-decoration:none"  # words only the second has
+# JupyterLab right-aligns table cells: every cell of ours says left, explicitly.
+CELL_STYLE = "padding:1px 6px;text-align:left;vertical-align:top"
+SIDE_CELL_STYLE = f"vertical-align:top;width:50%;padding:6px 8px;{THEME_BORDER};text-align:left"  # compare view
+DEL_STYLE = "background-color:#ffebe9;color:#82071e"  # words only the first text has
+INS_STYLE = "background-color:#dafbe1;color:#116329;text-decoration:none"  # words only the second has
+CHIP = "padding:0 4px;border-radius:3px"
+ERROR_STYLE = f"background-color:#ffebe9;color:#82071e;{CHIP}"  # a problem: a light red chip, any theme
+WARN_STYLE = f"background-color:#fff1e5;color:#953800;{CHIP}"  # a warning (e.g. nothing was masked)
+OK_STYLE = f"background-color:#dafbe1;color:#116329;{CHIP}"  # good news (no leak)
 _BADGE = "display:inline-block;padding:0 6px;margin-right:4px;border-radius:10px;font-size:11px;"
-_CELL = "border:1px solid #d0d7de;padding:1px 6px;text-align:right"
+_CELL = f"{THEME_BORDER};{CELL_STYLE}"
 
 
 def esc(value: Any) -> str:
@@ -39,7 +58,7 @@ def esc(value: Any) -> str:
 # -- small pieces -------------------------------------------------------------------------------
 def badge(text: str, colour: str = "#ddf4ff", fg: str = "#0a3069", title: str | None = None) -> str:
     tip = f' title="{esc(title)}"' if title else ""
-    return f'<span style="{_BADGE}background:{colour};color:{fg}"{tip}>{esc(text)}</span>'
+    return f'<span style="{_BADGE}background-color:{colour};color:{fg}"{tip}>{esc(text)}</span>'
 
 
 def backend_badge(backend: str | None) -> str:
@@ -55,10 +74,94 @@ def masking_badge(masked: bool | None, rule: str | None = None) -> str:
     return badge("masking off", "#f6f8fa", "#57606a", "the model saw the prompt as typed")
 
 
+# -- how much the local prediction masks --------------------------------------------------------
+def _contents(messages: Any) -> tuple[str, ...]:
+    """The texts masking applies to: user and system messages (a bare string is one user message)."""
+    if isinstance(messages, str):
+        return (messages,)
+    return tuple(str(m.get("content", "")) for m in messages or ()
+                 if isinstance(m, Mapping) and m.get("role") in ("user", "system")
+                 and isinstance(m.get("content"), str))
+
+
+def masked_counts(messages: Any, rule: str) -> dict[str, int]:
+    """entity -> how many values the local engine masks in these messages with ``rule``
+    (the service masks on its side; this is our prediction). Raises UnknownRuleError."""
+    return dict(_masked_counts(_contents(messages), rule))
+
+
+@functools.lru_cache(maxsize=256)  # a card re-renders (every repr, every stream update): mask once
+def _masked_counts(contents: tuple[str, ...], rule: str) -> tuple[tuple[str, int], ...]:
+    from dms_magic.masking import mask_messages
+
+    found = mask_messages([{"role": "user", "content": c} for c in contents], rule).counts()
+    return tuple(sorted(found.items()))
+
+
+def suggest_rule(messages: Any, exclude: str | None = None) -> str | None:
+    """A rule category that would have masked something in these messages (None if none would).
+    Uses ``dms_magic.masking.suggest_rule`` when the engine has it, else tries every category."""
+    from dms_magic import masking
+
+    text = "\n".join(_contents(messages))
+    engine_suggestion = getattr(masking, "suggest_rule", None)
+    if engine_suggestion is not None:
+        return engine_suggestion(text, exclude=exclude)
+    for rule in masking.rule_categories():
+        if rule != exclude and _masked_counts((text,), rule):
+            return rule
+    return None
+
+
+def masking_summary_html(messages: Any, rule: str | None) -> str:
+    """One line under the badges: how many values the local prediction masks, per entity; zero is
+    a warning that names the rule and suggests one that would have matched."""
+    if not rule or not _contents(messages):
+        return ""
+    try:
+        counts = masked_counts(messages, rule)
+    except ValueError as err:  # an unknown rule: the service refuses it too; say so, do not fail the card
+        return f'<div style="margin:2px 0"><span style="{ERROR_STYLE}">rule {esc(rule)}: {esc(err)}</span></div>'
+    return f'<div class="dms-masking-summary" style="margin:2px 0">{_summary_line(counts, rule, messages)}</div>'
+
+
+def masking_summary_text(messages: Any, rule: str | None) -> str | None:
+    """The plain-text twin of :func:`masking_summary_html` (None when there is nothing to say)."""
+    if not rule or not _contents(messages):
+        return None
+    try:
+        counts = masked_counts(messages, rule)
+    except ValueError as err:
+        return f"rule {rule}: {err}"
+    return _summary_text(counts, rule, messages)
+
+
+def _summary_text(counts: Mapping[str, int], rule: str, messages: Any) -> str:
+    total = sum(counts.values())
+    if total:
+        detail = ", ".join(f"{entity} {n}" for entity, n in sorted(counts.items()))
+        return f"local prediction: {total} value{'s' if total != 1 else ''} masked ({detail})"
+    better = suggest_rule(messages, exclude=rule)
+    hint = (f"; rule {better} would mask some (--rule {better})" if better
+            else "; no rule finds a sensitive value in this text")
+    return f"local prediction: nothing masked by rule {rule}{hint}"
+
+
+def _summary_line(counts: Mapping[str, int], rule: str, messages: Any, warn: bool = True) -> str:
+    line = esc(_summary_text(counts, rule, messages))
+    if sum(counts.values()) or not warn:
+        return f'<span style="{MUTED_STYLE}">{line}</span>'
+    return f'<span class="dms-masking-warning" style="{WARN_STYLE}">⚠ {line}</span>'
+
+
 def probability_colour(prob: float) -> str:
-    """Red (unlikely) through yellow to green (certain), light enough to read black text on."""
+    """Red (unlikely) through yellow to green (certain), light enough to read dark text (INK) on.
+    Hex, not hsl(): JupyterLab's sanitizer drops hsl() from untrusted outputs."""
+    import colorsys
+
     prob = min(max(prob, 0.0), 1.0)
-    return f"hsl({round(120 * prob)},75%,82%)"
+    red, green, blue = colorsys.hls_to_rgb(prob / 3, 0.82, 0.75)  # hue 0 (red) .. 120° (green)
+    return "#" + "".join(f"{round(c * 255):02x}" for c in (red, green, blue))
 
 
 def _prob(logprob: Any) -> float | None:
@@ -68,17 +171,25 @@ def _prob(logprob: Any) -> float | None:
     return math.exp(value) if math.isfinite(value) else 0.0
 
 
-def _visible(token: str) -> str:
-    # Whitespace-only tokens would vanish in the strip; show them as visible marks.
-    return token.replace("\n", "↵").replace("\t", "⇥") if token.strip() else (token.replace("\n", "↵") or "∅")
+def _token_span(token: str, colour: str, title: str) -> str:
+    """One token of the strip. The strip is the answer, so the text reads as written: a line break
+    is itself (after a small coloured mark, so the token keeps a place to hover); an empty token
+    shows as a mark."""
+    style = f"background-color:{colour};color:{INK}"  # text colour too: the theme's may be white
+    if "\n" in token and not token.strip():
+        return f'<span style="{style}" title="{title}">↵</span>{esc(token)}'
+    return f'<span style="{style}" title="{title}">{esc(token) if token else "∅"}</span>'
 
 
-def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000) -> str:
-    """One span per generated token, coloured by its probability; hover shows the alternatives.
+def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000, text: str | None = None) -> str:
+    """The answer, one span per generated token, coloured by its probability; hover shows the
+    alternatives. Past ``limit`` tokens the rest of ``text`` (the whole answer, when given) follows
+    uncoloured, so the strip always holds the whole answer.
 
     ``tokens`` is the DashScope logprobs ``content`` list: ``{token, logprob, top_logprobs}``.
     """
     spans = []
+    shown = []
     tokens = list(tokens or ())
     # _canon_token: an item in another key case (which ChatResult passes on uncopied when the
     # response's first and last items are DashScope's) still shows its token and alternatives.
@@ -88,20 +199,25 @@ def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000) 
         lines = [f"{token!r}: p={prob:.3f}" if prob is not None else repr(token)]
         for alt in item.get("top_logprobs") or ():
             alt_prob = _prob(alt.get("logprob"))
-            shown = f"{alt_prob:.3f}" if alt_prob is not None else "?"
-            lines.append(f"  {str(alt.get('token', ''))!r}: {shown}")
+            alt_shown = f"{alt_prob:.3f}" if alt_prob is not None else "?"
+            lines.append(f"  {str(alt.get('token', ''))!r}: {alt_shown}")
         colour = probability_colour(prob) if prob is not None else "#eaeef2"
-        # Only the colour per span (long answers have thousands): the rest is inherited from the strip.
-        spans.append(f'<span style="background:{colour}" title="{esc(chr(10).join(lines))}">'
-                     f'{esc(_visible(token))}</span>')
+        spans.append(_token_span(token, colour, esc(chr(10).join(lines))))
+        shown.append(token)
     more = len(tokens) - limit
-    tail = f' <span style="{MUTED_STYLE}">… {more} more tokens</span>' if more > 0 else ""
+    tail = ""
+    if more > 0:
+        joined = "".join(shown)
+        rest = text[len(joined):] if text and text.startswith(joined) else ""
+        tail = (esc(rest) + f' <span style="{MUTED_STYLE}">(the last {more} tokens uncoloured)</span>' if rest
+                else f' <span style="{MUTED_STYLE}">… {more} more tokens</span>')
+    chip = f"color:{INK};{CHIP}"
     legend = (f'<div style="{MUTED_STYLE}">token probability: '
-              f'<span style="background:{probability_colour(0)}">&nbsp;low&nbsp;</span> '
-              f'<span style="background:{probability_colour(0.5)}">&nbsp;0.5&nbsp;</span> '
-              f'<span style="background:{probability_colour(1)}">&nbsp;high&nbsp;</span> — hover a token for the '
+              f'<span style="background-color:{probability_colour(0)};{chip}">low</span> '
+              f'<span style="background-color:{probability_colour(0.5)};{chip}">0.5</span> '
+              f'<span style="background-color:{probability_colour(1)};{chip}">high</span> — hover a token for the '
               f'alternatives</div>')
-    return (f'<div class="dms-token-strip" style="line-height:1.9;margin:4px 0;white-space:pre-wrap">'
+    return (f'<div class="dms-answer dms-token-strip" style="{ANSWER_STYLE};line-height:1.9">'
             f'{"".join(spans)}{tail}</div>'
             + legend)
 
@@ -111,7 +227,7 @@ def usage_table_html(usage: Mapping[str, Any] | None) -> str:
     flat = flat_usage(usage or {})
     if not flat:
         return f'<div style="{MUTED_STYLE}">no usage reported</div>'
-    head = "".join(f'<th style="{_CELL}">{esc(k)}</th>' for k in flat)
+    head = "".join(f'<th style="{_CELL};font-weight:600">{esc(k)}</th>' for k in flat)
     row = "".join(f'<td style="{_CELL}">{esc(v)}</td>' for v in flat.values())
     return f'<table style="{TABLE_STYLE}"><tr>{head}</tr><tr>{row}</tr></table>'
 
@@ -135,7 +251,7 @@ def _model_of(result: Any) -> str | None:
     return getattr(result, "model", None) or _request_value(result, "model")
 
 
-def _masked_of(result: Any) -> bool:
+def _masked_of(result: Any) -> bool:  # noqa: E302
     """Whether masking was on: the result says, else the request it was made from."""
     masked = getattr(result, "masked", None)
     return bool(_request_value(result, "need_desensitization")) if masked is None else masked
@@ -156,16 +272,21 @@ def chat_result_html(result: Any, *, streaming: bool = False, show_logprobs: boo
         header.append(badge("streaming…", "#fbefff", "#6639ba"))
     elif finish and finish != "stop":
         header.append(badge(f"finish: {finish}", "#fff1e5", "#953800", "why generation ended"))
-    parts = [f'<div class="dms-chat-result" style="{CARD_STYLE}">', f"<div>{''.join(header)}</div>"]
+    parts = [f'<div class="dms-chat-result {VIEW_CLASS}" style="{CARD_STYLE}">', f"<div>{''.join(header)}</div>"]
+    if masked:
+        parts.append(masking_summary_html(getattr(result, "messages", None) or _request_value(result, "messages"),
+                                          rule))
     reasoning = getattr(result, "reasoning", None)
     if reasoning:
         parts.append(f'<details style="margin:4px 0"><summary style="{MUTED_STYLE}">reasoning '
-                     f'({len(reasoning)} chars)</summary><div style="{ANSWER_STYLE};color:#57606a">{esc(reasoning)}'
+                     f'({len(reasoning)} chars)</summary><div style="{ANSWER_STYLE};{MUTED_STYLE}">{esc(reasoning)}'
                      f"</div></details>")
-    parts.append(f'<div class="dms-answer" style="{ANSWER_STYLE}">{esc(getattr(result, "text", "") or "")}</div>')
+    text = getattr(result, "text", "") or ""
     tokens = getattr(result, "token_logprobs", None)
-    if show_logprobs and tokens:
-        parts.append(token_strip_html(tokens))
+    if show_logprobs and tokens:  # the strip is the answer: shown once (text/plain keeps the text)
+        parts.append(token_strip_html(tokens, text=text))
+    else:
+        parts.append(f'<div class="dms-answer" style="{ANSWER_STYLE}">{esc(text)}</div>')
     usage = getattr(result, "usage_dict", None)
     if show_usage and usage:
         parts.append(usage_table_html(usage))
@@ -186,11 +307,18 @@ def chat_result_text(result: Any) -> str:
     """A readable plain-text view: a header line, the answer, usage and ids."""
     backend = getattr(result, "backend", None) or "unknown backend"
     model = _model_of(result) or "default model"
-    head = [f"[{backend}]", model, "masking on" if _masked_of(result) else "masking off"]
+    rule = _request_value(result, "desensitization_rule")
+    head = [f"[{backend}]", model, (f"masking on ({rule})" if rule else "masking on") if _masked_of(result)
+            else "masking off"]
     finish = getattr(result, "finish_reason", None)
     if finish and finish != "stop":
         head.append(f"finish: {finish}")
     lines = [" · ".join(head)]
+    if _masked_of(result):
+        summary = masking_summary_text(getattr(result, "messages", None) or _request_value(result, "messages"),
+                                       _request_value(result, "desensitization_rule"))
+        if summary:
+            lines.append(summary)
     reasoning = getattr(result, "reasoning", None)
     if reasoning:
         lines.append(f"(reasoning: {len(reasoning)} chars, see .reasoning)")
@@ -265,3 +393,54 @@ def diff_sides(before: str | None, after: str | None) -> tuple[str, str]:
         left.append(esc(old) if same else _removed(old))
         right.append(esc(new) if same else _added(new))
     return "".join(left), "".join(right)
+
+
+# -- masking preview (`%dmschat preview`, the dry run) ------------------------------------------
+MAX_PREVIEW_CHARS = 20_000  # long inputs: show the start only; notebooks freeze on megabytes of HTML
+_ENTITY_COLOURS = {  # light backgrounds; the text on them is INK in every theme
+    "CHINESE_NAME": "#ffd6a5", "ENGLISH_NAME": "#ffd6a5", "MOBILE_PHONE": "#caffbf", "LANDLINE": "#caffbf",
+    "PHONE_NUMBER": "#caffbf", "ID_CARD": "#ffadad", "PASSPORT": "#ffadad", "EMAIL": "#9bf6ff",
+    "CHINESE_ADDRESS": "#fdffb6", "BANK_CARD": "#bdb2ff", "LICENSE_PLATE": "#ffc6ff", "IPV4": "#a0c4ff",
+    "IPV6": "#a0c4ff", "MAC_ADDRESS": "#a0c4ff", "USCC": "#bdb2ff",
+}
+
+
+def _entity_mark(text: str, entity: str, title: str | None = None, tag: str = "span") -> str:
+    tip = f' title="{esc(title)}"' if title else ""
+    colour = _ENTITY_COLOURS.get(entity, "#e0e0e0")
+    return f'<{tag} style="background-color:{colour};color:{INK};{CHIP}"{tip}>{esc(text)}</{tag}>'
+
+
+def mask_preview_html(result: Any, *, warn: bool = True) -> str:
+    """A MaskResult: the original with each detected value marked (hover: entity, replacement,
+    validator), the masked text, and how many values were masked; zero is a warning that names
+    the rule and suggests one that would have matched (``warn=False``: a plain remark, for a dry
+    run with masking off)."""
+    original = result.original
+    limit = min(len(original), MAX_PREVIEW_CHARS)
+    before, after, last = [], [], 0
+    for span in result.entities:
+        if span.start >= limit:
+            break
+        between = esc(original[last:span.start])
+        before += [between, _entity_mark(span.original, span.entity,
+                                         f"{span.entity} → {span.masked} ({span.validated_by})", tag="mark"),
+                   f'<sup style="font-size:0.7em">{esc(span.entity)}</sup>']
+        after += [between, _entity_mark(span.masked, span.entity, span.entity)]
+        last = span.end
+    tail = esc(original[last:max(last, limit)])
+    more = (f'<div style="{MUTED_STYLE}">… showing the first {limit:,} of {len(original):,} characters</div>'
+            if limit < len(original) else "")
+    box = f"white-space:pre-wrap;font-family:monospace;{THEME_BORDER};padding:6px;margin:4px 0;text-align:left"
+    summary = _summary_line(result.counts(), result.rule, original, warn)
+    return (f'<div class="dms-magic-mask-preview {VIEW_CLASS}" style="text-align:left">'
+            f'<div><b>Masking preview</b> — rule <code>{esc(result.rule)}</code>: {summary}</div>'
+            f'<div style="{MUTED_STYLE}">Original (hover a highlight for its replacement)</div>'
+            f'<div style="{box}">{"".join(before)}{tail}</div>{more}'
+            f'<div style="{MUTED_STYLE}">Masked (what would be sent)</div>'
+            f'<div style="{box}">{"".join(after)}{tail}</div>{more}</div>')
+
+
+def mask_preview_text(result: Any) -> str:
+    """The count (or the zero warning), then the MaskResult's own repr (rule, counts, masked text)."""
+    return f"{_summary_text(result.counts(), result.rule, result.original)}\n{result!r}"

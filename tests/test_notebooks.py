@@ -26,8 +26,11 @@ CELL_TIMEOUT = 180
 DEMONSTRATES = {
     "batch.ipynb": [
         'assert len(failed) > 0, "the failed-rows table is empty"',
-        'assert sorted(resent) == sorted(failed.index), "resume did not send exactly the failed rows"',
-        'assert again["error_code"].isna().all() and again.attrs["reused"] == len(tickets) - len(failed)',
+        'assert len(unknown) > 0, "no row with an unknown outcome: the drops did not show"',
+        'assert sorted(resent) == sorted(set(failed.index) - set(unknown)), "resume did not send exactly the failed rows"',
+        'assert (again.loc[unknown, "error_code"] == "OutcomeUnknown").all() and again.attrs["reused"] == len(tickets) - len(failed) + len(unknown)',
+        'assert sorted(final.index[final["request_id"].fillna("") != again["request_id"].fillna("")]) == sorted(unknown)',
+        'assert final["error_code"].isna().all()',
     ],
     "compare.ipynb": [
         'assert cmp.leaks["unmasked"] and cmp.leaks["masked"] == [], cmp.leaks',

@@ -22,6 +22,39 @@ NON_STREAM_EXAMPLES = {p.name: p.example for p in FORM_PARAMS if not p.sse_only}
 pytestmark = pytest.mark.usefixtures("to_sandbox")
 
 
+@pytest.fixture(autouse=True)
+def every_form_round_trips_through_the_magic(ip, monkeypatch):
+    """After each test, every form it built, in the state it left it: "Copy as cell" either refuses
+    (a ValueError saying what to fix) or writes a cell that the magic, in a real InteractiveShell,
+    accepts (run as a dry run: parsed, validated, masked locally; nothing sent) with exactly the
+    parameters the form would send."""
+    built: list[DmsChatForm] = []
+    original = DmsChatForm.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(DmsChatForm, "__init__", recording_init)
+    yield
+    magics = ip.magics_manager.registry["DmsChatMagics"]
+    for f in built:
+        for stream in (False, True):
+            try:
+                cell = f.to_magic(stream=stream)
+                expected = {k: v for k, v in f.values().items() if stream or not BY_NAME[k].sse_only}
+            except ValueError:
+                continue  # refused, with a message: no cell was written
+            line, body = cell.split("\n", 1)
+            assert line.startswith("%%dmschat")
+            args = magics._parse(line[len("%%dmschat"):])
+            assert {k: v for k, v in magics._params(args).items() if k != "stream"} == expected, cell
+            with capture_output() as shown:
+                ip.run_cell_magic("dmschat", line[len("%%dmschat"):] + " --dry-run", body)
+            assert "UsageError" not in shown.stderr + shown.stdout, (cell, shown.stderr)
+            assert any("dms-dry-run" in o.data.get("text/html", "") for o in shown.outputs), (cell, shown.stderr)
+
+
 @pytest.fixture()
 def tag():
     """A word unique to this test, put in its prompts: the sandbox is shared (and its journal
@@ -153,11 +186,19 @@ def test_cross_field_rule_shows_next_to_the_dependent_control(sandbox, tag):
     f.buttons["Send"].click()
     assert arrived(sandbox, tag) == []
     assert "desensitization_rule" in f.rows["desensitization_rule"].error
-    f.set(top_logprobs=2)  # without logprobs
     f.rows["desensitization_rule"].control.value = "UserInfo"
+    # Ticking top_logprobs turns logprobs on at once, and says so next to it.
+    f.rows["top_logprobs"].use.value = True
+    assert f.rows["logprobs"].read() is True and "turned on" in f.rows["logprobs"].message.value
+    # With logprobs explicitly off, top_logprobs says why it cannot be sent, before any Send.
+    f.rows["logprobs"].control.value = "off"
+    assert "needs logprobs" in f.rows["top_logprobs"].error
     with pytest.raises(ValueError, match="logprobs"):
         f.send()
-    assert "logprobs" in f.rows["top_logprobs"].error and arrived(sandbox, tag) == []
+    assert arrived(sandbox, tag) == []
+    f.rows["logprobs"].control.value = "on"
+    assert f.rows["top_logprobs"].error == ""
+    send_and_catch(sandbox, f.buttons["Send"], tag)
 
 
 def test_empty_prompt_is_not_sent(sandbox, tag):
@@ -329,7 +370,8 @@ def test_dmschat_form_line_magic_shows_the_form(ip):
         ip.run_line_magic("dmschat", "form")
     (output,) = shown.outputs
     assert "application/vnd.jupyter.widget-view+json" in output.data
-    assert output.data["text/plain"].startswith("<DmsChatForm")
+    # A saved notebook shows this where the live form was: what it is, how to get it back.
+    assert output.data["text/plain"].startswith("dms_magic chat form (an interactive widget: run this cell")
 
 
 def test_the_secret_never_reaches_the_form(sandbox, tag):
@@ -361,3 +403,130 @@ def test_a_multi_line_system_prompt_has_no_cell_spelling():
     assert "line breaks" in f.output.outputs[0]["data"]["text/plain"]
     f.set(system="Rule one. Rule two.")
     assert f.to_magic() == "%%dmschat --system 'Rule one. Rule two.'\nhi"
+
+
+# -- what used to surprise (issue 17) --------------------------------------------------------------
+def test_an_unticked_slider_says_default_and_shows_no_number():
+    f = form()
+    row = f.rows["temperature"]
+    assert row.use.value is False and row.readout.value == "" and row.readout.placeholder == "default"
+    row.control.value = 0.3  # dragging ticks it and shows the number
+    assert row.use.value is True and row.readout.value == "0.30" and row.read() == 0.3
+    row.use.value = False  # unticking empties the readout again: nothing is sent
+    assert row.readout.value == "" and row.read() is None
+
+
+@pytest.mark.parametrize("name, typed, kept", [("temperature", "5", 0.7), ("top_logprobs", "9", 0)])
+def test_a_value_typed_out_of_range_is_refused_next_to_the_slider_never_clamped(sandbox, tag, name, typed, kept):
+    f = form(prompt=f"hi {tag}")
+    row = f.rows[name]
+    row.control.value = kept
+    row.readout.value = typed
+    assert row.readout.value == typed and row.control.value == kept  # not clamped to the slider's end
+    assert name in row.error and "invalid" in row.error and "is invalid" in row.message.value
+    f.buttons["Send"].click()
+    assert arrived(sandbox, tag) == [] and "Not sent" in f.status.value
+    row.readout.value = str(kept)
+    assert row.error == "" and row.read() == kept
+
+
+def test_a_refused_attempt_leaves_no_earlier_answer_on_screen(sandbox, tag):
+    f = form(prompt=f"hi {tag}")
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert f.output.outputs and f.result is not None
+    f.rows["max_tokens"].control.value = "0"
+    f.buttons["Send"].click()
+    assert f.output.outputs == () and f.result is None and "Not sent" in f.status.value
+
+
+def test_a_double_click_sends_once(sandbox, tag, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from dms_magic.notebook import widgets
+
+    f = form(prompt=f"hi {tag}")
+    sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    clicks = iter([sent, sent + timedelta(milliseconds=120), sent + timedelta(seconds=3)])
+    monkeypatch.setattr(widgets, "_click_sent_at", lambda: next(clicks))  # the browser's send times
+    before = len(arrived(sandbox, tag))
+    f.buttons["Send"].click()
+    f.buttons["Send"].click()  # the second half of a double click: ignored
+    assert len(arrived(sandbox, tag)) == before + 1
+    f.buttons["Send"].click()  # three seconds later: a new send
+    assert len(arrived(sandbox, tag)) == before + 2
+
+
+def test_a_rule_typo_is_flagged_as_typed_with_the_close_match():
+    f = form()
+    f.rows["desensitization_rule"].control.value = "Userinfo"
+    error = f.rows["desensitization_rule"].error
+    assert "did you mean UserInfo?" in error
+    f.rows["desensitization_rule"].control.value = "UserInfo"
+    assert f.rows["desensitization_rule"].error == ""
+
+
+def test_masking_on_without_a_rule_asks_for_one_at_once():
+    f = form()
+    f.rows["need_desensitization"].control.value = "on"
+    assert "choose a rule category" in f.rows["desensitization_rule"].message.value
+
+
+def test_a_business_error_shows_its_code_not_http_200():
+    from dms_magic.errors import DmsError
+
+    f = form()
+    f._show_failure(DmsError(code="InvalidParameter", message="bad rule", http_status=200, request_id="R1"))
+    assert "Failed: InvalidParameter" in f.status.value
+    text = f.output.outputs[0]["data"]["text/plain"]
+    assert text.startswith("InvalidParameter: bad rule") and "HTTP 200" not in text and "R1" in text
+
+
+def test_copy_as_cell_refuses_what_the_magic_would_refuse():
+    f = form(prompt="hi", top_logprobs=2)  # logprobs turned on for it: a valid cell
+    assert "--logprobs --top-logprobs 2" in f.to_magic()
+    f.rows["logprobs"].control.value = "off"
+    with pytest.raises(ValueError, match="logprobs"):
+        f.to_magic()
+    f.buttons["Copy as cell"].click()
+    assert "Not copied" in f.status.value and f.cell_output.outputs == ()
+    f.set(prompt="")
+    f.rows["logprobs"].control.value = "on"
+    with pytest.raises(ValueError, match="prompt"):
+        f.to_magic()
+
+
+def test_copy_as_cell_says_where_the_cell_went(ip, monkeypatch):
+    from dms_magic.notebook import widgets
+
+    f = form(prompt="hi")
+    f.buttons["Copy as cell"].click()  # from running code (IPython's set_next_input): inserted
+    assert "inserted below" in f.cell_output.outputs[0]["data"]["text/html"]
+    assert "inserted below" in f.status.value
+    monkeypatch.setattr(widgets, "_insert_cell_below", lambda text: None)  # a click in JupyterLab
+    f.buttons["Copy as cell"].click()
+    shown = f.cell_output.outputs[0]["data"]["text/html"]
+    assert "cannot insert a cell" in shown and "%%dmschat" in shown and "shown below" in f.status.value
+
+
+def test_quick_clicks_on_two_buttons_both_act(sandbox, tag, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from dms_magic.notebook import widgets
+
+    f = form(prompt=f"hi {tag}")
+    sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    clicks = iter([sent, sent + timedelta(milliseconds=100)])
+    monkeypatch.setattr(widgets, "_click_sent_at", lambda: next(clicks))
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    f.buttons["Copy as cell"].click()  # another button, 0.1 s later: not a double click
+    assert f.cell_output.outputs
+
+
+def test_the_status_says_how_many_values_masking_found_and_warns_at_zero(sandbox, tag):
+    f = form(prompt=f"我叫张伟，手机号13812345678。{tag}", need_desensitization=True, desensitization_rule="UserInfo")
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert "2 values masked" in f.status.value and "dms-masking-warning" not in f.status.value
+    f.set(desensitization_rule="Finance")
+    send_and_catch(sandbox, f.buttons["Send"], tag)
+    assert "dms-masking-warning" in f.status.value and "nothing masked by rule Finance" in f.status.value
+    assert "UserInfo" in f.status.value  # a rule that would have matched

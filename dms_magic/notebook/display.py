@@ -45,16 +45,20 @@ def show_result(result: Any, *, display_id: str | None = None, update: bool = Fa
 class StreamView:
     """A card that grows as streamed chunks arrive, then becomes the final result's card.
 
-    Updates are throttled (``every`` seconds) because re-rendering per token costs the frontend
+    The card first appears with the first streamed event, so its badges (backend, model, masking)
+    are settled from the first frame and do not change when the stream ends. Updates are throttled (``every`` seconds) because re-rendering per token costs the frontend
     more than the model costs us; the final card replaces whatever partial state was last shown.
     """
 
     def __init__(self, *, backend: str | None, model: str | None, masked: bool, display: bool = True,
-                 every: float = 0.05, **options: Any):
+                 every: float = 0.05, request: Any = None, **options: Any):
         import uuid
 
+        # ``request``: the ChatRequest being streamed, so the masking badge names its rule and the
+        # card counts what the local prediction masks from the first frame, as the final card does.
         self.partial = SimpleNamespace(text="", reasoning="", backend=backend, model=model, masked=masked,
-                                       request=None, request_id=None, latency=None, usage_dict=None,
+                                       request=request, messages=getattr(request, "messages", None),
+                                       request_id=None, latency=None, usage_dict=None,
                                        token_logprobs=None, finish_reason=None)
         self.options = options
         self.enabled = display
@@ -62,10 +66,14 @@ class StreamView:
         self.display_id = uuid.uuid4().hex
         self.updates = 0
         self._last = 0.0
-        if self.enabled:
-            from IPython.display import display as ipy_display
+        self._shown = False
 
-            ipy_display({"text/plain": "", "text/html": self._html()}, raw=True, display_id=self.display_id)
+    def _show(self) -> None:
+        from IPython.display import display as ipy_display
+
+        self._shown = True
+        ipy_display({"text/plain": self.partial.text, "text/html": self._html()}, raw=True,
+                    display_id=self.display_id)
 
     def _html(self) -> str:
         return chat_result_html(self.partial, streaming=True, **self.options)
@@ -74,11 +82,15 @@ class StreamView:
         """Append one StreamChunk's text/reasoning delta and refresh (throttled)."""
         self.partial.text += _delta(chunk, "text")
         self.partial.reasoning += _delta(chunk, "reasoning")
-        request_id = getattr(chunk, "request_id", None)
-        if request_id:
-            self.partial.request_id = request_id
+        for field in ("request_id", "model"):  # the model that answers, from the first frame on
+            value = getattr(chunk, field, None)
+            if value:
+                setattr(self.partial, field, value)
         now = time.monotonic()
-        if self.enabled and now - self._last >= self.every:
+        if self.enabled and not self._shown:
+            self._last = now
+            self._show()
+        elif self.enabled and now - self._last >= self.every:
             self._last = now
             self._refresh()
 
@@ -93,7 +105,7 @@ class StreamView:
         """Replace the growing card by the final result's card."""
         if self.enabled:
             self.updates += 1
-            show_result(result, display_id=self.display_id, update=True, **self.options)
+            show_result(result, display_id=self.display_id, update=self._shown, **self.options)
 
 
 def _delta(chunk: Any, field: str) -> str:
@@ -103,13 +115,14 @@ def _delta(chunk: Any, field: str) -> str:
 
 # -- dry run ------------------------------------------------------------------------------------
 def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: Mapping[str, str],
-                 previews: Iterable[Any], prompt_tokens: int, signer: str = "") -> str:
+                 previews: Iterable[Any], prompt_tokens: int, signer: str = "", masked: bool = True) -> str:
     """What would be sent (redacted: who signs, never the signature or a secret), the local masking
-    preview, a prompt-token estimate."""
-    rows = "".join(f'<tr><td style="padding:1px 6px"><code>{esc(k)}</code></td>'
-                   f'<td style="padding:1px 6px;white-space:pre-wrap"><code>{esc(v)}</code></td></tr>'
+    preview (with how many values it masks), a prompt-token estimate."""
+    cell = render.CELL_STYLE
+    rows = "".join(f'<tr><td style="{cell}"><code>{esc(k)}</code></td>'
+                   f'<td style="{cell};white-space:pre-wrap"><code>{esc(v)}</code></td></tr>'
                    for k, v in {**query, **{f"(body) {k}": v for k, v in form.items()}}.items())
-    parts = [f'<div class="dms-dry-run" style="{render.CARD_STYLE}">',
+    parts = [f'<div class="dms-dry-run {render.VIEW_CLASS}" style="{render.CARD_STYLE}">',
              render.badge("dry run: nothing sent", "#fff8c5", "#7d4e00"),
              f'<div style="{render.MUTED_STYLE};margin:4px 0">POST {esc(endpoint)} · action {esc(action)}</div>',
              f'<div style="{render.MUTED_STYLE};margin:4px 0">Authorization: ACS3-HMAC-SHA256, signed by '
@@ -117,8 +130,9 @@ def dry_run_html(*, action: str, endpoint: str, query: Mapping[str, str], form: 
              f'<table style="{render.TABLE_STYLE}">{rows}</table>',
              f'<div style="margin-top:6px">≈ <b>{prompt_tokens}</b> prompt tokens (local estimate)</div>']
     for preview in previews:
-        html = preview._repr_html_() if hasattr(preview, "_repr_html_") else esc(preview)
-        parts.append(f'<div style="margin-top:6px"><div style="{render.MUTED_STYLE}">local masking preview'
+        html = render.mask_preview_html(preview, warn=masked) if hasattr(preview, "entities") else esc(preview)
+        title = "local masking preview" if masked else "masking is off; what masking would change"
+        parts.append(f'<div style="margin-top:6px"><div style="{render.MUTED_STYLE}">{title}'
                      f'</div>{html}</div>')
     parts.append("</div>")
     return "".join(parts)
@@ -150,10 +164,14 @@ def _status_rows(info: Mapping[str, Any]) -> list[tuple[str, Any, str | None]]:
 
 def status_html(info: Mapping[str, Any]) -> str:
     """``%dmschat status``: the resolved backend and where each setting came from. No secrets."""
-    rows = "".join(f'<tr><td style="padding:1px 6px">{esc(key)}</td><td style="padding:1px 6px">'
-                   f'<code>{esc(value)}</code></td><td style="{render.MUTED_STYLE};padding:1px 6px">'
+    # The theme's own text colour in the cells: JupyterLab shades every other row, and the muted
+    # colour on that shade is right at the 4.5:1 limit.
+    cell = render.CELL_STYLE
+    rows = "".join(f'<tr><td style="{cell}">{esc(key)}</td><td style="{cell}">'
+                   f'<code>{esc(value)}</code></td><td style="{cell};font-style:italic">'
                    f'{esc(where or "")}</td></tr>' for key, value, where in _status_rows(info))
-    return f'<div style="{render.CARD_STYLE}"><b>dms_magic status</b><table style="{render.TABLE_STYLE}">{rows}</table></div>'
+    return (f'<div class="dms-status {render.VIEW_CLASS}" style="{render.CARD_STYLE}"><b>dms_magic status</b>'
+            f'<table style="{render.TABLE_STYLE}">{rows}</table></div>')
 
 
 def status_text(info: Mapping[str, Any]) -> str:
@@ -162,11 +180,12 @@ def status_text(info: Mapping[str, Any]) -> str:
 
 
 def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
-    rows = "".join(f'<tr><td style="padding:1px 6px;vertical-align:top"><b>{esc(m.get("role"))}</b></td>'
-                   f'<td style="padding:1px 6px;white-space:pre-wrap">{esc(m.get("content"))}</td></tr>'
+    cell = render.CELL_STYLE
+    rows = "".join(f'<tr><td style="{cell}"><b>{esc(m.get("role"))}</b></td>'
+                   f'<td style="{cell};white-space:pre-wrap">{esc(m.get("content"))}</td></tr>'
                    for m in messages)
     empty = f'<div style="{render.MUTED_STYLE}">(empty)</div>' if not messages else ""
-    return (f'<div style="{render.CARD_STYLE}"><b>session {esc(name)}</b> · {len(messages)} messages'
+    return (f'<div class="dms-history {render.VIEW_CLASS}" style="{render.CARD_STYLE}"><b>session {esc(name)}</b> · {len(messages)} messages'
             f'<table style="{render.TABLE_STYLE}">{rows}</table>{empty}</div>')
 
 
@@ -174,6 +193,11 @@ def history_text(name: str, messages: list[Mapping[str, Any]]) -> str:
     lines = [f"session {name}: {len(messages)} messages"]
     lines += [f"{m.get('role')}: {m.get('content')}" for m in messages]
     return "\n".join(lines)
+
+
+def show_mask_preview(result: Any) -> None:
+    """``%dmschat preview``: the masking preview with its count (and the warning when it is zero)."""
+    show_html(render.mask_preview_html(result), render.mask_preview_text(result))
 
 
 def show_html(html: str, text: str) -> None:

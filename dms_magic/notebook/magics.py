@@ -15,32 +15,14 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, argument_group, magic_arguments
+from IPython.core.magic_arguments import argument, argument_group, kwds, magic_arguments
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
+from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS
 from dms_magic.params import InvalidParameterError, find, option_params
 
 DEFAULT_SESSION = "default"
-LINE_COMMANDS = ("config", "status", "history", "reset", "preview", "form")
-# Extra options that are not API parameters. (--stream is the table's own `stream` row.)
-_EXTRA_OPTIONS = (
-    (("-o", "--out"), dict(metavar="VAR", help="Store the ChatResult in VAR (still displayed unless --quiet).")),
-    (("--quiet",), dict(action="store_true", help="Do not display the result (use with -o).")),
-    (("--system",), dict(metavar="TEXT", help="A system message sent before the conversation.")),
-    (("--session",), dict(metavar="NAME", help="Named multi-turn conversation: earlier turns are sent too.")),
-    (("--messages",), dict(metavar="VAR", help="Send the list of {role, content} messages in VAR "
-                                               "(the cell, if not empty, is appended as a user message).")),
-    (("--compare",), dict(action="store_true", help="Send the prompt masked and unmasked; show both and the "
-                                                    "differences.")),
-    (("--dry-run",), dict(action="store_true", help="Show the request (no keys, no signature), the local "
-                                                    "masking preview and a prompt-token estimate; send nothing.")),
-    (("--endpoint",), dict(metavar="URL", help="Endpoint for this cell: host or URL, or 'sandbox'.")),
-    (("--profile",), dict(metavar="NAME", help="Alibaba Cloud credentials profile for this cell.")),
-    (("--no-interpolate",), dict(action="store_true", help="Send the cell as typed: no {name} substitution.")),
-)
-
-
 def _param_argument(param) -> argument:
     """One API parameter as an argparse option. Values stay text here; ``_parse_value`` converts
     them with the table (so `$var`, JSON and plain strings are handled in one place)."""
@@ -64,15 +46,25 @@ def _param_argument(param) -> argument:
 def _with_generated_arguments(func):
     """Apply argparse decorators for the extras and every PARAMS row (source order = help order)."""
     decorators = [argument_group("Cell options")]
-    decorators += [argument(*names, **kwargs) for names, kwargs in _EXTRA_OPTIONS]
+    decorators += [argument(*names, **kwargs) for names, kwargs in EXTRA_OPTIONS]
     decorators.append(argument_group("API parameters (ChatWithDesensitize)"))
     decorators += [_param_argument(p) for p in option_params()]
     decorators.append(argument("line_command", nargs="*", help="Line magic: " + " | ".join(LINE_COMMANDS)))
     for deco in reversed(decorators):
         func = deco(func)
-    func = magic_arguments()(func)
+    # The epilog lists the rule categories (what --rule takes); named "%dmschat", the help's usage
+    # line reads "%%dmschat [...]" (IPython's help formatter adds one "%").
+    func = kwds(epilog=_rules_epilog())(func)
+    func = magic_arguments("%dmschat")(func)
     func.parser.allow_abbrev = False  # `--top` must not silently mean --top-p or --top-k
     return func
+
+
+def _rules_epilog() -> str:
+    from dms_magic.masking import DEFAULT_RULE, rule_categories
+
+    return (f"Rule categories for --rule (--desensitization-rule): {', '.join(rule_categories())} "
+            f"(default {DEFAULT_RULE}). Tab completes options, sub-commands, rules and models.")
 
 
 @magics_class
@@ -177,11 +169,14 @@ class DmsChatMagics(Magics, Configurable):
     def _stream(self, client, messages, params, args):
         from dms_magic.notebook.display import StreamView
 
-        view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
-                          masked=bool(params.get("need_desensitization")), display=not args.quiet,
-                          every=self.stream_update_interval, **self._display_options())
         # `with`: an error or Ctrl-C mid-stream must not leave the connection open
         with client.stream(messages, **params) as stream:
+            # The stream knows who answers (the sandbox says so in its reply): the card's badges
+            # are right from the first frame.
+            view = StreamView(backend=getattr(stream, "backend", None) or getattr(client, "backend", None),
+                              model=params.get("model"), masked=bool(params.get("need_desensitization")),
+                              display=not args.quiet, request=getattr(stream, "request", None),
+                              every=self.stream_update_interval, **self._display_options())
             for chunk in stream:
                 view.add(chunk)
             result = stream.result
@@ -205,6 +200,7 @@ class DmsChatMagics(Magics, Configurable):
         as client.stream sends it)."""
         from dms_magic import session
         from dms_magic.masking import DEFAULT_RULE, mask
+        from dms_magic import render
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
         from dms_magic.params import SSE_ACTION, ACTION, ChatRequest
 
@@ -224,9 +220,11 @@ class DmsChatMagics(Magics, Configurable):
         text = (f"dry run, nothing sent: POST {endpoint} {action}\n"
                 + "\n".join(f"{k}={v}" for k, v in {**query, **form}.items())
                 + f"\nAuthorization: ACS3-HMAC-SHA256, signed by {signer}; signature computed when sent, never shown"
-                + f"\n~{tokens} prompt tokens (local estimate)")
+                + f"\n~{tokens} prompt tokens (local estimate)"
+                + "".join(f"\n{render.mask_preview_text(p)}" for p in previews))
         show_html(dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
-                               prompt_tokens=tokens, signer=signer), text)
+                               prompt_tokens=tokens, signer=signer,
+                               masked=bool(params.get("need_desensitization"))), text)
 
     # -- option parsing -------------------------------------------------------------------------
     def _parse(self, line: str):
@@ -403,9 +401,9 @@ class DmsChatMagics(Magics, Configurable):
             result = mask(rest, rule)
         except ValueError as exc:  # UnknownRuleError
             raise UsageError(f"%dmschat preview: {exc}") from None
-        from IPython.display import display
+        from dms_magic.notebook.display import show_mask_preview
 
-        display(result)
+        show_mask_preview(result)
         return None
 
     def _cmd_form(self, rest: str):
@@ -460,7 +458,7 @@ def _option_hint(argv: list[str]) -> str:
     from dms_magic.params import option_params
 
     known = [n for p in option_params() for n in (p.option, *p.aliases)]
-    known += [n for names, _ in _EXTRA_OPTIONS for n in names]
+    known += [n for names, _ in EXTRA_OPTIONS for n in names]
     for word in argv:
         if word.startswith("-") and word.split("=", 1)[0] not in known:
             close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1)
@@ -504,13 +502,21 @@ def _parameter_message(exc: InvalidParameterError) -> str:
 
 
 def load_ipython_extension(ipython) -> None:
+    from dms_magic.notebook import completion
+
     magics = DmsChatMagics(shell=ipython, parent=ipython)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:  # makes `%config DmsChatMagics` work
         ipython.configurables.append(magics)
+    if getattr(ipython, "Completer", None) is not None:  # <Tab>: options, sub-commands, rules, models
+        completion.register(ipython, sessions=lambda: list(magics.histories))
 
 
 def unload_ipython_extension(ipython) -> None:
+    from dms_magic.notebook import completion
+
+    if getattr(ipython, "Completer", None) is not None:
+        completion.unregister(ipython)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DmsChatMagics)]
     manager = ipython.magics_manager
     for kind in ("line", "cell"):

@@ -21,14 +21,9 @@ from typing import Any, Callable
 import ipywidgets as W
 
 from dms_magic.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
-from dms_magic.render import esc
+from dms_magic.render import ERROR_STYLE, MUTED_STYLE, esc
 
-# Suggestions for the model combobox (any other model id can be typed in).
-KNOWN_MODELS = (
-    "qwen-plus", "qwen-max", "qwen-turbo", "qwen-flash", "qwen-long",
-    "qwen3-max", "qwen3-max-preview", "qwen-plus-latest", "qwen-max-latest", "qwen-turbo-latest",
-    "qwen3-235b-a22b", "qwen3-32b", "qwen3-30b-a3b", "qwen3-coder-plus",
-)
+from dms_magic.notebook.vocabulary import KNOWN_MODELS  # noqa: E402  (the model suggestions, one list)
 
 LABEL_WIDTH = "16em"
 CONTROL_WIDTH = "24em"
@@ -39,6 +34,13 @@ OPEN_SLIDER_SPAN = 100
 SMALL_INT_SPAN = 100
 FLOAT_STEP = 0.01
 USED_HANDLE_COLOUR = "#1f6feb"
+SEND_COLOUR = "#0550ae"
+# A click the browser sent within this long after the last one acted on is the second half of a
+# double click: ignored, so a double click sends once.
+DOUBLE_CLICK_SECONDS = 0.5
+NEEDS_LOGPROBS = "top_logprobs needs logprobs: set logprobs to on, or untick top_logprobs"
+UNSET_TEXT = "default"  # what an unticked slider's readout says: nothing is sent
+READOUT_WIDTH = "6em"
 # Groups shown open, in this order. In the "advanced" group the switches (search, code interpreter,
 # ...) stay visible and the structured JSON fields are folded into an Accordion.
 OPEN_GROUPS = ("basic", "masking", "sampling", "output")
@@ -47,11 +49,21 @@ FOLDED_KINDS = ("json_object", "json_text", "str_list")
 FOLDED_TITLE = "advanced JSON fields"
 DEFAULT_SESSION_NAME = "form"
 STREAM_REFRESH_SECONDS = 0.05
+# ipywidgets' folded-section title is the theme's secondary text on a grey bar (4.2-4.4:1); ours
+# uses the primary text colour. (A widget's HTML is not sanitized, so a <style> works here.)
+FORM_CSS = ("<style>.dms-chat-form .jupyter-widget-Collapse-header{color:var(--jp-ui-font-color1)}"
+            "</style>")
 
 
 def _error_span(text: Any) -> str:
-    """A problem shown in the form: red, escaped (the only way error text reaches its HTML)."""
-    return f'<span style="color:#b00020">{esc(text)}</span>'
+    """A problem shown in the form: a light red chip with dark red text (readable in every theme),
+    escaped (the only way error text reaches its HTML)."""
+    return f'<span style="{ERROR_STYLE}">{esc(text)}</span>'
+
+
+def _note_span(text: Any) -> str:
+    """A remark that is not a problem (e.g. "turned on: top_logprobs needs it"), in the theme's colours."""
+    return f'<span class="dms-form-note" style="{MUTED_STYLE}">{esc(text)}</span>'
 
 
 def form(*, client: Any = None, session_name: str = DEFAULT_SESSION_NAME, **defaults: Any) -> "DmsChatForm":
@@ -156,7 +168,13 @@ class _ChoiceRow(_Row):
 
 
 class _SliderRow(_Row):
-    """A numeric range as a slider; its checkbox says whether the value is sent at all."""
+    """A numeric range as a slider, its own typed readout, and a checkbox that says whether the
+    value is sent at all.
+
+    Unticked, the readout says "default" and shows no number: nothing is sent and the service
+    uses its default. The readout is a text field of ours, not the slider's: a slider clamps
+    what is typed into its readout (5 became 1.99), ours checks it with ``Param.from_text`` and
+    refuses an out-of-range value with the table's message, next to the control."""
 
     def __init__(self, param: Param):
         self.use = W.Checkbox(value=False, description=param.name, indent=False,
@@ -164,49 +182,97 @@ class _SliderRow(_Row):
         low, high = _slider_bounds(param)
         start = param.example if param.example is not None else low
         if param.kind == "float":
-            slider = W.FloatSlider(min=low, max=high, step=FLOAT_STEP, value=start, readout_format=".2f",
+            slider = W.FloatSlider(min=low, max=high, step=FLOAT_STEP, value=start, readout=False,
                                    continuous_update=False, layout=W.Layout(width=CONTROL_WIDTH))
         else:
-            slider = W.IntSlider(min=int(low), max=int(high), step=1, value=int(start),
+            slider = W.IntSlider(min=int(low), max=int(high), step=1, value=int(start), readout=False,
                                  continuous_update=False, layout=W.Layout(width=CONTROL_WIDTH))
+        self.readout = W.Text(value="", placeholder=UNSET_TEXT, continuous_update=False,
+                              layout=W.Layout(width=READOUT_WIDTH))
+        self.readout.add_class("dms-readout")
         super().__init__(param, slider, label=self.use)
+        self.use.tooltip = f"Ticked: send this value. Unticked: not sent (the service default). {_tooltip(param)}"
+        self.box.children = (self.label, self.control, self.readout, self.message)
         self._writing = False
         slider.observe(self._moved, names="value")
+        self.readout.observe(self._typed, names="value")
         self.use.observe(self._ticked, names="value")
         self._ticked()
 
+    def _format(self, value: Any) -> str:
+        if self.param.kind == "float":  # 1.995 as 1.995, 0.7 as 0.70
+            return f"{value:.{max(2, _decimals(value))}f}"
+        return str(int(value))
+
+    def _show_readout(self, text: str) -> None:
+        self._writing = True
+        try:
+            self.readout.value = text
+        finally:
+            self._writing = False
+
     def _ticked(self, _change: Any = None) -> None:
-        # An unticked slider still shows a position; only a ticked one gets a coloured handle.
-        self.control.style.handle_color = USED_HANDLE_COLOUR if self.use.value else None
+        # Unticked: visibly off (no coloured handle, "default" in the readout, no number).
+        used = self.use.value
+        self.control.style.handle_color = USED_HANDLE_COLOUR if used else None
+        if used and not self.readout.value.strip():
+            self._show_readout(self._format(self.control.value))
+        elif not used:
+            self._show_readout("")
         self.check()
 
     def _moved(self, _change: Any) -> None:
-        if not self._writing:  # the user moved it: they mean it to be sent
-            self.use.value = True
+        if self._writing:
+            return
+        self._show_readout(self._format(self.control.value))
+        self.use.value = True  # the user moved it: they mean it to be sent
         self.check()
+
+    def _typed(self, _change: Any) -> None:
+        if self._writing:
+            return
+        text = self.readout.value.strip()
+        if not text:
+            self.use.value = False
+            self.check()
+            return
+        try:
+            value = self.param.from_text(text)
+        except InvalidParameterError as err:  # refused, never clamped: the slider keeps its value
+            self.use.value = True  # typed means "send this": Send refuses until it is fixed
+            self.show_error(str(err))
+            return
+        self._place(value)
+        self.use.value = True
+        self.check()
+
+    def _place(self, value: Any) -> None:
+        """Move the slider to a checked value; a valid value outside its span (temperature 1.995,
+        top_k 500) widens the span rather than being clamped by the slider."""
+        self._writing = True
+        try:
+            if value > self.control.max:
+                self.control.max = value
+            if value < self.control.min:
+                self.control.min = value
+            self.control.value = value
+        finally:
+            self._writing = False
 
     def read(self) -> Any:
         if not self.use.value:
             return None
+        text = self.readout.value.strip()
+        if text:
+            return self.param.from_text(text)  # what the person sees is what is sent (or refused)
         return self.param.coerce(self.control.value)
 
     def write(self, value: Any) -> None:
         if value is None:
             self.use.value = False
             return
-        self._writing = True
-        try:
-            # A valid value outside the slider's span (e.g. temperature 1.995, top_k 500) widens
-            # the span rather than being clamped by the slider.
-            if value > self.control.max:
-                self.control.max = value
-            if value < self.control.min:
-                self.control.min = value
-            if self.param.kind == "float":  # show 1.995 as 1.995, not rounded to 2.00
-                self.control.readout_format = f".{max(2, _decimals(value))}f"
-            self.control.value = value
-        finally:
-            self._writing = False
+        self._place(value)
+        self._show_readout(self._format(value))
         self.use.value = True
 
 
@@ -260,8 +326,28 @@ def _make_row(param: Param, suggestions: dict[str, Callable[[], list[str]]]) -> 
         except Exception:  # a suggestion source failing must not break the form
             options = []
         combo = W.Combobox(options=options, ensure_option=False, layout=W.Layout(width=CONTROL_WIDTH))
-        return _TextRow(param, combo)
+        return (_RuleRow if param.name == "desensitization_rule" else _TextRow)(param, combo)
     return _TextRow(param, W.Text(layout=W.Layout(width=CONTROL_WIDTH)))
+
+
+class _RuleRow(_TextRow):
+    """The masking rule: checked as typed against the categories the masking engine knows, so a
+    typo ("Userinfo") is flagged at once, with the close match, not when Send is refused."""
+
+    def read(self) -> Any:
+        value = super().read()
+        if value is None:
+            return None
+        known = _rule_categories()
+        if known and value not in known:
+            import difflib
+
+            close = difflib.get_close_matches(value, known, n=1, cutoff=0.6) or \
+                [k for k in known if k.lower() == value.lower()]
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise InvalidParameterError(self.param.name, value, f"a known rule category ({hint}known: "
+                                                                f"{', '.join(known)})")
+        return value
 
 
 def _rule_categories() -> list[str]:
@@ -297,24 +383,28 @@ class DmsChatForm:
         self.system = W.Textarea(placeholder="Optional system prompt", rows=2, layout=W.Layout(width="48em"))
         self.conversation = W.Checkbox(value=False, description="conversation (keep history across sends)",
                                        indent=False)
+        # Theme button styles (info, warning) put white text on light colours (2.7:1); ours are the
+        # theme's default buttons, and Send a dark blue with white text (7:1) in every theme.
         self.buttons = {
-            name: W.Button(description=name, button_style=style, icon=icon)
-            for name, style, icon in (
-                ("Send", "primary", "paper-plane"), ("Stream", "info", "stream"),
-                ("Compare", "", "columns"), ("Copy as cell", "", "copy"), ("Clear", "warning", "eraser"))
+            name: W.Button(description=name, icon=icon)
+            for name, icon in (("Send", "paper-plane"), ("Stream", "stream"), ("Compare", "columns"),
+                               ("Copy as cell", "copy"), ("Clear", "eraser"))
         }
+        self.buttons["Send"].style.button_color = SEND_COLOUR
+        self.buttons["Send"].style.text_color = "white"
         # Stable CSS hooks for the page (and the browser test): dms-prompt, dms-button-send, ...
         self.prompt.add_class("dms-prompt")
         self.system.add_class("dms-system")
         for name, button in self.buttons.items():
             button.add_class("dms-button-" + name.lower().replace(" ", "-"))
-        self.buttons["Send"].on_click(lambda _b: self._clicked(self.send))
-        self.buttons["Stream"].on_click(lambda _b: self._clicked(self.stream))
-        self.buttons["Compare"].on_click(lambda _b: self._clicked(self.compare))
-        self.buttons["Copy as cell"].on_click(lambda _b: self._clicked(self.copy_as_cell))
+        self._last_click: dict[str, Any] = {}  # button -> when the browser sent its last click acted on
+        self.buttons["Send"].on_click(lambda _b: self._clicked(self.send, attempt=True))
+        self.buttons["Stream"].on_click(lambda _b: self._clicked(self.stream, attempt=True))
+        self.buttons["Compare"].on_click(lambda _b: self._clicked(self.compare, attempt=True))
+        self.buttons["Copy as cell"].on_click(lambda _b: self._clicked(self.copy_as_cell, refused="Not copied"))
         self.buttons["Clear"].on_click(lambda _b: self.clear())
         self.status = W.HTML("")
-        self.output = W.Output(layout=W.Layout(border="1px solid #ddd", min_height="2em", padding="4px"))
+        self.output = W.Output(layout=W.Layout(border="1px solid #8c959f", min_height="2em", padding="4px"))
         self.output.add_class("dms-form-output")
         self.cell_output = W.Output()  # "Copy as cell" shows the cell text here
         self.cell_output.add_class("dms-form-cell")
@@ -324,6 +414,14 @@ class DmsChatForm:
 
         self._apply_config_defaults()
         self.set(**defaults)
+        # Dependent parameters are handled as they change, not when Send refuses.
+        for name in ("top_logprobs", "logprobs", "need_desensitization", "desensitization_rule"):
+            row = self.rows.get(name)
+            if row is not None:
+                for widget in (row.control, getattr(row, "use", None), getattr(row, "readout", None)):
+                    if widget is not None:
+                        widget.observe(self._dependencies, names="value")
+        self._dependencies()
 
     # -- layout --------------------------------------------------------------------------------
     def _layout(self) -> W.Widget:
@@ -345,18 +443,25 @@ class DmsChatForm:
         self.advanced = W.Accordion(children=[W.VBox([r.box for r in folded])], titles=(FOLDED_TITLE,))
         self.advanced.selected_index = None  # folded
         parts += [self.advanced, self.conversation, W.HBox(list(self.buttons.values())), self.status,
-                  self.cell_output, self.output]
+                  self.cell_output, self.output, W.HTML(FORM_CSS)]
         return W.VBox(parts)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):  # text/plain is what a non-widget frontend (or a log) shows
-            bundle["text/plain"] = repr(self)
+        if isinstance(bundle, dict):  # text/plain is what a saved notebook (or a non-widget frontend) shows
+            bundle["text/plain"] = self._plain_text()
         return bundle
+
+    def _plain_text(self) -> str:
+        """What a saved notebook shows where the live form was: what it is and how it was set."""
+        values = self._safe_values()
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "the service defaults"
+        return (f"dms_magic chat form (an interactive widget: run this cell in Jupyter to use it).\n"
+                f"Parameters: {shown}")
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self._safe_values().items())
-        return f"<DmsChatForm {shown or 'no parameters set'}; display it in a notebook to use it>"
+        return f"DmsChatForm({shown})"
 
     def _safe_values(self) -> dict[str, Any]:
         out = {}
@@ -540,11 +645,12 @@ class DmsChatForm:
         started = time.perf_counter()
         options = _magic_display_options()
         every = getattr(_loaded_magics(), "stream_update_interval", STREAM_REFRESH_SECONDS)
-        view = StreamView(backend=getattr(client, "backend", None), model=params.get("model"),
-                          masked=bool(params.get("need_desensitization")), display=False)
         last = 0.0
         # `with`, as the magic streams: an error mid-stream must not leave the connection open
         with client.stream(messages, **params) as chat_stream:
+            view = StreamView(backend=getattr(chat_stream, "backend", None) or getattr(client, "backend", None),
+                              model=params.get("model"), masked=bool(params.get("need_desensitization")),
+                              display=False, request=getattr(chat_stream, "request", None))
             for chunk in chat_stream:
                 view.add(chunk)
                 now = time.monotonic()
@@ -582,32 +688,109 @@ class DmsChatForm:
         history = (f" · conversation {esc(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
                    if self.conversation.value else "")
         backend = getattr(result, "backend", None) or "?"
+        masking = ""
+        if getattr(result, "masked", False):  # how many values the local prediction masked (zero: a warning)
+            from dms_magic.render import masking_summary_html
+
+            masking = masking_summary_html(messages, getattr(result.request, "desensitization_rule", None))
         self._show_status(f"answered by {esc(backend)} in "
-                          f"{time.perf_counter() - started:.2f} s{history}")
+                          f"{time.perf_counter() - started:.2f} s{history}{masking}")
 
     def _show_status(self, text: str) -> None:
-        self.status.value = f'<span style="color:#555">{text}</span>'
+        """``text`` is HTML (callers escape what they did not write)."""
+        self.status.value = f'<span style="color:var(--jp-ui-font-color1,currentColor)">{text}</span>'
 
-    def _clicked(self, action: Callable[[], Any]) -> None:
-        """A button press: run the action; errors become a message, never a traceback. The
-        buttons are disabled meanwhile, so an impatient second click does not send twice."""
+    def _dependencies(self, _change: Any = None) -> None:
+        """Parameters that need another one, handled the moment they change: top_logprobs turns
+        logprobs on (or says why it cannot: logprobs set to off); masking on asks for a rule."""
+        top, logprobs = self.rows.get("top_logprobs"), self.rows.get("logprobs")
+        if top is not None and logprobs is not None:
+            try:
+                wanted, current = top.read(), logprobs.read()
+            except InvalidParameterError:
+                wanted, current = None, None  # the row shows its own message
+            if wanted is not None and current is None:
+                logprobs.write(True)
+                logprobs.message.value = _note_span("turned on: top_logprobs needs logprobs")
+            elif wanted is not None and current is False:
+                top.show_error(NEEDS_LOGPROBS)
+            else:
+                if "logprobs" in top.error:  # the earlier refusal no longer holds: check afresh
+                    top.check()
+                if wanted is None and not logprobs.error:
+                    logprobs.message.value = ""
+        masking, rule = self.rows.get("need_desensitization"), self.rows.get("desensitization_rule")
+        if masking is not None and rule is not None:
+            try:
+                on, named = masking.read(), rule.read()
+            except InvalidParameterError:
+                return
+            if on and not named and not rule.error:
+                rule.message.value = _note_span("masking is on: choose a rule category (e.g. UserInfo)")
+            elif not rule.error:
+                rule.message.value = ""
+
+    def _is_second_click(self, button: str) -> bool:
+        """Whether this click is the second half of a double click: the browser sent it within
+        DOUBLE_CLICK_SECONDS of the last click on the same button that was acted on. The kernel
+        handles the two clicks one after the other (the buttons' disabled state reaches the page
+        too late to stop the second), so only the clicks' own send times tell them apart. Clicks
+        from Python (``Button.click()``) carry no such time and are never ignored."""
+        sent = _click_sent_at()
+        if sent is None:
+            return False
+        last = self._last_click.get(button)
+        if last is not None and 0 <= (sent - last).total_seconds() < DOUBLE_CLICK_SECONDS:
+            return True  # (a triple click is still one: the time stays the first click's)
+        self._last_click[button] = sent
+        return False
+
+    def _clicked(self, action: Callable[[], Any], *, attempt: bool = False, refused: str = "Not sent",
+                 button: str = "") -> None:
+        """A button press: run the action; errors become a message, never a traceback.
+
+        ``attempt`` (Send, Stream, Compare): the previous answer is cleared first, so a refused or
+        failed attempt never shows an answer that belongs to an earlier one. The buttons are
+        disabled meanwhile and a double click acts once."""
+        if self._is_second_click(button or getattr(action, "__name__", "")):
+            return
         for button in self.buttons.values():
             button.disabled = True
+        if attempt:
+            self.output.outputs = ()
+            self.result = None
         try:
             action()
         except InvalidParameterError as err:
-            self._show_status(_error_span(f"Not sent: {err}"))
+            self._show_status(_error_span(f"{refused}: {err}"))
         except Exception as err:  # API, settings and transport errors: one clear message in the output
-            from dms_magic.notebook.display import redact
-
-            # The magic's wording (DmsError's one line: code, message, hint, RequestId) and secret filter.
-            text = redact(str(err))
-            self._show_status(_error_span(f"Failed: {type(err).__name__}"))
-            self.output.outputs = (_html_output(
-                f'<div style="color:#b00020;white-space:pre-wrap">{esc(text)}</div>', text),)
+            self._show_failure(err)
         finally:
             for button in self.buttons.values():
                 button.disabled = False
+
+    def _show_failure(self, err: Exception) -> None:
+        """The status names the error's code (``Failed: InvalidParameter``); the output has the
+        whole message. An API error that came in an HTTP 200 reply (a business error) is not
+        labelled with its HTTP status, which would read as success."""
+        from dms_magic.notebook.display import redact
+
+        code = getattr(err, "code", None) or type(err).__name__
+        status = getattr(err, "http_status", None)
+        if hasattr(err, "code") and hasattr(err, "message"):  # a DmsError: the magic's line, minus "(HTTP 200)"
+            parts = [f"{err.code}: {' '.join(str(err.message).split())}"]
+            if status and status != 200:
+                parts[0] += f" (HTTP {status})"
+            if getattr(err, "hint", None):
+                parts.append(f"Hint: {err.hint}")
+            if getattr(err, "request_id", None):
+                parts.append(f"RequestId: {err.request_id}")
+            text = redact(" — ".join(parts))
+        else:
+            text = redact(str(err))  # the magic's wording and secret filter
+        self._show_status(_error_span(f"Failed: {code}"))
+        self.output.outputs = (_html_output(f'<div style="white-space:pre-wrap">{_error_span(text)}</div>',
+                                            text),)
 
     def clear(self) -> None:
         """Empty the prompt, the output and the conversation history (parameters stay)."""
@@ -629,6 +812,20 @@ class DmsChatForm:
         ``client=`` given to the form has no cell spelling. Raises ValueError for a system prompt
         with line breaks: the option line of a cell cannot hold one."""
         params = self.values()
+        if not self.prompt.value.strip():  # the magic refuses a cell with nothing to send
+            err = InvalidParameterError("prompt", self.prompt.value, "a message to send (type it in the prompt box)")
+            self.prompt_message.value = _error_span(err)
+            raise err
+        # The magic checks the request as the client does: a cell it would refuse is not written.
+        checked = {k: v for k, v in params.items() if stream or not BY_NAME[k].sse_only}
+        try:
+            ChatRequest([{"role": "user", "content": self.prompt.value or "-"}], **checked).validate(
+                stream=stream, require_instance=False)
+        except InvalidParameterError as err:
+            row = self.rows.get(err.param)
+            if row is not None:
+                row.show_error(str(err))
+            raise
         if "\n" in self.system.value.strip() or "\r" in self.system.value.strip():
             raise ValueError("the system prompt has line breaks, which the %%dmschat option line cannot hold: "
                              "write it on one line to get a cell, or keep using the form / dms_magic.chat()")
@@ -651,25 +848,48 @@ class DmsChatForm:
 
     def copy_as_cell(self) -> None:
         """Put the equivalent ``%%dmschat`` cell below where the frontend allows; always show it
-        (under the buttons, leaving the last result in place). ``to_magic()`` gives the text."""
+        (under the buttons, leaving the last result in place). ``to_magic()`` gives the text; a
+        form the magic would refuse gives no cell (the message says what to fix)."""
         text = self.to_magic()
         inserted = _insert_cell_below(text)
-        # A button click cannot reach JupyterLab's notebook (no page API, no reply payload), so
-        # there the text is shown (click selects it) and offered to the clipboard.
-        note = ("The equivalent cell, inserted below:" if inserted == "set_next_input" else
-                "The equivalent cell (Classic Notebook inserts it below; elsewhere copy it, or run "
-                "f.copy_as_cell() in a cell to have it inserted below):")
+        if inserted == "set_next_input":
+            note = "The equivalent cell is inserted below (and shown here):"
+        else:
+            # A button click cannot reach JupyterLab's notebook (no page API, no reply payload):
+            # the text is shown, and offered to the clipboard where the page lets a script do it.
+            note = ("A button cannot insert a cell in this front end: the equivalent cell is shown below "
+                    "(select and copy it; it may also be on your clipboard). To have it inserted, run "
+                    "f.copy_as_cell() in a cell.")
         from IPython.display import HTML, Javascript
 
         self.cell_output.outputs = ()
         self.cell_output.append_display_data(HTML(
-            f"<div>{esc(note)}</div><pre style='user-select:all'>{esc(text)}</pre>"))
+            f"<div>{esc(note)}</div><pre style='user-select:all;text-align:left'>{esc(text)}</pre>"))
         if inserted is None:
             self.cell_output.append_display_data(Javascript(_insert_cell_js(text)))
-        self._show_status("copied as cell")
+        self._show_status("copied as cell: inserted below" if inserted else "copied as cell: shown below")
 
 
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
+
+
+def _click_sent_at() -> Any:
+    """When the browser sent the message being handled (a widget click's comm message), as a
+    datetime; None outside a kernel or for a message without a date."""
+    shell = _shell()
+    parent = shell.get_parent() if shell is not None and hasattr(shell, "get_parent") else None
+    header = (parent or {}).get("header") or {}
+    if header.get("msg_type") != "comm_msg":
+        return None
+    sent = header.get("date")
+    if isinstance(sent, str):
+        from datetime import datetime
+
+        try:
+            sent = datetime.fromisoformat(sent.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return sent if hasattr(sent, "total_seconds") or hasattr(sent, "isoformat") else None
 
 
 def _shell() -> Any:

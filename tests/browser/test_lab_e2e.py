@@ -1,171 +1,51 @@
 """The widget form in a real browser: JupyterLab + Debian's headless Chromium, driven by Playwright.
 
-The test starts its own JupyterLab on 127.0.0.1 (fresh config, data, runtime, settings and
-workspace directories, a random token), opens a notebook that loads dms_magic and shows the form,
-and uses the page as a person would: an invalid value is refused next to its control; then a typed
-prompt with masking on is sent and the answer card (masked restatement, usage table) appears;
-Stream ends in a final card with usage; "Copy as cell" shows the cell, and ``f.copy_as_cell()`` run
-in a cell inserts it below. No credentials are given: the kernel's default client is the
-in-process sandbox. A screenshot is kept ($DMS_MAGIC_E2E_SCREENSHOT or pytest's tmp dir).
-
-Playwright's own browser download is not reachable here: Chromium is Debian's (/usr/bin/chromium,
-installed by .ci/run). The test skips only when that binary is missing.
+The test (fixtures in conftest.py: a private JupyterLab on 127.0.0.1) opens a notebook that loads
+dms_magic and shows the form, and uses the page as a person would: an invalid value is refused next
+to its control; then a typed prompt with masking on is sent and the answer card (masked
+restatement, usage table) appears; Stream ends in a final card with usage; "Copy as cell" shows the
+cell, and ``f.copy_as_cell()`` run in a cell inserts it below. A second test drives what used to
+surprise: a value typed into a slider's readout out of range is refused inline and nothing is sent;
+ticking top_logprobs turns logprobs on; a double click on Send sends once (the sandbox journal
+counts); a refused send leaves no earlier answer on screen. No credentials are given: the kernel's
+default client is the in-process sandbox. Screenshots go to $DMS_MAGIC_E2E_SCREENSHOTS (default
+/tmp/dms_magic-screenshots).
 """
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+import re
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[2]
-# As root Chromium needs --no-sandbox; the network is closed, so nothing may phone home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
 PHONE = "13812345678"
 PROMPT = f"My name is Zhang Wei, my phone is {PHONE}. Please write a complaint letter."
-SCREENSHOT_ENV = "DMS_MAGIC_E2E_SCREENSHOT"  # where to keep the screenshot (default: pytest's tmp dir)
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-# With Chromium present, a missing Playwright is a broken install (it is in the test extras), not a skip.
-from playwright import sync_api  # noqa: E402
+FORM_CELLS = ["%load_ext dms_magic\nimport dms_magic",
+              "f = dms_magic.form(model='qwen-plus', logprobs=True, top_logprobs=2)\nf"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _notebook(path: Path) -> None:
-    cells = [
-        "%load_ext dms_magic\nimport dms_magic",
-        "f = dms_magic.form(model='qwen-plus', logprobs=True, top_logprobs=2)\nf",
-    ]
-    nb = {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {}, "outputs": [],
-                   "source": src} for i, src in enumerate(cells)],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-                     "language_info": {"name": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb), encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A private JupyterLab server: (base url, token, notebook dir). Stopped at the end."""
-    root = tmp_path_factory.mktemp("lab")
-    dirs = {name: root / name for name in ("config", "data", "runtime", "settings", "workspaces", "notebooks", "home")}
-    for d in dirs.values():
-        d.mkdir()
-    _notebook(dirs["notebooks"] / "form.ipynb")
-    # The notebook's "python3" kernel is this interpreter (a machine-wide kernelspec may point elsewhere).
-    spec = dirs["data"] / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (ipykernel)", "language": "python"}), encoding="utf-8")
-    # Do not ask about fetching Jupyter news (the network is closed; the toast would cover the page).
-    notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ALIBABA_CLOUD_", "ALICLOUD_", "DMS_MAGIC_", "JUPYTER", "IPYTHON"))}
-    env.update(JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_DATA_DIR=str(dirs["data"]),
-               JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), IPYTHONDIR=str(dirs["home"] / ".ipython"),
-               HOME=str(dirs["home"]),  # no ~/.alibabacloud credentials: the kernel uses the sandbox
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={dirs['notebooks']}", f"--LabApp.user_settings_dir={dirs['settings']}",
-           f"--LabApp.workspaces_dir={dirs['workspaces']}", "--LabApp.news_url=",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--ServerApp.allow_root=True"]  # CI runs as root
-    log = open(root / "lab.log", "wb")
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+def test_type_a_prompt_click_send_and_see_the_answer_with_usage(lab, page, screenshots):
+    lab.write_notebook("form.ipynb", FORM_CELLS)
+    shot = screenshots / "lab-form.png"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {server.returncode}:\n{(root / 'lab.log').read_text()[-3000:]}")
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("JupyterLab did not answer within 120 s:\n" + (root / "lab.log").read_text()[-3000:])
-                time.sleep(0.5)
-        yield base, token, dirs["notebooks"], root / "lab.log"
-    finally:
-        _stop(server)
-        log.close()
-
-
-def _stop(server: subprocess.Popen) -> None:
-    """Stop the server and its kernels (they share its process group, started for this test)."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            server.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-@pytest.fixture()
-def page(lab):
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1600})
-            page = context.new_page()
-            page.set_default_timeout(90_000)
-            yield page
-        finally:
-            browser.close()
-
-
-def test_type_a_prompt_click_send_and_see_the_answer_with_usage(lab, page, tmp_path):
-    base, token, _notebooks, log = lab
-    shot = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "lab-form.png")
-    try:
-        _drive(page, base, token, shot)
+        _drive(page, lab, shot)
     except Exception:
-        # What the page showed, for whoever reads the CI log.
-        page.screenshot(path=str(shot), full_page=True)
-        outputs = page.locator(".jp-OutputArea").all_inner_texts()
-        print(f"screenshot: {shot}\ncell outputs: {outputs}\nserver log tail:\n{log.read_text()[-2000:]}")
+        _dump(page, lab, shot)
         raise
     assert shot.stat().st_size > 10_000
 
 
-def _drive(page, base: str, token: str, shot: Path) -> None:
-    page.goto(f"{base}/lab/tree/form.ipynb?token={token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="visible")
-    _wait_for_kernel(page, base, token)
+def _dump(page, lab, shot) -> None:
+    """What the page showed, for whoever reads the CI log."""
+    page.screenshot(path=str(shot), full_page=True)
+    outputs = page.locator(".jp-OutputArea").all_inner_texts()
+    print(f"screenshot: {shot}\ncell outputs: {outputs}\nserver log tail:\n{lab.log.read_text()[-2000:]}")
 
-    # Run the notebook as a user would: Run menu > Run All Cells.
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+def _drive(page, lab, shot) -> None:
+    lab.open(page, "form.ipynb")
+    lab.run_all(page)
 
     form = page.locator(".dms-chat-form")
     form.wait_for(state="visible")
@@ -252,19 +132,76 @@ def _run_in_a_new_cell(page, code: str) -> None:
     page.keyboard.press("Shift+Enter")
 
 
-def _wait_for_kernel(page, base: str, token: str) -> None:
-    """Until the page's kernel is connected (the server counts its websocket) and idle. The page's
-    own indicator says "idle" briefly before any kernel exists, so the server is asked too."""
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            kernels = json.loads(urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5).read())
-        except OSError:  # jupyter_server answers 500 while a kernel is half-started: ask again
-            kernels = []
-        if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
-            break
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the notebook's kernel did not connect within 120 s: {kernels}")
-        time.sleep(0.25)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=120_000)
+_probes = iter(range(1, 1000))
+
+
+def _accepted(page) -> int:
+    """How many requests the kernel's in-process sandbox has accepted (its journal's counter)."""
+    probe = next(_probes)
+    _run_in_a_new_cell(page, "from dms_magic.session import current_sandbox as _sb; "
+                             f"print('accepted-{probe}:', _sb().accepted if _sb() else 0)")
+    out = page.locator(".jp-OutputArea-output", has_text=f"accepted-{probe}:")
+    out.first.wait_for(state="visible")
+    return int(re.search(rf"accepted-{probe}: (\d+)", out.first.inner_text()).group(1))
+
+
+def test_the_form_refuses_inline_turns_logprobs_on_sends_once_and_clears_stale_answers(lab, page, screenshots):
+    lab.write_notebook("form-surprises.ipynb", ["%load_ext dms_magic\nimport dms_magic",
+                                                "f = dms_magic.form(model='qwen-plus')\nf"])
+    shot = screenshots / "lab-form-surprises.png"
+    try:
+        _surprises(page, lab, shot)
+    except Exception:
+        _dump(page, lab, shot)
+        raise
+
+
+def _surprises(page, lab, shot) -> None:
+    lab.open(page, "form-surprises.ipynb")
+    lab.run_all(page)
+    form = page.locator(".dms-chat-form")
+    form.wait_for(state="visible")
+    form.locator(".dms-prompt textarea").fill("Tell me about data masking.")
+    status = form.locator(".dms-form-status")
+    output_cards = form.locator(".dms-form-output .dms-chat-result")
+
+    # Unticked sliders say "default" and show no number.
+    readout = form.locator(".dms-param-temperature .dms-readout input")
+    assert readout.input_value() == "" and readout.get_attribute("placeholder") == "default"
+
+    # A value typed into the slider's readout out of range: refused next to it, never clamped,
+    # and Send sends nothing.
+    before = _accepted(page)
+    readout.fill("5")
+    readout.press("Enter")
+    form.locator(".dms-param-temperature .dms-form-error", has_text="temperature").wait_for(state="visible")
+    assert readout.input_value() == "5"  # not silently 1.99
+    form.locator(".dms-button-send").click()
+    status.locator("text=Not sent").wait_for(state="visible")
+    assert _accepted(page) == before
+    readout.fill("")
+    readout.press("Enter")
+    form.locator(".dms-param-temperature .dms-form-error").filter(has_text="temperature").wait_for(state="detached")
+
+    # Ticking top_logprobs turns logprobs on at once: the form is sendable, and says why.
+    form.locator(".dms-param-top-logprobs input[type=checkbox]").check()
+    form.locator(".dms-param-logprobs", has_text="turned on").wait_for(state="visible")
+
+    # A double click on Send sends once.
+    before = _accepted(page)
+    form.locator(".dms-button-send").dblclick()
+    output_cards.first.wait_for(state="visible")
+    status.locator("text=answered by").wait_for(state="visible")
+    lab.wait_for_kernel(page)
+    page.wait_for_timeout(1000)  # a second request, if any, would have arrived by now
+    assert _accepted(page) == before + 1
+    assert form.locator(".dms-form-output .dms-token-strip").count() == 1  # logprobs were sent
+    page.screenshot(path=str(shot), full_page=True)
+
+    # A refused send leaves no earlier answer on screen.
+    max_tokens = form.locator(".dms-param-max-tokens input")
+    max_tokens.fill("0")
+    form.locator(".dms-button-send").click()
+    status.locator("text=Not sent").wait_for(state="visible")
+    assert output_cards.count() == 0
+    page.screenshot(path=str(shot.with_name(shot.stem + "-refused.png")), full_page=True)

@@ -1,0 +1,32 @@
+"""What the magic's command line accepts besides the parameter table: the line sub-commands, the
+options that are not API parameters, and the model names offered as suggestions.
+
+One module below the magic, its completer and the form, which all read these lists (so none of
+them imports another for them).
+"""
+from __future__ import annotations
+
+LINE_COMMANDS = ("config", "status", "history", "reset", "preview", "form")
+# Extra options that are not API parameters. (--stream is the table's own `stream` row.)
+EXTRA_OPTIONS = (
+    (("-o", "--out"), dict(metavar="VAR", help="Store the ChatResult in VAR (still displayed unless --quiet).")),
+    (("--quiet",), dict(action="store_true", help="Do not display the result (use with -o).")),
+    (("--system",), dict(metavar="TEXT", help="A system message sent before the conversation.")),
+    (("--session",), dict(metavar="NAME", help="Named multi-turn conversation: earlier turns are sent too.")),
+    (("--messages",), dict(metavar="VAR", help="Send the list of {role, content} messages in VAR "
+                                               "(the cell, if not empty, is appended as a user message).")),
+    (("--compare",), dict(action="store_true", help="Send the prompt masked and unmasked; show both and the "
+                                                    "differences.")),
+    (("--dry-run",), dict(action="store_true", help="Show the request (no keys, no signature), the local "
+                                                    "masking preview and a prompt-token estimate; send nothing.")),
+    (("--endpoint",), dict(metavar="URL", help="Endpoint for this cell: host or URL, or 'sandbox'.")),
+    (("--profile",), dict(metavar="NAME", help="Alibaba Cloud credentials profile for this cell.")),
+    (("--no-interpolate",), dict(action="store_true", help="Send the cell as typed: no {name} substitution.")),
+)
+
+# Suggestions for the model (the form's combobox offers the same list; any other model id works).
+KNOWN_MODELS = (
+    "qwen-plus", "qwen-max", "qwen-turbo", "qwen-flash", "qwen-long",
+    "qwen3-max", "qwen3-max-preview", "qwen-plus-latest", "qwen-max-latest", "qwen-turbo-latest",
+    "qwen3-235b-a22b", "qwen3-32b", "qwen3-30b-a3b", "qwen3-coder-plus",
+)
