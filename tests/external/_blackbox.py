@@ -198,7 +198,7 @@ class StubServer:
     ``respond(request, sock, server)`` (which writes whatever bytes it likes; the connection is
     closed after it returns). Handlers run in daemon threads; ``close()`` stops accepting."""
 
-    def __init__(self, respond, *, read_timeout: float = 30.0):
+    def __init__(self, respond, *, read_timeout: float = 30.0, port: int = 0):
         self.respond = respond
         self.read_timeout = read_timeout
         self.connections = 0
@@ -208,7 +208,7 @@ class StubServer:
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(128)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]

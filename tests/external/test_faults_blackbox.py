@@ -1097,6 +1097,37 @@ def test_16_threads_x_50_calls_on_one_client_no_mixed_answers_no_double_send():
     assert not unknown, f"dropped calls whose error does not say the outcome is unknown: {unknown[:3]}"
 
 
+@pytest.mark.timeout(120)
+def test_default_retry_budget_rides_out_a_service_restart():
+    """Item 13: with the default settings, a service that is down (connection refused) and comes back
+    10 s later is reached (it gave up after ~7 s): refused connections provably did not reach the model, so they are retried,
+    and the default budget outlasts a short restart. The request arrives exactly once."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    servers = []
+
+    def come_back():
+        time.sleep(10.0)
+        servers.append(StubServer(lambda req, sock, srv: sock.sendall(http_reply(200, success_body("back"))), port=port))
+
+    restarter = threading.Thread(target=come_back, daemon=True)
+    restarter.start()
+    try:
+        with make_client(f"http://127.0.0.1:{port}") as c:
+            t0 = time.monotonic()
+            result = c.chat("hello")
+            took = time.monotonic() - t0
+        print(f"\nreached the restarted service after {took:.1f} s")
+        assert result.text == "back"
+        assert len(servers[0].requests) == 1
+    finally:
+        restarter.join(10)
+        for srv in servers:
+            srv.close()
+
+
 def test_unavailable_service_is_retried_then_answers():
     """The other side of the rule: a 503 ServiceUnavailable (provably not run) is retried."""
     def respond(req, sock, server):
