@@ -9,8 +9,9 @@ event-loop thread holds every connection, and a fixed pool of ``threads`` worker
 thousands of idle or slow connections cost file descriptors, never threads; a connection idle for
 ``idle_timeout`` seconds is closed; ``stop()`` closes every connection from the loop thread and
 returns promptly. The HTTP layer's own refusals (malformed request, chunk size ``zz``, a request
-with both Content-Length and Transfer-Encoding, oversized headers or body) come back as the
-gateway's JSON, like everything else the sandbox says.
+with both Content-Length and Transfer-Encoding, oversized headers or body, a transfer coding other
+than chunked) come back as the gateway's JSON with Code ``InvalidRequest`` (``RequestBodyTooLarge``
+for a body over the limit), like everything else the sandbox says.
 """
 from __future__ import annotations
 
@@ -79,9 +80,11 @@ class _GatewayErrorTask(ErrorTask):
             limit = self.channel.server.adj.max_request_body_size - 1
             code, message = "RequestBodyTooLarge", (f"The request body exceeds {limit} bytes. "
                                                     "Send fewer or shorter messages.")
-        elif error.code >= 500:
+        elif error.code == 500:  # waitress's own failure, not something the client sent
             code, message = "InternalError", None
-        else:
+        else:  # the client's request: 400, 431, and 501 for a transfer coding other than chunked
+            # (kept 501 Not Implemented, as RFC 9112 section 6.1 says for an unknown coding; the
+            # Code says it is the request that was refused, not the service that broke)
             code, message = "InvalidRequest", (f"HTTP {error.code}: {error.reason} ({error.body}). Send a "
                                                "well-formed HTTP/1.1 POST / with the parameters in the query "
                                                "string and Messages in the form body.")
