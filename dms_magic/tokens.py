@@ -44,8 +44,13 @@ def token_bytes(token: str) -> list[int]:
     return list(token.encode("utf-8")) if token != END_OF_TEXT else []
 
 
+_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile("[A-Za-z]")
+
+
 def is_cjk_heavy(text: str) -> bool:
     """True when the text is mostly Chinese/Japanese/Korean: the sandbox then answers in Chinese."""
-    cjk = sum(1 for ch in text if "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    # Counted by the regex engine (subn), not a Python loop per character: a 0.9 MB prompt took 1.7 s.
+    cjk = _CJK.subn("", text)[1]
+    latin = _LATIN.subn("", text)[1]  # ASCII letters, as ch.isascii() and ch.isalpha()
     return cjk > 0 and cjk * 2 >= latin

@@ -29,6 +29,7 @@ from .app import MAX_BODY_BYTES, SandboxApp
 from .auth import KeyPair, Verifier
 from .faults import FaultConfig, Faults
 from .journal import Journal
+from .memory import release_after
 
 DEFAULT_ACCESS_KEY_ID = "LTAIsandbox0000000000000"
 DEFAULT_THREADS = 16  # requests served at once (a batch at concurrency 16); more wait in a queue
@@ -111,6 +112,16 @@ class _Server(TcpWSGIServer):
         task_class = _Task
         error_task_class = _GatewayErrorTask
         parser_class = _Parser
+
+        def service(self) -> None:
+            """Serve one request, then give a large one's freed memory back (memory.py: without it
+            each worker's malloc arena keeps its high-water mark, +170 MB for 300 x 0.9 MB at 8
+            at a time). Here, not in the task: the request and its body buffer are closed by now."""
+            body_bytes = getattr(self.requests[0], "content_length", 0) if self.requests else 0
+            try:
+                super().service()
+            finally:
+                release_after(body_bytes)
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._trigger_lock = threading.Lock()
