@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from .. import params as P
-from ..tokens import is_cjk_heavy, tokenise
+from ..tokens import first_tokens, is_cjk_heavy
 
 # Parameters the sandbox validates but cannot act on: the answer says so instead of dropping them.
 CLOUD_ONLY = ("enable_search", "search_options", "enable_code_interpreter", "modalities_list", "audio_json",
@@ -156,7 +156,7 @@ def instruction_clause(text: str) -> str:
     if not clauses:
         return ""
     clause = next((c for c in clauses if _ASKS.search(c)), clauses[-1])
-    tokens = tokenise(clause)
+    tokens = first_tokens(clause, QUOTE_TOKENS + 1)  # not the whole clause: it may be a 0.9 MB prompt
     return clause if len(tokens) <= QUOTE_TOKENS else _TRAILING.sub("", "".join(tokens[:QUOTE_TOKENS])) + "…"
 
 

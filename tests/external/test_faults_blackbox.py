@@ -128,14 +128,18 @@ def test_sandbox_rss_bounded_after_300_requests_of_0_9_mb(senders):
         lock = threading.Lock()
         deadline = time.monotonic() + 600
         numbers = iter(range(300))
+        # The 300 bodies differ only in their number: encode the 0.9 MB form once and put each
+        # number in (the same bytes messages_form would make, checked below; saves ~0.1-0.2 s each).
+        template = messages_form("REQ0000 " + base[9:])
+        body_for = lambda i: template.replace(b"REQ0000", f"REQ{i:04d}".encode(), 1)  # noqa: E731
+        assert body_for(299) == messages_form("REQ0299 " + base[9:])
 
         def send_some():
             nonlocal peak
             for i in numbers:  # shared iterator: each number once across the senders
                 if time.monotonic() > deadline:
                     return
-                text = f"REQ{i:04d} " + base[9:]
-                reply = send_raw(host, port, signed_request(svc.url, AK, SK, body=messages_form(text)), timeout=120)
+                reply = send_raw(host, port, signed_request(svc.url, AK, SK, body=body_for(i)), timeout=120)
                 with lock:
                     counts["sent"] += 1
                     counts["ok"] += reply is not None and reply.status == 200
