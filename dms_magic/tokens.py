@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import string
 
 _TOKEN = re.compile(
     r"""\s*\\(?:u[0-9a-fA-F]{4}|.)   # a JSON/backslash escape, one token
@@ -52,13 +53,14 @@ def token_bytes(token: str) -> list[int]:
     return list(token.encode("utf-8")) if token != END_OF_TEXT else []
 
 
-_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile("[A-Za-z]")
+_NOT_CJK_RUNS = re.compile("[^\u2e80-\u9fff\uf900-\ufaff]+")
+_DROP_LATIN = dict.fromkeys(map(ord, string.ascii_letters))
 
 
 def is_cjk_heavy(text: str) -> bool:
     """True when the text is mostly Chinese/Japanese/Korean: the sandbox then answers in Chinese."""
-    # Counted by the regex engine (subn), not a Python loop per character: a 0.9 MB prompt took 1.7 s.
-    cjk = _CJK.subn("", text)[1]
-    latin = _LATIN.subn("", text)[1]  # ASCII letters, as ch.isascii() and ch.isalpha()
+    # Counted in C, not with a Python loop per character (a 0.9 MB prompt took 1.7 s), and without
+    # a list of every match (subn/findall hold ~8 MB for 0.9 MB): what is left after deleting.
+    cjk = len(_NOT_CJK_RUNS.sub("", text))
+    latin = len(text) - len(text.translate(_DROP_LATIN))  # ASCII letters, as ch.isascii() and ch.isalpha()
     return cjk > 0 and cjk * 2 >= latin
