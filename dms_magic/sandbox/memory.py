@@ -5,7 +5,9 @@ glibc serves allocations that size from the worker thread's own malloc arena onc
 threshold has grown past them, and when they are freed it keeps the pages for reuse. With requests
 arriving 8 at a time, each of the pool's workers grows an arena of its own, so the freed memory
 is held once per worker: 300 such requests grew the service by +165..175 MB although the journal
-keeps a bounded amount (with ``MALLOC_ARENA_MAX=2`` the same run grew +79 MB).
+keeps a bounded amount (with ``MALLOC_ARENA_MAX=2`` the same run grew +79 MB). The other half of
+that growth was the generator building ~150k token strings per 0.9 MB prompt (tokens.py now counts
+without them); together: +149 -> +69 MB peak at 8 at a time, +71 -> +28 MB with one sender.
 
 What: after a request whose body is above ``LARGE_BODY_BYTES``, the worker calls glibc's
 ``malloc_trim(0)``, which returns the free pages of every arena to the system. Why this and not
