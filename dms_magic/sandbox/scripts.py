@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from .. import params as P
-from ..tokens import is_cjk_heavy, tokenise
+from ..tokens import first_tokens, is_cjk_heavy
 
 # Parameters the sandbox validates but cannot act on: the answer says so instead of dropping them.
 CLOUD_ONLY = ("enable_search", "search_options", "enable_code_interpreter", "modalities_list", "audio_json",
@@ -156,19 +156,22 @@ def instruction_clause(text: str) -> str:
     if not clauses:
         return ""
     clause = next((c for c in clauses if _ASKS.search(c)), clauses[-1])
-    tokens = tokenise(clause)
+    tokens = first_tokens(clause, QUOTE_TOKENS + 1)  # not the whole clause: it may be a 0.9 MB prompt
     return clause if len(tokens) <= QUOTE_TOKENS else _TRAILING.sub("", "".join(tokens[:QUOTE_TOKENS])) + "…"
 
 
 # Values a model would carry into its answer: numbers of 4+ digits (phones, IDs, cards, orders),
 # e-mail addresses, and masked values (138****5678, z***@example.com, Z***, 张*).
 _SPECIFIC = re.compile(r"[A-Za-z0-9._%+\-*@]+|[\u4e00-\u9fff]\*+")
+_QUALIFIES = re.compile(r"[0-9@*]")
 
 
 def specific_values(text: str, skip: str = "") -> list[str]:
     """The prompt's specific values in order of appearance (not those already in ``skip``)."""
     found: list[str] = []
     for match in _SPECIFIC.finditer(text):
+        if _QUALIFIES.search(match.group()) is None:
+            continue  # a plain word: qualifying needs a digit, "@" or "*" (cheap; a 0.9 MB prompt has 150k words)
         value = match.group().strip(".-_+%")
         digits = sum(ch.isdigit() for ch in value)
         is_email = "@" in value and "." in value.split("@")[-1]

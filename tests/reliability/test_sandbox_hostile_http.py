@@ -51,12 +51,15 @@ def _signed_request(sb, body: bytes, query: dict, *, url_query: str | None = Non
     if framing == "both":
         return (f"POST {target} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\nTransfer-Encoding: chunked\r\n\r\n"
                 .encode() + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+    if framing == "gzip, chunked":
+        return (f"POST {target} HTTP/1.1\r\n{head}Transfer-Encoding: gzip, chunked\r\n\r\n".encode()
+                + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
     assert framing == "zz"
     return f"POST {target} HTTP/1.1\r\n{head}Transfer-Encoding: chunked\r\n\r\nzz\r\n".encode() + body + b"\r\n0\r\n\r\n"
 
 
-def _gateway_400(status, headers, body, code=None):
-    assert status == 400, body[:300]
+def _gateway_400(status, headers, body, code=None, expected_status=400):
+    assert status == expected_status, body[:300]
     reply = json.loads(body)
     assert set(reply) == GATEWAY_KEYS and (code is None or reply["Code"] == code)
     assert headers.get("X-Dms-Magic-Backend") == "sandbox"
@@ -92,6 +95,16 @@ def test_ambiguous_or_broken_framing_is_a_400_in_the_gateways_shape(sandbox, fra
     body = urlencode({"Messages": OK_MESSAGES}).encode()
     raw = _signed_request(sandbox, body, {"InstanceId": "1"}, framing=framing)
     _gateway_400(*_exchange(sandbox, raw), code="InvalidRequest")
+
+
+def test_an_unsupported_transfer_coding_is_refused_as_invalid_request_not_internal_error(sandbox):
+    """`Transfer-Encoding: gzip, chunked`: 501 Not Implemented (RFC 9112 section 6.1, an unknown
+    coding), but in the gateway's shape with Code InvalidRequest: the request was refused, the
+    service did not fail."""
+    body = urlencode({"Messages": OK_MESSAGES}).encode()
+    raw = _signed_request(sandbox, body, {"InstanceId": "1"}, framing="gzip, chunked")
+    reply = _gateway_400(*_exchange(sandbox, raw), code="InvalidRequest", expected_status=501)
+    assert "Transfer-Encoding" in reply["Message"] or "transfer" in reply["Message"].lower()
 
 
 def test_a_key_appended_after_signing_breaks_the_signature(sandbox):
