@@ -778,23 +778,12 @@ class DmsChatForm:
 
     def _show_failure(self, err: Exception) -> None:
         """The status names the error's code (``Failed: InvalidParameter``); the output has the
-        whole message. An API error that came in an HTTP 200 reply (a business error) is not
-        labelled with its HTTP status, which would read as success."""
+        whole message, worded as the magic words it (``DmsError._line``: an error that came in an
+        HTTP 200 reply is not labelled with that status, which would read as success)."""
         from dms_magic.notebook.display import redact
 
         code = getattr(err, "code", None) or type(err).__name__
-        status = getattr(err, "http_status", None)
-        if hasattr(err, "code") and hasattr(err, "message"):  # a DmsError: the magic's line, minus "(HTTP 200)"
-            parts = [f"{err.code}: {' '.join(str(err.message).split())}"]
-            if status and status != 200:
-                parts[0] += f" (HTTP {status})"
-            if getattr(err, "hint", None):
-                parts.append(f"Hint: {err.hint}")
-            if getattr(err, "request_id", None):
-                parts.append(f"RequestId: {err.request_id}")
-            text = redact(" — ".join(parts))
-        else:
-            text = redact(str(err))  # the magic's wording and secret filter
+        text = redact(str(err))  # the magic's line (a DmsError names its HTTP status only when >= 400)
         self._show_status(_error_span(f"Failed: {code}"))
         self.output.outputs = (_html_output(f'<div style="white-space:pre-wrap">{_error_span(text)}</div>',
                                             text),)
