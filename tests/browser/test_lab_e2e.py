@@ -113,6 +113,13 @@ def _drive(page, lab, shot) -> None:
     assert "--desensitization-rule UserInfo --logprobs --top-logprobs 2" in source and PHONE in source, source
     page.screenshot(path=str(shot.with_name(shot.stem + "-copied-cell.png")), full_page=True)
 
+    # The cell shown under the form is for the form as it was: typing in the prompt takes it away,
+    # so nothing stale is left to copy.
+    shown.wait_for(state="visible")
+    form.locator(".dms-prompt textarea").press("End")
+    form.locator(".dms-prompt textarea").type(" 谢谢")
+    shown.wait_for(state="hidden")
+
 
 def _run_in_a_new_cell(page, code: str) -> None:
     """Add a cell with the toolbar's "Insert a cell below" button, type ``code`` into it and run it
