@@ -229,8 +229,11 @@ class Comparison:
                          if found else f'<div><span style="{OK_STYLE}">no sensitive value of the prompt in this '
                                        'answer</span></div>')
             latency = latency_text(row["latency"]) or "?"
+            # masked, but the local prediction finds nothing this rule masks: a warning badge
+            shown_badge = masking_badge(variant == MASKED, self.rule if variant == MASKED else None,
+                                        nothing_masked=not self.sensitive)
             cells.append(
-                f'<td style="{_CELL}">{masking_badge(variant == MASKED, self.rule if variant == MASKED else None)}'
+                f'<td style="{_CELL}">{shown_badge}'
                 f'<div style="{ANSWER_STYLE}">{answers[variant]}</div>{leak_line}'
                 f'<div style="{MUTED_STYLE}">finish {esc(row["finish_reason"])} · tokens {esc(row["prompt_tokens"])} in, '
                 f'{esc(row["completion_tokens"])} out · {esc(latency)} · request {esc(row["request_id"])}</div></td>')

@@ -108,7 +108,9 @@ class DmsError(Exception):
     def _line(self) -> str:
         # One line: code, message, what to do, request id (what support asks for).
         parts = [f"{self.code}: {' '.join(self.message.split())}"]  # servers put newlines in messages
-        statuses = [f"HTTP {self.http_status}"] if self.http_status else []
+        # The HTTP status only when it is an error status: business and model errors arrive in an
+        # HTTP 200, and "(HTTP 200)" next to an error reads as success (.http_status keeps it).
+        statuses = [f"HTTP {self.http_status}"] if self.http_status and self.http_status >= 400 else []
         if self.model_status:
             statuses.append(f"model status {self.model_status}")
         if statuses:

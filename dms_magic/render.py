@@ -44,7 +44,8 @@ DEL_STYLE = "background-color:#ffebe9;color:#82071e"  # words only the first tex
 INS_STYLE = "background-color:#dafbe1;color:#116329;text-decoration:none"  # words only the second has
 CHIP = "padding:0 4px;border-radius:3px"
 ERROR_STYLE = f"background-color:#ffebe9;color:#82071e;{CHIP}"  # a problem: a light red chip, any theme
-WARN_STYLE = f"background-color:#fff1e5;color:#953800;{CHIP}"  # a warning (e.g. nothing was masked)
+WARN_BG, WARN_FG = "#fff1e5", "#953800"  # a warning chip: 6.7:1, the same in Light and Dark
+WARN_STYLE = f"background-color:{WARN_BG};color:{WARN_FG};{CHIP}"  # a warning (e.g. nothing was masked)
 OK_STYLE = f"background-color:#dafbe1;color:#116329;{CHIP}"  # good news (no leak)
 _BADGE = "display:inline-block;padding:0 6px;margin-right:4px;border-radius:10px;font-size:11px;"
 _CELL = f"{THEME_BORDER};{CELL_STYLE}"
@@ -67,7 +68,12 @@ def backend_badge(backend: str | None) -> str:
     return badge(backend or "unknown backend", "#ddf4ff", "#0a3069", "answered by this endpoint")
 
 
-def masking_badge(masked: bool | None, rule: str | None = None) -> str:
+def masking_badge(masked: bool | None, rule: str | None = None, *, nothing_masked: bool = False) -> str:
+    """``nothing_masked``: masking is on but the local prediction masks nothing with this rule, so
+    the badge is a warning (the summary line under it says which rule would mask what)."""
+    if masked and nothing_masked:
+        return badge(f"⚠ masking on{f' ({rule})' if rule else ''}", WARN_BG, WARN_FG,
+                     "masking is on, but this rule masks nothing in the prompt (local prediction)")
     if masked:
         return badge(f"masking on{f' ({rule})' if rule else ''}", "#dafbe1", "#116329",
                      "sensitive data was masked before the model saw it")
@@ -103,9 +109,30 @@ def _masked_counts(contents: tuple[str, ...], rule: str) -> tuple[tuple[str, int
 def suggest_rule(messages: Any, exclude: str | None = None) -> str | None:
     """A rule category that would have masked something in these messages (None if none would):
     the engine's ``masking.suggest_rule`` over the messages' text."""
-    from dms_magic.masking import suggest_rule as engine_suggestion
+    better = _suggestion(_contents(messages), exclude)
+    return better[0] if better else None
 
-    return engine_suggestion("\n".join(_contents(messages)), exclude=exclude)
+
+@functools.lru_cache(maxsize=256)
+def _suggestion(contents: tuple[str, ...], exclude: str | None) -> tuple[str, int] | None:
+    """(rule, how many values it masks) for the engine's suggested rule, counted per message as
+    masking applies (``masking.rule_counts``); None when no other rule masks anything."""
+    from dms_magic.masking import rule_counts, suggest_rule as engine_suggestion
+
+    messages = [{"role": "user", "content": c} for c in contents]
+    better = engine_suggestion(messages, exclude=exclude)
+    return (better, rule_counts(messages)[better]) if better else None
+
+
+def nothing_masked(messages: Any, rule: str | None) -> bool:
+    """Whether masking with ``rule`` finds nothing to mask in these messages (local prediction);
+    False when there is no text, or the rule is unknown (that has its own message)."""
+    if not rule or not _contents(messages):
+        return False
+    try:
+        return not sum(masked_counts(messages, rule).values())
+    except ValueError:
+        return False
 
 
 def masking_summary_html(messages: Any, rule: str | None) -> str:
@@ -136,9 +163,9 @@ def _summary_text(counts: Mapping[str, int], rule: str, messages: Any) -> str:
     if total:
         detail = ", ".join(f"{entity} {n}" for entity, n in sorted(counts.items()))
         return f"local prediction: {total} value{'s' if total != 1 else ''} masked ({detail})"
-    better = suggest_rule(messages, exclude=rule)
-    hint = (f"; rule {better} would mask some (--rule {better})" if better
-            else "; no rule finds a sensitive value in this text")
+    better = _suggestion(_contents(messages), rule)
+    hint = (f"; rule {better[0]} would mask {better[1]} value{'s' if better[1] != 1 else ''} (--rule {better[0]})"
+            if better else "; no rule finds a sensitive value in this text")
     return f"local prediction: nothing masked by rule {rule}{hint}"
 
 
@@ -260,17 +287,17 @@ def chat_result_html(result: Any, *, streaming: bool = False, show_logprobs: boo
     model = _model_of(result)
     masked = _masked_of(result)
     rule = _request_value(result, "desensitization_rule") if masked else None
+    messages = (getattr(result, "messages", None) or _request_value(result, "messages")) if masked else None
     finish = getattr(result, "finish_reason", None)
     header = [backend_badge(backend), badge(model or "default model", "#f6f8fa", "#24292f", "model"),
-              masking_badge(masked, rule)]
+              masking_badge(masked, rule, nothing_masked=bool(masked) and nothing_masked(messages, rule))]
     if streaming:
         header.append(badge("streaming…", "#fbefff", "#6639ba"))
     elif finish and finish != "stop":
-        header.append(badge(f"finish: {finish}", "#fff1e5", "#953800", "why generation ended"))
+        header.append(badge(f"finish: {finish}", WARN_BG, WARN_FG, "why generation ended"))
     parts = [f'<div class="dms-chat-result {VIEW_CLASS}" style="{CARD_STYLE}">', f"<div>{''.join(header)}</div>"]
     if masked:
-        parts.append(masking_summary_html(getattr(result, "messages", None) or _request_value(result, "messages"),
-                                          rule))
+        parts.append(masking_summary_html(messages, rule))
     reasoning = getattr(result, "reasoning", None)
     if reasoning:
         parts.append(f'<details style="margin:4px 0"><summary style="{MUTED_STYLE}">reasoning '

@@ -58,7 +58,13 @@ def test_model_error_inside_data_is_surfaced():
     err = errors.from_response(200, body)
     assert err.code == "InvalidParameter" and err.request_id == "D-1"
     assert (err.http_status, err.model_status, err.error_type) == (200, 400, "invalid_request_error")
-    assert "(HTTP 200, model status 400)" in str(err)
+    assert "(model status 400)" in str(err) and "HTTP 200" not in str(err)  # 200 reads as success
+
+
+@pytest.mark.parametrize("status, shown", [(200, False), (302, False), (400, True), (503, True)])
+def test_the_line_names_the_http_status_only_when_it_is_an_error(status, shown):
+    err = errors.DmsError("m", code="X", http_status=status)
+    assert (f"(HTTP {status})" in str(err)) is shown and err.http_status == status
 
 
 def test_unknown_codes_fall_back_to_their_family_hint():

@@ -304,6 +304,14 @@ def test_errors_fail_the_cell_with_one_short_message(ip, source, named):
     assert len(ran.stderr.strip().splitlines()) <= 3
 
 
+def test_business_error_names_its_code_not_http_200(ip, sandbox):
+    # DMS answers an unknown instance with HTTP 200 + Success: false; "(HTTP 200)" would read as success
+    ran = run(ip, "%%dmschat --instance-id 999\nhi")
+    assert not ran.success
+    assert "InstanceNotExist" in ran.stderr and "RequestId" in ran.stderr
+    assert "HTTP 200" not in ran.stderr
+
+
 def test_api_error_names_code_and_request(ip, sandbox, monkeypatch):
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SENTINEL-wrong-secret-0123456789")
     ran = run(ip, "%%dmschat\nhi")

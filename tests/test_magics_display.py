@@ -120,7 +120,11 @@ def test_the_masking_count_warns_when_the_rule_finds_nothing_and_suggests_one():
     messages = [{"role": "user", "content": "我叫张伟，手机号13812345678，身份证110101199003074514"}]
     warned = render.masking_summary_html(messages, "Finance")
     assert "dms-masking-warning" in warned and "nothing masked by rule Finance" in warned
-    assert "rule UserInfo would mask some" in warned
+    # how many, counted as masking would (the engine's rule_counts), not "some"
+    from dms_magic.masking import rule_counts
+
+    assert rule_counts(messages)["UserInfo"] == 3
+    assert "rule UserInfo would mask 3 values (--rule UserInfo)" in warned
     counted = render.masking_summary_text(messages, "UserInfo")
     assert counted.startswith("local prediction: 3 values masked") and "MOBILE_PHONE 1" in counted
 
@@ -164,3 +168,33 @@ def test_a_streamed_card_has_its_final_badges_from_the_first_frame(ip, to_sandbo
     assert model and all(b == badges[-1] for b in badges), badges  # never "default model" then the name
     assert model in badges[0] and "masking on (UserInfo)" in badges[0]
     assert all("2 values masked" in card for card in cards)
+
+
+def _masking_badge(card: str) -> str:
+    return next(span for span in re.findall(r"<span [^>]*>[^<]*</span>", card) if "masking on" in span)
+
+
+def test_the_masking_badge_is_a_warning_when_the_rule_masks_nothing(ip, to_sandbox):
+    from IPython.utils.capture import capture_output
+
+    text = "我叫张伟，手机号13812345678"
+    cards = {}
+    for rule in ("Finance", "UserInfo"):
+        with capture_output() as shown:
+            ip.run_cell_magic("dmschat", f"--mask --rule {rule}", text)
+        cards[rule] = shown.outputs[0].data["text/html"]
+    warned, fine = _masking_badge(cards["Finance"]), _masking_badge(cards["UserInfo"])
+    # nothing masked: the badge is not the green "all good" one, but the views' warning colours
+    assert f"background-color:{render.WARN_BG};color:{render.WARN_FG}" in warned and "#dafbe1" not in warned
+    assert "masking on (Finance)" in warned
+    assert "#dafbe1" in fine and render.WARN_BG not in fine
+
+
+def test_the_compare_view_warns_too_when_the_rule_masks_nothing(ip, to_sandbox):
+    from IPython.utils.capture import capture_output
+
+    for rule, warns in (("Finance", True), ("UserInfo", False)):
+        with capture_output():
+            ip.run_cell_magic("dmschat", f"--compare --rule {rule} -o compared", "我叫张伟，手机号13812345678")
+        badge = _masking_badge(ip.user_ns["compared"]._repr_html_())
+        assert (render.WARN_BG in badge) is warns and ("#dafbe1" in badge) is not warns

@@ -530,3 +530,29 @@ def test_the_status_says_how_many_values_masking_found_and_warns_at_zero(sandbox
     send_and_catch(sandbox, f.buttons["Send"], tag)
     assert "dms-masking-warning" in f.status.value and "nothing masked by rule Finance" in f.status.value
     assert "UserInfo" in f.status.value  # a rule that would have matched
+
+
+@pytest.mark.parametrize("change", [
+    lambda f: f.set(temperature=0.9),
+    lambda f: setattr(f.prompt, "value", "something else"),
+    lambda f: setattr(f.system, "value", "be brief"),
+    lambda f: setattr(f.conversation, "value", True),
+    lambda f: setattr(f.rows["top_p"].use, "value", True),  # ticking a slider on
+    lambda f: setattr(f.rows["desensitization_rule"].control, "value", "UserInfo"),
+])
+def test_a_copied_cell_goes_away_when_the_form_changes(change):
+    f = form(prompt="hi", temperature=0.5)
+    f.buttons["Copy as cell"].click()
+    assert "--temperature 0.5" in f.cell_output.outputs[0]["data"]["text/html"]
+    change(f)
+    # what is left to copy never disagrees with the form; nor does the status point at it
+    assert f.cell_output.outputs == () and "copied as cell" not in f.status.value
+
+
+@pytest.mark.parametrize("button", ["Send", "Stream", "Compare"])
+def test_a_copied_cell_goes_away_when_an_attempt_starts(sandbox, tag, button):
+    f = form(prompt=f"hi {tag}")
+    f.buttons["Copy as cell"].click()
+    assert f.cell_output.outputs
+    f.buttons[button].click()
+    assert f.cell_output.outputs == ()

@@ -424,6 +424,24 @@ class DmsChatForm:
                     if widget is not None:
                         widget.observe(self._dependencies, names="value")
         self._dependencies()
+        # A copied cell shown under the form is for the form as it was: any change takes it away,
+        # so what is left to copy always matches the form (an attempt takes it away too: _clicked).
+        for widget in self._inputs():
+            widget.observe(self._forget_copied_cell, names="value")
+
+    def _inputs(self) -> list[W.Widget]:
+        """Every control whose value goes into the request (or the copied cell)."""
+        widgets: list[W.Widget] = [self.prompt, self.system, self.conversation, self.images.upload]
+        for row in self.rows.values():
+            widgets += [w for w in (row.control, getattr(row, "use", None), getattr(row, "readout", None))
+                        if w is not None]
+        return widgets
+
+    def _forget_copied_cell(self, _change: Any = None) -> None:
+        if self.cell_output.outputs:
+            self.cell_output.outputs = ()
+            if "copied as cell" in self.status.value:  # it pointed at the cell just removed
+                self._show_status("")
 
     # -- layout --------------------------------------------------------------------------------
     def _layout(self) -> W.Widget:
@@ -756,8 +774,8 @@ class DmsChatForm:
                  button: str = "") -> None:
         """A button press: run the action; errors become a message, never a traceback.
 
-        ``attempt`` (Send, Stream, Compare): the previous answer is cleared first, so a refused or
-        failed attempt never shows an answer that belongs to an earlier one. The buttons are
+        ``attempt`` (Send, Stream, Compare): the previous answer and any copied cell are cleared
+        first, so a refused or failed attempt never shows an answer that belongs to an earlier one. The buttons are
         disabled meanwhile and a double click acts once."""
         if self._is_second_click(button or getattr(action, "__name__", "")):
             return
@@ -766,6 +784,7 @@ class DmsChatForm:
         if attempt:
             self.output.outputs = ()
             self.result = None
+            self._forget_copied_cell()
         try:
             action()
         except InvalidParameterError as err:
@@ -778,23 +797,12 @@ class DmsChatForm:
 
     def _show_failure(self, err: Exception) -> None:
         """The status names the error's code (``Failed: InvalidParameter``); the output has the
-        whole message. An API error that came in an HTTP 200 reply (a business error) is not
-        labelled with its HTTP status, which would read as success."""
+        whole message, worded as the magic words it (``DmsError._line``: an error that came in an
+        HTTP 200 reply is not labelled with that status, which would read as success)."""
         from dms_magic.notebook.display import redact
 
         code = getattr(err, "code", None) or type(err).__name__
-        status = getattr(err, "http_status", None)
-        if hasattr(err, "code") and hasattr(err, "message"):  # a DmsError: the magic's line, minus "(HTTP 200)"
-            parts = [f"{err.code}: {' '.join(str(err.message).split())}"]
-            if status and status != 200:
-                parts[0] += f" (HTTP {status})"
-            if getattr(err, "hint", None):
-                parts.append(f"Hint: {err.hint}")
-            if getattr(err, "request_id", None):
-                parts.append(f"RequestId: {err.request_id}")
-            text = redact(" — ".join(parts))
-        else:
-            text = redact(str(err))  # the magic's wording and secret filter
+        text = redact(str(err))  # the magic's line (a DmsError names its HTTP status only when >= 400)
         self._show_status(_error_span(f"Failed: {code}"))
         self.output.outputs = (_html_output(f'<div style="white-space:pre-wrap">{_error_span(text)}</div>',
                                             text),)
