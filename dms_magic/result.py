@@ -27,22 +27,13 @@ from typing import Any
 
 # The tolerant readers live in values.py, below errors, frames and render, which use them too.
 from dms_magic.tools import ToolCall, assemble_tool_calls, tool_call_fragments, tool_calls_of
+from dms_magic.values import grows_by_extension as _chained
 from dms_magic.values import data_of, normalize_token_logprobs, normalize_usage, pick, to_int
 
 # -- tool calls -----------------------------------------------------------------------------------
 # One ToolCall type for the whole package, in the bottom layer (tools.py): a plain answer's calls are
 # read with ``tool_calls_of``, a streamed event's fragments with ``tool_call_fragments``, and the
 # stream's whole calls are ``assemble_tool_calls`` of every fragment (merged by index).
-
-
-def _chained(values: list) -> bool:
-    """True when each value extends the one before and at least one grew: the text so far."""
-    grew = False
-    for before, after in zip(values, values[1:]):
-        if not after.startswith(before):
-            return False
-        grew = grew or len(after) > len(before)
-    return grew
 
 
 # -- results --------------------------------------------------------------------------------------

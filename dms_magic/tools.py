@@ -30,6 +30,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from dms_magic.values import grows_by_extension
+
 __all__ = [
     "ToolSpecError", "ToolCall", "ToolRun", "ToolLoopResult", "SensitiveArgument", "tool_spec", "tool_specs",
     "tool_names", "tool_functions", "tool_choice_value", "encode_tools", "encode_tool_choice", "assemble_tool_calls",
@@ -486,16 +488,6 @@ def _parse_arguments(raw: str) -> tuple[Any, str | None]:
     return value, None
 
 
-def _chained(values: list[str]) -> bool:
-    """True when each value extends the one before and at least one grew: the text so far."""
-    grew = False
-    for before, after in zip(values, values[1:]):
-        if not after.startswith(before):
-            return False
-        grew = grew or len(after) > len(before)
-    return grew
-
-
 def assemble_tool_calls(deltas: Iterable[Any], *, cumulative: bool | None = None) -> list[ToolCall]:
     """Join streamed tool-call fragments (wire dicts in any key case, or ToolCall fragments) into
     whole calls, by ``index``, OpenAI-style: id, type and name from whichever fragment has them
@@ -518,7 +510,7 @@ def assemble_tool_calls(deltas: Iterable[Any], *, cumulative: bool | None = None
     for index in sorted(merged):
         slot = merged[index]
         pieces = slot["pieces"]
-        so_far = _chained(pieces) if cumulative is None else cumulative
+        so_far = grows_by_extension(pieces) if cumulative is None else cumulative
         text = (pieces[-1] if pieces else "") if so_far else "".join(pieces)
         out.append(ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"], arguments=_parse_arguments(text)[0],
                             arguments_raw=text, index=index, type=slot["type"] or "function"))

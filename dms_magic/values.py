@@ -179,3 +179,14 @@ def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
     if _is_canonical(logprobs[0]) and _is_canonical(logprobs[-1]):
         return logprobs
     return [_canon_token(t) for t in logprobs if isinstance(t, Mapping)]
+
+
+def grows_by_extension(values: list) -> bool:
+    """True when each value extends the one before and at least one grew: a stream whose events
+    carry the text so far (result.py's answer text, tools.py's tool-call arguments)."""
+    grew = False
+    for before, after in zip(values, values[1:]):
+        if not after.startswith(before):
+            return False
+        grew = grew or len(after) > len(before)
+    return grew
