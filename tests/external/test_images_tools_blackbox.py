@@ -834,7 +834,9 @@ def test_images_on_a_conversation_ending_with_the_assistant_are_refused(sandbox,
 
 
 def test_a_tool_error_does_not_leak_the_secret(ip, sandbox, tool_ns):
-    from conftest import SENTINEL_SECRET
+    # the shared sandbox's own secret (tests/conftest.py's sentinel): a module named "conftest"
+    # is ambiguous once tests/browser/conftest.py is loaded too, so read it from the fixture
+    secret = sandbox.access_key_secret
 
     def leaky(x: str) -> str:
         """Fails."""
@@ -842,7 +844,7 @@ def test_a_tool_error_does_not_leak_the_secret(ip, sandbox, tool_ns):
     ip.user_ns.update(tl=[leaky], leaky=leaky)
     res, cap = run(ip, '%%dmschat --tools $tl --run-tools -o r\nPlease call leaky with x "hi".\n')
     assert res.error_in_exec is None
-    assert SENTINEL_SECRET not in shown(cap)
+    assert secret not in shown(cap)
     assert "bad x" in shown(cap)
 
 
