@@ -17,24 +17,11 @@ import pytest
 from dms_magic import errors
 from dms_magic.client import DmsChatClient
 
-from _scripted import ScriptedServer, make_client, sse_body, sse_event
+from _scripted import make_client, sse_body, sse_event
 
 
 def _data(event: dict) -> str:
     return "data: " + json.dumps(event) + "\n\n"
-
-
-@pytest.fixture
-def scripted():
-    servers = []
-
-    def make(*script):
-        servers.append(ScriptedServer(script))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 # -- item 2: a cut-off stream is not an answer -------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 
 from dms_magic import errors
 
-from _scripted import OK_BODY, ScriptedServer, make_client
+from _scripted import OK_BODY, make_client
 
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
                    "NO_PROXY", "no_proxy")
@@ -31,19 +31,6 @@ def no_proxy_env(monkeypatch):
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
-
-
-@pytest.fixture
-def scripted():
-    servers = []
-
-    def make(*script):
-        servers.append(ScriptedServer(script))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 def _everything(exc: BaseException) -> str:
