@@ -58,7 +58,7 @@ def run(tokens: int = TOKENS, alternatives: int = ALTERNATIVES, repeats: int = R
     sys.path.insert(0, ROOT)
     import pandas as pd
 
-    from dms_magic.result import ChatResult
+    from dms_magic.wire.result import ChatResult
 
     body = make_body(tokens, alternatives)
     content = body["Data"]["Choices"][0]["Logprobs"]["content"]

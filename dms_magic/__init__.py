@@ -14,8 +14,8 @@ from dms_magic.defaults import __version__  # noqa: F401  (one home: the client'
 # public name -> module that defines it
 _LAZY = {
     "DmsChatClient": "dms_magic.client",
-    "ChatRequest": "dms_magic.params",
-    "ChatResult": "dms_magic.result",
+    "ChatRequest": "dms_magic.wire.params",
+    "ChatResult": "dms_magic.wire.result",
     "DmsError": "dms_magic.errors",
     "mask": "dms_magic.masking",
     "MaskResult": "dms_magic.masking",

@@ -19,8 +19,8 @@ from typing import Any, Iterable, Mapping
 
 from dms_magic import session
 from dms_magic.masking import DEFAULT_RULE  # the rule when none is given or configured
-from dms_magic.params import BY_NAME
-from dms_magic.render import (ANSWER_STYLE, ERROR_STYLE, MUTED_STYLE, OK_STYLE, SIDE_CELL_STYLE, VIEW_CLASS,
+from dms_magic.wire.params import BY_NAME
+from dms_magic.views.render import (ANSWER_STYLE, ERROR_STYLE, MUTED_STYLE, OK_STYLE, SIDE_CELL_STYLE, VIEW_CLASS,
                               backend_badge, badge, diff_sides, diff_units, esc, latency_text, masking_badge)
 
 UNMASKED, MASKED = "unmasked", "masked"
@@ -34,7 +34,7 @@ RESULT_COLUMNS = ("text", "finish_reason", "prompt_tokens", "completion_tokens",
 # -- the request side ---------------------------------------------------------------------------
 def as_messages(prompt_or_messages: Any) -> list[dict]:
     """A prompt string or a message list, checked and normalised by the parameter table."""
-    from dms_magic.params import BY_NAME
+    from dms_magic.wire.params import BY_NAME
 
     return BY_NAME["messages"].coerce(prompt_or_messages)
 

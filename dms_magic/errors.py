@@ -25,7 +25,7 @@ from typing import Any
 
 # result.py's tolerant readers (any key case, numbers as strings, Data as an object or a JSON
 # string); it imports nothing heavy.
-from dms_magic.values import data_of, pick, to_int
+from dms_magic.wire.values import data_of, pick, to_int
 
 # Codes the service puts at the top of a reply that say nothing (the reference page's example has
 # them on a success): a more specific failure inside Data replaces them.

@@ -68,7 +68,7 @@ def configure(**settings: Any) -> None:
     is stored when one value is bad. SSE-only parameters (``stream``, ``include_usage``) are
     defaults for streamed calls only (see :func:`request_params`).
     """
-    from dms_magic.params import InvalidParameterError, find
+    from dms_magic.wire.params import InvalidParameterError, find
 
     checked: dict[str, Any] = {}
     for key, value in settings.items():
@@ -119,7 +119,7 @@ def transport_settings() -> dict[str, Any]:
 # -- resolution ---------------------------------------------------------------------------------
 def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str | None = None) -> Settings:
     """Apply the precedence rules to the client settings."""
-    from dms_magic.params import find
+    from dms_magic.wire.params import find
 
     sources: dict[str, str] = {}
     given = {"endpoint": endpoint, "instance_id": instance_id, "profile": profile}
@@ -154,7 +154,7 @@ def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str |
 
 
 def _have_credentials() -> bool:
-    from dms_magic.credentials import has_default_credentials
+    from dms_magic.client.credentials import has_default_credentials
 
     return has_default_credentials()
 
@@ -244,7 +244,7 @@ def request_params(settings: Settings | None, params: Mapping[str, Any], *,
     ``stream`` key and none of the configured SSE-only defaults (``include_usage``); SSE-only
     parameters given explicitly stay, so validation still names them.
     """
-    from dms_magic.params import BY_NAME, find
+    from dms_magic.wire.params import BY_NAME, find
 
     given = {find(k).name: v for k, v in params.items() if v is not None}
     if "stream" in given:  # the mode switch: read it as the table reads it ("false" is False)
@@ -327,7 +327,7 @@ def status(endpoint: str | None = None, *, instance_id: Any = None, profile: str
     else:
         info["endpoint"] = settings.endpoint or CENTRAL_ENDPOINT
         try:
-            from dms_magic.credentials import resolve as resolve_credentials
+            from dms_magic.client.credentials import resolve as resolve_credentials
 
             source = resolve_credentials(profile=settings.profile)
         except Exception as exc:  # a broken profile is a status line, not a crash

@@ -121,3 +121,30 @@ def ip():
     shell.run_line_magic("load_ext", "dms_magic")
     yield shell
     shell.run_line_magic("unload_ext", "dms_magic")
+
+
+@pytest.fixture
+def scripted():
+    """make(*script) -> a ScriptedServer answering request i with script[i]; all closed after the test."""
+    from helpers.scripted import ScriptedServer
+
+    servers = []
+
+    def make(*script):
+        servers.append(ScriptedServer(script))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+# Tiers by folder: `pytest -m "not soak and not e2e"` is the daily run.
+_TIER_BY_FOLDER = {"soak": "soak", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = item.path.parent.name
+        if folder in _TIER_BY_FOLDER:
+            item.add_marker(getattr(pytest.mark, _TIER_BY_FOLDER[folder]))

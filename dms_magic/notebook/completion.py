@@ -26,7 +26,7 @@ def rule_categories() -> list[str]:
 
 def _option_table() -> tuple[list[str], dict[str, Callable[[], Iterable[str]]]]:
     """(every option spelling, option -> the values it takes when they are a known set)."""
-    from dms_magic.params import option_params
+    from dms_magic.wire.params import option_params
 
     options: list[str] = []
     values: dict[str, Callable[[], Iterable[str]]] = {}

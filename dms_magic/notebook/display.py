@@ -1,6 +1,6 @@
 """Putting dms_magic things on the notebook page: result cards, live streams, dry runs, status.
 
-The HTML itself is built in :mod:`dms_magic.render` (no IPython there, so ``ChatResult._repr_html_``
+The HTML itself is built in :mod:`dms_magic.views.render` (no IPython there, so ``ChatResult._repr_html_``
 can use it); this module adds what needs IPython: display calls with metadata and display handles
 that update while tokens stream in.
 """
@@ -11,8 +11,8 @@ import time
 from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
-from dms_magic import render
-from dms_magic.render import chat_result_html, chat_result_text, esc
+from dms_magic.views import render
+from dms_magic.views.render import chat_result_html, chat_result_text, esc
 
 
 def redact(text: str) -> str:
@@ -142,7 +142,7 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Prompt tokens as the sandbox counts them (its tokeniser: one token per CJK character, digit
     or punctuation mark, one per ASCII word), so a dry run predicts the sandbox's usage exactly and a
     real Qwen count to within the few chat-template tokens per message."""
-    from dms_magic.tokens import count_tokens
+    from dms_magic.wire.tokens import count_tokens
 
     return sum(count_tokens(str(message.get("content", ""))) for message in messages)
 

@@ -20,8 +20,8 @@ from typing import Any, Iterable, Mapping
 
 from IPython.core.error import UsageError
 
-from dms_magic import render
-from dms_magic.render import esc
+from dms_magic.views import render
+from dms_magic.views.render import esc
 
 THUMBNAIL_PX = 96  # the height of a thumbnail in the card
 _VAR = re.compile(r"\$([A-Za-z_]\w*)")

@@ -1,6 +1,6 @@
 """``%%dmschat`` and ``%dmschat``: a thin IPython layer over ``dms_magic.session``.
 
-Every API parameter option is generated from ``dms_magic.params.PARAMS`` (long option = kebab-case
+Every API parameter option is generated from ``dms_magic.wire.params.PARAMS`` (long option = kebab-case
 of the Python name, plus the row's aliases); values are parsed with ``Param.from_text`` exactly as
 the sandbox and the widget form parse them, or taken as Python objects with ``$variable``.
 
@@ -21,7 +21,7 @@ from traitlets.config.configurable import Configurable
 
 from dms_magic.notebook import images_tools  # --image, --tools, --run-tools (options in vocabulary)
 from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS
-from dms_magic.params import InvalidParameterError, find, option_params
+from dms_magic.wire.params import InvalidParameterError, find, option_params
 
 DEFAULT_SESSION = "default"
 def _param_argument(param) -> argument:
@@ -122,7 +122,7 @@ class DmsChatMagics(Magics, Configurable):
                 return self._line(line)
             return self._cell(line, cell)
         except Exception as exc:
-            from dms_magic.credentials import CredentialError
+            from dms_magic.client.credentials import CredentialError
             from dms_magic.errors import DmsError
             from dms_magic.notebook.display import redact
             from dms_magic.session import SettingsError
@@ -215,9 +215,9 @@ class DmsChatMagics(Magics, Configurable):
         as client.stream sends it)."""
         from dms_magic import session
         from dms_magic.masking import DEFAULT_RULE, mask
-        from dms_magic import render
+        from dms_magic.views import render
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
-        from dms_magic.params import SSE_ACTION, ACTION, ChatRequest
+        from dms_magic.wire.params import SSE_ACTION, ACTION, ChatRequest
 
         request = ChatRequest(messages, **params)
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
@@ -282,7 +282,7 @@ class DmsChatMagics(Magics, Configurable):
 
     def _messages(self, args, cell: str) -> list[dict]:
         """The conversation to send: session history, --messages, the system text, the cell."""
-        from dms_magic.params import BY_NAME
+        from dms_magic.wire.params import BY_NAME
 
         text = cell.strip("\n")
         if text.strip() and self.interpolate and not args.no_interpolate:
@@ -323,7 +323,7 @@ class DmsChatMagics(Magics, Configurable):
             values.update({k: v for k, v in session.configured().items()
                            if k not in self._SESSION_KEYS.values()})
             text = "\n".join(f"{k} = {v!r}" for k, v in values.items())
-            from dms_magic.render import esc
+            from dms_magic.views.render import esc
 
             show_html(f"<pre>{esc(text)}</pre>", text)
             return None
@@ -476,7 +476,7 @@ def _option_hint(argv: list[str]) -> str:
     """' (did you mean --top-p?)' for a misspelt option."""
     import difflib
 
-    from dms_magic.params import option_params
+    from dms_magic.wire.params import option_params
 
     known = [n for p in option_params() for n in (p.option, *p.aliases)]
     known += [n for names, _ in EXTRA_OPTIONS for n in names]
@@ -502,7 +502,7 @@ _RULE_OPTION = re.compile("(?:" + "|".join(
 
 def _parameter_message(exc: InvalidParameterError) -> str:
     from dms_magic.masking import DEFAULT_RULE
-    from dms_magic.params import BY_NAME
+    from dms_magic.wire.params import BY_NAME
     from dms_magic.session import ENV_INSTANCE_ID
 
     try:

@@ -1,6 +1,6 @@
 """The widget form: the same ChatWithDesensitize requests as ``%%dmschat``, built by clicking.
 
-Every parameter control is generated from ``dms_magic.params.PARAMS`` (kind, range, choices, group,
+Every parameter control is generated from ``dms_magic.wire.params.PARAMS`` (kind, range, choices, group,
 help, example); nothing here lists parameters by hand. Values are checked with ``Param.coerce`` /
 ``Param.from_text`` and ``ChatRequest.validate``, so a bad value gives exactly the ValueError the
 magic and the client give, shown next to the control, and nothing is sent.
@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import ipywidgets as W
 
-from dms_magic.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
-from dms_magic.render import ERROR_STYLE, MUTED_STYLE, esc
+from dms_magic.wire.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
+from dms_magic.views.render import ERROR_STYLE, MUTED_STYLE, esc
 
 from dms_magic.notebook import images_tools  # noqa: E402  (the image upload control, the card's image section)
 from dms_magic.notebook.vocabulary import KNOWN_MODELS  # noqa: E402  (the model suggestions, one list)
@@ -530,7 +530,7 @@ class DmsChatForm:
             return InvalidParameterError("stream", value, "no form value: call .stream() (the Stream button)")
         if key == "messages":
             return InvalidParameterError("messages", value, "prompt= (and system=, conversation=) in the form")
-        from dms_magic.params import find
+        from dms_magic.wire.params import find
 
         name = find(key).name  # raises with a "did you mean" hint for a misspelling
         return InvalidParameterError(key, value, f"the Python name: set({name}=...)")
@@ -659,7 +659,7 @@ class DmsChatForm:
     def stream(self) -> Any:
         """Stream the answer into the output area as it arrives; return the final ChatResult."""
         from dms_magic.notebook.display import StreamView
-        from dms_magic.render import chat_result_html
+        from dms_magic.views.render import chat_result_html
 
         client, messages, params = self._prepare(stream=True)
         self._show_status("streaming ...")
@@ -715,7 +715,7 @@ class DmsChatForm:
         backend = getattr(result, "backend", None) or "?"
         masking = ""
         if getattr(result, "masked", False):  # how many values the local prediction masked (zero: a warning)
-            from dms_magic.render import masking_summary_html
+            from dms_magic.views.render import masking_summary_html
 
             masking = masking_summary_html(messages, getattr(result.request, "desensitization_rule", None))
         self._show_status(f"answered by {esc(backend)} in "

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
 
-from .. import params as P
+from ..wire import params as P
 from . import multimodal, replies
 from .auth import AuthFailure, Verifier
 from .faults import Faults, drop_connection
@@ -252,7 +252,7 @@ def _as_text_messages(messages: list[dict]) -> list[dict]:
 def _tool_call_generation(messages: list[dict], call: dict):
     """A Generation for a tool call: no text; usage counts the arguments' tokens as the output."""
     from .generator import Generation, Step
-    from ..tokens import count_message_tokens, tokenise
+    from ..wire.tokens import count_message_tokens, tokenise
 
     steps = [Step(token, 0.0, []) for token in tokenise(call["function"]["arguments"])]
     return Generation(steps, [], "tool_calls", count_message_tokens(messages))

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Mapping
 
-from .. import signing
+from ..wire import signing
 
 TIMESTAMP_WINDOW_S = 15 * 60
 # Headers a signature must cover: the gateway rejects a request that leaves them unsigned.

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import scripts
-from ..tokens import END_OF_TEXT, count_message_tokens, token_bytes, tokenise
+from ..wire.tokens import END_OF_TEXT, count_message_tokens, token_bytes, tokenise
 
 DEFAULT_TEMPERATURE = 0.7  # qwen-plus defaults, used when the request does not say
 DEFAULT_TOP_P = 0.8

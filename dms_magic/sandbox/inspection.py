@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from .. import signing
+from ..wire import signing
 from .auth import AuthFailure, Verifier
 from .journal import MAX_PAGE_ENTRIES, PAGE_ENTRIES, Journal
 from .replies import gateway_error, json_response

@@ -14,7 +14,7 @@ import re
 from itertools import accumulate
 from typing import Any, Mapping
 
-from .. import signing
+from ..wire import signing
 
 MAX_JSON_DEPTH = 64  # deeper than any real message list, tool schema or SearchOptions needs
 

@@ -19,8 +19,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from .. import params as P
-from ..tokens import first_tokens, is_cjk_heavy
+from ..wire import params as P
+from ..wire.tokens import first_tokens, is_cjk_heavy
 
 # Parameters the sandbox validates but cannot act on: the answer says so instead of dropping them.
 CLOUD_ONLY = ("enable_search", "search_options", "enable_code_interpreter", "modalities_list", "audio_json",

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..params import shorten
+from ..wire.params import shorten
 from .generator import Generation, Step
-from ..tokens import count_message_tokens, tokenise
+from ..wire.tokens import count_message_tokens, tokenise
 
 
 class UpstreamError(Exception):

@@ -1,0 +1,1 @@
+"""How results show themselves: styles, the card, the masking view, the diff, and DataFrames (usage, logprobs)."""

@@ -1,0 +1,84 @@
+"""Tab completion of %%dmschat / %dmschat through IPython's own completer (a real InteractiveShell):
+what a person gets from <Tab> in a notebook or a terminal."""
+from __future__ import annotations
+
+import pytest
+
+from dms_magic.masking import rule_categories
+from dms_magic.notebook.vocabulary import KNOWN_MODELS, LINE_COMMANDS
+from dms_magic.wire.params import option_params
+
+
+def complete(ip, text: str) -> list[str]:
+    """The completions IPython offers with the cursor at the end of ``text`` (a cell)."""
+    from IPython.core.completer import provisionalcompleter
+
+    with provisionalcompleter():
+        found = ip.Completer.completions(text, len(text))
+        return sorted(c.text for c in found)  # IPython orders them itself
+
+
+def test_options_long_and_short(ip):
+    assert complete(ip, "%%dmschat --tem") == ["--temperature"]
+    got = complete(ip, "%%dmschat --top")
+    assert {"--top-p", "--top-k", "--top-logprobs"} <= set(got) and all(g.startswith("--top") for g in got)
+    everything = complete(ip, "%%dmschat -")
+    assert "-m" in everything and "-t" in everything and "-o" in everything and "--dry-run" in everything
+    for param in option_params():
+        assert param.option in everything
+    # after a complete option and a space: the next option
+    assert "--seed" in complete(ip, "%%dmschat --dry-run --se")
+
+
+def test_line_magic_sub_commands(ip):
+    assert complete(ip, "%dmschat ") == sorted(LINE_COMMANDS)
+    assert complete(ip, "%dmschat st") == ["status"]
+    assert complete(ip, "%dmschat pre") == ["preview"]
+
+
+def test_rule_categories_after_the_rule_option(ip):
+    categories = rule_categories()
+    assert len(categories) > 1
+    assert complete(ip, "%%dmschat --mask --desensitization-rule ") == sorted(categories)
+    assert complete(ip, "%%dmschat --rule U") == sorted(c for c in categories if c.startswith("U"))
+    assert complete(ip, "%dmschat preview --rule ") == sorted(categories)
+
+
+def test_models_choices_and_booleans(ip):
+    assert complete(ip, "%%dmschat -m qwen-p") == sorted(m for m in KNOWN_MODELS if m.startswith("qwen-p"))
+    assert complete(ip, "%%dmschat --model ") == sorted(KNOWN_MODELS)
+    assert complete(ip, "%%dmschat --response-format ") == ["json_object", "text"]
+    assert complete(ip, "%%dmschat --logprobs t") == ["true"]
+
+
+def test_session_names_after_history(ip):
+    magics = ip.magics_manager.registry["DmsChatMagics"]
+    magics.histories["support"] = [{"role": "user", "content": "hi"}]
+    try:
+        assert complete(ip, "%dmschat history su") == ["support"]
+    finally:
+        magics.histories.pop("support")
+
+
+def test_the_prompt_body_and_other_code_are_left_alone(ip):
+    ip.user_ns["temperature_reading"] = 1
+    assert "temperature_reading" in complete(ip, "temperature_re")
+    assert "--temperature" not in complete(ip, "%%dmschat\nsome --tem")  # the prompt, not the option line
+
+
+def test_usage_line_is_the_cell_magic_and_lists_the_rules(ip):
+    doc = ip.find_cell_magic("dmschat").__doc__
+    usage = doc.split("::", 1)[1].strip()
+    assert usage.startswith("%%dmschat [")
+    for rule in rule_categories():
+        assert rule in doc
+
+
+@pytest.fixture(scope="module")
+def ip():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "dms_magic")
+    yield shell
+    shell.run_line_magic("unload_ext", "dms_magic")

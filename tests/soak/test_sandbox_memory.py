@@ -1,0 +1,129 @@
+"""Issue 12, item 1: a long-running sandbox's memory stays bounded whatever its clients send, and
+the inspection endpoint answers in pages of bounded size.
+
+The 300-request run talks to a separate sandbox process (``python -m dms_magic.sandbox``) so its
+resident memory is the sandbox's alone."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from dms_magic.wire import params as P
+from dms_magic.wire import signing
+from dms_magic.sandbox import start
+
+MB = 1024 * 1024
+SECRET = "SENTINEL-reliability-secret-7c1e"
+
+
+def _post(url, port, key_id, secret, content):
+    body = urlencode({"Messages": json.dumps([{"role": "user", "content": content}])}).encode()
+    query = {"InstanceId": "1", "MaxTokens": "8"}
+    headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{port}", P.ACTION, P.API_VERSION,
+                                   key_id, secret)
+    return requests.post(f"{url}/?{urlencode(query)}", data=body, headers=headers, timeout=120)
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def _signed_get(url, port, key_id, secret, query):
+    from dms_magic.sandbox.inspection import RECEIVED_PATH, signed_headers
+
+    headers = signed_headers("GET", f"127.0.0.1:{port}", query, key_id, secret)
+    return requests.get(f"{url}{RECEIVED_PATH}?{urlencode(query)}", headers=headers, timeout=120)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+def test_300_requests_of_0_9_mb_keep_the_sandbox_under_150_mb_and_its_pages_under_5_mb():
+    env = {**os.environ, "DMS_MAGIC_SANDBOX_SECRET": SECRET}
+    process = subprocess.Popen([sys.executable, "-m", "dms_magic.sandbox", "--port", "0"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = process.stdout.readline().split()[-1]
+        key_id = process.stdout.readline().split()[-1]
+        port = int(url.rsplit(":", 1)[1])
+        send = lambda content: _post(url, port, key_id, SECRET, content)  # noqa: E731
+        assert send("warm up").status_code == 200
+        start_rss = _rss(process.pid)
+        contents = [f"{i:04d}" + "x" * (900_000 - 4) for i in range(300)]
+        with ThreadPoolExecutor(4) as pool:
+            statuses = [r.status_code for r in pool.map(send, contents)]
+        assert statuses == [200] * 300
+        grown = _rss(process.pid) - start_rss
+        print(f"\nsandbox RSS grew {grown / MB:.1f} MB over 300 requests of 0.9 MB")
+        assert grown < 150 * MB
+
+        pages, after, largest, seen = 0, 0, 0, []
+        while after is not None:
+            reply = _signed_get(url, port, key_id, SECRET, {"after": str(after), "limit": "1000"})
+            assert reply.status_code == 200
+            largest = max(largest, len(reply.content))
+            page = reply.json()
+            seen += page["entries"]
+            after, pages = page["next_after"], pages + 1
+            assert pages < 400
+        print(f"largest /_sandbox/received reply: {largest / MB:.2f} MB over {pages} pages")
+        assert largest < 5 * MB
+        assert page["accepted"] == 301
+        newest = seen[-1]  # the last request is kept; its text is shown cut, with its length and digest
+        shown = newest["request"]["messages"][0]["content"]
+        assert "900000 characters, sha256" in shown and shown[:4] in {c[:4] for c in contents}
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_the_journal_is_bounded_by_bytes_and_keeps_the_newest_request_whole():
+    with start(journal_bytes=3 * MB) as sb:
+        contents = [f"{i}" + "y" * 900_000 for i in range(6)]
+        for content in contents:
+            assert _post(sb.url, sb.port, sb.access_key_id, sb.access_key_secret, content).status_code == 200
+        kept = sb.received
+        assert sb.accepted == 6 and 1 <= len(kept) < 6  # the oldest went first
+        assert kept[-1]["model_input"][0]["content"] == contents[-1]  # what tests read, whole
+        assert kept[-1]["request"].messages[0]["content"] == contents[-1]
+        assert sb._app.journal.bytes <= 3 * MB or len(kept) == 1
+
+
+def test_reading_the_journal_over_http_needs_the_sandboxs_signature():
+    with start() as sb:
+        assert _post(sb.url, sb.port, sb.access_key_id, sb.access_key_secret, "我的手机号是13812345678").ok
+        for method in ("GET", "DELETE"):  # no signature: the gateway's IncompleteSignature
+            reply = requests.request(method, f"{sb.url}/_sandbox/received", timeout=10)
+            assert reply.status_code == 400 and reply.json()["Code"] == "IncompleteSignature"
+        wrong = _signed_get(sb.url, sb.port, sb.access_key_id, "not-the-secret", {"after": "0"})
+        assert wrong.status_code == 400 and wrong.json()["Code"] == "SignatureDoesNotMatch"
+        assert "13812345678" not in wrong.text
+        good = _signed_get(sb.url, sb.port, sb.access_key_id, sb.access_key_secret, {"after": "0"})
+        assert good.status_code == 200
+        assert good.json()["entries"][0]["request"]["messages"][0]["content"] == "我的手机号是13812345678"
+        assert len(sb.received) == 1  # the unsigned DELETE cleared nothing
+
+
+def test_journal_pages_follow_one_another_without_gaps():
+    with start() as sb:
+        for i in range(5):
+            assert _post(sb.url, sb.port, sb.access_key_id, sb.access_key_secret, f"prompt {i}").ok
+        after, seqs = 0, []
+        while after is not None:
+            page = _signed_get(sb.url, sb.port, sb.access_key_id, sb.access_key_secret,
+                               {"after": str(after), "limit": "2"}).json()
+            assert len(page["entries"]) <= 2
+            seqs += [e["seq"] for e in page["entries"]]
+            after = page["next_after"]
+        assert seqs == [1, 2, 3, 4, 5]
+        bad = _signed_get(sb.url, sb.port, sb.access_key_id, sb.access_key_secret, {"limit": "0"})
+        assert bad.status_code == 400 and bad.json()["Code"] == "InvalidParameter"
