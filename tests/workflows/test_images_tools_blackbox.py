@@ -27,7 +27,7 @@ import pytest
 from IPython.utils.capture import capture_output
 
 import dms_magic
-from test_sdk_reply_shapes import AK, SK, Reply, ReplyServer, Stream, request_params, sdk_client
+from helpers.sdk_replies import AK, SK, Reply, ReplyServer, Stream, request_params, sdk_client
 
 from alibabacloud_dms_enterprise20181101 import models as sdk_models
 from darabonba.runtime import RuntimeOptions
@@ -650,7 +650,7 @@ def test_default_round_cap_is_five(ip, scripted, tool_ns):
 
 
 def test_tool_calls_from_plain_and_streamed_answers(scripted):
-    from test_sdk_reply_shapes import data_obj, ok_body
+    from helpers.sdk_replies import data_obj, ok_body
     c = call("get_weather", '{"city": "杭州", "days": 2}', 0, "call_w")
     scripted.set(Reply(body=ok_body(data_obj("", reasoning=None, logprobs=None, finish="tool_calls",
                                              tool_calls=[c]))))
@@ -789,7 +789,7 @@ def test_plain_chat_with_tools_streams_or_says_to_stream(sandbox, arrivals):
 
 
 def test_image_message_on_the_plain_action_equals_the_sdk(scripted):
-    from test_sdk_reply_shapes import ok_body
+    from helpers.sdk_replies import ok_body
     scripted.set(Reply(body=ok_body()))
     raw = image_bytes("JPEG")
     dms_magic.chat("看图：张伟 13812345678", images=[raw, "https://example.com/a.png"], model="qwen-vl-plus",
