@@ -1,12 +1,13 @@
 """Grade maskers on labelled PII corpora written by others (and on the project's blind corpora).
 
-    PYTHONPATH=/path/to/checkout /work/venv/bin/python benchmarks/outside/evaluate.py \
+    /work/venv/bin/python benchmarks/outside/evaluate.py --engine /path/to/checkout \
         [--corpus presidio_synth cluener ccf_privacy heldout16 heldout22] \
         [--systems dms_magic:UserInfo dms_magic:All presidio presidio+spacy] \
         [--limit N] [--json out.json] [--misses K]
 
-The engine graded is whichever ``dms_magic`` PYTHONPATH puts first: point it at another
-checkout to grade that one with this harness (the harness itself only reads ``dms_magic.mask``).
+The engine graded is the ``dms_magic`` of ``--engine DIR`` (or ``DMS_OUTSIDE_ENGINE``, or the
+first on PYTHONPATH, or this checkout's); the harness and the blind corpora always come from this
+checkout, and only ``dms_magic.mask`` is read. The report's first line names the directory graded.
 
 Scoring (the same for every system; see README.md next to this file):
 
@@ -38,11 +39,30 @@ import time
 from collections import Counter, defaultdict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if __package__ in (None, ""):
-    sys.path.insert(0, ROOT)
 
+
+def _engine_arg(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--engine" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--engine="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("DMS_OUTSIDE_ENGINE")
+
+
+# The harness (benchmarks.*) always comes from this checkout; the engine graded (dms_magic) from
+# --engine DIR, else from PYTHONPATH, else from this checkout too. The harness's modules are
+# imported first, with this checkout first on the path, then the path is put back in that order.
+sys.path.insert(0, ROOT)
+import benchmarks.heldout.corpus  # noqa: E402,F401
+import benchmarks.heldout.corpus22  # noqa: E402,F401
 from benchmarks.outside import corpora as C  # noqa: E402
 from benchmarks.outside import systems as S  # noqa: E402
+
+sys.path.remove(ROOT)
+sys.path.append(ROOT)
+if __name__ == "__main__" and _engine_arg(sys.argv[1:]):
+    sys.path.insert(0, os.path.abspath(_engine_arg(sys.argv[1:])))
 
 DEFAULT_CORPORA = ("presidio_synth", "cluener", "ccf_privacy", "heldout22")
 DEFAULT_SYSTEMS = tuple(S.SYSTEMS)
@@ -255,6 +275,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit", type=int, default=None, help="grade a seeded sample of N texts per corpus")
     parser.add_argument("--path", action="append", default=[], metavar="CORPUS=FILE",
                         help="where a corpus file is (also: DMS_OUTSIDE_PRESIDIO / _CLUENER / _CCF)")
+    parser.add_argument("--engine", metavar="DIR", help="the checkout whose dms_magic is graded (default: PYTHONPATH, "
+                        "then this one; also DMS_OUTSIDE_ENGINE)")
     parser.add_argument("--json", metavar="FILE", help="write the full results (with breakdowns) here")
     parser.add_argument("--misses", type=int, default=0, metavar="K", help="list K missed/leaked values per entity (dms_magic)")
     args = parser.parse_args(argv)

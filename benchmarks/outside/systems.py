@@ -2,7 +2,7 @@
 
 - ``dms_magic:<rule>``: ``dms_magic.mask(text, rule=rule)``, the public API only; spans are
   ``result.entities``, masked text ``result.text``. Whatever ``dms_magic`` is first on
-  ``sys.path`` (PYTHONPATH) is the engine graded, so the harness runs against any checkout.
+  ``sys.path`` is the engine graded (evaluate.py's ``--engine`` puts a checkout there).
 - ``presidio``: Presidio's AnalyzerEngine, pattern recognizers only (no NLP model), built exactly
   as benchmarks/bench_masking.py builds it (all predefined recognizers, PhoneRecognizer with CN
   among its regions).
@@ -20,11 +20,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
 
 
 def dms_magic(rule: str):
@@ -47,8 +42,6 @@ def spacy_model_name() -> str:
 
 
 def _presidio(nlp_engine_name: str, model_name: str):
-    if BENCH not in sys.path:
-        sys.path.insert(0, BENCH)
     import tldextract
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
