@@ -64,7 +64,7 @@ sys.path.append(ROOT)
 if __name__ == "__main__" and _engine_arg(sys.argv[1:]):
     sys.path.insert(0, os.path.abspath(_engine_arg(sys.argv[1:])))
 
-DEFAULT_CORPORA = ("presidio_synth", "cluener", "ccf_privacy", "heldout22")
+DEFAULT_CORPORA = ("presidio_synth", "cluener", "ccf_privacy", "heldout16", "heldout22")
 DEFAULT_SYSTEMS = tuple(S.SYSTEMS)
 GROUP_ORDER = ("PERSON", "PHONE", "ID", "EMAIL", "ADDRESS", "CARD", "IBAN", "IP", "MAC", "PLATE", "ACCOUNT", "USCC")
 # issue 22's acceptance: leaks per group, precision, distractors
@@ -95,6 +95,7 @@ def _overlaps(s: int, e: int, items) -> list[dict]:
 
 def grade(samples: list[dict], run, *, misses: list | None = None, miss_limit: int = 0) -> dict:
     per = defaultdict(Counter)
+    by_form = defaultdict(Counter)  # (entity, context, form) -> n, recalled, leaked
     det = defaultdict(Counter)  # group -> detections, correct
     overall = Counter()
     unlabelled_types = Counter()
@@ -123,6 +124,11 @@ def grade(samples: list[dict], run, *, misses: list | None = None, miss_limit: i
                 c["partial"] += 1
             leaked = present(value, masked)
             c["leaked"] += leaked
+            if lab.get("context") is not None:  # the blind corpora: recall by how the value sits and is written
+                f = by_form[(lab["kind"], lab["context"], lab["form"])]
+                f["n"] += 1
+                f["recalled"] += ok
+                f["leaked"] += leaked
             if g == "PERSON" and value.isascii():
                 words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", value) if w.lower().strip(".") not in TITLE_WORDS]
                 c["name_words"] += len(words)
@@ -147,7 +153,7 @@ def grade(samples: list[dict], run, *, misses: list | None = None, miss_limit: i
             neg_total[d["kind"]] += 1
             if any(s < d["end"] and d["start"] < e for s, e, _ in spans):
                 neg[d["kind"]] += 1
-    return {"per": per, "det": det, "overall": overall, "unlabelled_types": unlabelled_types, "neg": neg, "neg_total": neg_total,
+    return {"per": per, "by_form": by_form, "det": det, "overall": overall, "unlabelled_types": unlabelled_types, "neg": neg, "neg_total": neg_total,
             "seconds": elapsed, "chars": chars}
 
 
@@ -162,6 +168,9 @@ def summarize(g: dict) -> dict:
         if c["name_words"]:
             row["name_words_left"] = c["name_words_left"] / c["name_words"]
         out["entities"][group] = row
+    if g["by_form"]:
+        out["by_form"] = {"/".join(k): {"n": c["n"], "recall": c["recalled"] / c["n"], "leaked": c["leaked"] / c["n"]}
+                          for k, c in sorted(g["by_form"].items())}
     other = {grp: dict(d) for grp, d in g["det"].items() if grp not in g["per"]}
     out["spans_of_unlabelled_types"] = other
     o = g["overall"]
@@ -225,7 +234,7 @@ def _f(x):
     return "—" if x is None else f"{x:.3f}"
 
 
-def report(results: dict) -> str:
+def report(results: dict, families: bool = False) -> str:
     lines = [f"engine: {results['engine']['path']} (version {results['engine']['version']})", ""]
     for name, entry in results["corpora"].items():
         if "missing" in entry:
@@ -265,6 +274,16 @@ def report(results: dict) -> str:
         row("distractors touched", lambda r: f"{_pct(r['distractors']['rate'])} of {r['distractors']['total']}")
         row("seconds (chars/s)", lambda r: f"{r['seconds']} ({r['chars_per_s']:,})")
         lines.append("")
+        with_forms = [s for s in systems if entry["systems"][s].get("by_form")]
+        if with_forms and families:
+            lines += [f"recall / leaked by entity / context / form ({name})", "",
+                      "| entity / context / form | n | " + " | ".join(with_forms) + " |",
+                      "|---|---:|" + "---|" * len(with_forms)]
+            for key, r0 in entry["systems"][with_forms[0]]["by_form"].items():
+                cells = [f"{_f(entry['systems'][s]['by_form'][key]['recall'])} / "
+                         f"{_pct(entry['systems'][s]['by_form'][key]['leaked'])}" for s in with_forms]
+                lines.append(f"| {key} | {r0['n']} | " + " | ".join(cells) + " |")
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -278,12 +297,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--engine", metavar="DIR", help="the checkout whose dms_magic is graded (default: PYTHONPATH, "
                         "then this one; also DMS_OUTSIDE_ENGINE)")
     parser.add_argument("--json", metavar="FILE", help="write the full results (with breakdowns) here")
+    parser.add_argument("--families", action="store_true", help="also print the blind corpora's recall by context/form")
     parser.add_argument("--misses", type=int, default=0, metavar="K", help="list K missed/leaked values per entity (dms_magic)")
     args = parser.parse_args(argv)
     paths = dict(p.split("=", 1) for p in args.path)
     results = evaluate(args.corpus, args.systems, args.limit, paths, args.misses,
                        log=lambda m: print(m, file=sys.stderr))
-    print(report(results))
+    print(report(results, args.families))
     if args.misses:
         for name, entry in results["corpora"].items():
             for system, misses in entry.get("misses", {}).items():
