@@ -9,8 +9,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from benchmarks.outside import corpora as C  # noqa: E402
-from benchmarks.outside import evaluate as E  # noqa: E402
+from benchmarks.outside import corpora as C
+from benchmarks.outside import evaluate as E
 
 TEXT = "Dana Whitfield lives at 97 Larkspur Street, Springfield. Recently, Dana called 415.555.0142 from Acme Corp."
 

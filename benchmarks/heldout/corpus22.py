@@ -227,7 +227,7 @@ class Generator22:
         doctor = self.translit_name() if rng.random() < 0.25 else self.zh_name()
         while doctor == name:
             doctor = self.zh_name()
-        nv = lambda ctx: b.value(Value(name, "CHINESE_NAME", "plain"), ctx)  # noqa: E731
+        nv = lambda ctx: b.value(Value(name, "CHINESE_NAME", "plain"), ctx)
         nv("sentence_start" if rng.random() < 0.5 else "first_mention")
         b.add(rng.choice((f"，{rng.randint(22, 80)}岁，{rng.choice(JOBS_ZH)}。", f"年收入为{rng.randint(8, 90)}万元，现任{rng.choice(JOBS_ZH)}。")))
         if rng.random() < 0.8:
@@ -259,7 +259,7 @@ class Generator22:
         first, last = self.en_name()
         dfirst, dlast = self.en_name()
         full, form = self.caps(f"{first} {last}")
-        he, his = rng.choice((("He", "his"), ("She", "her")))
+        his = rng.choice(("his", "her"))
         b.value(Value(full, "ENGLISH_NAME", form), "sentence_start")
         b.add(f" is a {rng.randint(22, 85)}-year-old {rng.choice(JOBS_EN)} who lives at ")
         b.value(self.en_address(), "cue_en").add(". ")
@@ -338,7 +338,7 @@ class Generator22:
                     b.add("这个号码 " if lang == "zh" else "the number ")
                     b.value(Value(self.id_number(kind), "ID_CARD", kind), "no_cue")
                 else:
-                    b.add((rng.choice(ID_CUES_ZH) if lang == "zh" else "my " + rng.choice(ID_CUES_EN) + " is "))
+                    b.add(rng.choice(ID_CUES_ZH) if lang == "zh" else "my " + rng.choice(ID_CUES_EN) + " is ")
                     b.value(Value(self.id_number(kind), "ID_CARD", kind), f"cue_{lang}")
             elif r < 0.85:
                 b.add("ship it to " if rng.random() < 0.5 else "new address: ").value(self.en_address(), "cue_en")

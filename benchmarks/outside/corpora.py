@@ -59,7 +59,7 @@ def _read(location: str) -> str | None:
         _, gitdir, rev, path = location.split(":", 3)
         if not os.path.isdir(gitdir):
             return None
-        done = subprocess.run(["git", "--git-dir", gitdir, "show", f"{rev}:{path}"], capture_output=True)
+        done = subprocess.run(["git", "--git-dir", gitdir, "show", f"{rev}:{path}"], capture_output=True, check=False)
         return done.stdout.decode("utf-8") if done.returncode == 0 else None
     if not os.path.isfile(location):
         return None
