@@ -39,7 +39,7 @@ def scripted():
 # -- retries ---------------------------------------------------------------------------------------
 # Refused before the model: retried. After the request reached the service (a 500, a 502/504 from a
 # gateway behind which the model may have run, a connection dropped after sending): not retried
-# unless retry_on_timeout=True, since a generation is not idempotent (it would be billed twice).
+# unless retry_unknown_outcome=True, since a generation is not idempotent (it would be billed twice).
 RETRIED = [gateway(400, "Throttling.User"), gateway(429, "Throttling"), gateway(503, "ServiceUnavailable"),
            (503, b"<html>service unavailable</html>"),
            (200, {"RequestId": "B0", "Success": False, "ErrorCode": "Throttling.User", "ErrorMessage": "slow"})]
@@ -80,9 +80,9 @@ def test_failures_after_the_request_reached_the_service_are_not_retried(scripted
 
 
 @pytest.mark.parametrize("first", MAY_HAVE_RUN, ids=_entry_id)
-def test_retry_on_timeout_opts_in_to_retrying_them(scripted, first):
+def test_retry_unknown_outcome_opts_in_to_retrying_them(scripted, first):
     server = scripted(first, (200, OK_BODY))
-    with make_client(server.url, retry_on_timeout=True) as client:
+    with make_client(server.url, retry_unknown_outcome=True) as client:
         assert client.chat("hi").text == "你好"
     assert len(server.requests) == 2
 
@@ -90,7 +90,7 @@ def test_retry_on_timeout_opts_in_to_retrying_them(scripted, first):
 @pytest.mark.parametrize("first", NOT_RETRIED, ids=_entry_id)
 def test_other_client_errors_are_never_retried(scripted, first):
     server = scripted(first, (200, OK_BODY))
-    with make_client(server.url, retry_on_timeout=True) as client, pytest.raises(errors.DmsError) as info:
+    with make_client(server.url, retry_unknown_outcome=True) as client, pytest.raises(errors.DmsError) as info:
         client.chat("hi")
     assert len(server.requests) == 1
     assert info.value.code == (first[1].get("Code") or first[1].get("ErrorCode"))
@@ -143,9 +143,9 @@ def test_a_read_timeout_is_outcome_unknown_and_not_retried(scripted):
     assert not errors.is_retryable(info.value)
 
 
-def test_read_timeouts_are_retried_with_retry_on_timeout(scripted):
+def test_read_timeouts_are_retried_with_retry_unknown_outcome(scripted):
     server = scripted(("sleep", 1.5, (200, OK_BODY)), (200, OK_BODY))
-    with make_client(server.url, timeout=0.3, retry_on_timeout=True) as client:
+    with make_client(server.url, timeout=0.3, retry_unknown_outcome=True) as client:
         assert client.chat("hi").text == "你好"
     assert len(server.requests) == 2
 

@@ -9,7 +9,7 @@ import traceback
 import pytest
 
 from dms_magic import errors
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 from dms_magic.client.credentials import CredentialError, explicit
 
 from helpers.scripted import AK, OK_BODY, SK, ScriptedServer, gateway, make_client, sse_body
@@ -31,7 +31,7 @@ def server():
     ({"backoff_base": 5, "backoff_cap": 1}, "backoff_cap"),
     ({"max_retry_time": math.nan}, "max_retry_time"), ({"max_retry_time": -1}, "max_retry_time"),
     ({"max_retries": -1}, "max_retries"), ({"max_retries": 2.5}, "max_retries"), ({"max_retries": True}, "max_retries"),
-    ({"retry_on_timeout": "yes"}, "retry_on_timeout"),
+    ({"retry_unknown_outcome": "yes"}, "retry_unknown_outcome"),
 ])
 def test_bad_numbers_are_refused_at_construction(server, kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
@@ -111,7 +111,7 @@ def test_a_failing_call_leaves_no_secret_in_traceback_locals(script, call, expec
     srv = ScriptedServer(script)
     try:
         with DmsChatClient(srv.url, access_key_id="STS.LTAItest", access_key_secret=SECRET, security_token=TOKEN,
-                           instance_id=1, timeout=0.3, max_retries=1, backoff_base=0.001, backoff_cap=0.01) as client:
+                           instance_id=1, settings=ClientSettings(timeout=0.3, max_retries=1, backoff_base=0.001, backoff_cap=0.01)) as client:
             with pytest.raises(expected) as info:
                 if call == "chat":
                     client.chat("hi")

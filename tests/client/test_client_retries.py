@@ -3,7 +3,7 @@
 A request is repeated only when it provably did not reach the model (throttling, 503, a connection
 that failed before the request was fully written). A read timeout or a dropped connection after the
 request was sent raises OutcomeUnknownError, and the service's own journal shows one request; only
-``retry_on_timeout=True`` repeats it. The server's requested wait (``x-acs-retry-after`` in ms,
+``retry_unknown_outcome=True`` repeats it. The server's requested wait (``x-acs-retry-after`` in ms,
 ``Retry-After`` in s) is honoured, as the server's own arrival times show. Streams follow the same
 rule until their first event. The retry budget outlasts a service restart.
 """
@@ -17,11 +17,11 @@ import threading
 import pytest
 
 from dms_magic import errors, session
-from dms_magic.client import DEFAULT_MAX_RETRY_TIME, DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 from dms_magic.sandbox import start
 from dms_magic.sandbox.faults import FaultConfig, Faults
 
-from helpers.scripted import OK_BODY, ScriptedServer, gateway, make_client, sse_body, sse_event
+from helpers.scripted import OK_BODY, ScriptedServer, gateway, make_client, sse_body, sse_event, with_settings
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def slow_sandbox():
 
 def _client(sb, **kw):
     return DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                         instance_id=1, backoff_base=0.01, backoff_cap=0.05, **kw)
+                         instance_id=1, **with_settings(kw, backoff_base=0.01, backoff_cap=0.05))
 
 
 # -- timeouts after the request was read ------------------------------------------------------------
@@ -53,19 +53,19 @@ def test_a_reply_held_past_the_timeout_is_sent_once_and_reported_as_outcome_unkn
     assert not errors.is_retryable(info.value)
 
 
-def test_retry_on_timeout_repeats_a_held_reply(slow_sandbox, arrivals):
+def test_retry_unknown_outcome_repeats_a_held_reply(slow_sandbox, arrivals):
     slow_sandbox.faults(slow_reply_ms=1500, slow_replies=1)  # only the first answer is held
     sent = arrivals(slow_sandbox)
-    with _client(slow_sandbox, timeout=0.3, retry_on_timeout=True) as client:
+    with _client(slow_sandbox, timeout=0.3, retry_unknown_outcome=True) as client:
         result = client.chat("hello", max_tokens=5)
     assert sent.count == 2 and result.text
     assert sent.entries()[-1]["request_id"] == result.request_id
 
 
-def test_retry_on_timeout_is_bounded_by_max_retries(slow_sandbox, arrivals):
+def test_retry_unknown_outcome_is_bounded_by_max_retries(slow_sandbox, arrivals):
     slow_sandbox.faults(slow_reply_ms=800)
     sent = arrivals(slow_sandbox)
-    with _client(slow_sandbox, timeout=0.2, retry_on_timeout=True, max_retries=2) as client, \
+    with _client(slow_sandbox, timeout=0.2, retry_unknown_outcome=True, max_retries=2) as client, \
             pytest.raises(errors.OutcomeUnknownError):
         client.chat("hello", max_tokens=5)
     assert sent.count == 3
@@ -140,7 +140,7 @@ def test_a_connection_reset_before_the_request_was_written_is_retried():
 
     server = ResetWhileSendingServer()
     try:
-        with make_client(server.url) as client:  # retry_on_timeout stays False: this retry is safe
+        with make_client(server.url) as client:  # retry_unknown_outcome stays False: this retry is safe
             # A small, fixed send buffer (loopback's autotuning would otherwise take the whole body
             # in at once), so the body is still being written when the server resets.
             client._http.pool.conn_kw["socket_options"] = [
@@ -191,7 +191,7 @@ def test_a_stream_that_breaks_after_its_first_event_is_never_retried():
     # Content-Length promises more than is sent: the body is cut in the middle of the second event.
     server = ScriptedServer([("short", events.encode())])
     try:
-        with make_client(server.url, retry_on_timeout=True) as client:
+        with make_client(server.url, retry_unknown_outcome=True) as client:
             stream = client.stream("hi")
             with pytest.raises(errors.TransportError) as info:
                 list(stream)
@@ -208,13 +208,13 @@ def test_transport_settings_reach_the_client_through_session_configure(slow_sand
     try:
         settings = session.resolve(instance_id=1)
         monkeypatch.setattr(session, "_have_credentials", lambda: True)
-        session.configure(timeout="7.5", max_retries="2", max_retry_time=12, retry_on_timeout="true")
+        session.configure(timeout="7.5", max_retries="2", max_retry_time=12, retry_unknown_outcome="true")
         client = session.client_for(settings)
-        assert (client.timeout[1], client.max_retries, client.max_retry_time, client.retry_on_timeout) == (
+        assert (client.timeout[1], client.max_retries, client.max_retry_time, client.retry_unknown_outcome) == (
             7.5, 2, 12.0, True)
-        session.configure(timeout=None, retry_on_timeout=None)
-        assert session.client_for(settings).retry_on_timeout is False  # a new client for new settings
-        for bad in ({"timeout": "nan"}, {"max_retries": "-1"}, {"retry_on_timeout": "maybe"},
+        session.configure(timeout=None, retry_unknown_outcome=None)
+        assert session.client_for(settings).retry_unknown_outcome is False  # a new client for new settings
+        for bad in ({"timeout": "nan"}, {"max_retries": "-1"}, {"retry_unknown_outcome": "maybe"},
                     {"max_retry_time": "1e308"}):
             with pytest.raises(ValueError, match=next(iter(bad))):
                 session.configure(**bad)
@@ -231,8 +231,8 @@ def test_dmschat_config_sets_the_retry_settings():
     shell.run_line_magic("load_ext", "dms_magic")
     session.reset()
     try:
-        shell.run_line_magic("dmschat", "config retry_on_timeout=true max_retry_time=45 timeout=20")
-        assert session.transport_settings() == {"retry_on_timeout": True, "max_retry_time": 45.0, "timeout": 20.0}
+        shell.run_line_magic("dmschat", "config retry_unknown_outcome=true max_retry_time=45 timeout=20")
+        assert session.transport_settings() == {"retry_unknown_outcome": True, "max_retry_time": 45.0, "timeout": 20.0}
         with pytest.raises(UsageError, match="timeout"):
             shell.run_line_magic("dmschat", "config timeout=0")
     finally:

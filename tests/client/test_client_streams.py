@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from dms_magic import errors
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 
 from helpers.scripted import make_client, sse_body, sse_event
 
@@ -140,7 +140,7 @@ def test_close_from_another_thread_ends_a_blocked_reader_cleanly_every_time():
     outcomes = []
     try:
         with DmsChatClient(server.url, access_key_id="LTAItestkey0001", access_key_secret="test-secret-value",
-                           instance_id=1, max_retries=0, timeout=20) as client:
+                           instance_id=1, settings=ClientSettings(max_retries=0, timeout=20)) as client:
             for _ in range(20):
                 stream = client.stream("hi")
                 got_first = threading.Event()
@@ -182,6 +182,6 @@ def test_a_stream_that_ends_before_its_first_event_is_outcome_unknown(scripted, 
     with make_client(server.url) as client, pytest.raises(errors.OutcomeUnknownError) as info:
         client.stream("hi")
     assert "may have processed" in str(info.value) and len(server.requests) == 1
-    with make_client(server.url, retry_on_timeout=True) as client:  # opted in: asked again
+    with make_client(server.url, retry_unknown_outcome=True) as client:  # opted in: asked again
         assert client.stream("hi").result.text == "ok"
     assert len(server.requests) == 3

@@ -17,7 +17,7 @@ from alibabacloud_dms_enterprise20181101 import models as sdk
 from dms_magic import errors
 from dms_magic.sandbox import start
 
-from helpers.scripted import OK_BODY, ScriptedServer, make_client, sse_body
+from helpers.scripted import OK_BODY, ScriptedServer, make_client, sse_body, with_settings
 
 THINKING = dict(seed=3, logprobs=True, top_logprobs=2, enable_thinking=True, max_tokens=12)
 TOOLS = [{"type": "function", "function": {
@@ -47,7 +47,8 @@ def client_of(sb, **kw):
 
     kw.setdefault("max_retries", 0)  # a model failure must arrive as it is, not after retries
     kw.setdefault("instance_id", 1)
-    return DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret, **kw)
+    return DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
+                         **with_settings(kw))
 
 
 # -- what the SDK exposes, read from the bodies dms_magic received -----------------------------------

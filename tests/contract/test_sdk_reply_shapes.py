@@ -33,6 +33,7 @@ from alibabacloud_tea_openapi.models import Config
 from darabonba.runtime import RuntimeOptions
 
 import dms_magic
+from helpers.scripted import with_settings
 from dms_magic import errors
 
 pytestmark = pytest.mark.blackbox  # written without reading dms_magic/
@@ -242,7 +243,7 @@ def server():
 
 def our_client(srv: ReplyServer, **kw):
     return dms_magic.DmsChatClient(endpoint=srv.url, access_key_id=AK, access_key_secret=SK,
-                                   instance_id=1, **kw)
+                                   instance_id=1, **with_settings(kw))
 
 
 def sdk_client(srv: ReplyServer):
@@ -683,7 +684,7 @@ def test_a_json_business_error_answering_a_stream_call(server):
 
 def test_a_stream_that_stalls_after_its_first_events_is_not_retried(server):
     server.set(Stream(stream_events(), stall_after=3, stall_seconds=3.0))
-    with our_client(server, timeout=1, retry_on_timeout=True) as client:
+    with our_client(server, timeout=1, retry_unknown_outcome=True) as client:
         with pytest.raises(errors.DmsError) as info:
             read_stream(client)
     assert len(server.arrivals) == 1  # never retried once an event has arrived, even when opted in
@@ -1030,9 +1031,9 @@ def test_batch_records_a_timed_out_row_as_outcome_unknown_and_sends_it_once(serv
         dict(row)
 
 
-def test_retry_on_timeout_opts_in_to_retries(server):
+def test_retry_unknown_outcome_opts_in_to_retries(server):
     server.set(Hold(2.5), Reply(body=ok_body()))
-    with our_client(server, timeout=1, retry_on_timeout=True) as client:
+    with our_client(server, timeout=1, retry_unknown_outcome=True) as client:
         result = client.chat("你好")
     assert len(server.arrivals) == 2
     assert result.text == "你好呀!"
@@ -1041,17 +1042,17 @@ def test_retry_on_timeout_opts_in_to_retries(server):
     assert len(nonces) == 2
 
 
-def test_retry_on_timeout_retries_until_the_budget_ends(server):
+def test_retry_unknown_outcome_retries_until_the_budget_ends(server):
     server.set(Hold(2.0))
-    with our_client(server, timeout=0.5, retry_on_timeout=True, max_retries=2) as client:
+    with our_client(server, timeout=0.5, retry_unknown_outcome=True, max_retries=2) as client:
         with pytest.raises(errors.DmsError):
             client.chat("你好")
     assert len(server.arrivals) == 3  # the first attempt and two retries
 
 
-def test_retry_on_timeout_retries_a_dropped_connection(server):
+def test_retry_unknown_outcome_retries_a_dropped_connection(server):
     server.set(Drop(), Reply(body=ok_body()))
-    with our_client(server, timeout=5, retry_on_timeout=True) as client:
+    with our_client(server, timeout=5, retry_unknown_outcome=True) as client:
         result = client.chat("你好")
     assert len(server.arrivals) == 2 and result.text == "你好呀!"
 
