@@ -58,7 +58,7 @@ KINDS: tuple[ReplyKind, ...] = (
     ReplyKind("gateway-error", "HTTP 500, 502 or 504 (any body, an HTML page too), `InternalError`",
               Verdict.OPT_IN, "the model may have run before the failure"),
     ReplyKind("model-failure", "HTTP 200 with a model status 5xx inside `Data` (e.g. `StatusCode` 504)",
-              Verdict.OPT_IN, "the model ran and may have been billed; raised as OutcomeUnknownError"),
+              Verdict.OPT_IN, "the model ran and may have been billed (raised as an unknown outcome)"),
     ReplyKind(T.AFTER_SEND, "read timeout, or connection dropped after the request was written",
               Verdict.OPT_IN, "the service may have processed (and billed) it"),
     ReplyKind("stream-ended-early", "a stream that ended or broke before its first event", Verdict.OPT_IN,
@@ -195,7 +195,7 @@ class RetryPolicy:
         kind = decision.kind
         spent = self.clock() - state.started
         tried = (f"{state.made} attempts over {spent:.1f} s" if state.made > 1
-                 else f"1 attempt ({spent:.1f} s)")
+                 else f"1 attempt, {spent:.1f} s")
         if kind.verdict is Verdict.NEVER:
             return f"Not retried ({kind.why})."
         if not self.allows(kind):  # OPT_IN, not opted in
@@ -216,7 +216,6 @@ class RetryPolicy:
                 "ran and the request may have been billed, so it was not resent", request_id=err.request_id,
                 http_status=err.http_status, model_status=err.model_status, error_type=err.error_type,
                 action=err.action, raw=err.raw, retry_after=err.retry_after)
-            final.cause_code = err.code  # type: ignore[attr-defined]
             err = final
         note = self.explain(decision, state)
         if decision.kind.name in (T.REFUSED, T.CONNECT_TIMEOUT):  # the message says how long it tried
