@@ -112,3 +112,24 @@ def test_the_docs_show_the_table_generated_from_the_policy():
     assert _retry.table_markdown() in ARCHITECTURE.read_text(encoding="utf-8"), (
         "docs/architecture.md's retry table differs from client/_retry.py KINDS: paste "
         "`python -c 'from dms_magic.client import _retry; print(_retry.table_markdown())'`")
+
+
+@pytest.mark.parametrize("err, kind", [
+    (errors.from_response(429, {"Code": "Throttling"}), "throttling"),
+    (errors.from_response(400, {"Code": "Throttling.User"}), "throttling"),
+    (errors.from_response(200, {"Success": True, "Data": {"StatusCode": "429"}}), "throttling"),
+    (errors.from_response(503, {"Code": "ServiceUnavailable"}), "service-unavailable"),
+    (errors.from_response(503, b"<html>busy</html>"), "service-unavailable"),
+    (errors.from_response(500, {"Code": "InternalError"}), "gateway-error"),
+    (errors.from_response(502, b"<html>bad gateway</html>"), "gateway-error"),
+    (errors.from_response(504, {"Code": "GatewayTimeout"}), "gateway-error"),
+    (errors.ParameterError("x", code="InvalidParameter", http_status=500), "gateway-error"),  # any 5xx
+    (errors.from_response(200, {"Success": True, "Data": {"StatusCode": "503"}}), "model-failure"),
+    (errors.from_response(200, {"Success": True, "Data": {"StatusCode": "400"}}), "client-error"),
+    (errors.from_response(400, {"Code": "SignatureNonceUsed"}), "client-error"),
+    (errors.from_response(403, {"Code": "Forbidden.RAM"}), "client-error"),
+    (errors.DmsError("x", code="SomethingNew", http_status=400), "client-error"),
+    (errors.OutcomeUnknownError("x"), "stream-ended-early"),
+])
+def test_errors_however_built_fall_in_one_row(err, kind):
+    assert _retry.classify(err).name == kind
