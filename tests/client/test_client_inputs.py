@@ -127,3 +127,33 @@ def test_a_failing_call_leaves_no_secret_in_traceback_locals(script, call, expec
             assert secret not in text
     finally:
         srv.close()
+
+
+# -- issue 20 item 6: the SDK's user-agent settings and a per-call timeout -------------------------------
+def test_the_user_agent_takes_the_sdks_variable_and_a_suffix_setting_wins(scripted, monkeypatch):
+    from helpers.scripted import OK_BODY, make_client
+
+    server = scripted((200, OK_BODY))
+    monkeypatch.setenv("ALIBABA_CLOUD_USER_AGENT", "team-notebooks/2")
+    with make_client(server.url) as client:
+        client.chat("hi")
+    with make_client(server.url, user_agent_suffix="batch-job/1") as client:
+        client.chat("hi")
+    first, second = (r["headers"]["user-agent"] for r in server.requests)
+    assert first.startswith("dms-magic/") and first.endswith(" team-notebooks/2")
+    assert second.endswith(" batch-job/1") and "team-notebooks" not in second  # as the SDK: the setting wins
+    with pytest.raises(ValueError, match="user_agent_suffix"):
+        ClientSettings(user_agent_suffix="x\r\nInjected: 1")
+
+
+def test_a_per_call_timeout_overrides_the_clients_for_that_call_only(scripted):
+    from helpers.scripted import OK_BODY, make_client
+
+    server = scripted(("sleep", 1.0, (200, OK_BODY)), ("sleep", 1.0, (200, OK_BODY)))
+    with make_client(server.url) as client:  # 60 s per read by default
+        assert client.timeout == (10.0, 60.0)
+        with pytest.raises(errors.OutcomeUnknownError, match="no answer within 0.3 s"):
+            client.chat("hi", timeout=0.3)
+        assert client.chat("hi").text == "你好"  # the next call has the client's timeout again
+    with pytest.raises(ValueError, match="timeout"):
+        make_client(server.url).chat("hi", timeout=0)
