@@ -81,8 +81,8 @@ def header_text(name: str, value: Any) -> str | None:
     return value.strip() or None
 
 
-def timeout_pair(value: Any, *, name: str = "timeout") -> tuple[float, float] | None:
-    """A per-call ``timeout=``: seconds per read (connect then capped at the client's connect
+def timeout_pair(value: Any, *, name: str = "timeout") -> tuple[float | None, float] | None:
+    """A per-call ``timeout=``: seconds per read (connect None: the client's, capped at this read
     timeout), or a (connect, read) pair; None keeps the client's."""
     if value is None:
         return None
@@ -90,8 +90,7 @@ def timeout_pair(value: Any, *, name: str = "timeout") -> tuple[float, float] | 
         if len(value) != 2:
             raise ValueError(f"{name}={value!r} is invalid: expected seconds or a (connect, read) pair")
         return seconds(f"{name}[0] (connect)", value[0]), seconds(f"{name}[1] (read)", value[1])
-    read = seconds(name, value)
-    return -1.0, read  # connect: the client's, capped at this read timeout (see _client)
+    return None, seconds(name, value)
 
 
 # Credentials go into headers (key id, STS token) or into the HMAC (secret): a CR/LF there would

@@ -61,6 +61,8 @@ class DmsChatClient:
     ``instance_id``: default ``$DMS_MAGIC_INSTANCE_ID``; a call's ``instance_id=`` wins.
     ``settings``: timeouts, retries, pool, proxy, TLS, user agent (ClientSettings).
     ``transport``: what carries the requests (default: urllib3, UrllibTransport; tests: MockTransport).
+    ``retry_policy``: default ``RetryPolicy(settings)``; give one to inject its sleep, clock and random
+    source (its own settings' budget then rules the retries).
     """
 
     def __init__(self, endpoint: str | None = None, *, access_key_id: str | None = None,
@@ -172,7 +174,7 @@ class DmsChatClient:
         if pair is None:
             return self.timeout
         connect, read = pair
-        return (min(self.settings.connect_timeout, read) if connect < 0 else connect), read
+        return (min(self.settings.connect_timeout, read) if connect is None else connect), read
 
     def _build(self, prompt_or_messages: Any, params: Mapping[str, Any], *, stream: bool) -> ChatRequest:
         params = dict(params)
@@ -261,7 +263,7 @@ class DmsChatClient:
         source = self.credentials()
         policy = self.retry_policy
         state: Attempts = policy.start()
-        max_attempts = self.settings.max_retries + 1
+        max_attempts = policy.settings.max_retries + 1  # the policy's budget rules the retries
 
         def event(kind: str, reason: str = "", delay: float = 0.0) -> None:
             report(progress, ProgressEvent(kind, state.made + 1, max_attempts, reason, delay,
@@ -285,7 +287,7 @@ class DmsChatClient:
                 report(progress, ProgressEvent("failed", state.made, max_attempts, _reason_of(final), 0.0,
                                                policy.clock() - state.started))
                 raise final  # outside any except block: no chain into urllib3's frames
-            log.info("%s: %s, retry %d/%d in %.2f s", action, err.code, state.made, self.settings.max_retries,
+            log.info("%s: %s, retry %d/%d in %.2f s", action, err.code, state.made, max_attempts - 1,
                      decision.delay)
             reason = _reason_of(err)
             report(progress, ProgressEvent("retry", state.made, max_attempts, reason, decision.delay,

@@ -166,14 +166,6 @@ def test_stream_yields_chunks_and_assembles_the_result(scripted):
     assert req["query"]["Stream"] == "true" and req["query"]["IncludeUsage"] == "true"
 
 
-def test_stream_is_retried_before_the_first_event_only(scripted):
-    ok = json.dumps(sse_event("x", finish="stop"))
-    server = scripted(gateway(503, "ServiceUnavailable"), sse_body(f"data: {ok}\n\n"))
-    with make_client(server.url) as client:
-        assert client.stream("hi").result.text == "x"
-    assert len(server.requests) == 2
-
-
 def test_an_error_event_mid_stream_raises_with_its_code(scripted):
     ok = json.dumps(sse_event("x"))
     bad = json.dumps({"RequestId": "R2", "Success": False, "ErrorCode": "InternalError", "ErrorMessage": "boom"})
