@@ -78,7 +78,7 @@ def header_text(name: str, value: Any) -> str | None:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError(f"{name}={value!r} is invalid: it contains a control character (a line break or "
                          "similar), which cannot go into a header")
-    return value.strip() or None
+    return value.strip()
 
 
 def timeout_pair(value: Any, *, name: str = "timeout") -> tuple[float | None, float] | None:

@@ -33,7 +33,8 @@ class ClientSettings:
     HTTP(S)_PROXY / ALL_PROXY / NO_PROXY when ``trust_env`` (as requests). ``ca_bundle``: a PEM file
     or directory of trusted CAs; None reads REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (when ``trust_env``),
     else certifi's. ``user_agent_suffix``: appended to the User-Agent; None reads
-    ``$ALIBABA_CLOUD_USER_AGENT`` (the official SDK's variable; its own setting wins over it too).
+    ``$ALIBABA_CLOUD_USER_AGENT``, "" appends nothing (the official SDK's rule: its
+    ``Config.user_agent``, when set, wins over the variable).
     """
 
     timeout: float = defaults.READ_TIMEOUT
@@ -60,7 +61,7 @@ class ClientSettings:
             "backoff_cap": seconds("backoff_cap", self.backoff_cap, zero_ok=True, high=3600),
             "pool_size": count("pool_size", self.pool_size, high=1024, low=1),
             "trust_env": flag("trust_env", self.trust_env),
-            "proxy": header_text("proxy", self.proxy),
+            "proxy": header_text("proxy", self.proxy) or None,
             "ca_bundle": self.ca_bundle,
             "user_agent_suffix": header_text("user_agent_suffix", self.user_agent_suffix),
         }

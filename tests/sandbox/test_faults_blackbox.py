@@ -861,7 +861,7 @@ def test_secrets_never_in_traceback_locals_reprs_or_logs(kind, source, monkeypat
                 monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", STS)
                 from dms_magic.client import DmsChatClient
 
-                client = DmsChatClient(srv.url, instance_id=1, **settings)
+                client = DmsChatClient(srv.url, instance_id=1, **with_settings(settings))
             exc = None
             try:
                 if kind in ("truncated stream", "error event in stream"):
