@@ -266,15 +266,17 @@ class DmsChatClient:
         max_attempts = policy.settings.max_retries + 1  # the policy's budget rules the retries
 
         def event(kind: str, reason: str = "", delay: float = 0.0) -> None:
-            report(progress, ProgressEvent(kind, state.made + 1, max_attempts, reason, delay,
-                                           policy.clock() - state.started))
+            if progress is not None:  # nobody listening: build nothing
+                report(progress, ProgressEvent(kind, state.made + 1, max_attempts, reason, delay,
+                                               policy.clock() - state.started))
 
         while True:
             if self._cancel is not None and self._cancel.is_set():
                 raise errors.RequestCancelledError(f"{action} was cancelled before attempt {state.made + 1} was sent")
             event("connecting")
             response, outcome = self._attempt(action, target, query_string, body, source, stream=stream,
-                                              timeouts=timeouts, on_sent=lambda: event("sent"))
+                                              timeouts=timeouts,
+                                              on_sent=(lambda: event("sent")) if progress is not None else None)
             if not isinstance(outcome, errors.DmsError):
                 event("receiving")
                 return response, outcome[0], state.made + 1
