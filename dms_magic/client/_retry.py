@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from dms_magic import errors
 from dms_magic.client import _transport as T

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 
 import pytest
 
 from dms_magic import errors, session
 from dms_magic.client import ClientSettings, DmsChatClient, MockResponse, MockTransport, ProgressEvent, RetryPolicy
 
-from helpers.scripted import AK, OK_BODY, SK, ScriptedServer, gateway, make_client, sse_body, sse_event, verify_signature
+from helpers.scripted import AK, OK_BODY, SK, gateway, make_client, sse_body, sse_event, verify_signature
 
 MODEL_504 = {"RequestId": "REQ-M504", "Success": True,
              "Data": {"StatusCode": "504", "Message": "upstream timeout", "Type": "server_error"}}
