@@ -74,10 +74,10 @@ def _sandbox(latency_ms: int = 0) -> tuple[subprocess.Popen, str]:
 
 def _load(url: str, prompts: list[str], *, mask: bool, concurrency: int) -> tuple[float, list[float]]:
     """(wall seconds, per-request latencies) for all prompts at the given concurrency."""
-    from dms_magic.client import DmsChatClient
+    from dms_magic.client import ClientSettings, DmsChatClient
 
     params = {"need_desensitization": True, "desensitization_rule": "UserInfo"} if mask else {}
-    with DmsChatClient(url, access_key_id=KEY_ID, access_key_secret=SECRET, instance_id=1, max_retries=0) as client:
+    with DmsChatClient(url, access_key_id=KEY_ID, access_key_secret=SECRET, instance_id=1, settings=ClientSettings(max_retries=0)) as client:
         def one(prompt: str) -> float:
             started = time.perf_counter()
             result = client.chat(prompt, seed=1, max_tokens=64, **params)

@@ -14,6 +14,9 @@ from dms_magic.defaults import __version__  # noqa: F401  (one home: the client'
 # public name -> module that defines it
 _LAZY = {
     "DmsChatClient": "dms_magic.client",
+    "ClientSettings": "dms_magic.client",
+    "ChatStream": "dms_magic.client",
+    "ProgressEvent": "dms_magic.client",
     "ChatRequest": "dms_magic.wire.params",
     "ChatResult": "dms_magic.wire.result",
     "DmsError": "dms_magic.errors",

@@ -8,8 +8,10 @@ Two shapes arrive from DMS (see DESIGN.md "Wire facts"):
 
 ``from_response`` turns either into one ``DmsError`` subclass carrying ``.code``, ``.message``,
 ``.request_id``, ``.http_status`` (the HTTP status received), ``.model_status`` (the model call's own
-``Data.StatusCode``, when it failed), ``.recommend`` and a one-line ``.hint`` saying what to do.
-``is_retryable`` is the one place that decides what the client retries.
+``Data.StatusCode``, when it failed), ``.recommend``, ``.retry_after`` (seconds the service asked to
+wait), ``.access_denied_detail`` (the RAM detail of a refusal) and a one-line ``.hint`` saying what
+to do. Whether the client retried a failure, and the hint's words about it, are decided in one place:
+``dms_magic/client/_retry.py``; the hints here say only what to do.
 
 The most specific failure wins: the reference page's own example carries the placeholder
 ``ErrorCode``/``ErrorMessage: "UnknownError"`` next to ``Success: true``, so a model failure inside
@@ -44,9 +46,9 @@ HINTS: dict[str, str] = {
     "InvalidSecurityToken.Expired": "the STS token has expired; fetch new temporary credentials.",
     "InvalidSecurityToken": "the STS token is invalid; fetch new temporary credentials.",
     "InvalidTimeStamp.Expired": "the request time is too far from the server's: sync the clock (NTP).",
-    "SignatureNonceUsed": "a nonce was reused; retry (each attempt is signed with a fresh nonce).",
-    "Throttling.User": "too many requests for this account: slow down or raise the quota; retried automatically.",
-    "Throttling": "too many requests: slow down (batch: lower the rate); retried automatically.",
+    "SignatureNonceUsed": "a nonce was reused; send again (each attempt is signed with a fresh nonce).",
+    "Throttling.User": "too many requests for this account: slow down or raise the quota.",
+    "Throttling": "too many requests: slow down (batch: lower the rate).",
     "MissingParameter": "a required parameter is missing (InstanceId, Messages, or DesensitizationRule with masking).",
     "InvalidParameter": "a parameter value is out of range or malformed; see the message for which one.",
     "Forbidden.RAM": "the RAM user or role lacks permission: grant dms:ChatWithDesensitize.",
@@ -54,28 +56,26 @@ HINTS: dict[str, str] = {
     "NoPermission": "no permission: grant dms:ChatWithDesensitize (and access to the DMS instance).",
     "InvalidInstanceId": "the DMS instance id is wrong or not in this region; check instance_id and the endpoint.",
     "InstanceNotFound": "the DMS instance id is wrong or not in this region; check instance_id and the endpoint.",
-    "InternalError": ("a server-side error; not retried automatically, as the request may have reached the model "
-                      "(retry_on_timeout=True opts in); if it persists, report the request id."),
+    "InternalError": "a server-side error; if it persists, report the request id.",
     "TruncatedStream": ("the stream ended before its final event: the answer is incomplete (the text so far is on "
-                        ".partial_text); the request was processed, so it is not retried automatically."),
-    "ServiceUnavailable": "the service is temporarily unavailable; retried automatically; try again later.",
-    "RequestTimeout": "the request timed out; retried automatically; raise timeout= for long answers.",
+                        ".partial_text); the request was processed."),
+    "ServiceUnavailable": "the service is temporarily unavailable; try again later.",
+    "RequestTimeout": "the request timed out; raise timeout= for long answers.",
     "ConnectionError": "could not reach the endpoint; check the endpoint, network, proxy or VPC settings.",
     "CertificateVerifyFailed": ("the service's certificate is not trusted here (self-signed, or signed by a "
                                 "private CA, e.g. a TLS-inspecting proxy): point REQUESTS_CA_BUNDLE at that CA's "
-                                "bundle (PEM); not retried."),
+                                "bundle (PEM)."),
     "CertificateHostnameMismatch": ("the certificate is for another host: check the endpoint's host name (use the "
-                                    "service's name, not an IP address or an alias); not retried."),
+                                    "service's name, not an IP address or an alias)."),
     "TLSError": ("the TLS handshake failed: check that the endpoint speaks https on that port (the sandbox is "
-                 "http://) and any proxy in between; not retried."),
+                 "http://) and any proxy in between."),
     "ProxyAuthenticationRequired": ("the proxy wants credentials or refused the ones given: check the user and "
-                                    "password in HTTPS_PROXY/HTTP_PROXY (http://user:password@host:port); not "
-                                    "retried."),
+                                    "password in HTTPS_PROXY/HTTP_PROXY (http://user:password@host:port)."),
     "Redirect": ("the endpoint redirects elsewhere and redirects are not followed: set the endpoint to the "
                  "service's address (check the host, the region and http:// vs https://)."),
     "OutcomeUnknown": ("the request was sent but no complete answer came back: the service may have processed "
-                       "(and billed) it; not retried automatically (retry_on_timeout=True opts in)."),
-    "UnknownError": "the service reported an unknown error; retry, and report the request id if it persists.",
+                       "(and billed) it; check before sending it again."),
+    "UnknownError": "the service reported an unknown error; report the request id if it persists.",
 }
 
 
@@ -91,7 +91,8 @@ class DmsError(Exception):
     def __init__(self, message: str = "", *, code: str | None = None, request_id: str | None = None,
                  http_status: int | None = None, recommend: str | None = None, host_id: str | None = None,
                  hint: str | None = None, raw: Mapping[str, Any] | None = None, model_status: int | None = None,
-                 error_type: str | None = None, action: str | None = None):
+                 error_type: str | None = None, action: str | None = None, retry_after: float | None = None,
+                 access_denied_detail: Any = None):
         self.code = code or self.default_code
         self.message = message or self.code
         self.request_id = request_id
@@ -103,7 +104,14 @@ class DmsError(Exception):
         self.host_id = host_id
         self.hint = hint if hint is not None else hint_for(self.code, action)
         self.raw = dict(raw) if raw else {}
+        self.retry_after = retry_after  # seconds (x-acs-retry-after is in milliseconds; Retry-After seconds)
+        self.access_denied_detail = access_denied_detail  # the body's AccessDeniedDetail, as the SDK reads it
         super().__init__(self._line())
+
+    def set_hint(self, hint: str | None) -> None:
+        """Replace the hint (the client's retry policy adds what it did) and the one-line message."""
+        self.hint = hint
+        self.args = (self._line(),)
 
     def _line(self) -> str:
         # One line: code, message, what to do, request id (what support asks for).
@@ -136,11 +144,11 @@ class AuthError(DmsError):
 
 
 class ThrottlingError(DmsError):
-    """Throttling*: too many requests. Retryable."""
+    """Throttling*: too many requests."""
 
 
 class ServiceError(DmsError):
-    """5xx, InternalError, ServiceUnavailable. Retryable."""
+    """5xx, InternalError, ServiceUnavailable."""
 
 
 class ParameterError(DmsError):
@@ -152,7 +160,7 @@ class PermissionError_(DmsError):
 
 
 class TransportError(DmsError):
-    """Connection errors and timeouts: nothing (complete) came back. Retryable."""
+    """Connection errors and timeouts: nothing (complete) came back."""
 
 
 class RequestCancelledError(DmsError):
@@ -164,8 +172,9 @@ class RequestCancelledError(DmsError):
 
 class OutcomeUnknownError(TransportError):
     """The request was fully sent, then the connection timed out or dropped before a complete
-    reply: the service may have run the model (and billed it). Not retried unless the caller opts
-    in (``retry_on_timeout=True``), because a generation is not idempotent. Batch rows with this
+    reply, or the model's own 5xx came back inside a successful reply (``.model_status``): the
+    service may have run the model (and billed it). Not retried unless the caller opts in
+    (``retry_unknown_outcome=True``), because a generation is not idempotent. Batch rows with this
     code are "outcome unknown", and ``resume=`` does not resend them unless asked."""
 
     default_code = "OutcomeUnknown"
@@ -177,9 +186,6 @@ class TruncatedStreamError(OutcomeUnknownError):
 
     default_code = "TruncatedStream"
     partial_text: str = ""
-
-
-_RETRYABLE = (ThrottlingError, ServiceError, TransportError)
 
 
 def hint_for(code: str | None, action: str | None = None) -> str | None:
@@ -284,7 +290,8 @@ def from_response(status: int | None, body: Any, *, headers: Any = None, action:
             code = "ServiceUnavailable" if status in (502, 503, 504) else (
                 "InternalError" if status and status >= 500 else "UnknownError")
             return _class_for(code, status)(f"unreadable reply: {text[:200]!r}" if text else "empty reply",
-                                            code=code, http_status=status, request_id=header_id, action=action)
+                                            code=code, http_status=status, request_id=header_id, action=action,
+                                            retry_after=retry_after(headers))
         body = fields
     request_id = _get(body, "RequestId") or header_id
     code = _get(body, "Code", "ErrorCode")
@@ -309,29 +316,50 @@ def from_response(status: int | None, body: Any, *, headers: Any = None, action:
     cls = _class_for(code, judged)
     return cls(str(message or code), code=code, request_id=request_id, http_status=status,
                model_status=model_status, error_type=str(error_type) if error_type else None, action=action,
-               recommend=_get(body, "Recommend"), host_id=_get(body, "HostId"), raw=body)
+               recommend=_get(body, "Recommend"), host_id=_get(body, "HostId"), raw=body,
+               retry_after=retry_after(headers), access_denied_detail=_get(body, "AccessDeniedDetail"))
 
 
 def is_failure(status: int, body: Any) -> bool:
     """Whether a reply is an error: HTTP >= 400, ``Success: false``, an error code without any
-    ``Success`` (a non-placeholder one alongside ``Success: true`` is ignored, as the reference's
-    example shows placeholders there), or a failed model call in Data (object or JSON string)."""
+    ``Success``, a real (not placeholder) error code with no ``Data`` even next to ``Success: true``
+    (the reference's example shows placeholder codes next to a real answer, which stay a success),
+    or a failed model call in Data (object or JSON string)."""
     if status >= 400 or not isinstance(body, Mapping):
         return True
     success = pick(body, "Success")
     if success is False or (isinstance(success, str) and success.lower() == "false"):
         return True
-    if success is None and _get(body, "ErrorCode", "Code") is not None:
+    code = _get(body, "ErrorCode", "Code")
+    if success is None and code is not None:
         return True
+    if code is not None and str(code) not in PLACEHOLDER_CODES and not data_of(body):
+        return True  # a real code and nothing else: Success true here says nothing (no answer came)
     return _model_failure(body) is not None
 
 
-def is_retryable(err: BaseException) -> bool:
-    """Retry throttling, 5xx / InternalError / ServiceUnavailable, connection errors and timeouts;
-    never any other 4xx (a bad signature or parameter will not get better by asking again)."""
-    if not isinstance(err, DmsError) or isinstance(err, OutcomeUnknownError):
-        return False  # may have reached the model: only the caller's retry_on_timeout opts in
-    # The class decides (from_response chose it with _class_for); an error built by hand is classed
-    # the same way from its code and status. Any 5xx is retried, whatever code came with it.
-    return (isinstance(err, _RETRYABLE) or issubclass(_class_for(err.code, err.http_status), _RETRYABLE)
-            or (err.http_status or 0) >= 500)
+def retry_after(headers: Any) -> float | None:
+    """Seconds the server asks us to wait: ``x-acs-retry-after`` (milliseconds, as the official SDK
+    reads it) or ``Retry-After`` (seconds or an HTTP date); None when absent or unreadable."""
+    import email.utils
+    import math
+    import time
+
+    value = _header(headers, "x-acs-retry-after")
+    if value is not None:
+        try:
+            seconds = float(value) / 1000
+        except ValueError:
+            seconds = math.nan
+    else:
+        value = _header(headers, "Retry-After")
+        if value is None:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError):
+                return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -27,8 +27,10 @@ SANDBOX_INSTANCE_ID = 1  # the instance the in-process sandbox serves
 # Settings that choose the client (everything else configurable is a request parameter default).
 CLIENT_SETTINGS = ("endpoint", "instance_id", "profile")
 # Settings of the client's transport and retries (client.TRANSPORT_SETTINGS, repeated here so that
-# configure() needs no client import): checked by client.transport_setting, passed to DmsChatClient.
-TRANSPORT_SETTINGS = ("timeout", "max_retries", "max_retry_time", "retry_on_timeout")
+# configure() needs no client import): checked by client.transport_setting, given to DmsChatClient
+# as one ClientSettings.
+TRANSPORT_SETTINGS = ("timeout", "connect_timeout", "max_retries", "max_retry_time", "retry_unknown_outcome",
+                      "user_agent_suffix")
 
 _lock = threading.RLock()
 _config: dict[str, Any] = {}  # the configuration layer (2. above)
@@ -59,9 +61,9 @@ def configure(**settings: Any) -> None:
     """Set configuration-layer values (None or "" removes one).
 
     Client settings: ``endpoint``, ``instance_id``, ``profile``; transport settings: ``timeout``
-    (seconds per read), ``max_retries``, ``max_retry_time`` (the retry budget in seconds) and
-    ``retry_on_timeout`` (also retry requests that may have reached the model; see README
-    "Retries"), strings such as ``"30"`` or ``"true"`` accepted. Any other key must be a request
+    (seconds per read), ``connect_timeout``, ``max_retries``, ``max_retry_time`` (the retry budget in
+    seconds), ``retry_unknown_outcome`` (also retry failures after which the model may have run; see
+    README "Retries") and ``user_agent_suffix``, strings such as ``"30"`` or ``"true"`` accepted. Any other key must be a request
     parameter (``model``, ``desensitization_rule``, ``temperature``...) and becomes its default for
     every call that does not set it. Every value is checked with the parameter table now, so a bad
     one raises ``InvalidParameterError`` naming the setting here, not on every later call; nothing
@@ -111,7 +113,7 @@ def request_defaults() -> dict[str, Any]:
 
 
 def transport_settings() -> dict[str, Any]:
-    """The configured transport settings (timeout, retries), as DmsChatClient keywords."""
+    """The configured transport settings (timeout, retries), as ClientSettings keywords."""
     with _lock:
         return {k: v for k, v in _config.items() if k in TRANSPORT_SETTINGS}
 
@@ -180,14 +182,16 @@ def client_for(settings: Settings):
 
 
 def _make_client(settings: Settings, transport: Mapping[str, Any]):
-    from dms_magic.client import DmsChatClient
+    from dms_magic.client import ClientSettings, DmsChatClient
 
+    client_settings = ClientSettings(**transport)
     if settings.uses_sandbox:
         sandbox = ensure_sandbox()
         return DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
                              access_key_secret=sandbox.access_key_secret, instance_id=settings.instance_id,
-                             **transport)
-    return DmsChatClient(settings.endpoint, profile=settings.profile, instance_id=settings.instance_id, **transport)
+                             settings=client_settings)
+    return DmsChatClient(settings.endpoint, profile=settings.profile, instance_id=settings.instance_id,
+                         settings=client_settings)
 
 
 def ensure_sandbox():

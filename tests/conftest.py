@@ -8,7 +8,8 @@ Helpers shared by the test modules, as fixtures:
 
 - ``to_sandbox``: the environment a notebook user has, pointed at the shared sandbox (modules that
   drive the magic or the form apply it with ``pytestmark = pytest.mark.usefixtures("to_sandbox")``).
-- ``client_for(sandbox, **overrides)``: a ``DmsChatClient`` signed with that sandbox's keys.
+- ``client_for(sandbox, **overrides)``: a ``DmsChatClient`` signed with that sandbox's keys
+  (ClientSettings fields may be given flat: ``timeout=1``).
 - ``received_entry(sandbox, request_id)``: the journal entry of one request (fails if absent).
 - ``arrivals(sandbox)``: what the sandbox accepts from now on. Counted with ``sandbox.accepted``
   (never reset), not ``len(sandbox.received)``: the journal keeps the recent requests only (1000 at
@@ -33,10 +34,11 @@ def sandbox():
 def _client_for(sandbox, **overrides):
     """A DmsChatClient for ``sandbox``, signed with its key pair, instance 1 (any keyword overrides)."""
     from dms_magic.client import DmsChatClient
+    from helpers.scripted import with_settings
 
     kw = {"access_key_id": sandbox.access_key_id, "access_key_secret": sandbox.access_key_secret,
           "instance_id": 1, **overrides}
-    return DmsChatClient(sandbox.url, **kw)
+    return DmsChatClient(sandbox.url, **with_settings(kw))
 
 
 @pytest.fixture(scope="session", name="client_for")

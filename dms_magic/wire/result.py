@@ -22,12 +22,13 @@ DataFrame views (``.usage``, ``.logprobs``, ``.alternatives``) are built by fram
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 # The tolerant readers live in values.py, below errors, frames and render, which use them too.
 from dms_magic.tools import ToolCall, assemble_tool_calls, tool_call_fragments, tool_calls_of
-from dms_magic.wire.values import grows_by_extension as _chained
 from dms_magic.wire.values import data_of, normalize_token_logprobs, normalize_usage, pick, to_int
 
 # -- tool calls -----------------------------------------------------------------------------------
@@ -60,8 +61,12 @@ class ChatResult:
                  finish_reason: str | None = None, model: str | None = None, created: int | None = None,
                  request_id: str | None = None, latency: float | None = None, backend: str | None = None,
                  raw: Any = None, request: Any = None, usage: Mapping[str, Any] | None = None,
-                 logprobs: Any = None, tool_calls: list[ToolCall] | None = None):
+                 logprobs: Any = None, tool_calls: list[ToolCall] | None = None, stream_text: str | None = None):
         self.text = text or ""
+        # A stream's reading of its events: "increments", "text_so_far", or "ambiguous" (every event
+        # extended the one before and nothing decisive said which: .text joins them, losing nothing;
+        # the other reading is the last event's text). None for a plain answer.
+        self.stream_text = stream_text
         self.reasoning = reasoning or None
         self.role = role
         self.finish_reason = finish_reason
@@ -157,8 +162,9 @@ class ChatResult:
     def __repr__(self) -> str:
         shown = self.text if len(self.text) <= 60 else self.text[:57] + "..."
         calls = f", tool_calls={[c.name for c in self.tool_calls]!r}" if self.tool_calls else ""
+        mode = ", stream_text='ambiguous'" if self.stream_text == "ambiguous" else ""
         return (f"ChatResult(backend={self.backend!r}, model={self.model!r}, finish_reason={self.finish_reason!r}, "
-                f"text={shown!r}{calls}, request_id={self.request_id!r})")
+                f"text={shown!r}{calls}{mode}, request_id={self.request_id!r})")
 
     def _repr_html_(self) -> str:
         from dms_magic.views.render import chat_result_html  # imported here: render imports this module
@@ -179,27 +185,71 @@ def _parts_text(content: Any) -> str:
     return "".join(t for t in (pick(p, "Text") for p in content if isinstance(p, Mapping)) if isinstance(t, str))
 
 
+def declared_stream_text(request: Any) -> str | None:
+    """What the request itself says its events carry: ``Parameters`` ``{"incremental_output": true}``
+    -> "increments", ``false`` -> "text_so_far" (DashScope's switch, passed through by DMS); else None."""
+    parameters = getattr(request, "parameters", None) if request is not None else None
+    if isinstance(parameters, (str, bytes)):
+        try:
+            parameters = json.loads(parameters)
+        except ValueError:
+            return None
+    flag = pick(parameters, "incremental_output")
+    if isinstance(flag, str):
+        flag = {"true": True, "false": False}.get(flag.strip().lower())
+    if flag is True:
+        return "increments"
+    if flag is False:
+        return "text_so_far"
+    return None
+
+
 class StreamState:
     """What one stream's events have carried so far, to read each event right.
 
-    Whether an event carries only the new text (an increment, as the sandbox and DashScope's
-    ``incremental_output`` send) or the whole text so far is not documented for this API, so it is
-    decided per stream from what arrives: the text so far when every non-empty value extends the
-    one before and at least one grew; increments as soon as one does not. Until the values show it
-    (one event, or repeats of the same value) they are read as increments. Content and reasoning
-    share the decision. ``assemble`` decides again over the whole stream, so the result is right
-    even where an early chunk's ``.text`` was read before the evidence arrived.
+    Whether events carry only the new text (increments, as the sandbox and DashScope's
+    ``incremental_output`` send) or the whole text so far is decided from evidence that cannot
+    mislead, in this order:
+
+    1. a non-empty value that does not extend the one before: increments (text so far never
+       rewrites what it said), whatever else was declared;
+    2. the request's own ``Parameters.incremental_output`` (``declared``);
+    3. logprobs that repeat the previous event's entries exactly (same tokens, same logprobs) and
+       add more: text so far (an increment carries its own tokens, sampled afresh);
+    4. values that never grew (one event, or equal repeats): increments.
+
+    Otherwise every value extended the one before and nothing decided: the mode is "ambiguous",
+    read as increments so that no text is lost ('ab', 'abc' is 'ababc', never 'abc'), and said so
+    on the result (``ChatResult.stream_text``). Content and reasoning share the decision.
+
+    Tool-call fragments without an ``index`` are placed by ``id`` (a new id is a new call; a
+    fragment without id continues the last call), so two calls in separate events stay two.
     """
 
-    __slots__ = ("_last", "_chained", "_grew")
+    __slots__ = ("declared", "_last", "_chained", "_grew", "_tokens", "_tokens_repeat", "_tool_ids", "_tool_last")
 
-    def __init__(self) -> None:
+    def __init__(self, declared: str | None = None) -> None:
+        self.declared = declared
         self._last: dict[str, str] = {}
         self._chained, self._grew = True, False
+        self._tokens: list | None = None
+        self._tokens_repeat = False
+        self._tool_ids: dict[str, int] = {}
+        self._tool_last: int | None = None
+
+    @property
+    def mode(self) -> str:
+        if not self._chained:
+            return "increments"
+        if self.declared:
+            return self.declared
+        if not self._grew:
+            return "increments"
+        return "text_so_far" if self._tokens_repeat else "ambiguous"
 
     @property
     def cumulative(self) -> bool:
-        return self._chained and self._grew
+        return self.mode == "text_so_far"
 
     def increment(self, field: str, value: str) -> str:
         """The new part of ``value`` (one event's ``field``)."""
@@ -215,6 +265,34 @@ class StreamState:
         if before is not None and self.cumulative:
             return value[len(before):]
         return value
+
+    def observe_tokens(self, tokens: list) -> None:
+        """One event's logprobs: evidence of text so far when they repeat the last event's exactly."""
+        if not tokens:
+            return
+        before, self._tokens = self._tokens, tokens
+        if before and len(tokens) > len(before) and tokens[:len(before)] == before:
+            self._tokens_repeat = True
+
+    def place_tool_calls(self, wire: Any, fragments: list[ToolCall]) -> list[ToolCall]:
+        """Fragments with their stream-wide index: the wire's ``index`` when given, else by ``id``."""
+        wire = wire if isinstance(wire, list) else []
+        placed = []
+        for position, fragment in enumerate(fragments):
+            raw = wire[position] if position < len(wire) else None
+            if pick(raw, "index") is not None:
+                index = fragment.index
+            elif fragment.id:
+                index = self._tool_ids.get(fragment.id)
+                if index is None:
+                    index = max([*self._tool_ids.values(), -1 if self._tool_last is None else self._tool_last]) + 1
+            else:
+                index = self._tool_last if self._tool_last is not None else fragment.index
+            if fragment.id:
+                self._tool_ids.setdefault(fragment.id, index)
+            self._tool_last = index
+            placed.append(fragment if index == fragment.index else dataclasses.replace(fragment, index=index))
+        return placed
 
 
 class StreamChunk:
@@ -253,14 +331,20 @@ class StreamChunk:
         content = content if isinstance(content, str) else _parts_text(content)
         reasoning = pick(message, "ReasoningContent", default="") or ""
         reasoning = reasoning if isinstance(reasoning, str) else ""
+        tokens = normalize_token_logprobs(pick(choice, "Logprobs"))
+        fragments = tool_call_fragments(message)
+        if state is not None:
+            state.observe_tokens(tokens)
+            if fragments:
+                fragments = state.place_tool_calls(pick(message, "tool_calls"), fragments)
         text_new = state.increment("text", content) if state is not None else content
         reasoning_new = state.increment("reasoning", reasoning) if state is not None else reasoning
         return cls(text=text_new, reasoning=reasoning_new, received_text=content, received_reasoning=reasoning,
                    finish_reason=pick(choice, "FinishReason") or None,
                    request_id=pick(body, "RequestId"), model=pick(data, "Model"),
                    usage_dict=normalize_usage(pick(data, "Usage")),
-                   token_logprobs=normalize_token_logprobs(pick(choice, "Logprobs")), raw=body, index=index,
-                   tool_calls=tool_call_fragments(message), created=to_int(pick(data, "Created")))
+                   token_logprobs=tokens, raw=body, index=index,
+                   tool_calls=fragments, created=to_int(pick(data, "Created")))
 
     def __repr__(self) -> str:
         return f"StreamChunk(#{self.index}, text={self.text!r}, finish_reason={self.finish_reason!r})"
@@ -279,16 +363,22 @@ def _token_lists_chained(lists: list[list]) -> bool:
 
 
 def assemble(chunks: Iterable[StreamChunk], *, request: Any = None, latency: float | None = None,
-             backend: str | None = None, headers: Any = None) -> ChatResult:
+             backend: str | None = None, headers: Any = None, state: StreamState | None = None) -> ChatResult:
     """The ChatResult a stream amounts to: the text (joined increments, or the last text so far —
-    decided over the whole stream), the last finish reason and usage, the logprobs, the tool calls
-    merged by index, the first ``created``; the request id from the events, else ``headers``."""
+    decided over the whole stream by StreamState's rules), the last finish reason and usage, the
+    logprobs, the tool calls merged by index, the first ``created``; the request id from the events,
+    else ``headers``. ``state``: the stream's own (its declared mode); the evidence is replayed."""
     chunks = list(chunks)
     texts = [c.received_text for c in chunks if c.received_text]
     reasonings = [c.received_reasoning for c in chunks if c.received_reasoning]
     # One decision per stream, as in StreamState: content and reasoning together.
-    cumulative = (all(_chain_ok(v) for v in (texts, reasonings))
-                  and (_chained(texts) or _chained(reasonings)))
+    replay = StreamState(declared=state.declared if state is not None else declared_stream_text(request))
+    for chunk in chunks:
+        replay.observe_tokens(chunk.token_logprobs)
+        replay.increment("text", chunk.received_text)
+        replay.increment("reasoning", chunk.received_reasoning)
+    mode = replay.mode
+    cumulative = mode == "text_so_far"
     text = (texts[-1] if texts else "") if cumulative else "".join(texts)
     reasoning = (reasonings[-1] if reasonings else "") if cumulative else "".join(reasonings)
     token_lists = [c.token_logprobs for c in chunks if c.token_logprobs]
@@ -308,11 +398,7 @@ def assemble(chunks: Iterable[StreamChunk], *, request: Any = None, latency: flo
                         model=model or (getattr(request, "model", None) if request is not None else None),
                         created=created, request_id=request_id or _header(headers, "x-acs-request-id"),
                         latency=latency, backend=backend, raw={"events": [c.raw for c in chunks]},
-                        request=request, logprobs=tokens,
+                        request=request, logprobs=tokens, stream_text=mode,
                         tool_calls=assemble_tool_calls(d for c in chunks for d in c.tool_calls))
     result.usage_dict = usage
     return result
-
-
-def _chain_ok(values: list[str]) -> bool:
-    return all(after.startswith(before) for before, after in zip(values, values[1:]))

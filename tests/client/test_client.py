@@ -1,4 +1,4 @@
-"""DmsChatClient over real HTTP: retries per code, fresh signatures, endpoints, validation, streaming.
+"""DmsChatClient over real HTTP: replies, endpoints, validation, streaming (retries: test_retry*.py).
 
 The server here is a tiny scripted HTTP server (a list of replies, one per request; helpers/scripted.py) so
 that error sequences the sandbox would have to be coaxed into are easy to state. Wire equality with the
@@ -36,67 +36,7 @@ def scripted():
         server.close()
 
 
-# -- retries ---------------------------------------------------------------------------------------
-# Refused before the model: retried. After the request reached the service (a 500, a 502/504 from a
-# gateway behind which the model may have run, a connection dropped after sending): not retried
-# unless retry_on_timeout=True, since a generation is not idempotent (it would be billed twice).
-RETRIED = [gateway(400, "Throttling.User"), gateway(429, "Throttling"), gateway(503, "ServiceUnavailable"),
-           (503, b"<html>service unavailable</html>"),
-           (200, {"RequestId": "B0", "Success": False, "ErrorCode": "Throttling.User", "ErrorMessage": "slow"})]
-MAY_HAVE_RUN = [gateway(500, "InternalError"), (502, b"<html>bad gateway</html>"), gateway(504, "GatewayTimeout"),
-                "drop"]
-NOT_RETRIED = [gateway(400, "SignatureDoesNotMatch"), gateway(400, "InvalidParameter"),
-               gateway(403, "Forbidden.RAM"), gateway(404, "InvalidAccessKeyId.NotFound"),
-               gateway(400, "InvalidTimeStamp.Expired"), gateway(400, "MissingParameter"),
-               (200, {"RequestId": "B1", "Success": False, "ErrorCode": "InvalidParameter",
-                      "ErrorMessage": "bad rule"})]
-
-
-def _entry_id(e):
-    return e if isinstance(e, str) else f"{e[0]}-{e[1].get('Code') or e[1].get('ErrorCode')}" if isinstance(
-        e[1], dict) else str(e[0])
-
-
-@pytest.mark.parametrize("first", RETRIED, ids=_entry_id)
-def test_refusals_before_the_model_are_retried_then_succeed(scripted, first):
-    server = scripted(first, (200, OK_BODY))
-    with make_client(server.url) as client:
-        result = client.chat("hi")
-    assert result.text == "你好"
-    assert len(server.requests) == 2
-
-
-@pytest.mark.parametrize("first", MAY_HAVE_RUN, ids=_entry_id)
-def test_failures_after_the_request_reached_the_service_are_not_retried(scripted, first):
-    server = scripted(first, (200, OK_BODY))
-    with make_client(server.url) as client, pytest.raises(errors.DmsError) as info:
-        client.chat("hi")
-    assert len(server.requests) == 1
-    if first == "drop":
-        assert isinstance(info.value, errors.OutcomeUnknownError) and info.value.code == "OutcomeUnknown"
-        assert "may have processed" in str(info.value)
-    else:
-        assert info.value.http_status == first[0]
-
-
-@pytest.mark.parametrize("first", MAY_HAVE_RUN, ids=_entry_id)
-def test_retry_on_timeout_opts_in_to_retrying_them(scripted, first):
-    server = scripted(first, (200, OK_BODY))
-    with make_client(server.url, retry_on_timeout=True) as client:
-        assert client.chat("hi").text == "你好"
-    assert len(server.requests) == 2
-
-
-@pytest.mark.parametrize("first", NOT_RETRIED, ids=_entry_id)
-def test_other_client_errors_are_never_retried(scripted, first):
-    server = scripted(first, (200, OK_BODY))
-    with make_client(server.url, retry_on_timeout=True) as client, pytest.raises(errors.DmsError) as info:
-        client.chat("hi")
-    assert len(server.requests) == 1
-    assert info.value.code == (first[1].get("Code") or first[1].get("ErrorCode"))
-    assert not errors.is_retryable(info.value)
-
-
+# -- replies -------------------------------------------------------------------------------------
 def test_a_model_error_without_a_code_is_a_parameter_error_with_its_message(scripted):
     text = "Range of input length should be [1, 30720]"
     server = scripted((200, {"RequestId": "D-1", "Success": True, "Data": {"StatusCode": "400", "Message": text}}))
@@ -105,59 +45,6 @@ def test_a_model_error_without_a_code_is_a_parameter_error_with_its_message(scri
     assert (info.value.code, info.value.message, info.value.http_status, info.value.model_status) == (
         "InvalidParameter", text, 200, 400)  # the HTTP status received; the model's own status apart
     assert len(server.requests) == 1  # a 4xx from the model is not retried
-
-
-def test_each_retry_is_signed_afresh_with_a_new_nonce(scripted):
-    server = scripted(gateway(503, "ServiceUnavailable"), gateway(400, "Throttling.User"), (200, OK_BODY))
-    with make_client(server.url) as client:
-        client.chat("hi")
-    nonces = [r["headers"]["x-acs-signature-nonce"] for r in server.requests]
-    assert len(server.requests) == 3 and len(set(nonces)) == 3
-    assert all(verify_signature(r) for r in server.requests)
-    assert len({r["headers"]["authorization"] for r in server.requests}) == 3
-
-
-def test_attempts_are_bounded(scripted):
-    server = scripted(gateway(503, "ServiceUnavailable"))
-    with make_client(server.url, max_retries=2) as client, pytest.raises(errors.ServiceError) as info:
-        client.chat("hi")
-    assert len(server.requests) == 3
-    assert info.value.http_status == 503 and "retried automatically" in info.value.hint
-
-
-def test_total_retry_time_is_bounded(scripted):
-    # A backoff that would overrun max_retry_time is not slept through: the error surfaces now.
-    server = scripted(gateway(503, "ServiceUnavailable"))
-    with make_client(server.url, max_retries=10, max_retry_time=0.5, backoff_base=5, backoff_cap=5) as client:
-        with pytest.raises(errors.ServiceError):
-            client.chat("hi")
-    assert len(server.requests) == 1
-
-
-def test_a_read_timeout_is_outcome_unknown_and_not_retried(scripted):
-    server = scripted(("sleep", 1.5, (200, OK_BODY)), (200, OK_BODY))
-    with make_client(server.url, timeout=0.3) as client, pytest.raises(errors.OutcomeUnknownError) as info:
-        client.chat("hi")
-    assert len(server.requests) == 1
-    assert "may have processed" in str(info.value) and "0.3 s" in str(info.value)
-    assert not errors.is_retryable(info.value)
-
-
-def test_read_timeouts_are_retried_with_retry_on_timeout(scripted):
-    server = scripted(("sleep", 1.5, (200, OK_BODY)), (200, OK_BODY))
-    with make_client(server.url, timeout=0.3, retry_on_timeout=True) as client:
-        assert client.chat("hi").text == "你好"
-    assert len(server.requests) == 2
-
-
-def test_connection_refused_becomes_a_transport_error_after_retries():
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with make_client(f"http://127.0.0.1:{port}", max_retries=1) as client, \
-            pytest.raises(errors.TransportError) as info:
-        client.chat("hi")
-    assert info.value.code == "ConnectionError" and "endpoint" in info.value.hint
 
 
 # -- results, backend, endpoints -------------------------------------------------------------------
@@ -277,14 +164,6 @@ def test_stream_yields_chunks_and_assembles_the_result(scripted):
     req = server.requests[0]
     assert req["headers"]["x-acs-action"] == "ChatWithDesensitizeSSE"
     assert req["query"]["Stream"] == "true" and req["query"]["IncludeUsage"] == "true"
-
-
-def test_stream_is_retried_before_the_first_event_only(scripted):
-    ok = json.dumps(sse_event("x", finish="stop"))
-    server = scripted(gateway(503, "ServiceUnavailable"), sse_body(f"data: {ok}\n\n"))
-    with make_client(server.url) as client:
-        assert client.stream("hi").result.text == "x"
-    assert len(server.requests) == 2
 
 
 def test_an_error_event_mid_stream_raises_with_its_code(scripted):
@@ -469,7 +348,7 @@ def test_calls_go_through_the_proxy_when_one_applies(scripted, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url)
     with make_client("http://dms-enterprise.example.invalid:8080") as client:
-        assert client._http.proxied
+        assert client.transport.proxied
         assert client.chat("hi").text == "你好"
     assert len(server.requests) == 2  # the retry went through the proxy too
     req = server.requests[-1]
@@ -553,7 +432,7 @@ def test_https_goes_through_the_proxy_in_a_connect_tunnel(scripted, tmp_path, mo
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
         url = server.url.replace("http://", "https://")
         with make_client(url) as client:
-            assert client._http.proxied
+            assert client.transport.proxied
             assert client.chat("hi").text == "你好"
         assert len(server.requests) == 2 and verify_signature(server.requests[-1])  # the retry too
         assert proxy.targets and set(proxy.targets) == {urlsplit(url).netloc}

@@ -9,7 +9,7 @@ import traceback
 import pytest
 
 from dms_magic import errors
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 from dms_magic.client.credentials import CredentialError, explicit
 
 from helpers.scripted import AK, OK_BODY, SK, ScriptedServer, gateway, make_client, sse_body
@@ -31,7 +31,7 @@ def server():
     ({"backoff_base": 5, "backoff_cap": 1}, "backoff_cap"),
     ({"max_retry_time": math.nan}, "max_retry_time"), ({"max_retry_time": -1}, "max_retry_time"),
     ({"max_retries": -1}, "max_retries"), ({"max_retries": 2.5}, "max_retries"), ({"max_retries": True}, "max_retries"),
-    ({"retry_on_timeout": "yes"}, "retry_on_timeout"),
+    ({"retry_unknown_outcome": "yes"}, "retry_unknown_outcome"),
 ])
 def test_bad_numbers_are_refused_at_construction(server, kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
@@ -111,7 +111,7 @@ def test_a_failing_call_leaves_no_secret_in_traceback_locals(script, call, expec
     srv = ScriptedServer(script)
     try:
         with DmsChatClient(srv.url, access_key_id="STS.LTAItest", access_key_secret=SECRET, security_token=TOKEN,
-                           instance_id=1, timeout=0.3, max_retries=1, backoff_base=0.001, backoff_cap=0.01) as client:
+                           instance_id=1, settings=ClientSettings(timeout=0.3, max_retries=1, backoff_base=0.001, backoff_cap=0.01)) as client:
             with pytest.raises(expected) as info:
                 if call == "chat":
                     client.chat("hi")
@@ -127,3 +127,33 @@ def test_a_failing_call_leaves_no_secret_in_traceback_locals(script, call, expec
             assert secret not in text
     finally:
         srv.close()
+
+
+# -- issue 20 item 6: the SDK's user-agent settings and a per-call timeout -------------------------------
+def test_the_user_agent_takes_the_sdks_variable_and_a_suffix_setting_wins(scripted, monkeypatch):
+    from helpers.scripted import OK_BODY, make_client
+
+    server = scripted((200, OK_BODY))
+    monkeypatch.setenv("ALIBABA_CLOUD_USER_AGENT", "team-notebooks/2")
+    with make_client(server.url) as client:
+        client.chat("hi")
+    with make_client(server.url, user_agent_suffix="batch-job/1") as client:
+        client.chat("hi")
+    first, second = (r["headers"]["user-agent"] for r in server.requests)
+    assert first.startswith("dms-magic/") and first.endswith(" team-notebooks/2")
+    assert second.endswith(" batch-job/1") and "team-notebooks" not in second  # as the SDK: the setting wins
+    with pytest.raises(ValueError, match="user_agent_suffix"):
+        ClientSettings(user_agent_suffix="x\r\nInjected: 1")
+
+
+def test_a_per_call_timeout_overrides_the_clients_for_that_call_only(scripted):
+    from helpers.scripted import OK_BODY, make_client
+
+    server = scripted(("sleep", 1.0, (200, OK_BODY)), ("sleep", 1.0, (200, OK_BODY)))
+    with make_client(server.url) as client:  # 60 s per read by default
+        assert client.timeout == (10.0, 60.0)
+        with pytest.raises(errors.OutcomeUnknownError, match="no answer within 0.3 s"):
+            client.chat("hi", timeout=0.3)
+        assert client.chat("hi").text == "你好"  # the next call has the client's timeout again
+    with pytest.raises(ValueError, match="timeout"):
+        make_client(server.url).chat("hi", timeout=0)

@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from dms_magic import errors
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 
 from helpers.scripted import make_client, sse_body, sse_event
 
@@ -140,7 +140,7 @@ def test_close_from_another_thread_ends_a_blocked_reader_cleanly_every_time():
     outcomes = []
     try:
         with DmsChatClient(server.url, access_key_id="LTAItestkey0001", access_key_secret="test-secret-value",
-                           instance_id=1, max_retries=0, timeout=20) as client:
+                           instance_id=1, settings=ClientSettings(max_retries=0, timeout=20)) as client:
             for _ in range(20):
                 stream = client.stream("hi")
                 got_first = threading.Event()
@@ -182,6 +182,46 @@ def test_a_stream_that_ends_before_its_first_event_is_outcome_unknown(scripted, 
     with make_client(server.url) as client, pytest.raises(errors.OutcomeUnknownError) as info:
         client.stream("hi")
     assert "may have processed" in str(info.value) and len(server.requests) == 1
-    with make_client(server.url, retry_on_timeout=True) as client:  # opted in: asked again
+    with make_client(server.url, retry_unknown_outcome=True) as client:  # opted in: asked again
         assert client.stream("hi").result.text == "ok"
     assert len(server.requests) == 3
+
+
+# -- issue 20 item 4: streamed tool calls without an index stay apart ---------------------------------
+def _tool_event(calls, finish=None):
+    event = sse_event("", finish=finish)
+    event["Data"]["Choices"][0]["Message"]["ToolCalls"] = calls
+    return event
+
+
+def test_tool_calls_without_index_in_separate_events_are_two_calls(scripted):
+    server = scripted(sse_body(
+        _data(_tool_event([{"Id": "c0", "Type": "function", "Function": {"Name": "f", "Arguments": "{}"}}])),
+        _data(_tool_event([{"Id": "c1", "Type": "function", "Function": {"Name": "g", "Arguments": '{"a":'}}])),
+        _data(_tool_event([{"Function": {"Arguments": " 1}"}}], finish="tool_calls"))))
+    with make_client(server.url) as client:
+        calls = client.stream("hi").result.tool_calls
+    assert [(c.id, c.name, c.arguments) for c in calls] == [("c0", "f", {}), ("c1", "g", {"a": 1})]
+
+
+# -- issue 20 item 5: increments that happen to extend each other lose no text --------------------------
+@pytest.mark.parametrize("pieces", [["ab", "abc"], ["哈", "哈哈", "哈哈哈"]], ids=["ab-abc", "ha"])
+def test_increments_that_extend_each_other_lose_no_text_and_say_it_is_ambiguous(scripted, pieces):
+    events = [_data(sse_event(p, finish="stop" if i == len(pieces) - 1 else None)) for i, p in enumerate(pieces)]
+    server = scripted(sse_body(*events))
+    with make_client(server.url) as client:
+        stream = client.stream("hi")
+        printed = "".join(chunk.text for chunk in stream)
+        result = stream.result
+    assert result.text == printed == "".join(pieces)  # every character that came, once each
+    assert result.stream_text == "ambiguous" and "ambiguous" in repr(result)
+
+
+def test_a_stream_declared_text_so_far_is_read_as_text_so_far(scripted):
+    pieces = ["哈", "哈哈", "哈哈哈"]
+    events = [_data(sse_event(p, finish="stop" if i == 2 else None)) for i, p in enumerate(pieces)]
+    server = scripted(sse_body(*events))
+    with make_client(server.url) as client:
+        stream = client.stream("hi", parameters='{"incremental_output": false}')
+        assert [chunk.text for chunk in stream] == ["哈", "哈", "哈"]
+        assert (stream.result.text, stream.result.stream_text) == ("哈哈哈", "text_so_far")

@@ -9,7 +9,7 @@ import pytest
 
 from dms_magic import errors
 from dms_magic.client import credentials
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 
 from helpers.scripted import OK_BODY, ScriptedServer, gateway
 
@@ -33,7 +33,7 @@ def test_no_secret_in_reprs_strs_errors_or_logs(server, caplog):
     caplog.set_level(logging.DEBUG)  # everything: ours, requests', urllib3's
     seen: list[str] = []
     client = DmsChatClient(server.url, access_key_id=KEY_ID, access_key_secret=SECRET, security_token=TOKEN,
-                           instance_id=1, backoff_base=0.001, backoff_cap=0.01)
+                           instance_id=1, settings=ClientSettings(backoff_base=0.001, backoff_cap=0.01))
     source = client.credentials()
     cred = source.get()
     seen += [repr(client), str(client), repr(source), str(source), repr(cred), str(cred), source.masked_key_id,

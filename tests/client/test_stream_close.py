@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from dms_magic import errors
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 
 
 def _event(text: str) -> bytes:
@@ -66,7 +66,7 @@ def endless():
 
 def test_close_mid_stream_drops_the_connection_and_stops_iteration(endless):
     with DmsChatClient(endless.url, access_key_id="LTAItestkey0001", access_key_secret="test-secret-value",
-                       instance_id=1, max_retries=0) as client:
+                       instance_id=1, settings=ClientSettings(max_retries=0)) as client:
         stream = client.stream("hi")
         assert next(stream).text == "a"
         stream.close()

@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 import pytest
 
+from helpers.scripted import with_settings
+from dms_magic.client import ClientSettings
 from helpers.servers import (OriginServer, ProxyServer, drop, free_port, gateway_body, half_close_after_headers, hold,
                       make_cert, ok_body, reply, reply_after_100, reply_chunked, reply_gzip, reply_http10,
                       reply_trickle)
@@ -45,7 +47,7 @@ def make_client(url: str, **overrides):
     kw = dict(access_key_id="LTAIblackbox00000001", access_key_secret=SECRET, instance_id=1, timeout=5,
               max_retries=4, max_retry_time=10, backoff_base=0.05, backoff_cap=0.2)
     kw.update(overrides)
-    return DmsChatClient(url, **kw)
+    return DmsChatClient(url, **with_settings(kw))
 
 
 def everything_about(exc: BaseException, client=None) -> str:
@@ -416,19 +418,19 @@ def test_read_timeout_after_the_request_was_read_is_sent_once_and_outcome_unknow
     assert re.search(r"may have (been )?processed", str(info.value)), str(info.value)
 
 
-def test_read_timeout_with_retry_on_timeout_retries(env):
+def test_read_timeout_with_retry_unknown_outcome_retries(env):
     from dms_magic.errors import OutcomeUnknownError
 
     with OriginServer([hold(4)]) as origin:
-        with make_client(origin.url, timeout=0.5, max_retries=2, retry_on_timeout=True) as c:
+        with make_client(origin.url, timeout=0.5, max_retries=2, retry_unknown_outcome=True) as c:
             with pytest.raises(OutcomeUnknownError):
                 c.chat("hi")
     assert len(origin.arrivals) == 3
 
 
-def test_read_timeout_with_retry_on_timeout_then_success(env):
+def test_read_timeout_with_retry_unknown_outcome_then_success(env):
     with OriginServer([hold(3), reply()]) as origin:
-        with make_client(origin.url, timeout=0.5, retry_on_timeout=True) as c:
+        with make_client(origin.url, timeout=0.5, retry_unknown_outcome=True) as c:
             r = c.chat("hi")
     assert r.text == "hello from origin"
     assert len(origin.arrivals) == 2
@@ -446,7 +448,7 @@ def test_dropped_after_the_request_was_read_is_sent_once(env):
 
 def test_dropped_after_the_request_was_read_retried_when_opted_in(env):
     with OriginServer([drop(), reply()]) as origin:
-        with make_client(origin.url, retry_on_timeout=True) as c:
+        with make_client(origin.url, retry_unknown_outcome=True) as c:
             r = c.chat("hi")
     assert r.text == "hello from origin"
     assert len(origin.arrivals) == 2
@@ -493,7 +495,7 @@ def test_500_502_504_are_not_retried_by_default(env, status, code):
 @pytest.mark.parametrize("status", [500, 502, 504])
 def test_500_502_504_are_retried_when_opted_in(env, status):
     with OriginServer([reply(status, gateway_body("InternalError"), reason="Err"), reply()]) as origin:
-        with make_client(origin.url, retry_on_timeout=True) as c:
+        with make_client(origin.url, retry_unknown_outcome=True) as c:
             r = c.chat("hi")
     assert r.text == "hello from origin"
     assert len(origin.arrivals) == 2
@@ -524,7 +526,7 @@ def test_sixteen_threads_share_one_client_without_mixing_replies():
     with start(seed=7) as sb:
         before = _open_fds()
         client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                               instance_id=1, timeout=60)
+                               instance_id=1, settings=ClientSettings(timeout=60))
         results: dict[str, object] = {}
         errors: list[BaseException] = []
         lock = threading.Lock()
@@ -661,7 +663,7 @@ def test_outcome_unknown_error_carries_the_request_id_from_the_headers(env):
 
 def test_half_close_after_headers_retried_when_opted_in(env):
     with OriginServer([half_close_after_headers(), reply()]) as origin:
-        with make_client(origin.url, retry_on_timeout=True) as c:
+        with make_client(origin.url, retry_unknown_outcome=True) as c:
             r = c.chat("hi")
     assert r.text == "hello from origin"
     assert len(origin.arrivals) == 2

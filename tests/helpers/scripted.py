@@ -7,6 +7,7 @@ request's signature the way a server does.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -15,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from dms_magic.wire import signing
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 
 AK, SK = "LTAItestkey0001", "test-secret-value"
 
@@ -126,9 +127,22 @@ class ScriptedServer:
         self.httpd.server_close()
 
 
+SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(ClientSettings))
+
+
+def with_settings(kw: dict, **defaults) -> dict:
+    """DmsChatClient keywords with any ClientSettings field among ``kw`` (or ``defaults``) gathered
+    into ``settings=`` (tests state a timeout or a retry budget next to the keys, as a user would)."""
+    fields = {**defaults, **{k: kw.pop(k) for k in list(kw) if k in SETTING_NAMES}}
+    if fields:
+        base = kw.pop("settings", None) or ClientSettings()
+        kw["settings"] = dataclasses.replace(base, **fields)
+    return kw
+
+
 def make_client(url, **kw):
-    kw.setdefault("backoff_base", 0.001)
-    kw.setdefault("backoff_cap", 0.01)
+    """Our client signed with AK/SK, instance 1, fast backoff; settings fields may be given flat."""
+    kw = with_settings(kw, backoff_base=0.001, backoff_cap=0.01)
     return DmsChatClient(url, access_key_id=AK, access_key_secret=SK, instance_id=kw.pop("instance_id", 1), **kw)
 
 

@@ -17,6 +17,7 @@ from alibabacloud_dms_enterprise20181101 import models as sdk_models
 from alibabacloud_tea_openapi.models import Config
 from darabonba.runtime import RuntimeOptions
 import dms_magic
+from helpers.scripted import with_settings
 from dms_magic import errors
 
 AK = "LTAIexternaltester0001"
@@ -219,7 +220,7 @@ class ReplyServer:
 
 def our_client(srv: ReplyServer, **kw):
     return dms_magic.DmsChatClient(endpoint=srv.url, access_key_id=AK, access_key_secret=SK,
-                                   instance_id=1, **kw)
+                                   instance_id=1, **with_settings(kw))
 
 
 def sdk_client(srv: ReplyServer):

@@ -24,6 +24,7 @@ import urllib.parse
 
 import pytest
 
+from helpers.scripted import with_settings
 from helpers.blackbox import (
     SandboxProcess, StubServer, chat_query, chunk, gateway_body, gateway_error_problems, host_port,
     http_reply, messages_form, rss_mb, send_raw, sign_headers, signed_request, sse_event, sse_head,
@@ -52,7 +53,7 @@ def make_client(url, **kw):
 
     args = {"access_key_id": AK, "access_key_secret": SK, "instance_id": 1}
     args.update(kw)
-    return DmsChatClient(url, **args)
+    return DmsChatClient(url, **with_settings(args))
 
 
 def _raise_nofile(n=12000):
@@ -630,7 +631,7 @@ BAD_CONSTRUCTOR = [
     ("endpoint with CRLF", {"endpoint": "127.0.0.1:1\r\nX-Injected: yes"}, "endpoint"),
     ("timeout=0", {"timeout": 0}, "timeout"),
     ("backoff_cap < backoff_base", {"backoff_base": 5, "backoff_cap": 1}, "backoff"),
-    ("retry_on_timeout='yes'", {"retry_on_timeout": "yes"}, "retry_on_timeout"),
+    ("retry_unknown_outcome='yes'", {"retry_unknown_outcome": "yes"}, "retry_unknown_outcome"),
 ]
 
 
@@ -643,7 +644,8 @@ def test_bad_constructor_arguments_fail_at_construction_naming_the_argument(name
     with StubServer(_nothing_answers) as srv:
         endpoint = kw.pop("endpoint", srv.url)
         try:
-            client = DmsChatClient(endpoint, access_key_id=AK, access_key_secret=SK, instance_id=1, **kw)
+            client = DmsChatClient(endpoint, access_key_id=AK, access_key_secret=SK, instance_id=1,
+                                   **with_settings(kw))
         except (TypeError, ValueError) as exc:
             assert arg in str(exc), f"{name}: the error does not name {arg!r}: {exc}"
             assert srv.connections == 0
@@ -859,7 +861,7 @@ def test_secrets_never_in_traceback_locals_reprs_or_logs(kind, source, monkeypat
                 monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", STS)
                 from dms_magic.client import DmsChatClient
 
-                client = DmsChatClient(srv.url, instance_id=1, **settings)
+                client = DmsChatClient(srv.url, instance_id=1, **with_settings(settings))
             exc = None
             try:
                 if kind in ("truncated stream", "error event in stream"):

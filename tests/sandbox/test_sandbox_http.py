@@ -330,10 +330,10 @@ def test_received_can_be_cleared():
 def test_sixteen_concurrent_clients_are_all_answered(sandbox):
     from concurrent.futures import ThreadPoolExecutor
 
-    from dms_magic.client import DmsChatClient
+    from dms_magic.client import ClientSettings, DmsChatClient
 
     with DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id, access_key_secret=sandbox.access_key_secret,
-                       instance_id=1, max_retries=0) as client:
+                       instance_id=1, settings=ClientSettings(max_retries=0)) as client:
         prompts = [f"客户{i}的手机号是1391234{i:04d}" for i in range(64)]
         with ThreadPoolExecutor(16) as pool:
             results = list(pool.map(lambda p: client.chat(p, need_desensitization=True,
@@ -347,11 +347,11 @@ def test_sixteen_concurrent_clients_are_all_answered(sandbox):
 
 
 def test_a_stopped_sandbox_answers_nothing_even_on_kept_alive_connections():
-    from dms_magic.client import DmsChatClient
+    from dms_magic.client import ClientSettings, DmsChatClient
 
     sb = start()
     client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                           instance_id=1, max_retries=0)
+                           instance_id=1, settings=ClientSettings(max_retries=0))
     assert client.chat("hi").backend == "sandbox"  # the connection is now pooled and kept alive
     sb.stop()
     from dms_magic.errors import TransportError

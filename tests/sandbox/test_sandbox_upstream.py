@@ -10,7 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from dms_magic.client import DmsChatClient
+from dms_magic.client import ClientSettings, DmsChatClient
 from dms_magic.errors import DmsError
 from dms_magic.sandbox import start
 
@@ -90,7 +90,7 @@ def test_upstream_failures_become_gateway_errors():
         model = FakeModel(status=status)
         with start(upstream=model.url) as sb:
             client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                                   instance_id=1, max_retries=0)
+                                   instance_id=1, settings=ClientSettings(max_retries=0))
             with pytest.raises(DmsError) as info:
                 client.chat("hi")
             assert info.value.code == code
@@ -98,7 +98,7 @@ def test_upstream_failures_become_gateway_errors():
         model.stop()
     with start(upstream="http://127.0.0.1:9/v1") as sb:  # nothing listens on the discard port
         client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                               instance_id=1, max_retries=0)
+                               instance_id=1, settings=ClientSettings(max_retries=0))
         with pytest.raises(DmsError) as info:
             client.chat("hi")
         assert info.value.code == "ServiceUnavailable"
@@ -108,7 +108,7 @@ def test_a_refusing_model_is_reported_inside_data_like_dms_does():
     model = FakeModel(status=400)
     with start(upstream=model.url) as sb:
         post = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                             instance_id=1, max_retries=0)
+                             instance_id=1, settings=ClientSettings(max_retries=0))
         with pytest.raises(DmsError) as info:
             post.chat("hi")
         assert info.value.code == "InvalidParameter" and (info.value.http_status, info.value.model_status) == (200, 400)
@@ -152,7 +152,7 @@ def test_an_oddly_shaped_upstream_answer_is_service_unavailable_not_a_500(answer
     try:
         with start(upstream=model.url) as sb:
             client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                                   instance_id=1, max_retries=0)
+                                   instance_id=1, settings=ClientSettings(max_retries=0))
             for stream in (False, True):
                 with pytest.raises(DmsError) as info:
                     client.stream("hi").result if stream else client.chat("hi")
@@ -168,7 +168,7 @@ def test_numbers_as_strings_in_usage_are_still_read():
     try:
         with start(upstream=model.url) as sb:
             client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                                   instance_id=1, max_retries=0)
+                                   instance_id=1, settings=ClientSettings(max_retries=0))
             result = client.chat("hi")
             assert result.text == "ok" and result.usage_dict["total_tokens"] == 9
     finally:
@@ -185,7 +185,7 @@ def test_an_alternative_without_a_finite_logprob_is_dropped_and_the_reply_is_str
     try:
         with start(upstream=model.url) as sb:
             client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                                   instance_id=1, max_retries=0)
+                                   instance_id=1, settings=ClientSettings(max_retries=0))
             result = client.chat("hi", logprobs=True, top_logprobs=3)
             json.dumps(result.raw, allow_nan=False)  # ValueError for -Infinity / NaN
             [entry] = result.raw["Data"]["Choices"][0]["Logprobs"]["content"]
@@ -207,7 +207,7 @@ def test_a_chosen_token_without_a_finite_logprob_is_treated_like_a_missing_one(l
     try:
         with start(upstream=model.url) as sb:
             client = DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
-                                   instance_id=1, max_retries=0)
+                                   instance_id=1, settings=ClientSettings(max_retries=0))
             result = client.chat("hi", logprobs=True, top_logprobs=1)
             json.dumps(result.raw, allow_nan=False)
             assert result.text == "ok" and result.raw["Data"]["Choices"][0]["Logprobs"] is None

@@ -85,43 +85,24 @@ def test_unreadable_replies_still_give_one_clear_error(status, code):
     assert err.code == code and err.http_status == status and "nginx" in err.message
 
 
-@pytest.mark.parametrize("err, retry", [
-    (errors.from_response(429, {"Code": "Throttling"}), True),
-    (errors.from_response(400, {"Code": "Throttling.User"}), True),
-    (errors.from_response(503, {"Code": "ServiceUnavailable"}), True),
-    (errors.from_response(500, {"Code": "InternalError"}), True),
-    (errors.from_response(504, {"Code": "GatewayTimeout"}), True),
-    (errors.TransportError("x", code="ConnectionError"), True),
-    (errors.TransportError("x", code="RequestTimeout"), True),
-    (errors.from_response(400, {"Code": "SignatureDoesNotMatch"}), False),
-    (errors.from_response(400, {"Code": "InvalidParameter"}), False),
-    (errors.from_response(403, {"Code": "Forbidden.RAM"}), False),
-    (errors.from_response(404, {"Code": "InvalidAccessKeyId.NotFound"}), False),
-    (errors.from_response(400, {"Code": "SignatureNonceUsed"}), False),
-    (ValueError("not ours"), False),
-])
-def test_is_retryable(err, retry):
-    assert errors.is_retryable(err) is retry
-
-
 def test_ipython_shows_one_line_instead_of_a_traceback():
     err = errors.from_response(403, {"Code": "Forbidden.RAM", "Message": "denied", "RequestId": "R"})
     assert err._render_traceback_() == [f"PermissionError_: {err}"]
 
 
-@pytest.mark.parametrize("data_status, code, cls, retry", [
-    ("400", "InvalidParameter", errors.ParameterError, False),
-    ("429", "Throttling", errors.ThrottlingError, True),
-    ("500", "InternalError", errors.ServiceError, True),
-    ("503", "ServiceUnavailable", errors.ServiceError, True),
+@pytest.mark.parametrize("data_status, code, cls", [
+    ("400", "InvalidParameter", errors.ParameterError),
+    ("429", "Throttling", errors.ThrottlingError),
+    ("500", "InternalError", errors.ServiceError),
+    ("503", "ServiceUnavailable", errors.ServiceError),
 ])
-def test_model_error_without_a_code_keeps_its_message_as_the_message(data_status, code, cls, retry):
+def test_model_error_without_a_code_keeps_its_message_as_the_message(data_status, code, cls):
     text = "Range of input length should be [1, 30720]"
     body = {"RequestId": "D-2", "Success": True, "Data": {"StatusCode": data_status, "Message": text}}
     err = errors.from_response(200, body)
     assert type(err) is cls and err.code == code and err.message == text
     assert (err.http_status, err.model_status) == (200, int(data_status)) and err.hint == errors.HINTS[code]
-    assert str(err).startswith(f"{code}: {text}") and errors.is_retryable(err) is retry
+    assert str(err).startswith(f"{code}: {text}")
 
 
 def test_model_error_code_inside_data_wins():
@@ -141,19 +122,6 @@ def test_any_key_case_is_read_in_business_and_model_errors():
     assert (err.code, err.message, err.request_id, err.http_status, err.model_status) == (
         "InvalidParameter", "too long", "D-4", 200, 400)
     assert not errors.is_failure(200, {"success": True, "data": {"statusCode": "200"}})
-
-
-@pytest.mark.parametrize("err, retry", [
-    (errors.DmsError("x", code="Throttling.Api"), True),
-    (errors.DmsError("x", code="InternalError"), True),
-    (errors.DmsError("x", code="SomethingNew", http_status=502), True),
-    (errors.ParameterError("x", code="InvalidParameter", http_status=500), True),  # any 5xx
-    (errors.ServiceError("x"), True),
-    (errors.DmsError("x", code="SomethingNew", http_status=400), False),
-    (errors.AuthError("x", code="SignatureDoesNotMatch"), False),
-])
-def test_errors_built_by_hand_are_retried_by_the_same_rules(err, retry):
-    assert errors.is_retryable(err) is retry
 
 
 # -- the most specific failure wins; the statuses keep their meaning ---------------------------------
@@ -224,3 +192,17 @@ def test_permission_hints_name_the_action_that_was_called():
     assert "dms:ChatWithDesensitizeSSE" in sse.hint and sse.action == "ChatWithDesensitizeSSE"
     assert "dms:ChatWithDesensitizeSSE" in errors.from_response(403, {"Code": "NoPermission"},
                                                                 action="ChatWithDesensitizeSSE").hint
+
+
+def test_retry_after_and_access_denied_detail_are_attributes_as_in_the_sdk():
+    detail = {"PolicyType": "AccountLevelIdentityBasedPolicy", "AuthAction": "dms:ChatWithDesensitize"}
+    err = errors.from_response(403, {"Code": "Forbidden.RAM", "Message": "denied", "AccessDeniedDetail": detail},
+                               headers={"x-acs-retry-after": "2500"})
+    assert err.access_denied_detail == detail and err.retry_after == 2.5  # seconds; the header is ms
+    assert errors.from_response(400, {"Code": "X"}).retry_after is None
+    assert errors.from_response(429, b"busy", headers={"Retry-After": "3"}).retry_after == 3.0
+
+
+def test_no_hint_promises_a_retry():
+    # Whether a failure was retried is the client's retry policy's to say (client/_retry.py).
+    assert not [code for code, hint in errors.HINTS.items() if "retried" in hint or "retry_" in hint]

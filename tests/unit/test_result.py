@@ -114,23 +114,51 @@ def _read(events):
 
 
 @pytest.mark.parametrize("as_string", [False, True], ids=["data-object", "data-string"])
-@pytest.mark.parametrize("contents, deltas, text", [
-    (("Hel", "lo", " wor", "ld", ""), ["Hel", "lo", " wor", "ld", ""], "Hello world"),  # increments
-    (("Hel", "Hello", "Hello wor", "Hello world", "Hello world"), ["Hel", "lo", " wor", "ld", ""],
-     "Hello world"),  # the text so far; the last event repeats the whole answer
-    (("ha", "ha", "ha"), ["ha", "ha", "ha"], "hahaha"),  # repeats that never grow are increments
-    (("a", "ab", "x"), ["a", "b", "x"], "aabx"),  # a chain that breaks is increments after all
+@pytest.mark.parametrize("contents, deltas, text, mode", [
+    (("Hel", "lo", " wor", "ld", ""), ["Hel", "lo", " wor", "ld", ""], "Hello world", "increments"),
+    # every event extends the one before and nothing says which: ambiguous, nothing dropped
+    (("ab", "abc"), ["ab", "abc"], "ababc", "ambiguous"),
+    (("哈", "哈哈", "哈哈哈"), ["哈", "哈哈", "哈哈哈"], "哈哈哈哈哈哈", "ambiguous"),
+    (("ha", "ha", "ha"), ["ha", "ha", "ha"], "hahaha", "increments"),  # repeats that never grow
+    (("a", "ab", "x"), ["a", "ab", "x"], "aabx", "increments"),  # a chain that breaks: every chunk agrees
 ])
-def test_streams_are_read_as_increments_or_text_so_far(contents, deltas, text, as_string):
+def test_streams_are_read_as_increments_or_text_so_far(contents, deltas, text, mode, as_string):
     got, result = _read(_events(*contents, data_as_string=as_string))
-    assert got == deltas and result.text == text
+    assert got == deltas and result.text == text == "".join(got)  # what was printed is the answer
+    assert result.stream_text == mode
     assert result.finish_reason == "stop" and result.created == 1763710100 and result.request_id == "S"
+
+
+@pytest.mark.parametrize("parameters, text, mode", [
+    ('{"incremental_output": false}', "Hello world", "text_so_far"),
+    ('{"incremental_output": true}', "HelHelloHello worHello worldHello world", "increments"),
+    (None, "HelHelloHello worHello worldHello world", "ambiguous"),
+])
+def test_the_requests_own_incremental_output_decides_a_chained_stream(parameters, text, mode):
+    from dms_magic.wire.params import ChatRequest
+    from dms_magic.wire.result import StreamState, declared_stream_text
+
+    request = ChatRequest("hi", parameters=parameters)
+    state = StreamState(declared=declared_stream_text(request))
+    events = _events("Hel", "Hello", "Hello wor", "Hello world", "Hello world")
+    chunks = [StreamChunk.from_event(e, i, state) for i, e in enumerate(events)]
+    result = assemble(chunks, request=request)
+    assert (result.text, result.stream_text) == (text, mode) and "".join(c.text for c in chunks) == text
+
+
+def test_a_declared_text_so_far_stream_that_rewrites_itself_is_increments_after_all():
+    from dms_magic.wire.result import StreamState
+
+    state = StreamState(declared="text_so_far")
+    chunks = [StreamChunk.from_event(e, i, state) for i, e in enumerate(_events("a", "ab", "x"))]
+    assert assemble(chunks, state=state).text == "aabx"
 
 
 def test_without_a_state_chunks_keep_what_they_carried_and_assemble_still_decides():
     chunks = [StreamChunk.from_event(e, i) for i, e in enumerate(_events("Hel", "Hello", "Hello!"))]
     assert [c.text for c in chunks] == ["Hel", "Hello", "Hello!"]
-    assert assemble(chunks).text == "Hello!"
+    result = assemble(chunks)
+    assert (result.text, result.stream_text) == ("HelHelloHello!", "ambiguous")
 
 
 def test_text_so_far_logprobs_are_taken_once():
@@ -141,6 +169,7 @@ def test_text_so_far_logprobs_are_taken_once():
               for c, toks in (("a", "a"), ("ab", "ab"), ("abc", "abc"))]
     _, result = _read(events)
     assert result.text == "abc" and [t["token"] for t in result.token_logprobs] == ["a", "b", "c"]
+    assert result.stream_text == "text_so_far"  # logprobs repeated exactly: decisive
 
 
 @pytest.mark.parametrize("pieces", [['{"ci', 'ty": "', 'x"}'], ['{"ci', '{"city": "', '{"city": "x"}']],

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
+from helpers.scripted import with_settings
 from dms_magic.batch import answer_similarity, chat_many, leak_counts, summarize, token_deltas
 from dms_magic.client import DmsChatClient
 from dms_magic.comparison import similarity as word_similarity
@@ -24,7 +25,7 @@ RESULT_COLUMNS = ["prompt", "text", "finish_reason", "prompt_tokens", "completio
 
 def _client(sandbox, **kwargs) -> DmsChatClient:
     return DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
-                         access_key_secret=sandbox.access_key_secret, instance_id=1, **kwargs)
+                         access_key_secret=sandbox.access_key_secret, instance_id=1, **with_settings(kwargs))
 
 
 def _prompts(n: int) -> list[str]:
