@@ -19,21 +19,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import socket
-import threading
-import time
-import urllib.parse
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from alibabacloud_dms_enterprise20181101 import client as sdk_client_mod
 from alibabacloud_dms_enterprise20181101 import models as sdk_models
-from alibabacloud_tea_openapi.models import Config
 from darabonba.runtime import RuntimeOptions
 
 import dms_magic
-from helpers.scripted import with_settings
 from dms_magic import errors
 
 pytestmark = pytest.mark.blackbox  # written without reading dms_magic/

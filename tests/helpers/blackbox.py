@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import select
 import socket
 import subprocess
@@ -26,6 +27,10 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+AK = "LTAIblackbox000000000012"
+SK = "SK-SENTINEL-blackbox-secret-7f3a9c"
+STS = "STS-SENTINEL-blackbox-token-5e1d2b"
 
 API_VERSION = "2018-11-01"
 ACTION = "ChatWithDesensitize"
@@ -409,3 +414,49 @@ class SandboxProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+
+
+# Shared by the sandbox fault tests and the soak tests.
+def raise_nofile(n=12000):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def sandbox_help_text() -> str:
+    out = subprocess.run([sys.executable, "-m", "dms_magic.sandbox", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    return out.stdout + out.stderr
+
+
+def documented_pool_size(help_text: str) -> int | None:
+    """The worker-pool size `--help` documents (the default of --threads)."""
+    found = help_option(help_text, r"--threads")
+    d = re.search(r"default[:\s]*(\d+)", found[1]) if found else None
+    return int(d.group(1)) if d else None
+
+
+def fetch_received(url: str, ak: str, sk: str, *, signed: bool, timeout: float = 120.0, query=None):
+    """GET /_sandbox/received, unsigned or signed like the API (ACS3 over an empty body)."""
+    host, port = host_port(url)
+    qs = canonical_query(query or {})
+    target = "/_sandbox/received" + ("?" + qs if qs else "")
+    if signed:
+        hosthdr = f"{host}:{port}"
+        headers = sign_headers("GET", "/_sandbox/received", qs, hosthdr, b"", ak, sk)
+        lines = [f"GET {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()]
+    else:
+        lines = [f"GET {target} HTTP/1.1", f"Host: {host}:{port}"]
+    data = ("\r\n".join(lines + ["Connection: close"]) + "\r\n\r\n").encode()
+    return send_raw(host, port, data, timeout=timeout, method="GET")
+
+
+def help_option(help_text: str, pattern: str) -> tuple[str, str] | None:
+    """(flag, description) of the first option in the `options:` section whose flag matches."""
+    section = help_text.split("options:", 1)[-1]
+    blocks = re.split(r"\n(?=  -)", section)
+    for block in blocks:
+        m = re.match(r"\s*(?:-\w, )?(--[\w-]+)", block)
+        if m and re.fullmatch(pattern, m.group(1)):
+            return m.group(1), " ".join(block.split())
+    return None

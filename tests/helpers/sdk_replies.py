@@ -2,9 +2,7 @@
 the SDK's own view of a body: the oracle side of tests/contract/test_sdk_reply_shapes.py, shared with other
 black-box tests."""
 from __future__ import annotations
-import copy
 import json
-import re
 import socket
 import threading
 import time
@@ -15,10 +13,8 @@ import pytest
 from alibabacloud_dms_enterprise20181101 import client as sdk_client_mod
 from alibabacloud_dms_enterprise20181101 import models as sdk_models
 from alibabacloud_tea_openapi.models import Config
-from darabonba.runtime import RuntimeOptions
 import dms_magic
 from helpers.scripted import with_settings
-from dms_magic import errors
 
 AK = "LTAIexternaltester0001"
 SK = "external-tester-secret-0001"

@@ -23,7 +23,7 @@ import struct
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 # ---------------------------------------------------------------- replies
