@@ -80,6 +80,7 @@ class StreamView:
         self.state = states.STREAMING
         self._started = time.monotonic()
         self._last = 0.0
+        self._gap = every  # seconds until the next refresh (grows with the time a render takes)
         self._shown = False
 
     def html(self) -> str:
@@ -90,7 +91,12 @@ class StreamView:
 
     def _data(self) -> dict[str, str]:
         text = self.partial.text if not self.status else f"{self.status}\n{self.partial.text}"
-        return {"text/plain": text, "text/html": self.html()}
+        began = time.monotonic()
+        page = self.html()
+        # A long Markdown answer takes a while to render: wait at least 3x that long before the next
+        # refresh, so rendering never takes more than a quarter of the stream's time.
+        self._gap = max(self.every, 3 * (time.monotonic() - began))
+        return {"text/plain": text, "text/html": page}
 
     def _show(self) -> None:
         from IPython.display import display as ipy_display
@@ -111,7 +117,7 @@ class StreamView:
             return
         if not self._shown:
             self._show()
-        elif now or time.monotonic() - self._last >= self.every:
+        elif now or time.monotonic() - self._last >= self._gap:
             self._refresh()
 
     def set_status(self, text: str | None) -> None:

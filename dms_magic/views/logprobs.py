@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 from dms_magic.views.styles import ANSWER_STYLE, CHIP, INK, MUTED_STYLE, esc, probability_colour
 from dms_magic.wire.values import _canon_token, to_float
 
-_TOKEN = "display:inline;position:relative"
+_TOKEN = "display:inline-block;position:relative"
 _SUMMARY = f"display:inline;list-style:none;cursor:pointer;color:{INK}"
 _POPOVER = ("position:absolute;left:0;top:1.5em;z-index:20;display:block;min-width:9em;max-width:28em;"
             f"background-color:#ffffff;color:{INK};border:1px solid #8c959f;border-radius:4px;"
@@ -52,12 +52,13 @@ def _popover(token: str, prob: float | None, alternatives: Iterable[Mapping[str,
 
 
 def _token(token: str, prob: float | None, alternatives: Any) -> str:
-    """One token: its coloured face (the summary) and its popover. A line break is itself after a
-    small coloured mark (so the token keeps a place to click); an empty token shows as a mark."""
+    """One token: its coloured face (the summary, an inline block) and its popover. A line break
+    follows the token's box (a break-only token shows a small coloured mark, so it keeps a place to
+    click); an empty token shows as a mark."""
     colour = probability_colour(prob) if prob is not None else "#eaeef2"
     style = f"{_SUMMARY};background-color:{colour}"
-    if "\n" in token and not token.strip():
-        face, after = "↵", esc(token)
+    if "\n" in token:  # the break goes after the token's box, so the strip keeps the answer's lines
+        face, after = esc(token.replace("\n", "")) if token.strip() else "↵", "\n" * token.count("\n")
     else:
         face, after = (esc(token) if token else "∅"), ""
     return (f'<details class="dms-token" style="{_TOKEN}"><summary style="{style}">{face}</summary>'

@@ -60,17 +60,24 @@ def _code_block(code: str, info: str) -> str:
             f'{body if body is not None else esc(code)}</code></pre>')
 
 
+@functools.lru_cache(maxsize=512)  # a streamed answer re-renders its earlier blocks on every update
 def _pygments(code: str, language: str) -> str | None:
     """Highlighted HTML with inline colours, or None for a language Pygments does not know."""
     from pygments import highlight
+
+    lexer = _lexer(language)
+    return None if lexer is None else highlight(code, lexer, _formatter()).rstrip("\n")
+
+
+@functools.lru_cache(maxsize=64)
+def _lexer(language: str):
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
     try:
-        lexer = get_lexer_by_name(language)
+        return get_lexer_by_name(language)
     except ClassNotFound:
         return None
-    return highlight(code, lexer, _formatter()).rstrip("\n")
 
 
 @functools.lru_cache(maxsize=1)

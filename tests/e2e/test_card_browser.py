@@ -27,7 +27,7 @@ HOSTILE = ('Here: <script>window.__dms_pwned = 1</script> and <img src=x onerror
 LONG = "a-very-long-search-phrase-without-any-spaces-" * 12
 
 SETUP = f'''%load_ext dms_magic
-import json, os, threading
+import json, logging, os, threading
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 import dms_magic.sandbox, dms_magic.session
@@ -43,6 +43,7 @@ def model(environ, start_response):  # an OpenAI-compatible stand-in: a fixed an
              "usage": {{"prompt_tokens": 27, "completion_tokens": 113, "total_tokens": 140}}}}
     return Response(json.dumps(reply), content_type="application/json")(environ, start_response)
 
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log under the cell
 server = make_server("127.0.0.1", 0, model, threaded=True)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 gateway = dms_magic.sandbox.start(upstream=f"http://127.0.0.1:{{server.server_port}}/v1")
@@ -139,7 +140,7 @@ def test_the_card_renders_markdown_shows_html_as_text_and_fits_at_900px(lab, pag
     lab.write_notebook("card.ipynb", CELLS)
     lab.open(page, "card.ipynb", theme)
     lab.run_all(page)
-    _cards(page).nth(4).wait_for(state="visible")
+    _cards(page).nth(3).wait_for(state="visible")
     _check_markdown_and_hostile(page)
     _open_a_token_popover(page, f"{SHOTS}/card-popover-trusted-{theme}.png")
     found = measure(page)
@@ -158,7 +159,7 @@ def test_untrusted_the_card_reads_the_same_and_no_html_runs(lab, page, measure):
                    env=lab.env, cwd=str(lab.notebooks), check=True, capture_output=True)
     for theme in ("dark", "light"):
         lab.open(page, "card-untrusted.ipynb", theme)
-        _cards(page).nth(4).wait_for(state="visible")
+        _cards(page).nth(3).wait_for(state="visible")
         _check_markdown_and_hostile(page)
         _open_a_token_popover(page, f"{SHOTS}/card-popover-untrusted-{theme}.png")
         found = measure(page)
