@@ -117,10 +117,14 @@ def _header(result: Any, state: str) -> str:
 
 def _answer_html(result: Any, state: str, show_logprobs: bool) -> str:
     from dms_magic.views.markdown import markdown_html
+    from dms_magic.views.prediction import masked_values
 
     text = getattr(result, "text", "") or ""
     if text:
-        answer = f'<div class="dms-answer dms-markdown" style="margin:6px 0;line-height:1.45">{markdown_html(text)}</div>'
+        literal = (masked_values(_messages_of(result), _request_value(result, "desensitization_rule"))
+                   if _masked_of(result) else ())
+        answer = (f'<div class="dms-answer dms-markdown" style="margin:6px 0;line-height:1.45">'
+                  f'{markdown_html(text, literal=literal)}</div>')
     elif state == st.STREAMING:
         answer = f'<div class="dms-answer" style="{MUTED_STYLE};margin:6px 0">…</div>'
     else:

@@ -12,6 +12,8 @@ left-aligned and scrolling inside their own box, code on a light chip with dark 
 from __future__ import annotations
 
 import functools
+import re
+from typing import Iterable
 from dms_magic.views.styles import CODE_BOX, INLINE_CODE, SCROLL_BOX, THEME_BORDER, esc
 
 _CODE_STYLE = "xcode"
@@ -108,9 +110,23 @@ def _style_tokens(tokens: list) -> None:
             _style_tokens(token.children)
 
 
-def markdown_html(text: str) -> str:
-    """``text`` (an answer, possibly half-streamed) as HTML; raw HTML in it is shown as text."""
+_MASK_STARS = re.compile(r"(?<=\d)\*+(?=\d)")  # 138****5678, 1101**********4514: masking, not emphasis
+_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+
+
+def _literal(text: str, values: Iterable[str]) -> str:
+    """``text`` with masked values kept as they are: their ``*`` must not become emphasis (two
+    masked names "张*" … "李*" would otherwise make bold of what lies between them)."""
+    for value in sorted({v for v in values if v and any(c in v for c in "*_~`")}, key=len, reverse=True):
+        text = text.replace(value, _PUNCT.sub(r"\\\1", value))
+    return _MASK_STARS.sub(lambda m: "\\*" * len(m.group(0)), text)
+
+
+def markdown_html(text: str, *, literal: Iterable[str] = ()) -> str:
+    """``text`` (an answer, possibly half-streamed) as HTML; raw HTML in it is shown as text.
+    ``literal``: values to show exactly as they are (masked values, e.g. ``张*``); runs of ``*``
+    between digits (masked numbers) are always literal."""
     md = _parser()
-    tokens = md.parse(text or "")
+    tokens = md.parse(_literal(text or "", literal))
     _style_tokens(tokens)
     return md.renderer.render(tokens, md.options, {})

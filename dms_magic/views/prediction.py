@@ -126,3 +126,15 @@ def preview_html(result: Any, *, warn: bool = True) -> str:
 def preview_text(result: Any) -> str:
     return mask_preview_text(result, suggestion=_suggest_if_zero(result.counts(), result.original, result.rule),
                              looked=True)
+
+
+def masked_values(messages: Any, rule: str | None) -> tuple[str, ...]:
+    """The replacement values the local prediction puts into these messages (e.g. ``张*``): the card
+    shows them in the answer exactly as they are, not as Markdown."""
+    texts = contents(messages)
+    if not rule or not texts:
+        return ()
+    try:
+        return tuple({span.masked for result in _masked(texts, rule).results for span in result.entities})
+    except ValueError:
+        return ()

@@ -144,3 +144,15 @@ def test_the_tool_call_table_wraps_inside_the_card_and_shortens_long_arguments()
     assert long_value not in page and f"{len(call.arguments_raw):,} characters; the whole text is on .tool_calls" in page
     for cell in re.findall(r"<t[dh] [^>]*>", page):
         assert "overflow-wrap:anywhere" in cell and "text-align:left" in cell
+
+
+def test_masked_values_in_an_answer_stay_as_they_are_not_emphasis():
+    from dms_magic.wire.params import ChatRequest
+
+    request = ChatRequest([{"role": "user", "content": "我叫张伟，同事李娜，手机号13812345678。"}],
+                          need_desensitization=True, desensitization_rule="UserInfo")
+    answer = "好的，张*先生，李*女士，电话138****5678。这是**重点**。"
+    page = card.chat_result_html(ChatResult(text=answer, backend="sandbox", request=request))
+    shown = _text(re.search(r'<div class="dms-answer dms-markdown".*?</div>', page, re.S).group(0))
+    assert "张*先生，李*女士，电话138****5678" in shown  # not "张<em>先生，李</em>女士"
+    assert "<strong>重点</strong>" in page  # real Markdown still works
