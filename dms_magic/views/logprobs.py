@@ -4,8 +4,10 @@ small styled popover with the alternatives the model weighed.
 The popover is a ``<details>`` element styled inline: a click, a tap or Enter on a focused token
 opens it, another closes it. That needs no script and no stylesheet, so it works the same in a
 trusted notebook, an untrusted one (JupyterLab's sanitiser keeps ``details``/``summary`` and inline
-styles, and drops ``<style>``, which a hover rule would need) and an exported HTML file. No
-``title`` attribute: the browser's native tooltip would cover the popover.
+styles) and an exported HTML file. On top, one small ``<style>`` rule opens it on hover and on
+keyboard focus (``::details-content``, Chromium 131+); the sanitiser drops ``<style>`` from untrusted
+outputs, which then open on click/Enter as above. No ``title`` attribute: the browser's native
+tooltip would cover the popover.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ _POPOVER = ("position:absolute;left:0;top:1.5em;z-index:20;display:block;min-wid
             "box-shadow:0 2px 8px rgba(0,0,0,0.3);padding:4px 6px;font-size:11px;line-height:1.5;"
             "white-space:pre;font-family:monospace;text-align:left")
 _ROW = "display:block"
+# Hover and focus open a token's popover where stylesheets are allowed (trusted outputs).
+HOVER_RULE = ("<style>details.dms-token:hover::details-content,details.dms-token:focus-within::details-content"
+              "{content-visibility:visible}</style>")
 
 
 def _prob(logprob: Any) -> float | None:
@@ -91,7 +96,7 @@ def token_strip_html(tokens: Iterable[Mapping[str, Any]], *, limit: int = 2000, 
     legend = (f'<div style="{MUTED_STYLE}">token probability: '
               f'<span style="background-color:{probability_colour(0)};{chip}">low</span> '
               f'<span style="background-color:{probability_colour(0.5)};{chip}">0.5</span> '
-              f'<span style="background-color:{probability_colour(1)};{chip}">high</span> — click a token '
-              f'(or Tab to it and press Enter) for the alternatives</div>')
-    return (f'<div class="dms-token-strip" style="{ANSWER_STYLE};line-height:1.9">'
+              f'<span style="background-color:{probability_colour(1)};{chip}">high</span> — point at or click '
+              f'a token (or Tab to it) for the alternatives</div>')
+    return (f'{HOVER_RULE}<div class="dms-token-strip" style="{ANSWER_STYLE};line-height:1.9">'
             f'{"".join(items)}{tail}</div>' + legend)

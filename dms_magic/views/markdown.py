@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from typing import Iterable
-from dms_magic.views.styles import CODE_BOX, INLINE_CODE, SCROLL_BOX, THEME_BORDER, esc
+from dms_magic.views.styles import CHIP_BG, CODE_BOX, INK, INLINE_CODE, SCROLL_BOX, THEME_BORDER, esc
 
 _CODE_STYLE = "xcode"
 _HEADING = {"h1": "1.25em", "h2": "1.15em", "h3": "1.05em", "h4": "1em", "h5": "1em", "h6": "1em"}
@@ -58,7 +58,9 @@ def _code_block(code: str, info: str) -> str:
     body = _pygments(code, language) if language else None
     label = (f'<span style="display:block;font-size:10px;color:#57606a;margin-bottom:2px">{esc(language)}</span>'
              if language else "")
-    return (f'<pre class="dms-md-code" style="{CODE_BOX}">{label}<code style="font-family:monospace">'
+    # the inner <code> sets its colours too: JupyterLab paints every `code` with the theme's background
+    return (f'<pre class="dms-md-code" style="{CODE_BOX}">{label}<code style="background-color:{CHIP_BG};'
+            f'color:{INK};padding:0;font-family:monospace">'
             f'{body if body is not None else esc(code)}</code></pre>')
 
 

@@ -1,7 +1,8 @@
 """The result card in JupyterLab (Chromium), Light and Dark, trusted and untrusted: a Markdown
 answer is rendered (heading, bold, list, table, highlighted code); a model's ``<script>`` and
 ``<img onerror>`` are shown as text and never run; a tool-call table with long arguments stays
-inside its card at 900 px; the token alternatives open in a styled popover; every text is readable.
+inside its card at 900 px; the token alternatives open in a styled popover (click everywhere, hover
+where stylesheets survive); every text is readable.
 
 The answers come from a real request path: the notebook starts the sandbox with an *upstream*
 (its optional OpenAI-compatible model backend), here a small stand-in server in the kernel that
@@ -61,7 +62,7 @@ CELLS = [SETUP,
          "%%dmschat\nHOSTILE please",
          f'%%dmschat --endpoint sandbox --tools $tools --run-tools\nlookup query="{LONG}"',
          "%%dmschat --endpoint sandbox --mask --rule UserInfo --logprobs --top-logprobs 3\n"
-         "我叫张伟，手机号13812345678，请写一封投诉信。"]
+         "My name is Zhang Wei, my phone is 13812345678. Please write a complaint letter."]  # (no CJK font here)
 SHOTS = "/work/shots"
 
 
@@ -109,12 +110,19 @@ def _check_no_overflow(page) -> dict:
     return {"views": len(found)}
 
 
-def _open_a_token_popover(page, path: str) -> None:
+def _open_a_token_popover(page, path: str, *, hover: bool) -> None:
+    """Click a token: its popover opens (trusted or not). ``hover``: pointing at a token opens it
+    too (trusted: the strip's one <style> rule; untrusted outputs lose it and open on click)."""
     strip_card = _cards(page).filter(has=page.locator(".dms-token-strip")).first
     strip_card.locator("details.dms-logprobs > summary").click()
     token = strip_card.locator("details.dms-token").nth(2)
-    token.locator("summary").click()
     popover = token.locator(".dms-token-popover")
+    if hover:
+        token.locator("summary").hover()
+        popover.wait_for(state="visible")
+        page.mouse.move(1, 1)
+        popover.wait_for(state="hidden")
+    token.locator("summary").click()
     popover.wait_for(state="visible")
     box = popover.bounding_box()
     assert box and box["width"] > 40 and box["height"] > 20, box
@@ -142,7 +150,7 @@ def test_the_card_renders_markdown_shows_html_as_text_and_fits_at_900px(lab, pag
     lab.run_all(page)
     _cards(page).nth(3).wait_for(state="visible")
     _check_markdown_and_hostile(page)
-    _open_a_token_popover(page, f"{SHOTS}/card-popover-trusted-{theme}.png")
+    _open_a_token_popover(page, f"{SHOTS}/card-popover-trusted-{theme}.png", hover=True)
     found = measure(page)
     low = [t for t in found["texts"] if t["ratio"] < 4.5]
     assert found["texts"] and not low, low[:8]
@@ -161,7 +169,7 @@ def test_untrusted_the_card_reads_the_same_and_no_html_runs(lab, page, measure):
         lab.open(page, "card-untrusted.ipynb", theme)
         _cards(page).nth(3).wait_for(state="visible")
         _check_markdown_and_hostile(page)
-        _open_a_token_popover(page, f"{SHOTS}/card-popover-untrusted-{theme}.png")
+        _open_a_token_popover(page, f"{SHOTS}/card-popover-untrusted-{theme}.png", hover=False)
         found = measure(page)
         low = [t for t in found["texts"] if t["ratio"] < 4.5]
         assert found["texts"] and not low, (theme, low[:8])
