@@ -43,7 +43,9 @@ def summary_text(counts: Mapping[str, int], rule: str, suggestion: tuple[str, in
 def summary_line(counts: Mapping[str, int], rule: str, suggestion: tuple[str, int] | None = None,
                  warn: bool = True, *, looked: bool = False) -> str:
     line = esc(summary_text(counts, rule, suggestion, looked=looked))
-    if sum(counts.values()) or not warn:
+    # Zero is a warning only when another rule would have masked something: a prompt with nothing
+    # sensitive in it is fine, not orange (issue 24, item 13).
+    if sum(counts.values()) or not warn or (looked and not suggestion):
         return f'<span style="{MUTED_STYLE}">{line}</span>'
     return f'<span class="dms-masking-warning" style="{WARN_STYLE}">⚠ {line}</span>'
 

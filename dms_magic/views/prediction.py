@@ -58,12 +58,13 @@ def _suggestion(texts: tuple[str, ...], exclude: str | None) -> tuple[str, int] 
 
 
 def nothing_masked(messages: Any, rule: str | None) -> bool:
-    """Whether masking with ``rule`` finds nothing to mask in these messages (local prediction);
-    False when there is no text, or the rule is unknown (that has its own message)."""
+    """Whether masking with ``rule`` masks nothing in these messages while another rule would
+    (local prediction): the masking badge's warning. False when there is no text, nothing
+    sensitive at all, or the rule is unknown (that has its own message)."""
     if not rule or not contents(messages):
         return False
     try:
-        return not sum(masked_counts(messages, rule).values())
+        return not sum(masked_counts(messages, rule).values()) and suggestion(messages, rule) is not None
     except ValueError:
         return False
 

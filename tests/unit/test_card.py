@@ -156,3 +156,15 @@ def test_masked_values_in_an_answer_stay_as_they_are_not_emphasis():
     shown = _text(re.search(r'<div class="dms-answer dms-markdown".*?</div>', page, re.S).group(0))
     assert "张*先生，李*女士，电话138****5678" in shown  # not "张<em>先生，李</em>女士"
     assert "<strong>重点</strong>" in page  # real Markdown still works
+
+
+def test_a_prompt_with_nothing_sensitive_is_not_a_warning_but_a_wrong_rule_is():
+    from dms_magic.views import prediction
+
+    plain = [{"role": "user", "content": "Summarise the quarterly revenue table, please."}]
+    assert not prediction.nothing_masked(plain, "UserInfo")
+    line = prediction.masking_summary_html(plain, "UserInfo")
+    assert "dms-masking-warning" not in line and "no rule finds a sensitive value" in line
+    sensitive = [{"role": "user", "content": "我叫张伟，手机号13812345678"}]
+    assert prediction.nothing_masked(sensitive, "Finance")
+    assert "dms-masking-warning" in prediction.masking_summary_html(sensitive, "Finance")
