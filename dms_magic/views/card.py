@@ -148,7 +148,8 @@ def chat_result_html(result: Any, *, streaming: bool = False, state: str | None 
     ``status``: the status line while in progress; ``note``: the one line under a stopped,
     interrupted or failed card (default: what is kept)."""
     state = st.state_of(result, st.STREAMING if streaming and not state else state)
-    parts = [f'<div class="dms-chat-result {VIEW_CLASS}" data-state="{state}" style="{CARD_STYLE}">',
+    # the state as a class too: untrusted outputs lose data-* attributes, never classes
+    parts = [f'<div class="dms-chat-result {VIEW_CLASS} dms-card-{state}" data-state="{state}" style="{CARD_STYLE}">',
              _header(result, state)]
     if state == st.STREAMING:
         parts.append(st.status_html(status))

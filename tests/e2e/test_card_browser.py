@@ -7,7 +7,8 @@ where stylesheets survive); every text is readable.
 The answers come from a real request path: the notebook starts the sandbox with an *upstream*
 (its optional OpenAI-compatible model backend), here a small stand-in server in the kernel that
 answers with a fixed Markdown or hostile text, so the text travels sandbox -> client -> card as a
-model's would. The tool loop uses the in-process sandbox's own generator. Screenshots go to
+model's would. The tool loop uses the in-process sandbox's own generator; the last cell drives the
+live card (StreamView) over a real stream and stops it, as the turn does on Ctrl-C. Screenshots go to
 $DMS_MAGIC_E2E_SCREENSHOTS (default /tmp/dms_magic-screenshots).
 """
 from __future__ import annotations
@@ -62,7 +63,17 @@ CELLS = [SETUP,
          "%%dmschat\nHOSTILE please",
          f'%%dmschat --endpoint sandbox --tools $tools --run-tools\nlookup query="{LONG}"',
          "%%dmschat --endpoint sandbox --mask --rule UserInfo --logprobs --top-logprobs 3\n"
-         "My name is Zhang Wei, my phone is 13812345678. Please write a complaint letter."]  # (no CJK font here)
+         "My name is Zhang Wei, my phone is 13812345678. Please write a complaint letter.",  # (no CJK font here)
+         # the live card as the notebook's turn drives it, stopped after a few events (as Ctrl-C would)
+         "from dms_magic.notebook.display import StreamView\n"
+         "with dms_magic.session.default_client('sandbox').stream('Please write a long letter.') as s:\n"
+         "    view = StreamView(backend='sandbox', model='qwen-plus', masked=False, request=s.request)\n"
+         "    view.set_status('connecting to sandbox…')\n"
+         "    for i, chunk in enumerate(s):\n"
+         "        view.add(chunk)\n"
+         "        if i == 12:\n"
+         "            break\n"
+         "    stopped = view.stop('stopped')"]
 SHOTS = "/work/shots"
 
 
@@ -82,6 +93,10 @@ def _check_markdown_and_hostile(page) -> None:
     assert len(colours) >= 2, colours  # highlighted, not one colour
     shown = markdown.inner_text()
     assert "##" not in shown and "**" not in shown and "|---" not in shown
+
+    stopped = _cards(page).nth(4)
+    assert "dms-card-stopped" in stopped.get_attribute("class") and "■ stopped" in stopped.inner_text()
+    assert "streaming…" not in stopped.inner_text() and "characters received are kept" in stopped.inner_text()
 
     hostile = _cards(page).nth(1).locator(".dms-markdown")
     text = hostile.inner_text()
@@ -135,7 +150,7 @@ def _shoot(page, theme: str, trust: str) -> list[str]:
 
     os.makedirs(SHOTS, exist_ok=True)
     names = []
-    for i, kind in enumerate(("markdown", "hostile", "tools", "masked")):
+    for i, kind in enumerate(("markdown", "hostile", "tools", "masked", "stopped")):
         card = page.locator(".jp-OutputArea-output").filter(has=page.locator(".dms-magic-view")).nth(i)
         name = f"{SHOTS}/card-{kind}-{trust}-{theme}.png"
         card.screenshot(path=name)
@@ -148,7 +163,7 @@ def test_the_card_renders_markdown_shows_html_as_text_and_fits_at_900px(lab, pag
     lab.write_notebook("card.ipynb", CELLS)
     lab.open(page, "card.ipynb", theme)
     lab.run_all(page)
-    _cards(page).nth(3).wait_for(state="visible")
+    _cards(page).nth(4).wait_for(state="visible")
     _check_markdown_and_hostile(page)
     _open_a_token_popover(page, f"{SHOTS}/card-popover-trusted-{theme}.png", hover=True)
     found = measure(page)
@@ -167,7 +182,7 @@ def test_untrusted_the_card_reads_the_same_and_no_html_runs(lab, page, measure):
                    env=lab.env, cwd=str(lab.notebooks), check=True, capture_output=True)
     for theme in ("dark", "light"):
         lab.open(page, "card-untrusted.ipynb", theme)
-        _cards(page).nth(3).wait_for(state="visible")
+        _cards(page).nth(4).wait_for(state="visible")
         _check_markdown_and_hostile(page)
         _open_a_token_popover(page, f"{SHOTS}/card-popover-untrusted-{theme}.png", hover=False)
         found = measure(page)
