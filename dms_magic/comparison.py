@@ -20,8 +20,10 @@ from typing import Any, Iterable, Mapping
 from dms_magic import session
 from dms_magic.masking import DEFAULT_RULE  # the rule when none is given or configured
 from dms_magic.wire.params import BY_NAME
-from dms_magic.views.render import (ANSWER_STYLE, ERROR_STYLE, MUTED_STYLE, OK_STYLE, SIDE_CELL_STYLE, VIEW_CLASS,
-                              backend_badge, badge, diff_sides, diff_units, esc, latency_text, masking_badge)
+from dms_magic.views.card import latency_text
+from dms_magic.views.diff import diff_sides, diff_units
+from dms_magic.views.styles import (ANSWER_STYLE, ERROR_STYLE, MUTED_STYLE, OK_STYLE, SIDE_CELL_STYLE, VIEW_CLASS,
+                                    backend_badge, badge, esc, masking_badge)
 
 UNMASKED, MASKED = "unmasked", "masked"
 VARIANTS = (UNMASKED, MASKED)  # the order of rows in every frame

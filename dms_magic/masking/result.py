@@ -70,9 +70,9 @@ class MaskResult:
         return f"MaskResult(rule={self.rule!r}, masked {counts}: {preview!r})"
 
     def _repr_html_(self) -> str:
-        from dms_magic.masking.preview import render_html
+        from dms_magic.views.mask_view import mask_preview_html  # the one mask view (theme-safe)
 
-        return render_html(self)
+        return mask_preview_html(self)
 
 
 class MaskedMessages(list):

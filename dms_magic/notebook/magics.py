@@ -215,7 +215,7 @@ class DmsChatMagics(Magics, Configurable):
         as client.stream sends it)."""
         from dms_magic import session
         from dms_magic.masking import DEFAULT_RULE, mask
-        from dms_magic.views import render
+        from dms_magic.views.prediction import preview_text
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
         from dms_magic.wire.params import SSE_ACTION, ACTION, ChatRequest
 
@@ -239,12 +239,12 @@ class DmsChatMagics(Magics, Configurable):
                 + "\n".join(f"{k}={v}" for k, v in {**query, **form}.items())
                 + f"\nAuthorization: ACS3-HMAC-SHA256, signed by {signer}; signature computed when sent, never shown"
                 + f"\n~{tokens} prompt tokens (local estimate)"
-                + "".join(f"\n{render.mask_preview_text(p)}" for p in previews))
+                + "".join(f"\n{preview_text(p)}" for p in previews))
         html = dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
                             prompt_tokens=tokens, signer=signer, masked=bool(params.get("need_desensitization")))
         if extras is not None and extras.images:  # thumbnails, and that images go as they are
             more_html, more_text = extras.sections(messages=messages, params=params, dry_run=True)
-            html, text = html + more_html, text + "\n" + more_text
+            html, text = more_html + html, more_text + "\n" + text  # before the card, as on a send
         show_html(html, text)
 
     # -- option parsing -------------------------------------------------------------------------
@@ -323,7 +323,7 @@ class DmsChatMagics(Magics, Configurable):
             values.update({k: v for k, v in session.configured().items()
                            if k not in self._SESSION_KEYS.values()})
             text = "\n".join(f"{k} = {v!r}" for k, v in values.items())
-            from dms_magic.views.render import esc
+            from dms_magic.views.styles import esc
 
             show_html(f"<pre>{esc(text)}</pre>", text)
             return None

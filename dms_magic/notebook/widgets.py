@@ -21,7 +21,7 @@ from typing import Any, Callable
 import ipywidgets as W
 
 from dms_magic.wire.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
-from dms_magic.views.render import ERROR_STYLE, MUTED_STYLE, esc
+from dms_magic.views.styles import ERROR_STYLE, MUTED_STYLE, esc
 
 from dms_magic.notebook import images_tools  # noqa: E402  (the image upload control, the card's image section)
 from dms_magic.notebook.vocabulary import KNOWN_MODELS  # noqa: E402  (the model suggestions, one list)
@@ -659,7 +659,7 @@ class DmsChatForm:
     def stream(self) -> Any:
         """Stream the answer into the output area as it arrives; return the final ChatResult."""
         from dms_magic.notebook.display import StreamView
-        from dms_magic.views.render import chat_result_html
+        from dms_magic.views.card import chat_result_html
 
         client, messages, params = self._prepare(stream=True)
         self._show_status("streaming ...")
@@ -706,8 +706,9 @@ class DmsChatForm:
         data, metadata = bundle(result, **_magic_display_options())  # the magic's card, byte for byte
         sent = images_tools.sent_images(messages)
         if sent:  # the magic's image section above it: thumbnails, and that images go as they are
-            data = {**data, "text/html": images_tools.extras_html(images=sent) + data["text/html"],
-                    "text/plain": images_tools.extras_text(images=sent) + "\n" + data["text/plain"]}
+            shown = dict(images=sent, image_names=self.images.names(), masked=bool(getattr(result, "masked", False)))
+            data = {**data, "text/html": images_tools.extras_html(**shown) + data["text/html"],
+                    "text/plain": images_tools.extras_text(**shown) + "\n" + data["text/plain"]}
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         turns = sum(1 for m in self.history if m.get("role") == "assistant")
         history = (f" · conversation {esc(self.session_name)!s}: {turns} turn{'s' if turns != 1 else ''}"
@@ -715,7 +716,7 @@ class DmsChatForm:
         backend = getattr(result, "backend", None) or "?"
         masking = ""
         if getattr(result, "masked", False):  # how many values the local prediction masked (zero: a warning)
-            from dms_magic.views.render import masking_summary_html
+            from dms_magic.views.prediction import masking_summary_html
 
             masking = masking_summary_html(messages, getattr(result.request, "desensitization_rule", None))
         self._show_status(f"answered by {esc(backend)} in "

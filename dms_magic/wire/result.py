@@ -19,6 +19,7 @@ Everything is optional here: a field that is missing reads as None (or empty), a
 string, and the Logprobs pass-through is DashScope's shape in whatever key case arrives
 (``top_logprobs``, ``TopLogprobs``, ``topLogprobs`` all work). Nothing here imports pandas; the
 DataFrame views (``.usage``, ``.logprobs``, ``.alternatives``) are built by frames.py on first access.
+A result may be partial (``.partial``, ``.stop_reason``): a stream stopped by the user or broken off.
 """
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ class ChatResult:
                  finish_reason: str | None = None, model: str | None = None, created: int | None = None,
                  request_id: str | None = None, latency: float | None = None, backend: str | None = None,
                  raw: Any = None, request: Any = None, usage: Mapping[str, Any] | None = None,
-                 logprobs: Any = None, tool_calls: list[ToolCall] | None = None, stream_text: str | None = None):
+                 logprobs: Any = None, tool_calls: list[ToolCall] | None = None, stream_text: str | None = None,
+                 partial: bool = False, stop_reason: str | None = None):
         self.text = text or ""
         # A stream's reading of its events: "increments", "text_so_far", or "ambiguous" (every event
         # extended the one before and nothing decisive said which: .text joins them, losing nothing;
@@ -79,6 +81,11 @@ class ChatResult:
         self.request = request
         self.usage_dict: dict[str, Any] = normalize_usage(usage)
         self.tool_calls: list[ToolCall] = list(tool_calls or [])
+        # A turn that did not end normally keeps what arrived: ``partial`` is True and
+        # ``stop_reason`` says why: "stopped" (the user pressed Ctrl-C), "interrupted" (the
+        # stream broke off) or "failed"; None for a complete answer.
+        self.partial = bool(partial)
+        self.stop_reason = stop_reason
         self._logprobs_raw = logprobs
         self._token_logprobs: list | None = None
         self._frames: dict[str, Any] = {}
@@ -163,17 +170,18 @@ class ChatResult:
         shown = self.text if len(self.text) <= 60 else self.text[:57] + "..."
         calls = f", tool_calls={[c.name for c in self.tool_calls]!r}" if self.tool_calls else ""
         mode = ", stream_text='ambiguous'" if self.stream_text == "ambiguous" else ""
+        partial = f", partial=True, stop_reason={self.stop_reason!r}" if self.partial else ""
         return (f"ChatResult(backend={self.backend!r}, model={self.model!r}, finish_reason={self.finish_reason!r}, "
-                f"text={shown!r}{calls}{mode}, request_id={self.request_id!r})")
+                f"text={shown!r}{calls}{mode}, request_id={self.request_id!r}{partial})")
 
     def _repr_html_(self) -> str:
-        from dms_magic.views.render import chat_result_html  # imported here: render imports this module
+        from dms_magic.views.card import chat_result_html  # imported here: views sit above this layer
 
         return chat_result_html(self)
 
     def _repr_pretty_(self, printer, cycle) -> None:
         # IPython's text/plain: the readable multi-line view (header, answer, usage, ids).
-        from dms_magic.views.render import chat_result_text
+        from dms_magic.views.card import chat_result_text
 
         printer.text(chat_result_text(self))
 

@@ -76,6 +76,7 @@ def _drive(page, lab, shot) -> None:
     assert "complaint letter" in answer and PHONE[:3] + "****" + PHONE[-4:] in answer, answer
     assert PHONE not in answer, answer
     assert "masking on (UserInfo)" in card.inner_text()
+    card.locator("details.dms-usage-line > summary").click()  # "9 → 42 tokens": the table is folded under it
     usage = card.locator("table").last
     headers = usage.locator("th").all_inner_texts()
     assert "prompt_tokens" in headers and "completion_tokens" in headers, headers
@@ -99,6 +100,7 @@ def _drive(page, lab, shot) -> None:
         }""", arg=first_request)
     streamed = form.locator(".dms-form-output .dms-chat-result")
     assert PHONE[:3] + "****" in streamed.locator(".dms-answer").inner_text()
+    streamed.locator("details.dms-usage-line > summary").click()
     assert "prompt_tokens" in streamed.locator("table").last.locator("th").all_inner_texts()
 
     # "Copy as cell" button: JupyterLab gives a click no way to add a cell, so the text is shown,

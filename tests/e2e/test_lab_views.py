@@ -3,8 +3,8 @@
 A user reads every text: each visible text node of our outputs has WCAG contrast >= 4.5:1 against
 the background it is painted on; prose in tables is left-aligned (JupyterLab right-aligns table
 cells unless told otherwise). The README's flow opens an nbconvert-executed notebook, which
-JupyterLab does not trust and sanitizes: the token strip keeps its colours there and the answer is
-shown once. Screenshots of every page land in $DMS_MAGIC_E2E_SCREENSHOTS (default
+JupyterLab does not trust and sanitizes: the token strip (folded under the answer) keeps its colours
+there and the answer is shown once. Screenshots of every page land in $DMS_MAGIC_E2E_SCREENSHOTS (default
 /tmp/dms_magic-screenshots); the measured figures are printed (pytest -s) and written beside them.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_every_text_is_readable_when_run_in_the_page(lab, page, screenshots, mea
 def test_the_untrusted_executed_quickstart_keeps_colours_and_shows_the_answer_once(lab, page, screenshots, measure, theme):
     executed = lab.executed_notebook("quickstart.ipynb")
     lab.open(page, executed.name, theme)
-    page.wait_for_selector(".dms-token-strip")
+    page.wait_for_selector(".dms-token-strip", state="attached")  # folded under the answer
     name = f"quickstart-untrusted-{theme}"
     page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
     found = measure(page)
@@ -83,13 +83,14 @@ def test_the_untrusted_executed_quickstart_keeps_colours_and_shows_the_answer_on
     low = _report(screenshots, name, found)
     # The README opened this notebook untrusted: JupyterLab's sanitizer kept our colours.
     strip = page.locator(".dms-token-strip").first
-    colours = strip.evaluate("s => [...new Set([...s.querySelectorAll('span[title]')]"
+    colours = strip.evaluate("s => [...new Set([...s.querySelectorAll('details.dms-token > summary')]"
                              ".map(e => getComputedStyle(e).backgroundColor))]")
     print(f"{name}: token strip background colours: {len(colours)}")
     assert len([c for c in colours if c not in ("rgba(0, 0, 0, 0)", "transparent")]) >= 3, colours
-    # The answer appears once: the strip is the answer.
+    # The answer appears once: rendered, with the token strip folded under it.
+    card = strip.locator("xpath=ancestor::div[contains(@class, 'dms-chat-result')]")
+    answer = re.sub(r"\s+", " ", card.locator(".dms-markdown").inner_text()).strip()
     output = strip.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')]")
-    answer = re.sub(r"\s+", " ", strip.inner_text()).strip()
     shown = re.sub(r"\s+", " ", output.inner_text())
     probe = answer[:40]
     assert probe and shown.count(probe) == 1, (probe, shown[:400])

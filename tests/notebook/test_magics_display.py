@@ -1,18 +1,35 @@
-"""The result card's pieces (dms_magic.views.render): what a reader of the card relies on."""
+"""The result card's pieces (dms_magic.views): what a reader of the card relies on."""
 from __future__ import annotations
 
+import html as htmllib
 import math
 import re
 
-from dms_magic.views import render
+from dms_magic.views import card as render_card
+from dms_magic.views import diff, logprobs, prediction, styles
+
+
+class render:  # the views' functions these tests read, by the names a reader of the card knows
+    token_strip_html = staticmethod(logprobs.token_strip_html)
+    usage_table_html = staticmethod(render_card.usage_table_html)
+    diff_html = staticmethod(diff.diff_html)
+    chat_result_text = staticmethod(render_card.chat_result_text)
+    chat_result_html = staticmethod(render_card.chat_result_html)
+    mask_preview_html = staticmethod(prediction.preview_html)
+    masking_summary_html = staticmethod(prediction.masking_summary_html)
+    masking_summary_text = staticmethod(prediction.masking_summary_text)
+    WARN_BG, WARN_FG = styles.WARN_BG, styles.WARN_FG
 
 
 def _spans(html: str) -> list[tuple[str, str, str]]:
-    """(colour, title, text) of each token span in a strip."""
-    return re.findall(r'<span style="background-color:([^;"]+);color:#1f2328" title="([^"]*)">([^<]*)</span>', html)
+    """(colour, popover text, face) of each token of a strip: the face is the <summary>, the
+    alternatives are in the popover that follows it."""
+    found = re.findall(r'<summary style="[^"]*background-color:([^;"]+)">([^<]*)</summary>'
+                       r'<span class="dms-token-popover"[^>]*>(.*?)</span></details>', html)
+    return [(colour, htmllib.unescape(re.sub(r"<[^>]+>", " ", popover)), face) for colour, face, popover in found]
 
 
-def test_token_strip_colours_by_probability_and_lists_alternatives_on_hover():
+def test_token_strip_colours_by_probability_and_lists_alternatives_in_a_popover():
     tokens = [
         {"token": "sure", "logprob": math.log(0.95), "top_logprobs": [
             {"token": "sure", "logprob": math.log(0.95)}, {"token": "maybe", "logprob": math.log(0.03)}]},
@@ -28,14 +45,26 @@ def test_token_strip_colours_by_probability_and_lists_alternatives_on_hover():
     assert "p=0.050" in spans[1][1] and "know" in spans[1][1] and "0.600" in spans[1][1]
 
 
-def test_token_strip_escapes_tokens_in_text_and_in_the_title():
+def test_token_strip_escapes_tokens_in_text_and_in_the_popover():
     tokens = [{"token": '"><script>', "logprob": -1.0,
                "top_logprobs": [{"token": "<b onmouseover=x>", "logprob": -2.0}]}]
     html = render.token_strip_html(tokens)
     assert "<script" not in html and "<b " not in html
     spans = _spans(html)
-    assert len(spans) == 1  # the quote did not close the title attribute early
-    assert spans[0][2] == "&quot;&gt;&lt;script&gt;" and "&lt;b onmouseover=x&gt;" in spans[0][1]
+    assert len(spans) == 1
+    assert spans[0][2] == "&quot;&gt;&lt;script&gt;" and "<b onmouseover=x>" in spans[0][1]
+
+
+def test_token_alternatives_are_a_styled_popover_not_a_native_tooltip():
+    tokens = [{"token": "sure", "logprob": -0.05, "top_logprobs": [{"token": "maybe", "logprob": -3.0}]}]
+    html = render.token_strip_html(tokens)
+    strip = html.split('<div style="color:var')[0]  # the strip, without its legend
+    assert " title=" not in strip  # the browser's own tooltip would cover the popover
+    # <details>/<summary> with inline styles: opens on click or Enter, needs no script; the one
+    # <style> rule (hover, focus) is an extra the sanitiser may drop
+    assert strip.count('<details class="dms-token"') == 1 and "position:absolute" in strip
+    assert "<script" not in html and html.count("<style>") == 1
+    assert "<style" not in html.replace(logprobs.HOVER_RULE, "")
 
 
 def test_whitespace_tokens_stay_visible():
@@ -49,10 +78,13 @@ def test_long_answers_are_capped_with_a_count():
     assert len(_spans(html)) == 10 and "20 more tokens" in html
 
 
-def test_usage_table_flattens_details():
+def test_usage_table_flattens_details_and_leaves_out_a_detail_that_is_zero():
     html = render.usage_table_html({"prompt_tokens": 9, "completion_tokens": 10, "total_tokens": 19,
                                     "prompt_tokens_details": {"cached_tokens": 4}})
     assert "prompt_tokens_details.cached_tokens" in html and ">4<" in html and ">19<" in html
+    html = render.usage_table_html({"prompt_tokens": 9, "completion_tokens": 10, "total_tokens": 19,
+                                    "prompt_tokens_details": {"cached_tokens": 0}})
+    assert "cached_tokens" not in html and ">19<" in html
 
 
 def test_diff_marks_only_what_changed_even_without_spaces():
@@ -85,8 +117,11 @@ def test_with_logprobs_the_answer_is_shown_once_and_plain_text_keeps_it():
     tokens = [{"token": t, "logprob": -0.1} for t in ("Privacy ", "matters", ".")]
     result = ChatResult(text="Privacy matters.", backend="sandbox", logprobs={"content": tokens})
     html = render.chat_result_html(result)
-    shown = re.sub(r"<[^>]+>", "", html)  # the page's text (titles are hover tips, not text)
-    assert shown.count("Privacy") == 1 and 'class="dms-answer dms-token-strip"' in html
+    # The answer is shown once, rendered; the token strip is folded under it (a closed <details>).
+    folded = re.search(r'<details class="dms-logprobs"[^>]*>.*</details>', html, re.S).group(0)
+    assert "<details class=\"dms-logprobs\" open" not in html and 'class="dms-token-strip"' in folded
+    shown = re.sub(r"<[^>]+>", "", html.replace(folded, ""))
+    assert shown.count("Privacy") == 1 and "3 tokens" in folded
     assert "Privacy matters." in render.chat_result_text(result) and result.text == "Privacy matters."
     # without the strip the answer is one plain block
     assert render.chat_result_html(result, show_logprobs=False).count("Privacy matters.") == 1
@@ -102,6 +137,8 @@ def test_every_coloured_background_sets_its_text_colour_in_a_colour_the_sanitize
     tokens = [{"token": "a", "logprob": -0.1}, {"token": "\n", "logprob": -3.0}]
     result = ChatResult(text="a\n", backend="sandbox", logprobs={"content": tokens}, finish_reason="length")
     pages = [render.chat_result_html(result), render.mask_preview_html(mask("我叫张伟，手机13812345678")),
+             render.chat_result_html(ChatResult(text="# T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```",
+                                                backend="sandbox", partial=True, stop_reason="stopped")),
              render.diff_html("a b", "a c"),
              dry_run_html(action="A", endpoint="e", query={"k": "v"}, form={}, previews=[mask("张伟")],
                           prompt_tokens=3),
@@ -161,9 +198,10 @@ def test_a_streamed_card_has_its_final_badges_from_the_first_frame(ip, to_sandbo
         ip.run_line_magic("config", "DmsChatMagics.stream_update_interval = 0.05")
     cards = [o.data["text/html"] for o in shown.outputs if "dms-chat-result" in o.data.get("text/html", "")]
     assert len(cards) >= 3  # first frame, updates, final card
-    badges = [re.search(r"<div><span.*?</div>", card).group(0).replace(
+    badges = [re.search(r'<div class="dms-card-badges">.*?</div>', card).group(0).replace(
         re.search(r"<span[^>]*>streaming…</span>", card).group(0) if "streaming…" in card else "", "")
         for card in cards]
+    assert "streaming…" not in cards[-1]  # the last card has ended
     model = ip.user_ns["streamed"].model
     assert model and all(b == badges[-1] for b in badges), badges  # never "default model" then the name
     assert model in badges[0] and "masking on (UserInfo)" in badges[0]

@@ -81,10 +81,14 @@ def test_images_from_a_path_and_a_variable_are_sent_and_shown_as_thumbnails(ip, 
     assert [p["type"] for p in parts] == ["text", "image_url", "image_url"]
     assert parts[1]["image_url"]["url"] == "data:image/png;base64," + __import__("base64").b64encode(
         path.read_bytes()).decode()
-    # the card: a thumbnail of each image sent, and that images are not masked
+    # the card: a thumbnail of each image sent, captioned with its name; masking is off, so no
+    # sentence that images are not masked (issue 24, item 15)
     assert ran.html.count('<img src="data:image/png;base64,') == 2
-    assert html.escape(IMAGES_NOT_MASKED) in ran.html and IMAGES_NOT_MASKED in ran.plain
+    assert IMAGES_NOT_MASKED not in ran.plain and html.escape(IMAGES_NOT_MASKED) not in ran.html
     assert "PNG 120x80" in ran.html and "PNG 30x20" in ran.html
+    assert "form.png" in ran.html and "$shot" in ran.html and "form.png" in ran.plain
+    # the image section comes before the answer card, as in a dry run
+    assert ran.html.index("dms-images") < ran.html.index("dms-chat-result")
     assert "I received 2 images: PNG 120x80 pixels" in ip.user_ns["r"].text
 
 
@@ -116,6 +120,7 @@ def test_the_dry_run_shows_thumbnails_says_images_are_not_masked_and_counts_thei
     ran = run(ip, "%%dmschat --image $shot --dry-run --mask --rule UserInfo\n我的手机号13812345678")
     assert ran.success, ran.error and seen.count == 0
     assert '<img src="data:image/png;base64,' in ran.html and html.escape(IMAGES_NOT_MASKED) in ran.html
+    assert ran.html.index("dms-images") < ran.html.index("dms-dry-run")  # before the card, as on a send
     assert "would be sent" in ran.plain and "138****5678" in ran.plain  # the text part's masking preview
     assert len(ran.html) < 20_000  # the base64 is cut in the request table, not dumped on the page
     # the estimate counts the image as the sandbox does (unmasked text: masking changes the text's count)

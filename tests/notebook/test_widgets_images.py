@@ -31,7 +31,8 @@ def test_uploaded_images_show_thumbnails_reach_the_wire_and_the_card(sandbox):
              desensitization_rule="UserInfo")
     upload(f, ("form.png", png(80, 60)), ("chart.png", png(20, 20)))
     assert f.images.thumbnails.value.count('<img src="data:image/png;base64,') == 2
-    assert html.escape(IMAGES_NOT_MASKED) in f.images.thumbnails.value
+    # each thumbnail is captioned with its file name
+    assert "form.png" in f.images.thumbnails.value and "chart.png" in f.images.thumbnails.value
     result = f.send()
     parts = sandbox.received[-1]["request"].messages[-1]["content"]
     assert [p["type"] for p in parts] == ["text", "image_url", "image_url"]
@@ -39,6 +40,7 @@ def test_uploaded_images_show_thumbnails_reach_the_wire_and_the_card(sandbox):
     assert parts[1:] == sandbox.received[-1]["model_input"][-1]["content"][1:]  # images as they are
     (shown,) = f.output.outputs
     assert shown["data"]["text/html"].count("<img src=") == 2 and IMAGES_NOT_MASKED in shown["data"]["text/plain"]
+    assert html.escape(IMAGES_NOT_MASKED) in shown["data"]["text/html"]  # masking is on: images are not masked
     assert "I received 2 images: PNG 80x60 pixels" in result.text
 
 

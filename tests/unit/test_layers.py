@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "dms_magic.images", "dms_magic.tools")),
     ("reply", ("dms_magic.wire.result",)),           # what the wire client parses replies into
     ("wire", ("dms_magic.client", "dms_magic.sandbox")),
-    ("views", ("dms_magic.views.frames", "dms_magic.views.render")),
+    ("views", ("dms_magic.views",)),                # cards, mask view, diff, frames: HTML and DataFrames
     ("process", ("dms_magic.session", "dms_magic.comparison", "dms_magic.batch")),
     ("notebook", ("dms_magic.notebook",)),
     ("package", ("dms_magic",)),                # the facade: lazy public names, %load_ext
@@ -35,7 +35,8 @@ APART: tuple[tuple[str, str], ...] = (("dms_magic.client", "dms_magic.sandbox"),
 # (inside the method, never at module level). The helpers both use live below both.
 LAZY_VIEWS: frozenset[tuple[str, str]] = frozenset({
     ("dms_magic.wire.result", "dms_magic.views.frames"),
-    ("dms_magic.wire.result", "dms_magic.views.render"),
+    ("dms_magic.wire.result", "dms_magic.views.card"),
+    ("dms_magic.masking.result", "dms_magic.views.mask_view"),
 })
 
 
@@ -202,8 +203,9 @@ def test_checker_finds_a_cycle():
 @pytest.mark.parametrize("importer, target, top_level, ok", [
     ("dms_magic.wire.params", "dms_magic.client", True, False),       # base -> wire
     ("dms_magic.client", "dms_magic.wire.params", True, True),        # wire -> base
-    ("dms_magic.wire.result", "dms_magic.views.render", False, True),       # a result shows itself, lazily
-    ("dms_magic.wire.result", "dms_magic.views.render", True, False),       # ... but not at module level
+    ("dms_magic.wire.result", "dms_magic.views.card", False, True),       # a result shows itself, lazily
+    ("dms_magic.wire.result", "dms_magic.views.card", True, False),       # ... but not at module level
+    ("dms_magic.wire.result", "dms_magic.views.diff", False, False),      # ... and only through its view
     ("dms_magic.sandbox.app", "dms_magic.client", False, False),  # beside the client, apart
     ("dms_magic.session", "dms_magic.notebook.magics", False, False),
 ])
@@ -219,10 +221,10 @@ def test_reader_sees_relative_lazy_and_type_checking_imports():
         "if TYPE_CHECKING:\n"
         "    from dms_magic.client import DmsChatClient\n"
         "def f():\n"
-        "    from dms_magic.views.render import esc\n"
+        "    from dms_magic.views.styles import esc\n"
     )
     edges = imports_of(source, "dms_magic.sandbox.app")
     assert ("dms_magic.sandbox.replies", 2, True) in edges
     assert ("dms_magic.wire.params", 3, True) in edges
-    assert ("dms_magic.views.render", 7, False) in edges
+    assert ("dms_magic.views.styles", 7, False) in edges
     assert not any(target == "dms_magic.client" for target, _, _ in edges)

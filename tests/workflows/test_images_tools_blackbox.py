@@ -237,7 +237,7 @@ def test_magic_var_and_repeated_image_card_thumbnails_and_not_masked_notice(ip, 
     p.write_bytes(png_bytes())
     ip.user_ns["pic"] = Image.new("RGB", (20, 10), (0, 255, 0))
     a = arrivals(sandbox)
-    res, cap = run(ip, f"%%dmschat --image {p} --image $pic -o r\nWhat are these?\n")
+    res, cap = run(ip, f"%%dmschat --mask --rule UserInfo --image {p} --image $pic -o r\nWhat are these?\n")
     assert res.error_in_exec is None, shown(cap)
     (entry,) = a.entries()
     parts = image_parts_of(sent_messages(entry))
