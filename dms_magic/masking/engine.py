@@ -9,7 +9,7 @@ import bisect
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
-from dms_magic.masking import addresses, names
+from dms_magic.masking import addresses, names, street_addresses
 from dms_magic.masking.operators import MaskingSession
 from dms_magic.masking.recognizers import HALF_WIDTH, Detection, structured_recognizers
 from dms_magic.masking.result import MaskedMessages, MaskedSpan, MaskResult
@@ -28,6 +28,7 @@ def _finders() -> dict[str, list[Finder]]:
     table["CHINESE_NAME"] = [names.find_chinese_names]
     table["ENGLISH_NAME"] = [names.find_english_names]
     table["CHINESE_ADDRESS"] = [addresses.find_addresses]
+    table["ENGLISH_ADDRESS"] = [street_addresses.find_street_addresses]
     return table
 
 

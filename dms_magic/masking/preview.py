@@ -13,7 +13,7 @@ MAX_PREVIEW_CHARS = 20_000
 
 _COLOURS = {
     "CHINESE_NAME": "#ffd6a5", "ENGLISH_NAME": "#ffd6a5", "MOBILE_PHONE": "#caffbf", "LANDLINE": "#caffbf", "PHONE_NUMBER": "#caffbf",
-    "ID_CARD": "#ffadad", "PASSPORT": "#ffadad", "EMAIL": "#9bf6ff", "CHINESE_ADDRESS": "#fdffb6",
+    "ID_CARD": "#ffadad", "PASSPORT": "#ffadad", "EMAIL": "#9bf6ff", "CHINESE_ADDRESS": "#fdffb6", "ENGLISH_ADDRESS": "#fdffb6",
     "BANK_CARD": "#bdb2ff", "LICENSE_PLATE": "#ffc6ff", "IPV4": "#a0c4ff", "IPV6": "#a0c4ff",
     "MAC_ADDRESS": "#a0c4ff", "USCC": "#bdb2ff",
 }

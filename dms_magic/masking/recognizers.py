@@ -238,12 +238,45 @@ class Ipv6Recognizer(PatternRecognizer):
                 yield d
 
 
+# Words that name an ID number, in the text before it or in its label (a JSON key, a column header).
+ID_CUES = ("身份证", "证件号", "证件号码", "身份号码", "公民身份", "证件", "id card", "id number", "id no", "id #", "id#",
+           "identification", "identity card", "identity number", "national id", "citizen id", "resident id",
+           "id_card", "idcard", "id_no", "idno", "id_number", "idnumber")
+
+class Ipv4Recognizer(PatternRecognizer):
+    """A dotted quad is a version string (``5.1.8.90``), not an address, when a version word
+    (version, ver, v, build, 版本) stands in the text before it on its line with no address word
+    (ip, host, server, 地址) after that version word, or when its label names a version."""
+
+    _VERSION = re.compile(r"(?<![a-z])(?:version|ver|v|build|release|firmware|固件)(?![a-z])|版本")
+    _ADDRESS = re.compile(r"(?<![a-z])(?:ip|ipv4|inet|host|hostname|server|addr|address|gateway|dns|proxy|"
+                          r"client|src|dst)(?![a-z])|地址|服务器|网关")
+    VERSION_WINDOW = 32
+
+    def find(self, text: str) -> Iterator[Detection]:
+        for d in super().find(text):
+            if not self._version(text, d.start, d.end):
+                yield d
+
+    def _version(self, text: str, start: int, end: int) -> bool:
+        if any(self._VERSION.search(label) for label in fields.labels(text, start, end)):
+            return True
+        lo = max(0, start - self.VERSION_WINDOW)
+        before = text[max(lo, text.rfind("\n", lo, start) + 1):start].lower()
+        last_version = max((m.end() for m in self._VERSION.finditer(before)), default=-1)
+        if last_version < 0:
+            return False
+        return not any(m.start() >= last_version for m in self._ADDRESS.finditer(before))
+
+
 # An extension after a phone number: x123, ext. 123, #123 (phonenumbers reads it as one).
 EXT = r"(?:[ ]?(?:x|ext\.?|#)[ ]?[0-9]{1,5})?"
 
 
 def structured_recognizers() -> list[PatternRecognizer]:
     """Every recognizer for values with a fixed shape (all but names and addresses)."""
+    from dms_magic.masking.national_phones import national_phone_recognizer  # it builds on this module
+
     passport_cues = ("护照", "passport", "證件", "证件", "通行证", "旅行证")
     phone_cues = ("座机", "电话", "固话", "办公", "传真", "分机", "总机", "热线", "手机", "联系方式", "号码", "tel",
                   "phone", "office", "landline", "fax", "contact", "call", "mobile")
@@ -252,10 +285,18 @@ def structured_recognizers() -> list[PatternRecognizer]:
     area = r"(?:[(（]0[1-9][0-9]{1,2}[)）]|0[1-9][0-9]{1,2})"
     return [
         PatternRecognizer(
+            # the checksum and the birth date are the evidence; the region code is not checked (a
+            # retired or mistyped one is still someone's ID number)
             "cn_id_card", "ID_CARD",
-            B + r"[1-9][0-9]{5} ?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]) ?[0-9]{3}[0-9Xx]" + E,
-            validator=v.china_id, validated_by="GB 11643 checksum + real birth date", score=0.95,
+            B + r"[0-9]{6} ?(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]) ?[0-9]{3}[0-9Xx]" + E,
+            validator=v.id_checksum, validated_by="GB 11643 checksum + real birth date", score=0.95,
             glue=GLUE["ID_CARD"]),
+        PatternRecognizer(
+            # written or generated numbers often break the checksum: the ID shape with a plausible
+            # birth date is enough next to an ID cue (scored above a card without a card cue)
+            "id_shape_with_cue", "ID_CARD", B + r"[0-9]{6} ?[0-9]{8} ?[0-9]{3}[0-9Xx]" + E,
+            validator=v.id_shape, validated_by="ID shape + birth date + ID context word", score=0.85,
+            context=ID_CUES, context_required=True, window=40, glue=GLUE["ID_CARD"]),
         PatternRecognizer(
             "cn_id_card_15", "ID_CARD", B + r"[1-9][0-9]{14}" + E,
             validator=v.china_id_15, validated_by="15-digit ID: province + real date + context word", score=0.8,
@@ -292,6 +333,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
             validated_by="10 digits + phone context word", score=0.6, context=("phone", "tel", "cell", "mobile", "call",
                                                                               "fax", "contact", "电话", "手机"),
             context_required=True, window=12, glue=GLUE["PHONE"]),
+        national_phone_recognizer(),
         CardRecognizer(
             "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|(?:[ -]| {2})(?=[0-9])){10,40}" + E,
             validated_by="Luhn + IIN range", score=0.9, glue=GLUE["BANK_CARD"], context=card_cues, window=10,
@@ -302,7 +344,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
             r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
             r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
             validated_by="pattern", score=0.9),
-        PatternRecognizer(
+        Ipv4Recognizer(
             "ipv4", "IPV4", r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])",
             validator=v.ipv4, validated_by="octets 0-255", score=0.85, glue=GLUE["IP"],
             veto=("版本", "版本号", "version", "ver", "build", "python", "release", "升级到", "更新到", "固件", "v")),

@@ -1,0 +1,116 @@
+"""Phone numbers written in a national format, without a country code, next to a phone cue.
+
+``(21) 98765-4321`` (Rio), ``0301 2345678`` (Pakistan), ``020 7946 0018`` (London), ``(415)
+555-0142``: nothing in the digits says which country they belong to, so the evidence is a phone
+cue before the number (``phone``, ``call``, ``电话``) or a label naming it (a ``"phone"`` key, a
+``Tel`` column). A candidate is then handed to phonenumbers' PhoneNumberMatcher for the regions
+the text suggests (a country or city it names) and a list of common ones; the first region that
+finds the whole candidate a valid number wins. A candidate valid nowhere but of a possible length
+in one of them is kept at a lower score: generated and fictional numbers (555-01xx, Ofcom's drama
+ranges) are still written as someone's number.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Iterator
+
+from dms_magic.masking.recognizers import GLUE, Detection, PatternRecognizer
+
+# Cue words before a number (lower case; labels are matched the same way).
+PHONE_CUES = ("phone", "tel", "call", "contact", "mobile", "cell", "fax", "whatsapp", "dial", "reach", "hotline",
+              "landline", "电话", "联系", "手机", "座机", "致电", "拨打", "热线", "传真")
+# Words right before a number that make it something else (an order, an invoice, an amount).
+VETO = ("order", "tracking", "invoice", "ref", "reference", "no.", "account", "acct", "case", "ticket", "id",
+        "订单", "单号", "编号", "运单", "流水号", "账号", "$", "¥", "￥", "€", "£", "usd", "rmb", "cny")
+
+# Regions tried for every candidate, most written first; then those the text names come first.
+COMMON_REGIONS = ("US", "GB", "IN", "BR", "PK", "DE", "FR", "AU", "CA", "MX", "ES", "IT", "NL", "JP", "KR", "SG",
+                  "HK", "TW", "CN", "ZA", "NG", "PH", "ID", "TR", "AE", "RU")
+_HINTS = {
+    "US": "usa|united states|america|american|california|new york|texas|chicago|seattle|boston|san francisco",
+    "GB": "uk|united kingdom|britain|british|england|london|manchester|scotland|edinburgh",
+    "BR": "brazil|brasil|rio|são paulo|sao paulo",
+    "PK": "pakistan|karachi|lahore|islamabad",
+    "IN": "india|indian|mumbai|delhi|bangalore|bengaluru|chennai",
+    "DE": "germany|german|deutschland|berlin|munich|hamburg",
+    "FR": "france|french|paris|lyon",
+    "AU": "australia|sydney|melbourne",
+    "CA": "canada|toronto|vancouver|montreal",
+    "MX": "mexico|méxico",
+    "JP": "japan|tokyo|osaka|日本",
+    "CN": "china|beijing|shanghai|中国|北京|上海",
+}
+
+# Digit groups as nations write them: an optional bracketed area code, then 2-5 digit groups
+# joined by one space, dot or dash (or one run of digits). 7-13 digits in all (checked in code).
+CANDIDATE = (r"(?<![0-9A-Za-z+.\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,3}"
+             r"(?![0-9A-Za-z]|[.\-/:,][0-9])")
+_DATE = re.compile(r"[0-9]{4}[-./ ][0-9]{1,2}[-./ ][0-9]{1,2}|[0-9]{1,2}[-./ ][0-9]{1,2}[-./ ][0-9]{2,4}")
+
+
+@lru_cache(maxsize=1)
+def _hint_pattern() -> re.Pattern:
+    return re.compile("|".join(f"(?P<{r}>(?<![a-z])(?:{words})(?![a-z]))" for r, words in _HINTS.items()))
+
+
+def regions_for(text: str) -> tuple[str, ...]:
+    """The regions to try: those the text names (in order of first mention), then the common list."""
+    named = []
+    for m in _hint_pattern().finditer(text.lower()):
+        if m.lastgroup not in named:
+            named.append(m.lastgroup)
+    return tuple(named) + tuple(r for r in COMMON_REGIONS if r not in named)
+
+
+def national_number(value: str, regions: tuple[str, ...]) -> tuple[str, bool] | None:
+    """(region, valid) for the first region whose PhoneNumberMatcher reads all of ``value`` as one
+    valid number; else the first where it is a possible one (valid=False); else None."""
+    import phonenumbers
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    digits = sum(c.isdigit() for c in value)
+    if not 7 <= digits <= 13 or _DATE.fullmatch(value):
+        return None
+
+    def whole(region: str, leniency) -> bool:
+        return any(m.start == 0 and m.end == len(value) for m in PhoneNumberMatcher(value, region, leniency=leniency))
+
+    for region in regions:
+        if whole(region, Leniency.VALID):
+            return region, True
+    for region in regions:
+        try:
+            if phonenumbers.is_possible_number(phonenumbers.parse(value, region)) and whole(region, Leniency.POSSIBLE):
+                return region, False
+        except phonenumbers.NumberParseException:
+            continue
+    return None
+
+
+class NationalPhoneRecognizer(PatternRecognizer):
+    """Cue-backed candidates (PatternRecognizer with ``context_required``), then the regions."""
+
+    def find(self, text: str) -> Iterator[Detection]:
+        regions = None
+        for d in super().find(text):
+            value = text[d.start:d.end]
+            if regions is None:
+                regions = regions_for(text)  # once per text, and only when a cued candidate exists
+            found = national_number(value, regions)
+            if found is None:
+                continue
+            region, valid = found
+            if valid:
+                yield Detection(d.start, d.end, self.entity, d.score, f"phonenumbers ({region}) + phone context word",
+                                self.name)
+            else:
+                yield Detection(d.start, d.end, self.entity, self.rescue_score,
+                                f"possible {region} number + phone context word", self.name)
+
+
+def national_phone_recognizer() -> NationalPhoneRecognizer:
+    return NationalPhoneRecognizer(
+        "national_phone_with_cue", "PHONE_NUMBER", CANDIDATE, validated_by="phonenumbers + phone context word",
+        score=0.7, context=PHONE_CUES, context_required=True, window=32, glue=GLUE["PHONE"], veto=VETO,
+        rescue_score=0.6)
