@@ -259,3 +259,23 @@ def has_cue(text: str, start: int, end: int, words: tuple[str, ...], window: int
     ls = text.rfind("\n", lo, start) + 1  # a cue on the line above belongs to another field or row
     before = text[max(ls, lo):start].lower()
     return any(w in before for w in words)
+
+
+_DIGIT_RUN = re.compile(r"[0-9]{4}")
+
+
+def names_value(text: str, start: int, end: int, words: tuple[str, ...], window: int) -> bool:
+    """Stricter ``has_cue`` for values whose only evidence is the cue: the cue must name *this*
+    value. A value with a label of its own is named by that label alone (``合计: 2734324`` after
+    ``电话: ...`` is an amount); a cue in the window counts only when no other number (4+ digits)
+    stands between it and the value (``证件号 <ID> 参考号 <number>``: the cue named the first)."""
+    found = labels(text, start, end)
+    if found:
+        return any(w in lab for lab in found for w in words)
+    if in_cell(text, start, end):
+        return False
+    lo = max(0, start - window)
+    ls = text.rfind("\n", lo, start) + 1
+    before = text[max(ls, lo):start].lower()
+    last = max((before.rfind(w) + len(w) for w in words if w in before), default=-1)
+    return last >= 0 and not _DIGIT_RUN.search(before, last)

@@ -15,7 +15,6 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
-from dms_magic.masking import fields
 from dms_magic.masking.recognizers import GLUE, Detection, PatternRecognizer
 
 # Cue words before a number (lower case; labels are matched the same way).
@@ -45,15 +44,16 @@ _HINTS = {
 
 # Digit groups as nations write them: an optional bracketed area code, then 2-5 digit groups
 # joined by one space, dot or dash (or one run of digits). 7-13 digits in all (checked in code).
-CANDIDATE = (r"(?<![0-9A-Za-z+.\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,3}"
-             r"(?![0-9A-Za-z]|[.\-/:,][0-9])")
+CANDIDATE = (r"(?<![0-9A-Za-z+.,\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,3}"
+             r"(?![.\-/:,]?[0-9A-Za-z])")
 # After a number: a currency or a unit makes it an amount or a measure (消费1151884元, 1 250 000 USD).
 _UNIT_AFTER = re.compile(r" ?(?:元|块|万|亿|円|%|‰|美元|人民币|dollars?|usd|rmb|cny|eur|yuan|kg|km|mb|gb|pcs)(?![a-z])",
                          re.IGNORECASE)
 # A country code right before (+86 755 ..., 0044 20 ...): the international recognizers read it whole.
 _COUNTRY_CODE_BEFORE = re.compile(r"(?:\+|(?<![0-9])00)[0-9]{1,3}[ .-]?[(（]?$")
-# A run of 5+ digits between the cue and the candidate: the cue named that earlier number.
-_EARLIER_NUMBER = re.compile(r"[0-9]{5}")
+# One dot is a decimal point (41.5955), four dotted groups an IP or a version, not a phone.
+_DECIMAL = re.compile(r"[0-9]+\.[0-9]+")
+_DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _DATE = re.compile(r"[0-9]{4}[-./ ][0-9]{1,2}[-./ ][0-9]{1,2}|[0-9]{1,2}[-./ ][0-9]{1,2}[-./ ][0-9]{2,4}")
 
 
@@ -104,7 +104,7 @@ class NationalPhoneRecognizer(PatternRecognizer):
         for d in super().find(text):
             value = text[d.start:d.end]
             if _UNIT_AFTER.match(text, d.end) or _COUNTRY_CODE_BEFORE.search(text, max(0, d.start - 7), d.start) \
-                    or self._cue_taken(text, d.start, d.end):
+                    or _DECIMAL.fullmatch(value) or _DOTTED_QUAD.fullmatch(value):
                 continue
             if regions is None:
                 regions = regions_for(text)  # once per text, and only when a cued candidate exists
@@ -120,18 +120,9 @@ class NationalPhoneRecognizer(PatternRecognizer):
                                 f"possible {region} number + phone context word", self.name)
 
 
-    def _cue_taken(self, text: str, start: int, end: int) -> bool:
-        """The cue before belongs to an earlier number (手机19822223950 ... 消费1151884): a run of
-        digits stands between them, and no label names this value a phone."""
-        lo = max(0, start - self.window)
-        before = text[max(lo, text.rfind("\n", lo, start) + 1):start]
-        if not _EARLIER_NUMBER.search(before):
-            return False
-        return not any(w in label for label in fields.labels(text, start, end) for w in self.context)
-
 
 def national_phone_recognizer() -> NationalPhoneRecognizer:
     return NationalPhoneRecognizer(
         "national_phone_with_cue", "PHONE_NUMBER", CANDIDATE, validated_by="phonenumbers + phone context word",
-        score=0.7, context=PHONE_CUES, context_required=True, window=32, glue=GLUE["PHONE"], veto=VETO,
+        score=0.7, context=PHONE_CUES, context_required=True, own_cue=True, window=32, glue=GLUE["PHONE"], veto=VETO,
         rescue_score=0.6)

@@ -91,6 +91,7 @@ class PatternRecognizer:
     the ``window`` characters before the match, or in a label naming it (``key: value``, a table
     header, a JSON key: fields.labels), raise confidence; with ``context_required`` a match without
     them is dropped. ``veto`` words right before drop the match (``版本 2.3.1.0`` is a version).
+    ``own_cue`` (with ``context_required``): the cue must name this value (fields.names_value).
     ``cue_rescue``: a validator failure is forgiven when a context word is there (a mistyped
     landline next to 座机 is still someone's number), with ``rescue_score``.
     """
@@ -100,7 +101,7 @@ class PatternRecognizer:
                  context: Iterable[str] = (), context_required: bool = False, veto: Iterable[str] = (),
                  window: int = 12, flags: int = 0, glue: frozenset[str] = frozenset(), colon: bool = False,
                  cue_rescue: Callable[[str], bool] | None = None, rescue_score: float = 0.6,
-                 standalone: bool = False) -> None:
+                 standalone: bool = False, own_cue: bool = False) -> None:
         self.name = name
         self.entity = entity
         self.regex = re.compile(pattern, flags)
@@ -117,6 +118,7 @@ class PatternRecognizer:
         self.cue_rescue = cue_rescue
         self.rescue_score = rescue_score
         self.standalone = standalone
+        self.own_cue = own_cue
 
     def _before(self, text: str, start: int) -> str:
         return text[max(0, start - self.window):start].lower()
@@ -148,7 +150,11 @@ class PatternRecognizer:
                 # a veto word must end right before the value (``版本 2.3.1.0``), not just be nearby
                 if self.veto and _ends_with_word(before.rstrip(" :：#-“”\"'（(「『【[="), self.veto):
                     continue
-                if self.context and fields.has_cue(text, start, end, self.context, self.window):
+                if self.own_cue and self.context_required:
+                    if not fields.names_value(text, start, end, self.context, self.window):
+                        continue
+                    score = min(1.0, score + 0.1)
+                elif self.context and fields.has_cue(text, start, end, self.context, self.window):
                     score = min(1.0, score + 0.1)
                 elif self.context_required:
                     continue
@@ -248,7 +254,8 @@ class Ipv4Recognizer(PatternRecognizer):
     (version, ver, v, build, 版本) stands in the text before it on its line with no address word
     (ip, host, server, 地址) after that version word, or when its label names a version."""
 
-    _VERSION = re.compile(r"(?<![a-z])(?:version|ver|v|build|release|firmware|固件)(?![a-z])|版本")
+    _VERSION = re.compile(r"(?<![a-z])(?:version|ver|build|release|firmware)(?![a-z])|(?<![0-9a-z])v(?=[0-9 .:：]|$)"
+                          r"|版本|固件")
     _ADDRESS = re.compile(r"(?<![a-z])(?:ip|ipv4|inet|host|hostname|server|addr|address|gateway|dns|proxy|"
                           r"client|src|dst)(?![a-z])|地址|服务器|网关")
     VERSION_WINDOW = 32
@@ -259,14 +266,18 @@ class Ipv4Recognizer(PatternRecognizer):
                 yield d
 
     def _version(self, text: str, start: int, end: int) -> bool:
-        if any(self._VERSION.search(label) for label in fields.labels(text, start, end)):
-            return True
+        found = fields.labels(text, start, end)
+        if found or fields.in_cell(text, start, end):  # a label (key, column header) decides alone
+            return any(self._VERSION.search(label) and not self._ADDRESS.search(label) for label in found)
         lo = max(0, start - self.VERSION_WINDOW)
         before = text[max(lo, text.rfind("\n", lo, start) + 1):start].lower()
         last_version = max((m.end() for m in self._VERSION.finditer(before)), default=-1)
         if last_version < 0:
             return False
-        return not any(m.start() >= last_version for m in self._ADDRESS.finditer(before))
+        # an address word after the version word, or another number between (版本 11.24.17 <ip>):
+        # the version word is not about this value
+        return not (any(m.start() >= last_version for m in self._ADDRESS.finditer(before))
+                    or re.search(r"[0-9]", before[last_version:].strip(" :：=v")))
 
 
 # An extension after a phone number: x123, ext. 123, #123 (phonenumbers reads it as one).
@@ -296,7 +307,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
             # birth date is enough next to an ID cue (scored above a card without a card cue)
             "id_shape_with_cue", "ID_CARD", B + r"[0-9]{6} ?[0-9]{8} ?[0-9]{3}[0-9Xx]" + E,
             validator=v.id_shape, validated_by="ID shape + birth date + ID context word", score=0.85,
-            context=ID_CUES, context_required=True, window=40, glue=GLUE["ID_CARD"]),
+            context=ID_CUES, context_required=True, own_cue=True, window=40, glue=GLUE["ID_CARD"]),
         PatternRecognizer(
             "cn_id_card_15", "ID_CARD", B + r"[1-9][0-9]{14}" + E,
             validator=v.china_id_15, validated_by="15-digit ID: province + real date + context word", score=0.8,
