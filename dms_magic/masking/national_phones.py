@@ -15,6 +15,7 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
+from dms_magic.masking import validators as v
 from dms_magic.masking.recognizers import GLUE, Detection, PatternRecognizer
 
 # Cue words before a number (lower case; labels are matched the same way).
@@ -25,8 +26,8 @@ VETO = ("order", "tracking", "invoice", "ref", "reference", "no.", "account", "a
         "订单", "单号", "编号", "运单", "流水号", "账号", "$", "¥", "￥", "€", "£", "usd", "rmb", "cny")
 
 # Regions tried for every candidate, most written first; then those the text names come first.
-COMMON_REGIONS = ("US", "GB", "IN", "BR", "PK", "DE", "FR", "AU", "CA", "MX", "ES", "IT", "NL", "JP", "KR", "SG",
-                  "HK", "TW", "CN", "ZA", "NG", "PH", "ID", "TR", "AE", "RU")
+COMMON_REGIONS = ("US", "GB", "IN", "BR", "PK", "DE", "FR", "AU", "CA", "MX", "ES", "IT", "JP", "SG", "HK", "CN",
+                  "NG", "PH")
 _HINTS = {
     "US": "usa|united states|america|american|california|new york|texas|chicago|seattle|boston|san francisco",
     "GB": "uk|united kingdom|britain|british|england|london|manchester|scotland|edinburgh",
@@ -51,6 +52,10 @@ _UNIT_AFTER = re.compile(r" ?(?:元|块|万|亿|円|%|‰|美元|人民币|dolla
                          re.IGNORECASE)
 # A country code right before (+86 755 ..., 0044 20 ...): the international recognizers read it whole.
 _COUNTRY_CODE_BEFORE = re.compile(r"(?:\+|(?<![0-9])00)[0-9]{1,3}[ .-]?[(（]?$")
+# Mainland mobiles and landlines (valid for CN, validators.cn_landline) have recognizers of
+# their own, scored higher: not retried here, where each region costs a parse.
+_MAINLAND = re.compile(r"1[3-9][0-9](?:[ .-]?[0-9]{4}){2}")
+_CN_LANDLINE = re.compile(r"[(（]?0[1-9][0-9]{1,2}[)）]?[ -]?(?:[0-9]{3,4}[ -][0-9]{4}|[0-9]{5,9})")  # as cn_landline reads
 # One dot is a decimal point (41.5955), four dotted groups an IP or a version, not a phone.
 _DECIMAL = re.compile(r"[0-9]+\.[0-9]+")
 _DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
@@ -72,28 +77,36 @@ def regions_for(text: str) -> tuple[str, ...]:
 
 
 def national_number(value: str, regions: tuple[str, ...]) -> tuple[str, bool] | None:
-    """(region, valid) for the first region whose PhoneNumberMatcher reads all of ``value`` as one
-    valid number; else the first where it is a possible one (valid=False); else None."""
+    """(region, valid) for the first region where ``value`` is a valid number, else the first where
+    it is a possible one (valid=False); else None. The region is then confirmed by phonenumbers'
+    PhoneNumberMatcher reading all of ``value`` as one number (it also rejects what it takes for
+    dates and times). ``parse`` + ``is_valid_number`` screens the regions: a matcher per region
+    costs ten times as much."""
     import phonenumbers
-    from phonenumbers import Leniency, PhoneNumberMatcher
 
     digits = sum(c.isdigit() for c in value)
     if not 7 <= digits <= 13 or _DATE.fullmatch(value):
         return None
-
-    def whole(region: str, leniency) -> bool:
-        return any(m.start == 0 and m.end == len(value) for m in PhoneNumberMatcher(value, region, leniency=leniency))
-
-    for region in regions:
-        if whole(region, Leniency.VALID):
-            return region, True
+    parsed = []
     for region in regions:
         try:
-            if phonenumbers.is_possible_number(phonenumbers.parse(value, region)) and whole(region, Leniency.POSSIBLE):
-                return region, False
+            num = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
             continue
+        if phonenumbers.is_valid_number(num):
+            return (region, True) if _whole_match(value, region, True) else None
+        parsed.append((region, num))
+    for region, num in parsed:
+        if phonenumbers.is_possible_number(num):
+            return (region, False) if _whole_match(value, region, False) else None
     return None
+
+
+def _whole_match(value: str, region: str, valid: bool) -> bool:
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    leniency = Leniency.VALID if valid else Leniency.POSSIBLE
+    return any(m.start == 0 and m.end == len(value) for m in PhoneNumberMatcher(value, region, leniency=leniency))
 
 
 class NationalPhoneRecognizer(PatternRecognizer):
@@ -121,8 +134,16 @@ class NationalPhoneRecognizer(PatternRecognizer):
 
 
 
+def _phone_length(value: str) -> bool:
+    """7-13 digits, not a date, not a mainland number (those have recognizers of their own):
+    checked before the cue, which costs more."""
+    return (7 <= sum(c.isdigit() for c in value) <= 13 and not _DATE.fullmatch(value)
+            and not _MAINLAND.fullmatch(value) and not (_CN_LANDLINE.fullmatch(value) and v.cn_landline(value)))
+
+
 def national_phone_recognizer() -> NationalPhoneRecognizer:
     return NationalPhoneRecognizer(
-        "national_phone_with_cue", "PHONE_NUMBER", CANDIDATE, validated_by="phonenumbers + phone context word",
+        "national_phone_with_cue", "PHONE_NUMBER", CANDIDATE, validator=_phone_length,
+        validated_by="phonenumbers + phone context word",
         score=0.7, context=PHONE_CUES, context_required=True, own_cue=True, window=32, glue=GLUE["PHONE"], veto=VETO,
         rescue_score=0.6)

@@ -165,6 +165,7 @@ def cn_mobile(value: str) -> bool:
     return len(digits) == 11 and digits[:3] in _MOBILE_PREFIXES
 
 
+@lru_cache(maxsize=1024)  # the landline and the national-phone recognizers both ask about a candidate
 def cn_landline(value: str) -> bool:
     """Fixed-line number whose area code and length phonenumbers accepts for region CN."""
     import phonenumbers  # loads its metadata lazily; only reached for landline candidates
