@@ -93,12 +93,12 @@ def national_number(value: str, regions: tuple[str, ...]) -> tuple[str, bool] | 
             num = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(num):
-            return (region, True) if _whole_match(value, region, True) else None
+        if phonenumbers.is_valid_number(num) and _whole_match(value, region, True):
+            return region, True
         parsed.append((region, num))
     for region, num in parsed:
-        if phonenumbers.is_possible_number(num):
-            return (region, False) if _whole_match(value, region, False) else None
+        if phonenumbers.is_possible_number(num) and _whole_match(value, region, False):
+            return region, False
     return None
 
 

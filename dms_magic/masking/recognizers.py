@@ -322,7 +322,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
             # birth date is enough next to an ID cue (scored above a card without a card cue)
             "id_shape_with_cue", "ID_CARD", B + r"[0-9]{6} ?[0-9]{8} ?[0-9]{3}[0-9Xx]" + E,
             validator=v.id_shape, validated_by="ID shape + birth date + ID context word", score=0.85,
-            context=ID_CUES, context_required=True, own_cue=True, window=40, glue=GLUE["ID_CARD"],
+            context=ID_CUES, context_required=True, own_cue=True, window=48, glue=GLUE["ID_CARD"],
             trigger=r"[0-9]{6} ?[0-9]{8}"),
         PatternRecognizer(
             "cn_id_card_15", "ID_CARD", B + r"[1-9][0-9]{14}" + E,
