@@ -47,14 +47,16 @@ def suffixes() -> tuple[str, ...]:
 def _pattern() -> re.Pattern:
     suffix = trie_pattern(suffixes())
     direction = trie_pattern(DIRECTIONS)
-    word = r"(?:[A-Z][a-z'’-]+|[A-Z][a-z]\.|[A-Z]{2,}|[0-9]{1,3}(?:st|nd|rd|th)|[A-Z]\.?)"
+    # (no abbreviation with a dot among the name words: "94 Kingsley Ln. See Highway" would run on
+    # into the next sentence; "St." and "Mt." may only open the name: 12 St. Mary Rd)
+    word = r"(?:[A-Z][a-z'’-]+|[A-Z]{2,}|[0-9]{1,3}(?:st|nd|rd|th)|[A-Z]\.?)"
     state = rf"(?:{trie_pattern(STATES)}|{trie_pattern(STATE_NAMES)})(?![A-Za-z])"
     city = r"[A-Z][A-Za-z.'’-]+(?: [A-Z][A-Za-z.'’-]+){0,2}"
     zip_code = r"[0-9]{5}(?:-[0-9]{4})?(?![0-9])"
     unit = rf"(?:,? (?:{trie_pattern(UNITS)})\.? ?#?|,? #) ?[0-9A-Za-z][0-9A-Za-z-]{{0,5}}(?![0-9A-Za-z])"
     return re.compile(
         r"(?<![0-9A-Za-z#.,-])(?P<number>[0-9]{1,6}[A-Za-z]?(?:-[0-9]{1,5}[A-Za-z]?)?) "
-        rf"(?:(?:{direction})\.? )?(?P<name>(?:{word} ){{0,3}}{word}) (?P<suffix>{suffix})\.?(?![A-Za-z0-9])"
+        rf"(?:(?:{direction})\.? )?(?P<name>(?:(?:St|Mt|Ft)\. )?(?:{word} ){{0,3}}{word}) (?P<suffix>{suffix})\.?(?![A-Za-z0-9])"
         rf"(?: (?:{direction})\.?(?![A-Za-z]))?"
         rf"(?P<unit>{unit})?"
         rf"(?:,? (?:{city}),? (?:{state})(?:,? {zip_code})?|,? (?:{city}),? {zip_code})?")
