@@ -129,7 +129,7 @@ def english(rng: random.Random) -> Sample:
     b.distractor(dist[1])
     b.add(f". {name.split()[0]}'s {rng.choice(PHONE_CUES_EN)} ")
     b.value(phone(rng), "PHONE")
-    b.add(f" is on file, and she lives at ")
+    b.add(" is on file, and she lives at ")
     b.value(address(rng), "ADDRESS")
     b.add(". See ")
     b.distractor(dist[2])
