@@ -23,7 +23,9 @@ PHONE_CUES = ("phone", "tel", "call", "contact", "mobile", "cell", "fax", "whats
               "landline", "电话", "联系", "手机", "座机", "致电", "拨打", "热线", "传真")
 # Words right before a number that make it something else (an order, an invoice, an amount).
 VETO = ("order", "tracking", "invoice", "ref", "reference", "no.", "account", "acct", "case", "ticket", "id",
-        "订单", "单号", "编号", "运单", "流水号", "账号", "$", "¥", "￥", "€", "£", "usd", "rmb", "cny")
+        "sn", "s/n", "serial", "sku", "model", "part", "isbn", "batch", "lot", "code", "pin", "otp", "room",
+        "订单", "单号", "编号", "运单", "流水号", "账号", "序列号", "型号", "批次", "验证码",
+        "$", "¥", "￥", "€", "£", "usd", "rmb", "cny")
 
 # Regions tried for every candidate, most written first; then those the text names come first.
 COMMON_REGIONS = ("US", "GB", "IN", "BR", "PK", "DE", "FR", "AU", "CA", "MX", "ES", "IT", "JP", "SG", "HK", "CN",

@@ -113,6 +113,8 @@ def test_a_national_number_next_to_a_phone_cue_is_masked(template, number):
     ("contact order 40012345678 for details", "40012345678"),
     ("callback uuid=18750503-f22f-4873-9d0b-7a1c2e3f4a5b", "18750503"),
     ("Chapter 12 Section 3, call it a day", "12"),
+    ("Call me about SN 4829 1034 77 today", "4829 1034 77"),  # a serial number after a phone cue
+    ("电话联系 关于 ISBN 978-0-306-40615-7", "978-0-306-40615-7"),
 ])
 def test_phone_distractors_stay(text, value):
     assert not kinds(text, value) & {"PHONE_NUMBER", "LANDLINE", "MOBILE_PHONE"}
