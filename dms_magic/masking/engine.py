@@ -9,7 +9,7 @@ import bisect
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
-from dms_magic.masking import addresses, names
+from dms_magic.masking import addresses, names, national_phones, street_addresses
 from dms_magic.masking.operators import MaskingSession
 from dms_magic.masking.recognizers import HALF_WIDTH, Detection, structured_recognizers
 from dms_magic.masking.result import MaskedMessages, MaskedSpan, MaskResult
@@ -23,11 +23,13 @@ Finder = Callable[[str], Iterable[Detection]]
 def _finders() -> dict[str, list[Finder]]:
     """entity -> the functions that find it (built once; regexes compile here, not at import)."""
     table: dict[str, list[Finder]] = {}
-    for rec in structured_recognizers():
+    # national phones build on the recognizers module, so they join here rather than in its list
+    for rec in [*structured_recognizers(), national_phones.national_phone_recognizer()]:
         table.setdefault(rec.entity, []).append(rec.find)
     table["CHINESE_NAME"] = [names.find_chinese_names]
     table["ENGLISH_NAME"] = [names.find_english_names]
     table["CHINESE_ADDRESS"] = [addresses.find_addresses]
+    table["ENGLISH_ADDRESS"] = [street_addresses.find_street_addresses]
     return table
 
 

@@ -23,10 +23,41 @@ _VALUE_OPENERS = " \t\"'“「『（([<"
 _CAMEL = re.compile(r"[_\-]+|(?<=[a-z])(?=[A-Z])")
 
 
-def _line(text: str, start: int, end: int) -> tuple[int, int]:
-    ls = text.rfind("\n", 0, start) + 1
-    le = text.find("\n", end)
-    return ls, (len(text) if le < 0 else le)
+# Every look around a value is bounded, so that masking stays linear in the text whatever its line
+# structure: a 1.4 MB single-line JSON export has 40,000 values on one line, and reading that
+# whole line for each of them (to count its separators, to find its start) was quadratic. A line
+# longer than MAX_ROW_CHARS is not taken for a table or CSV row; its key:value labels still count.
+MAX_ROW_CHARS = 4096
+
+
+def _line_start(text: str, pos: int, limit: int = MAX_ROW_CHARS) -> int | None:
+    """Start of the line holding ``pos``, or None when it starts more than ``limit`` characters back."""
+    lo = max(0, pos - limit)
+    i = text.rfind("\n", lo, pos)
+    if i >= 0:
+        return i + 1
+    return 0 if lo == 0 else None
+
+
+def _line_end(text: str, pos: int, limit: int = MAX_ROW_CHARS) -> int | None:
+    """End of the line holding ``pos``, or None when it ends more than ``limit`` characters on."""
+    hi = min(len(text), pos + limit)
+    i = text.find("\n", pos, hi)
+    if i >= 0:
+        return i
+    return len(text) if hi == len(text) else None
+
+
+def _line(text: str, start: int, end: int) -> tuple[int, int, bool]:
+    """(start, end, whole) of the value's line, clipped to MAX_ROW_CHARS on each side; ``whole``
+    is False when it was clipped (then the line is too long to be a table row)."""
+    ls, le = _line_start(text, start), _line_end(text, end)
+    whole = ls is not None and le is not None
+    if ls is None:
+        ls = max(0, start - MAX_ROW_CHARS)
+    if le is None:
+        le = min(len(text), end + MAX_ROW_CHARS)
+    return ls, le, whole
 
 
 def _key_before(text: str, ls: int, start: int) -> str | None:
@@ -75,7 +106,8 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
     cells = _cells(line, sep)
     out = []
     if sep == "|":
-        nxt = text[le + 1:text.find("\n", le + 1) if text.find("\n", le + 1) >= 0 else len(text)]
+        nxt_end = _line_end(text, le + 1)
+        nxt = text[le + 1:nxt_end] if nxt_end is not None else "x"  # a long next line is no separator row
         if le < len(text) and re.fullmatch(r"[\s|:\-]+", nxt or "x") and "-" in nxt:
             return []  # this row is the header itself
         if idx == 1 and len(cells) == 2:
@@ -85,7 +117,9 @@ def _table_labels(text: str, ls: int, le: int, start: int, end: int) -> list[str
     header = None
     pos, seen = ls, 0
     while pos > 0 and seen < MAX_TABLE_LINES and ls - pos < MAX_TABLE_CHARS:
-        prev_s = text.rfind("\n", 0, pos - 1) + 1
+        prev_s = _line_start(text, pos - 1)
+        if prev_s is None:
+            break  # a line this long is not a header
         prev = text[prev_s:pos - 1]
         if sep == "|":
             if "|" not in prev:
@@ -117,7 +151,8 @@ _CSV_SEPS = ",\t;"
 def _csv_sep(text: str, ls: int, line: str) -> str:
     """The separator of a CSV row: the one the line above uses as often (its header or a sibling
     row), else the most frequent (``9,434.58;0571-...;x`` is a ``;`` row holding a number with commas)."""
-    prev = text[text.rfind("\n", 0, ls - 1) + 1:ls - 1] if ls else ""
+    prev_s = _line_start(text, ls - 1) if ls else None
+    prev = text[prev_s:ls - 1] if prev_s is not None else ""
     seps = [c for c in _CSV_SEPS if c in line]
     for c in seps:
         if prev.count(c) == line.count(c):
@@ -136,7 +171,9 @@ def _column_header(text: str, ls: int, le: int, start: int, end: int) -> list[st
     header = None
     pos, seen = ls, 0
     while pos > 0 and seen < MAX_TABLE_LINES and ls - pos < MAX_TABLE_CHARS:
-        prev_s = text.rfind("\n", 0, pos - 1) + 1
+        prev_s = _line_start(text, pos - 1, 64)
+        if prev_s is None:
+            break
         prev = text[prev_s:pos - 1].strip()
         if not _SINGLE_CELL.fullmatch(prev):
             break
@@ -147,18 +184,21 @@ def _column_header(text: str, ls: int, le: int, start: int, end: int) -> list[st
 
 def labels(text: str, start: int, end: int) -> list[str]:
     """Lower-case labels naming the value ``text[start:end]``: its key, its column header, the cell before."""
-    ls, le = _line(text, start, end)
+    ls, le, whole = _line(text, start, end)
     out = []
     key = _key_before(text, ls, start)
     if key:
         out.append(key)
-    out.extend(_table_labels(text, ls, le, start, end))
+    if whole:
+        out.extend(_table_labels(text, ls, le, start, end))
     return out
 
 
 def in_cell(text: str, start: int, end: int) -> bool:
     """The value is a whole cell of a markdown table or CSV row (its neighbours are other columns)."""
-    ls, le = _line(text, start, end)
+    ls, le, whole = _line(text, start, end)
+    if not whole:
+        return False
     line = text[ls:le]
     sep = "|" if "|" in line else (_csv_sep(text, ls, line) if any(c in line for c in _CSV_SEPS) else None)
     if sep is None:
@@ -215,6 +255,27 @@ def has_cue(text: str, start: int, end: int, words: tuple[str, ...], window: int
         return True
     if in_cell(text, start, end):
         return False
-    ls = text.rfind("\n", 0, start) + 1  # a cue on the line above belongs to another field or row
-    before = text[max(ls, start - window):start].lower()
+    lo = max(0, start - window)
+    ls = text.rfind("\n", lo, start) + 1  # a cue on the line above belongs to another field or row
+    before = text[max(ls, lo):start].lower()
     return any(w in before for w in words)
+
+
+_DIGIT_RUN = re.compile(r"[0-9]{4}")
+
+
+def names_value(text: str, start: int, end: int, words: tuple[str, ...], window: int) -> bool:
+    """Stricter ``has_cue`` for values whose only evidence is the cue: the cue must name *this*
+    value. A value with a label of its own is named by that label alone (``合计: 2734324`` after
+    ``电话: ...`` is an amount); a cue in the window counts only when no other number (4+ digits)
+    stands between it and the value (``证件号 <ID> 参考号 <number>``: the cue named the first)."""
+    found = labels(text, start, end)
+    if found:
+        return any(w in lab for lab in found for w in words)
+    if in_cell(text, start, end):
+        return False
+    lo = max(0, start - window)
+    ls = text.rfind("\n", lo, start) + 1
+    before = text[max(ls, lo):start].lower()
+    last = max((before.rfind(w) + len(w) for w in words if w in before), default=-1)
+    return last >= 0 and not _DIGIT_RUN.search(before, last)

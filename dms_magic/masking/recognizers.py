@@ -91,6 +91,8 @@ class PatternRecognizer:
     the ``window`` characters before the match, or in a label naming it (``key: value``, a table
     header, a JSON key: fields.labels), raise confidence; with ``context_required`` a match without
     them is dropped. ``veto`` words right before drop the match (``版本 2.3.1.0`` is a version).
+    ``own_cue`` (with ``context_required``): the cue must name this value (fields.names_value).
+    ``trigger``: a cheap regex that every match contains (a text without it is skipped).
     ``cue_rescue``: a validator failure is forgiven when a context word is there (a mistyped
     landline next to 座机 is still someone's number), with ``rescue_score``.
     """
@@ -100,7 +102,7 @@ class PatternRecognizer:
                  context: Iterable[str] = (), context_required: bool = False, veto: Iterable[str] = (),
                  window: int = 12, flags: int = 0, glue: frozenset[str] = frozenset(), colon: bool = False,
                  cue_rescue: Callable[[str], bool] | None = None, rescue_score: float = 0.6,
-                 standalone: bool = False) -> None:
+                 standalone: bool = False, own_cue: bool = False, trigger: str | None = None) -> None:
         self.name = name
         self.entity = entity
         self.regex = re.compile(pattern, flags)
@@ -117,6 +119,12 @@ class PatternRecognizer:
         self.cue_rescue = cue_rescue
         self.rescue_score = rescue_score
         self.standalone = standalone
+        self.own_cue = own_cue
+        # ``trigger``: a regex every match must contain, led by a literal or a character class so
+        # that re scans for it fast; a text without it is skipped. The patterns themselves start
+        # with a lookbehind, which makes re try them at every position (half the time of a short
+        # prompt went there).
+        self.trigger = re.compile(trigger) if trigger else None
 
     def _before(self, text: str, start: int) -> str:
         return text[max(0, start - self.window):start].lower()
@@ -124,7 +132,12 @@ class PatternRecognizer:
     def _span(self, m: re.Match) -> tuple[int, int]:
         return m.span(self.group)
 
+    def triggered(self, text: str) -> bool:
+        return self.trigger is None or self.trigger.search(text) is not None
+
     def find(self, text: str) -> Iterator[Detection]:
+        if not self.triggered(text):
+            return
         for m in self.regex.finditer(text):
             start, end = self._span(m)
             if start < 0:
@@ -148,7 +161,11 @@ class PatternRecognizer:
                 # a veto word must end right before the value (``版本 2.3.1.0``), not just be nearby
                 if self.veto and _ends_with_word(before.rstrip(" :：#-“”\"'（(「『【[="), self.veto):
                     continue
-                if self.context and fields.has_cue(text, start, end, self.context, self.window):
+                if self.own_cue and self.context_required:
+                    if not fields.names_value(text, start, end, self.context, self.window):
+                        continue
+                    score = min(1.0, score + 0.1)
+                elif self.context and fields.has_cue(text, start, end, self.context, self.window):
                     score = min(1.0, score + 0.1)
                 elif self.context_required:
                     continue
@@ -161,6 +178,8 @@ class CardRecognizer(PatternRecognizer):
     next to a card cue: a card scheme missing from the IIN table is still a card)."""
 
     def find(self, text: str) -> Iterator[Detection]:
+        if not self.triggered(text):
+            return
         for m in self.regex.finditer(text):
             run = m.group(0)
             groups = [(g.start(), g.end()) for g in re.finditer(r"[0-9]+", run)]
@@ -212,6 +231,8 @@ class Ipv6Recognizer(PatternRecognizer):
     _V6_LABELS = ("v", "ip", "inet", "addr")
 
     def find(self, text: str) -> Iterator[Detection]:
+        if not self.triggered(text):
+            return
         spans = []
         for m in self._GLUED.finditer(text):
             word, hexes = m.group(1).lower(), m.group(2)
@@ -238,6 +259,42 @@ class Ipv6Recognizer(PatternRecognizer):
                 yield d
 
 
+# Words that name an ID number, in the text before it or in its label (a JSON key, a column header).
+ID_CUES = ("身份证", "证件号", "证件号码", "身份号码", "公民身份", "证件", "id card", "id number", "id no", "id #", "id#",
+           "identification", "identity card", "identity number", "national id", "citizen id", "resident id",
+           "id_card", "idcard", "id_no", "idno", "id_number", "idnumber")
+
+class Ipv4Recognizer(PatternRecognizer):
+    """A dotted quad is a version string (``5.1.8.90``), not an address, when a version word
+    (version, ver, v, build, 版本) stands in the text before it on its line with no address word
+    (ip, host, server, 地址) after that version word, or when its label names a version."""
+
+    _VERSION = re.compile(r"(?<![a-z])(?:version|ver|build|release|firmware)(?![a-z])|(?<![0-9a-z])v(?=[0-9 .:：]|$)"
+                          r"|版本|固件")
+    _ADDRESS = re.compile(r"(?<![a-z])(?:ip|ipv4|inet|host|hostname|server|addr|address|gateway|dns|proxy|"
+                          r"client|src|dst)(?![a-z])|地址|服务器|网关")
+    VERSION_WINDOW = 32
+
+    def find(self, text: str) -> Iterator[Detection]:
+        for d in super().find(text):
+            if not self._version(text, d.start, d.end):
+                yield d
+
+    def _version(self, text: str, start: int, end: int) -> bool:
+        found = fields.labels(text, start, end)
+        if found or fields.in_cell(text, start, end):  # a label (key, column header) decides alone
+            return any(self._VERSION.search(label) and not self._ADDRESS.search(label) for label in found)
+        lo = max(0, start - self.VERSION_WINDOW)
+        before = text[max(lo, text.rfind("\n", lo, start) + 1):start].lower()
+        last_version = max((m.end() for m in self._VERSION.finditer(before)), default=-1)
+        if last_version < 0:
+            return False
+        # an address word after the version word, or another number between (版本 11.24.17 <ip>):
+        # the version word is not about this value
+        return not (any(m.start() >= last_version for m in self._ADDRESS.finditer(before))
+                    or re.search(r"[0-9]", before[last_version:].strip(" :：=v")))
+
+
 # An extension after a phone number: x123, ext. 123, #123 (phonenumbers reads it as one).
 EXT = r"(?:[ ]?(?:x|ext\.?|#)[ ]?[0-9]{1,5})?"
 
@@ -252,46 +309,57 @@ def structured_recognizers() -> list[PatternRecognizer]:
     area = r"(?:[(（]0[1-9][0-9]{1,2}[)）]|0[1-9][0-9]{1,2})"
     return [
         PatternRecognizer(
+            # the checksum and the birth date are the evidence; the region code is not checked (a
+            # retired or mistyped one is still someone's ID number)
             "cn_id_card", "ID_CARD",
-            B + r"[1-9][0-9]{5} ?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]) ?[0-9]{3}[0-9Xx]" + E,
-            validator=v.china_id, validated_by="GB 11643 checksum + real birth date", score=0.95,
-            glue=GLUE["ID_CARD"]),
+            B + r"[0-9]{6} ?(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]) ?[0-9]{3}[0-9Xx]" + E,
+            validator=v.id_checksum, validated_by="GB 11643 checksum + real birth date", score=0.95,
+            glue=GLUE["ID_CARD"], trigger=r"[0-9]{6} ?[0-9]{8}"),
+        PatternRecognizer(
+            # written or generated numbers often break the checksum: the ID shape with a plausible
+            # birth date is enough next to an ID cue (scored above a card without a card cue)
+            "id_shape_with_cue", "ID_CARD", B + r"[0-9]{6} ?[0-9]{8} ?[0-9]{3}[0-9Xx]" + E,
+            validator=v.id_shape, validated_by="ID shape + birth date + ID context word", score=0.85,
+            context=ID_CUES, context_required=True, own_cue=True, window=48, glue=GLUE["ID_CARD"],
+            trigger=r"[0-9]{6} ?[0-9]{8}"),
         PatternRecognizer(
             "cn_id_card_15", "ID_CARD", B + r"[1-9][0-9]{14}" + E,
             validator=v.china_id_15, validated_by="15-digit ID: province + real date + context word", score=0.8,
             context=("身份证", "证件", "证号", "id card", "id no", "id_card", "idcard"), context_required=True,
-            window=12, glue=GLUE["ID_CARD"]),
+            window=12, glue=GLUE["ID_CARD"], trigger=r"[0-9]{15}"),
         PatternRecognizer(
             "cn_mobile", "MOBILE_PHONE",
             r"(?<![0-9+])(?:(?:\+|00)86[ -]?|[(（]\+?86[)）][ -]?|86-)?1[3-9][0-9]"
             r"(?:([ .-]?)[0-9]{4}\1[0-9]{4}|[ -][0-9]{8})" + E,
-            validator=v.cn_mobile, validated_by="mobile number segment", score=0.9, glue=GLUE["PHONE"]),
+            validator=v.cn_mobile, validated_by="mobile number segment", score=0.9, glue=GLUE["PHONE"],
+            trigger=r"1[3-9][0-9]"),
         LandlineRecognizer(
             "cn_landline", "LANDLINE",
             r"(?<![0-9+])(?P<number>(?:(?:\+|00)86[ -]?(?:\(0?[1-9][0-9]{1,2}\)|0?[1-9][0-9]{1,2})|" + area + r")"
             r"[ -]?(?:[0-9]{3,4}[ -][0-9]{4}|[0-9]{5,9}))(?:(?:-|转)[0-9]{1,5})?" + E,
             validator=v.cn_landline, validated_by="phonenumbers (CN area code)", score=0.85, group="number",
             glue=GLUE["PHONE"], context=phone_cues, window=12, cue_rescue=v.cn_landline_shape, rescue_score=0.7,
-            standalone=True),
+            standalone=True, trigger=r"0[1-9]|86"),
         PatternRecognizer(
             "intl_phone", "PHONE_NUMBER",
             r"(?<![0-9+])(?:\+(?!86)[1-9][0-9]{0,2}|00(?!86)[1-9][0-9]{0,2}(?=[ -]))(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}"
             + EXT + E,
             validator=v.intl_phone, validated_by="phonenumbers (+country code)", score=0.85, glue=GLUE["PHONE"],
             standalone=True, context=(*phone_cues, "intl", "国际"), window=12, cue_rescue=v.intl_phone_shape,
-            rescue_score=0.7),
+            rescue_score=0.7, trigger=r"\+|00"),
         PatternRecognizer(
             # North American numbers as Americans write them: (415)555-0100, 415-555-0100, 415.555.0100,
             # 001-415-555-0100, with an extension (x123). The 3-3-4 grouping is the evidence.
             "nanp_phone", "PHONE_NUMBER",
             r"(?<![0-9+.-])(?:(?:\+1|001)[ .-]?)?(?:\([0-9]{3}\)[ ]?[0-9]{3}-|[0-9]{3}-[0-9]{3}-|[0-9]{3}\.[0-9]{3}\.)"
             r"[0-9]{4}" + EXT + r"(?![0-9A-Za-z]|[.-][0-9])",
-            validated_by="North American 3-3-4 grouping", score=0.75, glue=GLUE["PHONE"], standalone=True),
+            validated_by="North American 3-3-4 grouping", score=0.75, glue=GLUE["PHONE"], standalone=True,
+            trigger=r"[0-9]{3}[-.)]"),
         PatternRecognizer(
             "phone_digits_with_cue", "PHONE_NUMBER", B + r"(?:\+?1[ -]?)?[2-9][0-9]{9}" + E,
             validated_by="10 digits + phone context word", score=0.6, context=("phone", "tel", "cell", "mobile", "call",
                                                                               "fax", "contact", "电话", "手机"),
-            context_required=True, window=12, glue=GLUE["PHONE"]),
+            context_required=True, window=12, glue=GLUE["PHONE"], trigger=r"[0-9]{10}"),
         CardRecognizer(
             "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|(?:[ -]| {2})(?=[0-9])){10,40}" + E,
             validated_by="Luhn + IIN range", score=0.9, glue=GLUE["BANK_CARD"], context=card_cues, window=10,
@@ -301,22 +369,24 @@ def structured_recognizers() -> list[PatternRecognizer]:
             "email", "EMAIL",
             r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
             r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
-            validated_by="pattern", score=0.9),
-        PatternRecognizer(
+            validated_by="pattern", score=0.9, trigger="@"),
+        Ipv4Recognizer(
             "ipv4", "IPV4", r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])",
-            validator=v.ipv4, validated_by="octets 0-255", score=0.85, glue=GLUE["IP"],
+            validator=v.ipv4, validated_by="octets 0-255", score=0.85, glue=GLUE["IP"], trigger=r"[0-9]\.[0-9]{1,3}\.[0-9]",
             veto=("版本", "版本号", "version", "ver", "build", "python", "release", "升级到", "更新到", "固件", "v")),
         Ipv6Recognizer(
             "ipv6", "IPV6",
             r"(?<![0-9A-Fa-f:])(?!:(?!:))(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:[0-9]{1,3}\.){3}[0-9]{1,3})"
             r"(?![0-9A-Za-z:])|(?<=[VvTtPp]6)(?!:(?!:))(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)(?![0-9A-Za-z:])"
             r"|(?<=[0-9A-Za-z\u4e00-\u9fff]:)(?!:)(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:)(?![0-9A-Za-z:])",
-            validator=v.ipv6, validated_by="ipaddress", score=0.85, glue=GLUE["IP"], colon=True),
+            validator=v.ipv6, validated_by="ipaddress", score=0.85, glue=GLUE["IP"], colon=True,
+            trigger=r":[0-9A-Fa-f]{0,4}:"),
         PatternRecognizer(
             "mac", "MAC_ADDRESS",
             r"(?<![0-9-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
             r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Za-z:-])",
-            validator=v.mac, validated_by="six octets", score=0.85, glue=GLUE["MAC"], colon=True),
+            validator=v.mac, validated_by="six octets", score=0.85, glue=GLUE["MAC"], colon=True,
+            trigger=r"[:-][0-9A-Fa-f]{2}[:-]|\.[0-9A-Fa-f]{4}\."),
         PatternRecognizer(
             "cn_plate", "LICENSE_PLATE",
             # any letter after the province (O and I are issued to a few services, and typed anyway)
@@ -326,14 +396,15 @@ def structured_recognizers() -> list[PatternRecognizer]:
         PatternRecognizer(
             "cn_passport", "PASSPORT",
             B + r"(?:E[0-9A-HJ-NP-Z][0-9]{7}|[EG][0-9]{8})" + E,
-            validated_by="PRC passport format", score=0.8, context=passport_cues, window=16, glue=GLUE["PASSPORT"]),
+            validated_by="PRC passport format", score=0.8, context=passport_cues, window=16, glue=GLUE["PASSPORT"],
+            trigger=r"[EG][0-9A-Z][0-9]"),
         PatternRecognizer(
             "passport_with_cue", "PASSPORT",
             B + r"(?:[A-Z]{1,2}[0-9]{6,8}|[0-9]{9})" + E,
             validated_by="passport format + context word", score=0.7, context=passport_cues,
-            context_required=True, window=16, glue=GLUE["PASSPORT"]),
+            context_required=True, window=16, glue=GLUE["PASSPORT"], trigger=r"[0-9]{6}"),
         PatternRecognizer(
             "cn_uscc", "USCC",
             B + r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}" + E,
-            validator=v.uscc, validated_by="GB 32100 checksum", score=0.9, glue=GLUE["USCC"]),
+            validator=v.uscc, validated_by="GB 32100 checksum", score=0.9, glue=GLUE["USCC"], trigger=r"[0-9]{6}"),
     ]

@@ -22,7 +22,7 @@ DEFAULT_RULE = "UserInfo"
 # Every entity a recognizer can produce (the config may only name these).
 ENTITIES = (
     "CHINESE_NAME", "ENGLISH_NAME", "MOBILE_PHONE", "LANDLINE", "PHONE_NUMBER", "ID_CARD", "PASSPORT", "EMAIL",
-    "CHINESE_ADDRESS", "BANK_CARD", "LICENSE_PLATE", "IPV4", "IPV6", "MAC_ADDRESS", "USCC",
+    "CHINESE_ADDRESS", "BANK_CARD", "LICENSE_PLATE", "IPV4", "IPV6", "MAC_ADDRESS", "USCC", "ENGLISH_ADDRESS",
 )
 
 

@@ -50,7 +50,7 @@ CELL = f"{THEME_BORDER};{CELL_STYLE}"  # a bordered table cell
 ENTITY_COLOURS = {
     "CHINESE_NAME": "#ffd6a5", "ENGLISH_NAME": "#ffd6a5", "MOBILE_PHONE": "#caffbf", "LANDLINE": "#caffbf",
     "PHONE_NUMBER": "#caffbf", "ID_CARD": "#ffadad", "PASSPORT": "#ffadad", "EMAIL": "#9bf6ff",
-    "CHINESE_ADDRESS": "#fdffb6", "BANK_CARD": "#bdb2ff", "LICENSE_PLATE": "#ffc6ff", "IPV4": "#a0c4ff",
+    "CHINESE_ADDRESS": "#fdffb6", "ENGLISH_ADDRESS": "#fdffb6", "BANK_CARD": "#bdb2ff", "LICENSE_PLATE": "#ffc6ff", "IPV4": "#a0c4ff",
     "IPV6": "#a0c4ff", "MAC_ADDRESS": "#a0c4ff", "USCC": "#bdb2ff",
 }
 OTHER_ENTITY = "#e0e0e0"
