@@ -169,7 +169,7 @@ def extras_html(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
         body = "".join(
             f'<tr><td style="{cell}">{run.round}</td><td style="{cell}"><code>{esc(run.call.name)}</code></td>'
             f'<td style="{cell}"><code>{esc(run.call.arguments_raw)}</code></td>'
-            f'<td style="{cell}">{"✓" if run.ok else "✗"} <code>{esc(_short(run.message["content"]))}</code></td></tr>'
+            f'<td style="{cell}">{_mark(run.ok)} <code>{esc(_short(run.message["content"]))}</code></td></tr>'
             for run in transcript)
         body += "".join(
             f'<tr><td style="{cell}">–</td><td style="{cell}"><code>{esc(call.name)}</code></td>'
@@ -191,6 +191,11 @@ def extras_html(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
         return ""
     return (f'<div class="dms-card-extras {getattr(render, "VIEW_CLASS", "")}" style="{render.CARD_STYLE}">'
             + "".join(sections) + "</div>")
+
+
+def _mark(ok: Any) -> str:
+    """✓ ran, ✗ failed, ⋯ running (a row shown while the loop goes on)."""
+    return "⋯" if ok is None else "✓" if ok else "✗"
 
 
 def _sensitive_html(calls: list[Any], rule: str | None, messages: list[dict]) -> str:
@@ -261,6 +266,7 @@ class CellExtras:
         has Tools on the streaming action only), so ``params["stream"]`` is set."""
         images = read_images(getattr(args, "image", None), namespace)
         rounds = getattr(args, "run_tools", None)
+        tools_text = (getattr(args, "params", None) or {}).get("tools", getattr(args, "tools", None))
         has_tools = params.get("tools") is not None
         functions: list = []
         if rounds is not None:
@@ -268,7 +274,7 @@ class CellExtras:
                 raise UsageError("--run-tools needs --tools $var: the functions the model may call")
             if rounds < 1:
                 raise UsageError(f"--run-tools {rounds}: give the most rounds to run, an integer >= 1")
-            functions = read_tools(getattr(args, "tools", None), namespace)[1]
+            functions = read_tools(tools_text, namespace)[1]
         if has_tools and getattr(args, "compare", False) and not getattr(args, "dry_run", False):
             raise UsageError("--compare sends two plain calls, and tools need the streaming action: "
                              "drop --compare, or --tools")
@@ -330,57 +336,3 @@ def image_prompt_tokens(messages: list[dict], params: Mapping[str, Any]) -> int:
     return prompt_image_tokens(messages, high_resolution=bool(params.get("vl_high_resolution_images")))
 
 
-# -- the form's side --------------------------------------------------------------------------------
-class ImageUpload:
-    """The form's image control: a FileUpload (images only, several at once), a thumbnail strip of
-    what will be sent and the sentence that images are sent as they are. ``.parts()`` are the image
-    parts (checked like ``--image``: format and size, before any traffic); ``.add_to(messages)``."""
-
-    def __init__(self) -> None:
-        import ipywidgets as W
-
-        self.upload = W.FileUpload(accept="image/png,image/jpeg,image/gif,image/webp,image/bmp", multiple=True,
-                                   description="images")
-        self.upload.add_class("dms-image-upload")
-        self.clear_button = W.Button(description="no images", icon="times", tooltip="Remove the uploaded images")
-        self.clear_button.on_click(lambda _b: self.clear())
-        self.thumbnails = W.HTML("")
-        self.thumbnails.add_class("dms-image-thumbnails")
-        self.upload.observe(self._changed, names="value")
-        self.widget = W.VBox([W.HBox([self.upload, self.clear_button]), self.thumbnails])
-
-    def files(self) -> list[tuple[str, bytes]]:
-        """(name, bytes) of each uploaded file, in order (ipywidgets 8's value: a tuple of dicts)."""
-        return [(str(item.get("name", "image")), bytes(item.get("content", b""))) for item in self.upload.value or ()]
-
-    def parts(self) -> list[dict]:
-        from dms_magic.images import image_part
-
-        return [image_part(data, name=name) for name, data in self.files()]
-
-    def add_to(self, messages: list[dict]) -> list[dict]:
-        from dms_magic.images import with_images
-
-        parts = self.parts()
-        return with_images(messages, parts) if parts else messages
-
-    def clear(self) -> None:
-        self.upload.value = ()
-        self.thumbnails.value = ""
-
-    def _changed(self, _change: Any = None) -> None:
-        from dms_magic.images import ImageError
-
-        try:
-            parts = self.parts()
-        except ImageError as exc:  # named next to the control; Send refuses it the same way
-            self.thumbnails.value = f'<span style="color:#82071e">{esc(exc)}</span>'
-            return
-        self.thumbnails.value = extras_html(images=parts, dry_run=True) if parts else ""
-
-
-def sent_images(messages: list[dict]) -> list[dict]:
-    """The image parts of the last message (what a send added)."""
-    from dms_magic.images import content_images
-
-    return content_images(messages[-1].get("content")) if messages and isinstance(messages[-1], Mapping) else []

@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from dms_magic.notebook.widgets import DOUBLE_CLICK_SECONDS
+from dms_magic.notebook.form import DOUBLE_CLICK_SECONDS
 
 pytestmark = pytest.mark.browser
 

@@ -294,7 +294,6 @@ def test_status_names_backend_credential_kind_and_masked_key(ip, sandbox):
     ("%%dmschat --search-options $nothing_here\nhi", "nothing_here"),
     ("%%dmschat --system 'be brief'\n  \n", "prompt"),
     ("%dmschat frobnicate", "status"),
-    ("%%dmschat --instance-id 424242\nhi", "424242"),  # the sandbox serves instance 1 only
 ])
 def test_errors_fail_the_cell_with_one_short_message(ip, source, named):
     ran = run(ip, source)
@@ -308,15 +307,24 @@ def test_business_error_names_its_code_not_http_200(ip, sandbox):
     # DMS answers an unknown instance with HTTP 200 + Success: false; "(HTTP 200)" would read as success
     ran = run(ip, "%%dmschat --instance-id 999\nhi")
     assert not ran.success
-    assert "InstanceNotExist" in ran.stderr and "RequestId" in ran.stderr
-    assert "HTTP 200" not in ran.stderr
+    shown = ran.stdout + ran.stderr
+    assert "InstanceNotExist" in shown and "RequestId" in shown
+    assert "HTTP 200" not in shown
+
+
+def test_a_service_failure_is_one_line_named_by_its_kind_not_a_usage_error(ip, sandbox):
+    ran = run(ip, "%%dmschat --instance-id 424242\nhi")  # the sandbox serves instance 1 only
+    assert not ran.success
+    shown = (ran.stdout + ran.stderr).strip()
+    assert "424242" in shown and "UsageError" not in shown and "Traceback" not in shown
+    assert len(shown.splitlines()) == 1 and shown.split(":", 1)[0].endswith("Error")
 
 
 def test_api_error_names_code_and_request(ip, sandbox, monkeypatch):
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SENTINEL-wrong-secret-0123456789")
     ran = run(ip, "%%dmschat\nhi")
     assert not ran.success
-    assert "Signature" in ran.stderr or "AccessKey" in ran.stderr
+    assert "Signature" in ran.stdout + ran.stderr or "AccessKey" in ran.stdout + ran.stderr
     assert "SENTINEL-wrong-secret-0123456789" not in ran.text
 
 
