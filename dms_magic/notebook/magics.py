@@ -197,7 +197,7 @@ class DmsChatMagics(Magics, Configurable):
                 + "\n".join(f"{k}={v}" for k, v in {**query, **form}.items())
                 + f"\nAuthorization: ACS3-HMAC-SHA256, signed by {signer}; signature computed when sent, never shown"
                 + f"\n~{tokens} prompt tokens (local estimate)"
-                + "".join(f"\n{render.mask_preview_text(p)}" for p in previews))
+                + "".join(f"\n{p if isinstance(p, str) else render.mask_preview_text(p)}" for p in previews))
         html = dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
                             prompt_tokens=tokens, signer=signer, masked=bool(params.get("need_desensitization")))
         if extras is not None and extras.images:  # thumbnails, and that images go as they are
