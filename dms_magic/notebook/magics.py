@@ -21,7 +21,7 @@ from dms_magic.notebook import grammar, images_tools, turn  # images_tools: --im
 from dms_magic.notebook.grammar import option_spelling as _spelling
 from dms_magic.wire.params import InvalidParameterError, find
 
-DEFAULT_SESSION = "default"
+from dms_magic.notebook.vocabulary import DEFAULT_SESSION  # noqa: E402,F401  (the session name offered by Tab)
 
 
 @magics_class
