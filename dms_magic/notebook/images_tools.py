@@ -5,8 +5,6 @@
 - ``read_tools(text, namespace)``: ``--tools $var`` (or JSON text) -> (tools for the request,
   what ``--run-tools`` may call: the callables given, and for spec dicts the functions of the same
   name in the user namespace).
-- ``run_tool_rounds(client, messages, params, functions, max_rounds)``: the tool loop over the
-  streaming action (each round read to its end, quietly).
 - ``extras_html`` / ``extras_text``: the card's sections: thumbnails of the images sent and the
   sentence that they are sent as they are; the tool calls asked for, each call and its result; with
   masking on, the arguments that look sensitive and the local preview of what the model saw.
@@ -108,19 +106,6 @@ def read_tools(text: str | None, namespace: Mapping[str, Any]) -> tuple[Any, lis
     except ToolSpecError as exc:
         raise UsageError(f"--tools {text}: {exc}") from None
     return value, runnable
-
-
-def run_tool_rounds(client: Any, messages: list[dict], params: Mapping[str, Any], functions: Any, max_rounds: int):
-    """``tools.tool_loop`` with each round sent on the streaming action and read to its end."""
-    from dms_magic.tools import tool_loop
-
-    def send(conversation: list[dict]):
-        with client.stream(conversation, **params) as stream:
-            for _ in stream:
-                pass
-            return stream.result
-
-    return tool_loop(send, messages, functions, max_rounds=max_rounds)
 
 
 def model_saw(messages: list[dict], rule: str) -> list[tuple[str, str]]:
@@ -291,18 +276,6 @@ class CellExtras:
             return with_images(messages, self.images)
         except ImageError as exc:
             raise UsageError(f"--image: {exc}") from None
-
-    def complete(self, client: Any, messages: list[dict], params: Mapping[str, Any]):
-        """(result, the whole conversation, the loop or None, calls asked for but not run)."""
-        if self.run_tools is not None:
-            loop = run_tool_rounds(client, messages, params, self.functions, self.run_tools)
-            pending = list(loop.result.tool_calls) if loop.stopped == "max_rounds" else []
-            return loop.result, loop.messages, loop, pending
-        with client.stream(messages, **params) as stream:
-            for _ in stream:
-                pass
-            result = stream.result
-        return result, messages, None, list(result.tool_calls)
 
     def sections(self, *, messages: list[dict], params: Mapping[str, Any], loop: Any = None,
                  pending: Iterable[Any] = (), dry_run: bool = False) -> tuple[str, str]:
