@@ -223,19 +223,35 @@ class _Card:
         self.surface, self.turn, self.params, self.options = surface, turn, params, options
         self.every, self.sections = every, sections
         self._last = 0.0
+        self._answered = False
 
     def grow(self, partial: Any, *, loop: Any = None, pending: Any = (), force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.every:
             return
         self._last = now
+        self._answered = True
         html, text = self.sections(loop=loop, pending=pending)
         card = chat_result_html(partial, streaming=True, **self.options)
         self.surface.show({"text/html": html + card, "text/plain": (text + "\n" if text else "") + partial.text})
 
+    def status(self, event: Any) -> None:
+        """A progress event (or text) as the status line above the card, until the answer comes.
+        Uses the views' status line when they have one (``set_status``)."""
+        text = getattr(event, "text", None) or getattr(event, "message", None) or str(event)
+        if self._answered:
+            return
+        from dms_magic.views import render
+
+        line = getattr(render, "status_line_html", None)
+        html = line(text) if callable(line) else (
+            f'<div class="dms-status-line" style="{render.MUTED_STYLE}">{render.esc(text)}</div>')
+        self.surface.show({"text/html": html, "text/plain": text})
+
     def finish(self, result: Any, state: str, *, loop: Any = None, pending: Any = ()) -> None:
         from dms_magic.notebook.display import bundle
 
+        self._answered = True
         data, metadata = bundle(result, **self.options)
         html, text = self.sections(loop=loop, pending=pending)
         card = data["text/html"]
@@ -268,6 +284,7 @@ def run(turn: Turn, surface: Any, *, ws: Workspace | None = None, client: Any = 
         return images_tools.extras_html(**options), images_tools.extras_text(**options)
 
     card = _Card(surface, turn, params, ws.display_options(), ws.stream_update_interval, sections)
+    params = {**params, **_progress_option(client, card)}
     streaming = bool(params.get("stream")) or turn.tools
     if turn.tools:
         outcome = _tool_turn(client, messages, params, turn, card)
@@ -278,6 +295,18 @@ def run(turn: Turn, surface: Any, *, ws: Workspace | None = None, client: Any = 
     if outcome.state == FINISHED and turn.session:
         ws.histories[turn.session] = [*outcome.messages, {"role": "assistant", "content": outcome.result.text or ""}]
     return outcome
+
+
+def _progress_option(client: Any, card: "_Card") -> dict[str, Any]:
+    """``progress=`` for a client that reports what it is doing (connecting, "retry 2 of 10 after
+    503") — shown as the card's status line until the answer comes; {} for a client without it."""
+    import inspect
+
+    try:
+        accepts = "progress" in inspect.signature(client.stream).parameters
+    except (TypeError, ValueError, AttributeError):
+        accepts = False
+    return {"progress": card.status} if accepts else {}
 
 
 def _plain_turn(client: Any, messages: list[dict], params: Mapping[str, Any], card: _Card) -> Outcome:
