@@ -12,6 +12,7 @@ is decorated with ``arguments`` so ``%dmschat?`` documents the same parser this 
 """
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field, fields
 from typing import Any, Union
@@ -23,6 +24,8 @@ from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS
 from dms_magic.wire.params import find, option_params
 
 MAGIC = "%%dmschat"
+# `{name}` in a cell body: replaced by the variable's value (unless --no-interpolate); `{{x}}` is not.
+PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
 
 
 # -- the arguments objects -----------------------------------------------------------------------

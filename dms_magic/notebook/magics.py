@@ -386,7 +386,6 @@ _TRAIT_PARSERS = {
     "interpolate": _parse_bool,
     "stream_update_interval": float,
 }
-_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
 
 
 def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
@@ -403,7 +402,7 @@ def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
             return str(namespace[name])
         return match.group(0)
 
-    return _PLACEHOLDER.sub(replace, text)
+    return grammar.PLACEHOLDER.sub(replace, text)
 
 
 def _parameter_message(exc: InvalidParameterError) -> str:

@@ -159,3 +159,20 @@ def test_the_form_stream_stopped_by_ctrl_c_keeps_the_partial_answer(ip, ctrl_c):
     assert result is f.result and result.partial is True and result.stop_reason == "stopped" and result.text
     assert "stopped" in f.status.value
     assert "stopped" in f.output.outputs[0]["data"]["text/html"]
+
+
+def test_ctrl_c_while_waiting_for_a_plain_answer_leaves_an_empty_partial_result(ip, monkeypatch):
+    from dms_magic.client import DmsChatClient
+
+    assert run(ip, "%%dmschat -o r\nfirst question").success
+    original = DmsChatClient.chat
+
+    def interrupted(self, *args, **kwargs):
+        original(self, *args, **kwargs)  # the request went out; Ctrl-C lands while the cell waits
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DmsChatClient, "chat", interrupted)
+    ran = run(ip, "%%dmschat -o r\nsecond question")
+    assert not ran.success and len(ran.lines) == 1 and ran.lines[0].startswith("stopped (Ctrl-C)")
+    r = ip.user_ns["r"]
+    assert r.partial is True and r.stop_reason == "stopped" and r.text == "" and r.partial_text == ""

@@ -12,7 +12,6 @@ ipywidgets is imported here, never at ``import dms_magic`` time.
 """
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Callable
 
@@ -504,7 +503,7 @@ class DmsChatForm(W.VBox):
         return grammar.ChatCell(
             params=texts, compare=compare, session=self.session_name if self.conversation.value else None,
             system=self.system.value if self.system.value.strip() else None,
-            no_interpolate=bool(_PLACEHOLDER.search(self.prompt.value)),  # the magic would substitute {name}
+            no_interpolate=bool(grammar.PLACEHOLDER.search(self.prompt.value)),  # the magic would substitute {name}
             image=tuple(name for name, _data in self.images.files()), body=self.prompt.value)
 
     def to_magic(self, *, stream: bool = False, compare: bool = False) -> str:
@@ -539,7 +538,6 @@ class DmsChatForm(W.VBox):
         return text
 
 
-_PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
 
 
 def _click_sent_at() -> Any:
