@@ -93,6 +93,7 @@ def test_the_form_shows_prompt_and_send_on_the_first_screen_of_a_900_px_window(l
         box = form.evaluate("""(el) => { const r = (s) => el.querySelector(s).getBoundingClientRect();
             return {top: el.getBoundingClientRect().top, prompt: r('.dms-prompt').bottom, send: r('.dms-button-send').bottom,
                     output: r('.dms-form-output').top, folded: r('.dms-form-folded').top}; }""")
+        print("form geometry (px):", box)
         assert box["send"] - box["top"] < VIEWPORT["height"] * 0.8, box  # one screen, with room for the answer
         assert box["prompt"] < box["send"] < box["output"] < box["folded"], box  # the answer right under
         form.locator(".dms-prompt textarea").fill("我叫张伟，手机号13812345678，请帮我写一封投诉信。")
