@@ -28,7 +28,7 @@ _LAZY = {
     "compare": "dms_magic.comparison",
     "Comparison": "dms_magic.comparison",
     "chat_many": "dms_magic.batch",
-    "form": "dms_magic.notebook.widgets",
+    "form": "dms_magic.notebook.form",
 }
 
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension"]

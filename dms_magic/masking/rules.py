@@ -49,6 +49,9 @@ class MaskingConfig:
     rule_operators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     source: str = "default"
+    # Rule names only the service knows ("service_rules": [...]): accepted by the notebook's check,
+    # never applied locally (no local preview for them).
+    service_rules: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         # Operator specs may carry an HMAC/AES key: show only each entity's operator type.
@@ -156,11 +159,13 @@ def _merge(base: dict[str, Any] | None, data: Mapping[str, Any], source: str) ->
             for entity, spec in _table(specs, where, "entity -> operator").items():
                 _check_entity(entity, where)
                 rule_operators.setdefault(rule, {})[entity] = _spec(spec, where, entity)
+    service_rules = tuple(str(r) for layer in ([base] if base else []) + [dict(data)]
+                          for r in (layer.get("service_rules") or ()))
     for rule in rule_operators:
         if rule not in categories:
             raise MaskingConfigError(f"{source}: rule_operators.{rule}: there is no category {rule!r}; use one of "
                                      f"{', '.join(sorted(categories))} (or add it under [categories])")
-    return MaskingConfig(categories, operators, rule_operators, descriptions, source)
+    return MaskingConfig(categories, operators, rule_operators, descriptions, source, service_rules)
 
 
 @lru_cache(maxsize=1)

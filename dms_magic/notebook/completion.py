@@ -4,12 +4,18 @@ API v2 ``context_matcher``, added to ``ip.Completer.custom_matchers`` by ``%load
 What it offers, from the same tables the magic parses with (nothing listed by hand here):
 options long and short (``--tem<Tab>`` → ``--temperature``), the ``%dmschat`` sub-commands, rule
 categories after ``--rule``, known models after ``-m``/``--model``, the choices of a choice
-parameter, true/false after a boolean option, and session names after ``history``/``reset``.
+parameter, true/false after a boolean option, session names after ``history``/``reset``, and by the
+kind of value an option takes (``VALUE_KINDS``): paths (and image variables) after ``--image``,
+variables of a fitting type after ``--messages``, ``--tools`` and ``-o``, session names after
+``--session``, ``sandbox`` and the configured endpoints after ``--endpoint``, the tools given on the
+line after ``--tool-choice``.
 """
 from __future__ import annotations
 
+import glob
+import os
 import shlex
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
 
@@ -58,17 +64,132 @@ def _words(text: str) -> list[str]:
         return text.split()
 
 
-def candidates(line_before_cursor: str, token: str, *, cell: bool, sessions: Iterable[str] = ()) -> list[str]:
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+
+
+def _visible(namespace: Mapping[str, Any], hidden: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The user's own names (not IPython's: In, Out, exit, get_ipython ...)."""
+    return [(k, v) for k, v in namespace.items()
+            if not k.startswith("_") and not (k in hidden and hidden[k] is v)]
+
+
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(m, Mapping) for m in value)
+
+
+def _is_tool(value: Any) -> bool:
+    import inspect
+
+    return inspect.isfunction(value) or (isinstance(value, Mapping) and "function" in value)
+
+
+def _is_tools(value: Any) -> bool:
+    if _is_tool(value):
+        return True
+    if isinstance(value, Mapping):  # {name: function}
+        return bool(value) and all(callable(v) for v in value.values())
+    return isinstance(value, (list, tuple)) and bool(value) and all(_is_tool(v) for v in value)
+
+
+def _is_image(value: Any) -> bool:
+    return (isinstance(value, (bytes, bytearray, os.PathLike)) or hasattr(value, "savefig")
+            or (hasattr(value, "save") and hasattr(value, "size"))
+            or (isinstance(value, (list, tuple)) and bool(value) and all(_is_image(v) for v in value)))
+
+
+def _is_result(value: Any) -> bool:
+    return type(value).__name__ in ("ChatResult", "Comparison")
+
+
+def _paths(token: str) -> list[str]:
+    """Directories (ending in /) and image files under what is typed so far."""
+    out = []
+    for path in sorted(glob.glob(os.path.expanduser(token) + "*")):
+        if os.path.isdir(path):
+            out.append(path + "/")
+        elif path.lower().endswith(IMAGE_SUFFIXES):
+            out.append(path)
+    if token.startswith("~"):  # keep what was typed: ~/ stays ~/
+        home = os.path.expanduser("~")
+        out = ["~" + p[len(home):] if p.startswith(home) else p for p in out]
+    return out
+
+
+def _endpoints() -> list[str]:
+    from dms_magic import session
+
+    found = ["sandbox", session.configured().get("endpoint"), os.environ.get("DMS_MAGIC_ENDPOINT"),
+             getattr(session, "CENTRAL_ENDPOINT", None)]
+    return [e for e in found if e]
+
+
+def _tool_names(words: list[str], namespace: Mapping[str, Any]) -> list[str]:
+    """``auto``/``none``/``required`` and the names of the tools given with ``--tools`` on the line."""
+    from dms_magic.wire.params import TOOL_CHOICE_WORDS
+
+    names: list[str] = []
+    for option, value in zip(words, words[1:]):
+        if option == "--tools" and value.startswith("$") and value[1:] in namespace:
+            from dms_magic.tools import ToolSpecError, tool_spec
+
+            tools = namespace[value[1:]]
+            if isinstance(tools, Mapping) and "function" not in tools:
+                tools = list(tools.values())
+            for tool in tools if isinstance(tools, (list, tuple)) else [tools]:
+                try:
+                    names.append(tool_spec(tool)["function"]["name"])
+                except ToolSpecError:
+                    continue
+    return [*TOOL_CHOICE_WORDS, *names]
+
+
+FRESH_RESULT_NAME = "result"  # offered after -o when no result variable exists yet
+
+
+def _value_candidates(option: str, token: str, dollar: bool, words: list[str], namespace: Mapping[str, Any],
+                      sessions: Iterable[str], hidden: Mapping[str, Any]) -> list[str] | None:
+    """The values ``option`` takes, by kind; None when the option takes no known kind of value.
+    ``dollar``: the person typed ``$`` already (IPython's token starts after it)."""
+    def variables(fits: Callable[[Any], bool], sign: bool) -> list[str]:
+        prefix = "$" if sign and not dollar else ""
+        return [prefix + k for k, v in _visible(namespace, hidden) if fits(v)]
+
+    if option == "--image":
+        return variables(_is_image, True) if dollar else _paths(token) + variables(_is_image, True)
+    if option == "--messages":
+        return variables(_is_messages, False)
+    if option == "--tools":
+        return variables(_is_tools, True)
+    if option in ("-o", "--out"):
+        return variables(_is_result, False) or [FRESH_RESULT_NAME]
+    if option == "--session":
+        from dms_magic.notebook.vocabulary import DEFAULT_SESSION
+
+        return list(sessions) or [DEFAULT_SESSION]
+    if option == "--endpoint":
+        return _endpoints()
+    if option == "--tool-choice":
+        return _tool_names(words, namespace)
+    return None
+
+
+def candidates(line_before_cursor: str, token: str, *, cell: bool, sessions: Iterable[str] = (),
+               namespace: Mapping[str, Any] | None = None, hidden: Mapping[str, Any] | None = None) -> list[str]:
     """What may complete ``token`` at the end of ``line_before_cursor`` (the magic's line)."""
     options, values = _option_table()
+    namespace = namespace or {}
     words = _words(line_before_cursor)[1:]  # without the %%dmschat / %dmschat word
-    if token and words and words[-1] == token:
+    dollar = line_before_cursor.endswith("$" + token)
+    if words and words[-1] in (token, "$" + token) and not line_before_cursor.endswith(" "):
         words = words[:-1]
     previous = words[-1] if words else None
-    if previous is not None and previous.split("=", 1)[0] in values and "=" not in previous:
-        pool: Iterable[str] = values[previous]()
+    by_kind = (_value_candidates(previous, token, dollar, words, namespace, sessions, hidden or {})
+               if previous is not None and "=" not in previous else None)
+    if by_kind is not None:
+        pool: Iterable[str] = by_kind
+    elif previous is not None and previous.split("=", 1)[0] in values and "=" not in previous:
+        pool = values[previous]()
     elif not cell and not words and not token.startswith("-"):
-
         pool = LINE_COMMANDS
     elif not cell and words and words[0] in ("history", "reset") and len(words) == 1:
         pool = sessions
@@ -110,11 +231,20 @@ def make_matcher(sessions: Callable[[], Iterable[str]] = lambda: ()) -> Callable
         line, cell = found
         if len(_words(line)) <= 1 and not line.endswith(" "):
             return {"completions": [], "suppress": False}  # still typing the magic's own name
-        words = candidates(line, context.token, cell=cell, sessions=sessions())
+        shell = _shell()
+        namespace = getattr(shell, "user_ns", {}) if shell is not None else {}
+        words = candidates(line, context.token, cell=cell, sessions=sessions(), namespace=namespace,
+                           hidden=getattr(shell, "user_ns_hidden", {}) if shell is not None else {})
         kind = "option" if context.token.startswith("-") else "value"
         return {"completions": [SimpleCompletion(text=w, type=kind) for w in words], "suppress": True}
 
     return dmschat_matcher
+
+
+def _shell() -> Any:
+    from IPython import get_ipython
+
+    return get_ipython()
 
 
 def register(shell: Any, sessions: Callable[[], Iterable[str]] = lambda: ()) -> Callable:

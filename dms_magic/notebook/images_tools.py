@@ -5,8 +5,6 @@
 - ``read_tools(text, namespace)``: ``--tools $var`` (or JSON text) -> (tools for the request,
   what ``--run-tools`` may call: the callables given, and for spec dicts the functions of the same
   name in the user namespace).
-- ``run_tool_rounds(client, messages, params, functions, max_rounds)``: the tool loop over the
-  streaming action (each round read to its end, quietly).
 - the card's sections (thumbnails, tool calls) are drawn by ``dms_magic.views.extras``
   (``extras_html`` / ``extras_text``, imported here for the cell and the form).
 
@@ -104,19 +102,6 @@ def read_tools(text: str | None, namespace: Mapping[str, Any]) -> tuple[Any, lis
     return value, runnable
 
 
-def run_tool_rounds(client: Any, messages: list[dict], params: Mapping[str, Any], functions: Any, max_rounds: int):
-    """``tools.tool_loop`` with each round sent on the streaming action and read to its end."""
-    from dms_magic.tools import tool_loop
-
-    def send(conversation: list[dict]):
-        with client.stream(conversation, **params) as stream:
-            for _ in stream:
-                pass
-            return stream.result
-
-    return tool_loop(send, messages, functions, max_rounds=max_rounds)
-
-
 # -- the magic's side: options, reading them, running, showing -------------------------------------
 class CellExtras:
     """What one ``%%dmschat`` cell asked for beyond text: images, tools, ``--run-tools``."""
@@ -132,6 +117,7 @@ class CellExtras:
         images = read_images(getattr(args, "image", None), namespace)
         names = image_names(getattr(args, "image", None), namespace)
         rounds = getattr(args, "run_tools", None)
+        tools_text = (getattr(args, "params", None) or {}).get("tools", getattr(args, "tools", None))
         has_tools = params.get("tools") is not None
         functions: list = []
         if rounds is not None:
@@ -139,7 +125,7 @@ class CellExtras:
                 raise UsageError("--run-tools needs --tools $var: the functions the model may call")
             if rounds < 1:
                 raise UsageError(f"--run-tools {rounds}: give the most rounds to run, an integer >= 1")
-            functions = read_tools(getattr(args, "tools", None), namespace)[1]
+            functions = read_tools(tools_text, namespace)[1]
         if has_tools and getattr(args, "compare", False) and not getattr(args, "dry_run", False):
             raise UsageError("--compare sends two plain calls, and tools need the streaming action: "
                              "drop --compare, or --tools")
@@ -159,17 +145,6 @@ class CellExtras:
         except ImageError as exc:
             raise UsageError(f"--image: {exc}") from None
 
-    def complete(self, client: Any, messages: list[dict], params: Mapping[str, Any]):
-        """(result, the whole conversation, the loop or None, calls asked for but not run)."""
-        if self.run_tools is not None:
-            loop = run_tool_rounds(client, messages, params, self.functions, self.run_tools)
-            pending = list(loop.result.tool_calls) if loop.stopped == "max_rounds" else []
-            return loop.result, loop.messages, loop, pending
-        with client.stream(messages, **params) as stream:
-            for _ in stream:
-                pass
-            result = stream.result
-        return result, messages, None, list(result.tool_calls)
 
     def sections(self, *, messages: list[dict], params: Mapping[str, Any], loop: Any = None,
                  pending: Iterable[Any] = (), dry_run: bool = False) -> tuple[str, str]:
@@ -203,60 +178,3 @@ def image_prompt_tokens(messages: list[dict], params: Mapping[str, Any]) -> int:
     return prompt_image_tokens(messages, high_resolution=bool(params.get("vl_high_resolution_images")))
 
 
-# -- the form's side --------------------------------------------------------------------------------
-class ImageUpload:
-    """The form's image control: a FileUpload (images only, several at once), a thumbnail strip of
-    what will be sent and the sentence that images are sent as they are. ``.parts()`` are the image
-    parts (checked like ``--image``: format and size, before any traffic); ``.add_to(messages)``."""
-
-    def __init__(self) -> None:
-        import ipywidgets as W
-
-        self.upload = W.FileUpload(accept="image/png,image/jpeg,image/gif,image/webp,image/bmp", multiple=True,
-                                   description="images")
-        self.upload.add_class("dms-image-upload")
-        self.clear_button = W.Button(description="no images", icon="times", tooltip="Remove the uploaded images")
-        self.clear_button.on_click(lambda _b: self.clear())
-        self.thumbnails = W.HTML("")
-        self.thumbnails.add_class("dms-image-thumbnails")
-        self.upload.observe(self._changed, names="value")
-        self.widget = W.VBox([W.HBox([self.upload, self.clear_button]), self.thumbnails])
-
-    def files(self) -> list[tuple[str, bytes]]:
-        """(name, bytes) of each uploaded file, in order (ipywidgets 8's value: a tuple of dicts)."""
-        return [(str(item.get("name", "image")), bytes(item.get("content", b""))) for item in self.upload.value or ()]
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.files()]
-
-    def parts(self) -> list[dict]:
-        from dms_magic.images import image_part
-
-        return [image_part(data, name=name) for name, data in self.files()]
-
-    def add_to(self, messages: list[dict]) -> list[dict]:
-        from dms_magic.images import with_images
-
-        parts = self.parts()
-        return with_images(messages, parts) if parts else messages
-
-    def clear(self) -> None:
-        self.upload.value = ()
-        self.thumbnails.value = ""
-
-    def _changed(self, _change: Any = None) -> None:
-        from dms_magic.images import ImageError
-
-        try:
-            parts = self.parts()
-        except ImageError as exc:  # named next to the control; Send refuses it the same way
-            self.thumbnails.value = f'<span style="color:#82071e">{esc(exc)}</span>'
-            return
-        self.thumbnails.value = extras_html(images=parts, image_names=self.names(), dry_run=True) if parts else ""
-
-
-def sent_images(messages: list[dict]) -> list[dict]:
-    """The image parts of the last message (what a send added)."""
-    from dms_magic.images import content_images
-
-    return content_images(messages[-1].get("content")) if messages and isinstance(messages[-1], Mapping) else []

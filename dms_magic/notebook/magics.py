@@ -10,62 +10,18 @@ one ``UsageError``: IPython prints it as a single line and fails the cell, with 
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, argument_group, kwds, magic_arguments
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
-from dms_magic.notebook import images_tools  # --image, --tools, --run-tools (options in vocabulary)
-from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS
-from dms_magic.wire.params import InvalidParameterError, find, option_params
+from dms_magic.notebook import grammar, images_tools, turn  # images_tools: --image, --tools, --run-tools
+from dms_magic.notebook.grammar import option_spelling as _spelling
+from dms_magic.wire.params import InvalidParameterError, find
 
-DEFAULT_SESSION = "default"
-def _param_argument(param) -> argument:
-    """One API parameter as an argparse option. Values stay text here; ``_parse_value`` converts
-    them with the table (so `$var`, JSON and plain strings are handled in one place)."""
-    names = [param.option, *param.aliases]
-    shorts = [n for n in names if not n.startswith("--")]
-    longs = [n for n in names if n.startswith("--")]
-    help_text = f"{param.help} ({param.range_text()}; wire {param.wire})"
-    if param.kind == "bool":
-        # A bare flag means true; `--mask false` turns a configured default off.
-        return argument(*shorts, *longs, dest=param.name, nargs="?", const="true", default=None,
-                        metavar="BOOL", help=help_text)
-    if param.kind == "choice":
-        metavar = "{" + ",".join(param.choices) + "}"
-    elif param.kind in ("json_object", "json_text", "str_list"):
-        metavar = "JSON|$VAR"
-    else:
-        metavar = {"str": "TEXT", "int": "N", "float": "X"}.get(param.kind, param.kind.upper())
-    return argument(*shorts, *longs, dest=param.name, default=None, metavar=metavar, help=help_text)
-
-
-def _with_generated_arguments(func):
-    """Apply argparse decorators for the extras and every PARAMS row (source order = help order)."""
-    decorators = [argument_group("Cell options")]
-    decorators += [argument(*names, **kwargs) for names, kwargs in EXTRA_OPTIONS]
-    decorators.append(argument_group("API parameters (ChatWithDesensitize)"))
-    decorators += [_param_argument(p) for p in option_params()]
-    decorators.append(argument("line_command", nargs="*", help="Line magic: " + " | ".join(LINE_COMMANDS)))
-    for deco in reversed(decorators):
-        func = deco(func)
-    # The epilog lists the rule categories (what --rule takes); named "%dmschat", the help's usage
-    # line reads "%%dmschat [...]" (IPython's help formatter adds one "%").
-    func = kwds(epilog=_rules_epilog())(func)
-    func = magic_arguments("%dmschat")(func)
-    func.parser.allow_abbrev = False  # `--top` must not silently mean --top-p or --top-k
-    return func
-
-
-def _rules_epilog() -> str:
-    from dms_magic.masking import DEFAULT_RULE, rule_categories
-
-    return (f"Rule categories for --rule (--desensitization-rule): {', '.join(rule_categories())} "
-            f"(default {DEFAULT_RULE}). Tab completes options, sub-commands, rules and models.")
+from dms_magic.notebook.vocabulary import DEFAULT_SESSION  # noqa: E402,F401  (the session name offered by Tab)
 
 
 @magics_class
@@ -93,15 +49,30 @@ class DmsChatMagics(Magics, Configurable):
     _DISPLAY_TRAITS = ("show_logprobs", "show_usage", "stream_update_interval", "interpolate")
 
     def __init__(self, shell=None, **kwargs):
+        # What the form shares with the magic (histories, card options): one public object, made
+        # first because loading the config notifies the trait observers.
+        self.workspace = turn.use(turn.Workspace())
         super().__init__(shell=shell, **kwargs)
-        self.histories: dict[str, list[dict]] = {}
+        self._copy_display_traits()
         for trait in self._SESSION_KEYS:  # values a config file set before we existed
             if getattr(self, trait) is not None:  # unset traits leave session.configure() values alone
                 self._push(trait, getattr(self, trait))
 
+    @property
+    def histories(self) -> dict[str, list[dict]]:
+        return self.workspace.histories
+
     @observe(*_SESSION_KEYS)
     def _trait_changed(self, change) -> None:
         self._push(change["name"], change["new"])
+
+    @observe("show_logprobs", "show_usage", "stream_update_interval")
+    def _display_trait_changed(self, _change) -> None:
+        self._copy_display_traits()
+
+    def _copy_display_traits(self) -> None:
+        for name in ("show_logprobs", "show_usage", "stream_update_interval"):
+            setattr(self.workspace, name, getattr(self, name))
 
     def _push(self, trait: str, value: Any) -> None:
         from dms_magic import session
@@ -110,99 +81,86 @@ class DmsChatMagics(Magics, Configurable):
 
     # -- the magic ------------------------------------------------------------------------------
     @no_var_expand  # $var and {name} are ours: $var gives a Python object, {name} only defined names
-    @_with_generated_arguments
+    @grammar.arguments
     @line_cell_magic
     def dmschat(self, line: str, cell: str | None = None):
         """%%dmschat [options]: the cell is the user message.
 
         %dmschat config [key=value ...] | status | history [NAME] | reset [NAME] | preview [--rule R] TEXT|$var | form
         (reset without NAME also drops cached clients, so new credentials take effect)."""
+        failure: BaseException | None = None
         try:
-            if cell is None:
-                return self._line(line)
-            return self._cell(line, cell)
+            args = grammar.parse(line, cell)
+            if isinstance(args, grammar.ChatCell):
+                return self._cell(args)
+            return self._line(args)
+        except InvalidParameterError as exc:  # a value the user typed (or configured): their words
+            from dms_magic.notebook.display import redact
+
+            failure = UsageError(redact(_parameter_message(exc)))
+        except UsageError as exc:
+            from dms_magic.notebook.display import redact
+
+            failure = UsageError(redact(str(exc)))
         except Exception as exc:
             from dms_magic.client.credentials import CredentialError
             from dms_magic.errors import DmsError
-            from dms_magic.notebook.display import redact
             from dms_magic.session import SettingsError
 
-            if isinstance(exc, InvalidParameterError):
-                raise UsageError(redact(_parameter_message(exc))) from None
-            # DmsError's str() is its one line: code, message, hint, RequestId
-            if isinstance(exc, (UsageError, DmsError, CredentialError, SettingsError)):
-                raise UsageError(redact(str(exc))) from None
-            raise
+            if isinstance(exc, DmsError):  # a service or connection failure: its own one line, not "UsageError"
+                failure = exc.with_traceback(None)
+            elif isinstance(exc, (CredentialError, SettingsError)):  # the user's setup: a usage problem
+                from dms_magic.notebook.display import redact
+
+                failure = UsageError(redact(str(exc)))
+            else:
+                raise
+        raise failure from None  # outside the except block: no frame of the failure is kept
 
     # -- cell -----------------------------------------------------------------------------------
-    def _cell(self, line: str, cell: str):
-        args = self._parse(line)
-        if args.line_command:
-            raise UsageError(f"unexpected {' '.join(args.line_command)!r} on the %%dmschat line: every option "
-                             f"starts with - (see %%dmschat?); the prompt goes in the cell body")
+    def _cell(self, args: grammar.ChatCell):
         params = self._params(args)
         extras = images_tools.CellExtras.read(args, params, self.shell.user_ns)  # with tools: streams
-        messages = extras.add_images(self._messages(args, cell))
-        from dms_magic import session
-
-        settings = session.resolve(args.endpoint, params.get("instance_id"), args.profile)
+        messages = extras.add_images(self._messages(args, args.body))
+        chat = turn.Turn(messages=messages, params=params, endpoint=args.endpoint, profile=args.profile,
+                         images=extras.images, image_names=extras.image_names, tools=extras.tools, functions=extras.functions,
+                         run_tools=extras.run_tools, session=args.session)
+        # configured defaults; decides streaming; checks --rule before anything is sent
+        client, settings, params = turn.prepare(chat, connect=not args.dry_run)
         if args.compare and not args.dry_run:  # two plain calls: compare merges the defaults itself
-            return self._compare(args, settings, messages, params)
-        params = session.request_params(settings, params)  # configured defaults; decides streaming
-        streaming = bool(params.get("stream"))
+            return self._compare(args, client, messages, {k: v for k, v in chat.params.items()})
         if args.dry_run:
-            return self._dry_run(settings, messages, params, streaming, extras)
-        client = session.client_for(settings)
-        if extras.tools:  # the tool calls (and --run-tools rounds) are read whole, then shown in one card
-            result, messages, loop, pending = extras.complete(client, messages, params)
-        else:
-            if streaming and not args.quiet and extras.images:  # the thumbnails above the growing card
-                from dms_magic.notebook.display import show_html
-
-                show_html(*extras.sections(messages=messages, params=params))
-            result = self._stream(client, messages, params, args) if streaming else client.chat(messages, **params)
-            loop, pending = None, []
-        if args.session:
-            history = self.histories.setdefault(args.session, [])
-            history[:] = [*messages, {"role": "assistant", "content": result.text or ""}]
+            return self._dry_run(settings, messages, params, bool(params.get("stream")), extras)
+        if args.quiet and not args.out:
+            self._warn_quiet_once()
+        outcome = turn.run(chat, turn.PageSurface(enabled=not args.quiet), ws=self.workspace,
+                           client=client, params=params)
         if args.out:
-            self.shell.user_ns[args.out] = result
-        if not args.quiet and (extras.tools or not streaming):
-            from dms_magic.notebook.display import bundle
-            from IPython.display import display
-
-            data, metadata = bundle(result, **self._display_options())
-            html, text = extras.sections(messages=messages, params=params, loop=loop, pending=pending)
-            if html:
-                data = {**data, "text/html": html + data["text/html"], "text/plain": text + "\n" + data["text/plain"]}
-            display(data, raw=True, metadata=metadata)
+            self.shell.user_ns[args.out] = outcome.result  # a partial result too: never the previous answer
+        elif args.quiet:
+            self.shell.user_ns["_"] = outcome.result
+        if outcome.partial:
+            raise turn.TurnEnded(outcome.line(args.out), outcome.result, outcome.state)
         return None
 
+    def _warn_quiet_once(self) -> None:
+        """``--quiet`` without ``-o``: allowed (a history or a side effect may be all one wants), but
+        said once, so an answer is not thrown away unknowingly."""
+        if self.workspace.quiet_warned:
+            return
+        self.workspace.quiet_warned = True
+        import sys
+
+        print("--quiet without -o: the answer is not shown; it is kept only in _ (and in the history with "
+              "--session). Add -o NAME to keep it in a variable.", file=sys.stderr)
+
     def _display_options(self) -> dict[str, Any]:
-        return {"show_logprobs": self.show_logprobs, "show_usage": self.show_usage}
+        return self.workspace.display_options()
 
-    def _stream(self, client, messages, params, args):
-        from dms_magic.notebook.display import StreamView
-
-        # `with`: an error or Ctrl-C mid-stream must not leave the connection open
-        with client.stream(messages, **params) as stream:
-            # The stream knows who answers (the sandbox says so in its reply): the card's badges
-            # are right from the first frame.
-            view = StreamView(backend=getattr(stream, "backend", None) or getattr(client, "backend", None),
-                              model=params.get("model"), masked=bool(params.get("need_desensitization")),
-                              display=not args.quiet, request=getattr(stream, "request", None),
-                              every=self.stream_update_interval, **self._display_options())
-            for chunk in stream:
-                view.add(chunk)
-            result = stream.result
-        view.finish(result)
-        return result
-
-    def _compare(self, args, settings, messages, params):
-        from dms_magic import session
+    def _compare(self, args, client, messages, params):
         from dms_magic.comparison import compare
 
-        comparison = compare(messages, client=session.client_for(settings), **params)
+        comparison = compare(messages, client=client, **params)
         if args.out:
             self.shell.user_ns[args.out] = comparison
         if not args.quiet:
@@ -225,8 +183,8 @@ class DmsChatMagics(Magics, Configurable):
         try:
             previews = [mask(m["content"], rule) for m in images_tools.text_messages(messages)
                         if m.get("role") in ("user", "system")]
-        except ValueError as exc:  # UnknownRuleError: the real service would reject it too
-            raise UsageError(f"{_spelling('desensitization_rule')} {rule}: {exc}") from None
+        except ValueError:  # a rule declared for the service only (prepare refused unknown ones)
+            previews = [f"no local preview: {rule} is a rule only the service knows (masking config)"]
         endpoint = "in-process sandbox" if settings.uses_sandbox else (settings.endpoint or session.CENTRAL_ENDPOINT)
         action = SSE_ACTION if streaming else ACTION
         tokens = (estimate_prompt_tokens(images_tools.text_messages(messages))
@@ -239,7 +197,7 @@ class DmsChatMagics(Magics, Configurable):
                 + "\n".join(f"{k}={v}" for k, v in {**query, **form}.items())
                 + f"\nAuthorization: ACS3-HMAC-SHA256, signed by {signer}; signature computed when sent, never shown"
                 + f"\n~{tokens} prompt tokens (local estimate)"
-                + "".join(f"\n{preview_text(p)}" for p in previews))
+                + "".join(f"\n{p if isinstance(p, str) else preview_text(p)}" for p in previews))
         html = dry_run_html(action=action, endpoint=endpoint, query=query, form=form, previews=previews,
                             prompt_tokens=tokens, signer=signer, masked=bool(params.get("need_desensitization")))
         if extras is not None and extras.images:  # thumbnails, and that images go as they are
@@ -248,37 +206,21 @@ class DmsChatMagics(Magics, Configurable):
         show_html(html, text)
 
     # -- option parsing -------------------------------------------------------------------------
-    def _parse(self, line: str):
-        try:
-            argv = shlex.split(line, posix=True)
-        except ValueError as exc:
-            raise UsageError(f"cannot read the %%dmschat options ({exc}): check the quotes; "
-                             f"put JSON in single quotes, e.g. --stop '[\"\\n\"]'") from None
-        try:
-            return self.dmschat.parser.parse_args(argv)
-        except UsageError as exc:
-            raise UsageError(f"{exc}{_option_hint(argv)}; see %%dmschat? for every option") from None
-
     def _params(self, args) -> dict[str, Any]:
         """API parameters given on the line, as checked Python values."""
-        params: dict[str, Any] = {}
-        for param in option_params():
-            text = getattr(args, param.name)
-            if text is not None:
-                params[param.name] = self._parse_value(param, text)
-        return params
+        return {name: self._parse_value(find(name), text) for name, text in args.params.items()}
 
     def _parse_value(self, param, text: str) -> Any:
         if text.startswith("$") and re.fullmatch(r"\$[A-Za-z_]\w*", text):
             name = text[1:]
             if name not in self.shell.user_ns:
-                raise UsageError(f"{param.option} {text}: variable {name!r} is not defined; define it in a cell "
+                raise UsageError(f"{_spelling(param.name)} {text}: variable {name!r} is not defined; define it in a cell "
                                  f"above or give the value directly")
             return param.coerce(self.shell.user_ns[name])
         try:
             return param.from_text(text)
         except InvalidParameterError as exc:
-            raise UsageError(f"{param.option} {text!r} is invalid: expected {exc.expected}") from None
+            raise UsageError(f"{_spelling(param.name)} {text!r} is invalid: expected {exc.expected}") from None
 
     def _messages(self, args, cell: str) -> list[dict]:
         """The conversation to send: session history, --messages, the system text, the cell."""
@@ -305,18 +247,16 @@ class DmsChatMagics(Magics, Configurable):
         return messages
 
     # -- line commands --------------------------------------------------------------------------
-    def _line(self, line: str):
-        command, _, rest = line.strip().partition(" ")
-        rest = rest.strip()
-        if command not in LINE_COMMANDS:
-            raise UsageError(f"%dmschat {command or '(nothing)'}: expected one of {', '.join(LINE_COMMANDS)}; "
-                             f"for a chat use the cell magic %%dmschat (see %dmschat?)")
-        return getattr(self, "_cmd_" + command)(rest)
+    def _line(self, args: grammar.LineCommand):
+        handler = {grammar.ConfigCommand: self._cmd_config, grammar.StatusCommand: self._cmd_status,
+                   grammar.HistoryCommand: self._cmd_history, grammar.ResetCommand: self._cmd_reset,
+                   grammar.PreviewCommand: self._cmd_preview, grammar.FormCommand: self._cmd_form}[type(args)]
+        return handler(args)
 
-    def _cmd_config(self, rest: str):
+    def _cmd_config(self, args: grammar.ConfigCommand):
         from dms_magic import session
 
-        if not rest:
+        if not args.pairs:
             from dms_magic.notebook.display import show_html
 
             values = {t: getattr(self, t) for t in (*self._SESSION_KEYS, *self._DISPLAY_TRAITS)}
@@ -327,15 +267,8 @@ class DmsChatMagics(Magics, Configurable):
 
             show_html(f"<pre>{esc(text)}</pre>", text)
             return None
-        try:
-            pairs = shlex.split(rest, posix=True)
-        except ValueError as exc:
-            raise UsageError(f"%dmschat config: cannot read {rest!r} ({exc}); write key=value") from None
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep:
-                raise UsageError(f"%dmschat config {pair!r}: write key=value, e.g. model=qwen-plus")
-            self._set_config(key.strip(), value.strip())
+        for key, value in args.pairs:
+            self._set_config(key, value)
         return None
 
     def _set_config(self, key: str, value: str) -> None:
@@ -368,7 +301,7 @@ class DmsChatMagics(Magics, Configurable):
             raise UsageError("%dmschat config: messages cannot have a default; use --session or --messages")
         session.configure(**{param.name: None if value == "" else self._parse_value(param, value)})
 
-    def _cmd_status(self, rest: str):
+    def _cmd_status(self, _args: grammar.StatusCommand):
         from dms_magic import session
         from dms_magic.notebook.display import show_html, status_html, status_text
 
@@ -376,8 +309,10 @@ class DmsChatMagics(Magics, Configurable):
         info["sessions"] = {name: len(h) for name, h in self.histories.items()}
         show_html(status_html(info), status_text(info))
 
-    def _cmd_history(self, rest: str):
+    def _cmd_history(self, args: grammar.HistoryCommand):
         from dms_magic.notebook.display import history_html, history_text, show_html
+
+        rest = args.name
 
         if rest:
             if rest not in self.histories:
@@ -392,7 +327,8 @@ class DmsChatMagics(Magics, Configurable):
             show_html(history_html(name, history), history_text(name, history))
         return None
 
-    def _cmd_reset(self, rest: str):
+    def _cmd_reset(self, args: grammar.ResetCommand):
+        rest = args.name
         if rest:
             if self.histories.pop(rest, None) is None:
                 raise UsageError(f"%dmschat reset {rest}: no such session "
@@ -404,14 +340,12 @@ class DmsChatMagics(Magics, Configurable):
             session.forget_clients()
         return None
 
-    def _cmd_preview(self, rest: str):
+    def _cmd_preview(self, args: grammar.PreviewCommand):
         from dms_magic import session
         from dms_magic.masking import DEFAULT_RULE, mask
 
-        rule = session.request_defaults().get("desensitization_rule") or DEFAULT_RULE
-        match = _RULE_OPTION.match(rest)
-        if match:
-            rule, rest = match.group(1), rest[match.end():]
+        rule = args.rule or session.request_defaults().get("desensitization_rule") or DEFAULT_RULE
+        rest = args.text
         if not rest:
             raise UsageError("%dmschat preview TEXT|$var: give the text to preview (or $variable)")
         if re.fullmatch(r"\$[A-Za-z_]\w*", rest):
@@ -421,14 +355,14 @@ class DmsChatMagics(Magics, Configurable):
         try:
             result = mask(rest, rule)
         except ValueError as exc:  # UnknownRuleError
-            raise UsageError(f"%dmschat preview: {exc}") from None
+            raise UsageError(f"%dmschat preview --rule {rule}: {exc}") from None
         from dms_magic.notebook.display import show_mask_preview
 
         show_mask_preview(result)
         return None
 
-    def _cmd_form(self, rest: str):
-        from dms_magic.notebook.widgets import form
+    def _cmd_form(self, _args: grammar.FormCommand):
+        from dms_magic.notebook.form import form
 
         shown = form()
         if shown is not None:
@@ -452,7 +386,6 @@ _TRAIT_PARSERS = {
     "interpolate": _parse_bool,
     "stream_update_interval": float,
 }
-_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
 
 
 def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
@@ -469,57 +402,36 @@ def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
             return str(namespace[name])
         return match.group(0)
 
-    return _PLACEHOLDER.sub(replace, text)
-
-
-def _option_hint(argv: list[str]) -> str:
-    """' (did you mean --top-p?)' for a misspelt option."""
-    import difflib
-
-    from dms_magic.wire.params import option_params
-
-    known = [n for p in option_params() for n in (p.option, *p.aliases)]
-    known += [n for names, _ in EXTRA_OPTIONS for n in names]
-    for word in argv:
-        if word.startswith("-") and word.split("=", 1)[0] not in known:
-            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1)
-            if close:
-                return f" (did you mean {close[0]}?)"
-    return ""
-
-
-def _spelling(name: str) -> str:
-    """The shortest long-option spelling of a parameter (``--rule`` for desensitization_rule)."""
-    param = find(name)
-    return min((n for n in (param.option, *param.aliases) if n.startswith("--")), key=len)
-
-
-# `%dmschat preview --rule R TEXT` (any long spelling of desensitization_rule)
-_RULE_OPTION = re.compile("(?:" + "|".join(
-    re.escape(n) for n in (find("desensitization_rule").option, *find("desensitization_rule").aliases)
-    if n.startswith("--")) + r")[ =](\S+)\s*")
+    return grammar.PLACEHOLDER.sub(replace, text)
 
 
 def _parameter_message(exc: InvalidParameterError) -> str:
+    """The refusal in the words the user typed: ``--rule 'UserInf' is invalid ...``, ``the prompt
+    is empty``, never ``desensitization_rule=None is invalid``."""
     from dms_magic.masking import DEFAULT_RULE
-    from dms_magic.wire.params import BY_NAME
     from dms_magic.session import ENV_INSTANCE_ID
+    from dms_magic.wire.params import safe_repr, shorten
 
     try:
         param = find(exc.param)
     except InvalidParameterError:  # not a table parameter (e.g. the prompt itself)
-        return f"{exc}. To fix: fix the request."
+        if exc.param in ("prompt", "messages"):
+            return "the prompt is empty: write it in the cell below %%dmschat (or pass --messages VAR)"
+        return f"{exc}"
+    spelled = _spelling(param.name)
+    what = (f"{spelled} is missing" if exc.value is None
+            else f"{spelled} {shorten(safe_repr(exc.value))} is invalid")
     if param.sse_only and "only with streaming" in exc.expected:
         fix = f"add {_spelling('stream')}"
     elif param.name == "instance_id":
-        fix = f"pass {_spelling('instance_id')} N, %dmschat config instance_id=N or set {ENV_INSTANCE_ID}"
-    elif param.name == "desensitization_rule":
-        fix = f"add {_spelling('desensitization_rule')} {DEFAULT_RULE} (or another rule category)"
+        fix = f"pass {spelled} N, %dmschat config instance_id=N or set {ENV_INSTANCE_ID}"
+    elif param.name == "desensitization_rule" and exc.value is None:
+        fix = f"add {spelled} {DEFAULT_RULE} (or another rule category)"
     elif param.name == "top_logprobs":
-        fix = f"add {BY_NAME['logprobs'].option}"
+        fix = f"add {_spelling('logprobs')}"
     else:
-        fix = f"fix {_spelling(param.name)}"
-    return f"{exc}. To fix: {fix}."
+        fix = f"fix {spelled}"
+    return f"{what}: expected {exc.expected.rstrip('.')}. To fix: {fix}."
 
 
 def load_ipython_extension(ipython) -> None:

@@ -40,3 +40,4 @@ KNOWN_MODELS = (
     "qwen3-max", "qwen3-max-preview", "qwen-plus-latest", "qwen-max-latest", "qwen-turbo-latest",
     "qwen3-235b-a22b", "qwen3-32b", "qwen3-30b-a3b", "qwen3-coder-plus",
 )
+DEFAULT_SESSION = "default"  # offered after --session when no conversation exists yet

@@ -78,10 +78,15 @@ def _call_row(round_: str, name: str, arguments: str, outcome: str) -> str:
             f'<td style="{_CELL}"><code style="{_CODE}">{shown}</code>{more}</td><td style="{_CELL}">{outcome}</td></tr>')
 
 
+def _mark(ok: Any) -> str:
+    """✓ ran, ✗ failed, ⋯ running (a row shown while the loop goes on)."""
+    return "⋯" if ok is None else "✓" if ok else "✗"
+
+
 def _tools_html(transcript: list, pending: list, loop: Any) -> str:
     body = "".join(
         _call_row(str(run.round), run.call.name, run.call.arguments_raw or "",
-                  f'{"✓" if run.ok else "✗"} <code style="{_CODE}">'
+                  f'{_mark(run.ok)} <code style="{_CODE}">'
                   f'{esc(shorten(str(run.message["content"]), RESULT_CHARS))}</code>')
         for run in transcript)
     body += "".join(_call_row("–", call.name, call.arguments_raw or "",

@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from dms_magic.notebook.widgets import DOUBLE_CLICK_SECONDS
+from dms_magic.notebook.form import DOUBLE_CLICK_SECONDS
 
 pytestmark = pytest.mark.browser
 
@@ -53,6 +53,7 @@ def _drive(page, lab, shot) -> None:
     form.wait_for(state="visible")
     form.locator(".dms-prompt textarea").fill(PROMPT)
     # An invalid value: the message appears next to its control and nothing is sent.
+    _unfold(form, "output")  # the rarer options are folded by group
     max_tokens = form.locator(".dms-param-max-tokens input")
     max_tokens.fill("0")
     form.locator(".dms-button-send").click()
@@ -108,16 +109,16 @@ def _drive(page, lab, shot) -> None:
     form.locator(".dms-button-copy-as-cell").click()
     shown = form.locator(".dms-form-cell pre")
     shown.wait_for(state="visible")
-    assert shown.inner_text().startswith("%%dmschat --model qwen-plus --need-desensitization"), shown.inner_text()
+    assert shown.inner_text().startswith("%%dmschat --model qwen-plus --mask --rule UserInfo"), shown.inner_text()
     assert card.is_visible()
 
     # "Copy as cell" from code: the %%dmschat cell is inserted below (IPython's set_next_input).
     _run_in_a_new_cell(page, "f.copy_as_cell()")
     inserted = page.locator(".jp-Cell .jp-InputArea .cm-content",
-                            has_text="%%dmschat --model qwen-plus --need-desensitization")
+                            has_text="%%dmschat --model qwen-plus --mask --rule UserInfo")
     inserted.first.wait_for(state="visible")
     source = inserted.first.inner_text()
-    assert "--desensitization-rule UserInfo --logprobs --top-logprobs 2" in source and PHONE in source, source
+    assert "--mask --rule UserInfo --logprobs --top-logprobs 2" in source and PHONE in source, source
     page.screenshot(path=str(shot.with_name(shot.stem + "-copied-cell.png")), full_page=True)
 
     # The cell shown under the form is for the form as it was: typing in the prompt takes it away,
@@ -126,6 +127,13 @@ def _drive(page, lab, shot) -> None:
     form.locator(".dms-prompt textarea").press("End")
     form.locator(".dms-prompt textarea").type(" 谢谢")
     shown.wait_for(state="hidden")
+
+
+def _unfold(form, title: str) -> None:
+    """Open one folded group of the form (the Accordion shows one at a time)."""
+    header = form.locator(".jupyter-widget-Collapse-header", has_text=title).first
+    header.click()
+    header.locator("xpath=..").locator(".jupyter-widget-Collapse-contents").wait_for(state="visible")
 
 
 def _run_in_a_new_cell(page, code: str) -> None:
@@ -180,6 +188,7 @@ def _surprises(page, lab, shot) -> None:
     output_cards = form.locator(".dms-form-output .dms-chat-result")
 
     # Unticked sliders say "default" and show no number.
+    _unfold(form, "sampling")
     readout = form.locator(".dms-param-temperature .dms-readout input")
     assert readout.input_value() == "" and readout.get_attribute("placeholder") == "default"
 
@@ -198,6 +207,7 @@ def _surprises(page, lab, shot) -> None:
     form.locator(".dms-param-temperature .dms-form-error").filter(has_text="temperature").wait_for(state="detached")
 
     # Ticking top_logprobs turns logprobs on at once: the form is sendable, and says why.
+    _unfold(form, "output")
     form.locator(".dms-param-top-logprobs input[type=checkbox]").check()
     form.locator(".dms-param-logprobs", has_text="turned on").wait_for(state="visible")
 

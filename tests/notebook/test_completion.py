@@ -82,3 +82,38 @@ def ip():
     shell.run_line_magic("load_ext", "dms_magic")
     yield shell
     shell.run_line_magic("unload_ext", "dms_magic")
+
+
+# -- by the kind of value an option takes ------------------------------------------------------------
+@pytest.fixture
+def user_values(ip, tmp_path, monkeypatch):
+    ip.run_cell('conversation = [{"role": "user", "content": "hi"}]\n'
+                'def get_weather(city: str) -> str:\n    """Weather."""\n    return city\n'
+                'tools = [get_weather]\nnumber = 3\n')
+    (tmp_path / "charts").mkdir()
+    (tmp_path / "chart.png").write_bytes(b"\x89PNG")
+    (tmp_path / "notes.txt").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    yield
+    for name in ("conversation", "get_weather", "tools", "number"):
+        ip.user_ns.pop(name, None)
+
+
+def test_values_by_kind(ip, user_values):
+    assert complete(ip, "%%dmschat --messages conv") == ["conversation"]
+    assert complete(ip, "%%dmschat --messages ") == ["conversation"]  # lists of messages only
+    assert complete(ip, "%%dmschat --tools ") == ["$get_weather", "$tools"]  # functions, lists of them
+    assert complete(ip, "%%dmschat --tools $to") == ["tools"]
+    assert complete(ip, "%%dmschat --image ch") == ["chart.png", "charts/"]  # images and folders, not notes.txt
+    assert complete(ip, "%%dmschat --tools $tools --tool-choice ") == ["auto", "get_weather", "none", "required"]
+    assert "sandbox" in complete(ip, "%%dmschat --endpoint ")
+    assert "--temperature" not in complete(ip, "%%dmschat --image ")  # a value goes here, not an option
+
+
+def test_result_variables_after_out_and_sessions_after_session(ip, user_values, to_sandbox):
+    for name in [k for k, v in ip.user_ns.items() if type(v).__name__ == "ChatResult" and not k.startswith("_")]:
+        del ip.user_ns[name]  # the shell is shared by the module's tests
+    assert complete(ip, "%%dmschat -o ") == ["result"]  # no result yet: a name to start with
+    ip.run_cell("%%dmschat --session trip -o answer\nhi")
+    assert complete(ip, "%%dmschat -o ") == ["answer"]
+    assert complete(ip, "%%dmschat --session ") == ["trip"]

@@ -147,7 +147,7 @@ def test_chat_and_stream_use_configured_streaming_defaults(sandbox, tag):
 
 # -- the form -----------------------------------------------------------------------------------
 def test_form_send_ignores_a_configured_include_usage_even_after_reset(sandbox, tag):
-    from dms_magic.notebook.widgets import form
+    from dms_magic.notebook.form import form
 
     session.configure(include_usage=True)
     f = form(prompt=f"send {tag}")
@@ -200,7 +200,7 @@ class _Client:
 
 
 def test_form_stream_closes_the_stream_when_it_fails():
-    from dms_magic.notebook.widgets import form
+    from dms_magic.notebook.form import form
 
     client = _Client()
     f = form(client=client, prompt="hi")

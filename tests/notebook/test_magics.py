@@ -128,7 +128,7 @@ def test_out_stores_a_chat_result_with_dataframes(ip, sandbox):
     # still displayed (no --quiet): the card with the answer, the token strip and the request id
     assert "dms-chat-result" in ran.html and "dms-token-strip" in ran.html
     assert r.request_id in ran.html
-    assert ran.outputs[0].get("text/plain", "").startswith("[sandbox]")
+    assert ran.outputs[-1].get("text/plain", "").startswith("[sandbox]")
 
 
 def test_quiet_displays_nothing(ip):
@@ -139,7 +139,7 @@ def test_quiet_displays_nothing(ip):
 def test_display_metadata_names_model_request_and_usage(ip):
     with capture_output() as captured:
         ip.run_cell("%%dmschat -m qwen-plus -o r\nhello")
-    metadata = captured.outputs[0].metadata["dms_magic"]
+    metadata = captured.outputs[-1].metadata["dms_magic"]
     r = ip.user_ns["r"]
     assert metadata["request_id"] == r.request_id
     assert metadata["usage"] == r.usage_dict and metadata["usage"]
@@ -294,7 +294,6 @@ def test_status_names_backend_credential_kind_and_masked_key(ip, sandbox):
     ("%%dmschat --search-options $nothing_here\nhi", "nothing_here"),
     ("%%dmschat --system 'be brief'\n  \n", "prompt"),
     ("%dmschat frobnicate", "status"),
-    ("%%dmschat --instance-id 424242\nhi", "424242"),  # the sandbox serves instance 1 only
 ])
 def test_errors_fail_the_cell_with_one_short_message(ip, source, named):
     ran = run(ip, source)
@@ -308,15 +307,24 @@ def test_business_error_names_its_code_not_http_200(ip, sandbox):
     # DMS answers an unknown instance with HTTP 200 + Success: false; "(HTTP 200)" would read as success
     ran = run(ip, "%%dmschat --instance-id 999\nhi")
     assert not ran.success
-    assert "InstanceNotExist" in ran.stderr and "RequestId" in ran.stderr
-    assert "HTTP 200" not in ran.stderr
+    shown = ran.stdout + ran.stderr
+    assert "InstanceNotExist" in shown and "RequestId" in shown
+    assert "HTTP 200" not in shown
+
+
+def test_a_service_failure_is_one_line_named_by_its_kind_not_a_usage_error(ip, sandbox):
+    ran = run(ip, "%%dmschat --instance-id 424242\nhi")  # the sandbox serves instance 1 only
+    assert not ran.success
+    shown = (ran.stdout + ran.stderr).strip()
+    assert "424242" in shown and "UsageError" not in shown and "Traceback" not in shown
+    assert len(shown.splitlines()) == 1 and shown.split(":", 1)[0].endswith("Error")
 
 
 def test_api_error_names_code_and_request(ip, sandbox, monkeypatch):
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "SENTINEL-wrong-secret-0123456789")
     ran = run(ip, "%%dmschat\nhi")
     assert not ran.success
-    assert "Signature" in ran.stderr or "AccessKey" in ran.stderr
+    assert "Signature" in ran.stdout + ran.stderr or "AccessKey" in ran.stdout + ran.stderr
     assert "SENTINEL-wrong-secret-0123456789" not in ran.text
 
 

@@ -220,7 +220,7 @@ def test_the_masking_badge_is_a_warning_when_the_rule_masks_nothing(ip, to_sandb
     for rule in ("Finance", "UserInfo"):
         with capture_output() as shown:
             ip.run_cell_magic("dmschat", f"--mask --rule {rule}", text)
-        cards[rule] = shown.outputs[0].data["text/html"]
+        cards[rule] = shown.outputs[-1].data["text/html"]  # the final card (a status line comes first)
     warned, fine = _masking_badge(cards["Finance"]), _masking_badge(cards["UserInfo"])
     # nothing masked: the badge is not the green "all good" one, but the views' warning colours
     assert f"background-color:{render.WARN_BG};color:{render.WARN_FG}" in warned and "#dafbe1" not in warned

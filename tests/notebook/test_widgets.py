@@ -9,7 +9,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from dms_magic.notebook.widgets import DmsChatForm, _ChoiceRow, _SliderRow, _TextRow, _shown, form
+from dms_magic.notebook import grammar
+from dms_magic.notebook.form import DmsChatForm, form
+from dms_magic.notebook.form.rows import _ChoiceRow, _SliderRow, _TextRow, shown_text as _shown
 from dms_magic.wire.params import BY_NAME, PARAMS, InvalidParameterError, option_params
 
 # Every parameter's documented example, sent together (they are chosen to be valid together).
@@ -47,7 +49,7 @@ def every_form_round_trips_through_the_magic(ip, monkeypatch):
                 continue  # refused, with a message: no cell was written
             line, body = cell.split("\n", 1)
             assert line.startswith("%%dmschat")
-            args = magics._parse(line[len("%%dmschat"):])
+            args = grammar.parse(line[len("%%dmschat"):], body)
             assert {k: v for k, v in magics._params(args).items() if k != "stream"} == expected, cell
             with capture_output() as shown:
                 ip.run_cell_magic("dmschat", line[len("%%dmschat"):] + " --dry-run", body)
@@ -192,7 +194,7 @@ def test_cross_field_rule_shows_next_to_the_dependent_control(sandbox, tag):
     assert f.rows["logprobs"].read() is True and "turned on" in f.rows["logprobs"].message.value
     # With logprobs explicitly off, top_logprobs says why it cannot be sent, before any Send.
     f.rows["logprobs"].control.value = "off"
-    assert "needs logprobs" in f.rows["top_logprobs"].error
+    assert "needs --logprobs" in f.rows["top_logprobs"].error
     with pytest.raises(ValueError, match="logprobs"):
         f.send()
     assert arrived(sandbox, tag) == []
@@ -308,7 +310,7 @@ def test_to_magic_cell_sends_the_same_request(ip, sandbox, tag):
     f.set(**NON_STREAM_EXAMPLES)
     cell = f.to_magic()
     assert cell.splitlines()[0].startswith("%%dmschat ") and "--no-interpolate" in cell
-    assert all(BY_NAME[k].option in cell for k in NON_STREAM_EXAMPLES)
+    assert all(grammar.option_spelling(k) in cell for k in NON_STREAM_EXAMPLES)  # the magic's words
     _, from_form = send_and_catch(sandbox, f.buttons["Send"], tag)
     line, body = cell.split("\n", 1)
     with capture_output():
@@ -321,7 +323,7 @@ def test_copy_as_cell_inserts_the_cell_below_and_shows_it(ip):
     f = form(prompt="hi", temperature=0.5, need_desensitization=False)
     ip.rl_next_input = None
     f.buttons["Copy as cell"].click()
-    expected = "%%dmschat --need-desensitization false --temperature 0.5\nhi"
+    expected = "%%dmschat --mask false --temperature 0.5\nhi"  # the magic's own spellings
     assert f.to_magic() == expected
     assert ip.rl_next_input == expected  # IPython's set_next_input: the frontend puts it below
     assert "--temperature 0.5" in f.cell_output.outputs[0]["data"]["text/html"]
@@ -337,19 +339,22 @@ def test_form_is_generated_from_the_table():
     assert f.rows["top_p"].control.min > 0 and f.rows["top_p"].control.max == 1
     assert isinstance(f.rows["need_desensitization"], _ChoiceRow) and isinstance(f.rows["stop"], _TextRow)
     assert "qwen-plus" in f.rows["model"].control.options and not f.rows["model"].control.ensure_option
-    folded = {b.children[0] for b in f.advanced.children[0].children}
-    json_fields = {f.rows[p.name].label for p in FORM_PARAMS
-                   if p.group == "advanced" and p.kind in ("json_object", "json_text", "str_list")}
-    assert json_fields and folded == json_fields and f.advanced.selected_index is None
-    assert f.rows["enable_search"].box not in f.advanced.children[0].children  # search stays in view
-    shown = list(f.widget.children)
-    assert f.rows["enable_search"].box in shown and f.rows["temperature"].box in shown
+    # first screen: prompt, --mask, --rule, --model, the buttons, the answer; the rest folded by group
+    shown = list(f.children)
+    assert [f.rows[n].box for n in ("need_desensitization", "desensitization_rule", "model")] == shown[1:4]
+    assert shown.index(f.output) < shown.index(f.advanced) and f.advanced.selected_index is None
+    folded = {box for group in f.advanced.children for box in getattr(group, "children", ())}
+    assert {f.rows[n].box for n in ("temperature", "enable_search", "top_logprobs", "tools")} <= folded
+    titles = [f.advanced.get_title(i) for i in range(len(f.advanced.children))]
+    assert "sampling" in titles and "advanced" in titles
+    assert f.rows["top_logprobs"].label.description == "--top-logprobs"  # the magic's option name
+    assert "top_logprobs" in f.rows["top_logprobs"].label.tooltip  # the API name in the tooltip
 
 
 def test_displaying_the_form_shows_its_widget():
     f = DmsChatForm()
     data, _ = InteractiveShell.instance().display_formatter.format(f)
-    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == f.widget.model_id
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == f.model_id
 
 
 def _unescape(text: str) -> str:
@@ -381,7 +386,7 @@ def test_the_secret_never_reaches_the_form(sandbox, tag):
     f.compare()
     f.copy_as_cell()
     seen = [repr(f), f.to_magic(), f.status.value, repr(f.output.outputs), repr(f.cell_output.outputs),
-            repr(f.widget.get_state())]
+            repr(f.get_state())]
     seen += [repr(row.box.get_state()) + repr(row.control.get_state()) for row in f.rows.values()]
     assert sandbox.access_key_secret not in "".join(seen)
     assert sandbox.access_key_id not in f.to_magic()
@@ -397,10 +402,10 @@ def test_buttons_are_disabled_while_a_click_is_handled(sandbox, tag):
 
 def test_a_multi_line_system_prompt_has_no_cell_spelling():
     f = form(prompt="hi", system="Rule one.\nRule two.")
-    with pytest.raises(ValueError, match="line breaks"):
+    with pytest.raises(ValueError, match="line break"):
         f.to_magic()
     f.buttons["Copy as cell"].click()
-    assert "line breaks" in f.output.outputs[0]["data"]["text/plain"]
+    assert "line break" in f.output.outputs[0]["data"]["text/plain"]
     f.set(system="Rule one. Rule two.")
     assert f.to_magic() == "%%dmschat --system 'Rule one. Rule two.'\nhi"
 
@@ -442,7 +447,7 @@ def test_a_refused_attempt_leaves_no_earlier_answer_on_screen(sandbox, tag):
 def test_a_double_click_sends_once(sandbox, tag, monkeypatch):
     from datetime import datetime, timedelta, timezone
 
-    from dms_magic.notebook import widgets
+    from dms_magic.notebook.form import box as widgets
 
     f = form(prompt=f"hi {tag}")
     sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -468,7 +473,7 @@ def test_a_rule_typo_is_flagged_as_typed_with_the_close_match():
 def test_masking_on_without_a_rule_asks_for_one_at_once():
     f = form()
     f.rows["need_desensitization"].control.value = "on"
-    assert "choose a rule category" in f.rows["desensitization_rule"].message.value
+    assert "choose a --rule" in f.rows["desensitization_rule"].message.value
 
 
 def test_a_business_error_shows_its_code_not_http_200():
@@ -496,7 +501,7 @@ def test_copy_as_cell_refuses_what_the_magic_would_refuse():
 
 
 def test_copy_as_cell_says_where_the_cell_went(ip, monkeypatch):
-    from dms_magic.notebook import widgets
+    from dms_magic.notebook.form import box as widgets
 
     f = form(prompt="hi")
     f.buttons["Copy as cell"].click()  # from running code (IPython's set_next_input): inserted
@@ -505,13 +510,14 @@ def test_copy_as_cell_says_where_the_cell_went(ip, monkeypatch):
     monkeypatch.setattr(widgets, "_insert_cell_below", lambda text: None)  # a click in JupyterLab
     f.buttons["Copy as cell"].click()
     shown = f.cell_output.outputs[0]["data"]["text/html"]
-    assert "cannot insert a cell" in shown and "%%dmschat" in shown and "shown below" in f.status.value
+    assert "select and copy" in shown and "%%dmschat" in shown and "shown below" in f.status.value
+    assert "f.copy_as_cell" not in shown  # %dmschat form gives no `f`: never tell the user to run it
 
 
 def test_quick_clicks_on_two_buttons_both_act(sandbox, tag, monkeypatch):
     from datetime import datetime, timedelta, timezone
 
-    from dms_magic.notebook import widgets
+    from dms_magic.notebook.form import box as widgets
 
     f = form(prompt=f"hi {tag}")
     sent = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -522,14 +528,12 @@ def test_quick_clicks_on_two_buttons_both_act(sandbox, tag, monkeypatch):
     assert f.cell_output.outputs
 
 
-def test_the_status_says_how_many_values_masking_found_and_warns_at_zero(sandbox, tag):
+def test_masking_is_reported_once_in_the_card_not_again_in_the_status(sandbox, tag):
     f = form(prompt=f"我叫张伟，手机号13812345678。{tag}", need_desensitization=True, desensitization_rule="UserInfo")
     send_and_catch(sandbox, f.buttons["Send"], tag)
-    assert "2 values masked" in f.status.value and "dms-masking-warning" not in f.status.value
-    f.set(desensitization_rule="Finance")
-    send_and_catch(sandbox, f.buttons["Send"], tag)
-    assert "dms-masking-warning" in f.status.value and "nothing masked by rule Finance" in f.status.value
-    assert "UserInfo" in f.status.value  # a rule that would have matched
+    card = f.output.outputs[0]["data"]["text/html"]
+    assert "masked" in card and "masked" not in f.status.value
+    assert "dms-masking-warning" not in f.status.value
 
 
 @pytest.mark.parametrize("change", [

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dms_magic.images import IMAGES_NOT_MASKED, MAX_DATA_URL_BYTES
-from dms_magic.notebook.widgets import form
+from dms_magic.notebook.form import form
 
 pytestmark = pytest.mark.usefixtures("to_sandbox")
 
@@ -30,9 +30,9 @@ def test_uploaded_images_show_thumbnails_reach_the_wire_and_the_card(sandbox):
     f = form(prompt="What is on this form? 我的手机号13812345678", need_desensitization=True,
              desensitization_rule="UserInfo")
     upload(f, ("form.png", png(80, 60)), ("chart.png", png(20, 20)))
-    assert f.images.thumbnails.value.count('<img src="data:image/png;base64,') == 2
+    assert f.images.html().count('<img src="data:image/png;base64,') == 2
     # each thumbnail is captioned with its file name
-    assert "form.png" in f.images.thumbnails.value and "chart.png" in f.images.thumbnails.value
+    assert "form.png" in f.images.html() and "chart.png" in f.images.html()
     result = f.send()
     parts = sandbox.received[-1]["request"].messages[-1]["content"]
     assert [p["type"] for p in parts] == ["text", "image_url", "image_url"]
@@ -41,26 +41,37 @@ def test_uploaded_images_show_thumbnails_reach_the_wire_and_the_card(sandbox):
     (shown,) = f.output.outputs
     assert shown["data"]["text/html"].count("<img src=") == 2 and IMAGES_NOT_MASKED in shown["data"]["text/plain"]
     assert html.escape(IMAGES_NOT_MASKED) in shown["data"]["text/html"]  # masking is on: images are not masked
+    assert "form.png" in shown["data"]["text/html"]  # the card's thumbnails keep their file names
     assert "I received 2 images: PNG 80x60 pixels" in result.text
 
 
-def test_copy_as_cell_refuses_uploaded_images_and_clear_removes_them():
+def test_copy_as_cell_writes_uploads_as_image_files_with_a_note_and_clear_removes_them(ip, tmp_path, monkeypatch):
     f = form(prompt="hello")
     upload(f, ("a.png", png(8, 8)))
-    with pytest.raises(ValueError, match="--image PATH"):
-        f.to_magic()
+    cell = f.copy_as_cell()
+    assert cell == "%%dmschat --image a.png\nhello"
+    assert "save each one" in f.cell_output.outputs[0]["data"]["text/html"]
+    (tmp_path / "a.png").write_bytes(f.images.files()[0][1])  # saved as the note says: the cell runs
+    monkeypatch.chdir(tmp_path)
+    line, body = cell.split("\n", 1)
+    assert ip.run_cell(cell).success
     f.clear()  # the prompt, the output and the images
-    assert f.images.files() == [] and f.images.thumbnails.value == ""
+    assert f.images.files() == [] and f.images.html() == ""
     f.prompt.value = "hello"
     assert f.to_magic().endswith("\nhello")
 
 
-def test_an_oversize_upload_is_named_at_the_control_and_not_sent(sandbox, arrivals):
+def test_an_oversize_upload_is_named_beside_the_good_one_and_removable_alone(sandbox, arrivals):
     f = form(prompt="look")
-    upload(f, ("huge.png", png(4, 4)[:33] + b"\0" * (MAX_DATA_URL_BYTES * 3 // 4 + 10)))
-    assert "too large to send" in f.images.thumbnails.value and "huge.png" in f.images.thumbnails.value
+    upload(f, ("good.png", png(4, 4)), ("huge.png", png(4, 4)[:33] + b"\0" * (MAX_DATA_URL_BYTES * 3 // 4 + 10)))
+    shown = f.images.html()
+    assert "too large to send" in shown and "huge.png" in shown and shown.count("<img src=") == 1  # good.png stays
     seen = arrivals(sandbox)
-    with pytest.raises(ValueError, match="too large"):
+    with pytest.raises(ValueError, match="huge.png.*remove it"):
         f.send()
     assert seen.count == 0
-    f.clear()
+    (remove_huge,) = [row.children[0] for row in f.images.listing.children if "huge.png" in row.children[1].value]
+    remove_huge.click()
+    assert [name for name, _ in f.images.files()] == ["good.png"]
+    f.send()
+    assert [p["type"] for p in sandbox.received[-1]["request"].messages[-1]["content"]] == ["text", "image_url"]
