@@ -49,11 +49,16 @@ class MaskingConfig:
     rule_operators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     source: str = "default"
+    recognizers: tuple = ()
 
     def __repr__(self) -> str:
         # Operator specs may carry an HMAC/AES key: show only each entity's operator type.
         ops = {e: spec.get("type") for e, spec in self.operators.items()}
         return f"MaskingConfig(source={self.source!r}, categories={list(self.categories)}, operators={ops})"
+
+    def custom_finders(self) -> dict[str, list]:
+        """entity -> the finders of the config's own recognizers (none by default)."""
+        return {r.entity: [r.find] for r in self.recognizers}
 
     def entities(self, rule: str) -> tuple[str, ...]:
         try:
