@@ -25,6 +25,7 @@ MENTION = "mention"
 # Distinct strings searched at most: the pattern compiles in time proportional to them, so bulk
 # exports (thousands of values, each found by its recognizer anyway) stay linear. Names go first.
 MAX_KEYS = 1000
+FIND_BUDGET = 2_000_000  # keys x characters below which str.find is used instead of a pattern
 _NAMES = ("CHINESE_NAME", "ENGLISH_NAME")
 
 
@@ -36,10 +37,23 @@ def _english_keys(value: str) -> Iterable[str]:
     title = " ".join(_shape(w)[1] for w in words)
     yield from (title, title.upper(), title.swapcase())
     for w in title.split(" "):
-        if len(w) < 2 or w.endswith(".") or w in COMMON_WORD_NAMES or w in _EN_STOP or w in _EN_THING:
-            continue  # Will, May, Grace alone are words before they are the person
+        if len(w) < 2 or w.endswith(".") or w in _EN_STOP and w not in COMMON_WORD_NAMES or w in _EN_THING:
+            continue
         yield w
         yield w.upper()
+
+
+def _ambiguous(word: str) -> bool:
+    """Will, May, Virginia alone are words or places before they are the person: such a part is a
+    mention only with a person's context (Virginia's phone, Will said, Ms. May)."""
+    from dms_magic.masking.lexicon import COMMON_WORD_NAMES
+
+    return word[:1] + word[1:].lower() in COMMON_WORD_NAMES
+
+
+_PERSON_AFTER = re.compile(r"(?:'s|’s)\b|[ ](?:has|had|is|was|said|says|reported|will|would|can|could|did|does|"
+                           r"prefers|agrees|agreed|visited|called|asked|told|felt|feels|went|started|works|lives)\b")
+_TITLE_BEFORE = re.compile(r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ ]$")
 
 
 def _chinese_given_name(value: str) -> str | None:
@@ -87,17 +101,34 @@ def _keys(texts: list[str], found: list[list[Detection]]) -> dict[str, tuple[str
     return {**exact, **{k: v for k, v in derived.items() if k not in exact or exact[k][0] == v[0]}}
 
 
+def _occurrences(text: str, keys: dict) -> list[tuple[int, int]]:
+    """Where the keys occur, longest first at each position, not overlapping (as the trie pattern)."""
+    found = []
+    for key in keys:
+        i = text.find(key)
+        while i >= 0:
+            found.append((i, i + len(key)))
+            i = text.find(key, i + 1)
+    found.sort(key=lambda se: (se[0], -se[1]))
+    out, reach = [], 0
+    for start, end in found:
+        if start >= reach:
+            out.append((start, end))
+            reach = end
+    return out
+
+
+def _latin(c: str) -> bool:
+    """A letter or digit of an alphabetic script (not CJK, where words have no spaces to bound them)."""
+    return c.isalnum() and not "\u3400" <= c <= "\u9fff"
+
+
 def _bounded(text: str, start: int, end: int) -> bool:
-    """A Latin or digit edge of a mention may not continue a word or number (Hale in Haley, 10.0.0.1 in 10.0.0.10)."""
-    if text[start].isascii() and text[start].isalnum() and start > 0:
-        before = text[start - 1]
-        if before.isascii() and before.isalnum():
-            return False
-    if text[end - 1].isascii() and text[end - 1].isalnum() and end < len(text):
-        after = text[end]
-        if after.isascii() and after.isalnum():
-            return False
-    return True
+    """A Latin or digit edge of a mention may not continue a word or number (Hale in Haley,
+    Rubén in Rubénez, 10.0.0.1 in 10.0.0.10)."""
+    if start > 0 and _latin(text[start]) and _latin(text[start - 1]):
+        return False
+    return not (end < len(text) and _latin(text[end - 1]) and _latin(text[end]))
 
 
 def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[list[Detection]], dict]:
@@ -107,7 +138,10 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
     keys = _keys(texts, found)
     if not keys:
         return found, canonical
-    pattern = re.compile(trie_pattern(keys))
+    total = sum(len(t) for t in texts)
+    # A few keys over a prompt: str.find per key beats compiling a pattern; many keys over a long
+    # text: one trie-shaped pattern, linear in the text (its compile time bounded by MAX_KEYS).
+    pattern = re.compile(trie_pattern(keys)) if len(keys) * total > FIND_BUDGET else None
     out = []
     for i, (text, dets) in enumerate(zip(texts, found)):
         for d in dets:
@@ -116,14 +150,17 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
                 canonical[(i, d.start)] = value
         starts = [d.start for d in dets]
         added = []
-        for m in pattern.finditer(text):
-            start, end = m.span()
+        for start, end in (m.span() for m in pattern.finditer(text)) if pattern else _occurrences(text, keys):
             k = bisect.bisect_right(starts, start)
             if k > 0 and dets[k - 1].end > start or k < len(dets) and dets[k].start < end:
                 continue  # a detection is there already (the value itself, or something longer)
             if not _bounded(text, start, end):
                 continue
-            entity, value = keys[m.group(0)]
+            entity, value = keys[text[start:end]]
+            if entity == "ENGLISH_NAME" and " " not in text[start:end] and \
+                    _ambiguous(text[start:end]) and not (
+                    _PERSON_AFTER.match(text, end) or _TITLE_BEFORE.search(text, max(0, start - 6), start)):
+                continue
             added.append(Detection(start, end, entity, 0.5, f"another mention of a detected {entity}", MENTION))
             canonical[(i, start)] = value
         out.append(sorted(dets + added, key=lambda d: d.start) if added else dets)

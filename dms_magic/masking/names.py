@@ -8,6 +8,7 @@ a small window around each candidate to decide where the name ends and whether i
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from importlib import resources
 from typing import Callable, Iterator
@@ -40,7 +41,7 @@ AFTER_CUES = (
     "先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
     "的 说 表示 称 和 与 及 、 ， , 。 ； ; ： : ） ) （ ( 」 ” 已 在 于 是 将 会 要 也 都 今天 昨天 明天 "
     "电话 手机 联系 身份证 证件 邮箱 住址 家住 住在 来自 出生 男 女 负责 提交 申请 办理 确认 签字 同意 "
-    "收 寄 购买 预订 入住 就诊 投诉 反映 报名 登记 回复 发送 反馈 医师 大夫 院长 工程师 "
+    "收 寄 购买 预订 入住 就诊 投诉 反映 报名 登记 回复 发送 反馈 医师 大夫 院长 工程师 ，男 ，女 ,男 ,女 "
 ).split()
 
 # Cues that often precede or follow other things than names: enough for a clear surname, not for a
@@ -48,13 +49,13 @@ AFTER_CUES = (
 WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打 "
                         "Hi Hello to by from with ask cc Cc CC Thanks thanks".split())
 # After a name only titles and personal-data words are strong; verbs (提交, 负责) follow anything.
-STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 医师 大夫 院长 工程师 "
+STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 医师 大夫 院长 工程师 ，男 ，女 ,男 ,女 "
                          "电话 手机 身份证 证件 邮箱 住址 家住 住在 出生 男 女".split())
 WEAK_AFTER = frozenset(AFTER_CUES) - STRONG_AFTER
 AMBIGUOUS_SURNAMES = frozenset("于和与向时单钱高明方石白金万文平全成常关易任尚应海花国信元那都但由车路云江房左甘连乐谈区"
                                "原支计门初来相能双从师东西南北上下大小公")
 # Last characters that make a word a role or a thing, not a given name (申请人, 工作者, 对方).
-ROLE_ENDINGS = frozenset("人员者们方家号期时处部市省县区卡费款单证码")
+ROLE_ENDINGS = frozenset("人员者们方家号期时处部市省县区卡费款单证码色")
 # A token this frequent in jieba's dictionary is an ordinary word (高度, 明确, 方面), not a name;
 # after a weak cue a low bar applies (jieba tags 谢谢, 祝福, 明白 and 阳光 as names). After a strong cue a
 # dictionary word tagged as something else (满意度 after 客户) needs to be rare to pass.
@@ -96,7 +97,7 @@ def _jieba():
 
 
 # One-character cues that jieba's HMM glues onto the surname after them (由赖峰, 和邹建, 给江丽丽).
-_CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请")
+_CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请经据替帮陪同令派")
 _FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")
 
 
@@ -295,7 +296,11 @@ def _find_sentence_initial_chinese_names(text: str, seen: set[int], found: set[i
         if pos in found or pos in seen:
             continue
         seen.add(pos)
-        end = _name_at(text, pos, compound, check_left=False, strong=False)
+        # two given-name characters after the surname (方淑兰年收入…) are as good as a cue: judged as
+        # after a strong cue, where jieba's dictionary words (高兴, 黄金, 王国) still lose
+        sl = 2 if text[pos:pos + 2] in compound else 1
+        strong = all(c in GIVEN_NAME_CHARS for c in text[pos + sl:pos + sl + 2])
+        end = _name_at(text, pos, compound, check_left=False, strong=strong)
         if end is not None and _given_name_like(text[pos:end], compound):
             found.add(pos)
             yield Detection(pos, end, "CHINESE_NAME", 0.7, "surname at a sentence start + jieba", "cn_name")
@@ -326,7 +331,7 @@ TRANSLIT_CHARS = frozenset(
     "特滕提铁廷图托瓦万旺威韦维温翁沃乌伍武西希锡席夏肖谢辛欣休修雅亚扬耶伊易因英尤于宇约扎泽詹章珍朱卓兹佐"
     "娅娃莲蒂琪芙曼缇黛蕊莎列翰茨策采楚慈大度敦俄夫斐伏嘎哥根顾贵桂果亥罕杭好恒弘侯纪季嘉简京久居君喀开孔"
     "阔腊赖郎累楞黎良凌刘留柳龙隆娄卢鲁陆律茂美缪摩墨默木牧乃派培平泊蒲契秦邱仁荣茹瑞润撒山士舒素陶田通"
-    "汪魏文仙许延杨叶依元祖买提力不都合江汗努热古丽")
+    "汪魏文仙许延杨叶依元祖买提力不都合江汗努热古丽得")
 @lru_cache(maxsize=1)
 def _translit_pattern() -> re.Pattern:
     chars = "".join(sorted(TRANSLIT_CHARS))
@@ -350,7 +355,11 @@ _EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hell
             r"(?i:full[ _]?name|name|contact|customer|client|patient|applicant|cardholder|passenger|tenant|employee|user|"
             r"owner|assignee|reporter|author|signed|attn|cc)(?:[ ]?[:：=])?|(?i:regards|sincerely|thanks|cheers),|"
             r"姓名[:：]?|联系人[:：]?|客户[:：]?|收件人[:：]?|提交人|报告人|申请人|负责人|先生|女士|我叫|我是|谢谢|此致")
-_EN_NAME = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+# Latin letters with accents count as letters (Rubén, Hans-Jörg Heß, Łukasz): Latin-1 and Extended-A.
+UP = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĲĴĶĹĻĽĿŁŃŅŇŊŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
+LOW = "a-zß-öø-ÿāăąćĉċčďđēĕėęěĝğġģĥħĩīĭįıĳĵķĺļľŀłńņňŋōŏőœŕŗřśŝşšţťŧũūŭůűųŵŷźżž"
+LETTER = UP + LOW
+_EN_NAME = rf"[{UP}][{LOW}]+(?:[{UP}][{LOW}]+)?(?:[-'’][{UP}]?[{LOW}]+)?"
 # Capitalised words that follow cues but are not names.
 _EN_STOP = frozenset(
     "The This That These Those Our Your Their His Her My We You They It Please Thank Thanks Monday Tuesday "
@@ -378,31 +387,48 @@ _EN_THING = frozenset(
     "Full Name Vehicle Plate Cell Tel Fax Contact Owner Assignee Reporter Description Subject Ticket Id Union "
     "Reserve Minister Court Council Committee Ministry Agency Bureau Association Institute Foundation Federal "
     "National Central Police Army Government Board Commission Party Club Society Museum Library Church Chinese "
-    "English American British Japanese Korean European Asian African Machine Learning Science".split())
+    "English American British Japanese Korean European Asian African Machine Learning Science "
+    "Harbour Harbor Pier Garden Gardens Park Square Sale Sales River Lake Mountain Mount Tower Towers "
+    "Palace Castle Avenue Ave Boulevard Blvd Place Terrace Circle Highway Parkway Canyon Creek Point "
+    "Coast Festival Awards Award Prize Cup League Championship Trophy Tour Show Hotel Resort Inn "
+    "Motel Restaurant Cafe Bar Grill Kitchen Bakery Market Supermarket Pharmacy Clinic Medical Health Care "
+    "Insurance Capital Partners Group Fund Trust Realty Motors Airlines Airways Energy Electric Foods Brands "
+    "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films".split())
 
 
 def _thing(words: list[str]) -> bool:
-    return any(w in _EN_THING or w in _EN_STOP for w in words)
+    return any(w in _EN_THING or w in _EN_STOP for w in words) or \
+        any((a, b) in _EN_NOT_PERSON_PAIRS for a, b in zip(words, words[1:]))
 
 
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
-    return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
-                      rf"(?![A-Za-z])")
+    return re.compile(rf"(?<![{LETTER}])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
+                      rf"(?![{LETTER}])")
 
 
 # A run of capitalised words (title case, ALL CAPS, or caps-lock inverted: mARCUS), single spaces
 # between, a middle initial allowed. Each run is judged word by word in Python (_lexicon_names).
-_EN_RUN = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z'’-]*|[a-z][A-Z][A-Z'’-]+)(?:[ ](?:[A-Z]\.|[A-Z][A-Za-z'’-]*|"
-                     r"[a-z][A-Z][A-Z'’-]+))+(?![A-Za-z0-9])")
+_EN_RUN = re.compile(rf"(?<![{LETTER}0-9])(?:[{UP}][{LETTER}'’-]*|[{LOW}][{UP}][{UP}'’-]+)(?:[ ](?:[A-Z]\.|"
+                     rf"[{UP}][{LETTER}'’-]*|[{LOW}][{UP}][{UP}'’-]+|(?:de|da|del|della|der|den|di|du|van|von|la|le|"
+                     rf"bin|ibn|al|dos|das|do|ter|los|las)(?=[ ](?:[{UP}]|(?:la|le|der|den|los|las)[ ][{UP}]))))+(?![{LETTER}0-9])")
 # What follows a person at the start of a description: "Thandiwe Nguyen is a 34-year-old ...".
 _EN_PERSON_AFTER = re.compile(r"(?:'s?|’s?)\b|[ ](?:is|was|has|had|works|worked|lives|lived|said|says|reported|"
                               r"recently|currently|visited|called|joined|received|\()\b|, (?:a|an|aged?|who|born)\b")
+# What only follows a person: "Yachana Dowerg is a 75-year-old", "…'s phone number".
+_EN_PERSON_STRONG = re.compile(r"(?:'s|’s)[ ](?:phone|mobile|cell|email|e-mail|address|date of birth|birthday|"
+                               r"ID|passport|husband|wife|son|daughter|mother|father|doctor|physician)\b|"
+                               r"(?:,| is| was)[ ]an?[ ]\d{1,3}-year-old\b|[ ]\((?:age[ ]?)?\d{1,3}\)|, aged?[ ]\d")
 # Given names that make famous company or place names (Morgan Stanley, Santa Monica): not a person there.
 _EN_NOT_PERSON_PAIRS = frozenset({("Morgan", "Stanley"), ("Goldman", "Sachs"), ("Wells", "Fargo"), ("Santa", "Monica"),
                                   ("Charles", "Schwab"), ("Calvin", "Klein"), ("Ralph", "Lauren"), ("Louis", "Vuitton"),
                                   ("Hugo", "Boss"), ("Tommy", "Hilfiger"), ("Jack", "Daniels"), ("Johnson", "Johnson"),
                                   ("Ernst", "Young"), ("Marshall", "Islands"), ("Florence", "Nightingale")})
+
+
+# Lowercase words inside a name (de León, van der Berg, bin Salman).
+PARTICLES = frozenset("de da del della der den di du van von la le los las bin ibn al dos das do ter".split())
+_PARTICLE_RE = "|".join(sorted(PARTICLES, key=len, reverse=True))
 
 
 def _shape(word: str) -> tuple[str, str]:
@@ -415,8 +441,10 @@ def _shape(word: str) -> tuple[str, str]:
 
 
 def _lex_key(word: str) -> str:
-    """How the lexicons spell a word: McDonald -> Mcdonald, O'Brien -> Obrien."""
+    """How the lexicons spell a word: McDonald -> Mcdonald, O'Brien -> Obrien, López -> Lopez."""
     plain = word.replace("'", "").replace("’", "")
+    if not plain.isascii():
+        plain = "".join(c for c in unicodedata.normalize("NFKD", plain) if not unicodedata.combining(c))
     return plain[:1].upper() + plain[1:].lower()
 
 
@@ -426,7 +454,16 @@ def _surname_like(key: str) -> bool:
     return _lex_key(key) in surnames() or all(_lex_key(p) in surnames() for p in key.split("-") if p)
 
 
-def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str]) -> int:
+# A role or relation right before a name ("his doctor, Tanveer Smith", "Patient: NACHIKET JENKINS").
+_EN_ROLE_BEFORE = re.compile(r"(?i:doctor|physician|nurse|dentist|surgeon|therapist|pharmacist|lawyer|attorney|"
+                             r"teacher|manager|colleague|friend|wife|husband|son|daughter|mother|father|brother|sister|"
+                             r"partner|neighbou?r|patient|client|landlord|tenant|boss|caregiver|guardian|spouse)"
+                             r"(?:[ ]?[,:：][ ]?|[ ])$")
+# Before a place: "living in West Laura", "from San Patricio".
+_EN_PLACE_BEFORE = re.compile(r"(?:\b(?:in|at|from|near|to|of|into|across)[ ])$")
+
+
+def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before: str = "") -> int:
     """How many words from ``words[i]`` make a person's name (0 when they do not)."""
     from dms_magic.masking.lexicon import COMMON_WORD_NAMES, first_names
 
@@ -435,9 +472,11 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str]) -> int:
             first not in COMMON_WORD_NAMES:  # April, May: they take the known-surname route below
         return 0
     j = i + 1
+    while j + 1 < len(words) and words[j].lower() in PARTICLES:
+        j += 1  # Amruta de León, Ludwig van Beethoven
     if j < len(words) and len(words[j]) == 2 and words[j].endswith(".") and j + 1 < len(words):
         j += 1  # a middle initial: Marcus J. Hale
-    elif j + 1 < len(words) and _shape(words[j])[0] == shape and _shape(words[j])[1] in first_names() and \
+    elif j + 1 < len(words) and _shape(words[j])[0] == shape and _lex_key(_shape(words[j])[1]) in first_names() and \
             _shape(words[j + 1])[0] == shape and _surname_like(_shape(words[j + 1])[1]):
         j += 1  # a middle name: Mary Ann Smith
     if j >= len(words):
@@ -446,15 +485,21 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str]) -> int:
     if last_shape != shape or len(last) < 2 or last.endswith(".") or last in _EN_STOP or last in _EN_THING or \
             (first, last) in _EN_NOT_PERSON_PAIRS or last in COMMON_WORD_NAMES and not _surname_like(last):
         return 0
-    known = first in first_names()
-    if first in COMMON_WORD_NAMES:  # May, Will, Grace: only before a known surname (Will Smith)
-        ok = _surname_like(last) and last not in COMMON_WORD_NAMES
-    elif shape == "upper":  # ALL CAPS runs are headings as often as names: both words must be known
-        ok = known and (_surname_like(last) or last in first_names())
+    known = all(_lex_key(p) in first_names() for p in first.split("-") if p)  # Hans-Jörg: Hans, Jörg
+    strong = bool(_EN_PERSON_STRONG.match(after(j)))
+    role = i == 0 and bool(_EN_ROLE_BEFORE.search(before))
+    if shape == "inverted":  # mARCUS hALE: two words typed with caps lock are a name, not a heading
+        ok = True
+    elif first in COMMON_WORD_NAMES:  # May, Will, Grace: only before a known surname (Will Smith)
+        ok = (_surname_like(last) and last not in COMMON_WORD_NAMES and not (i == 0 and _EN_PLACE_BEFORE.search(before))
+              or strong or role)
+    elif shape == "upper":  # ALL CAPS runs are headings as often as names: a known given name and more
+        ok = (known and (_surname_like(last) or _lex_key(last) in first_names() or role or
+                         bool(_EN_PERSON_AFTER.match(after(j)))) or strong or role and _surname_like(last))
     elif known:
         ok = True
-    else:  # an unknown given name: a known surname and a person's context right after
-        ok = _surname_like(last) and bool(_EN_PERSON_AFTER.match(after(j)))
+    else:  # an unknown given name: a known surname and a person's context right after, or a strong one
+        ok = strong or role or _surname_like(last) and bool(_EN_PERSON_AFTER.match(after(j)))
     return j - i + 1 if ok else 0
 
 
@@ -469,11 +514,12 @@ def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
             pos += len(w) + 1
         def after(j: int) -> str:
             end = offsets[j] + len(words[j])
-            return text[end:end + 16]
+            return text[end:end + 40]
 
+        before = text[max(0, m.start() - 24):m.start()]
         i = 0
         while i < len(words) - 1:
-            n = _lexicon_pair(words, i, after)
+            n = _lexicon_pair(words, i, after, before)
             if n >= 2:
                 start, end = offsets[i], offsets[i + n - 1] + len(words[i + n - 1])
                 yield Detection(start, end, "ENGLISH_NAME", 0.7, "given-name list + surname-like word", "en_name")
@@ -495,11 +541,11 @@ def _en_context_pattern() -> re.Pattern:
     """Two or three capitalised words with a person's context: Chinese text around them (会议由 X 主持,
     请联系 X, X 提交了), or an English verb after them or a preposition or greeting before them."""
     full = rf"{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{1,2}}"
-    before = (r"(?:(?<=[\u4e00-\u9fff：，、（“「])[ ]?|(?<![A-Za-z])(?i:with|thanks|thank you|ask|tell|email|call|"
+    before = (rf"(?:(?<=[\u4e00-\u9fff：，、（“「])[ ]?|(?<![{LETTER}])(?i:with|thanks|thank you|ask|tell|email|call|"
               r"meet|met|ping|per|cc|spoke to|talked to|ask)[ ,]+)")
     after = (r"(?:(?=[ ]?[\u4e00-\u9fff，。、；）”」])|(?=[ ](?:said|says|called|asked|wrote|replied|reported|confirmed|"
              r"joined|emailed|signed|approved|submitted|mentioned|noted)\b))")
-    return re.compile(rf"{before}(?P<name>{full})(?![A-Za-z])|(?<![A-Za-z])(?P<name2>{full}){after}")
+    return re.compile(rf"{before}(?P<name>{full})(?![{LETTER}])|(?<![{LETTER}])(?P<name2>{full}){after}")
 
 
 def _find_context_english_names(text: str) -> Iterator[Detection]:
