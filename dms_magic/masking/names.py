@@ -362,6 +362,8 @@ LETTER = UP + LOW
 _EN_NAME = rf"[{UP}][{LOW}]+(?:[{UP}][{LOW}]+)?(?:[-'’][{UP}]?[{LOW}]+)?"
 # Capitalised words that follow cues but are not names.
 _EN_STOP = frozenset(
+    "Later Then Today Yesterday Tomorrow Finally Meanwhile However Also Recently Afterwards Eventually Suddenly "
+    "Yes No Okay Ok Next Last First Now Soon Still Once Sometimes Perhaps Maybe Instead Otherwise Besides "
     "The This That These Those Our Your Their His Her My We You They It Please Thank Thanks Monday Tuesday "
     "Wednesday Thursday Friday Saturday Sunday January February March April May June July August September "
     "October November December Customer Support Team Service Sales Dear Sir Madam Regards Best China Beijing "
@@ -397,7 +399,7 @@ _EN_THING = frozenset(
 
 
 def _thing(words: list[str]) -> bool:
-    return any(w in _EN_THING or w in _EN_STOP for w in words) or \
+    return any(w in _EN_THING or w in _EN_STOP for w in words) or words[0] in _PLACE_PREFIX or \
         any((a, b) in _EN_NOT_PERSON_PAIRS for a, b in zip(words, words[1:]))
 
 
@@ -409,8 +411,9 @@ def _en_pattern() -> re.Pattern:
 
 # A run of capitalised words (title case, ALL CAPS, or caps-lock inverted: mARCUS), single spaces
 # between, a middle initial allowed. Each run is judged word by word in Python (_lexicon_names).
-_EN_RUN = re.compile(rf"(?<![{LETTER}0-9])(?:[{UP}][{LETTER}'’-]*|[{LOW}][{UP}][{UP}'’-]+)(?:[ ](?:[A-Z]\.|"
-                     rf"[{UP}][{LETTER}'’-]*|[{LOW}][{UP}][{UP}'’-]+|(?:de|da|del|della|der|den|di|du|van|von|la|le|"
+_W = rf"[{UP}][{LETTER}]*(?:[-'’](?![sS](?![{LETTER}]))[{LETTER}]+)*"  # O'Brien, Smith-Jones; not Dana's
+_INV = rf"[{LOW}][{UP}]+(?:[-'’][{UP}]+)*"  # caps lock: mARCUS
+_EN_RUN = re.compile(rf"(?<![{LETTER}0-9])(?:{_W}|{_INV})(?:[ ](?:[A-Z]\.|{_W}|{_INV}|(?:de|da|del|della|der|den|di|du|van|von|la|le|"
                      rf"bin|ibn|al|dos|das|do|ter|los|las)(?=[ ](?:[{UP}]|(?:la|le|der|den|los|las)[ ][{UP}]))))+(?![{LETTER}0-9])")
 # What follows a person at the start of a description: "Thandiwe Nguyen is a 34-year-old ...".
 _EN_PERSON_AFTER = re.compile(r"(?:'s?|’s?)\b|[ ](?:is|was|has|had|works|worked|lives|lived|said|says|reported|"
@@ -463,12 +466,16 @@ _EN_ROLE_BEFORE = re.compile(r"(?i:doctor|physician|nurse|dentist|surgeon|therap
 _EN_PLACE_BEFORE = re.compile(r"(?:\b(?:in|at|from|near|to|of|into|across)[ ])$")
 
 
+_PLACE_PREFIX = frozenset("San Santa Santo Sao São Saint St. Ste. Fort Port Mount Mt. Lake Cape New North South East "
+                          "West Los Las El La Le Upper Lower".split())
+
+
 def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before: str = "") -> int:
     """How many words from ``words[i]`` make a person's name (0 when they do not)."""
     from dms_magic.masking.lexicon import COMMON_WORD_NAMES, first_names
 
     shape, first = _shape(words[i])
-    if len(first) < 2 or first.endswith(".") or (first in _EN_STOP or first in _EN_THING) and \
+    if first in _PLACE_PREFIX or len(first) < 2 or first.endswith(".") or (first in _EN_STOP or first in _EN_THING) and \
             first not in COMMON_WORD_NAMES:  # April, May: they take the known-surname route below
         return 0
     j = i + 1
@@ -519,6 +526,9 @@ def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
         before = text[max(0, m.start() - 24):m.start()]
         i = 0
         while i < len(words) - 1:
+            if i and words[i - 1] in _PLACE_PREFIX:  # San Felipe, Saint Louis, Lake Charles, Port Elizabeth
+                i += 1
+                continue
             n = _lexicon_pair(words, i, after, before)
             if n >= 2:
                 start, end = offsets[i], offsets[i + n - 1] + len(words[i + n - 1])
