@@ -279,21 +279,18 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
     yield from find_transliterated_names(text)
 
 
-@lru_cache(maxsize=1)
-def _sentence_start_pattern() -> re.Pattern:
-    single, compound = surnames()
-    surname = f"(?:{trie_pattern(compound)}|[{single}])"
-    # the start of the text, a line or a sentence, then an optional opening quote or bracket
-    return re.compile(f"(?:^|(?<=[。！？!?；;…]))[ \t\u3000]*[“\"「（(]?(?P<name>{surname}[{CJK}]{{1,3}})", re.M)
+# The start of the text, a line or a sentence, then an optional opening quote or bracket, then a
+# CJK character (whether it is a surname is a set lookup: no surname alternation to compile).
+_SENTENCE_START = re.compile(f"(?:^|(?<=[。！？!?；;…]))[ \\t\\u3000]*[“\"「（(]?(?=[{CJK}])", re.M)
 
 
 def _find_sentence_initial_chinese_names(text: str, seen: set[int], found: set[int]) -> Iterator[Detection]:
     """A name opening a sentence with no cue at all (周明哲年收入为…): the position is the cue, judged
     as strictly as after a weak cue (a dictionary word there is that word: 高兴, 黄金, 王国)."""
-    _, compound = surnames()
-    for m in _sentence_start_pattern().finditer(text):
-        pos = m.start("name")
-        if pos in found or pos in seen:
+    single, compound = surnames()
+    for m in _SENTENCE_START.finditer(text):
+        pos = m.end()
+        if pos in found or pos in seen or not (text[pos] in single or text[pos:pos + 2] in compound):
             continue
         seen.add(pos)
         # two given-name characters after the surname (方淑兰年收入…) are as good as a cue: judged as
@@ -413,8 +410,13 @@ def _en_pattern() -> re.Pattern:
 # between, a middle initial allowed. Each run is judged word by word in Python (_lexicon_names).
 _W = rf"[{UP}][{LETTER}]*(?:[-'’](?![sS](?![{LETTER}]))[{LETTER}]+)*"  # O'Brien, Smith-Jones; not Dana's
 _INV = rf"[{LOW}][{UP}]+(?:[-'’][{UP}]+)*"  # caps lock: mARCUS
-_EN_RUN = re.compile(rf"(?<![{LETTER}0-9])(?:{_W}|{_INV})(?:[ ](?:[A-Z]\.|{_W}|{_INV}|(?:de|da|del|della|der|den|di|du|van|von|la|le|"
+_EN_RUN_PATTERN = (rf"(?<![{LETTER}0-9])(?:{_W}|{_INV})(?:[ ](?:[A-Z]\.|{_W}|{_INV}|(?:de|da|del|della|der|den|di|du|van|von|la|le|"
                      rf"bin|ibn|al|dos|das|do|ter|los|las)(?=[ ](?:[{UP}]|(?:la|le|der|den|los|las)[ ][{UP}]))))+(?![{LETTER}0-9])")
+
+
+@lru_cache(maxsize=1)
+def _en_run() -> re.Pattern:
+    return re.compile(_EN_RUN_PATTERN)
 # What follows a person at the start of a description: "Thandiwe Nguyen is a 34-year-old ...".
 _EN_PERSON_AFTER = re.compile(r"(?:'s?|’s?)\b|[ ](?:is|was|has|had|works|worked|lives|lived|said|says|reported|"
                               r"recently|currently|visited|called|joined|received|\()\b|, (?:a|an|aged?|who|born)\b")
@@ -512,7 +514,7 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
 
 def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
     """Given name (SSA list) + surname-like word anywhere, in title case, ALL CAPS or inverted caps."""
-    for m in _EN_RUN.finditer(text):
+    for m in _en_run().finditer(text):
         run = m.group(0)
         words = run.split(" ")
         offsets, pos = [], m.start()
