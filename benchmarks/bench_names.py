@@ -158,13 +158,18 @@ def evaluate(samples: list[dict], misses: bool = False) -> dict:
 
 
 def run() -> list[dict]:
+    """Per language: the share of name mentions leaked (issue 22: <= 5%), precision (>= 0.98) and
+    the share of distractors touched (<= 1%)."""
     stats = evaluate(generate())
     rows = []
     for lang, st in stats.items():
-        rows.append({"case": f"names written freely ({lang}), every mention", "recall": round(st["recalled"] / st["n"], 4),
-                     "leaked": round(st["leaked"] / st["n"], 4), "n": st["n"],
-                     "precision": round(st["true"] / max(1, st["detections"]), 4),
-                     "distractors_touched": round(st["touched"] / max(1, st["dist"]), 4), "distractors": st["dist"]})
+        recall = round(st["recalled"] / st["n"], 4)
+        rows.append({"case": f"names written freely ({lang}): leaked, every mention", "ratio": st["leaked"] / st["n"],
+                     "target": 0.05, "n": st["n"], "recall": recall})
+        rows.append({"case": f"names written freely ({lang}): precision", "ratio": st["true"] / max(1, st["detections"]),
+                     "target": 0.98, "higher_is_better": True, "n": st["detections"]})
+        rows.append({"case": f"names written freely ({lang}): distractors touched",
+                     "ratio": st["touched"] / max(1, st["dist"]), "target": 0.01, "n": st["dist"]})
     return rows
 
 
