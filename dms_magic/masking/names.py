@@ -433,7 +433,6 @@ _EN_NOT_PERSON_PAIRS = frozenset({("Morgan", "Stanley"), ("Goldman", "Sachs"), (
 
 # Lowercase words inside a name (de León, van der Berg, bin Salman).
 PARTICLES = frozenset("de da del della der den di du van von la le los las bin ibn al dos das do ter".split())
-_PARTICLE_RE = "|".join(sorted(PARTICLES, key=len, reverse=True))
 
 
 def _shape(word: str) -> tuple[str, str]:
@@ -473,7 +472,8 @@ _PLACE_PREFIX = frozenset("San Santa Santo Sao São Saint St. Ste. Fort Port Mou
 
 
 def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before: str = "") -> int:
-    """How many words from ``words[i]`` make a person's name (0 when they do not)."""
+    """How many words from ``words[i]`` make a person's name (0 when they do not). ``after(j)``: the
+    text after word ``j``; ``before``: the text before word ``i``."""
     from dms_magic.masking.lexicon import COMMON_WORD_NAMES, first_names
 
     shape, first = _shape(words[i])
@@ -496,11 +496,11 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
         return 0
     known = all(_lex_key(p) in first_names() for p in first.split("-") if p)  # Hans-Jörg: Hans, Jörg
     strong = bool(_EN_PERSON_STRONG.match(after(j)))
-    role = i == 0 and bool(_EN_ROLE_BEFORE.search(before))
+    role = bool(_EN_ROLE_BEFORE.search(before))
     if shape == "inverted":  # mARCUS hALE: two words typed with caps lock are a name, not a heading
         ok = True
     elif first in COMMON_WORD_NAMES:  # May, Will, Grace: only before a known surname (Will Smith)
-        ok = (_surname_like(last) and last not in COMMON_WORD_NAMES and not (i == 0 and _EN_PLACE_BEFORE.search(before))
+        ok = (_surname_like(last) and last not in COMMON_WORD_NAMES and not _EN_PLACE_BEFORE.search(before)
               or strong or role)
     elif shape == "upper":  # ALL CAPS runs are headings as often as names: a known given name and more
         ok = (known and (_surname_like(last) or _lex_key(last) in first_names() or role or
@@ -521,17 +521,17 @@ def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
         for w in words:
             offsets.append(pos)
             pos += len(w) + 1
+
         def after(j: int) -> str:
             end = offsets[j] + len(words[j])
             return text[end:end + 40]
 
-        before = text[max(0, m.start() - 24):m.start()]
         i = 0
         while i < len(words) - 1:
             if i and words[i - 1] in _PLACE_PREFIX:  # San Felipe, Saint Louis, Lake Charles, Port Elizabeth
                 i += 1
                 continue
-            n = _lexicon_pair(words, i, after, before)
+            n = _lexicon_pair(words, i, after, text[max(0, offsets[i] - 24):offsets[i]])
             if n >= 2:
                 start, end = offsets[i], offsets[i + n - 1] + len(words[i + n - 1])
                 yield Detection(start, end, "ENGLISH_NAME", 0.7, "given-name list + surname-like word", "en_name")
