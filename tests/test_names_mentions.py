@@ -54,6 +54,8 @@ def test_a_given_name_that_is_a_word_is_a_mention_only_with_a_persons_context():
 def test_a_chinese_name_that_is_a_common_word_is_not_spread_over_the_text():
     out = mask("客户高明来电。这个办法很高明。")
     assert out.text == "客户高*来电。这个办法很高明。"
+    # nor is a given name that is a word (建国 of 王建国): 建国门 stays a place
+    assert mask("客户王建国来电，地点在建国门。").text == "客户王**来电，地点在建国门。"
 
 
 def test_mentions_cross_the_messages_of_a_request_with_one_pseudonym_each():

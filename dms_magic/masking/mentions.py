@@ -64,7 +64,7 @@ def _chinese_given_name(value: str) -> str | None:
         return None
     given = value[1:]
     tokenizer, _ = names._jieba()
-    if tokenizer.FREQ.get(given, 0) >= names.COMMON_WORD_FREQ_WEAK_CUE or given[0] == given[1]:
+    if tokenizer.word_freq(given) >= names.COMMON_WORD_FREQ_WEAK_CUE or given[0] == given[1]:
         return None  # 建国, 平安 are words; 丽丽 is a nickname shared by many
     return given
 
@@ -95,7 +95,7 @@ def _keys(texts: list[str], found: list[list[Detection]]) -> dict[str, tuple[str
 
         tokenizer, _ = names._jieba()
         for value, (entity, _v) in list(exact.items()):
-            if entity == "CHINESE_NAME" and tokenizer.FREQ.get(value, 0) >= names.COMMON_WORD_FREQ_WEAK_CUE:
+            if entity == "CHINESE_NAME" and tokenizer.word_freq(value) >= names.COMMON_WORD_FREQ_WEAK_CUE:
                 del exact[value]
     # a part detected on its own (Ms. Whitfield) stands for the whole name found elsewhere
     return {**exact, **{k: v for k, v in derived.items() if k not in exact or exact[k][0] == v[0]}}
