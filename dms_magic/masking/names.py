@@ -296,7 +296,10 @@ def _find_sentence_initial_chinese_names(text: str, seen: set[int], found: set[i
         # two given-name characters after the surname (方淑兰年收入…) are as good as a cue: judged as
         # after a strong cue, where jieba's dictionary words (高兴, 黄金, 王国) still lose
         sl = 2 if text[pos:pos + 2] in compound else 1
-        strong = all(c in GIVEN_NAME_CHARS for c in text[pos + sl:pos + sl + 2])
+        next_two = text[pos + sl:pos + sl + 2]
+        if not any(c in GIVEN_NAME_CHARS for c in next_two):
+            continue  # no given name can be here (_given_name_like below): spare jieba the window
+        strong = all(c in GIVEN_NAME_CHARS for c in next_two)
         end = _name_at(text, pos, compound, check_left=False, strong=strong)
         if end is not None and _given_name_like(text[pos:end], compound):
             found.add(pos)
