@@ -124,7 +124,7 @@ def test_english_names_by_lexicon_position_role_and_odd_capitals(text, name):
 @pytest.mark.parametrize("text", [
     "今天很高兴见到大家。", "黄金价格上涨了百分之三。", "王国的历史很长。", "高度重视数据安全。", "方便的话请回电。",
     "周末去公园散步。", "马上就到。", "白天气温较高。", "石家庄的天气不错。", "许多人参加了会议。", "朱红色的大门很显眼。",
-    "中国·杭州国际会议召开。", "阿里巴巴·西溪园区开放参观。", "2024·春季新品发布。",
+    "雷雨天气请勿外出。", "中国·杭州国际会议召开。", "阿里巴巴·西溪园区开放参观。", "2024·春季新品发布。",
     "May is a good month for travel.", "Will you come tomorrow?", "Grace period ends on Monday.",
     "Bill of lading attached.", "Morgan Stanley reported earnings.", "We walked along the Santa Monica Pier.",
     "General Electric makes turbines.", "She moved to Austin, Texas.", "Summer Sale starts now.",

@@ -301,7 +301,9 @@ def _find_sentence_initial_chinese_names(text: str, seen: set[int], found: set[i
             continue  # no given name can be here (_given_name_like below): spare jieba the window
         strong = all(c in GIVEN_NAME_CHARS for c in next_two)
         end = _name_at(text, pos, compound, check_left=False, strong=strong)
-        if end is not None and _given_name_like(text[pos:end], compound):
+        # a dictionary word is that word here, whatever jieba tags it (雷雨 is tagged a name)
+        if end is not None and _given_name_like(text[pos:end], compound) and \
+                _jieba()[0].word_freq(text[pos:end]) < COMMON_WORD_FREQ_WEAK_CUE:
             found.add(pos)
             yield Detection(pos, end, "CHINESE_NAME", 0.7, "surname at a sentence start + jieba", "cn_name")
 
