@@ -341,9 +341,14 @@ def _translit_pattern() -> re.Pattern:
     return re.compile(f"(?<![{chars}·•・‧])[{chars}]{{1,6}}(?:[·•・‧][{chars}]{{2,8}})+")
 
 
+_INTERPUNCTS = "·•・‧"
+
+
 def find_transliterated_names(text: str) -> Iterator[Detection]:
     """Foreign names written in Chinese with an interpunct (安娜·卡列尼娜, 让·雷诺): every part made of
     transliteration characters, so 中国·杭州 and 阿里巴巴·西溪园区 are not names."""
+    if not any(c in text for c in _INTERPUNCTS):
+        return  # the pattern (a class of some 400 characters) is compiled only for text that needs it
     for m in _translit_pattern().finditer(text):
         if len(m.group(0)) >= 4:  # two parts of one character each is too little (阿·布)
             yield Detection(m.start(), m.end(), "CHINESE_NAME", 0.75, "transliterated name with an interpunct",
@@ -358,9 +363,10 @@ _EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hell
             r"owner|assignee|reporter|author|signed|attn|cc)(?:[ ]?[:：=])?|(?i:regards|sincerely|thanks|cheers),|"
             r"姓名[:：]?|联系人[:：]?|客户[:：]?|收件人[:：]?|提交人|报告人|申请人|负责人|先生|女士|我叫|我是|谢谢|此致")
 # Latin letters with accents count as letters (Rubén, Hans-Jörg Heß, Łukasz): Latin-1 and Extended-A.
-UP = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĲĴĶĹĻĽĿŁŃŅŇŊŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
-LOW = "a-zß-öø-ÿāăąćĉċčďđēĕėęěĝğġģĥħĩīĭįıĳĵķĺļľŀłńņňŋōŏőœŕŗřśŝşšţťŧũūŭůűųŵŷźżž"
-LETTER = UP + LOW
+# Ranges, not lists, so the patterns compile fast; Extended-A (Ā-ſ) mixes cases and counts as both.
+UP = "A-ZÀ-ÖØ-ÞĀ-ſ"
+LOW = "a-zß-öø-ÿĀ-ſ"
+LETTER = "A-Za-zÀ-ÖØ-öø-ſ"
 _EN_NAME = rf"[{UP}][{LOW}]+(?:[{UP}][{LOW}]+)?(?:[-'’][{UP}]?[{LOW}]+)?"
 # Capitalised words that follow cues but are not names.
 _EN_STOP = frozenset(
@@ -517,8 +523,13 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
     return j - i + 1 if ok else 0
 
 
+_ANY_UPPER = re.compile(f"[{UP}]")
+
+
 def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
     """Given name (SSA list) + surname-like word anywhere, in title case, ALL CAPS or inverted caps."""
+    if not _ANY_UPPER.search(text):
+        return  # no capital letter, no name: the run pattern is not even compiled
     for m in _en_run().finditer(text):
         run = m.group(0)
         words = run.split(" ")
