@@ -528,8 +528,6 @@ _ANY_UPPER = re.compile(f"[{UP}]")
 
 def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
     """Given name (SSA list) + surname-like word anywhere, in title case, ALL CAPS or inverted caps."""
-    if not _ANY_UPPER.search(text):
-        return  # no capital letter, no name: the run pattern is not even compiled
     for m in _en_run().finditer(text):
         run = m.group(0)
         words = run.split(" ")
@@ -610,6 +608,8 @@ def _thing_label_before(text: str, pos: int) -> bool:
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
     one to three capitalised words after a cue (Mr., Dear, Name:, contact ...)."""
+    if not _ANY_UPPER.search(text):
+        return  # every English name has a capital letter; spare compiling the patterns below
     yield from _find_lexicon_english_names(text)
     yield from _find_cued_english_names(text)
     yield from _find_field_english_names(text)
