@@ -1,7 +1,10 @@
-"""Detect, resolve overlaps, apply operators.
+"""Detect, resolve overlaps, add every other mention of the values found, apply operators.
 
 The masked text is rebuilt from the untouched slices between spans plus each span's operator
-output, so nothing outside a detected span can change, and the kept spans never overlap.
+output, so nothing outside a detected span can change, and the kept spans never overlap. The
+texts of one request (the messages of a conversation) are detected first, all of them, so that a
+value found in one message is masked wherever it is mentioned (mentions.py), and every mention of
+a value gets the replacement that value got.
 """
 from __future__ import annotations
 
@@ -9,11 +12,11 @@ import bisect
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
-from dms_magic.masking import addresses, names, national_phones, street_addresses
+from dms_magic.masking import addresses, mentions, names, national_phones, street_addresses
 from dms_magic.masking.operators import MaskingSession
 from dms_magic.masking.recognizers import HALF_WIDTH, Detection, structured_recognizers
 from dms_magic.masking.result import MaskedMessages, MaskedSpan, MaskResult
-from dms_magic.masking.rules import DEFAULT_RULE, ConfigLike, resolve_config
+from dms_magic.masking.rules import DEFAULT_RULE, ConfigLike, MaskingConfig, resolve_config
 
 Finder = Callable[[str], Iterable[Detection]]
 
@@ -77,11 +80,15 @@ def _check_text(text: object) -> str:
     return text
 
 
-def _findings(text: str, entities: Iterable[str]) -> list[Detection]:
-    """Every finding of ``entities`` in ``text``, overlaps not yet resolved."""
+def _findings(text: str, entities: Iterable[str], cfg: MaskingConfig | None = None) -> list[Detection]:
+    """Every finding of ``entities`` in ``text``, overlaps not yet resolved (``cfg``: its custom
+    recognizers find their own entities)."""
     if not text.strip():
         return []
     finders = _finders()
+    custom = cfg.custom_finders() if cfg is not None else {}
+    if custom:
+        finders = {**finders, **custom}
     scan = text.translate(HALF_WIDTH)
     found: list[Detection] = []
     for entity in entities:
@@ -91,10 +98,22 @@ def _findings(text: str, entities: Iterable[str]) -> list[Detection]:
 
 
 def detect(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None) -> list[Detection]:
-    """Sensitive values in ``text`` for the entities of ``rule``: non-overlapping, ordered by start."""
+    """Sensitive values in ``text`` for the entities of ``rule``, every mention of them included:
+    non-overlapping, ordered by start."""
     text = _check_text(text)
-    entities = resolve_config(config).entities(rule)
-    return resolve_overlaps(_findings(text, entities))
+    cfg = resolve_config(config)
+    return _detect_texts([text], cfg.entities(rule), cfg)[0][0]
+
+
+def _detect_texts(texts: list[str], entities: Iterable[str], cfg: MaskingConfig,
+                  found: list[list[Detection]] | None = None) -> tuple[list[list[Detection]], dict]:
+    """Each text's detections (overlaps resolved) plus the mentions of every value found in any of
+    the texts; and (text index, start) -> the value a mention stands for."""
+    allowed = set(entities)
+    if found is None:
+        found = [_findings(t, allowed, cfg) for t in texts]
+    kept = [resolve_overlaps(d for d in f if d.entity in allowed) for f in found]
+    return mentions.add_mentions(texts, kept)
 
 
 def _texts(text_or_messages: str | Iterable[Mapping[str, Any]]) -> list[str]:
@@ -115,16 +134,17 @@ def rule_counts(text_or_messages: str | Iterable[Mapping[str, Any]], *, config: 
     """rule -> how many values ``mask()`` with that rule would mask, for every rule of the config.
 
     One detection pass over all the entities the rules name; each rule then resolves overlaps
-    among its own entities, so each count equals ``len(mask(text, rule).entities)``. Accepts a
-    text or a list of ``{role, content}`` messages (counts summed over the messages)."""
+    among its own entities and adds the mentions, so each count equals ``len(mask(text,
+    rule).entities)``. Accepts a text or a list of ``{role, content}`` messages (counts summed over
+    the messages, mentions across messages included, as ``mask_messages`` masks them)."""
     cfg = resolve_config(config)
     wanted = sorted({e for rule in cfg.rule_names() for e in cfg.entities(rule)})
-    counts = dict.fromkeys(cfg.rule_names(), 0)
-    for text in _texts(text_or_messages):
-        found = _findings(text, wanted)
-        for rule in counts:
-            allowed = set(cfg.entities(rule))
-            counts[rule] += len(resolve_overlaps(d for d in found if d.entity in allowed))
+    texts = _texts(text_or_messages)
+    found = [_findings(text, wanted, cfg) for text in texts]
+    counts = {}
+    for rule in cfg.rule_names():
+        detections, _ = _detect_texts(texts, cfg.entities(rule), cfg, found)
+        counts[rule] = sum(len(d) for d in detections)
     return counts
 
 
@@ -144,23 +164,22 @@ def suggest_rule(text_or_messages: str | Iterable[Mapping[str, Any]], exclude: s
     return min(candidates, key=lambda c: (-c[0], c[1] != DEFAULT_RULE, len(cfg.entities(c[1])), c[1]))[1]
 
 
-def mask(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None,
-         session: MaskingSession | None = None) -> MaskResult:
-    """Mask ``text`` with the operators of ``rule`` (default ``UserInfo``).
-
-    ``session`` keeps pseudonyms consistent across calls (a conversation); by default each call
-    is its own session, so one value gets one pseudonym within a document.
-    """
-    cfg = resolve_config(config)
-    operators = cfg.operators_for(rule)  # raises UnknownRuleError before any work
-    detections = detect(text, rule, config=cfg)
-    session = session if session is not None else MaskingSession()
+def _apply(text: str, detections: list[Detection], canonical: dict[int, str], operators: Mapping[str, Any],
+           session: MaskingSession, given: dict[tuple[str, str], str], rule: str) -> MaskResult:
+    """The masked text: each span replaced by its operator's output. ``given`` remembers the
+    replacement of each (entity, value) so that every mention of a value gets the same one (a
+    ``random`` operator included), and a mention of part of a value (Dana of Dana Whitfield) the
+    replacement of the whole value."""
     pieces: list[str] = []
     spans: list[MaskedSpan] = []
     last = 0
     for d in detections:
         original = text[d.start:d.end]
-        masked = operators[d.entity](original, d.entity, session)
+        value = canonical.get(d.start, original)
+        key = (d.entity, value)
+        masked = given.get(key)
+        if masked is None:
+            masked = given[key] = operators[d.entity](value, d.entity, session)
         pieces.append(text[last:d.start])
         pieces.append(masked)
         spans.append(MaskedSpan(d.start, d.end, d.entity, original, masked, d.validated_by))
@@ -169,25 +188,48 @@ def mask(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None,
     return MaskResult("".join(pieces), text, spans, rule)
 
 
+def _mask_texts(texts: list[str], rule: str, cfg: MaskingConfig, session: MaskingSession) -> list[MaskResult]:
+    operators = cfg.operators_for(rule)  # raises UnknownRuleError before any work
+    detections, canonical = _detect_texts(texts, cfg.entities(rule), cfg)
+    given: dict[tuple[str, str], str] = {}
+    return [_apply(text, dets, {start: v for (j, start), v in canonical.items() if j == i}, operators, session,
+                   given, rule)
+            for i, (text, dets) in enumerate(zip(texts, detections))]
+
+
+def mask(text: str, rule: str = DEFAULT_RULE, *, config: ConfigLike = None,
+         session: MaskingSession | None = None) -> MaskResult:
+    """Mask ``text`` with the operators of ``rule`` (default ``UserInfo``).
+
+    Every mention of a detected value is masked, with the replacement the value got. ``session``
+    keeps pseudonyms consistent across calls (a conversation); by default each call is its own
+    session, so one value gets one pseudonym within a document.
+    """
+    cfg = resolve_config(config)
+    cfg.operators_for(rule)
+    text = _check_text(text)
+    return _mask_texts([text], rule, cfg, session if session is not None else MaskingSession())[0]
+
+
 def mask_messages(messages: Iterable[Mapping[str, Any]], rule: str = DEFAULT_RULE, *, config: ConfigLike = None,
                   session: MaskingSession | None = None) -> MaskedMessages:
     """Mask the ``content`` of every message of a conversation, as the service masks a request.
 
-    One masking session spans all the messages (a value gets the same pseudonym in each); pass
-    ``session`` to continue one, e.g. ``MaskingSession(seed=...)`` for reproducible ``random``.
-    Returns a list of message copies (other keys kept) with ``.results``, one MaskResult each.
+    All the messages are detected first: a value found in one message is masked wherever it is
+    mentioned in the others. One masking session spans all the messages (a value gets the same
+    pseudonym in each); pass ``session`` to continue one, e.g. ``MaskingSession(seed=...)`` for
+    reproducible ``random``. Returns a list of message copies (other keys kept) with ``.results``,
+    one MaskResult each.
     """
     cfg = resolve_config(config)
     cfg.operators_for(rule)  # UnknownRuleError before any work, even for an empty list
     session = session if session is not None else MaskingSession()
-    masked: list[dict] = []
-    results: list[MaskResult] = []
+    messages = list(messages)
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping) or not isinstance(message.get("content"), str):
             got = (f"its content is {type(message.get('content')).__name__}" if isinstance(message, Mapping)
                    else f"it is {type(message).__name__}")
             raise TypeError(f"mask_messages() needs {{role, content}} dicts with str content; messages[{i}]: {got}")
-        result = mask(message["content"], rule, config=cfg, session=session)
-        masked.append({**message, "content": result.text})
-        results.append(result)
+    results = _mask_texts([m["content"] for m in messages], rule, cfg, session)
+    masked = [{**message, "content": result.text} for message, result in zip(messages, results)]
     return MaskedMessages(masked, results)

@@ -8,9 +8,10 @@ a small window around each candidate to decide where the name ends and whether i
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from importlib import resources
-from typing import Iterator
+from typing import Callable, Iterator
 
 from dms_magic.masking import fields
 from dms_magic.masking.recognizers import Detection
@@ -26,6 +27,9 @@ BEFORE_CUES = (
     "亲爱的 尊敬的 致 感谢 联系 拨打 告诉 通知 转告 交给 找 请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 "
     "先生 女士 配偶 父亲 母亲 丈夫 妻子 儿子 女儿 朋友 同事 领导 经理 主管 店长 医生 护士 律师 记者 "
     "审批人 审核人 操作人 登记人 报案人 举报人 当事人 嫌疑人 证人 职员 教师 作者 导师 队长 组长 "
+    "医师 主治医师 主任医师 副主任医师 住院医师 主治医生 主刀医生 接诊医生 大夫 护士长 护士 院长 科长 主任 教授 "
+    "法官 警官 民警 会计 顾问 助理 秘书 专员 客服 工程师 设计师 分析师 咨询师 心理咨询师 营养师 药师 康复师 治疗师 "
+    "辅导员 班主任 校长 校友 室友 邻居 房客 病友 家属 联络人 介绍人 推荐人 主讲人 讲师 "
     "、 ， ： : 「 “ 《 （ ( @ 抄送 值班 主持人 项目经理 提交人 报告人 发起人 处理人 对接人 联系人为 户名 "
     "name Name NAME customer Customer contact Contact owner Owner assignee Assignee reporter Reporter "
     "applicant Applicant client Client patient Patient Mr. Mrs. Ms. Dr. Dear dear Hi Hello to by from with ask "
@@ -37,7 +41,7 @@ AFTER_CUES = (
     "先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
     "的 说 表示 称 和 与 及 、 ， , 。 ； ; ： : ） ) （ ( 」 ” 已 在 于 是 将 会 要 也 都 今天 昨天 明天 "
     "电话 手机 联系 身份证 证件 邮箱 住址 家住 住在 来自 出生 男 女 负责 提交 申请 办理 确认 签字 同意 "
-    "收 寄 购买 预订 入住 就诊 投诉 反映 报名 登记 回复 发送 "
+    "收 寄 购买 预订 入住 就诊 投诉 反映 报名 登记 回复 发送 反馈 医师 大夫 院长 工程师 ，男 ，女 ,男 ,女 "
 ).split()
 
 # Cues that often precede or follow other things than names: enough for a clear surname, not for a
@@ -45,13 +49,13 @@ AFTER_CUES = (
 WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打 "
                         "Hi Hello to by from with ask cc Cc CC Thanks thanks".split())
 # After a name only titles and personal-data words are strong; verbs (提交, 负责) follow anything.
-STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
+STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 医师 大夫 院长 工程师 ，男 ，女 ,男 ,女 "
                          "电话 手机 身份证 证件 邮箱 住址 家住 住在 出生 男 女".split())
 WEAK_AFTER = frozenset(AFTER_CUES) - STRONG_AFTER
 AMBIGUOUS_SURNAMES = frozenset("于和与向时单钱高明方石白金万文平全成常关易任尚应海花国信元那都但由车路云江房左甘连乐谈区"
                                "原支计门初来相能双从师东西南北上下大小公")
 # Last characters that make a word a role or a thing, not a given name (申请人, 工作者, 对方).
-ROLE_ENDINGS = frozenset("人员者们方家号期时处部市省县区卡费款单证码")
+ROLE_ENDINGS = frozenset("人员者们方家号期时处部市省县区卡费款单证码色")
 # A token this frequent in jieba's dictionary is an ordinary word (高度, 明确, 方面), not a name;
 # after a weak cue a low bar applies (jieba tags 谢谢, 祝福, 明白 and 阳光 as names). After a strong cue a
 # dictionary word tagged as something else (满意度 after 客户) needs to be rare to pass.
@@ -61,7 +65,7 @@ TAGGED_WORD_FREQ = 100
 
 
 # Titles jieba sometimes glues onto a name (王经理): cut them off before judging the name.
-TITLES = ("先生", "女士", "小姐", "同学", "老师", "经理", "总监", "主任", "医生", "护士", "律师", "教授",
+TITLES = ("先生", "女士", "小姐", "同学", "老师", "经理", "总监", "主任", "医生", "医师", "大夫", "护士", "律师", "教授",
           "同志", "师傅", "阿姨", "叔叔", "总", "姐", "哥", "工")
 
 
@@ -93,7 +97,7 @@ def _jieba():
 
 
 # One-character cues that jieba's HMM glues onto the surname after them (由赖峰, 和邹建, 给江丽丽).
-_CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请")
+_CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请经据替帮陪同令派")
 _FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")
 
 
@@ -134,6 +138,9 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     tokens = list(tokenizer.cut(text[pos:pos + 6], HMM=True))
     first = tokens[0]
     surname_len = 2 if text[pos:pos + 2] in compound else 1
+    # jieba's HMM glues a following function character onto an unknown name (李秋云为其): cut it off
+    while len(first) > surname_len + 1 and first[-1] in _FUNCTION_CHARS and not tokenizer.FREQ.get(first):
+        first = first[:-1]
     for title in TITLES:
         if first.endswith(title) and len(first) > len(title):
             first = first[:-len(title)]
@@ -267,7 +274,85 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             if end is not None:
                 found.add(pos)
                 yield Detection(pos, end, "CHINESE_NAME", 0.75, how, "cn_name")
+    yield from _find_sentence_initial_chinese_names(text, seen, found)
     yield from _find_field_chinese_names(text, found)
+    yield from find_transliterated_names(text)
+
+
+# The start of the text, a line or a sentence, then an optional opening quote or bracket, then a
+# CJK character (whether it is a surname is a set lookup: no surname alternation to compile).
+_SENTENCE_START = re.compile(f"(?:^|(?<=[。！？!?；;…]))[ \\t\\u3000]*[“\"「（(]?(?=[{CJK}])", re.M)
+
+
+def _find_sentence_initial_chinese_names(text: str, seen: set[int], found: set[int]) -> Iterator[Detection]:
+    """A name opening a sentence with no cue at all (周明哲年收入为…): the position is the cue, judged
+    as strictly as after a weak cue (a dictionary word there is that word: 高兴, 黄金, 王国)."""
+    single, compound = surnames()
+    for m in _SENTENCE_START.finditer(text):
+        pos = m.end()
+        if pos in found or pos in seen or not (text[pos] in single or text[pos:pos + 2] in compound):
+            continue
+        seen.add(pos)
+        # two given-name characters after the surname (方淑兰年收入…) are as good as a cue: judged as
+        # after a strong cue, where jieba's dictionary words (高兴, 黄金, 王国) still lose
+        sl = 2 if text[pos:pos + 2] in compound else 1
+        next_two = text[pos + sl:pos + sl + 2]
+        if not any(c in GIVEN_NAME_CHARS for c in next_two):
+            continue  # no given name can be here (_given_name_like below): spare jieba the window
+        strong = all(c in GIVEN_NAME_CHARS for c in next_two)
+        end = _name_at(text, pos, compound, check_left=False, strong=strong)
+        # a dictionary word is that word here, whatever jieba tags it (雷雨 is tagged a name)
+        if end is not None and _given_name_like(text[pos:end], compound) and \
+                _jieba()[0].word_freq(text[pos:end]) < COMMON_WORD_FREQ_WEAK_CUE:
+            found.add(pos)
+            yield Detection(pos, end, "CHINESE_NAME", 0.7, "surname at a sentence start + jieba", "cn_name")
+
+
+# Characters common in given names (a sample of the most frequent ones): at a sentence start, with
+# no cue, at least one given-name character must be one of them (周明哲 yes, 周边区 no).
+GIVEN_NAME_CHARS = frozenset(
+    "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华玉文辉建国志红梅林海波宇晨浩然欣怡子涵晓雯哲秋云"
+    "思远婷颖琳琪雪燕慧佳嘉俊鹏飞宏亮斌峰鑫博凯宁坤瑞睿晨轩昊天一鸣诗雨萱梓梦佩蕾薇倩莉萍玲丹琴璐露珊"
+    "淑珍凤翠春兴福荣庆德永利成胜金宝祥才发贵生龙锦卫彬伦豪泽洁润熙瑶彤悦怡然楠柏杨帆航鹤宸铭煜晟哲"
+    "瀚逸恒毅坚晶莹洪源清河山川峻岩松竹菊荷蓉芸芝蕙馨香茜悦蓓嫣妍婉娴雅静秀瑜瑾璇琦珂玥琼环钰铃翔宇"
+    "若彦臻宪远之光耀阳旭东升昌隆晖灿炜烨焕炎坤培垚城均志忠义仁礼智信孝廉勤俭"
+    "少小大长永振国家民安邦定宗祖继承世学文武功业立新中华时雄伯仲叔季元春夏秋冬")
+
+
+def _given_name_like(name: str, compound: tuple[str, ...]) -> bool:
+    given = name[2:] if name[:2] in compound else name[1:]
+    return any(c in GIVEN_NAME_CHARS for c in given)
+
+
+# Characters of standard Chinese transliterations of foreign names (安娜·卡列尼娜, 约翰·史密斯).
+TRANSLIT_CHARS = frozenset(
+    "阿埃艾爱安昂奥澳巴拜班邦保鲍贝本比彼毕别宾滨波伯博布查达黛戴丹当道德登迪蒂丁东杜顿多厄恩尔法凡范菲费芬"
+    "丰弗福富盖甘冈高戈格葛根贡古瓜圭哈海汉豪赫黑亨洪胡华怀惠霍基吉加佳贾杰捷金津卡凯坎康考柯科可克肯库夸"
+    "奎昆拉莱来兰朗劳勒雷蕾里理莉利丽连廉林琳玲娜伦罗洛吕马玛迈麦曼芒毛梅门蒙孟米密敏明莫姆穆纳奈南楠内尼妮"
+    "涅宁纽努诺欧帕潘庞佩彭皮珀普奇齐恰乔琴切钦丘屈让热若萨塞赛桑瑟森沙莎珊尚绍舍申什施史斯松宋苏索塔泰坦汤唐"
+    "特滕提铁廷图托瓦万旺威韦维温翁沃乌伍武西希锡席夏肖谢辛欣休修雅亚扬耶伊易因英尤于宇约扎泽詹章珍朱卓兹佐"
+    "娅娃莲蒂琪芙曼缇黛蕊莎列翰茨策采楚慈大度敦俄夫斐伏嘎哥根顾贵桂果亥罕杭好恒弘侯纪季嘉简京久居君喀开孔"
+    "阔腊赖郎累楞黎良凌刘留柳龙隆娄卢鲁陆律茂美缪摩墨默木牧乃派培平泊蒲契秦邱仁荣茹瑞润撒山士舒素陶田通"
+    "汪魏文仙许延杨叶依元祖买提力不都合江汗努热古丽得")
+@lru_cache(maxsize=1)
+def _translit_pattern() -> re.Pattern:
+    chars = "".join(sorted(TRANSLIT_CHARS))
+    # the first part may be one character (让·雷诺); the last needs two (阿里巴巴·西溪园区 stops at 西)
+    return re.compile(f"(?<![{chars}·•・‧])[{chars}]{{1,6}}(?:[·•・‧][{chars}]{{2,8}})+")
+
+
+_INTERPUNCTS = "·•・‧"
+
+
+def find_transliterated_names(text: str) -> Iterator[Detection]:
+    """Foreign names written in Chinese with an interpunct (安娜·卡列尼娜, 让·雷诺): every part made of
+    transliteration characters, so 中国·杭州 and 阿里巴巴·西溪园区 are not names."""
+    if not any(c in text for c in _INTERPUNCTS):
+        return  # the pattern (a class of some 400 characters) is compiled only for text that needs it
+    for m in _translit_pattern().finditer(text):
+        if len(m.group(0)) >= 4:  # two parts of one character each is too little (阿·布)
+            yield Detection(m.start(), m.end(), "CHINESE_NAME", 0.75, "transliterated name with an interpunct",
+                            "cn_name")
 
 
 # -- English names ------------------------------------------------------------------------------
@@ -277,9 +362,16 @@ _EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hell
             r"(?i:full[ _]?name|name|contact|customer|client|patient|applicant|cardholder|passenger|tenant|employee|user|"
             r"owner|assignee|reporter|author|signed|attn|cc)(?:[ ]?[:：=])?|(?i:regards|sincerely|thanks|cheers),|"
             r"姓名[:：]?|联系人[:：]?|客户[:：]?|收件人[:：]?|提交人|报告人|申请人|负责人|先生|女士|我叫|我是|谢谢|此致")
-_EN_NAME = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+# Latin letters with accents count as letters (Rubén, Hans-Jörg Heß, Łukasz): Latin-1 and Extended-A.
+# Ranges, not lists, so the patterns compile fast; Extended-A (Ā-ſ) mixes cases and counts as both.
+UP = "A-ZÀ-ÖØ-ÞĀ-ſ"
+LOW = "a-zß-öø-ÿĀ-ſ"
+LETTER = "A-Za-zÀ-ÖØ-öø-ſ"
+_EN_NAME = rf"[{UP}][{LOW}]+(?:[{UP}][{LOW}]+)?(?:[-'’][{UP}]?[{LOW}]+)?"
 # Capitalised words that follow cues but are not names.
 _EN_STOP = frozenset(
+    "Later Then Today Yesterday Tomorrow Finally Meanwhile However Also Recently Afterwards Eventually Suddenly "
+    "Yes No Okay Ok Next Last First Now Soon Still Once Sometimes Perhaps Maybe Instead Otherwise Besides "
     "The This That These Those Our Your Their His Her My We You They It Please Thank Thanks Monday Tuesday "
     "Wednesday Thursday Friday Saturday Sunday January February March April May June July August September "
     "October November December Customer Support Team Service Sales Dear Sir Madam Regards Best China Beijing "
@@ -305,24 +397,161 @@ _EN_THING = frozenset(
     "Full Name Vehicle Plate Cell Tel Fax Contact Owner Assignee Reporter Description Subject Ticket Id Union "
     "Reserve Minister Court Council Committee Ministry Agency Bureau Association Institute Foundation Federal "
     "National Central Police Army Government Board Commission Party Club Society Museum Library Church Chinese "
-    "English American British Japanese Korean European Asian African Machine Learning Science".split())
+    "English American British Japanese Korean European Asian African Machine Learning Science "
+    "Harbour Harbor Pier Garden Gardens Park Square Sale Sales River Lake Mountain Mount Tower Towers "
+    "Palace Castle Avenue Ave Boulevard Blvd Place Terrace Circle Highway Parkway Canyon Creek Point "
+    "Coast Festival Awards Award Prize Cup League Championship Trophy Tour Show Hotel Resort Inn "
+    "Motel Restaurant Cafe Bar Grill Kitchen Bakery Market Supermarket Pharmacy Clinic Medical Health Care "
+    "Insurance Capital Partners Group Fund Trust Realty Motors Airlines Airways Energy Electric Foods Brands "
+    "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films".split())
 
 
 def _thing(words: list[str]) -> bool:
-    return any(w in _EN_THING or w in _EN_STOP for w in words)
+    return any(w in _EN_THING or w in _EN_STOP for w in words) or words[0] in _PLACE_PREFIX or \
+        any((a, b) in _EN_NOT_PERSON_PAIRS for a, b in zip(words, words[1:]))
 
 
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
-    return re.compile(rf"(?<![A-Za-z])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
-                      rf"(?![A-Za-z])")
+    return re.compile(rf"(?<![{LETTER}])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
+                      rf"(?![{LETTER}])")
+
+
+# A run of capitalised words (title case, ALL CAPS, or caps-lock inverted: mARCUS), single spaces
+# between, a middle initial allowed. Each run is judged word by word in Python (_lexicon_names).
+_W = rf"[{UP}][{LETTER}]*(?:[-'’](?![sS](?![{LETTER}]))[{LETTER}]+)*"  # O'Brien, Smith-Jones; not Dana's
+_INV = rf"[{LOW}][{UP}]+(?:[-'’][{UP}]+)*"  # caps lock: mARCUS
+_EN_RUN_PATTERN = (rf"(?<![{LETTER}0-9])(?:{_W}|{_INV})(?:[ ](?:[A-Z]\.|{_W}|{_INV}|(?:de|da|del|della|der|den|di|du|van|von|la|le|"
+                     rf"bin|ibn|al|dos|das|do|ter|los|las)(?=[ ](?:[{UP}]|(?:la|le|der|den|los|las)[ ][{UP}]))))+(?![{LETTER}0-9])")
 
 
 @lru_cache(maxsize=1)
-def _en_known_pattern() -> re.Pattern:
-    text = resources.files("dms_magic.masking").joinpath("data/first_names_en.txt").read_text("utf-8")
-    firsts = [w for ln in text.splitlines() if not ln.startswith("#") for w in ln.split()]
-    return re.compile(rf"(?<![A-Za-z]){trie_pattern(firsts)}[ ](?:[A-Z]\.[ ])?(?P<last>{_EN_NAME})(?![A-Za-z])")
+def _en_run() -> re.Pattern:
+    return re.compile(_EN_RUN_PATTERN)
+# What follows a person at the start of a description: "Thandiwe Nguyen is a 34-year-old ...".
+_EN_PERSON_AFTER = re.compile(r"(?:'s?|’s?)\b|[ ](?:is|was|has|had|works|worked|lives|lived|said|says|reported|"
+                              r"recently|currently|visited|called|joined|received|\()\b|, (?:a|an|aged?|who|born)\b")
+# What only follows a person: "Yachana Dowerg is a 75-year-old", "…'s phone number".
+_EN_PERSON_STRONG = re.compile(r"(?:'s|’s)[ ](?:phone|mobile|cell|email|e-mail|address|date of birth|birthday|"
+                               r"ID|passport|husband|wife|son|daughter|mother|father|doctor|physician)\b|"
+                               r"(?:,| is| was)[ ]an?[ ]\d{1,3}-year-old\b|[ ]\((?:age[ ]?)?\d{1,3}\)|, aged?[ ]\d")
+# Given names that make famous company or place names (Morgan Stanley, Santa Monica): not a person there.
+_EN_NOT_PERSON_PAIRS = frozenset({("Morgan", "Stanley"), ("Goldman", "Sachs"), ("Wells", "Fargo"), ("Santa", "Monica"),
+                                  ("Charles", "Schwab"), ("Calvin", "Klein"), ("Ralph", "Lauren"), ("Louis", "Vuitton"),
+                                  ("Hugo", "Boss"), ("Tommy", "Hilfiger"), ("Jack", "Daniels"), ("Johnson", "Johnson"),
+                                  ("Ernst", "Young"), ("Marshall", "Islands"), ("Florence", "Nightingale")})
+
+
+# Lowercase words inside a name (de León, van der Berg, bin Salman).
+PARTICLES = frozenset("de da del della der den di du van von la le los las bin ibn al dos das do ter".split())
+
+
+def _shape(word: str) -> tuple[str, str]:
+    """(shape, title-case key): title (Hale, McDonald, O'Brien), upper (HALE), inverted (hALE)."""
+    if word[0].islower():
+        return "inverted", word.swapcase()
+    if len(word) > 1 and word.isupper():
+        return "upper", word[0] + word[1:].lower()
+    return "title", word
+
+
+def _lex_key(word: str) -> str:
+    """How the lexicons spell a word: McDonald -> Mcdonald, O'Brien -> Obrien, López -> Lopez."""
+    plain = word.replace("'", "").replace("’", "")
+    if not plain.isascii():
+        plain = "".join(c for c in unicodedata.normalize("NFKD", plain) if not unicodedata.combining(c))
+    return plain[:1].upper() + plain[1:].lower()
+
+
+def _surname_like(key: str) -> bool:
+    from dms_magic.masking.lexicon import surnames
+
+    return _lex_key(key) in surnames() or all(_lex_key(p) in surnames() for p in key.split("-") if p)
+
+
+# A role or relation right before a name ("his doctor, Tanveer Smith", "Patient: NACHIKET JENKINS").
+_EN_ROLE_BEFORE = re.compile(r"(?i:doctor|physician|nurse|dentist|surgeon|therapist|pharmacist|lawyer|attorney|"
+                             r"teacher|manager|colleague|friend|wife|husband|son|daughter|mother|father|brother|sister|"
+                             r"partner|neighbou?r|patient|client|landlord|tenant|boss|caregiver|guardian|spouse)"
+                             r"(?:[ ]?[,:：][ ]?|[ ])$")
+# Before a place: "living in West Laura", "from San Patricio".
+_EN_PLACE_BEFORE = re.compile(r"(?:\b(?:in|at|from|near|to|of|into|across)[ ])$")
+
+
+_PLACE_PREFIX = frozenset("San Santa Santo Sao São Saint St. Ste. Fort Port Mount Mt. Lake Cape New North South East "
+                          "West Los Las El La Le Upper Lower".split())
+
+
+def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before: str = "") -> int:
+    """How many words from ``words[i]`` make a person's name (0 when they do not). ``after(j)``: the
+    text after word ``j``; ``before``: the text before word ``i``."""
+    from dms_magic.masking.lexicon import COMMON_WORD_NAMES, first_names
+
+    shape, first = _shape(words[i])
+    if first in _PLACE_PREFIX or len(first) < 2 or first.endswith(".") or (first in _EN_STOP or first in _EN_THING) and \
+            first not in COMMON_WORD_NAMES:  # April, May: they take the known-surname route below
+        return 0
+    j = i + 1
+    while j + 1 < len(words) and words[j].lower() in PARTICLES:
+        j += 1  # Amruta de León, Ludwig van Beethoven
+    if j < len(words) and len(words[j]) == 2 and words[j].endswith(".") and j + 1 < len(words):
+        j += 1  # a middle initial: Marcus J. Hale
+    elif j + 1 < len(words) and _shape(words[j])[0] == shape and _lex_key(_shape(words[j])[1]) in first_names() and \
+            _shape(words[j + 1])[0] == shape and _surname_like(_shape(words[j + 1])[1]):
+        j += 1  # a middle name: Mary Ann Smith
+    if j >= len(words):
+        return 0
+    last_shape, last = _shape(words[j])
+    if last_shape != shape or len(last) < 2 or last.endswith(".") or last in _EN_STOP or last in _EN_THING or \
+            (first, last) in _EN_NOT_PERSON_PAIRS or last in COMMON_WORD_NAMES and not _surname_like(last):
+        return 0
+    known = all(_lex_key(p) in first_names() for p in first.split("-") if p)  # Hans-Jörg: Hans, Jörg
+    strong = bool(_EN_PERSON_STRONG.match(after(j)))
+    role = bool(_EN_ROLE_BEFORE.search(before))
+    if shape == "inverted":  # mARCUS hALE: two words typed with caps lock are a name, not a heading
+        ok = True
+    elif first in COMMON_WORD_NAMES:  # May, Will, Grace: only before a known surname (Will Smith)
+        ok = (_surname_like(last) and last not in COMMON_WORD_NAMES and not _EN_PLACE_BEFORE.search(before)
+              or strong or role)
+    elif shape == "upper":  # ALL CAPS runs are headings as often as names: a known given name and more
+        ok = (known and (_surname_like(last) or _lex_key(last) in first_names() or role or
+                         bool(_EN_PERSON_AFTER.match(after(j)))) or strong or role and _surname_like(last))
+    elif known:
+        ok = True
+    else:  # an unknown given name: a known surname and a person's context right after, or a strong one
+        ok = strong or role or _surname_like(last) and bool(_EN_PERSON_AFTER.match(after(j)))
+    return j - i + 1 if ok else 0
+
+
+_ANY_UPPER = re.compile(f"[{UP}]")
+
+
+def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
+    """Given name (SSA list) + surname-like word anywhere, in title case, ALL CAPS or inverted caps."""
+    for m in _en_run().finditer(text):
+        run = m.group(0)
+        words = run.split(" ")
+        offsets, pos = [], m.start()
+        for w in words:
+            offsets.append(pos)
+            pos += len(w) + 1
+
+        def after(j: int) -> str:
+            end = offsets[j] + len(words[j])
+            return text[end:end + 40]
+
+        i = 0
+        while i < len(words) - 1:
+            if i and words[i - 1] in _PLACE_PREFIX:  # San Felipe, Saint Louis, Lake Charles, Port Elizabeth
+                i += 1
+                continue
+            n = _lexicon_pair(words, i, after, text[max(0, offsets[i] - 24):offsets[i]])
+            if n >= 2:
+                start, end = offsets[i], offsets[i + n - 1] + len(words[i + n - 1])
+                yield Detection(start, end, "ENGLISH_NAME", 0.7, "given-name list + surname-like word", "en_name")
+                i += n
+            else:
+                i += 1
 
 
 @lru_cache(maxsize=1)
@@ -338,11 +567,11 @@ def _en_context_pattern() -> re.Pattern:
     """Two or three capitalised words with a person's context: Chinese text around them (会议由 X 主持,
     请联系 X, X 提交了), or an English verb after them or a preposition or greeting before them."""
     full = rf"{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{1,2}}"
-    before = (r"(?:(?<=[\u4e00-\u9fff：，、（“「])[ ]?|(?<![A-Za-z])(?i:with|thanks|thank you|ask|tell|email|call|"
+    before = (rf"(?:(?<=[\u4e00-\u9fff：，、（“「])[ ]?|(?<![{LETTER}])(?i:with|thanks|thank you|ask|tell|email|call|"
               r"meet|met|ping|per|cc|spoke to|talked to|ask)[ ,]+)")
     after = (r"(?:(?=[ ]?[\u4e00-\u9fff，。、；）”」])|(?=[ ](?:said|says|called|asked|wrote|replied|reported|confirmed|"
              r"joined|emailed|signed|approved|submitted|mentioned|noted)\b))")
-    return re.compile(rf"{before}(?P<name>{full})(?![A-Za-z])|(?<![A-Za-z])(?P<name2>{full}){after}")
+    return re.compile(rf"{before}(?P<name>{full})(?![{LETTER}])|(?<![{LETTER}])(?P<name2>{full}){after}")
 
 
 def _find_context_english_names(text: str) -> Iterator[Detection]:
@@ -379,10 +608,9 @@ def _thing_label_before(text: str, pos: int) -> bool:
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
     one to three capitalised words after a cue (Mr., Dear, Name:, contact ...)."""
-    for m in _en_known_pattern().finditer(text):
-        if m.group("last") not in _EN_STOP:
-            yield Detection(m.start(), m.end(), "ENGLISH_NAME", 0.7, "given-name list + capitalised surname",
-                            "en_name")
+    if not _ANY_UPPER.search(text):
+        return  # every English name has a capital letter; spare compiling the patterns below
+    yield from _find_lexicon_english_names(text)
     yield from _find_cued_english_names(text)
     yield from _find_field_english_names(text)
     yield from _find_context_english_names(text)

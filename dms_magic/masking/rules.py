@@ -49,6 +49,7 @@ class MaskingConfig:
     rule_operators: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     source: str = "default"
+    recognizers: tuple = ()
     # Rule names only the service knows ("service_rules": [...]): accepted by the notebook's check,
     # never applied locally (no local preview for them).
     service_rules: tuple[str, ...] = ()
@@ -57,6 +58,10 @@ class MaskingConfig:
         # Operator specs may carry an HMAC/AES key: show only each entity's operator type.
         ops = {e: spec.get("type") for e, spec in self.operators.items()}
         return f"MaskingConfig(source={self.source!r}, categories={list(self.categories)}, operators={ops})"
+
+    def custom_finders(self) -> dict[str, list]:
+        """entity -> the finders of the config's own recognizers (none by default)."""
+        return {r.entity: [r.find] for r in self.recognizers}
 
     def entities(self, rule: str) -> tuple[str, ...]:
         try:
@@ -106,9 +111,36 @@ def _read(path: Path) -> dict[str, Any]:
         raise MaskingConfigError(f"masking config {path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from None
 
 
-def _check_entity(entity: str, where: str) -> None:
-    if entity not in ENTITIES:
-        raise MaskingConfigError(f"{where}: unknown entity {entity!r}; known entities: {', '.join(ENTITIES)}")
+def _check_entity(entity: str, where: str, custom: Mapping[str, Any] = {}) -> None:
+    if entity not in ENTITIES and entity not in custom:
+        own = f"; or define it under [recognizers.{entity}]" if isinstance(entity, str) and entity.isupper() else ""
+        raise MaskingConfigError(f"{where}: unknown entity {entity!r}; known entities: "
+                                 f"{', '.join((*ENTITIES, *custom))}{own}")
+
+
+def _recognizers(layer: Mapping[str, Any], source: str, custom: dict[str, Any],
+                 operators: dict[str, dict[str, Any]], joins: dict[str, tuple[str, ...]]) -> None:
+    """The layer's [recognizers.NAME] entries, checked: a custom entity, its default operator and
+    the rules it joins."""
+    from dms_magic.masking.custom import CustomRecognizerError, build as build_recognizer
+
+    where = f"{source}: recognizers"
+    for entity, spec in _table(layer.get("recognizers") or {}, where, "entity -> recognizer").items():
+        if entity in ENTITIES:
+            raise MaskingConfigError(f"{where}.{entity}: {entity} is a built-in entity; give your recognizer a "
+                                     f"name of its own (e.g. EMPLOYEE_ID)")
+        try:
+            recognizer, operator, rules = build_recognizer(entity, spec, where)
+        except CustomRecognizerError as exc:
+            raise MaskingConfigError(str(exc)) from None
+        custom[entity] = recognizer
+        if operator is not None:
+            try:
+                build(operator, entity, need_key=False)
+            except OperatorConfigError as exc:
+                raise MaskingConfigError(f"{where}.{entity}.operator: {exc}") from None
+            operators[entity] = operator
+        joins[entity] = rules
 
 
 def _table(value: Any, where: str, what: str) -> dict[str, Any]:
@@ -139,33 +171,44 @@ def _merge(base: dict[str, Any] | None, data: Mapping[str, Any], source: str) ->
     descriptions: dict[str, str] = {}
     operators: dict[str, dict[str, Any]] = {}
     rule_operators: dict[str, dict[str, dict[str, Any]]] = {}
+    custom: dict[str, Any] = {}
+    joins: dict[str, tuple[str, ...]] = {}
     for layer in ([base] if base else []) + [_table(data, source, "the masking config")]:
+        _recognizers(layer, source, custom, operators, joins)
         for name, cat in _table(layer.get("categories") or {}, f"{source}: categories", "rule name -> entities").items():
             if isinstance(cat, list):  # short form: Name = ["EMAIL", ...]
                 cat = {"entities": cat}
             if not isinstance(cat, dict) or not isinstance(cat.get("entities"), list):
                 raise MaskingConfigError(f"{source}: category {name!r} needs an 'entities' list")
             for e in cat["entities"]:
-                _check_entity(e, f"{source}: category {name!r}")
+                _check_entity(e, f"{source}: category {name!r}", custom)
             categories[name] = tuple(cat["entities"])
             descriptions[name] = cat.get("description", "")
         where = f"{source}: operators"
         for entity, spec in _table(layer.get("operators") or {}, where, "entity -> operator").items():
-            _check_entity(entity, where)
+            _check_entity(entity, where, custom)
             operators[entity] = _spec(spec, where, entity)
         for rule, specs in _table(layer.get("rule_operators") or {}, f"{source}: rule_operators",
                                   "rule name -> {entity -> operator}").items():
             where = f"{source}: rule_operators.{rule}"
             for entity, spec in _table(specs, where, "entity -> operator").items():
-                _check_entity(entity, where)
+                _check_entity(entity, where, custom)
                 rule_operators.setdefault(rule, {})[entity] = _spec(spec, where, entity)
+    for entity, rules in joins.items():
+        for rule in rules:
+            if rule not in categories:
+                raise MaskingConfigError(f"{source}: recognizers.{entity}.rules: there is no category {rule!r}; use "
+                                         f"one of {', '.join(sorted(categories))} (or add it under [categories])")
+            if entity not in categories[rule]:
+                categories[rule] = (*categories[rule], entity)
     service_rules = tuple(str(r) for layer in ([base] if base else []) + [dict(data)]
                           for r in (layer.get("service_rules") or ()))
     for rule in rule_operators:
         if rule not in categories:
             raise MaskingConfigError(f"{source}: rule_operators.{rule}: there is no category {rule!r}; use one of "
                                      f"{', '.join(sorted(categories))} (or add it under [categories])")
-    return MaskingConfig(categories, operators, rule_operators, descriptions, source, service_rules)
+    return MaskingConfig(categories, operators, rule_operators, descriptions, source, tuple(custom.values()),
+                         service_rules)
 
 
 @lru_cache(maxsize=1)

@@ -172,7 +172,7 @@ class DmsChatMagics(Magics, Configurable):
         """``params``: as ``session.request_params`` merged them (``stream=True`` when streaming,
         as client.stream sends it)."""
         from dms_magic import session
-        from dms_magic.masking import DEFAULT_RULE, mask
+        from dms_magic.masking import DEFAULT_RULE, mask_messages
         from dms_magic.views.prediction import preview_text
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
         from dms_magic.wire.params import SSE_ACTION, ACTION, ChatRequest
@@ -181,8 +181,11 @@ class DmsChatMagics(Magics, Configurable):
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
         rule = params.get("desensitization_rule") or DEFAULT_RULE
         try:
-            previews = [mask(m["content"], rule) for m in images_tools.text_messages(messages)
-                        if m.get("role") in ("user", "system")]
+            # all the messages masked together, as the service masks a request (a name found in one
+            # message is masked where another mentions it); the user's and system's are shown
+            texts = images_tools.text_messages(messages)
+            masked = mask_messages([{"role": m.get("role"), "content": m["content"]} for m in texts], rule)
+            previews = [r for m, r in zip(texts, masked.results) if m.get("role") in ("user", "system")]
         except ValueError:  # a rule declared for the service only (prepare refused unknown ones)
             previews = [f"no local preview: {rule} is a rule only the service knows (masking config)"]
         endpoint = "in-process sandbox" if settings.uses_sandbox else (settings.endpoint or session.CENTRAL_ENDPOINT)
