@@ -47,6 +47,7 @@ THROTTLE_PAUSE = 0.5  # seconds the run pauses after a throttled row, doubled wh
 THROTTLE_PAUSE_MAX = 8.0
 MIN_RATE = 1 / 86400  # one request a day: below it the waits overflow time.sleep (rate=1e-300)
 OUTCOME_UNKNOWN = "OutcomeUnknown"  # errors.OutcomeUnknownError's code
+WAKE_UP = 0.25  # seconds: the longest the dispatching thread waits without looking for Ctrl-C
 
 
 def _check_rate(rate: Any) -> None:
@@ -549,8 +550,10 @@ def _dispatch(client, run: _Run, events: SimpleQueue, *, concurrency: int, bucke
                     inflight[future] = task
                     future.add_done_callback(events.put)
                     continue
-            item = _next_event(events, delay)
-            if item is None:  # the delay is over: send
+            # A finite wait even with nothing to send: a SIGINT the OS hands to another thread
+            # wakes no one, and the handler's event is then seen at the next timeout.
+            item = _next_event(events, WAKE_UP if delay is None else min(delay, WAKE_UP))
+            if item is None:  # the delay is over (or a wake-up): go round
                 continue
             if item is _STOP:
                 interrupted = True
@@ -577,7 +580,7 @@ def _dispatch(client, run: _Run, events: SimpleQueue, *, concurrency: int, bucke
         if interrupted:
             _stop(run, tasks, inflight, stopped)
             bar.n = run.count  # the bar says what the frame holds
-            bar.set_description("chat_many stopped")
+            bar.set_description("chat_many stopped", refresh=False)
         _finish(bar, pool, own)
     return interrupted
 

@@ -22,6 +22,7 @@ from dms_magic.comparison import MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, sim
 # Per variant, in this order, the wide form's columns (field -> dtype); side by side per field.
 WIDE_FIELDS = {"answer": "string", "leaks": "Int64", "leaked": "string", "prompt_tokens": "Int64",
                "completion_tokens": "Int64", "latency_ms": "Float64", "error": "string", "request_id": "string"}
+PLAIN_FIELDS = {k: v for k, v in WIDE_FIELDS.items() if k not in ("leaks", "leaked")}  # no leaks without compare
 _LONG_ONLY = set(RESULT_COLUMNS) | {"prompt", "variant", "seed", "leaks"}  # the rest were carried from the input
 
 
@@ -151,7 +152,7 @@ def wide(frame):
             record["seed"] = first.get("seed")
             texts = [fields[v]["answer"] for v in VARIANTS]
             record["similarity"] = similarity(*texts) if all(isinstance(t, str) for t in texts) else None
-        for field in WIDE_FIELDS:
+        for field in (WIDE_FIELDS if is_compare(frame) else PLAIN_FIELDS):
             for v in variants:
                 record[f"{v}_{field}" if v else field] = fields[v][field]
         out.append(record)
@@ -169,7 +170,7 @@ def wide(frame):
 def _wide_columns(carried: list, compare: bool) -> list[str]:
     head = list(carried) + ["prompt"] + (["seed", "similarity"] if compare else [])
     if not compare:
-        return head + list(WIDE_FIELDS)
+        return head + list(PLAIN_FIELDS)
     return head + [f"{v}_{field}" for field in WIDE_FIELDS for v in VARIANTS]
 
 
@@ -179,7 +180,7 @@ def _wide_types(compare: bool) -> dict[str, str]:
         types.update(seed="Int64", similarity="Float64")
         types.update({f"{v}_{field}": t for field, t in WIDE_FIELDS.items() for v in VARIANTS})
     else:
-        types.update(WIDE_FIELDS)
+        types.update(PLAIN_FIELDS)
     return types
 
 

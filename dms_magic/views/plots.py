@@ -11,7 +11,6 @@ labelled by their row instead of as empty boxes, with a note saying so.
 """
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any
 
@@ -20,7 +19,6 @@ LABEL_CHARS = 28
 # Fonts with CJK glyphs on common systems (macOS, Windows, Linux), tried after the default one.
 CJK_FONTS = ("PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "SimHei", "Noto Sans CJK SC", "Noto Sans SC",
              "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Droid Sans Fallback")
-_WIDE_CHARS = re.compile(r"[\u1100-\uffff]")
 
 
 def short_label(prompt: Any, limit: int = LABEL_CHARS) -> str:
@@ -30,22 +28,29 @@ def short_label(prompt: Any, limit: int = LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def _fonts() -> tuple[list[str], bool]:
-    """(font family list, CJK glyphs available)."""
-    from matplotlib import font_manager, rcParams
+def _fonts() -> tuple[list[str], set[int]]:
+    """(font family list, the code points those fonts can draw)."""
+    from matplotlib import font_manager, ft2font, rcParams
 
     names = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [name for name in CJK_FONTS if name in names]
-    return list(rcParams["font.sans-serif"][:1]) + cjk, bool(cjk)
+    families = list(rcParams["font.sans-serif"][:1]) + [name for name in CJK_FONTS if name in names]
+    drawable: set[int] = set()
+    for family in families:
+        path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=True)
+        try:
+            drawable |= set(ft2font.FT2Font(path).get_charmap())
+        except (OSError, RuntimeError):  # an unreadable font file: it draws nothing for us
+            continue
+    return families, drawable
 
 
-def labels_for(table, cjk: bool) -> tuple[list[str], bool]:
+def labels_for(table, drawable: set[int]) -> tuple[list[str], bool]:
     """(one label per row, whether rows were numbered for lack of a font)."""
     numbered = str(table.index.dtype).startswith("int") and list(table.index) == list(range(len(table)))
     labels, replaced = [], False
     for label, prompt in zip(table.index, table["prompt"]):
         text = short_label(prompt)
-        if not cjk and _WIDE_CHARS.search(text):
+        if any(ord(ch) not in drawable for ch in text if not ch.isspace()):
             text, replaced = f"prompt {label}" if numbered else str(label), True
         elif not numbered:
             text = f"{label} · {text}"
@@ -58,27 +63,30 @@ def draw(table, *, compare: bool, max_prompts: int = 30):
 
     total = len(table)
     shown = table.iloc[:max_prompts]
-    families, cjk = _fonts()
-    labels, replaced = labels_for(shown, cjk)
+    families, drawable = _fonts()
+    labels, replaced = labels_for(shown, drawable)
     n = max(len(shown), 1)
     panels = _panels(compare)
+    rows, columns = (2, 2) if compare else (1, 2)
+    panel_height = 0.3 * n + 1.0  # inches: bars, title and axis label
+    height = rows * panel_height + 0.5  # and the heading line
     with plt.rc_context({"font.family": "sans-serif", "font.sans-serif": families, "axes.titlesize": 11,
                          "axes.titlelocation": "left", "axes.spines.top": False, "axes.spines.right": False}), \
             warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing")
-        figure, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels) + 2.2, 0.32 * n + 1.6),
-                                    sharey=True, squeeze=False)
-        for ax, (title, field, unit) in zip(axes[0], panels):
+        figure, axes = plt.subplots(rows, columns, figsize=(11, height), sharey=True, squeeze=False)
+        for ax, (title, field, unit) in zip(axes.flat, panels):
             _bars(ax, shown, field, compare, labels, title, unit)
         axes[0][0].invert_yaxis()  # the first prompt on top, as in the table
         heading = f"{len(shown)} of {total} prompts" if total > len(shown) else f"{total} prompts"
         if replaced:
-            heading += " · prompts numbered as in the frame (no font for their script here)"
-        figure.suptitle(heading, x=0.01, ha="left", fontsize=10)
-        if compare:  # one legend, above the panels, right of the heading
+            heading += " · numbered as in the frame (no font here for their script)"
+        figure.suptitle(heading, x=0.01, y=1 - 0.08 / height, ha="left", va="top", fontsize=10)
+        if compare:  # one legend, in the heading line, never over a bar
             handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[v]) for v in ("unmasked", "masked")]
-            figure.legend(handles, ["unmasked", "masked"], loc="upper right", ncol=2, frameon=False, fontsize=9)
-        figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (0.32 * n + 1.6)))
+            figure.legend(handles, ["unmasked", "masked"], loc="upper right", bbox_to_anchor=(0.99, 1), ncol=2,
+                          frameon=False, fontsize=9)
+        figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
     plt.close(figure)
     return figure
 

@@ -25,10 +25,11 @@ def style_wide(table, *, compare: bool):
     answers = [f"{p}answer" for p in prefixes]
     hidden = [f"{p}request_id" for p in prefixes]
     hidden += [f"{p}error" for p in prefixes if table[f"{p}error"].isna().all()]
-    styler = table.style.format(na_rep=MISSING, escape="html")
-    styler = styler.format({f"{p}latency_ms": _ms for p in prefixes}, na_rep=MISSING)
+    formats: dict[str, Any] = {f"{p}latency_ms": _ms for p in prefixes}
     if compare:
-        styler = styler.format({"similarity": "{:.2f}"}, na_rep=MISSING)
+        formats["similarity"] = "{:.2f}"
+    # One call: a second format() call would drop the first one's escaping for every column.
+    styler = table.style.format(formats, na_rep=MISSING, escape="html")
     styler = styler.set_properties(subset=answers, **ANSWER_CELL).set_properties(subset=["prompt"], **PROMPT_CELL)
     if compare:
         leaks = [f"{p}leaks" for p in prefixes] + [f"{p}leaked" for p in prefixes]
