@@ -69,7 +69,7 @@ def draw(table, *, compare: bool, max_prompts: int = 30):
     panels = _panels(compare)
     rows, columns = (2, 2) if compare else (1, 2)
     panel_height = 0.3 * n + 1.0  # inches: bars, title and axis label
-    height = rows * panel_height + 0.5  # and the heading line
+    height = rows * panel_height + 0.3  # and the heading line
     with plt.rc_context({"font.family": "sans-serif", "font.sans-serif": families, "axes.titlesize": 11,
                          "axes.titlelocation": "left", "axes.spines.top": False, "axes.spines.right": False}), \
             warnings.catch_warnings():
@@ -86,7 +86,7 @@ def draw(table, *, compare: bool, max_prompts: int = 30):
             handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[v]) for v in ("unmasked", "masked")]
             figure.legend(handles, ["unmasked", "masked"], loc="upper right", bbox_to_anchor=(0.99, 1), ncol=2,
                           frameon=False, fontsize=9)
-        figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
+        figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height), h_pad=1.2)
     plt.close(figure)
     return figure
 

@@ -91,6 +91,8 @@ def _rows(table, compare: bool) -> str:
     columns = [c for c in table.columns if c not in {f"{p}{f}" for p in prefixes
                                                       for f in ("request_id", "leaked", *fields)}]
     columns = [c for c in columns if c not in ("seed",)]
+    # error columns with no error take no width (as in the notebook's styled table)
+    fields = [f for f in fields if f != "error" or any(table[f"{p}error"].notna().any() for p in prefixes)]
     head = ["#"] + columns + [f"{p}{f}" for f in fields for p in prefixes]
     out = [f"<table class=\"rows\"><tr>{''.join(f'<th>{esc(h)}</th>' for h in head)}</tr>"]
     for label, row in table.iterrows():
@@ -114,9 +116,11 @@ def _rows(table, compare: bool) -> str:
 
 
 def _na(value: Any) -> bool:
+    import pandas as pd
+
     try:
-        return value is None or bool(value != value) or str(value) == "<NA>"
-    except (TypeError, ValueError):
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or another container: a value
         return False
 
 

@@ -36,8 +36,8 @@ def style_wide(table, *, compare: bool):
         styler = styler.map(_leak_tint, subset=[f"{p}leaks" for p in prefixes])
         styler = styler.map(lambda v: LEAK_CELL if isinstance(v, str) and v else "", subset=leaks[2:])
     styler = styler.hide(subset=hidden, axis="columns")
-    return styler.set_table_styles([{"selector": "th", "props": "text-align:left;vertical-align:bottom"},
-                                    {"selector": "td", "props": "vertical-align:top"}])
+    return styler.set_table_styles([{"selector": "thead th", "props": "text-align:left;vertical-align:bottom"},
+                                    {"selector": "tbody th, td", "props": "vertical-align:top"}])
 
 
 def _ms(value: Any) -> str:
