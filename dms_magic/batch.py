@@ -31,15 +31,16 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from queue import Empty, SimpleQueue
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from dms_magic import session
-from dms_magic.comparison import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, as_messages, error_row,
-                               find_leaks, pick_seed, result_row, sensitive_values, variant_params)
+from dms_magic.comparison import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, VARIANTS, as_messages, error_row, find_leaks,
+                                  pick_seed, result_row, sensitive_values, variant_params)
 from dms_magic.summaries import answer_similarity, leak_counts, summarize, token_deltas  # noqa: F401 (re-exported)
 
 THROTTLE_REQUEUES = 3  # extra tries for a row still throttled after the client's own retries
@@ -320,14 +321,14 @@ class _CtrlC:
         self.pressed += 1
         self.events.put(_STOP)
 
-    def __enter__(self) -> "_CtrlC":
+    def __enter__(self) -> _CtrlC:
         if threading.current_thread() is threading.main_thread() \
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             self._previous = signal.signal(signal.SIGINT, self._press)
             self.installed = True
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.installed:
             signal.signal(signal.SIGINT, self._previous)
 
@@ -374,7 +375,7 @@ class _Run:
                     self.rows.append(dict(malformed))
                 else:
                     self.rows.append(None)
-                    call = variant_params(params, seed)[variant] if self.compare else params
+                    call = variant_params(params, seed)[variant] if variant is not None else params
                     self.tasks.append(_Task(len(self.rows) - 1, messages, call))
         return _pressed(events)
 
@@ -392,7 +393,8 @@ class _Run:
                 self._values[key] = sensitive_values(as_messages(prompt), self.rule)
             except ValueError:  # a malformed prompt has an error row and nothing to leak
                 self._values[key] = []
-        text = self.rows[position]["text"]
+        row = self.rows[position]
+        text = row.get("text") if row is not None else None
         self.leaks[position] = find_leaks(text if isinstance(text, str) else None, self._values[key])
 
     def frame(self, carried):
@@ -529,7 +531,8 @@ def _dispatch(client, run: _Run, events: SimpleQueue, *, concurrency: int, bucke
     run.client = client
     tasks = run.tasks
     own = executor is None
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dms-batch") if own else executor
+    pool: Executor = executor if executor is not None else ThreadPoolExecutor(max_workers=concurrency,
+                                                                             thread_name_prefix="dms-batch")
     # smoothing=0: the rate is rows/elapsed; the default moving average keeps the first burst's rate
     # when the rest finish within one refresh interval (a 1 s run of 24 rows read "1.14s/row").
     bar = tqdm(total=len(run.rows), initial=run.count, disable=not progress, desc="chat_many", unit="row",

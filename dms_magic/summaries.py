@@ -113,7 +113,7 @@ def _fields(row: dict) -> dict[str, Any]:
         "leaked": ", ".join(found) if (found is not None and answered) else None,
         "prompt_tokens": None if _missing(row.get("prompt_tokens")) else int(row["prompt_tokens"]),
         "completion_tokens": None if _missing(row.get("completion_tokens")) else int(row["completion_tokens"]),
-        "latency_ms": None if _missing(latency) else float(latency) * 1000.0,
+        "latency_ms": None if latency is None or _missing(latency) else float(latency) * 1000.0,
         "error": None if answered else f"{error}: {row.get('error_message') or ''}".rstrip(": "),
         "request_id": None if _missing(row.get("request_id")) else str(row["request_id"]),
     }

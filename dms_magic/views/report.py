@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import html
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dms_magic.views.render import esc
 
@@ -78,7 +79,7 @@ def _summary(summary) -> str:
 
 
 def _number(value: Any, column: str) -> str:
-    if value is None or value != value:  # NaN
+    if _na(value):
         return "—"
     if isinstance(value, float) and not float(value).is_integer():
         return f"{value:.3f}" if column == "error_rate" else f"{value:.1f}"

@@ -53,8 +53,8 @@ def test_the_batch_plot_shows_once_in_the_notebook(lab, page, screenshots, theme
 def test_the_report_opens_offline_from_file_and_shows_its_table(lab, page, screenshots, scheme, tmp_path):
     import dms_magic.summaries  # noqa: F401
     from dms_magic.batch import chat_many
-    from dms_magic.sandbox import start
     from dms_magic.client import DmsChatClient
+    from dms_magic.sandbox import start
 
     prompts = [p.split("'")[1] for p in CELLS[0].split("\n")[1:5]]
     with start() as sandbox, DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,

@@ -17,9 +17,7 @@ import threading
 import time
 from collections import Counter
 
-import pytest
-
-import dms_magic.batch as batch
+from dms_magic import batch
 from dms_magic.batch import chat_many
 from dms_magic.wire.result import ChatResult
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-import dms_magic.summaries  # noqa: F401  (registers frame.dms)
+import dms_magic.summaries
 from dms_magic.batch import chat_many, summarize
 from dms_magic.comparison import similarity
 
@@ -158,4 +158,4 @@ def test_report_of_a_wide_frame_is_a_clear_error(both, tmp_path):
         dms_magic.summaries.report(both.dms.wide(), tmp_path / "r.html")
 
 
-import dms_magic  # noqa: E402
+import dms_magic
