@@ -175,3 +175,19 @@ def test_an_interrupted_run_over_http_keeps_every_answer(sandbox, client_for):
         assert sandbox.accepted - before <= len(prompts)  # nothing sent twice: the unknown rows were kept
         assert len(final) == len(prompts) and final["error_code"].isna().sum() == len(prompts) \
             - first.attrs["outcome_unknown"]
+
+
+def test_in_ipython_the_stop_is_one_line_and_the_variable_holds_the_frame(ip, capfd):
+    # Issue 24 item 9: in a notebook the notice was a raw UserWarning repeating the cell's
+    # temporary file name; and the assignment must happen (the frame is returned, not raised).
+    ip.user_ns["FastClient"] = FastClient
+    ip.user_ns["PROMPTS"] = PROMPTS
+    result = ip.run_cell("import dms_magic\n"
+                         "frame = dms_magic.chat_many(PROMPTS, client=FastClient(interrupt_at=300), progress=False)")
+    assert result.success and result.error_in_exec is None
+    frame = ip.user_ns["frame"]
+    assert frame.attrs["interrupted"] is True and 300 <= len(frame) < N
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("chat_many stopped (Ctrl-C)"), err
+    assert "Warning" not in err and "ipykernel" not in err and "<ipython-input" not in err
