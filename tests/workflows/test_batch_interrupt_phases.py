@@ -9,6 +9,7 @@ one run goes over HTTP to the sandbox.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -191,3 +192,78 @@ def test_in_ipython_the_stop_is_one_line_and_the_variable_holds_the_frame(ip, ca
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("chat_many stopped (Ctrl-C)"), err
     assert "Warning" not in err and "ipykernel" not in err and "<ipython-input" not in err
+
+
+def test_the_jupyter_interrupt_button_keeps_the_frame_in_a_real_kernel(tmp_path, monkeypatch):
+    # ipykernel's "interrupt" is a SIGINT to the kernel process, arriving while the cell runs
+    # chat_many: the cell ends normally, `frame` holds the rows, one line says what is left.
+    import sys
+
+    from jupyter_client import KernelManager
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "DMS_MAGIC_"))}
+    env["PYTHONPATH"] = os.pathsep.join([root, str(tmp_path)])
+    spec = tmp_path / "jupyter" / "kernels" / "dms-batch-test"  # this interpreter, whatever "python3" is
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "dms_magic tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    manager = KernelManager(kernel_name="dms-batch-test")
+    manager.start_kernel(env=env, cwd=str(tmp_path))
+    kernel = manager.client()
+    kernel.start_channels()
+    try:
+        kernel.wait_for_ready(timeout=60)
+        code = ("import time, dms_magic\n"
+                "from test_batch_interrupt_phases_support import SlowClient\n"
+                "client = SlowClient()\n"
+                "frame = dms_magic.chat_many([f'p{i}' for i in range(400)], client=client, concurrency=4)\n"
+                "print('ROWS', len(frame), frame.attrs['interrupted'], len(client.answered))")
+        (tmp_path / "test_batch_interrupt_phases_support.py").write_text(SUPPORT, encoding="utf-8")
+        msg_id = kernel.execute(code)
+        marker = tmp_path / "answered-20"  # the run is going (400 prompts at 0.05 s, 4 at a time: 5 s)
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        manager.interrupt_kernel()
+        reply = kernel.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:  # the kernel_info reply of wait_for_ready
+            reply = kernel.get_shell_msg(timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        streams = {"stdout": "", "stderr": ""}
+        while True:
+            msg = kernel.get_iopub_msg(timeout=10)
+            if msg["msg_type"] == "stream":
+                streams[msg["content"]["name"]] += msg["content"]["text"]
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle" \
+                    and msg["parent_header"].get("msg_id") == msg_id:
+                break
+        rows = re.search(r"ROWS (\d+) True (\d+)", streams["stdout"])
+        assert rows and int(rows.group(1)) >= int(rows.group(2)) >= 20, streams  # every answer is a row
+        notices = [line for line in streams["stderr"].splitlines() if line.startswith("chat_many stopped (Ctrl-C)")]
+        assert len(notices) == 1 and "Warning" not in streams["stderr"] and "ipykernel_" not in streams["stderr"]
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+SUPPORT = '''
+import threading, time
+from dms_magic.wire.result import ChatResult
+
+class SlowClient:
+    def __init__(self):
+        self.answered, self.lock = [], threading.Lock()
+
+    def chat(self, messages, **params):
+        time.sleep(0.05)
+        prompt = messages[-1]["content"]
+        with self.lock:
+            self.answered.append(prompt)
+            if len(self.answered) == 20:
+                open("answered-20", "w").close()
+        return ChatResult.from_response({"RequestId": "R", "Success": True, "Data": {"Choices": [
+            {"FinishReason": "stop", "Message": {"Content": "ok " + prompt, "Role": "assistant"}}]}})
+'''
