@@ -294,7 +294,9 @@ def _provenance(client: Any, params: dict, compare: bool, rule: str, started: da
     from dms_magic.defaults import __version__
 
     masked = compare or bool(params.get("need_desensitization"))
-    return {"backend": getattr(client, "backend", None) or type(client).__name__, "model": params.get("model"),
+    backend = getattr(client, "backend", None) or (
+        "each worker's default client" if client is None else type(client).__name__)
+    return {"backend": backend, "model": params.get("model"),
             "rule": rule if masked else None, "compare": compare,
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "dms_magic": __version__}
