@@ -14,29 +14,41 @@ generation is billed and not idempotent: its row says so (error_code ``OutcomeUn
 ``resend_unknown=True``. After Ctrl-C, queued prompts are not sent and workers still inside a call
 make no further attempt (the run's client is ``DmsChatClient.cancellable``).
 
-The summary helpers at the end turn a result frame into small frames ready to plot.
+Ctrl-C never loses an answered row, whatever the run is doing when it comes (sending, waiting
+inside a lock, finding leaks, building the frame): while the run lasts, SIGINT puts a stop event
+on the run's queue instead of raising KeyboardInterrupt in the middle of library code (a
+KeyboardInterrupt inside ``threading.Condition.wait`` can leave a lock half released: "release
+unlocked lock"). The run then stops sending, keeps what came back, and returns the frame.
+
+The summaries, the wide form, the plots and the report live in summaries.py (re-exported here).
 """
 from __future__ import annotations
 
 import json
 import math
+import signal
+import sys
 import threading
 import time
-import warnings
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wait
+from collections.abc import Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping
+from datetime import datetime, timezone
+from queue import Empty, SimpleQueue
+from typing import Any
 
 from dms_magic import session
-from dms_magic.comparison import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, UNMASKED, VARIANTS, as_messages, error_row,
-                               find_leaks, pick_seed, result_row, sensitive_values, similarity, variant_params)
+from dms_magic.comparison import (DEFAULT_RULE, MASKED, RESULT_COLUMNS, VARIANTS, as_messages, error_row, find_leaks,
+                                  pick_seed, result_row, sensitive_values, variant_params)
+from dms_magic.summaries import answer_similarity, leak_counts, summarize, token_deltas  # noqa: F401 (re-exported)
 
 THROTTLE_REQUEUES = 3  # extra tries for a row still throttled after the client's own retries
 THROTTLE_PAUSE = 0.5  # seconds the run pauses after a throttled row, doubled while it persists
 THROTTLE_PAUSE_MAX = 8.0
 MIN_RATE = 1 / 86400  # one request a day: below it the waits overflow time.sleep (rate=1e-300)
 OUTCOME_UNKNOWN = "OutcomeUnknown"  # errors.OutcomeUnknownError's code
+WAKE_UP = 0.25  # seconds: the longest the dispatching thread waits without looking for Ctrl-C
 
 
 def _check_rate(rate: Any) -> None:
@@ -49,7 +61,10 @@ def _check_rate(rate: Any) -> None:
 
 # -- rate cap -----------------------------------------------------------------------------------
 class TokenBucket:
-    """At most ``rate`` acquisitions per second on average, bursts up to ``burst``."""
+    """At most ``rate`` acquisitions per second on average, bursts up to ``burst``.
+
+    Used by the one thread that dispatches a run, so it holds no lock (a lock taken by the thread
+    that receives Ctrl-C is one more place an interrupt could leave half released)."""
 
     def __init__(self, rate: float, burst: float = 1.0):
         if rate is None:
@@ -59,18 +74,19 @@ class TokenBucket:
         self.burst = max(1.0, float(burst))
         self._tokens = self.burst
         self._stamp = time.monotonic()
-        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take a token if one is there (returns 0.0), else the seconds until one will be."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.rate
 
     def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait_for = (1 - self._tokens) / self.rate
+        while (wait_for := self.take()) > 0:
             time.sleep(wait_for)
 
 
@@ -82,6 +98,14 @@ class _Task:
     params: dict
     throttled: int = 0  # times re-queued after Throttling
     sent_at: float = 0.0  # monotonic time it last went out (groups Throttling replies into bursts)
+    row: dict | None = None  # set by the worker (thread pools) the moment the answer is a row
+
+
+def _send_task(client: Any, task: _Task) -> dict[str, Any]:
+    """A thread pool's call: the row is on the task as soon as it exists, so a stop that comes
+    before the future completes still finds the answer (and never calls it outcome-unknown)."""
+    task.row = _send(client, task.messages, task.params)
+    return task.row
 
 
 def _send(client: Any, messages: list, params: dict) -> dict[str, Any]:
@@ -193,9 +217,10 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
 
     prompts: a list of prompt strings (or message lists), a Series, or a DataFrame with the prompts
     in ``column`` (default "prompt"); the DataFrame's other columns and the index are carried through.
-    Columns added: prompt, text, finish_reason, prompt_tokens, completion_tokens, latency,
+    Columns added: prompt, text, finish_reason, prompt_tokens, completion_tokens, latency (seconds),
     request_id, error_code, error_message; with ``compare=True`` also variant, seed and leaks (the
-    prompt's sensitive values found in the answer).
+    prompt's sensitive values found in the answer). ``frame.dms`` offers the other shapes: ``wide()``
+    (one row per prompt, masked_* and unmasked_* columns), ``styled()``, ``plot()``, ``report(path)``.
     concurrency: requests in flight at once. rate: requests per second cap (None: no cap).
     executor: any concurrent.futures.Executor to run the calls (default: a thread pool of
     ``concurrency`` threads; a caller's executor is left running). With a process or distributed
@@ -204,8 +229,10 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
     resume: a frame from an earlier run; its answered rows are kept as they are and only the rest
     are sent. Rows whose outcome is unknown (error_code ``OutcomeUnknown``: sent, then interrupted,
     timed out or dropped, so the service may have answered and billed them) are kept too, unless
-    ``resend_unknown=True``. Ctrl-C stops the run: queued prompts are not sent, prompts in flight
-    become outcome-unknown rows, and the frame holds those and the rows finished so far.
+    ``resend_unknown=True``. Ctrl-C stops the run whenever it comes: queued prompts are not sent,
+    prompts in flight become outcome-unknown rows, the frame holds those and every row answered so
+    far, ``frame.attrs`` says what was not finished (interrupted, not_sent, outcome_unknown) and
+    one line on stderr says how to finish it.
     ``params`` are request parameters by Python name, the same for every prompt.
     """
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
@@ -227,57 +254,183 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
         from dms_magic.session import default_client
 
         client = default_client()
-
     previous = _answered(resume, compare, resend_unknown)
     seeds = _seeds(resume) if compare else {}
-    variants = VARIANTS if compare else (None,)
-    sources: list[int] = []  # per output row: the input row it answers
-    extra: list[dict[str, Any]] = []  # per output row: variant and seed (compare only)
-    rows: list[dict[str, Any] | None] = []  # per output row: its result, None until answered
-    tasks: deque[_Task] = deque()
-    reused = 0
-    for i, (label, prompt) in enumerate(zip(index, prompt_list)):
-        key = _prompt_key(prompt)
-        seed = None
-        if compare:  # one seed per prompt, shared by both variants, kept across resumes
-            seed = seeds.get((label, key))
-            if seed is None:
-                seed = params["seed"] if params.get("seed") is not None else pick_seed()
-        try:
-            messages = as_messages(prompt)
-        except ValueError as exc:  # a malformed prompt is that row's error, not the run's
-            messages, malformed = None, error_row(exc, code="InvalidParameter")
-        for variant in variants:
-            sources.append(i)
-            extra.append({"variant": variant, "seed": seed} if compare else {})
-            done = previous.get((label, variant, key))
-            if done is not None:
-                rows.append({c: done.get(c) for c in RESULT_COLUMNS})
-                reused += 1
-            elif messages is None:
-                rows.append(dict(malformed))
-            else:
-                rows.append(None)
-                call = variant_params(params, seed)[variant] if compare else params
-                tasks.append(_Task(len(rows) - 1, messages, call))
+    rule = params.get("desensitization_rule") or DEFAULT_RULE
+    started = datetime.now(timezone.utc)
 
-    interrupted = _dispatch(client, tasks, rows, concurrency=concurrency, bucket=bucket, executor=executor,
-                            progress=progress, total=len(rows), already=len(rows) - len(tasks))
-
-    keep = [n for n, row in enumerate(rows) if row is not None]
-    frame = _assemble(index, prompt_list, carried, [sources[n] for n in keep],
-                      [{**extra[n], **rows[n]} for n in keep], compare)
-    if compare:
-        _add_leaks(frame, params.get("desensitization_rule") or DEFAULT_RULE)
+    events: SimpleQueue = SimpleQueue()  # finished futures and Ctrl-C presses, in arrival order
+    with _CtrlC(events) as ctrl_c:  # from here on Ctrl-C stops the run; it never unwinds it
+        run = _Run(index, prompt_list, compare, rule)
+        interrupted = run.plan(params, previous, seeds, events)
+        if not interrupted:
+            interrupted = _dispatch(client, run, events, concurrency=concurrency, bucket=bucket, executor=executor,
+                                    progress=progress)
+        frame = run.frame(carried)
+        late = ctrl_c.pressed and not interrupted  # pressed only after every row was in
     unknown = int((frame["error_code"] == OUTCOME_UNKNOWN).sum())
-    frame.attrs["interrupted"] = interrupted
-    frame.attrs["reused"] = reused  # rows kept from resume= without sending them again
-    frame.attrs["outcome_unknown"] = unknown
+    frame.attrs.update(interrupted=interrupted, reused=run.reused, outcome_unknown=unknown,
+                       not_sent=len(run.rows) - len(frame),
+                       provenance=_provenance(run.client if run.client is not None else client, params, compare,
+                                              rule, started))
     if interrupted:
-        warnings.warn(f"chat_many interrupted: {len(keep)} of {len(rows)} rows in this frame ({unknown} of them "
-                      "outcome unknown: sent, maybe answered); pass this frame as resume= to send the rest "
-                      "(resend_unknown=True sends the outcome-unknown ones again too)", stacklevel=2)
+        _notice(f"chat_many stopped (Ctrl-C): {len(frame)} of {len(run.rows)} rows in the frame, "
+                f"{unknown} of them outcome unknown (sent, maybe answered); {len(run.rows) - len(frame)} not sent. "
+                "Pass the frame as resume= to send the rest (resend_unknown=True also resends the unknown ones).")
+    elif late:
+        _notice(f"chat_many: Ctrl-C came after every row was in; the frame is complete ({len(frame)} rows).")
     return frame
+
+
+def _notice(line: str) -> None:
+    """One line on stderr for the person who pressed Ctrl-C. Not warnings.warn: in a notebook that
+    prints the kernel's temporary file name and the cell's source line around it, shows each
+    location once only, and the frame's attrs are already the record a program reads."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _provenance(client: Any, params: dict, compare: bool, rule: str, started: datetime) -> dict[str, Any]:
+    """Where the frame's answers come from, for the report: never a credential or an endpoint's path."""
+    from dms_magic.defaults import __version__
+
+    masked = compare or bool(params.get("need_desensitization"))
+    backend = getattr(client, "backend", None) or (
+        "each worker's default client" if client is None else type(client).__name__)
+    return {"backend": backend, "model": params.get("model"),
+            "rule": rule if masked else None, "compare": compare,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "dms_magic": __version__}
+
+
+_STOP = object()  # what a Ctrl-C press puts on a run's event queue
+
+
+class _CtrlC:
+    """While a run lasts, SIGINT puts ``_STOP`` on the run's queue instead of raising.
+
+    Only the main thread receives SIGINT, and only the default handler (KeyboardInterrupt) is
+    replaced: a program that installed its own keeps it, and then the run catches KeyboardInterrupt
+    where it waits (the older, weaker guarantee). ``SimpleQueue.put`` is reentrant, safe to call
+    from a signal handler."""
+
+    def __init__(self, events: SimpleQueue):
+        self.events = events
+        self.pressed = 0
+        self.installed = False
+        self._previous: Any = None
+
+    def _press(self, signum: int, frame: Any) -> None:
+        self.pressed += 1
+        self.events.put(_STOP)
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._press)
+            self.installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class _Run:
+    """The rows of one run: planned from the input and resume=, filled as answers come in."""
+
+    def __init__(self, index, prompt_list: list, compare: bool, rule: str):
+        self.index, self.prompt_list, self.compare, self.rule = index, prompt_list, compare, rule
+        self.sources: list[int] = []  # per output row: the input row it answers
+        self.extra: list[dict[str, Any]] = []  # per output row: variant and seed (compare only)
+        self.rows: list[dict[str, Any] | None] = []  # per output row: its result, None until it is in
+        self.leaks: list[list | None] = []  # per output row (compare): leaked values, None until found
+        self.tasks: deque[_Task] = deque()
+        self.reused = 0
+        self.client: Any = None  # the client the run used (its backend is known once it answered)
+        self._values: dict[str, list] = {}  # prompt key -> its sensitive values, found once per prompt
+
+    def plan(self, params: dict, previous: dict, seeds: dict, events: SimpleQueue) -> bool:
+        """Rows and tasks for every prompt; True when Ctrl-C came meanwhile (then nothing is sent)."""
+        variants = VARIANTS if self.compare else (None,)
+        for i, (label, prompt) in enumerate(zip(self.index, self.prompt_list)):
+            key = _prompt_key(prompt)
+            seed = None
+            if self.compare:  # one seed per prompt, shared by both variants, kept across resumes
+                seed = seeds.get((label, key))
+                if seed is None:
+                    seed = params["seed"] if params.get("seed") is not None else pick_seed()
+            try:
+                messages = as_messages(prompt)
+            except ValueError as exc:  # a malformed prompt is that row's error, not the run's
+                messages, malformed = None, error_row(exc, code="InvalidParameter")
+            for variant in variants:
+                self.sources.append(i)
+                self.extra.append({"variant": variant, "seed": seed} if self.compare else {})
+                self.leaks.append(None)
+                done = previous.get((label, variant, key))
+                if done is not None:
+                    self.rows.append({c: done.get(c) for c in RESULT_COLUMNS})
+                    if isinstance(done.get("leaks"), list):
+                        self.leaks[-1] = list(done["leaks"])
+                    self.reused += 1
+                elif messages is None:
+                    self.rows.append(dict(malformed))
+                else:
+                    self.rows.append(None)
+                    call = variant_params(params, seed)[variant] if variant is not None else params
+                    self.tasks.append(_Task(len(self.rows) - 1, messages, call))
+        return _pressed(events)
+
+    def done(self, position: int, row: dict[str, Any]) -> None:
+        """A row is in: record it first (it is never lost after this line), then find its leaks."""
+        self.rows[position] = row
+        if self.compare:
+            self._find_leaks(position)
+
+    def _find_leaks(self, position: int) -> None:
+        prompt = self.prompt_list[self.sources[position]]
+        key = _prompt_key(prompt)
+        if key not in self._values:
+            try:
+                self._values[key] = sensitive_values(as_messages(prompt), self.rule)
+            except ValueError:  # a malformed prompt has an error row and nothing to leak
+                self._values[key] = []
+        row = self.rows[position]
+        text = row.get("text") if row is not None else None
+        self.leaks[position] = find_leaks(text if isinstance(text, str) else None, self._values[key])
+
+    def frame(self, carried):
+        """The frame of every row that is in (leaks found for those still without)."""
+        keep = [n for n, row in enumerate(self.rows) if row is not None]
+        frame = _assemble(self.index, self.prompt_list, carried, [self.sources[n] for n in keep],
+                          [{**self.extra[n], **self.rows[n]} for n in keep], self.compare)
+        if self.compare:
+            for n in keep:
+                if self.leaks[n] is None:  # reused rows of an older frame, the rows taken in at a stop
+                    self._find_leaks(n)
+            frame["leaks"] = [self.leaks[n] for n in keep]
+        return frame
+
+    @property
+    def count(self) -> int:
+        return sum(row is not None for row in self.rows)
+
+
+def _pressed(events: SimpleQueue) -> bool:
+    """True if a Ctrl-C press is waiting on the queue (finished futures are left there)."""
+    kept, stop = [], False
+    while True:
+        try:
+            item = events.get_nowait()
+        except Empty:
+            break
+        if item is _STOP:
+            stop = True
+        else:
+            kept.append(item)
+    for item in kept:
+        events.put(item)
+    return stop
 
 
 def _assemble(index, prompt_list: list, carried, sources: list[int], results: list[dict], compare: bool):
@@ -361,157 +514,116 @@ def _gated(client: Any, stopped: threading.Event) -> Any:
 
 
 def _unknown_row(reason: str) -> dict[str, Any]:
-    from dms_magic.comparison import error_row
-
     return error_row(RuntimeError(reason), code=OUTCOME_UNKNOWN)
 
 
-def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: TokenBucket | None,
-              executor: Executor | None, progress: bool, total: int, already: int) -> bool:
-    """Run the tasks, filling ``rows``; True when interrupted by Ctrl-C."""
+def _dispatch(client, run: _Run, events: SimpleQueue, *, concurrency: int, bucket: TokenBucket | None,
+              executor: Executor | None, progress: bool) -> bool:
+    """Send ``run.tasks``, filling ``run.rows``; True when stopped by Ctrl-C.
+
+    Every wait is ``events.get`` (a C-level queue: a signal cannot leave it half done): finished
+    futures arrive there through their done callbacks, Ctrl-C through ``_CtrlC``, and the rate cap
+    and the throttling pause are its timeouts."""
     from tqdm.auto import tqdm
 
     stopped = threading.Event()
-    if executor is None or isinstance(executor, ThreadPoolExecutor):
+    threads = executor is None or isinstance(executor, ThreadPoolExecutor)
+    if threads:
         client = _gated(client, stopped)
-
+    run.client = client
+    tasks = run.tasks
     own = executor is None
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dms-batch") if own else executor
+    pool: Executor = executor if executor is not None else ThreadPoolExecutor(max_workers=concurrency,
+                                                                             thread_name_prefix="dms-batch")
     # smoothing=0: the rate is rows/elapsed; the default moving average keeps the first burst's rate
     # when the rest finish within one refresh interval (a 1 s run of 24 rows read "1.14s/row").
-    bar = tqdm(total=total, initial=already, disable=not progress, desc="chat_many", unit="row", smoothing=0)
+    bar = tqdm(total=len(run.rows), initial=run.count, disable=not progress, desc="chat_many", unit="row",
+               smoothing=0)
     inflight: dict = {}
     pacer = _Pacer(concurrency)
+    interrupted = False
     try:
         while tasks or inflight:
-            while tasks and len(inflight) < pacer.limit:
-                delay = pacer.wait()
-                if delay > 0:
-                    if inflight:  # collect finished rows while the pause runs out
-                        break
-                    time.sleep(delay)
-                if bucket is not None:
-                    bucket.acquire()
-                task = tasks.popleft()
-                task.sent_at = time.monotonic()
-                inflight[pool.submit(_send, client, task.messages, task.params)] = task
-            if not inflight:
-                continue
-            # While paused with room to send, wake up when the pause ends even if nothing finishes.
-            paused = tasks and len(inflight) < pacer.limit
-            done, _ = wait(inflight, timeout=max(pacer.wait(), 0.001) if paused else None,
-                           return_when=FIRST_COMPLETED)
-            for future in done:
-                task = inflight.pop(future)
-                try:
-                    row = future.result()
-                except Exception as exc:  # noqa: BLE001 - the executor failed (a worker died, ...):
-                    row = error_row(exc)  # the row records it and the run goes on
-                if str(row["error_code"]).startswith("Throttling") and task.throttled < THROTTLE_REQUEUES:
-                    # Still throttled after the client's own retries: the service wants fewer
-                    # requests. Slow the whole run down and send this row again later.
-                    task.throttled += 1
-                    tasks.appendleft(task)
-                    pacer.throttled(task.sent_at)
+            delay = None  # seconds until the next task may go out; None: not before a row comes in
+            if tasks and len(inflight) < pacer.limit:
+                delay = pacer.wait() or (bucket.take() if bucket is not None else 0.0)
+                if not delay:
+                    task = tasks.popleft()
+                    task.sent_at = time.monotonic()
+                    future = pool.submit(_send_task, client, task) if threads else \
+                        pool.submit(_send, client, task.messages, task.params)
+                    inflight[future] = task
+                    future.add_done_callback(events.put)
                     continue
-                if row["error_code"] is None:
-                    pacer.answered()
-                rows[task.position] = row
-                bar.update(1)
-        return False
-    except KeyboardInterrupt:
-        stopped.set()  # workers inside a call make no further attempt
-        tasks.clear()  # queued prompts are not sent
-        for future, task in inflight.items():
-            if future.cancel():  # never started: as if still queued
+            # A finite wait even with nothing to send: a SIGINT the OS hands to another thread
+            # wakes no one, and the handler's event is then seen at the next timeout.
+            item = _next_event(events, WAKE_UP if delay is None else min(delay, WAKE_UP))
+            if item is None:  # the delay is over (or a wake-up): go round
                 continue
-            if future.done() and future.exception() is None:  # finished while we were interrupted
-                rows[task.position] = future.result()
-            else:  # sent (or being sent) and not answered: it may have run the model
-                rows[task.position] = _unknown_row(
-                    "interrupted (Ctrl-C) while this request was in flight: the service may have answered, "
-                    "and billed, it; resume= keeps this row unless resend_unknown=True")
-        return True
+            if item is _STOP:
+                interrupted = True
+                break
+            task = inflight[item]  # left in flight until its row is kept: an interrupt finds it there
+            row = _outcome(item, task)
+            if str(row["error_code"]).startswith("Throttling") and task.throttled < THROTTLE_REQUEUES:
+                # Still throttled after the client's own retries: the service wants fewer
+                # requests. Slow the whole run down and send this row again later.
+                task.throttled += 1
+                task.row = None
+                tasks.appendleft(task)
+                del inflight[item]
+                pacer.throttled(task.sent_at)
+                continue
+            if row["error_code"] is None:
+                pacer.answered()
+            run.done(task.position, row)
+            del inflight[item]
+            bar.update(1)
+    except KeyboardInterrupt:  # a program's own SIGINT handler raised it (ours never does)
+        interrupted = True
     finally:
-        bar.close()
-        if own:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if interrupted:
+            _stop(run, tasks, inflight, stopped)
+            bar.n = run.count  # the bar says what the frame holds
+            bar.set_description("chat_many stopped", refresh=False)
+        _finish(bar, pool, own)
+    return interrupted
 
 
-def _add_leaks(frame, rule: str) -> None:
-    """leaks column: the prompt's sensitive values (masking engine) found in each answer."""
-    values: dict[str, list] = {}  # prompt -> its sensitive values, detected once for both variants
-    leaks = []
-    for prompt, text in zip(frame["prompt"], frame["text"]):
-        key = _prompt_key(prompt)
-        if key not in values:
-            try:
-                values[key] = sensitive_values(as_messages(prompt), rule)
-            except ValueError:  # a malformed prompt has an error row and nothing to leak
-                values[key] = []
-        leaks.append(find_leaks(text if isinstance(text, str) else None, values[key]))
-    frame["leaks"] = leaks
+def _next_event(events: SimpleQueue, timeout: float | None) -> Any:
+    """The next finished future or Ctrl-C press; None when ``timeout`` seconds pass first."""
+    try:
+        return events.get(timeout=timeout)
+    except Empty:
+        return None
 
 
-# -- summaries ----------------------------------------------------------------------------------
-def summarize(frame):
-    """Per variant (one row "all" without compare): rows, answered, errors, error_rate, token totals,
-    mean completion tokens, mean latency; with compare also rows_with_leaks and leaks (total)."""
-    import pandas as pd
-
-    if "variant" in frame.columns:
-        groups = [(v, frame[frame["variant"] == v]) for v in VARIANTS]
-    else:
-        groups = [("all", frame)]
-    out = []
-    for name, part in groups:
-        answered = part["error_code"].isna()
-        row = {"variant": name, "rows": len(part), "answered": int(answered.sum()),
-               "errors": int((~answered).sum()),
-               "error_rate": float((~answered).mean()) if len(part) else float("nan"),
-               "prompt_tokens": int(part["prompt_tokens"].sum()),
-               "completion_tokens": int(part["completion_tokens"].sum()),
-               "mean_completion_tokens": float(part["completion_tokens"].astype("float64").mean()),
-               "mean_latency": float(part["latency"].mean())}
-        if "leaks" in part.columns:
-            counts = part["leaks"].map(lambda v: len(v) if isinstance(v, list) else 0)
-            row.update(rows_with_leaks=int((counts > 0).sum()), leaks=int(counts.sum()))
-        out.append(row)
-    return pd.DataFrame(out).set_index("variant")
+def _outcome(future: Any, task: _Task) -> dict[str, Any]:
+    try:
+        return future.result()
+    except BaseException as exc:  # noqa: BLE001 - the executor failed (a worker died, ...):
+        return error_row(exc)  # the row records it and the run goes on
 
 
-def _paired(frame, column: str):
-    """One column of a compare frame as one row per prompt, columns unmasked and masked."""
-    import pandas as pd
-
-    if "variant" not in frame.columns:
-        raise ValueError("this summary needs a chat_many(..., compare=True) frame (with a variant column)")
-    if column not in frame.columns:
-        raise ValueError(f"this summary needs the {column!r} column of a chat_many(..., compare=True) frame")
-    return pd.concat({v: frame.loc[frame["variant"] == v, column] for v in VARIANTS}, axis=1)
-
-
-def token_deltas(frame):
-    """Per prompt: each variant's prompt and completion tokens and the masked - unmasked deltas."""
-    import pandas as pd
-
-    prompt, completion = _paired(frame, "prompt_tokens"), _paired(frame, "completion_tokens")
-    return pd.DataFrame({
-        "prompt_tokens_unmasked": prompt[UNMASKED], "prompt_tokens_masked": prompt[MASKED],
-        "prompt_delta": prompt[MASKED] - prompt[UNMASKED],
-        "completion_tokens_unmasked": completion[UNMASKED], "completion_tokens_masked": completion[MASKED],
-        "completion_delta": completion[MASKED] - completion[UNMASKED],
-    })
+def _stop(run: _Run, tasks: deque, inflight: dict, stopped: threading.Event) -> None:
+    """After Ctrl-C: send nothing more and keep every row that came back."""
+    stopped.set()  # workers inside a call make no further attempt
+    tasks.clear()  # queued prompts are not sent
+    for future, task in inflight.items():
+        if task.row is not None:  # answered, its future not yet marked done
+            run.done(task.position, task.row)
+        elif future.cancel():  # never started: as if still queued
+            continue
+        elif future.done():  # finished while we were stopping
+            run.done(task.position, _outcome(future, task))
+        else:  # sent (or being sent) and not answered: it may have run the model
+            run.done(task.position, _unknown_row(
+                "interrupted (Ctrl-C) while this request was in flight: the service may have answered, "
+                "and billed, it; resume= keeps this row unless resend_unknown=True"))
+    inflight.clear()
 
 
-def leak_counts(frame):
-    """Per prompt: how many of the prompt's sensitive values each variant's answer contains."""
-    return _paired(frame, "leaks").apply(lambda col: col.map(lambda v: len(v) if isinstance(v, list) else 0))
-
-
-def answer_similarity(frame):
-    """Per prompt: word-level similarity of the unmasked and masked answers (NaN if one failed)."""
-    texts = _paired(frame, "text")
-    return texts.apply(lambda row: similarity(row[UNMASKED], row[MASKED])
-                       if isinstance(row[UNMASKED], str) and isinstance(row[MASKED], str) else float("nan"),
-                       axis=1).rename("similarity")
+def _finish(bar: Any, pool: Executor, own: bool) -> None:
+    bar.close()
+    if own:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -21,8 +21,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "dms_magic.images", "dms_magic.tools")),
     ("reply", ("dms_magic.wire.result",)),           # what the wire client parses replies into
     ("wire", ("dms_magic.client", "dms_magic.sandbox")),
-    ("views", ("dms_magic.views",)),                # cards, mask view, diff, frames: HTML and DataFrames
-    ("process", ("dms_magic.session", "dms_magic.comparison", "dms_magic.batch")),
+    ("views", ("dms_magic.views",)),                # cards, mask view, diff, frames, tables, plots, report
+    ("process", ("dms_magic.session", "dms_magic.comparison", "dms_magic.summaries", "dms_magic.batch")),
     ("notebook", ("dms_magic.notebook",)),
     ("package", ("dms_magic",)),                # the facade: lazy public names, %load_ext
 )

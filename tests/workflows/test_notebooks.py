@@ -45,6 +45,10 @@ DEMONSTRATES = {
     "quickstart.ipynb": ['assert streamed.text == plain.text'],
 }
 
+# The cell drawing the batch figure in one call shows it exactly once (not also as a text repr,
+# not twice through pyplot's own display at the end of the cell).
+PICTURES = {"batch.ipynb": "both.dms.plot()", "compare.ipynb": "frame.dms.plot()"}
+
 
 @pytest.fixture
 def venv_kernel(tmp_path, monkeypatch) -> str:
@@ -104,3 +108,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, venv_kernel):
         else:
             assert status.get(index) == "ok" and not errors, \
                 f"{where} failed: {(errors[0].get('ename'), errors[0].get('evalue')) if errors else status.get(index)}"
+    if path.name in PICTURES:
+        cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.strip() == PICTURES[path.name])
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, f"{path.name}: {PICTURES[path.name]} showed {len(images)} figures"
