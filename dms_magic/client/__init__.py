@@ -42,7 +42,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from dms_magic import errors
 from dms_magic.wire import signing
 from dms_magic.defaults import __version__
-from dms_magic.client.credentials import CredentialError, CredentialSource, resolve
+from dms_magic.client.credentials import CredentialError, CredentialSource, check_secret_types, hide, resolve
 from dms_magic.defaults import CENTRAL_ENDPOINT, env_endpoint, env_instance_id
 from dms_magic.wire.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
 from dms_magic.wire.result import ChatResult, StreamChunk, StreamState, assemble
@@ -82,6 +82,7 @@ def parse_endpoint(endpoint: str | None) -> tuple[str, str, str]:
     elif not isinstance(endpoint, str):
         raise TypeError(f"endpoint={endpoint!r} is invalid: {expected} (a str, not {type(endpoint).__name__})")
     endpoint = endpoint.strip()
+    _refuse_userinfo(endpoint, expected)
     if not endpoint:
         raise ValueError(f"endpoint='' is empty: {expected}, or leave it out (None) for $DMS_MAGIC_ENDPOINT, "
                          "else the central endpoint")
@@ -98,6 +99,20 @@ def parse_endpoint(endpoint: str | None) -> tuple[str, str, str]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"endpoint={endpoint!r} is invalid: {expected}")
     return parts.scheme, parts.netloc, parts.path or "/"
+
+
+def _refuse_userinfo(endpoint: str, expected: str) -> None:
+    """``http://user:password@host`` is refused, before any message could quote the endpoint: the
+    API authenticates by signature, so a user and password there are a mistake, and urllib3 would
+    put them in the Host header of every request. The error shows the endpoint without them."""
+    scheme, sep, rest = endpoint.partition("://")
+    authority = re.split(r"[/?#]", rest if sep else endpoint, maxsplit=1)[0]
+    if "@" not in authority:
+        return
+    shown = (scheme + sep if sep else "") + authority.rpartition("@")[2]
+    raise ValueError(f"endpoint {shown!r} has a user name or password before '@' (not shown): an endpoint takes "
+                     "no credentials; give the key pair as access_key_id/access_key_secret, a profile or the "
+                     f"environment, and the endpoint without 'user:password@'; {expected}")
 
 
 def _seconds(name: str, value: Any, *, zero_ok: bool = False, high: float = MAX_SECONDS) -> float:
@@ -189,6 +204,9 @@ class DmsChatClient:
                  max_retries: int = DEFAULT_MAX_RETRIES, credentials: CredentialSource | None = None,
                  max_retry_time: float = DEFAULT_MAX_RETRY_TIME, backoff_base: float = 0.5,
                  backoff_cap: float = 8.0, retry_on_timeout: bool = False):
+        # First, before anything can raise: tracebacks with locals (%xmode Verbose) print this
+        # frame's arguments, so the raw secret and token must not stay in it (credentials.Secret).
+        access_key_secret, security_token = hide(access_key_secret), hide(security_token)
         self.scheme, self.host, self.path = parse_endpoint(endpoint)
         self.endpoint_url = f"{self.scheme}://{self.host}{self.path}"
         self.instance_id = instance_id if instance_id is not None else env_instance_id()
@@ -206,10 +224,9 @@ class DmsChatClient:
         if credentials is not None:
             self._credentials: CredentialSource | None = credentials
         elif access_key_id or access_key_secret:
-            for name, value in (("access_key_id", access_key_id), ("access_key_secret", access_key_secret),
-                                ("security_token", security_token)):
-                if value is not None and not isinstance(value, str):
-                    raise TypeError(f"{name} is invalid: expected a str, not {type(value).__name__}")
+            if access_key_id is not None and not isinstance(access_key_id, str):
+                raise TypeError(f"access_key_id is invalid: expected a str, not {type(access_key_id).__name__}")
+            check_secret_types(access_key_secret=access_key_secret, security_token=security_token)
             self._credentials = resolve(access_key_id, access_key_secret, security_token)
             _refuse_bad_credential(self._credentials.get())  # now, not on the first call
         else:
@@ -262,9 +279,17 @@ class DmsChatClient:
         self.close()
 
     def __repr__(self) -> str:
-        creds = self._credentials.kind if self._credentials is not None else (
-            f"profile:{self._profile}" if self._profile else "default chain (not resolved yet)")
-        return f"DmsChatClient({self.endpoint_url!r}, instance_id={self.instance_id!r}, credentials={creds})"
+        # getattr with defaults: a constructor that failed half-way still has a repr, and renderers of
+        # tracebacks with locals (%xmode Verbose, rich) call it on that half-built object.
+        source = getattr(self, "_credentials", None)
+        profile = getattr(self, "_profile", None)
+        creds = source.kind if source is not None else (
+            f"profile:{profile}" if profile else "default chain (not resolved yet)")
+        endpoint = getattr(self, "endpoint_url", None)
+        if endpoint is None:
+            return "DmsChatClient(not constructed)"
+        return (f"DmsChatClient({endpoint!r}, instance_id={getattr(self, 'instance_id', None)!r}, "
+                f"credentials={creds})")
 
     # -- internals -------------------------------------------------------------------------------
     def _build(self, prompt_or_messages: Any, params: Mapping[str, Any], *, stream: bool) -> ChatRequest:

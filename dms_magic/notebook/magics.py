@@ -137,6 +137,7 @@ class DmsChatMagics(Magics, Configurable):
     # -- cell -----------------------------------------------------------------------------------
     def _cell(self, line: str, cell: str):
         args = self._parse(line)
+        _check_out_name(args.out)
         if args.line_command:
             raise UsageError(f"unexpected {' '.join(args.line_command)!r} on the %%dmschat line: every option "
                              f"starts with - (see %%dmschat?); the prompt goes in the cell body")
@@ -466,10 +467,26 @@ def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name in namespace and (name not in hidden or namespace[name] is not hidden[name]):
-            return str(namespace[name])
+            try:
+                return str(namespace[name])
+            except Exception as exc:  # the user's object: its failure is a one-line error, not a traceback
+                raise UsageError(f"{{{name}}} in the cell: str({name}) raised {type(exc).__name__}; fix its "
+                                 "__str__, or add --no-interpolate to send the cell as typed") from None
         return match.group(0)
 
     return _PLACEHOLDER.sub(replace, text)
+
+
+def _check_out_name(name: str | None) -> None:
+    """``-o NAME`` must be a plain variable name: ``a b`` could never be read back, and a dunder such
+    as ``__builtins__`` would break the namespace itself (``len()`` failing in every later cell)."""
+    import keyword
+
+    if name is None:
+        return
+    if not name.isidentifier() or keyword.iskeyword(name) or (name.startswith("__") and name.endswith("__")):
+        raise UsageError(f"-o/--out {name!r} is not a usable variable name: give a Python identifier such as "
+                         "result (not a keyword, not a __dunder__ name)")
 
 
 def _option_hint(argv: list[str]) -> str:

@@ -127,3 +127,25 @@ def test_a_failing_call_leaves_no_secret_in_traceback_locals(script, call, expec
             assert secret not in text
     finally:
         srv.close()
+
+
+# -- issue 23 items 6 and 8 ------------------------------------------------------------------------
+@pytest.mark.parametrize("endpoint", ["http://user:pa55word@127.0.0.1:9", "user:pa55word@dms.example.com",
+                                      "https://pa55word@h/x", "http://u:pa55word@h:notaport"])
+def test_an_endpoint_with_user_and_password_is_refused_without_echoing_the_password(endpoint, scripted):
+    with pytest.raises(ValueError) as info:
+        DmsChatClient(endpoint, access_key_id="LTAIkey0000000001", access_key_secret="s")
+    assert "pa55word" not in str(info.value)
+    assert "user name or password" in str(info.value)
+
+
+def test_repr_of_a_half_built_client_does_not_raise():
+    import traceback
+
+    try:
+        DmsChatClient("ftp://x", access_key_id="LTAIkey0000000001", access_key_secret="s")
+    except ValueError as exc:
+        # a renderer of tracebacks with locals calls repr() on the half-built `self`
+        rendered = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    assert "self = DmsChatClient(not constructed)" in rendered
+    assert repr(DmsChatClient.__new__(DmsChatClient)) == "DmsChatClient(not constructed)"
