@@ -22,7 +22,6 @@ import codecs
 import copy
 import email.utils
 import http.client
-import json
 import logging
 import math
 import numbers
@@ -40,7 +39,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from dms_magic import errors
-from dms_magic.wire import signing
+from dms_magic.wire import jsonread, signing
 from dms_magic.defaults import __version__
 from dms_magic.client.credentials import CredentialError, CredentialSource, check_secret_types, hide, resolve
 from dms_magic.defaults import CENTRAL_ENDPOINT, env_endpoint, env_instance_id
@@ -607,7 +606,7 @@ def _shown_url(url: str) -> str:
 
 def _json(data: bytes) -> Any:
     try:
-        return json.loads(data)
+        return jsonread.loads(data)  # depth-limited: a 1,000-deep body is unreadable, not a RecursionError
     except ValueError:
         return data
 
@@ -825,7 +824,7 @@ class _CutOff(Exception):
 
 def _decode_event(data: str, complete: bool) -> Any:
     try:
-        return json.loads(data)
+        return jsonread.loads(data)
     except ValueError:
         if not complete:  # the body ended inside this event: a cut-off stream, not a bad event
             raise _CutOff from None
