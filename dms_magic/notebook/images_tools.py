@@ -56,15 +56,16 @@ def read_images(values: Iterable[str] | None, namespace: Mapping[str, Any]) -> l
 
 
 def image_rows(parts: Iterable[Mapping]) -> list[dict]:
-    """``images.image_summary`` of each part, with the URL to show as a thumbnail (data: URLs only:
-    a remote image is linked, not loaded, so rendering the card makes no request)."""
-    from dms_magic.images import image_summary
+    """``images.image_summary`` of each part, with a thumbnail to show (data: URLs only: a remote
+    image is linked, not loaded, so rendering the card makes no request). The thumbnail is a small
+    JPEG (``images.thumbnail_url``), never the image itself: the card is saved in the notebook."""
+    from dms_magic.images import image_summary, thumbnail_url
 
     rows = []
     for part in parts:
         info = image_summary(part)
         url = part["image_url"]["url"] if isinstance(part.get("image_url"), Mapping) else part.get("image_url")
-        rows.append({**info, "src": url if info["source"] == "data" else None,
+        rows.append({**info, "src": thumbnail_url(url) if info["source"] == "data" else None,
                      "link": url if info["source"] == "url" else None})
     return rows
 
@@ -154,7 +155,8 @@ def extras_html(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
             '<figure style="display:inline-block;margin:2px 8px 2px 0;text-align:center">'
             + (f'<img src="{esc(r["src"])}" alt="{esc(_image_label(r))}" '
                f'style="max-height:{THUMBNAIL_PX}px;max-width:{THUMBNAIL_PX * 2}px;border:1px solid #8c959f"/>'
-               if r["src"] else f'<a href="{esc(r["link"])}" target="_blank" rel="noopener">{esc(r["url"])}</a>')
+               if r["src"] else f'<a href="{esc(r["link"])}" target="_blank" rel="noopener">{esc(r["url"])}</a>'
+               if r["link"] else f'<span style="{render.MUTED_STYLE}">(no preview)</span>')
             + f'<figcaption style="{render.MUTED_STYLE}">{esc(_image_label(r))}</figcaption></figure>'
             for r in rows)
         verb = "would be sent" if dry_run else "sent"
@@ -168,12 +170,12 @@ def extras_html(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
         cell = "padding:1px 6px;text-align:left;vertical-align:top;border:1px solid #8c959f"
         body = "".join(
             f'<tr><td style="{cell}">{run.round}</td><td style="{cell}"><code>{esc(run.call.name)}</code></td>'
-            f'<td style="{cell}"><code>{esc(run.call.arguments_raw)}</code></td>'
+            f'<td style="{cell}"><code>{esc(shown_arguments(run.call.arguments_raw))}</code></td>'
             f'<td style="{cell}">{"✓" if run.ok else "✗"} <code>{esc(_short(run.message["content"]))}</code></td></tr>'
             for run in transcript)
         body += "".join(
             f'<tr><td style="{cell}">–</td><td style="{cell}"><code>{esc(call.name)}</code></td>'
-            f'<td style="{cell}"><code>{esc(call.arguments_raw)}</code></td>'
+            f'<td style="{cell}"><code>{esc(shown_arguments(call.arguments_raw))}</code></td>'
             f'<td style="{cell}">not run{" (round limit)" if loop is not None else ""}</td></tr>'
             for call in pending)
         title = "tool calls"
@@ -228,10 +230,10 @@ def extras_text(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
                      + "; ".join(_image_label(r) for r in rows))
         lines.append(IMAGES_NOT_MASKED)
     for run in (loop.transcript if loop is not None else []):
-        lines.append(f"round {run.round}: {run.call.name}({run.call.arguments_raw}) -> "
+        lines.append(f"round {run.round}: {run.call.name}({shown_arguments(run.call.arguments_raw)}) -> "
                      f"{'' if run.ok else '[failed] '}{_short(run.message['content'])}")
     for call in calls:
-        lines.append(f"tool call (not run): {call.name}({call.arguments_raw})")
+        lines.append(f"tool call (not run): {call.name}({shown_arguments(call.arguments_raw)})")
     if masked and ((loop is not None and loop.transcript) or list(calls)):
         from dms_magic.masking import DEFAULT_RULE
         from dms_magic.tools import sensitive_arguments
@@ -241,6 +243,17 @@ def extras_text(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
             lines.append(f"sensitive-looking argument {a.tool}.{a.path} = {a.value} "
                          f"({', '.join(a.entities) or 'looks masked'})")
     return "\n".join(lines)
+
+
+SHOWN_ARGUMENT_CHARS = 2000  # a model-written argument beyond this is cut in the card (5 MB made 10 MB of output)
+
+
+def shown_arguments(text: str, limit: int = SHOWN_ARGUMENT_CHARS) -> str:
+    """Tool-call arguments as the card shows them: cut after ``limit`` characters, saying where the
+    whole text is (``.tool_calls[i].arguments_raw`` on the result keeps it)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters; the whole text is in .tool_calls[i].arguments_raw)"
 
 
 def _short(text: Any, limit: int = 300) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 
 import pytest
 from IPython.utils.capture import capture_output
@@ -82,7 +83,7 @@ def test_images_from_a_path_and_a_variable_are_sent_and_shown_as_thumbnails(ip, 
     assert parts[1]["image_url"]["url"] == "data:image/png;base64," + __import__("base64").b64encode(
         path.read_bytes()).decode()
     # the card: a thumbnail of each image sent, and that images are not masked
-    assert ran.html.count('<img src="data:image/png;base64,') == 2
+    assert ran.html.count('<img src="data:image/jpeg;base64,') == 2
     assert html.escape(IMAGES_NOT_MASKED) in ran.html and IMAGES_NOT_MASKED in ran.plain
     assert "PNG 120x80" in ran.html and "PNG 30x20" in ran.html
     assert "I received 2 images: PNG 120x80 pixels" in ip.user_ns["r"].text
@@ -115,7 +116,7 @@ def test_the_dry_run_shows_thumbnails_says_images_are_not_masked_and_counts_thei
     seen = arrivals(sandbox)
     ran = run(ip, "%%dmschat --image $shot --dry-run --mask --rule UserInfo\n我的手机号13812345678")
     assert ran.success, ran.error and seen.count == 0
-    assert '<img src="data:image/png;base64,' in ran.html and html.escape(IMAGES_NOT_MASKED) in ran.html
+    assert '<img src="data:image/jpeg;base64,' in ran.html and html.escape(IMAGES_NOT_MASKED) in ran.html
     assert "would be sent" in ran.plain and "138****5678" in ran.plain  # the text part's masking preview
     assert len(ran.html) < 20_000  # the base64 is cut in the request table, not dumped on the page
     # the estimate counts the image as the sandbox does (unmasked text: masking changes the text's count)
@@ -238,3 +239,38 @@ def test_a_call_to_a_tool_that_was_not_given_is_refused(ip, with_tools):
     assert "'drop_tables' is not one of the tools given (book_table, get_weather)" in html.unescape(ran.html)
     sent_back = json.loads(server.requests[1]["form"]["Messages"])[-1]
     assert sent_back["role"] == "tool" and sent_back["content"].startswith("Error: 'drop_tables' is not one of")
+
+
+# -- issue 23 item 11: outputs stay small -----------------------------------------------------------
+def noisy_png(width: int, height: int, seed: int) -> bytes:
+    import random
+
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), random.Random(seed).randbytes(width * height * 3)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_card_shows_thumbnails_of_a_few_kb_not_the_images(ip, sandbox):
+    ip.user_ns["shots"] = [noisy_png(1100, 800, seed) for seed in range(3)]  # 2.6 MB each
+    sent = sum(len(shot) for shot in ip.user_ns["shots"])
+    for line in ("--image $shots -o r", "--image $shots --stream", "--image $shots --dry-run"):
+        ran = run(ip, f"%%dmschat {line}\nWhat do these show?")
+        assert ran.success, ran.error
+        output = sum(len(json.dumps(data)) for data in ran.outputs)
+        assert ran.html.count('<img src="data:image/jpeg;base64,') == 3, line
+        assert output < 100_000 < sent, (line, output)  # three thumbnails and the card, not 7.8 MB of images
+    assert len(sandbox.received[-1]["request"].messages[-1]["content"]) == 4  # the images were sent whole
+
+
+def test_long_tool_arguments_are_shortened_in_the_card_and_kept_whole_on_the_result(ip, sandbox):
+    ip.run_cell("def echo(text: str) -> str:\n    'Say it back.'\n    return text[:10]\ntools_list = [echo]")
+    long_text = "lorem ipsum " * 20_000  # 240 KB that the model writes into the call's arguments
+    for line in ("--tools $tools_list -o r", "--tools $tools_list --run-tools 1"):
+        ran = run(ip, f'%%dmschat {line}\necho text="{long_text}"')
+        assert ran.success, ran.error
+        output = sum(len(json.dumps(data)) for data in ran.outputs)
+        assert output < 30_000, (line, output)  # was twice the arguments: once in HTML, once in text
+        assert re.search(r"2\d\d,\d{3} characters; the whole text is in", ran.html)
+        assert re.search(r"2\d\d,\d{3} characters; the whole text is in", ran.plain)
+    [call] = ip.user_ns["r"].tool_calls
+    assert json.loads(call.arguments_raw)["text"].strip() == long_text.strip()  # the result keeps it whole

@@ -30,7 +30,7 @@ def test_uploaded_images_show_thumbnails_reach_the_wire_and_the_card(sandbox):
     f = form(prompt="What is on this form? 我的手机号13812345678", need_desensitization=True,
              desensitization_rule="UserInfo")
     upload(f, ("form.png", png(80, 60)), ("chart.png", png(20, 20)))
-    assert f.images.thumbnails.value.count('<img src="data:image/png;base64,') == 2
+    assert f.images.thumbnails.value.count('<img src="data:image/jpeg;base64,') == 2
     assert html.escape(IMAGES_NOT_MASKED) in f.images.thumbnails.value
     result = f.send()
     parts = sandbox.received[-1]["request"].messages[-1]["content"]
