@@ -540,7 +540,9 @@ def _parameter_message(exc: InvalidParameterError) -> str:
 
 
 def load_ipython_extension(ipython) -> None:
-    from dms_magic.notebook import completion
+    from dms_magic.notebook import cellsize, completion
+
+    cellsize.register(ipython)  # a cell too large to send is refused before IPython parses it
 
     magics = DmsChatMagics(shell=ipython, parent=ipython)
     ipython.register_magics(magics)
@@ -551,7 +553,9 @@ def load_ipython_extension(ipython) -> None:
 
 
 def unload_ipython_extension(ipython) -> None:
-    from dms_magic.notebook import completion
+    from dms_magic.notebook import cellsize, completion
+
+    cellsize.unregister(ipython)
 
     if getattr(ipython, "Completer", None) is not None:
         completion.unregister(ipython)

@@ -533,3 +533,20 @@ def test_hostile_cell_input_is_a_one_line_error(ip, line, cell, named):
     assert run(ip, "len([1, 2])").success  # the namespace still works
     assert "__builtins__" not in ip.user_ns or ip.user_ns["__builtins__"] is not None
     assert session.current_sandbox() is before
+
+
+# -- issue 23 item 12: a cell too large to send is refused before any work ------------------------
+def test_a_cell_too_large_to_send_is_refused_before_ipython_or_the_magic_work_on_it(ip, sandbox):
+    from dms_magic.wire.params import MAX_BODY_BYTES
+
+    cell = "%%dmschat --dry-run\n" + "call me at 13812345678 today " * (MAX_BODY_BYTES // 29 + 1000)
+    before = sandbox.accepted
+    # what IPython will compile and run: one line, not the cell as a 17 MB string literal
+    assert len(ip.transform_cell(cell)) < 1_000
+    ran = run(ip, cell)
+    assert not ran.success and "UsageError" in ran.stderr and "characters, more than a request can carry" in \
+        ran.stderr and "Traceback" not in ran.text
+    assert sandbox.accepted == before
+    # a cell that fits is untouched, leading blank lines or not
+    assert "run_cell_magic" in ip.transform_cell("\n\n%%dmschat --dry-run\nhello")
+    assert run(ip, "\n%%dmschat --dry-run\nhello").success
