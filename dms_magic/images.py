@@ -316,10 +316,10 @@ def _checked_part(part: Mapping, max_bytes: int) -> dict:
 
 
 def _from_path(path: str, max_bytes: int, name: str | None) -> dict:
-    return _part(_data_url(read_image_file(path, max_bytes, name), name or path, max_bytes))
+    return _part(_data_url(_read_image_file(path, max_bytes, name), name or path, max_bytes))
 
 
-def read_image_file(path: str, max_bytes: int = MAX_DATA_URL_BYTES, name: str | None = None) -> bytes:
+def _read_image_file(path: str, max_bytes: int = MAX_DATA_URL_BYTES, name: str | None = None) -> bytes:
     """A file's bytes, read only when they can be an image that fits: a regular file (not a FIFO,
     which would block, nor a device such as /dev/zero, which never ends), whose header is an
     image's, whose size (from ``stat``) fits ``max_bytes`` as a data: URL; and never more bytes than
@@ -443,7 +443,7 @@ def _unloaded_original(image: Any, label: str, max_bytes: int) -> bytes | None:
         return None
     filename = getattr(image, "filename", None)
     if isinstance(filename, (str, os.PathLike)) and os.fspath(filename):
-        return read_image_file(os.fspath(filename), max_bytes, label)
+        return _read_image_file(os.fspath(filename), max_bytes, label)
     fp = getattr(image, "fp", None)
     if fp is None or not callable(getattr(fp, "seek", None)):
         return None
