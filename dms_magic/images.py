@@ -21,6 +21,7 @@ import binascii
 import io
 import os
 import re
+import stat
 import struct
 from typing import Any, Mapping
 
@@ -28,6 +29,7 @@ __all__ = [
     "ACCEPTED_FORMATS", "MIME_TYPES", "MAX_DATA_URL_BYTES", "IMAGES_NOT_MASKED", "ImageError",
     "ImageTooLargeError", "sniff_format", "image_dimensions", "image_part", "image_parts", "user_message", "with_images",
     "image_summary", "is_image_part", "content_text", "content_images", "decode_data_url", "mask_text_parts",
+    "MAX_ENCODE_PIXELS", "thumbnail_url",
 ]
 
 # Format name -> MIME type, in the order error messages list them.
@@ -45,6 +47,13 @@ _FORMAT_BY_MIME = {mime: fmt for fmt, mime in MIME_TYPES.items()} | {"image/jpg"
 # encoded data: URL (base64 grows the image by 4/3, so a raw image up to ~7.5 MB fits). An http(s)
 # URL is fetched by the service, not by us, so it is not size-checked here.
 MAX_DATA_URL_BYTES = 10_000_000
+
+# A PIL image held in memory is encoded (PNG) before its bytes can be measured, and encoding costs
+# time and memory in proportion to its pixels (12000x12000: 7.5 s, 568 MB). The model never sees
+# more than 16,384 patches of 28x28 pixels (12.8 M pixels, VlHighResolutionImages; the service
+# scales anything larger down), so pixels beyond 4x that are refused before encoding.
+MAX_ENCODE_PIXELS = 4 * 16384 * 28 * 28
+HEADER_BYTES = 64  # what sniff_format and image_dimensions need of a file before it is read whole
 
 IMAGES_NOT_MASKED = ("Images are sent as they are: masking applies to text only, so any personal data "
                      "inside an image reaches the model unmasked.")
@@ -80,9 +89,32 @@ def sniff_format(data: bytes) -> str | None:
         return "GIF"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
-    if head[:2] == b"BM" and len(data) >= 26:
+    if head[:2] == b"BM" and _is_bmp_header(bytes(data[:30])):
         return "BMP"
     return None
+
+
+# BITMAPINFOHEADER and its successors (12: OS/2 core, 16/64: OS/2 2.x, 40, 52, 56, 108: V4, 124: V5).
+_BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+_BMP_BIT_COUNTS = {1, 2, 4, 8, 16, 24, 32, 64}
+
+
+def _is_bmp_header(head: bytes) -> bool:
+    """More than "BM": a known DIB header size, one colour plane, a real bit depth, and pixel data
+    that starts after the headers. Text that happens to start with "BM" fails all of these (it
+    would need NUL bytes where the sizes are)."""
+    if len(head) < 26:
+        return False
+    offset, dib_size = struct.unpack("<II", head[10:18])
+    if dib_size not in _BMP_DIB_SIZES or offset < 14 + dib_size:
+        return False
+    if dib_size == 12:
+        planes, bits = struct.unpack("<HH", head[22:26])
+    else:
+        if len(head) < 30:
+            return False
+        planes, bits = struct.unpack("<HH", head[26:30])
+    return planes == 1 and bits in _BMP_BIT_COUNTS
 
 
 def image_dimensions(data: bytes, fmt: str | None = None) -> tuple[int, int] | None:
@@ -201,15 +233,14 @@ def image_part(image: Any, *, max_bytes: int = MAX_DATA_URL_BYTES, name: str | N
         data = bytes(image)
         return _part(_data_url(data, name or f"image bytes ({len(data):,} bytes)", max_bytes))
     if _is_pil_image(image):
-        data = _pil_bytes(image)
         label = name or f"PIL image {image.width}x{image.height}"
-        return _part(_data_url(data, label, max_bytes))
+        return _part(_data_url(_pil_bytes(image, label, max_bytes), label, max_bytes))
     if callable(getattr(image, "savefig", None)):  # a matplotlib Figure
         buffer = io.BytesIO()
         image.savefig(buffer, format="png")
         return _part(_data_url(buffer.getvalue(), name or "matplotlib figure", max_bytes))
     if callable(getattr(image, "read", None)):
-        data = image.read()
+        data = image.read(_raw_cap(max_bytes) + 1)  # bounded: an endless stream is not read to its end
         if not isinstance(data, (bytes, bytearray)):
             raise ImageError(f"{name or type(image).__name__} was opened in text mode: open the image with 'rb'.")
         label = name or getattr(image, "name", None) or f"{type(image).__name__} ({len(data):,} bytes)"
@@ -285,10 +316,19 @@ def _checked_part(part: Mapping, max_bytes: int) -> dict:
 
 
 def _from_path(path: str, max_bytes: int, name: str | None) -> dict:
+    return _part(_data_url(_read_image_file(path, max_bytes, name), name or path, max_bytes))
+
+
+def _read_image_file(path: str, max_bytes: int = MAX_DATA_URL_BYTES, name: str | None = None) -> bytes:
+    """A file's bytes, read only when they can be an image that fits: a regular file (not a FIFO,
+    which would block, nor a device such as /dev/zero, which never ends), whose header is an
+    image's, whose size (from ``stat``) fits ``max_bytes`` as a data: URL; and never more bytes than
+    that (a file growing meanwhile is cut off and refused)."""
+    label = name or path
     full = os.path.expanduser(path)
     try:
-        with open(full, "rb") as handle:
-            data = handle.read()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ImageError(f"image file {shorten(path)!r} does not exist (give a path, an http(s):// URL or a "
                          "data: URL).") from None
@@ -296,7 +336,36 @@ def _from_path(path: str, max_bytes: int, name: str | None) -> dict:
         raise ImageError(f"image path {shorten(path)!r} is a directory, not an image file.") from None
     except OSError as exc:
         raise ImageError(f"image file {shorten(path)!r} cannot be read: {exc.strerror or exc}.") from None
-    return _part(_data_url(data, name or path, max_bytes))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ImageError(f"image path {shorten(path)!r} is a directory, not an image file.")
+        raise ImageError(f"image path {shorten(path)!r} is not a regular file (a pipe, a device or a socket "
+                         "has no size to check and may never end): save the image to a file and give its path.")
+    with open(fd, "rb") as handle:
+        try:
+            head = handle.read(HEADER_BYTES)
+            fmt = sniff_format(head)
+            if fmt is None:
+                raise ImageError(f"{_quote(label)} is not a supported image: its bytes are not {_ACCEPTED_TEXT} "
+                                 f"(convert it to one of these formats).")
+            size = os.fstat(fd).st_size  # known before reading: refuse a large file without reading it
+            _check_size(label, _url_size(fmt, size), size, max_bytes)
+            cap = _raw_cap(max_bytes)
+            data = head + handle.read(cap + 1 - len(head))  # a file that grew since is still bounded
+        except OSError as exc:
+            raise ImageError(f"image file {shorten(path)!r} cannot be read: {exc.strerror or exc}.") from None
+    return data
+
+
+def _raw_cap(max_bytes: int) -> int:
+    """Raw bytes beyond which no image fits ``max_bytes`` as a data: URL (base64 grows by 4/3)."""
+    return max(0, max_bytes) * 3 // 4 + 3
+
+
+def _url_size(fmt: str, raw: int) -> int:
+    return len(f"data:{MIME_TYPES[fmt]};base64,") + 4 * ((raw + 2) // 3)
 
 
 def _data_url(data: bytes, label: str, max_bytes: int) -> str:
@@ -304,10 +373,8 @@ def _data_url(data: bytes, label: str, max_bytes: int) -> str:
     if fmt is None:
         raise ImageError(f"{_quote(label)} is not a supported image: its bytes are not {_ACCEPTED_TEXT} "
                          f"(convert it to one of these formats).")
-    prefix = f"data:{MIME_TYPES[fmt]};base64,"
-    size = len(prefix) + 4 * ((len(data) + 2) // 3)  # known before encoding: refuse without the work
-    _check_size(label, size, len(data), max_bytes)
-    return prefix + base64.b64encode(data).decode("ascii")
+    _check_size(label, _url_size(fmt, len(data)), len(data), max_bytes)  # known before encoding
+    return f"data:{MIME_TYPES[fmt]};base64," + base64.b64encode(data).decode("ascii")
 
 
 def _checked_data_url(url: str, max_bytes: int, name: str | None) -> str:
@@ -341,9 +408,21 @@ def _is_pil_image(obj: Any) -> bool:
         and hasattr(obj, "width") and hasattr(obj, "mode")
 
 
-def _pil_bytes(image: Any) -> bytes:
-    """A PIL image's bytes: a JPEG read from a file stays JPEG (its own quantisation kept, no second
-    loss and no PNG blow-up of a photo); anything else becomes PNG, which is lossless."""
+def _pil_bytes(image: Any, label: str, max_bytes: int) -> bytes:
+    """A PIL image's bytes. Opened from a file and not yet loaded (``Image.open`` is lazy): the
+    file's own bytes, read as a path is (bounded), never decoded. Otherwise, checked by its pixel
+    count before any encoding: a JPEG read from a file stays JPEG (its own quantisation kept, no
+    second loss and no PNG blow-up of a photo); anything else becomes PNG, which is lossless."""
+    original = _unloaded_original(image, label, max_bytes)
+    if original is not None:
+        return original
+    pixels = image.width * image.height
+    if pixels > MAX_ENCODE_PIXELS:
+        raise ImageTooLargeError(
+            f"{_quote(label)} has {pixels:,} pixels, above the {MAX_ENCODE_PIXELS:,} this package encodes (the "
+            f"model sees at most 12.8 M pixels; larger images are scaled down by the service): resize it first, "
+            f"e.g. image.thumbnail((4096, 4096)), or save it to a file and give the path.",
+            size=pixels, limit=MAX_ENCODE_PIXELS)
     buffer = io.BytesIO()
     if getattr(image, "format", None) == "JPEG" and image.mode in ("RGB", "L", "CMYK"):
         try:
@@ -355,6 +434,63 @@ def _pil_bytes(image: Any) -> bytes:
         image = image.convert("RGBA" if "A" in image.mode else "RGB")
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _unloaded_original(image: Any, label: str, max_bytes: int) -> bytes | None:
+    """The original bytes of a PIL image opened lazily from a file (or a file object) in a format we
+    send, before anything decoded or changed it (its ``tile`` list is emptied by ``load()``)."""
+    if getattr(image, "format", None) not in MIME_TYPES or not getattr(image, "tile", None):
+        return None
+    filename = getattr(image, "filename", None)
+    if isinstance(filename, (str, os.PathLike)) and os.fspath(filename):
+        return _read_image_file(os.fspath(filename), max_bytes, label)
+    fp = getattr(image, "fp", None)
+    if fp is None or not callable(getattr(fp, "seek", None)):
+        return None
+    position = fp.tell()
+    try:
+        fp.seek(0)
+        data = fp.read(_raw_cap(max_bytes) + 1)
+    finally:
+        fp.seek(position)
+    return data if isinstance(data, bytes) and sniff_format(data) == image.format else None
+
+
+# --- thumbnails ----------------------------------------------------------------------------------
+THUMBNAIL_BOX = (192, 96)  # width, height in CSS pixels at most
+THUMBNAIL_MAX_PIXELS = 40_000_000  # larger images are described, not decoded for a thumbnail
+
+
+def thumbnail_url(url: str, box: tuple[int, int] = THUMBNAIL_BOX) -> str | None:
+    """A small JPEG data: URL (a few KB) of an image data: URL, to show in a card instead of the
+    image itself (a 96-px view of a 12000x12000 PNG cost the browser +750 MB, and the notebook
+    file the whole image); None when Pillow is missing, the image cannot be decoded, or it has more
+    than THUMBNAIL_MAX_PIXELS pixels (read from its header: decoding it would cost hundreds of MB)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        _, data = decode_data_url(url)
+    except ImageError:
+        return None
+    size = image_dimensions(data)
+    if size is None or size[0] * size[1] > THUMBNAIL_MAX_PIXELS:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (box[0] * 2, box[1] * 2))  # JPEG: decode at a reduced scale, cheaply
+            image.thumbnail((box[0] * 2, box[1] * 2))  # 2x for sharp high-DPI screens
+            if image.mode not in ("RGB", "L"):
+                background = Image.new("RGB", image.size, (255, 255, 255))
+                rgba = image.convert("RGBA")
+                background.paste(rgba, mask=rgba.getchannel("A"))
+                image = background
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=70)
+    except Exception:  # noqa: BLE001 - a thumbnail is a nicety: any decoding failure means "none"
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 # --- reading parts -------------------------------------------------------------------------------

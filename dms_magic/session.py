@@ -80,6 +80,8 @@ def configure(**settings: Any) -> None:
         name = key if key in CLIENT_SETTINGS else find(key).name
         if name == "messages":
             raise InvalidParameterError("messages", value, "no default: messages come with each call")
+        if name == "endpoint" and value not in (None, "", SANDBOX):
+            _check_endpoint(value, "endpoint")
         if value is not None and value != "" and name not in ("endpoint", "profile"):
             value = find(name).coerce(value)
         checked[name] = value
@@ -143,6 +145,9 @@ def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str |
             where = ENV_INSTANCE_ID if sources["instance_id"] == "environment" else "instance_id"
             raise SettingsError(f"{where}={chosen['instance_id']!r} is invalid: expected an integer >= 0 "
                              f"(the DMS instance id)") from exc
+    if chosen["endpoint"] not in (None, SANDBOX):
+        where = "DMS_MAGIC_ENDPOINT" if sources["endpoint"] == "environment" else "endpoint"
+        _check_endpoint(chosen["endpoint"], where)
     if chosen["endpoint"] is None:
         if chosen["profile"] is None and not _have_credentials():
             chosen["endpoint"] = SANDBOX
@@ -153,6 +158,18 @@ def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str |
         chosen["instance_id"] = SANDBOX_INSTANCE_ID
         sources["instance_id"] = "default (sandbox)"
     return Settings(chosen["endpoint"], chosen["instance_id"], chosen["profile"], sources)
+
+
+def _check_endpoint(endpoint: Any, where: str) -> None:
+    """SettingsError (one line, the password of a ``user:password@`` never in it) for an endpoint the
+    client would refuse: found now, before a dry run shows it or a cell does any work."""
+    from dms_magic.client import parse_endpoint
+
+    try:
+        parse_endpoint(endpoint)
+    except (TypeError, ValueError) as exc:
+        prefix = f"{where}: " if where != "endpoint" else ""
+        raise SettingsError(f"{prefix}{exc}") from None
 
 
 def _have_credentials() -> bool:

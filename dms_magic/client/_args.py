@@ -2,6 +2,8 @@
 with an error that names the argument and what is expected, before any traffic."""
 from __future__ import annotations
 
+import re
+
 import math
 import numbers
 from typing import Any
@@ -11,6 +13,20 @@ from dms_magic.client.credentials import CredentialError
 from dms_magic.defaults import CENTRAL_ENDPOINT, env_endpoint
 
 MAX_SECONDS = 86400.0  # a day: larger timeouts are mistakes (1e308 overflows the socket layer)
+
+
+def _refuse_userinfo(endpoint: str, expected: str) -> None:
+    """``http://user:password@host`` is refused, before any message could quote the endpoint: the
+    API authenticates by signature, so a user and password there are a mistake, and urllib3 would
+    put them in the Host header of every request. The error shows the endpoint without them."""
+    scheme, sep, rest = endpoint.partition("://")
+    authority = re.split(r"[/?#]", rest if sep else endpoint, maxsplit=1)[0]
+    if "@" not in authority:
+        return
+    shown = (scheme + sep if sep else "") + authority.rpartition("@")[2]
+    raise ValueError(f"endpoint {shown!r} has a user name or password before '@' (not shown): an endpoint takes "
+                     "no credentials; give the key pair as access_key_id/access_key_secret, a profile or the "
+                     f"environment, and the endpoint without 'user:password@'; {expected}")
 
 
 def parse_endpoint(endpoint: str | None) -> tuple[str, str, str]:
@@ -25,6 +41,7 @@ def parse_endpoint(endpoint: str | None) -> tuple[str, str, str]:
     elif not isinstance(endpoint, str):
         raise TypeError(f"endpoint={endpoint!r} is invalid: {expected} (a str, not {type(endpoint).__name__})")
     endpoint = endpoint.strip()
+    _refuse_userinfo(endpoint, expected)
     if not endpoint:
         raise ValueError(f"endpoint='' is empty: {expected}, or leave it out (None) for $DMS_MAGIC_ENDPOINT, "
                          "else the central endpoint")

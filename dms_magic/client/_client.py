@@ -11,7 +11,6 @@ urllib3 with a secret in its locals; a cancelled client sends no further attempt
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import platform
 import threading
@@ -26,9 +25,9 @@ from dms_magic.client._events import Progress, ProgressEvent, report
 from dms_magic.client._retry import Attempts, RetryPolicy
 from dms_magic.client._settings import ClientSettings
 from dms_magic.client._stream import ChatStream, first_event
-from dms_magic.client.credentials import CredentialError, CredentialSource, resolve
+from dms_magic.client.credentials import CredentialError, CredentialSource, check_secret_types, hide, resolve
 from dms_magic.defaults import __version__, env_instance_id
-from dms_magic.wire import signing
+from dms_magic.wire import jsonread, signing
 from dms_magic.wire.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
 from dms_magic.wire.result import ChatResult
 
@@ -70,6 +69,9 @@ class DmsChatClient:
                  profile: str | None = None, instance_id: Any = None, credentials: CredentialSource | None = None,
                  settings: ClientSettings | None = None, transport: T.Transport | None = None,
                  retry_policy: RetryPolicy | None = None):
+        # First, before anything can raise: tracebacks with locals (%xmode Verbose) print this
+        # frame's arguments, so the raw secret and token must not stay in it (credentials.Secret).
+        access_key_secret, security_token = hide(access_key_secret), hide(security_token)
         self.scheme, self.host, self.path = parse_endpoint(endpoint)
         self.endpoint_url = f"{self.scheme}://{self.host}{self.path}"
         self.instance_id = instance_id if instance_id is not None else env_instance_id()
@@ -84,10 +86,9 @@ class DmsChatClient:
         if credentials is not None:
             self._credentials: CredentialSource | None = credentials
         elif access_key_id or access_key_secret:
-            for name, value in (("access_key_id", access_key_id), ("access_key_secret", access_key_secret),
-                                ("security_token", security_token)):
-                if value is not None and not isinstance(value, str):
-                    raise TypeError(f"{name} is invalid: expected a str, not {type(value).__name__}")
+            if access_key_id is not None and not isinstance(access_key_id, str):
+                raise TypeError(f"access_key_id is invalid: expected a str, not {type(access_key_id).__name__}")
+            check_secret_types(access_key_secret=access_key_secret, security_token=security_token)
             self._credentials = resolve(access_key_id, access_key_secret, security_token)
             refuse_bad_credential(self._credentials.get())  # now, not on the first call
         else:
@@ -164,9 +165,17 @@ class DmsChatClient:
         self.close()
 
     def __repr__(self) -> str:
-        creds = self._credentials.kind if self._credentials is not None else (
-            f"profile:{self._profile}" if self._profile else "default chain (not resolved yet)")
-        return f"DmsChatClient({self.endpoint_url!r}, instance_id={self.instance_id!r}, credentials={creds})"
+        # getattr with defaults: a constructor that failed half-way still has a repr, and renderers of
+        # tracebacks with locals (%xmode Verbose, rich) call it on that half-built object.
+        source = getattr(self, "_credentials", None)
+        profile = getattr(self, "_profile", None)
+        creds = source.kind if source is not None else (
+            f"profile:{profile}" if profile else "default chain (not resolved yet)")
+        endpoint = getattr(self, "endpoint_url", None)
+        if endpoint is None:
+            return "DmsChatClient(not constructed)"
+        return (f"DmsChatClient({endpoint!r}, instance_id={getattr(self, 'instance_id', None)!r}, "
+                f"credentials={creds})")
 
     # -- internals -------------------------------------------------------------------------------
     def _timeouts(self, timeout: Any) -> tuple[float, float]:
@@ -332,6 +341,6 @@ def _shown_url(url: str) -> str:
 
 def _json(data: bytes) -> Any:
     try:
-        return json.loads(data)
+        return jsonread.loads(data)  # depth-limited: a 1,000-deep body is unreadable, not a RecursionError
     except ValueError:
         return data

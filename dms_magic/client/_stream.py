@@ -7,12 +7,12 @@ TruncatedStreamError with the text so far. ``close()`` works from any thread.
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any, Callable, Iterator
 
 from dms_magic import errors
+from dms_magic.wire import jsonread
 from dms_magic.client._sse import parse_sse
 from dms_magic.client._transport import Response
 from dms_magic.wire.params import SSE_ACTION, ChatRequest
@@ -38,7 +38,7 @@ class _CutOff(Exception):
 
 def _decode_event(data: str, complete: bool) -> Any:
     try:
-        return json.loads(data)
+        return jsonread.loads(data)  # depth-limited
     except ValueError:
         if not complete:  # the body ended inside this event: a cut-off stream, not a bad event
             raise _CutOff from None

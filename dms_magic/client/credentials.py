@@ -57,6 +57,56 @@ class Credential:
     # Pickling or copying into a notebook namespace is fine; dumping fields is not meant for display.
 
 
+class Secret:
+    """A secret or STS token as it arrives from the caller, wrapped so that no frame keeps the raw value.
+
+    Why: tracebacks with locals (``%xmode Verbose``, rich, better-exceptions) print every argument of
+    every frame; a constructor that fails for any reason (a bad endpoint, ``timeout=0``) would print
+    ``access_key_secret='...'`` into the notebook. The constructor rebinds its arguments to this
+    wrapper first, so the frames below it, and it, only ever show ``Secret(hidden)``. The raw value
+    leaves only through ``reveal()``, into a ``Credential`` (whose repr hides it too).
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any):
+        self._value = value
+
+    def reveal(self) -> Any:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret(hidden)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:  # pickling would write the raw value out
+        raise TypeError("a Secret cannot be pickled")
+
+
+def hide(value: Any) -> Any:
+    """``value`` wrapped in a ``Secret`` (None and Secrets as they are). Never raises, so the raw
+    value is out of the caller's frame before anything can fail there."""
+    return value if value is None or isinstance(value, Secret) else Secret(value)
+
+
+def reveal(value: Any) -> Any:
+    """The raw value of a ``Secret`` (anything else as it is)."""
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def check_secret_types(**secrets_: Any) -> None:
+    """TypeError naming the first secret that is not a str, never showing its value (the frame that
+    raises holds only Secrets)."""
+    for name, value in secrets_.items():
+        kind = type(reveal(value))
+        if value is not None and kind is not str:
+            raise TypeError(f"{name} is invalid: expected a str, not {kind.__name__} (value not shown)")
+
+
 class CredentialSource:
     """Gives a ``Credential`` on demand (providers such as RAM roles refresh STS tokens themselves)."""
 
@@ -88,12 +138,13 @@ class CredentialSource:
     __str__ = __repr__
 
 
-def explicit(access_key_id: str, access_key_secret: str, security_token: str | None = None) -> CredentialSource:
+def explicit(access_key_id: str, access_key_secret: str | Secret,
+             security_token: str | Secret | None = None) -> CredentialSource:
     if not access_key_id or not access_key_secret:
         missing = "access_key_secret" if access_key_id else "access_key_id"
         raise CredentialError(f"{missing} is missing: give both access_key_id and access_key_secret "
                               "(or neither, to use a profile or the default credential chain)")
-    cred = Credential(str(access_key_id), str(access_key_secret), security_token or None)
+    cred = Credential(str(access_key_id), str(reveal(access_key_secret)), reveal(security_token) or None)
     return CredentialSource("explicit" + (" (sts)" if security_token else ""), lambda: cred, cred.access_key_id)
 
 
@@ -178,8 +229,8 @@ def explicit_env(key_id: str, secret: str, token: str | None) -> CredentialSourc
     return source
 
 
-def resolve(access_key_id: str | None = None, access_key_secret: str | None = None,
-            security_token: str | None = None, profile: str | None = None) -> CredentialSource | None:
+def resolve(access_key_id: str | None = None, access_key_secret: str | Secret | None = None,
+            security_token: str | Secret | None = None, profile: str | None = None) -> CredentialSource | None:
     """The credential source to use, or None when nothing is configured anywhere."""
     if access_key_id or access_key_secret:
         return explicit(access_key_id or "", access_key_secret or "", security_token)

@@ -119,6 +119,7 @@ class DmsChatMagics(Magics, Configurable):
 
     # -- cell -----------------------------------------------------------------------------------
     def _cell(self, args: grammar.ChatCell):
+        _check_out_name(args.out)
         params = self._params(args)
         extras = images_tools.CellExtras.read(args, params, self.shell.user_ns)  # with tools: streams
         messages = extras.add_images(self._messages(args, args.body))
@@ -402,10 +403,26 @@ def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name in namespace and (name not in hidden or namespace[name] is not hidden[name]):
-            return str(namespace[name])
+            try:
+                return str(namespace[name])
+            except Exception as exc:  # the user's object: its failure is a one-line error, not a traceback
+                raise UsageError(f"{{{name}}} in the cell: str({name}) raised {type(exc).__name__}; fix its "
+                                 "__str__, or add --no-interpolate to send the cell as typed") from None
         return match.group(0)
 
     return grammar.PLACEHOLDER.sub(replace, text)
+
+
+def _check_out_name(name: str | None) -> None:
+    """``-o NAME`` must be a plain variable name: ``a b`` could never be read back, and a dunder such
+    as ``__builtins__`` would break the namespace itself (``len()`` failing in every later cell)."""
+    import keyword
+
+    if name is None:
+        return
+    if not name.isidentifier() or keyword.iskeyword(name) or (name.startswith("__") and name.endswith("__")):
+        raise UsageError(f"-o/--out {name!r} is not a usable variable name: give a Python identifier such as "
+                         "result (not a keyword, not a __dunder__ name)")
 
 
 def _parameter_message(exc: InvalidParameterError) -> str:
@@ -438,7 +455,9 @@ def _parameter_message(exc: InvalidParameterError) -> str:
 
 
 def load_ipython_extension(ipython) -> None:
-    from dms_magic.notebook import completion
+    from dms_magic.notebook import cellsize, completion
+
+    cellsize.register(ipython)  # a cell too large to send is refused before IPython parses it
 
     magics = DmsChatMagics(shell=ipython, parent=ipython)
     ipython.register_magics(magics)
@@ -449,7 +468,9 @@ def load_ipython_extension(ipython) -> None:
 
 
 def unload_ipython_extension(ipython) -> None:
-    from dms_magic.notebook import completion
+    from dms_magic.notebook import cellsize, completion
+
+    cellsize.unregister(ipython)
 
     if getattr(ipython, "Completer", None) is not None:
         completion.unregister(ipython)

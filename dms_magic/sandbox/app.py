@@ -93,20 +93,23 @@ class SandboxApp:
         if fault == "error":
             return gateway_error("ServiceUnavailable")
 
-        body = self._read_body(request)
-        if isinstance(body, Response):
-            return body
+        length = request.content_length  # a declared size over the limit: refused from the headers
+        if length is not None and length > self.max_body_bytes:
+            return self._too_large(length)
         action = request.headers.get("x-acs-action", "")
         refusal = _route_error(request, action)
         if refusal is not None:
             return refusal
         pairs = list(request.args.items(multi=True))
         query = dict(pairs)
-        try:  # over every pair, as the gateway signs: a key appended after signing breaks the signature
-            pair = self.verifier.verify(request.method, request.path, canonical_pairs(pairs),
-                                        dict(request.headers), body)
+        try:  # over every pair, as the gateway signs: a key appended after signing breaks the signature;
+            # from the headers first: the body is read only for a request signed by a known key
+            pair, body = self.verifier.verify_then_read(request.method, request.path, canonical_pairs(pairs),
+                                                        dict(request.headers), lambda: self._read_body(request))
         except AuthFailure as failure:
             return gateway_error(failure.code, failure.message)
+        if isinstance(body, Response):
+            return body
         repeated = repeated_keys(pairs)
         if repeated:
             return gateway_error("InvalidParameter", f"The query repeats {', '.join(repeated)}: send each "
@@ -196,11 +199,11 @@ class SandboxApp:
         return json_response(body, headers=headers)
 
     # -- stages -------------------------------------------------------------------------------
+    def _too_large(self, length: int) -> Response:
+        return gateway_error("RequestBodyTooLarge", f"The request body is {length} bytes; the limit is "
+                             f"{self.max_body_bytes}. Send fewer or shorter messages.")
+
     def _read_body(self, request: Request) -> bytes | Response:
-        length = request.content_length
-        if length is not None and length > self.max_body_bytes:
-            return gateway_error("RequestBodyTooLarge", f"The request body is {length} bytes; the limit is "
-                                 f"{self.max_body_bytes}. Send fewer or shorter messages.")
         data = request.stream.read(self.max_body_bytes + 1)
         if len(data) > self.max_body_bytes:
             return gateway_error("RequestBodyTooLarge", f"The request body exceeds {self.max_body_bytes} bytes. "

@@ -30,6 +30,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from dms_magic.wire import jsonread
 from dms_magic.wire.values import grows_by_extension
 
 __all__ = [
@@ -463,7 +464,7 @@ class ToolCall:
         """The OpenAI/DashScope shape, ready to send back in the assistant message of the next turn:
         ``{"role": "assistant", "content": None, "tool_calls": [c.to_wire() for c in calls]}``."""
         return {"id": self.id, "type": self.type or "function",
-                "function": {"name": self.name, "arguments": self.arguments_raw}}
+                "function": {"name": self.name, "arguments": valid_text(self.arguments_raw)}}
 
     to_dict = to_wire
 
@@ -479,13 +480,43 @@ class ToolCall:
 def _parse_arguments(raw: str) -> tuple[Any, str | None]:
     if not raw.strip():
         return {}, None  # some services send "" for a call without arguments
-    try:
-        value = json.loads(raw)
+    try:  # strict and depth-limited: no NaN/Infinity for the tool, no RecursionError for the cell
+        value = jsonread.loads(raw, finite=True)
     except ValueError as exc:
         return None, f"not valid JSON ({exc})"
     if not isinstance(value, dict):
         return value, f"a JSON {type(value).__name__} instead of an object"
+    if _has_lone_surrogate(raw, value):
+        return value, "not valid Unicode text (a lone surrogate such as \\ud800, which UTF-8 cannot carry)"
     return value, None
+
+
+def _has_lone_surrogate(raw: str, value: Any) -> bool:
+    """Whether the arguments hold half of a UTF-16 pair: the tool would get text that cannot be
+    encoded, and its echo would make the next request unsendable, after it ran."""
+    if not raw.isascii():
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    if "\\u" not in raw or not re.search(r"\\u[dD][89a-fA-F]", raw):
+        return False
+    try:  # an escaped pair decodes to one character; only a lone half fails here
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def valid_text(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD, so that it can be sent (UTF-8)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def assemble_tool_calls(deltas: Iterable[Any], *, cumulative: bool | None = None) -> list[ToolCall]:
@@ -556,9 +587,18 @@ class ToolRun:
 
 def run_tool_call(call: Any, functions: Any, *, round: int = 1) -> ToolRun:
     """Run one call with its parsed arguments as keywords. Never raises (except KeyboardInterrupt
-    and other BaseExceptions that are not Exceptions): every failure becomes the tool message."""
+    and other BaseExceptions that are not Exceptions): every failure becomes the tool message —
+    the tool's, and its result's when that cannot become text (a cycle, a 100k-deep value, an
+    object whose ``__str__`` raises)."""
     call = ToolCall.from_wire(call)
     table = tool_functions(functions)
+    try:
+        return _run(call, functions, table, round)
+    except Exception as exc:  # anything the checks below did not foresee, RecursionError included
+        return _failed(call, f"running {call.name} failed: {_describe(exc)}", round)
+
+
+def _run(call: ToolCall, functions: Any, table: dict, round: int) -> ToolRun:
     if call.name not in table:
         declared = _declared_names(functions)
         if call.name in declared:
@@ -573,7 +613,7 @@ def run_tool_call(call: Any, functions: Any, *, round: int = 1) -> ToolRun:
     arguments = dict(call.arguments)
     try:
         signature = inspect.signature(fn)
-    except (TypeError, ValueError):
+    except Exception:  # a callable without a readable signature is called as it is
         signature = None
     if signature is not None:
         try:
@@ -585,12 +625,26 @@ def run_tool_call(call: Any, functions: Any, *, round: int = 1) -> ToolRun:
     try:
         value = fn(**arguments)
     except Exception as exc:  # a tool's failure is reported to the model, never a crash of the cell
-        return _failed(call, f"{call.name} raised {type(exc).__name__}: {exc}", round)
+        return _failed(call, f"{call.name} raised {_describe(exc)}", round)
     if inspect.isawaitable(value):  # an async def: a notebook's loop is already running, so it cannot be awaited here
         getattr(value, "close", lambda: None)()
         return _failed(call, f"{call.name} is async; tools are run synchronously: give a plain function.", round)
-    return ToolRun(call=call, ok=True, result=value, error=None,
-                   message=_tool_message(call, _result_text(value)), round=round)
+    try:
+        text = _result_text(value)
+    except Exception as exc:  # a cycle, a value too deep to write, a __str__ that raises
+        error = (f"{call.name} ran, but its result ({type(value).__name__}) cannot be sent as text: "
+                 f"{_describe(exc)}; return a str or plain JSON data (dicts, lists, numbers, strings)")
+        return ToolRun(call=call, ok=False, result=value, round=round, **_failure(error, call))
+    return ToolRun(call=call, ok=True, result=value, error=None, message=_tool_message(call, text), round=round)
+
+
+def _describe(exc: BaseException) -> str:
+    """``Kind: message`` of an exception whose own ``__str__`` may raise too."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = "(its message cannot be shown)"
+    return f"{type(exc).__name__}: {_short(message, 500)}" if message else type(exc).__name__
 
 
 def run_tool_calls(tool_calls: Any, functions: Any, *, round: int = 1) -> list[dict]:
@@ -616,21 +670,28 @@ def _declared_names(functions: Any) -> set[str]:
 
 
 def _failed(call: ToolCall, error: str, round: int) -> ToolRun:
-    return ToolRun(call=call, ok=False, result=None, error=error, message=_tool_message(call, "Error: " + error),
-                   round=round)
+    return ToolRun(call=call, ok=False, result=None, round=round, **_failure(error, call))
+
+
+def _failure(error: str, call: ToolCall | None = None) -> dict:
+    error = valid_text(error)
+    return {"error": error, "message": {"role": "tool", "tool_call_id": call.id if call else None,
+                                        "content": "Error: " + error}}
 
 
 def _tool_message(call: ToolCall, content: str) -> dict:
-    return {"role": "tool", "tool_call_id": call.id, "content": content}
+    return {"role": "tool", "tool_call_id": call.id, "content": valid_text(content)}
 
 
 def _result_text(value: Any) -> str:
+    """The tool message's text; raises (ValueError for a cycle, RecursionError for a value too deep,
+    whatever a ``__str__`` raises) when there is none: the runner reports that to the model."""
     if isinstance(value, str):
         text = value
     else:
         try:
             text = compact_json(value)
-        except (TypeError, ValueError):
+        except TypeError:  # not JSON data: its str() where JSON has no type for it
             text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= MAX_RESULT_CHARS else text[:MAX_RESULT_CHARS - 3] + "..."
 

@@ -29,8 +29,9 @@ _CODE = "font-family:monospace;font-size:11px"
 
 def image_rows(parts: Iterable[Mapping], names: Sequence[str | None] = ()) -> list[dict]:
     """``images.image_summary`` of each part, with its ``name`` and the URL to show as a thumbnail
-    (data: URLs only: a remote image is linked, not loaded)."""
-    from dms_magic.images import image_summary
+    (data: URLs only: a remote image is linked, not loaded). The thumbnail is a small JPEG
+    (``images.thumbnail_url``), never the image itself: the card is saved in the notebook."""
+    from dms_magic.images import image_summary, thumbnail_url
 
     rows = []
     for i, part in enumerate(parts):
@@ -38,7 +39,7 @@ def image_rows(parts: Iterable[Mapping], names: Sequence[str | None] = ()) -> li
         url = part["image_url"]["url"] if isinstance(part.get("image_url"), Mapping) else part.get("image_url")
         name = names[i] if i < len(names) and names[i] else (info["url"] if info["source"] == "url"
                                                                else f"image {i + 1}")
-        rows.append({**info, "name": str(name), "src": url if info["source"] == "data" else None,
+        rows.append({**info, "name": str(name), "src": thumbnail_url(url) if info["source"] == "data" else None,
                      "link": url if info["source"] == "url" else None})
     return rows
 
@@ -58,7 +59,8 @@ def _images_html(rows: list[dict], masked: bool, dry_run: bool) -> str:
         f'max-width:{THUMBNAIL_PX * 2}px">'
         + (f'<img src="{esc(r["src"])}" alt="{esc(r["name"])}" '
            f'style="max-height:{THUMBNAIL_PX}px;max-width:{THUMBNAIL_PX * 2}px;border:1px solid #8c959f"/>'
-           if r["src"] else f'<a href="{esc(r["link"])}" target="_blank" rel="noopener noreferrer">🖼 link</a>')
+           if r["src"] else f'<a href="{esc(r["link"])}" target="_blank" rel="noopener noreferrer">🖼 link</a>'
+           if r["link"] else f'<span style="{MUTED_STYLE}">(no preview)</span>')
         + f'<figcaption style="font-size:11px;overflow-wrap:anywhere"><b>{esc(shorten(r["name"], 60))}</b>'
           f'<br><span style="{MUTED_STYLE}">{esc(image_label(r))}</span></figcaption></figure>'
         for r in rows)

@@ -6,10 +6,11 @@ with them, so they live below all four (none of those imports another to reach t
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from dms_magic.wire import jsonread
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -88,7 +89,7 @@ def data_of(body: Any) -> Any:
         if cached_text is data:
             return cached
         try:
-            parsed = json.loads(data)
+            parsed = jsonread.loads(data)
         except ValueError:
             return {}
         parsed = parsed if isinstance(parsed, Mapping) else {}
@@ -169,7 +170,7 @@ def normalize_token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
     """
     if isinstance(logprobs, str):
         try:
-            logprobs = json.loads(logprobs)
+            logprobs = jsonread.loads(logprobs)
         except ValueError:
             return []
     if isinstance(logprobs, Mapping):

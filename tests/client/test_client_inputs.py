@@ -157,3 +157,25 @@ def test_a_per_call_timeout_overrides_the_clients_for_that_call_only(scripted):
         assert client.chat("hi").text == "你好"  # the next call has the client's timeout again
     with pytest.raises(ValueError, match="timeout"):
         make_client(server.url).chat("hi", timeout=0)
+
+
+# -- issue 23 items 6 and 8 ------------------------------------------------------------------------
+@pytest.mark.parametrize("endpoint", ["http://user:pa55word@127.0.0.1:9", "user:pa55word@dms.example.com",
+                                      "https://pa55word@h/x", "http://u:pa55word@h:notaport"])
+def test_an_endpoint_with_user_and_password_is_refused_without_echoing_the_password(endpoint, scripted):
+    with pytest.raises(ValueError) as info:
+        DmsChatClient(endpoint, access_key_id="LTAIkey0000000001", access_key_secret="s")
+    assert "pa55word" not in str(info.value)
+    assert "user name or password" in str(info.value)
+
+
+def test_repr_of_a_half_built_client_does_not_raise():
+    import traceback
+
+    try:
+        DmsChatClient("ftp://x", access_key_id="LTAIkey0000000001", access_key_secret="s")
+    except ValueError as exc:
+        # a renderer of tracebacks with locals calls repr() on the half-built `self`
+        rendered = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    assert "self = DmsChatClient(not constructed)" in rendered
+    assert repr(DmsChatClient.__new__(DmsChatClient)) == "DmsChatClient(not constructed)"

@@ -73,3 +73,40 @@ def test_sdk_failures_are_reported_without_their_text(tmp_path, monkeypatch):
     text = str(info.value) + "".join(traceback.format_exception(info.value))
     assert "profile 'bad'" in text and not leaks(text)
     assert source.masked_key_id == "(unavailable)"
+
+
+# -- issue 23 item 1: tracebacks with locals ------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    'DmsChatClient("ftp://x", access_key_id=KEY_ID, access_key_secret=get_secret(), security_token=get_token())',
+    'DmsChatClient("http://127.0.0.1:9", access_key_id=KEY_ID, access_key_secret=get_secret(), timeout=0)',
+    'DmsChatClient("http://127.0.0.1:9", access_key_id=KEY_ID, access_key_secret=get_secret() + chr(10))',
+    'DmsChatClient("http://127.0.0.1:9", access_key_id="", access_key_secret=get_secret())',
+    'DmsChatClient("http://127.0.0.1:9", access_key_id=KEY_ID, access_key_secret=get_secret(), security_token=7)',
+], ids=["bad endpoint", "timeout=0", "secret with a newline", "no key id", "token not a str"])
+def test_a_failing_constructor_under_xmode_verbose_shows_no_secret(ip, call):
+    """%xmode Verbose prints every frame's arguments and locals: none of them may hold the secret.
+    (The secret comes from a function, so the cell's own text does not hold it either.)"""
+    from IPython.utils.capture import capture_output
+
+    ip.user_ns.update(DmsChatClient=DmsChatClient, KEY_ID=KEY_ID, get_secret=lambda: SECRET,
+                      get_token=lambda: TOKEN)
+    ip.run_line_magic("xmode", "Verbose")
+    try:
+        with capture_output() as captured:
+            result = ip.run_cell(call)
+    finally:
+        ip.run_line_magic("xmode", "Context")
+    shown = captured.stdout + captured.stderr
+    assert result.error_in_exec is not None and "__init__" in shown  # the constructor's frame was printed
+    assert not leaks(shown), [line for line in shown.splitlines() if leaks(line)][:3]
+
+
+def test_secret_wrapper_hides_its_value_everywhere():
+    secret = credentials.hide(SECRET)
+    assert SECRET not in repr(secret) + str(secret) + f"{secret}" + repr([secret])
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(secret)
+    # what the wrapper hides still signs: the credential built from it holds the value
+    assert credentials.explicit(KEY_ID, secret).get().access_key_secret == SECRET

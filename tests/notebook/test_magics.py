@@ -513,3 +513,48 @@ def test_reset_picks_up_new_credentials(ip, sandbox, monkeypatch):
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
     assert run(ip, "%dmschat reset").success
     assert run(ip, "%%dmschat --quiet\nhi").success
+
+
+# -- issue 23 item 9: hostile input gives one-line errors ----------------------------------------
+class _StrRaises:
+    def __str__(self):
+        raise RuntimeError("boom from __str__")
+
+
+@pytest.mark.parametrize("line, cell, named", [
+    ("--endpoint ftp://x", "hi", "'ftp://x'"),
+    ("--endpoint ''", "hi", "endpoint='' is empty"),
+    ("--endpoint http://user:pa55word@127.0.0.1:9", "hi", "user name or password"),
+    ("--endpoint http://user:pa55word@127.0.0.1:9 --dry-run", "hi", "user name or password"),
+    ("", "hi {strange}", "{strange}"),
+    ("-o 'a b'", "hi", "'a b'"),
+    ("-o __builtins__", "hi", "'__builtins__'"),
+    ("-o class", "hi", "'class'"),
+])
+def test_hostile_cell_input_is_a_one_line_error(ip, line, cell, named):
+    ip.user_ns["strange"] = _StrRaises()
+    before = session.current_sandbox()
+    ran = run(ip, f"%%dmschat {line}\n{cell}")
+    assert not ran.success
+    assert "UsageError" in ran.stderr and named in ran.stderr, ran.stderr
+    assert "Traceback" not in ran.text and "pa55word" not in ran.text
+    assert run(ip, "len([1, 2])").success  # the namespace still works
+    assert "__builtins__" not in ip.user_ns or ip.user_ns["__builtins__"] is not None
+    assert session.current_sandbox() is before
+
+
+# -- issue 23 item 12: a cell too large to send is refused before any work ------------------------
+def test_a_cell_too_large_to_send_is_refused_before_ipython_or_the_magic_work_on_it(ip, sandbox):
+    from dms_magic.wire.params import MAX_BODY_BYTES
+
+    cell = "%%dmschat --dry-run\n" + "call me at 13812345678 today " * (MAX_BODY_BYTES // 29 + 1000)
+    before = sandbox.accepted
+    # what IPython will compile and run: one line, not the cell as a 17 MB string literal
+    assert len(ip.transform_cell(cell)) < 1_000
+    ran = run(ip, cell)
+    assert not ran.success and "UsageError" in ran.stderr and "characters, more than a request can carry" in \
+        ran.stderr and "Traceback" not in ran.text
+    assert sandbox.accepted == before
+    # a cell that fits is untouched, leading blank lines or not
+    assert "run_cell_magic" in ip.transform_cell("\n\n%%dmschat --dry-run\nhello")
+    assert run(ip, "\n%%dmschat --dry-run\nhello").success

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 
 import pytest
 from IPython.utils.capture import capture_output
@@ -81,9 +82,9 @@ def test_images_from_a_path_and_a_variable_are_sent_and_shown_as_thumbnails(ip, 
     assert [p["type"] for p in parts] == ["text", "image_url", "image_url"]
     assert parts[1]["image_url"]["url"] == "data:image/png;base64," + __import__("base64").b64encode(
         path.read_bytes()).decode()
-    # the card: a thumbnail of each image sent, captioned with its name; masking is off, so no
-    # sentence that images are not masked (issue 24, item 15)
-    assert ran.html.count('<img src="data:image/png;base64,') == 2
+    # the card: a small JPEG thumbnail of each image sent, captioned with its name; masking is off, so
+    # no sentence that images are not masked (issue 24, item 15)
+    assert ran.html.count('<img src="data:image/jpeg;base64,') == 2
     assert IMAGES_NOT_MASKED not in ran.plain and html.escape(IMAGES_NOT_MASKED) not in ran.html
     assert "PNG 120x80" in ran.html and "PNG 30x20" in ran.html
     assert "form.png" in ran.html and "$shot" in ran.html and "form.png" in ran.plain
@@ -119,7 +120,7 @@ def test_the_dry_run_shows_thumbnails_says_images_are_not_masked_and_counts_thei
     seen = arrivals(sandbox)
     ran = run(ip, "%%dmschat --image $shot --dry-run --mask --rule UserInfo\n我的手机号13812345678")
     assert ran.success, ran.error and seen.count == 0
-    assert '<img src="data:image/png;base64,' in ran.html and html.escape(IMAGES_NOT_MASKED) in ran.html
+    assert '<img src="data:image/jpeg;base64,' in ran.html and html.escape(IMAGES_NOT_MASKED) in ran.html
     assert ran.html.index("dms-images") < ran.html.index("dms-dry-run")  # before the card, as on a send
     assert "would be sent" in ran.plain and "138****5678" in ran.plain  # the text part's masking preview
     assert len(ran.html) < 20_000  # the base64 is cut in the request table, not dumped on the page
@@ -243,3 +244,40 @@ def test_a_call_to_a_tool_that_was_not_given_is_refused(ip, with_tools):
     assert "'drop_tables' is not one of the tools given (book_table, get_weather)" in html.unescape(ran.html)
     sent_back = json.loads(server.requests[1]["form"]["Messages"])[-1]
     assert sent_back["role"] == "tool" and sent_back["content"].startswith("Error: 'drop_tables' is not one of")
+
+
+# -- issue 23 item 11: outputs stay small -----------------------------------------------------------
+def noisy_png(width: int, height: int, seed: int) -> bytes:
+    import random
+
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), random.Random(seed).randbytes(width * height * 3)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_card_shows_thumbnails_of_a_few_kb_not_the_images(ip, sandbox):
+    ip.user_ns["shots"] = [noisy_png(1100, 800, seed) for seed in range(3)]  # 2.6 MB each
+    sent = sum(len(shot) for shot in ip.user_ns["shots"])
+    for line in ("--image $shots -o r", "--image $shots --stream", "--image $shots --dry-run"):
+        ran = run(ip, f"%%dmschat {line}\nWhat do these show?")
+        assert ran.success, ran.error
+        final = ran.outputs[-1]  # what the notebook keeps: each update replaces the display before it
+        output = len(json.dumps(final))
+        assert final["text/html"].count('<img src="data:image/jpeg;base64,') == 3, line
+        assert output < 100_000 < sent, (line, output)  # three thumbnails and the card, not 7.8 MB of images
+    assert len(sandbox.received[-1]["request"].messages[-1]["content"]) == 4  # the images were sent whole
+
+
+def test_long_tool_arguments_are_shortened_in_the_card_and_kept_whole_on_the_result(ip, sandbox):
+    ip.run_cell("def echo(text: str) -> str:\n    'Say it back.'\n    return text[:10]\ntools_list = [echo]")
+    long_text = "lorem ipsum " * 20_000  # 240 KB that the model writes into the call's arguments
+    for line in ("--tools $tools_list -o r", "--tools $tools_list --run-tools 1"):
+        ran = run(ip, f'%%dmschat {line}\necho text="{long_text}"')
+        assert ran.success, ran.error
+        final = ran.outputs[-1]  # what the notebook keeps: each update replaces the display before it
+        output = len(json.dumps(final))
+        assert output < 30_000, (line, output)  # was twice the arguments: once in HTML, once in text
+        assert re.search(r"2\d\d,\d{3} characters; the whole text is on", final["text/html"])
+        assert len(final["text/plain"]) < 5_000  # cut in the text view too (240 KB of arguments)
+    [call] = ip.user_ns["r"].tool_calls
+    assert json.loads(call.arguments_raw)["text"].strip() == long_text.strip()  # the result keeps it whole

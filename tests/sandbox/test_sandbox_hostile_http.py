@@ -125,3 +125,61 @@ def test_a_repeated_key_that_was_signed_is_still_refused(sandbox):
                           url_query="&".join(f"{k}={quote(v)}" for k, v in pairs))
     reply = _gateway_400(*_exchange(sandbox, raw), code="InvalidParameter")
     assert "Temperature" in reply["Message"]
+
+
+# -- issue 23 item 13: authenticate from the headers, then read the body ---------------------------
+class _CountingInput:
+    """wsgi.input, counting the bytes the app reads from it."""
+
+    def __init__(self, stream, counter: list):
+        self._stream, self._counter = stream, counter
+
+    def read(self, *args):
+        data = self._stream.read(*args)
+        self._counter.append(len(data))
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@pytest.fixture
+def body_reads(sandbox, monkeypatch):
+    """The bytes of request bodies the sandbox's app read, as a list (one entry per read)."""
+    server = sandbox._server
+    app, reads = server.application, []
+
+    def counting(environ, start_response):
+        environ["wsgi.input"] = _CountingInput(environ["wsgi.input"], reads)
+        return app(environ, start_response)
+
+    monkeypatch.setattr(server, "application", counting)
+    return reads
+
+
+@pytest.mark.parametrize("tamper, code", [
+    ("unsigned", "IncompleteSignature"), ("unknown key", "InvalidAccessKeyId.NotFound"),
+    ("wrong signature", "SignatureDoesNotMatch"),
+])
+def test_a_large_body_is_not_read_before_the_request_is_authenticated(sandbox, body_reads, tamper, code):
+    body = b"Messages=" + b"x" * 8_000_000
+    raw = _signed_request(sandbox, body, {})
+    if tamper == "unsigned":
+        raw = b"\r\n".join(line for line in raw.split(b"\r\n") if not line.lower().startswith(b"authorization:"))
+    elif tamper == "unknown key":
+        raw = raw.replace(sandbox.access_key_id.encode(), b"LTAInobodyknowsthis00001", 1)
+    else:
+        raw = raw.replace(b"Signature=", b"Signature=00", 1)
+    status, headers, reply = _exchange(sandbox, raw)
+    assert json.loads(reply)["Code"] == code
+    assert sum(body_reads) == 0  # refused from the headers: the 8 MB were never read by the app
+
+
+def test_a_signed_request_whose_body_was_changed_is_still_refused(sandbox, body_reads):
+    body = "Messages=" + quote(json.dumps([{"role": "user", "content": "hi"}]))
+    raw = _signed_request(sandbox, body.encode(), {"InstanceId": "1"})
+    status, headers, reply = _exchange(sandbox, raw.replace(b"hi", b"ho"))
+    assert json.loads(reply)["Code"] == "SignatureDoesNotMatch" and b"x-acs-content-sha256" in reply
+    assert sum(body_reads) == len(body)  # read once the headers were signed by the key, then refused
+    status, _, reply = _exchange(sandbox, _signed_request(sandbox, body.encode(), {"InstanceId": "1"}))
+    assert status == 200, reply[:300]

@@ -221,3 +221,69 @@ def test_a_forced_tool_is_called_once():
     after = ask("hello Oslo") + [{"role": "assistant", "content": "", "tool_calls": [first]},
                                  {"role": "tool", "tool_call_id": first["id"], "content": "cold"}]
     assert tool_call_for(TOOLS, after, tool_choice=forced) is None
+
+
+# --- issue 23 item 7: one pass over the prompt, however many tools ------------------------------------
+class _PromptScans:
+    """Stands in for ``re`` inside multimodal.py and counts the regex calls that scan the prompt."""
+
+    def __init__(self, real, marker: str):
+        self._real, self._marker, self.count = real, marker, 0
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def _seen(self, string):
+        if isinstance(string, str) and self._marker in string:
+            self.count += 1
+
+    def compile(self, pattern, flags=0):
+        compiled, scans = self._real.compile(pattern, flags), self
+
+        class Counted:
+            def __getattr__(self, name):
+                method = getattr(compiled, name)
+                if not callable(method):
+                    return method
+
+                def counted(string=None, *args, **kwargs):
+                    scans._seen(string)
+                    return method(string, *args, **kwargs)
+
+                return counted
+
+        return Counted()
+
+    def _scan(name):
+        def scan(self, pattern, string, *args, **kwargs):
+            self._seen(string)
+            return getattr(self._real, name)(pattern, string, *args, **kwargs)
+
+        return scan
+
+    search, match, fullmatch = _scan("search"), _scan("match"), _scan("fullmatch")
+    finditer, findall = _scan("finditer"), _scan("findall")
+
+
+@pytest.mark.parametrize("tool_count", [300])
+def test_the_sandbox_scans_the_prompt_once_for_all_tools(client, monkeypatch, tool_count):
+    import re
+
+    from dms_magic.sandbox import multimodal
+
+    marker = "MARKER-PROMPT-7f2"
+    prompt = f"{marker} " + "some words of a long prompt " * 2000 + "then call_tool_7 please"
+
+    def scans_for(count: int) -> int:
+        spy = _PromptScans(re, marker)
+        monkeypatch.setattr(multimodal, "re", spy)
+        tools = [{"type": "function", "function": {"name": f"call_tool_{i}", "parameters": {
+            "type": "object", "properties": {}}}} for i in range(count)]
+        with client.stream(prompt, tools=tools) as stream:
+            result = stream.result
+        monkeypatch.setattr(multimodal, "re", re)
+        assert [call.name for call in result.tool_calls] == ["call_tool_7"]
+        return spy.count
+
+    few, many = scans_for(8), scans_for(tool_count)
+    assert many == few <= 2, (few, many)  # the same pass(es), not one search per tool

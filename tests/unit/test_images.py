@@ -231,3 +231,115 @@ def test_these_modules_stay_at_the_bottom_layer():
     for name in ("PIL", "matplotlib", "pandas", "IPython", "dms_magic.client", "dms_magic.session",
                  "dms_magic.wire.result", "dms_magic.notebook", "dms_magic.masking"):
         assert f"'{name}'" not in loaded, name
+
+
+# -- issue 23 items 3, 10, 11: bounded, type-checked reads; sniffing; thumbnails --------------------
+def _bytes_read() -> int:
+    """Bytes this process has read through read() calls (Linux /proc/self/io rchar)."""
+    with open("/proc/self/io") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("rchar:"))
+
+
+def _crafted_png(width: int, height: int) -> bytes:
+    """A valid all-black greyscale PNG of any size, written without Pillow (no pixels in memory)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor = zlib.compressobj(9)
+    row = b"\0" * (width + 1)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/urandom"])
+def test_a_device_is_refused_without_being_read(path):
+    before = _bytes_read()
+    with pytest.raises(ImageError, match="not a regular file"):
+        image_part(path)
+    assert _bytes_read() - before < 1_000_000
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # nobody writes to it: opening it for reading would wait forever
+    with pytest.raises(ImageError, match="not a regular file"):
+        image_part(str(fifo))
+
+
+def test_a_large_file_is_refused_by_its_size_before_it_is_read(tmp_path):
+    big = tmp_path / "big.png"
+    with open(big, "wb") as handle:  # sparse: 200 MB on paper, a PNG header in front
+        handle.write(encoded("PNG", (4, 4))[:33])
+        handle.truncate(200_000_000)
+    before = _bytes_read()
+    with pytest.raises(ImageTooLargeError) as info:
+        image_part(big)
+    assert _bytes_read() - before < 1_000_000  # the header only, not 200 MB
+    assert info.value.size > images.MAX_DATA_URL_BYTES
+
+
+def test_a_text_file_is_not_read_whole_to_learn_it_is_not_an_image(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_bytes(b"not an image\n" * 2_000_000)  # 26 MB
+    before = _bytes_read()
+    with pytest.raises(ImageError, match="not a supported image"):
+        image_part(text)
+    assert _bytes_read() - before < 1_000_000
+
+
+@pytest.mark.parametrize("content", [
+    b"BM" + b"x" * 40, b"BMW M3 service notes: oil change at 15,000 km, tyres rotated, brakes checked.\n" * 3,
+    b"BM\0\0\0\0\0\0\0\0" + b"\x36\0\0\0" + b"(\0\0\0" + b"\x10\0\0\0\x10\0\0\0" + b"\x07\0\x18\0",  # 7 planes
+])
+def test_a_text_file_starting_with_bm_is_not_a_bmp(tmp_path, content):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    assert images.sniff_format(content) is None
+    with pytest.raises(ImageError, match="not a supported image"):
+        image_part(path)
+
+
+def test_real_bmps_of_every_header_kind_are_still_bmps():
+    for mode in ("1", "L", "P", "RGB", "RGBA"):
+        data = encoded("BMP", (17, 9), mode=mode)
+        assert images.sniff_format(data) == "BMP" and images.image_dimensions(data) == (17, 9)
+    core = b"BM" + b"\0" * 8 + b"\x1a\0\0\0" + b"\x0c\0\0\0" + b"\x02\0\x03\0" + b"\x01\0\x18\0"  # OS/2 12-byte
+    assert images.sniff_format(core + b"\0" * 24) == "BMP"
+
+
+def test_a_lazily_opened_pil_image_is_sent_as_its_file_never_decoded(tmp_path):
+    path = tmp_path / "scan.png"
+    path.write_bytes(_crafted_png(6000, 6000))  # 36 M pixels: decoding it would take 36 MB and seconds
+    with Image.open(path) as image:
+        url = url_of(image_part(image))
+        assert image.tile  # still not decoded
+    assert base64.b64decode(url.split(",", 1)[1]) == path.read_bytes()
+    with Image.open(io.BytesIO(path.read_bytes())) as image:  # from a file object, the same
+        assert base64.b64decode(url_of(image_part(image)).split(",", 1)[1]) == path.read_bytes()
+
+
+def test_an_in_memory_pil_image_is_checked_by_its_pixels_before_encoding():
+    image = Image.new("1", (8200, 8200))  # 67 M pixels, 8 MB in memory; a PNG of it would be small
+    with pytest.raises(ImageTooLargeError, match="pixels"):
+        image_part(image)
+
+
+def test_thumbnails_are_small_jpegs_and_huge_images_get_none():
+    import random
+
+    rng = random.Random(7)
+    noisy = Image.frombytes("RGB", (1600, 1200), rng.randbytes(1600 * 1200 * 3))
+    part = image_part(noisy)
+    assert len(url_of(part)) > 3_000_000
+    thumb = images.thumbnail_url(url_of(part))
+    assert thumb.startswith("data:image/jpeg;base64,") and len(thumb) < 40_000
+    with Image.open(io.BytesIO(base64.b64decode(thumb.split(",", 1)[1]))) as small:
+        assert small.width <= 384 and small.height <= 192
+    huge = "data:image/png;base64," + base64.b64encode(_crafted_png(12000, 12000)).decode()
+    assert images.thumbnail_url(huge) is None  # its header says 144 M pixels: not decoded

@@ -446,3 +446,71 @@ def test_a_callable_object_is_described_by_its_call_method():
     assert params["properties"] == {"key": {"type": "string"}, "limit": {"type": "integer", "default": 3}}
     [message] = run_tool_calls([call("lookup", {"key": "k", "limit": 2})], {"lookup": tool})
     assert json.loads(message["content"]) == ["k", "k"]
+
+
+# -- issue 23 items 4, 5, 13: the runner never raises; strict, depth-limited arguments ------------
+class _StrRaises:
+    def __str__(self):
+        raise RuntimeError("__str__ failed")
+
+
+class _ErrorWithBadStr(Exception):
+    def __str__(self):
+        raise RuntimeError("__str__ failed")
+
+
+def _cyclic() -> dict:
+    value: dict = {}
+    value["self"] = value
+    return value
+
+
+def _deep(levels: int = 100_000) -> list:
+    outer = inner = []
+    for _ in range(levels):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
+
+def _raise_bad_error() -> str:
+    raise _ErrorWithBadStr()
+
+
+@pytest.mark.parametrize("tool, words", [
+    (_cyclic, "Circular reference"), (_deep, "RecursionError"), (lambda: _StrRaises(), "RuntimeError"),
+    (lambda: [1, _StrRaises()], "RuntimeError"), (_raise_bad_error, "its message cannot be shown"),
+], ids=["cyclic", "100k deep", "__str__ raises", "__str__ raises inside a list", "exception's __str__ raises"])
+def test_a_result_that_cannot_become_text_is_an_error_message_not_a_crash(tool, words):
+    run = run_tool_call({"id": "c1", "function": {"name": "t", "arguments": "{}"}}, {"t": tool})
+    assert not run.ok and words in run.error
+    assert run.message == {"role": "tool", "tool_call_id": "c1", "content": "Error: " + run.error}
+    json.dumps(run.message, ensure_ascii=False).encode("utf-8")  # sendable
+
+
+@pytest.mark.parametrize("arguments, words", [
+    ('{"x": NaN}', "NaN"), ('{"x": Infinity}', "Infinity"), ('{"x": -Infinity}', "Infinity"),
+    ('{"x": ' + "[" * 1000 + "]" * 1000 + "}", "deeper than"),
+    ('{"x": ' + "[" * 100 + "]" * 100 + "}", "deeper than"),
+    ('{"x": "\\ud800"}', "lone surrogate"), ('{"x": "a\ud800b"}', "lone surrogate"),
+])
+def test_arguments_that_are_not_strict_json_never_reach_the_tool(arguments, words):
+    called = []
+    run = run_tool_call({"id": "c1", "function": {"name": "t", "arguments": arguments}},
+                        {"t": lambda x: called.append(x)})
+    assert not called and not run.ok and words in run.error and "the tool was not called" in run.error
+    json.dumps(run.message, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_valid_surrogate_pair_is_an_ordinary_character():
+    run = run_tool_call({"id": "c1", "function": {"name": "t", "arguments": '{"x": "\\ud83d\\ude00"}'}},
+                        {"t": lambda x: x})
+    assert run.ok and run.result == "\U0001F600"
+
+
+def test_lone_surrogates_in_arguments_go_back_to_the_service_as_valid_text():
+    from dms_magic.tools import ToolCall
+
+    call = ToolCall.from_wire({"id": "c1", "function": {"name": "t", "arguments": '{"x": "a\ud800"}'}})
+    json.dumps(call.to_wire(), ensure_ascii=False).encode("utf-8")
+    assert call.arguments_raw == '{"x": "a\ud800"}'  # the result object keeps what arrived

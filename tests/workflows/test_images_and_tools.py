@@ -247,3 +247,30 @@ def test_the_plain_action_answers_a_tool_conversation_with_the_results():
     result = dms_magic.chat(conversation)
     assert result.finish_reason == "stop" and result.tool_calls == []
     assert 'Based on the tool results: The tool get_weather returned: {"temperature_c": 3}.' in result.text
+
+
+def test_the_loop_goes_on_with_the_sandbox_after_unrunnable_arguments_and_unsendable_results():
+    """Issue 23 items 5/13: lone surrogates or NaN in the model's arguments, or a result that cannot
+    become text, used to abort the loop (after the tool ran); now each is a tool message the
+    sandbox receives over HTTP, and the conversation goes on."""
+    ran = []
+
+    def echo(x: str) -> str:
+        ran.append(x)
+        return x
+
+    def cyclic() -> dict:
+        value: dict = {}
+        value["self"] = value
+        return value
+
+    first = iter([{"text": "", "tool_calls": [
+        {"id": "c1", "function": {"name": "echo", "arguments": '{"x": "a\ud800"}'}},
+        {"id": "c2", "function": {"name": "echo", "arguments": '{"x": NaN}'}},
+        {"id": "c3", "function": {"name": "cyclic", "arguments": "{}"}}]}])
+    to_sandbox = send_streamed([echo, cyclic])
+    out = tool_loop(lambda messages: next(first, None) or to_sandbox(messages),
+                    [{"role": "user", "content": "use the tools"}], [echo, cyclic])
+    assert out.stopped == "answer" and out.result.text  # the sandbox answered the second round
+    assert not ran and [run.ok for run in out.transcript] == [False, False, False]
+    assert [m["role"] for m in out.messages] == ["user", "assistant", "tool", "tool", "tool"]
