@@ -9,22 +9,38 @@ Tests that fail because of a defect stay here as ``xfail(strict=True, reason="fi
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import os
+import re
 import socket
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from alibabacloud_dms_enterprise20181101 import client as sdk_client_mod
+from alibabacloud_dms_enterprise20181101 import models as sdk_models
+from alibabacloud_tea_openapi.models import Config
+from helpers.sdk_replies import (
+    AK,
+    HEADER_RID,
+    RID,
+    SK,
+    HeadersThenStall,
+    Hold,
+    Reply,
+    ReplyServer,
+    Stream,
+    data_obj,
+    gateway_body,
+    lp,
+    ok_body,
+    our_client,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dms_magic
 from dms_magic import errors
-from alibabacloud_dms_enterprise20181101 import models as sdk_models
-from alibabacloud_tea_openapi.models import Config
-from alibabacloud_dms_enterprise20181101 import client as sdk_client_mod
-from helpers.sdk_replies import (AK, HEADER_RID, RID, SK, Hold, HeadersThenStall, Reply, ReplyServer, Stream,
-                                 data_obj, gateway_body, lp, ok_body, our_client)
 
 pytestmark = pytest.mark.blackbox  # written without reading dms_magic/
 
@@ -237,6 +253,36 @@ def test_throttling_retry_after_in_ms_honoured_and_reported(srv):
     assert "Gave up after 3 attempts" in str(err)
 
 
+GAVE_UP = re.compile(r"Gave up after (\d+) attempts over ([\d.]+) s")
+
+
+@pytest.mark.parametrize("reply,budget", [
+    (Reply(status=503, body=gateway_body("ServiceUnavailable", "busy")), {"backoff_base": 0.2, "backoff_cap": 0.4}),
+    (Reply(status=503, body="<html>503</html>", content_type="text/html"), {"backoff_base": 0.3, "backoff_cap": 0.3}),
+    (Reply(status=429, body=gateway_body("Throttling", "x"), headers={"x-acs-retry-after": "400"}), {}),
+], ids=["503-json", "503-html", "429-wait-400ms"])
+def test_given_up_on_time_budget_reports_attempts_and_time_spent(srv, reply, budget):
+    srv.set(reply)
+    started = time.monotonic()
+    _, err = attempt(lambda: client(srv, max_retry_time=1.0, **budget).chat("hi"))
+    elapsed = time.monotonic() - started
+    found = GAVE_UP.search(str(err))
+    assert found, str(err)
+    assert int(found.group(1)) == len(srv.arrivals) > 1
+    assert abs(float(found.group(2)) - elapsed) < 0.5  # loosely: the time it says is the time it took
+    assert "max_retry_time=1" in str(err)
+
+
+@pytest.mark.parametrize("last", [Reply(status=504, body="<html>504</html>", content_type="text/html"),
+                                  Reply(body=fail_body("502")), Hold(3)], ids=["html-504", "model-502", "read-timeout"])
+def test_unknown_outcome_after_refusals_counts_every_attempt(srv, last):
+    refused = Reply(status=503, body=gateway_body("ServiceUnavailable", "busy"))
+    srv.set(refused, refused, last, Reply(body=ok_body()))
+    _, err = attempt(lambda: client(srv, timeout=1).chat("hi"))
+    assert len(srv.arrivals) == 3
+    assert "Not retried" in str(err) and "3 attempts" in str(err)
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_connection_refused_on_loopback_mentions_a_stopped_sandbox(host):
     s = socket.socket()
@@ -327,7 +373,8 @@ def stream_events(pieces, mode, with_logprobs):
     events, so_far, tokens = [], "", []
     for i, piece in enumerate(pieces):
         so_far += piece
-        own = [lp(ch, -0.1) for ch in piece]
+        # each position its own logprob, as a real model gives (coinciding values: see the finding below)
+        own = [lp(ch, -0.01 * (len(tokens) + k + 1)) for k, ch in enumerate(piece)]
         tokens += own
         content = piece if mode == "increments" else so_far
         lps = (own if mode == "increments" else list(tokens)) if with_logprobs else None
@@ -349,7 +396,7 @@ def chunked_text(draw, allow_empty):
     text = draw(st.text(alphabet=ALPHABET, min_size=1, max_size=12))
     cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=5)))
     bounds = [0, *cuts, len(text)]
-    pieces = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
     if not allow_empty:
         pieces = [p for p in pieces if p] or [text]
     return text, pieces
@@ -392,12 +439,32 @@ def test_ambiguous_text_so_far_keeps_every_event_concatenated(srv):
 
 @pytest.mark.xfail(strict=True, reason="finding: a text-so-far stream whose last event repeats the text (an event "
                    "that did not grow: ['ab', 'ab']) is called 'increments' and read as 'abab', though it is "
-                   "equally a text-so-far stream of 'ab': the result should say 'ambiguous'")
-@pytest.mark.parametrize("pieces", [["ab", "ab"], ["你好", "你好"]])
-def test_repeated_event_is_not_claimed_increments(srv, pieces):
-    events = [text_event(pieces[0]), text_event(pieces[1], finish="stop")]
+                   "equally a text-so-far stream of 'ab': the result should say 'ambiguous'. Even when both events "
+                   "carry the same logprobs (the docs' own text-so-far evidence) it says 'increments'")
+@pytest.mark.parametrize("with_logprobs", [False, True], ids=["no-logprobs", "same-logprobs"])
+@pytest.mark.parametrize("pieces", [["ab", "ab"], ["你好", "你好"], ["", "好", "好"]])
+def test_repeated_event_is_not_claimed_increments(srv, pieces, with_logprobs):
+    lps = [[lp(p, -0.5)] if p else [] for p in pieces] if with_logprobs else [None] * len(pieces)
+    events = [text_event(p, finish="stop" if i == len(pieces) - 1 else None, logprobs=l)
+              for i, (p, l) in enumerate(zip(pieces, lps))]
     r = read_stream(srv, events)
-    assert r.stream_text == "ambiguous" or r.text == pieces[0]
+    assert r.stream_text == "ambiguous" or r.text == pieces[-1], (r.text, r.stream_text)
+
+
+@pytest.mark.xfail(strict=True, reason="finding: increments whose logprobs happen to repeat the previous event's "
+                   "(greedy decoding gives logprob 0.0 to certain tokens: '哈' then '哈哈', all 0.0) are read as "
+                   "text so far, with stream_text 'text_so_far' (not 'ambiguous'): '哈哈' instead of '哈哈哈', "
+                   "text lost. Same for 'ab' then 'ab'+'c' with equal logprobs")
+@pytest.mark.parametrize("pieces,tokens,logprob", [(["哈", "哈哈"], [["哈"], ["哈", "哈"]], 0.0),
+                                                    (["ab", "abc"], [["ab"], ["ab", "c"]], 0.0),
+                                                    (["ab", "abc"], [["ab"], ["ab", "c"]], -0.5)])
+def test_increments_with_coinciding_logprobs_never_lose_text(srv, pieces, tokens, logprob):
+    events = [text_event(p, finish="stop" if i == len(pieces) - 1 else None,
+                         logprobs=[lp(t, logprob) for t in toks])
+              for i, (p, toks) in enumerate(zip(pieces, tokens))]
+    r = read_stream(srv, events)
+    truth = "".join(pieces)
+    assert r.text == truth or (r.stream_text == "ambiguous" and truth in r.text), (r.text, r.stream_text)
 
 
 # ------------------------------------------------------------------ item 6: user agent vs the official SDK
@@ -474,7 +541,7 @@ def sdk_error(srv, reply):
     try:
         sdk_client_mod.Client(config).chat_with_desensitize(sdk_models.ChatWithDesensitizeRequest(
             instance_id=1, messages=[{"role": "user", "content": "hi"}], model="qwen-plus"))
-    except Exception as e:  # the SDK's own exception types
+    except Exception as e:  # noqa: BLE001 - the SDK's own exception types, whatever they are
         return e
     raise AssertionError("the SDK accepted an error reply")
 
@@ -548,7 +615,7 @@ def test_stream_per_call_timeout_mid_stream_keeps_text(srv):
     srv.set(Stream(events=[first, ok_body(data_as_string=True)], stall_after=1, stall_seconds=4))
     started = time.monotonic()
     with pytest.raises(errors.TruncatedStreamError) as info:
-        client(srv).stream("hi", timeout=1).result
+        _ = client(srv).stream("hi", timeout=1).result
     assert time.monotonic() - started < 3.5
     assert info.value.partial_text == "部分" and len(srv.arrivals) == 1
 
@@ -622,6 +689,44 @@ BODIES = st.one_of(JSON, st.dictionaries(st.sampled_from(KEYS), JSON, max_size=6
                    st.builds(lambda d: {"RequestId": RID, "Success": True, "Data": json.dumps(d)}, JSON))
 
 
+OVERFLOWING = ["1e400", "-1e400", "inf"]
+
+
+@pytest.mark.xfail(strict=True, reason="finding: a number that overflows to infinity ('1e400' as a string, or a bare "
+                   "1e400 JSON number) in Data.StatusCode, Data.Created or a Usage count raises a bare OverflowError "
+                   "('cannot convert float infinity to integer'), not a dms_magic error (found by the fuzz below)")
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize("field", ["StatusCode", "Created", "Usage.TotalTokens"])
+@pytest.mark.parametrize("value", [*OVERFLOWING, "bare-1e400"])
+def test_overflowing_numbers_raise_only_dms_errors(srv, field, value, stream):
+    data = data_obj()
+    target, key = (data["Usage"], "TotalTokens") if field.startswith("Usage") else (data, field)
+    target[key] = "@NUMBER@" if value == "bare-1e400" else value
+    text = json.dumps(ok_body(data, data_as_string=False), ensure_ascii=False)
+    text = text.replace('"@NUMBER@"', "1e400")
+    if stream:
+        body = json.loads(text)
+        body["Data"] = json.dumps(body["Data"])  # Python writes inf as Infinity: still JSON for json.loads
+        srv.set(Stream(events=[body]))
+    else:
+        srv.set(Reply(body=text))
+    try:
+        r = client(srv, max_retries=0).stream("hi").result if stream else client(srv, max_retries=0).chat("hi")
+        touch(r)
+    except errors.DmsError:
+        foreign = None
+    except OverflowError as e:  # reported in one line: pytest's long traceback of it has crashed pytest itself
+        foreign = repr(e)
+    else:
+        foreign = None
+    assert foreign is None, f"not a dms_magic error: {foreign}"
+
+
+# OverflowError is test_overflowing_numbers_raise_only_dms_errors's finding (the fuzz found it about once in 1500
+# bodies): tolerated here so these fuzzers look for other escapes without flaking on a known one.
+KNOWN_FOREIGN = (errors.DmsError, OverflowError)
+
+
 def touch(result):
     """Read what a user reads from a result."""
     return (result.text, result.reasoning, result.finish_reason, result.request_id, result.usage_dict,
@@ -634,7 +739,7 @@ def test_fuzz_plain_reply_parser_raises_only_dms_errors(srv, body, status):
     srv.set(Reply(status=status, body=json.dumps(body)))
     try:
         touch(client(srv, max_retries=0).chat("hi"))
-    except errors.DmsError:
+    except KNOWN_FOREIGN:
         pass
 
 
@@ -647,5 +752,5 @@ def test_fuzz_stream_reply_parser_raises_only_dms_errors(srv, events):
         for _ in stream:
             pass
         touch(stream.result)
-    except errors.DmsError:
+    except KNOWN_FOREIGN:
         pass
