@@ -362,6 +362,22 @@ def test_streamed_tool_calls_same_index_distinct_ids_are_two_calls(srv):
     assert calls_of(srv, events) == TWO
 
 
+def test_streamed_tool_call_id_arriving_on_a_later_fragment(srv):
+    events = [tool_event([frag(None, "f", '{"a"', index=0)]),
+              tool_event([{"index": 0, "id": "c0", "function": {"arguments": ":1}"}}]),
+              tool_event([frag("c1", "g", '{"b":2}', index=1)])]
+    assert calls_of(srv, events) == TWO
+
+
+@pytest.mark.xfail(strict=True, reason="finding: fragments with neither index nor id, each with its own function "
+                   "name, are merged into one call named 'fg' with arguments '{\"a\":1}{\"b\":2}' (a name appears on "
+                   "a call's first fragment only, so a second name starts a new call)")
+def test_streamed_tool_calls_without_index_or_id_split_on_a_new_name(srv):
+    events = [tool_event([{"function": {"name": "f", "arguments": '{"a":1}'}}]),
+              tool_event([{"function": {"name": "g", "arguments": '{"b":2}'}}])]
+    assert [(name, args) for _, name, args in calls_of(srv, events)] == [(n, a) for _, n, a in TWO]
+
+
 # ------------------------------------------------------------------ item 5: stream modes never lose text
 
 def text_event(content, *, finish=None, logprobs=None):
