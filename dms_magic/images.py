@@ -24,10 +24,13 @@ import re
 import struct
 from typing import Any, Mapping
 
+from dms_magic.errors import ImageError, ImageTooLargeError
+from dms_magic.wire.values import shorten
+
 __all__ = [
     "ACCEPTED_FORMATS", "MIME_TYPES", "MAX_DATA_URL_BYTES", "IMAGES_NOT_MASKED", "ImageError",
     "ImageTooLargeError", "sniff_format", "image_dimensions", "image_part", "image_parts", "user_message", "with_images",
-    "image_summary", "is_image_part", "content_text", "content_images", "decode_data_url", "mask_text_parts",
+    "image_summary", "is_image_part", "content_images", "decode_data_url", "mask_text_parts",
 ]
 
 # Format name -> MIME type, in the order error messages list them.
@@ -52,19 +55,6 @@ IMAGES_NOT_MASKED = ("Images are sent as they are: masking applies to text only,
 _ACCEPTED_TEXT = ", ".join(ACCEPTED_FORMATS)
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,",
                        re.IGNORECASE)
-
-
-class ImageError(ValueError):
-    """An image that cannot be sent: the message names the image and what to do."""
-
-
-class ImageTooLargeError(ImageError):
-    """An image above ``MAX_DATA_URL_BYTES`` (or the limit given), refused before any traffic."""
-
-    def __init__(self, message: str, *, size: int, limit: int):
-        super().__init__(message)
-        self.size = size
-        self.limit = limit
 
 
 # --- reading bytes -------------------------------------------------------------------------------
@@ -369,16 +359,6 @@ def _part_url(part: Mapping) -> Any:
     return inner.get("url") if isinstance(inner, Mapping) else inner
 
 
-def content_text(content: Any) -> str:
-    """The text of a message's content: the string itself, or its text parts joined by newlines."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p["text"] for p in content
-                         if isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str))
-    return ""
-
-
 def content_images(content: Any) -> list[dict]:
     """The image parts of a message's content (none for a string)."""
     return [p for p in content if is_image_part(p)] if isinstance(content, list) else []
@@ -442,10 +422,6 @@ def mask_text_parts(messages: Any, rule: str, *, config: Any = None, session: An
 
 
 # --- small text helpers --------------------------------------------------------------------------
-
-def shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
 
 def _describe_url(url: str) -> str:
     head = url.split(",", 1)[0]

@@ -18,26 +18,22 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from dms_magic.errors import SettingsError
 from dms_magic.defaults import (CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID,  # noqa: F401 (re-exported: magics)
-                                env_endpoint, env_instance_id)
+                                TRANSPORT_SETTINGS, env_endpoint, env_instance_id)
 
 SANDBOX = "sandbox"  # the endpoint spelling that means "the in-process sandbox"
 SANDBOX_INSTANCE_ID = 1  # the instance the in-process sandbox serves
 
 # Settings that choose the client (everything else configurable is a request parameter default).
 CLIENT_SETTINGS = ("endpoint", "instance_id", "profile")
-# Settings of the client's transport and retries (client.TRANSPORT_SETTINGS, repeated here so that
-# configure() needs no client import): checked by client.transport_setting, passed to DmsChatClient.
-TRANSPORT_SETTINGS = ("timeout", "max_retries", "max_retry_time", "retry_on_timeout")
+# Settings of the client's transport and retries (defaults.TRANSPORT_SETTINGS) are checked by
+# client.transport_setting and passed to DmsChatClient.
 
 _lock = threading.RLock()
 _config: dict[str, Any] = {}  # the configuration layer (2. above)
 _clients: dict[tuple, Any] = {}  # (endpoint, profile, instance_id) -> DmsChatClient
 _sandbox: Any = None  # the in-process Sandbox once started
-
-
-class SettingsError(ValueError):
-    """A configured value (environment or config) that cannot be used; says which and why."""
 
 
 @dataclass(frozen=True)

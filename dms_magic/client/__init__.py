@@ -53,20 +53,10 @@ BACKEND_HEADER = "X-Dms-Magic-Backend"
 USER_AGENT = f"dms-magic/{__version__} Python/{platform.python_version()}"
 FORM_CONTENT_TYPE = signing.FORM_CONTENT_TYPE
 
-DEFAULT_TIMEOUT = 60.0  # seconds per read: a long answer streams, a plain one may take this long
-CONNECT_TIMEOUT_CAP = 10.0
-# The retry budget. Only failures that provably did not reach the model are retried by default
-# (throttling, 503, refused connections), so waiting costs time, never money. 30 s rides out a
-# throttling window many times over and a typical service or gateway restart (a process restart
-# behind a load balancer takes seconds to tens of seconds), while a wrong port still surfaces
-# within half a minute. max_retries is sized so that the time budget is what usually binds.
-DEFAULT_MAX_RETRIES = 10
-DEFAULT_MAX_RETRY_TIME = 30.0
-MAX_SECONDS = 86400.0  # a day: larger timeouts are mistakes (1e308 overflows the socket layer)
-POOL_SIZE = 64  # kept-alive connections per client (chat_many threads share one client)
-
-# Settings that shape the transport and retries; session.configure() and `%dmschat config` take them.
-TRANSPORT_SETTINGS = ("timeout", "max_retries", "max_retry_time", "retry_on_timeout")
+from dms_magic.defaults import (  # noqa: E402  (the transport's defaults live with every other default)
+    CONNECT_TIMEOUT_CAP, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_TIME, DEFAULT_TIMEOUT, ENV_CA_BUNDLES, MAX_SECONDS,
+    POOL_SIZE, TRANSPORT_SETTINGS,
+)
 
 
 # -- arguments --------------------------------------------------------------------------------------
@@ -709,7 +699,7 @@ def _tls_options() -> dict[str, Any]:
     """As requests: REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else certifi's bundle (a file or a directory)."""
     import os
 
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    bundle = next((os.environ[name] for name in ENV_CA_BUNDLES if os.environ.get(name)), None)
     if not bundle:
         import certifi
 

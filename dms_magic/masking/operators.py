@@ -21,17 +21,14 @@ from functools import lru_cache
 from decimal import Decimal, localcontext
 from typing import Any, Callable
 
+from dms_magic.errors import OperatorConfigError
 from dms_magic.masking.recognizers import HALF_WIDTH
 
-DEFAULT_KEY_ENV = "DMS_MAGIC_MASKING_KEY"
+from dms_magic.defaults import ENV_MASKING_KEY as DEFAULT_KEY_ENV  # noqa: E402
 
 # Characters that shape a value but carry no information: kept in place when covering so that
 # 6222 0212 3456 1234 becomes 6222 **** **** 1234 and 京A·12345 keeps its dot.
 _SEPARATORS = frozenset(" -·・.:()（）/_+")
-
-
-class OperatorConfigError(ValueError):
-    """An operator spec in the masking config is wrong; the message names the entity and the fix."""
 
 
 @dataclass

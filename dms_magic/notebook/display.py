@@ -11,6 +11,7 @@ import time
 from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
+from dms_magic.defaults import STREAM_REFRESH_SECONDS
 from dms_magic.views import render
 from dms_magic.views.render import chat_result_html, chat_result_text, esc
 
@@ -51,7 +52,7 @@ class StreamView:
     """
 
     def __init__(self, *, backend: str | None, model: str | None, masked: bool, display: bool = True,
-                 every: float = 0.05, request: Any = None, **options: Any):
+                 every: float = STREAM_REFRESH_SECONDS, request: Any = None, **options: Any):
         import uuid
 
         # ``request``: the ChatRequest being streamed, so the masking badge names its rule and the
@@ -142,9 +143,9 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Prompt tokens as the sandbox counts them (its tokeniser: one token per CJK character, digit
     or punctuation mark, one per ASCII word), so a dry run predicts the sandbox's usage exactly and a
     real Qwen count to within the few chat-template tokens per message."""
-    from dms_magic.wire.tokens import count_tokens
+    from dms_magic.wire.tokens import count_message_tokens  # the sandbox's own count
 
-    return sum(count_tokens(str(message.get("content", ""))) for message in messages)
+    return count_message_tokens(messages)
 
 
 # -- status and history -------------------------------------------------------------------------

@@ -244,8 +244,9 @@ def extras_text(*, images: Iterable[Mapping] = (), calls: Iterable[Any] = (), lo
 
 
 def _short(text: Any, limit: int = 300) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    from dms_magic.wire.values import shorten  # the package's one shorten
+
+    return shorten(str(text), limit)
 
 
 # -- the magic's side: options, reading them, running, showing -------------------------------------
@@ -318,7 +319,7 @@ def shorten_data_urls(values: Mapping[str, str]) -> dict[str, str]:
 def text_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Each message with its content as text (the text parts joined; images left out): what the
     local masking preview and the prompt-token estimate read."""
-    from dms_magic.images import content_text
+    from dms_magic.wire._messages import content_text
 
     return [{**m, "content": content_text(m.get("content"))} for m in messages]
 

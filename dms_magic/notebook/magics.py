@@ -20,10 +20,10 @@ from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
 from dms_magic.notebook import images_tools  # --image, --tools, --run-tools (options in vocabulary)
-from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS
+from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS, PLACEHOLDER
 from dms_magic.wire.params import InvalidParameterError, find, option_params
 
-DEFAULT_SESSION = "default"
+from dms_magic.defaults import DEFAULT_SESSION, STREAM_REFRESH_SECONDS  # noqa: E402
 def _param_argument(param) -> argument:
     """One API parameter as an argparse option. Values stay text here; ``_parse_value`` converts
     them with the table (so `$var`, JSON and plain strings are handled in one place)."""
@@ -84,7 +84,7 @@ class DmsChatMagics(Magics, Configurable):
     mask = Bool(None, allow_none=True, help="Mask sensitive data by default.").tag(config=True)
     show_logprobs = Bool(True, help="Show the token-probability strip when logprobs were asked.").tag(config=True)
     show_usage = Bool(True, help="Show the token usage table.").tag(config=True)
-    stream_update_interval = Float(0.05, help="Seconds between display updates while streaming.").tag(config=True)
+    stream_update_interval = Float(STREAM_REFRESH_SECONDS, help="Seconds between display updates while streaming.").tag(config=True)
     interpolate = Bool(True, help="Replace {name} in cells with defined variables.").tag(config=True)
 
     # trait -> session configuration key
@@ -452,7 +452,7 @@ _TRAIT_PARSERS = {
     "interpolate": _parse_bool,
     "stream_update_interval": float,
 }
-_PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
+_PLACEHOLDER = PLACEHOLDER
 
 
 def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:

@@ -24,7 +24,7 @@ from dms_magic.wire.params import BY_NAME, ChatRequest, InvalidParameterError, P
 from dms_magic.views.render import ERROR_STYLE, MUTED_STYLE, esc
 
 from dms_magic.notebook import images_tools  # noqa: E402  (the image upload control, the card's image section)
-from dms_magic.notebook.vocabulary import KNOWN_MODELS  # noqa: E402  (the model suggestions, one list)
+from dms_magic.notebook.vocabulary import KNOWN_MODELS, PLACEHOLDER  # noqa: E402  (the model suggestions, one list)
 
 LABEL_WIDTH = "16em"
 CONTROL_WIDTH = "24em"
@@ -49,7 +49,7 @@ ADVANCED_GROUP = "advanced"
 FOLDED_KINDS = ("json_object", "json_text", "str_list")
 FOLDED_TITLE = "advanced JSON fields"
 DEFAULT_SESSION_NAME = "form"
-STREAM_REFRESH_SECONDS = 0.05
+from dms_magic.defaults import STREAM_REFRESH_SECONDS  # noqa: E402
 # ipywidgets' folded-section title is the theme's secondary text on a grey bar (4.2-4.4:1); ours
 # uses the primary text colour. (A widget's HTML is not sanitized, so a <style> works here.)
 FORM_CSS = ("<style>.dms-chat-form .jupyter-widget-Collapse-header{color:var(--jp-ui-font-color1)}"
@@ -639,7 +639,9 @@ class DmsChatForm:
                 return
             source = settings.sources.get("instance_id", "")
             instance = settings.instance_id
-            where = {"config": "%dmschat config", "environment": "DMS_MAGIC_INSTANCE_ID"}.get(
+            from dms_magic.defaults import ENV_INSTANCE_ID
+
+            where = {"config": "%dmschat config", "environment": ENV_INSTANCE_ID}.get(
                 source, "the sandbox's" if "sandbox" in source else source)
         if instance is not None:
             control.placeholder = f"default: {instance} ({where})"
@@ -890,7 +892,7 @@ class DmsChatForm:
         self._show_status("copied as cell: inserted below" if inserted else "copied as cell: shown below")
 
 
-_PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
+_PLACEHOLDER = PLACEHOLDER
 
 
 def _click_sent_at() -> Any:

@@ -13,6 +13,8 @@ import os
 import sys
 import threading
 
+from ..defaults import ENV_SANDBOX_SECRET
+
 # Only for a sandbox on your own machine: a well-known secret guards nothing and is meant not to.
 LOCAL_DEFAULT_SECRET = "dms-magic-sandbox-secret"
 
@@ -80,8 +82,8 @@ def _secret(args: argparse.Namespace) -> tuple[str | None, str]:
         return secret, "--access-key-secret-file"
     if args.access_key_secret:
         return args.access_key_secret, "--access-key-secret"
-    if os.environ.get("DMS_MAGIC_SANDBOX_SECRET"):
-        return os.environ["DMS_MAGIC_SANDBOX_SECRET"], "$DMS_MAGIC_SANDBOX_SECRET"
+    if os.environ.get(ENV_SANDBOX_SECRET):
+        return os.environ[ENV_SANDBOX_SECRET], f"${ENV_SANDBOX_SECRET}"
     return None, "the local default (see --help)"
 
 

@@ -18,8 +18,12 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from ..wire import params as P
+from ..defaults import SANDBOX_MODEL
+from ..wire._messages import content_text
+from ..wire.values import shorten
 from . import multimodal, replies
-from .auth import AuthFailure, Verifier
+from ..errors import SandboxAuthFailure
+from .auth import Verifier
 from .faults import Faults, drop_connection
 from .generator import generate
 from .inspection import RECEIVED_PATH
@@ -31,7 +35,7 @@ from .sse import error_event, events, paced, token_interval
 log = logging.getLogger("dms_magic.sandbox")
 
 MAX_BODY_BYTES = P.MAX_BODY_BYTES  # the client's own limit (images need room); larger bodies get 413
-DEFAULT_MODEL = "qwen-plus"
+DEFAULT_MODEL = SANDBOX_MODEL
 
 
 class SandboxApp:
@@ -105,7 +109,7 @@ class SandboxApp:
         try:  # over every pair, as the gateway signs: a key appended after signing breaks the signature
             pair = self.verifier.verify(request.method, request.path, canonical_pairs(pairs),
                                         dict(request.headers), body)
-        except AuthFailure as failure:
+        except SandboxAuthFailure as failure:
             return gateway_error(failure.code, failure.message)
         repeated = repeated_keys(pairs)
         if repeated:
@@ -162,7 +166,7 @@ class SandboxApp:
         if tool_call is not None:
             generation = _tool_call_generation(generator_input, tool_call)
         elif self.upstream is not None:
-            from .upstream import UpstreamError
+            from ..errors import UpstreamError
 
             headers["X-Dms-Magic-Upstream"] = self.upstream.base_url
             try:
@@ -235,18 +239,10 @@ class SandboxApp:
 
 
 def _as_text_messages(messages: list[dict]) -> list[dict]:
-    """The conversation as the built-in generator reads it: every content a string (the text of
-    content parts joined, another part as ``[type]``; a tool-call turn's ``null`` content as "").
-    Image parts add no text: their prompt tokens are counted apart (multimodal.prompt_image_tokens)."""
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if not isinstance(content, str):
-            parts = content if isinstance(content, list) else []
-            content = "".join(p.get("text", "") if p.get("type") == "text" else
-                              "" if p.get("type") == "image_url" else f"[{p.get('type', 'part')}]" for p in parts)
-        out.append({**message, "content": content})
-    return out
+    """The conversation as the built-in generator reads it: every content its ``content_text``
+    (the dry run counts the same text). Image parts add no text: their prompt tokens are counted
+    apart (multimodal.prompt_image_tokens)."""
+    return [{**message, "content": content_text(message.get("content"))} for message in messages]
 
 
 def _tool_call_generation(messages: list[dict], call: dict):
@@ -301,6 +297,6 @@ def _parameter_error(exc: P.InvalidParameterError) -> Response:
     if exc.value is None and exc.param == base:
         return gateway_error("MissingParameter", f"{wire} is mandatory for this action: expected {exc.expected}.")
     where = exc.param.replace(base, wire, 1)
-    shown = P.shorten(repr(exc.value))
+    shown = shorten(repr(exc.value))
     return gateway_error("InvalidParameter", f"The specified parameter {where} is not valid: {shown}; expected "
                          f"{exc.expected}.")

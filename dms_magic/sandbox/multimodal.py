@@ -17,7 +17,8 @@ import math
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from dms_magic.images import content_images, content_text, decode_data_url, image_dimensions, image_summary, sniff_format
+from dms_magic.wire._messages import content_text
+from dms_magic.images import content_images, decode_data_url, image_dimensions, image_summary, sniff_format
 from dms_magic.tools import call_id_for, compact_json
 
 __all__ = ["image_tokens", "describe_images", "tool_call_for", "answer_after_tools", "last_user_text",

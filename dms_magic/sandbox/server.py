@@ -25,6 +25,7 @@ from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, WSGITask
 
+from ..defaults import ENV_UPSTREAM_API_KEY
 from .app import MAX_BODY_BYTES, SandboxApp
 from .auth import KeyPair, Verifier
 from .faults import FaultConfig, Faults
@@ -263,7 +264,7 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
         from .upstream import Upstream
 
         answerer = Upstream(upstream, model=upstream_model,
-                            api_key=upstream_api_key or os.environ.get("DMS_MAGIC_UPSTREAM_API_KEY"))
+                            api_key=upstream_api_key or os.environ.get(ENV_UPSTREAM_API_KEY))
     verifier = Verifier(keys)
     journal = Journal() if journal_bytes is None else Journal(max_bytes=journal_bytes)
     app = SandboxApp(verifier, faults=faults, instances=instances, masking_config=masking_config, seed=seed,

@@ -13,17 +13,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..wire.params import shorten
+from ..defaults import SANDBOX_MODEL
+from ..errors import UpstreamError
+from ..wire.values import shorten
 from .generator import Generation, Step
 from ..wire.tokens import count_message_tokens, tokenise
-
-
-class UpstreamError(Exception):
-    """The upstream failed: ``code`` is the gateway code to answer with (never contains the key)."""
-
-    def __init__(self, code: str, message: str, status: int = 503):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 # Request values whose OpenAI chat.completions field has the same name and meaning (DashScope's
@@ -43,7 +37,7 @@ class Upstream:
         return f"Upstream({self.base_url!r}, model={self.model!r})"
 
     def payload(self, messages: list[dict], values: dict) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model or values.get("model") or "qwen-plus",
+        body: dict[str, Any] = {"model": self.model or values.get("model") or SANDBOX_MODEL,
                                 "messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
         for name in _SAME_NAME:
             if values.get(name) is not None:

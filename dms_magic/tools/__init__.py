@@ -1,12 +1,10 @@
-"""Tool calling: function specs, tool_choice, the calls a model asks for, running them, the loop.
+"""Tool calling: function specs, the calls a model asks for, running them, the loop.
 
 - ``tool_spec(obj)``: an OpenAI-style ``{"type": "function", "function": {name, description,
   parameters}}`` from a spec dict (checked) or from a Python callable (JSON schema from its
   signature, type hints and docstring). ``tool_specs(tools)`` for a list (names must be unique).
-- ``tool_choice_value("auto" | "none" | NAME, tools)``: the wire value; a NAME must be a tool.
-- ``encode_tools`` / ``encode_tool_choice``: the query-string text, serialised like the official
-  SDK serialises its JSON parameters (``ensure_ascii=False``, ``separators=(",", ":")``; see
-  tests/test_multimodal_wire.py).
+- tool_choice and the ``Tools``/``ToolChoice`` query text are the parameter table's
+  (``wire/params.py``: one vocabulary, ``TOOL_CHOICE_WORDS``).
 - ``ToolCall``: one call the model asked for (id, name, parsed arguments, the raw string kept);
   ``ToolCall.from_wire`` reads the OpenAI shape in any key case; ``assemble_tool_calls`` joins
   streamed deltas.
@@ -30,21 +28,18 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from dms_magic.wire.values import grows_by_extension
+from dms_magic.defaults import DEFAULT_TOOL_ROUNDS, MAX_TOOL_RESULT_CHARS
+from dms_magic.errors import ToolSpecError
+from dms_magic.wire.values import grows_by_extension, pick, shorten
 
 __all__ = [
     "ToolSpecError", "ToolCall", "ToolRun", "ToolLoopResult", "SensitiveArgument", "tool_spec", "tool_specs",
-    "tool_names", "tool_functions", "tool_choice_value", "encode_tools", "encode_tool_choice", "assemble_tool_calls",
+    "tool_names", "tool_functions", "assemble_tool_calls",
     "tool_calls_of", "tool_call_fragments", "run_tool_call", "run_tool_calls", "tool_loop", "sensitive_arguments", "compact_json",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # OpenAI's rule for function names; DashScope follows it
-TOOL_CHOICES = ("auto", "none")
-MAX_RESULT_CHARS = 20_000  # a tool's answer beyond this is cut: it goes back into the prompt
-
-
-class ToolSpecError(ValueError):
-    """A tool that cannot be described to the model: the message names it and what to fix."""
+MAX_RESULT_CHARS = MAX_TOOL_RESULT_CHARS  # a tool's answer beyond this is cut: it goes back into the prompt
 
 
 def compact_json(value: Any) -> str:
@@ -107,7 +102,7 @@ def _as_list(tools: Any) -> list:
         try:
             tools = json.loads(tools)
         except ValueError:
-            raise ToolSpecError(f"tools {_short(tools)!r} is not JSON: give a list of function specs or callables.") \
+            raise ToolSpecError(f"tools {shorten(tools)!r} is not JSON: give a list of function specs or callables.") \
                 from None
     if isinstance(tools, Mapping) and not _looks_like_spec(tools):
         return list(tools.values())
@@ -122,10 +117,10 @@ def _looks_like_spec(obj: Mapping) -> bool:
 
 def _spec_from_dict(obj: Mapping) -> dict:
     if obj.get("type", "function") != "function":
-        raise ToolSpecError(f"tool {_short(compact_json_safe(obj))}: type must be 'function', not {obj.get('type')!r}.")
+        raise ToolSpecError(f"tool {shorten(compact_json_safe(obj))}: type must be 'function', not {obj.get('type')!r}.")
     inner = obj.get("function", obj)
     if not isinstance(inner, Mapping):
-        raise ToolSpecError(f"tool {_short(compact_json_safe(obj))}: 'function' must be an object.")
+        raise ToolSpecError(f"tool {shorten(compact_json_safe(obj))}: 'function' must be an object.")
     name = inner.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ToolSpecError(f"tool name {name!r} is invalid: use 1-64 letters, digits, '_' or '-'.")
@@ -348,54 +343,11 @@ def _section_params(lines: list[str], start: int, *, numpy: bool) -> dict[str, s
     return {k: v for k, v in out.items() if v}
 
 
-# --- tool_choice and the wire --------------------------------------------------------------------
-
-def tool_choice_value(choice: Any, tools: Any) -> str | dict:
-    """The wire value of ``--tool-choice``: "auto", "none", or ``{"type": "function", "function":
-    {"name": NAME}}`` for a NAME among ``tools`` (also accepted in that dict form)."""
-    names = tool_names(tools) if tools is not None and _as_list(tools) else []
-    if isinstance(choice, Mapping):
-        function = choice.get("function")
-        name = function.get("name") if isinstance(function, Mapping) else None
-        if choice.get("type") != "function" or not isinstance(name, str):
-            raise ToolSpecError(f"tool_choice {compact_json_safe(choice)} is invalid: expected "
-                                '"auto", "none", a tool name or {"type": "function", "function": {"name": ...}}.')
-        choice = name
-    if not isinstance(choice, str) or not choice.strip():
-        raise ToolSpecError(f"tool_choice {choice!r} is invalid: expected auto, none or a tool name.")
-    choice = choice.strip()
-    if not names:
-        raise ToolSpecError(f"tool_choice={choice!r} needs tools: give --tools as well.")
-    if choice in TOOL_CHOICES:
-        return choice
-    if choice in names:
-        return {"type": "function", "function": {"name": choice}}
-    raise ToolSpecError(f"tool_choice={choice!r} is not a tool: expected auto, none or one of " + ", ".join(names) + ".")
-
-
-def encode_tools(tools: Any) -> str:
-    """The ``Tools`` query value: the specs as compact JSON (the SDK's JSON style)."""
-    return compact_json(tool_specs(tools))
-
-
-def encode_tool_choice(value: str | Mapping) -> str:
-    """The ``ToolChoice`` query value: "auto"/"none" as they are, a function choice as compact JSON."""
-    return value if isinstance(value, str) else compact_json(value)
-
-
 # --- calls ---------------------------------------------------------------------------------------
 
 def _get(obj: Any, name: str) -> Any:
     """A key in any case (id, Id, ID; toolCalls/ToolCalls/tool_calls) or an attribute."""
-    if isinstance(obj, Mapping):
-        if name in obj:
-            return obj[name]
-        want = name.replace("_", "").lower()
-        for key, value in obj.items():
-            if isinstance(key, str) and key.replace("_", "").lower() == want:
-                return value
-        return None
-    return getattr(obj, name, None)
+    return pick(obj, name, attributes=True)
 
 
 @dataclass(frozen=True)
@@ -675,7 +627,7 @@ class ToolLoopResult:
 
 
 def tool_loop(send: Callable[[list[dict]], Any], messages: Sequence[Mapping], functions: Any, *,
-              max_rounds: int = 5) -> ToolLoopResult:
+              max_rounds: int = DEFAULT_TOOL_ROUNDS) -> ToolLoopResult:
     """Send, run the tools the answer asks for, send again with their results; repeat until an
     answer without tool calls or ``max_rounds`` rounds of tools (so at most ``max_rounds + 1``
     requests). ``send(messages) -> result`` with ``result.tool_calls`` and ``result.text``; its
@@ -759,8 +711,6 @@ def _leaves(value: Any, path: str) -> Iterable[tuple[str, str]]:
 
 # --- small helpers -------------------------------------------------------------------------------
 
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def call_id_for(name: str, arguments_raw: str, salt: str = "") -> str:

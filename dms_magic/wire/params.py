@@ -19,45 +19,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dms_magic.tools import compact_json  # the SDK's JSON style: UTF-8 kept, no spaces
+from dms_magic.errors import InvalidParameterError, UnknownParameterError
+from dms_magic.wire.values import safe_repr, shorten
 
 ROLES = ("system", "user", "assistant", "tool")
-ACTION = "ChatWithDesensitize"
-SSE_ACTION = "ChatWithDesensitizeSSE"
-API_VERSION = "2018-11-01"
-
-
-class InvalidParameterError(ValueError):
-    """One request parameter is wrong: names it, the value given and what is valid."""
-
-    def __init__(self, param: str, value: Any, expected: str):
-        self.param, self.value, self.expected = param, value, expected
-        super().__init__(f"{param}={shorten(safe_repr(value))} is invalid: expected {expected}")
-
-
-class UnknownParameterError(InvalidParameterError):
-    """A name that is no ChatWithDesensitize parameter (``find`` failed)."""
-
-    def __init__(self, name: str, hint: str = ""):
-        self.param, self.value = name, name
-        self.expected = "a ChatWithDesensitize parameter name." + hint  # the magic reads the hint after "."
-        ValueError.__init__(self, f"unknown parameter {shorten(safe_repr(name))}: expected a "
-                                  f"ChatWithDesensitize parameter name (see dms_magic.wire.params.PARAMS).{hint}")
-
-
-def shorten(text: str, limit: int = 80) -> str:
-    """``text`` cut to at most ``limit`` characters, ending in ``...`` when cut (error messages)."""
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def safe_repr(value: Any) -> str:
-    """repr() for error messages that cannot itself fail: an int past Python's 4300-digit
-    str() limit (``10**5000``) is described instead of converted, and a repr that raises is named."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4000:
-        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
-    try:
-        return repr(value)
-    except Exception:  # a user object whose __repr__ fails must not hide the real error
-        return f"<{type(value).__name__} object>"
+from dms_magic.defaults import ACTION, API_VERSION, SSE_ACTION  # noqa: E402,F401  (re-exported: client, sandbox)
 
 
 # The API's integers are 32-bit (the SDKs type them Integer/int32; Seed's documented range is

@@ -31,7 +31,8 @@ from darabonba.runtime import RuntimeOptions
 from PIL import Image
 
 from dms_magic.images import user_message
-from dms_magic.tools import compact_json, encode_tool_choice, encode_tools, tool_choice_value, tool_spec
+from dms_magic.tools import compact_json, tool_spec
+from helpers.toolwire import encode_tool_choice, encode_tools, tool_choice_value
 
 from helpers.scripted import AK, SK, ScriptedServer, sse_body, sse_event, verify_signature
 

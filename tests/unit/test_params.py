@@ -172,7 +172,7 @@ def test_a_float_parameter_too_large_for_a_float_is_invalid_not_an_overflow():
 
 
 def test_long_values_are_shortened_in_messages():
-    from dms_magic.wire.params import shorten
+    from dms_magic.wire.values import shorten
 
     assert shorten("x" * 10, 10) == "x" * 10 and shorten("x" * 11, 10) == "xxxxxxx..."
     err = InvalidParameterError("model", "m" * 200, "a string")
@@ -303,7 +303,7 @@ def test_unknown_parameter_names_read_clearly():
     with pytest.raises(InvalidParameterError) as info:
         ChatRequest("hi", toolz=[])
     assert str(info.value) == ("unknown parameter 'toolz': expected a ChatWithDesensitize parameter name "
-                               "(see dms_magic.wire.params.PARAMS). Did you mean 'tools'?")
+                               "(see dms_magic.PARAMS). Did you mean 'tools'?")
 
 
 def test_top_k_help_says_what_the_sdk_says():

@@ -21,7 +21,8 @@ import dms_magic
 from dms_magic.images import ImageError, ImageTooLargeError, MAX_DATA_URL_BYTES, with_images
 from dms_magic.wire.params import InvalidParameterError
 from dms_magic.sandbox.multimodal import image_tokens
-from dms_magic.tools import encode_tools, tool_loop
+from dms_magic.tools import tool_loop
+from helpers.toolwire import encode_tools
 
 pytestmark = pytest.mark.usefixtures("to_sandbox")
 
