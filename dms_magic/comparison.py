@@ -65,14 +65,14 @@ def variant_params(params: Mapping[str, Any], seed: int | None = None) -> dict[s
 def masked_messages(messages: list[dict], rule: str) -> list[dict]:
     """What the local masking engine predicts the model sees when masking is on (one masking
     session across the conversation, as the sandbox and the service mask a request)."""
-    from dms_magic.images import mask_text_parts  # text only: image parts and tool turns pass as they are
+    from dms_magic.masking import mask_text_parts  # text only: image parts and tool turns pass as they are
 
     return list(mask_text_parts(messages, rule))
 
 
 def sensitive_values(messages: list[dict], rule: str) -> list[tuple[str, str]]:
     """(entity, value) pairs the masking engine finds in the messages, first occurrence order."""
-    from dms_magic.images import mask_text_parts
+    from dms_magic.masking import mask_text_parts
 
     seen: dict[str, str] = {}
     for _, span in mask_text_parts(messages, rule).entities:

@@ -56,7 +56,6 @@ TRANSPORT_SETTINGS = ("timeout", "max_retries", "max_retry_time", "retry_on_time
 STREAM_REFRESH_SECONDS = 0.05  # seconds between display updates while a stream arrives (magic and form)
 DEFAULT_TOOL_ROUNDS = 5  # tool rounds run before giving up (tool_loop, --run-tools without N)
 MAX_TOOL_RESULT_CHARS = 20_000  # a tool's answer beyond this is cut: it goes back into the prompt
-DEFAULT_SESSION = "default"  # the magic's conversation when --session is not given
 
 # -- the sandbox ----------------------------------------------------------------------------------------
 SANDBOX_MODEL = "qwen-plus"  # what the sandbox answers as when the request names no model

@@ -30,7 +30,7 @@ from dms_magic.wire.values import shorten
 __all__ = [
     "ACCEPTED_FORMATS", "MIME_TYPES", "MAX_DATA_URL_BYTES", "IMAGES_NOT_MASKED", "ImageError",
     "ImageTooLargeError", "sniff_format", "image_dimensions", "image_part", "image_parts", "user_message", "with_images",
-    "image_summary", "is_image_part", "content_images", "decode_data_url", "mask_text_parts",
+    "image_summary", "is_image_part", "content_images", "decode_data_url",
 ]
 
 # Format name -> MIME type, in the order error messages list them.
@@ -386,39 +386,6 @@ def image_summary(part: Mapping) -> dict:
     fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}.get(ext)
     return {"source": "url", "format": fmt, "mime": MIME_TYPES.get(fmt or ""), "bytes": None,
             "width": None, "height": None, "url": shorten(url)}
-
-
-# --- masking: text only ---------------------------------------------------------------------------
-
-def mask_text_parts(messages: Any, rule: str, *, config: Any = None, session: Any = None):
-    """The conversation masked as the service masks it: text only. A string content and every
-    ``text`` part are masked in one masking session (a value gets the same pseudonym everywhere);
-    image parts, a tool-call turn's ``None`` content, ``tool_calls`` and ids are passed on as they
-    are (``IMAGES_NOT_MASKED``). Returns ``masking.MaskedMessages``: copies of the messages (the
-    input is not changed), ``.results`` one MaskResult per text masked, in order."""
-    from dms_magic.masking import MaskedMessages, mask_messages
-
-    texts, places = [], []  # every text to mask, and where it goes back
-    for i, message in enumerate(messages):
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(content, str):
-            texts.append({"role": message.get("role"), "content": content})
-            places.append((i, None))
-        elif isinstance(content, list):
-            for j, part in enumerate(content):
-                if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                    texts.append({"role": message.get("role"), "content": part["text"]})
-                    places.append((i, j))
-    masked = mask_messages(texts, rule, config=config, session=session)
-    out = [dict(m) if isinstance(m, Mapping) else m for m in messages]
-    for (i, j), text in zip(places, (m["content"] for m in masked)):
-        if j is None:
-            out[i]["content"] = text
-        else:
-            if out[i]["content"] is messages[i]["content"]:
-                out[i]["content"] = [dict(p) if isinstance(p, Mapping) else p for p in messages[i]["content"]]
-            out[i]["content"][j]["text"] = text
-    return MaskedMessages(out, list(masked.results))
 
 
 # --- small text helpers --------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def configure(**settings: Any) -> None:
     is stored when one value is bad. SSE-only parameters (``stream``, ``include_usage``) are
     defaults for streamed calls only (see :func:`request_params`).
     """
-    from dms_magic.wire.params import InvalidParameterError, find
+    from dms_magic.errors import InvalidParameterError
+    from dms_magic.wire.params import find
 
     checked: dict[str, Any] = {}
     for key, value in settings.items():

@@ -44,7 +44,8 @@ from dms_magic.wire import signing
 from dms_magic.defaults import __version__
 from dms_magic.client.credentials import CredentialError, CredentialSource, resolve
 from dms_magic.defaults import CENTRAL_ENDPOINT, env_endpoint, env_instance_id
-from dms_magic.wire.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
+from dms_magic.defaults import ACTION, API_VERSION, SSE_ACTION
+from dms_magic.wire.request import ChatRequest
 from dms_magic.wire.result import ChatResult, StreamChunk, StreamState, assemble
 
 log = logging.getLogger("dms_magic.client")

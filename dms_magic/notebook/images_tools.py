@@ -125,7 +125,7 @@ def run_tool_rounds(client: Any, messages: list[dict], params: Mapping[str, Any]
 
 def model_saw(messages: list[dict], rule: str) -> list[tuple[str, str]]:
     """(role, text) of each text the model saw, as the local masking engine predicts it."""
-    from dms_magic.images import mask_text_parts
+    from dms_magic.masking import mask_text_parts
 
     masked = mask_text_parts(messages, rule)
     out = []

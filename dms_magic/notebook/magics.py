@@ -19,11 +19,13 @@ from IPython.core.magic_arguments import argument, argument_group, kwds, magic_a
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
+from dms_magic.defaults import STREAM_REFRESH_SECONDS
+from dms_magic.errors import InvalidParameterError
 from dms_magic.notebook import images_tools  # --image, --tools, --run-tools (options in vocabulary)
 from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, LINE_COMMANDS, PLACEHOLDER
-from dms_magic.wire.params import InvalidParameterError, find, option_params
+from dms_magic.wire.params import find, option_params
 
-from dms_magic.defaults import DEFAULT_SESSION, STREAM_REFRESH_SECONDS  # noqa: E402
+
 def _param_argument(param) -> argument:
     """One API parameter as an argparse option. Values stay text here; ``_parse_value`` converts
     them with the table (so `$var`, JSON and plain strings are handled in one place)."""
@@ -217,7 +219,8 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic.masking import DEFAULT_RULE, mask
         from dms_magic.views import render
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
-        from dms_magic.wire.params import SSE_ACTION, ACTION, ChatRequest
+        from dms_magic.defaults import ACTION, SSE_ACTION
+        from dms_magic.wire.request import ChatRequest
 
         request = ChatRequest(messages, **params)
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too

@@ -13,14 +13,15 @@ ipywidgets is imported here, never at ``import dms_magic`` time.
 """
 from __future__ import annotations
 
-import re
 import shlex
 import time
 from typing import Any, Callable
 
 import ipywidgets as W
 
-from dms_magic.wire.params import BY_NAME, ChatRequest, InvalidParameterError, Param, option_params
+from dms_magic.errors import InvalidParameterError
+from dms_magic.wire.params import BY_NAME, Param, option_params
+from dms_magic.wire.request import ChatRequest
 from dms_magic.views.render import ERROR_STYLE, MUTED_STYLE, esc
 
 from dms_magic.notebook import images_tools  # noqa: E402  (the image upload control, the card's image section)

@@ -18,7 +18,9 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from ..wire import params as P
-from ..defaults import SANDBOX_MODEL
+from ..defaults import ACTION, API_VERSION, SANDBOX_MODEL, SSE_ACTION
+from ..errors import InvalidParameterError
+from ..wire.request import MAX_BODY_BYTES as MAX_REQUEST_BYTES, ChatRequest
 from ..wire._messages import content_text
 from ..wire.values import shorten
 from . import multimodal, replies
@@ -34,7 +36,7 @@ from .sse import error_event, events, paced, token_interval
 
 log = logging.getLogger("dms_magic.sandbox")
 
-MAX_BODY_BYTES = P.MAX_BODY_BYTES  # the client's own limit (images need room); larger bodies get 413
+MAX_BODY_BYTES = MAX_REQUEST_BYTES  # the client's own limit (images need room); larger bodies get 413
 DEFAULT_MODEL = SANDBOX_MODEL
 
 
@@ -122,10 +124,10 @@ class SandboxApp:
         if deep is not None:
             return gateway_error("InvalidParameter", f"The specified parameter {deep[0]} is not valid: JSON "
                                  f"nested {deep[1]} levels deep; the limit is {MAX_JSON_DEPTH}.")
-        stream = action == P.SSE_ACTION
+        stream = action == SSE_ACTION
         try:
-            chat = P.ChatRequest.from_wire(query, form, stream=stream)
-        except P.InvalidParameterError as exc:
+            chat = ChatRequest.from_wire(query, form, stream=stream)
+        except InvalidParameterError as exc:
             return _parameter_error(exc)
         entry = {"request_id": new_request_id(), "action": action, "time": time.time(),
                  "access_key_id": pair.access_key_id, "query": query, "form": form, "request": chat}
@@ -220,7 +222,7 @@ class SandboxApp:
         image part, a tool call's id, a ``null`` content are passed on as they are)."""
         if rule is None:
             return [dict(m) for m in messages]
-        from ..images import mask_text_parts
+        from ..masking import mask_text_parts
         from ..masking import MaskingSession
 
         return list(mask_text_parts(messages, rule, config=self.masking_config, session=MaskingSession(seed=seed)))
@@ -261,14 +263,14 @@ def _route_error(request: Request, action: str) -> Response | None:
                              "Signature in the query). The sandbox, like the official SDKs today, uses "
                              "ACS3-HMAC-SHA256: send x-acs-action, x-acs-version, x-acs-date, "
                              "x-acs-signature-nonce and an Authorization header.")
-    if action not in (P.ACTION, P.SSE_ACTION):
+    if action not in (ACTION, SSE_ACTION):
         return gateway_error("InvalidAction.NotFound", f"Specified api is not found, please check your url "
-                             f"and method: x-acs-action {action!r} (the sandbox serves {P.ACTION} and "
-                             f"{P.SSE_ACTION}).")
+                             f"and method: x-acs-action {action!r} (the sandbox serves {ACTION} and "
+                             f"{SSE_ACTION}).")
     version = request.headers.get("x-acs-version", "")
-    if version != P.API_VERSION:
+    if version != API_VERSION:
         return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
-                             f"(expected {P.API_VERSION}).")
+                             f"(expected {API_VERSION}).")
     return None
 
 
@@ -289,7 +291,7 @@ def _parse_form(request: Request, body: bytes) -> dict[str, str] | Response:
         return gateway_error("InvalidParameter", "The request body is not a valid form (key=value&...).")
 
 
-def _parameter_error(exc: P.InvalidParameterError) -> Response:
+def _parameter_error(exc: InvalidParameterError) -> Response:
     """MissingParameter / InvalidParameter with the API's names, what was wrong and what is valid."""
     base = exc.param.split("[", 1)[0].split(".", 1)[0]
     param = P.BY_NAME.get(base)

@@ -19,7 +19,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from dms_magic.wire._messages import content_text
 from dms_magic.images import content_images, decode_data_url, image_dimensions, image_summary, sniff_format
-from dms_magic.tools import call_id_for, compact_json
+from dms_magic.wire._toolcalls import call_id_for
+from dms_magic.wire._json import compact_json
 
 __all__ = ["image_tokens", "describe_images", "tool_call_for", "answer_after_tools", "last_user_text",
            "request_images", "prompt_image_tokens", "preface",

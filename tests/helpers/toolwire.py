@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dms_magic.tools import ToolSpecError, compact_json, tool_names, tool_specs
-from dms_magic.wire.params import TOOL_CHOICE_WORDS
+from dms_magic.errors import ToolSpecError
+from dms_magic.tools import tool_names, tool_specs
+from dms_magic.wire._json import compact_json
+from dms_magic.wire._toolshapes import TOOL_CHOICE_WORDS
 
 
 def encode_tools(tools: Any) -> str:

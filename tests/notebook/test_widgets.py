@@ -10,7 +10,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from dms_magic.notebook.widgets import DmsChatForm, _ChoiceRow, _SliderRow, _TextRow, _shown, form
-from dms_magic.wire.params import BY_NAME, PARAMS, InvalidParameterError, option_params
+from dms_magic import InvalidParameterError
+from dms_magic.wire.params import BY_NAME, PARAMS, option_params
 
 # Every parameter's documented example, sent together (they are chosen to be valid together).
 FORM_PARAMS = [p for p in option_params() if p.name != "stream"]

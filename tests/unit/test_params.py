@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from dms_magic.wire.params import BY_NAME, PARAMS, ChatRequest, InvalidParameterError, find
+from dms_magic import ChatRequest, InvalidParameterError
+from dms_magic.wire.params import BY_NAME, PARAMS, find
 
 # The parameters on the reference page plus the SSE-only Stream and IncludeUsage.
 REFERENCE_WIRE_NAMES = {
@@ -322,7 +323,7 @@ def test_absurd_integers_are_invalid_parameters_not_digit_limit_errors():
 
 
 def test_oversized_requests_are_refused_naming_the_parameter():
-    from dms_magic.wire.params import MAX_BODY_BYTES, MAX_QUERY_BYTES
+    from dms_magic.wire.request import MAX_BODY_BYTES, MAX_QUERY_BYTES
 
     with pytest.raises(InvalidParameterError) as info:
         ChatRequest("hi", instance_id=1, model="m" * (MAX_QUERY_BYTES + 1)).to_wire()

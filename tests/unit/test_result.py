@@ -9,7 +9,7 @@ import pytest
 
 ROOT = str(Path(__file__).resolve().parents[2])  # so a fresh interpreter finds the package
 
-from dms_magic.wire.params import ChatRequest
+from dms_magic import ChatRequest
 from dms_magic.wire.result import ChatResult, StreamChunk, assemble
 from dms_magic.wire.values import normalize_token_logprobs
 

@@ -195,7 +195,8 @@ def test_tool_lists_need_unique_names():
 
 def test_tool_choice_values():
     # One vocabulary (the parameter table's): the words go as they are, a tool name as a function choice.
-    from dms_magic.wire.params import TOOL_CHOICE_WORDS, ChatRequest
+    from dms_magic import ChatRequest
+    from dms_magic.wire._toolshapes import TOOL_CHOICE_WORDS
 
     tools = [get_weather, tool_spec({"name": "lookup"})]
 

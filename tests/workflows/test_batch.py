@@ -15,7 +15,7 @@ import pytest
 from dms_magic.batch import answer_similarity, chat_many, leak_counts, summarize, token_deltas
 from dms_magic.client import DmsChatClient
 from dms_magic.comparison import similarity as word_similarity
-from dms_magic.wire.params import InvalidParameterError
+from dms_magic import InvalidParameterError
 from dms_magic.sandbox import start
 
 RESULT_COLUMNS = ["prompt", "text", "finish_reason", "prompt_tokens", "completion_tokens", "latency",
