@@ -54,6 +54,13 @@ TRANSPORT_SETTINGS = ("timeout", "max_retries", "max_retry_time", "retry_on_time
 
 # -- display and tools ----------------------------------------------------------------------------------
 STREAM_REFRESH_SECONDS = 0.05  # seconds between display updates while a stream arrives (magic and form)
+# How results are shown (the magic's card, the form's card): settings of the session, like the rest.
+DISPLAY_SETTINGS = {
+    "show_logprobs": True,  # the token-probability strip, when logprobs were asked
+    "show_usage": True,  # the token usage table
+    "stream_update_interval": STREAM_REFRESH_SECONDS,
+    "interpolate": True,  # the magic replaces {name} in a cell with a defined variable
+}
 DEFAULT_TOOL_ROUNDS = 5  # tool rounds run before giving up (tool_loop, --run-tools without N)
 MAX_TOOL_RESULT_CHARS = 20_000  # a tool's answer beyond this is cut: it goes back into the prompt
 

@@ -89,7 +89,8 @@ class DmsChatMagics(Magics, Configurable):
     stream_update_interval = Float(STREAM_REFRESH_SECONDS, help="Seconds between display updates while streaming.").tag(config=True)
     interpolate = Bool(True, help="Replace {name} in cells with defined variables.").tag(config=True)
 
-    # trait -> session configuration key
+    # trait -> session configuration key. The traits are a way in (`%config DmsChatMagics.x`): every
+    # value lives in the session's one settings store, which the magic, the form and Python read.
     _SESSION_KEYS = {"model": "model", "instance_id": "instance_id", "endpoint": "endpoint", "profile": "profile",
                      "rule": "desensitization_rule", "mask": "need_desensitization"}
     _DISPLAY_TRAITS = ("show_logprobs", "show_usage", "stream_update_interval", "interpolate")
@@ -97,18 +98,18 @@ class DmsChatMagics(Magics, Configurable):
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
         self.histories: dict[str, list[dict]] = {}
-        for trait in self._SESSION_KEYS:  # values a config file set before we existed
-            if getattr(self, trait) is not None:  # unset traits leave session.configure() values alone
+        for trait in (*self._SESSION_KEYS, *self._DISPLAY_TRAITS):  # values a config file set before we existed
+            if getattr(self, trait) != self.trait_defaults(trait):  # unset traits leave configure() values alone
                 self._push(trait, getattr(self, trait))
 
-    @observe(*_SESSION_KEYS)
+    @observe(*_SESSION_KEYS, *_DISPLAY_TRAITS)
     def _trait_changed(self, change) -> None:
         self._push(change["name"], change["new"])
 
     def _push(self, trait: str, value: Any) -> None:
         from dms_magic import session
 
-        session.configure(**{self._SESSION_KEYS[trait]: value})
+        session.configure(**{self._SESSION_KEYS.get(trait, trait): value})
 
     # -- the magic ------------------------------------------------------------------------------
     @no_var_expand  # $var and {name} are ours: $var gives a Python object, {name} only defined names
@@ -181,7 +182,10 @@ class DmsChatMagics(Magics, Configurable):
         return None
 
     def _display_options(self) -> dict[str, Any]:
-        return {"show_logprobs": self.show_logprobs, "show_usage": self.show_usage}
+        from dms_magic import session
+
+        shown = session.display_settings()
+        return {"show_logprobs": shown["show_logprobs"], "show_usage": shown["show_usage"]}
 
     def _stream(self, client, messages, params, args):
         from dms_magic.notebook.display import StreamView
@@ -193,7 +197,7 @@ class DmsChatMagics(Magics, Configurable):
             view = StreamView(backend=getattr(stream, "backend", None) or getattr(client, "backend", None),
                               model=params.get("model"), masked=bool(params.get("need_desensitization")),
                               display=not args.quiet, request=getattr(stream, "request", None),
-                              every=self.stream_update_interval, **self._display_options())
+                              every=_display("stream_update_interval"), **self._display_options())
             for chunk in stream:
                 view.add(chunk)
             result = stream.result
@@ -288,7 +292,7 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic.wire.params import BY_NAME
 
         text = cell.strip("\n")
-        if text.strip() and self.interpolate and not args.no_interpolate:
+        if text.strip() and _display("interpolate") and not args.no_interpolate:
             text = interpolate(text, self.shell.user_ns, getattr(self.shell, "user_ns_hidden", {}))
         messages: list[dict] = list(self.histories.get(args.session, [])) if args.session else []
         if args.messages:
@@ -322,9 +326,10 @@ class DmsChatMagics(Magics, Configurable):
         if not rest:
             from dms_magic.notebook.display import show_html
 
-            values = {t: getattr(self, t) for t in (*self._SESSION_KEYS, *self._DISPLAY_TRAITS)}
-            values.update({k: v for k, v in session.configured().items()
-                           if k not in self._SESSION_KEYS.values()})
+            configured = session.configured()
+            values = {t: configured.get(key) for t, key in self._SESSION_KEYS.items()}
+            values.update(session.display_settings())
+            values.update({k: v for k, v in configured.items() if k not in self._SESSION_KEYS.values()})
             text = "\n".join(f"{k} = {v!r}" for k, v in values.items())
             from dms_magic.views.render import esc
 
@@ -348,9 +353,12 @@ class DmsChatMagics(Magics, Configurable):
         if trait in self._SESSION_KEYS or trait in self._DISPLAY_TRAITS:
             if value == "":
                 setattr(self, trait, self.trait_defaults(trait))
+                self._push(trait, None)  # back to the default, wherever the value was set
                 return
             try:
-                setattr(self, trait, _TRAIT_PARSERS.get(trait, str)(value))
+                parsed = _TRAIT_PARSERS.get(trait, str)(value)
+                setattr(self, trait, parsed)
+                self._push(trait, parsed)  # also when the trait already held it (configure() may differ)
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"%dmschat config {key}={value!r}: {exc}") from None
             return
@@ -442,6 +450,12 @@ class DmsChatMagics(Magics, Configurable):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _display(key: str) -> Any:
+    from dms_magic import session
+
+    return session.display_settings()[key]
+
+
 def _parse_bool(text: str) -> bool:
     return find("need_desensitization").from_text(text)  # the table's own true/false words
 

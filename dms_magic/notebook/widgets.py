@@ -50,7 +50,6 @@ ADVANCED_GROUP = "advanced"
 FOLDED_KINDS = ("json_object", "json_text", "str_list")
 FOLDED_TITLE = "advanced JSON fields"
 DEFAULT_SESSION_NAME = "form"
-from dms_magic.defaults import STREAM_REFRESH_SECONDS  # noqa: E402
 # ipywidgets' folded-section title is the theme's secondary text on a grey bar (4.2-4.4:1); ours
 # uses the primary text colour. (A widget's HTML is not sanitized, so a <style> works here.)
 FORM_CSS = ("<style>.dms-chat-form .jupyter-widget-Collapse-header{color:var(--jp-ui-font-color1)}"
@@ -661,6 +660,7 @@ class DmsChatForm:
 
     def stream(self) -> Any:
         """Stream the answer into the output area as it arrives; return the final ChatResult."""
+        from dms_magic import session
         from dms_magic.notebook.display import StreamView
         from dms_magic.views.render import chat_result_html
 
@@ -668,7 +668,7 @@ class DmsChatForm:
         self._show_status("streaming ...")
         started = time.perf_counter()
         options = _magic_display_options()
-        every = getattr(_loaded_magics(), "stream_update_interval", STREAM_REFRESH_SECONDS)
+        every = session.display_settings()["stream_update_interval"]
         last = 0.0
         # `with`, as the magic streams: an error mid-stream must not leave the connection open
         with client.stream(messages, **params) as chat_stream:
@@ -937,9 +937,12 @@ def _magic_histories() -> dict | None:
 
 
 def _magic_display_options() -> dict[str, Any]:
-    """The magic's card options (``%config DmsChatMagics.show_usage`` ...), so both cards match."""
-    options = getattr(_loaded_magics(), "_display_options", None)
-    return dict(options()) if callable(options) else {}
+    """The card options from the session's settings (``%config DmsChatMagics.show_usage``,
+    ``%dmschat config``, ``dms_magic.configure``), so both cards match."""
+    from dms_magic import session
+
+    shown = session.display_settings()
+    return {"show_logprobs": shown["show_logprobs"], "show_usage": shown["show_usage"]}
 
 
 def _magic_option(param: Param, value: Any) -> list[str]:

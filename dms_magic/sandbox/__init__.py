@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["start", "Sandbox", "KeyPair", "FaultConfig", "ReplyShape", "received", "received_all"]
+__all__ = ["start", "Sandbox", "KeyPair", "FaultConfig", "ReplyShape", "received", "received_all", "Upstream"]
 
 # public name -> the module defining it (werkzeug is imported only when a sandbox is wanted)
 _LAZY = {"start": "server", "Sandbox": "server", "KeyPair": "auth", "FaultConfig": "faults",
-         "ReplyShape": "replies", "received": "inspection", "received_all": "inspection"}
+         "ReplyShape": "replies", "received": "inspection", "received_all": "inspection",
+         "Upstream": "upstream"}
 
 
 def __getattr__(name: str) -> Any:

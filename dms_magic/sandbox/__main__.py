@@ -104,13 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     tuning = {name: value for name, value in (("threads", args.threads), ("idle_timeout", args.idle_timeout))
               if value is not None}
     try:
+        from .faults import FaultConfig
+        from .replies import ReplyShape
+        from .upstream import Upstream
+
+        faults = FaultConfig(latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_qps=args.throttle_qps,
+                             drop_rate=args.drop_rate)
+        shape = ReplyShape(stream_data=args.stream_data, stream_text=args.stream_text,
+                           model_failure=args.model_failure, placeholder_codes=args.placeholder_codes)
+        upstream = Upstream(args.upstream, model=args.upstream_model) if args.upstream else None
         sandbox = start(args.host, args.port, access_key_id=args.access_key_id, access_key_secret=secret,
-                        latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_qps=args.throttle_qps,
-                        drop_rate=args.drop_rate, seed=args.seed, instances=args.instance or (1,),
-                        masking_config=args.masking_config, upstream=args.upstream,
-                        upstream_model=args.upstream_model, stream_data=args.stream_data,
-                        stream_text=args.stream_text, model_failure=args.model_failure,
-                        placeholder_codes=args.placeholder_codes,
+                        seed=args.seed, instances=args.instance or (1,), masking_config=args.masking_config,
+                        faults=faults, shape=shape, upstream=upstream,
                         stream_token_interval_ms=args.stream_token_interval_ms, **tuning)
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",

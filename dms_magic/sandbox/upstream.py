@@ -4,7 +4,7 @@ With an upstream configured the sandbox becomes a local masking gateway: it auth
 masks exactly as without one, then sends the *masked* messages to ``POST {base}/chat/completions``
 (a local Ollama or vLLM, or DashScope's compatible mode) and maps the answer, usage and logprobs
 back into ChatWithDesensitize's shape. Logprobs in OpenAI's shape are DashScope's shape already.
-The upstream API key comes from the caller (``start(upstream_api_key=...)`` or the environment
+The upstream API key comes from the caller (``start(upstream=Upstream(url, api_key=...))`` or the environment
 variable ``DMS_MAGIC_UPSTREAM_API_KEY``) and is never recorded or echoed.
 """
 from __future__ import annotations

@@ -19,16 +19,15 @@ import pytest
 from dms_magic import errors, session
 from dms_magic.client import DEFAULT_MAX_RETRY_TIME, DmsChatClient
 from dms_magic.sandbox import start
-from dms_magic.sandbox.faults import FaultConfig, Faults
+from dms_magic.sandbox import FaultConfig
 
 from helpers.scripted import OK_BODY, ScriptedServer, gateway, make_client, sse_body, sse_event
 
 
 @pytest.fixture
 def slow_sandbox():
-    """A sandbox whose knobs each test sets through ``faults(...)``."""
+    """A sandbox whose faults each test sets (``set_faults``)."""
     with start(seed=7) as sb:
-        sb.faults = lambda **knobs: setattr(sb._app, "faults", Faults(FaultConfig(**knobs)))
         yield sb
 
 
@@ -41,7 +40,7 @@ def _client(sb, **kw):
 @pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
 def test_a_reply_held_past_the_timeout_is_sent_once_and_reported_as_outcome_unknown(slow_sandbox, arrivals,
                                                                                      streamed):
-    slow_sandbox.faults(slow_reply_ms=1500)
+    slow_sandbox.set_faults(FaultConfig(slow_reply_ms=1500))
     sent = arrivals(slow_sandbox)
     with _client(slow_sandbox, timeout=0.3) as client, pytest.raises(errors.OutcomeUnknownError) as info:
         if streamed:
@@ -54,7 +53,7 @@ def test_a_reply_held_past_the_timeout_is_sent_once_and_reported_as_outcome_unkn
 
 
 def test_retry_on_timeout_repeats_a_held_reply(slow_sandbox, arrivals):
-    slow_sandbox.faults(slow_reply_ms=1500, slow_replies=1)  # only the first answer is held
+    slow_sandbox.set_faults(FaultConfig(slow_reply_ms=1500, slow_replies=1))  # only the first answer is held
     sent = arrivals(slow_sandbox)
     with _client(slow_sandbox, timeout=0.3, retry_on_timeout=True) as client:
         result = client.chat("hello", max_tokens=5)
@@ -63,7 +62,7 @@ def test_retry_on_timeout_repeats_a_held_reply(slow_sandbox, arrivals):
 
 
 def test_retry_on_timeout_is_bounded_by_max_retries(slow_sandbox, arrivals):
-    slow_sandbox.faults(slow_reply_ms=800)
+    slow_sandbox.set_faults(FaultConfig(slow_reply_ms=800))
     sent = arrivals(slow_sandbox)
     with _client(slow_sandbox, timeout=0.2, retry_on_timeout=True, max_retries=2) as client, \
             pytest.raises(errors.OutcomeUnknownError):
@@ -86,7 +85,7 @@ def test_throttling_waits_as_long_as_the_server_asks(header):
 
 
 def test_the_sandbox_sends_x_acs_retry_after_on_throttling(slow_sandbox, arrivals):
-    slow_sandbox.faults(throttle_qps=1, throttle_retry_after_ms=1500)
+    slow_sandbox.set_faults(FaultConfig(throttle_qps=1, throttle_retry_after_ms=1500))
     sent = arrivals(slow_sandbox)
     with _client(slow_sandbox) as client:
         client.chat("one", max_tokens=2)

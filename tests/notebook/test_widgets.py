@@ -291,6 +291,9 @@ def magic_config(ip):
     yield
     for trait in ("model", "show_usage"):
         ip.config.get("DmsChatMagics", {}).pop(trait, None)
+    from dms_magic import session
+
+    session.configure(model=None, show_usage=None)  # the session's settings store holds them
 
 
 def test_defaults_come_from_the_magics_configuration(ip, sandbox, tag, magic_config):

@@ -13,7 +13,7 @@ import requests
 
 from dms_magic import defaults as D
 from dms_magic.wire import signing
-from dms_magic.sandbox import start
+from dms_magic.sandbox import FaultConfig, ReplyShape, start
 from dms_magic.sandbox.inspection import received, received_all
 
 GATEWAY_KEYS = {"RequestId", "HostId", "Code", "Message", "Recommend"}
@@ -147,12 +147,12 @@ def test_unknown_rule_lists_the_rules_and_only_an_unknown_rule_is_reported_so(sa
     body = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "NoSuchRule"}).json()
     assert body["ErrorCode"] == "DesensitizationRuleNotExist"
     assert "'NoSuchRule'" in body["ErrorMessage"] and "Use one of: UserInfo, " in body["ErrorMessage"]
-    import dms_magic.masking
+    import dms_magic.masking.messages
 
     def broken(*args, **kwargs):
         raise KeyError("no such group")  # a masking bug is a 500, not "the rule does not exist"
 
-    monkeypatch.setattr(dms_magic.masking, "mask_messages", broken)
+    monkeypatch.setattr(dms_magic.masking.messages, "mask_messages", broken)  # what mask_text_parts calls
     response = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "UserInfo"})
     gateway_error(response, "InternalError", 500)
 
@@ -224,25 +224,25 @@ def test_unknown_path_is_a_json_404(sandbox):
 
 
 def test_fault_knobs():
-    with start(error_rate=1.0) as sb:
+    with start(faults=FaultConfig(error_rate=1.0)) as sb:
         gateway_error(post(sb), "ServiceUnavailable", 503)
-    with start(throttle_qps=2) as sb:
+    with start(faults=FaultConfig(throttle_qps=2)) as sb:
         responses = [post(sb) for _ in range(6)]  # back to back: far more than 2 within one second
         assert responses[0].status_code == 200
         throttled = [r for r in responses if r.status_code != 200]
         assert throttled
         for response in throttled:
             gateway_error(response, "Throttling.User", 400)
-    with start(drop_rate=1.0) as sb:
+    with start(faults=FaultConfig(drop_rate=1.0)) as sb:
         with pytest.raises(requests.ConnectionError):
             post(sb)
-    with start(latency_ms=50) as sb:  # latency only delays; the answer is unchanged
+    with start(faults=FaultConfig(latency_ms=50)) as sb:  # latency only delays; the answer is unchanged
         assert post(sb).json()["Success"] is True
 
 
 def test_start_validates_knobs():
     with pytest.raises(ValueError, match="error_rate"):
-        start(error_rate=2)
+        start(faults=FaultConfig(error_rate=2))
 
 
 def test_sandbox_repr_hides_the_secret(sandbox):
@@ -364,7 +364,8 @@ def test_a_stream_arrives_event_by_event():
     import socket
 
     # Data as an object, so FinishReason is plain in the bytes (the default, a JSON string, escapes it)
-    with start(latency_ms=3000, stream_data="object") as sb:  # the latency is spread between the events
+    # the latency is spread between the events
+    with start(faults=FaultConfig(latency_ms=3000), shape=ReplyShape(stream_data="object")) as sb:
         query = {"InstanceId": "1", "MaxTokens": "30"}
         body = urlencode({"Messages": json.dumps([{"role": "user", "content": "hello there"}])}).encode()
         headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sb.port}", D.SSE_ACTION,
