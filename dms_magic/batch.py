@@ -258,7 +258,7 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
                 rows.append(dict(malformed))
             else:
                 rows.append(None)
-                call = variant_params(params, seed)[variant] if compare else params
+                call = variant_params(params, seed)[variant or ""] if compare else params
                 tasks.append(_Task(len(rows) - 1, messages, call))
 
     interrupted = _dispatch(client, tasks, rows, concurrency=concurrency, bucket=bucket, executor=executor,
@@ -266,7 +266,7 @@ def chat_many(prompts: Any, *, client: Any = None, compare: bool = False, concur
 
     keep = [n for n, row in enumerate(rows) if row is not None]
     frame = _assemble(index, prompt_list, carried, [sources[n] for n in keep],
-                      [{**extra[n], **rows[n]} for n in keep], compare)
+                      [{**extra[n], **(rows[n] or {})} for n in keep], compare)
     if compare:
         _add_leaks(frame, params.get("desensitization_rule") or DEFAULT_RULE)
     unknown = int((frame["error_code"] == OUTCOME_UNKNOWN).sum())
@@ -376,7 +376,7 @@ def _dispatch(client, tasks: deque, rows: list, *, concurrency: int, bucket: Tok
         client = _gated(client, stopped)
 
     own = executor is None
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dms-batch") if own else executor
+    pool: Any = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dms-batch") if own else executor
     # smoothing=0: the rate is rows/elapsed; the default moving average keeps the first burst's rate
     # when the rest finish within one refresh interval (a 1 s run of 24 rows read "1.14s/row").
     bar = tqdm(total=total, initial=already, disable=not progress, desc="chat_many", unit="row", smoothing=0)

@@ -43,7 +43,7 @@ def pick_seed() -> int:
     """A seed for a comparison whose caller gave none (both variants must share one): any value
     the table's Seed range allows."""
     seed = BY_NAME["seed"]
-    return random.randint(int(seed.minimum or 0), int(seed.maximum))
+    return random.randint(int(seed.minimum or 0), int(seed.maximum or 2**31 - 1))
 
 
 def variant_params(params: Mapping[str, Any], seed: int | None = None) -> dict[str, dict[str, Any]]:

@@ -281,6 +281,8 @@ def from_response(status: int | None, body: Any, *, headers: Any = None, action:
     unreadable reply. ``headers``: the reply's headers (the request id falls back to
     ``x-acs-request-id``); ``action``: the API action called (named in permission hints)."""
     header_id = _header(headers, "x-acs-request-id")
+    code: Any
+    message: Any
     if not isinstance(body, Mapping):
         text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body or "")
         fields = _xml_fields(text)

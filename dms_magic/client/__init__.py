@@ -31,7 +31,7 @@ import random
 import re
 import threading
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Generator, Iterable, Iterator, Mapping
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import urllib3
@@ -106,7 +106,7 @@ def _seconds(name: str, value: Any, *, zero_ok: bool = False, high: float = MAX_
 
 
 def _count(name: str, value: Any, high: int = 100) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= high:
         raise ValueError(f"{name}={value!r} is invalid: expected an integer in [0, {high}]")
     return int(value)
 
@@ -201,8 +201,10 @@ class DmsChatClient:
                                 ("security_token", security_token)):
                 if value is not None and not isinstance(value, str):
                     raise TypeError(f"{name} is invalid: expected a str, not {type(value).__name__}")
-            self._credentials = resolve(access_key_id, access_key_secret, security_token)
-            _refuse_bad_credential(self._credentials.get())  # now, not on the first call
+            source = resolve(access_key_id, access_key_secret, security_token)
+            assert source is not None  # explicit keys always make a source
+            self._credentials = source
+            _refuse_bad_credential(source.get())  # now, not on the first call
         else:
             self._credentials = None  # profile / default chain: resolved on the first call
         self.backend = self.host  # becomes "sandbox" when the sandbox says so
@@ -496,7 +498,7 @@ def _reason(exc: BaseException) -> str:
     """The innermost cause's name (ConnectionRefusedError, RemoteDisconnected, ...): urllib3 wraps
     the socket error in its own, as ``.reason``, the second argument, or the cause."""
     for _ in range(5):
-        args = getattr(exc, "args", ())
+        args: tuple = getattr(exc, "args", ())
         inner = getattr(exc, "reason", None) or (args[1] if len(args) > 1 else None) or exc.__cause__
         if not isinstance(inner, BaseException):
             break
@@ -504,7 +506,7 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
     """``exc`` and the errors it wraps, outermost first: urllib3 keeps the underlying error as
     ``.reason``, ``.original_error``, an argument, or the cause/context of the raise."""
     seen: set[int] = set()
@@ -548,7 +550,7 @@ def _tls_failure(exc: BaseException) -> tuple[str, str] | None:
     if not isinstance(outer, u3.SSLError):
         return None
     inner = next((c for c in _causes(outer) if isinstance(getattr(c, "reason", None), str)), None)
-    return "handshake", (inner.reason if inner is not None else type(outer).__name__)
+    return "handshake", (getattr(inner, "reason") if inner is not None else type(outer).__name__)
 
 
 def _tunnel_status(exc: BaseException) -> int | None:
@@ -651,7 +653,7 @@ class _Http:
         manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self.manager = manager
         self.proxy_shown = _without_userinfo(proxy) if proxy else None
-        self.proxy_has_credentials = bool(proxy) and urlsplit(
+        self.proxy_has_credentials = proxy is not None and urlsplit(
             proxy if "://" in proxy else "http://" + proxy).username is not None
         self.proxy_variable = _proxy_variable(endpoint_url, proxy) if proxy else None
         self.endpoint_url = endpoint_url
@@ -915,7 +917,7 @@ class ChatStream:
                 return chunk.request_id
         return self._response.headers.get("x-acs-request-id")
 
-    def _run(self) -> Iterator[StreamChunk]:
+    def _run(self) -> Generator[StreamChunk, None, None]:
         response = self._response
         error: Exception | None = None
         try:

@@ -20,7 +20,8 @@ def mask_text_parts(messages: Any, rule: str, *, config: Any = None, session: An
     image parts, a tool-call turn's ``None`` content, ``tool_calls`` and ids are passed on as they
     are (``IMAGES_NOT_MASKED``). Returns ``masking.MaskedMessages``: copies of the messages (the
     input is not changed), ``.results`` one MaskResult per text masked, in order."""
-    texts, places = [], []  # every text to mask, and where it goes back
+    texts: list[dict[str, Any]] = []  # every text to mask
+    places: list[tuple[int, int | None]] = []  # and where it goes back
     for i, message in enumerate(messages):
         content = message.get("content") if isinstance(message, Mapping) else None
         if isinstance(content, str):
@@ -33,11 +34,11 @@ def mask_text_parts(messages: Any, rule: str, *, config: Any = None, session: An
                     places.append((i, j))
     masked = mask_messages(texts, rule, config=config, session=session)
     out = [dict(m) if isinstance(m, Mapping) else m for m in messages]
-    for (i, j), text in zip(places, (m["content"] for m in masked)):
-        if j is None:
-            out[i]["content"] = text
+    for (at, part_at), text in zip(places, (m["content"] for m in masked)):
+        if part_at is None:
+            out[at]["content"] = text
         else:
-            if out[i]["content"] is messages[i]["content"]:
-                out[i]["content"] = [dict(p) if isinstance(p, Mapping) else p for p in messages[i]["content"]]
-            out[i]["content"][j]["text"] = text
+            if out[at]["content"] is messages[at]["content"]:
+                out[at]["content"] = [dict(p) if isinstance(p, Mapping) else p for p in messages[at]["content"]]
+            out[at]["content"][part_at]["text"] = text
     return MaskedMessages(out, list(masked.results))

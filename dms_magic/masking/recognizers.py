@@ -212,7 +212,7 @@ class Ipv6Recognizer(PatternRecognizer):
     _V6_LABELS = ("v", "ip", "inet", "addr")
 
     def find(self, text: str) -> Iterator[Detection]:
-        spans = []
+        spans: list = []
         for m in self._GLUED.finditer(text):
             word, hexes = m.group(1).lower(), m.group(2)
             starts = []

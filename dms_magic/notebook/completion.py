@@ -30,8 +30,8 @@ def _option_table() -> tuple[list[str], dict[str, Callable[[], Iterable[str]]]]:
 
     options: list[str] = []
     values: dict[str, Callable[[], Iterable[str]]] = {}
-    for names, _kwargs in EXTRA_OPTIONS:
-        options.extend(names)
+    for spellings, _kwargs in EXTRA_OPTIONS:
+        options.extend(spellings)
     for param in option_params():
         names = [param.option, *param.aliases]
         options.extend(names)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from types import SimpleNamespace
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from dms_magic.defaults import STREAM_REFRESH_SECONDS
 from dms_magic.views import render
@@ -180,7 +180,7 @@ def status_text(info: Mapping[str, Any]) -> str:
                      for key, value, where in _status_rows(info))
 
 
-def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
+def history_html(name: str, messages: Sequence[Mapping[str, Any]]) -> str:
     cell = render.CELL_STYLE
     rows = "".join(f'<tr><td style="{cell}"><b>{esc(m.get("role"))}</b></td>'
                    f'<td style="{cell};white-space:pre-wrap">{esc(m.get("content"))}</td></tr>'
@@ -190,7 +190,7 @@ def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
             f'<table style="{render.TABLE_STYLE}">{rows}</table>{empty}</div>')
 
 
-def history_text(name: str, messages: list[Mapping[str, Any]]) -> str:
+def history_text(name: str, messages: Sequence[Mapping[str, Any]]) -> str:
     lines = [f"session {name}: {len(messages)} messages"]
     lines += [f"{m.get('role')}: {m.get('content')}" for m in messages]
     return "\n".join(lines)

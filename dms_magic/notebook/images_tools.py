@@ -77,7 +77,7 @@ def _image_label(info: Mapping[str, Any]) -> str:
 
 
 # -- tools ------------------------------------------------------------------------------------------
-def read_tools(text: str | None, namespace: Mapping[str, Any]) -> tuple[Any, list]:
+def read_tools(text: str | None, namespace: Mapping[str, Any]) -> tuple[Any, Any]:
     """(tools to send, what ``--run-tools`` runs) from ``--tools $var`` or JSON text. The second is
     the tools with each spec dict replaced by the notebook's function of that name when there is
     one (a spec without a function stays: a call to it is reported, not run)."""
@@ -128,7 +128,7 @@ def model_saw(messages: list[dict], rule: str) -> list[tuple[str, str]]:
     from dms_magic.masking import mask_text_parts
 
     masked = mask_text_parts(messages, rule)
-    out = []
+    out: list[tuple[str, str]] = []
     for message in masked:
         role = message.get("role")
         if role not in ("user", "tool"):

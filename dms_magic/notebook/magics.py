@@ -89,6 +89,8 @@ class DmsChatMagics(Magics, Configurable):
     stream_update_interval = Float(STREAM_REFRESH_SECONDS, help="Seconds between display updates while streaming.").tag(config=True)
     interpolate = Bool(True, help="Replace {name} in cells with defined variables.").tag(config=True)
 
+    shell: Any  # set by IPython when the magics are registered
+
     # trait -> session configuration key. The traits are a way in (`%config DmsChatMagics.x`): every
     # value lives in the session's one settings store, which the magic, the form and Python read.
     _SESSION_KEYS = {"model": "model", "instance_id": "instance_id", "endpoint": "endpoint", "profile": "profile",
@@ -461,7 +463,7 @@ def _parse_bool(text: str) -> bool:
 
 
 # How `%dmschat config key=value` reads a trait's text (others are plain strings).
-_TRAIT_PARSERS = {
+_TRAIT_PARSERS: dict[str, Any] = {
     "instance_id": find("instance_id").from_text,
     "mask": _parse_bool,
     "show_logprobs": _parse_bool,

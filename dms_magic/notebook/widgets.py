@@ -148,7 +148,7 @@ class _ChoiceRow(_Row):
 
     def __init__(self, param: Param):
         if param.kind == "bool":
-            self.values = {self.DEFAULT: None, "on": True, "off": False}
+            self.values: dict[str, Any] = {self.DEFAULT: None, "on": True, "off": False}
             control = W.ToggleButtons(options=list(self.values), value=self.DEFAULT,
                                       style={"button_width": "5.5em"})
         else:
@@ -387,7 +387,7 @@ class DmsChatForm:
                                        indent=False)
         # Theme button styles (info, warning) put white text on light colours (2.7:1); ours are the
         # theme's default buttons, and Send a dark blue with white text (7:1) in every theme.
-        self.buttons = {
+        self.buttons: dict[str, Any] = {
             name: W.Button(description=name, icon=icon)
             for name, icon in (("Send", "paper-plane"), ("Stream", "stream"), ("Compare", "columns"),
                                ("Copy as cell", "copy"), ("Clear", "eraser"))
@@ -782,8 +782,8 @@ class DmsChatForm:
         disabled meanwhile and a double click acts once."""
         if self._is_second_click(button or getattr(action, "__name__", "")):
             return
-        for button in self.buttons.values():
-            button.disabled = True
+        for each in self.buttons.values():
+            each.disabled = True
         if attempt:
             self.output.outputs = ()
             self.result = None
@@ -795,8 +795,8 @@ class DmsChatForm:
         except Exception as err:  # API, settings and transport errors: one clear message in the output
             self._show_failure(err)
         finally:
-            for button in self.buttons.values():
-                button.disabled = False
+            for each in self.buttons.values():
+                each.disabled = False
 
     def _show_failure(self, err: Exception) -> None:
         """The status names the error's code (``Failed: InvalidParameter``); the output has the

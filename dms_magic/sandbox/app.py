@@ -193,7 +193,7 @@ class SandboxApp:
                                  shape=self.shape, tool_call=tool_call))
             response = Response(paced(self.faults.paced(chunks), self.stream_token_interval),
                                 content_type="text/event-stream;charset=utf-8")
-            response.paced = True
+            setattr(response, "paced", True)  # a mark for the server: do not buffer this one
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})
             return response

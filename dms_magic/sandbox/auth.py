@@ -65,7 +65,7 @@ class Verifier:
         self.window_s = window_s
         self.nonces = NonceStore(window_s)
 
-    def verify(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+    def verify(self, method: str, path: str, query: Mapping[str, str] | str, headers: Mapping[str, str],
                body: bytes, *, now: float | None = None) -> KeyPair:
         """The key pair that signed the request, or SandboxAuthFailure."""
         now = time.time() if now is None else now

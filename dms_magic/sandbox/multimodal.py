@@ -303,7 +303,7 @@ def _convert(raw: str, schema: Mapping) -> Any:
     if kind == "boolean":
         return raw.lower() in ("true", "yes", "1", "on", "是", "对")
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        items: Any = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
         return [_convert(piece.strip(), items) for piece in re.split(r"[,，、]", raw) if piece.strip()]
     if kind == "object":
         try:
@@ -330,7 +330,7 @@ def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str], n
     if kind == "boolean":
         return bool(re.search(r"(?<!\w)(true|yes|是)(?!\w)", text, re.IGNORECASE))
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        items: Any = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
         value = _by_type(items, text, used, exclude=exclude, name=name)
         return [value] if value not in ("", None) else []
     if kind == "object":
@@ -405,7 +405,7 @@ def _call_names(messages: Iterable[Mapping]) -> dict[str, str]:
             continue
         for call in message.get("tool_calls") or []:
             if isinstance(call, Mapping):
-                function = call.get("function") if isinstance(call.get("function"), Mapping) else call
+                function: Any = call.get("function") if isinstance(call.get("function"), Mapping) else call
                 if call.get("id") is not None and isinstance(function.get("name"), str):
                     names[str(call["id"])] = function["name"]
     return names

@@ -264,9 +264,9 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
     keys = {key_id: KeyPair(key_id, secret, security_token)}
     for pair in extra_keys:
         keys[pair.access_key_id] = pair
-    for name, value, kind in (("faults", faults, FaultConfig), ("shape", shape, ReplyShape)):
-        if value is not None and not isinstance(value, kind):
-            raise TypeError(f"{name}={value!r} is invalid: expected a {kind.__name__}(...)")
+    for label, given, kind in (("faults", faults, FaultConfig), ("shape", shape, ReplyShape)):
+        if given is not None and not isinstance(given, kind):
+            raise TypeError(f"{label}={given!r} is invalid: expected a {kind.__name__}(...)")
     fault_plan = Faults(faults if faults is not None else FaultConfig(), seed=seed)
     from .. import masking
 

@@ -116,7 +116,7 @@ def _object(value: Any, where: str) -> dict:
     return value
 
 
-def _text(value: Any, where: str) -> str | None:
+def _text(value: Any, where: str) -> Any:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{where} is {type(value).__name__}, not a string")
     return value

@@ -16,7 +16,7 @@ class SensitiveArgument:
     the default cover operator writes them): with masking on, the model only saw masked text, so
     such an argument may carry a masked value rather than the user's real one."""
 
-    call_id: str
+    call_id: str | None
     tool: str
     path: str
     value: str

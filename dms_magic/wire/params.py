@@ -81,6 +81,7 @@ class Param:
             return f"{noun} in {low}, {high}"
         if self.minimum is not None:
             return f"{noun} {'>=' if self.min_inclusive else '>'} {_num(self.minimum)}"
+        assert self.maximum is not None  # a range_text without any bound returned above
         return f"{noun} {'<=' if self.max_inclusive else '<'} {_num(self.maximum)}"
 
     # -- values -------------------------------------------------------------------------------

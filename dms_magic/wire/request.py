@@ -60,7 +60,7 @@ def check_sizes(query: Mapping[str, str], form: Mapping[str, str]) -> None:
         total = sum(sizes.values()) + max(len(sizes) - 1, 0)
         if total <= limit:
             continue
-        wire = max(sizes, key=sizes.get)
+        wire = max(sizes, key=lambda name: sizes[name])
         param = BY_WIRE[wire]
         raise InvalidParameterError(
             param.name, values[wire], f"{where} within {_size_text(limit)} (this request needs "
