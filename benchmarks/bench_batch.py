@@ -30,11 +30,11 @@ def run(prompts: int = PROMPTS, latency_ms: int = LATENCY_MS, concurrency: int =
     """Rows for benchmarks/run.py: variant, seconds (best of ``repeats``), ratio (x ideal), target."""
     from dms_magic.batch import chat_many
     from dms_magic.client import DmsChatClient
-    from dms_magic.sandbox import start
+    from dms_magic.sandbox import FaultConfig, start
 
     texts = _prompts(prompts)
     ideal = prompts * latency_ms / 1000 / concurrency
-    with start(latency_ms=latency_ms) as sandbox:
+    with start(faults=FaultConfig(latency_ms=latency_ms)) as sandbox:
         client = DmsChatClient(sandbox.url, access_key_id=sandbox.access_key_id,
                                access_key_secret=sandbox.access_key_secret, instance_id=1)
         with client:

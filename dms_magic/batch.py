@@ -467,7 +467,7 @@ def _check_travels(client: Any) -> None:
 
 def _check_params(params: dict[str, Any], compare: bool) -> None:
     """Bad parameters are the run's error (the same for every row): raise once, before sending."""
-    from dms_magic.wire.params import ChatRequest
+    from dms_magic.wire.request import ChatRequest
 
     checked = variant_params(params, seed=0)[MASKED] if compare else params
     ChatRequest("probe", **checked).validate(require_instance=False)

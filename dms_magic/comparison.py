@@ -45,7 +45,7 @@ def pick_seed() -> int:
     """A seed for a comparison whose caller gave none (both variants must share one): any value
     the table's Seed range allows."""
     seed = BY_NAME["seed"]
-    return random.randint(int(seed.minimum or 0), int(seed.maximum))
+    return random.randint(int(seed.minimum or 0), int(seed.maximum or 2**31 - 1))
 
 
 def variant_params(params: Mapping[str, Any], seed: int | None = None) -> dict[str, dict[str, Any]]:
@@ -67,14 +67,14 @@ def variant_params(params: Mapping[str, Any], seed: int | None = None) -> dict[s
 def masked_messages(messages: list[dict], rule: str) -> list[dict]:
     """What the local masking engine predicts the model sees when masking is on (one masking
     session across the conversation, as the sandbox and the service mask a request)."""
-    from dms_magic.images import mask_text_parts  # text only: image parts and tool turns pass as they are
+    from dms_magic.masking import mask_text_parts  # text only: image parts and tool turns pass as they are
 
     return list(mask_text_parts(messages, rule))
 
 
 def sensitive_values(messages: list[dict], rule: str) -> list[tuple[str, str]]:
     """(entity, value) pairs the masking engine finds in the messages, first occurrence order."""
-    from dms_magic.images import mask_text_parts
+    from dms_magic.masking import mask_text_parts
 
     seen: dict[str, str] = {}
     for _, span in mask_text_parts(messages, rule).entities:

@@ -27,13 +27,14 @@ from typing import Any
 
 # result.py's tolerant readers (any key case, numbers as strings, Data as an object or a JSON
 # string); it imports nothing heavy.
-from dms_magic.wire.values import data_of, pick, to_int
+from dms_magic.defaults import ACTION
+from dms_magic.wire.values import data_of, pick, safe_repr, shorten, to_int
 
 # Codes the service puts at the top of a reply that say nothing (the reference page's example has
 # them on a success): a more specific failure inside Data replaces them.
 PLACEHOLDER_CODES = frozenset({"UnknownError", "Unknown", ""})
 # The RAM action named in the hints when the action called is not known.
-DEFAULT_ACTION = "ChatWithDesensitize"
+DEFAULT_ACTION = ACTION
 
 # One line per known code: what to do about it. Keys are exact codes; families are matched by
 # prefix in ``hint_for`` (Throttling.User -> Throttling, Forbidden.RAM -> Forbidden.RAM, ...).
@@ -79,7 +80,14 @@ HINTS: dict[str, str] = {
 }
 
 
-class DmsError(Exception):
+class DmsMagicError(Exception):
+    """The root of every exception dms_magic raises on purpose: ``except DmsMagicError`` catches
+    them all. Each subclass also keeps the builtin base callers relied on before (``ValueError`` for
+    a wrong argument, ``RuntimeError`` for missing credentials), so ``except ValueError`` still works.
+    Messages name what is wrong and what to do, and never hold a secret."""
+
+
+class DmsError(DmsMagicError):
     """An error from DMS (or on the way to it). Never carries a secret: only what the server said.
 
     ``.http_status`` is the HTTP status received; ``.model_status`` the failed model call's own
@@ -231,11 +239,7 @@ def _class_for(code: str, http_status: int | None) -> type[DmsError]:
 def _get(body: Mapping[str, Any], *names: str) -> Any:
     # The first of ``names`` with a non-empty value, in any key case (the gateway uses PascalCase;
     # some proxies and SDK paths lower-case the first letter).
-    for name in names:
-        value = pick(body, name)
-        if value not in (None, ""):
-            return value
-    return None
+    return pick(body, *names, filled=True)
 
 
 def _model_error_code(status: int | None) -> str:
@@ -283,6 +287,8 @@ def from_response(status: int | None, body: Any, *, headers: Any = None, action:
     unreadable reply. ``headers``: the reply's headers (the request id falls back to
     ``x-acs-request-id``); ``action``: the API action called (named in permission hints)."""
     header_id = _header(headers, "x-acs-request-id")
+    code: Any
+    message: Any
     if not isinstance(body, Mapping):
         text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body or "")
         fields = _xml_fields(text)
@@ -363,3 +369,108 @@ def retry_after(headers: Any) -> float | None:
             except (TypeError, ValueError, IndexError):
                 return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+# -- raised before any traffic: arguments, settings, inputs ---------------------------------------
+# (one home for the package's exception classes; the modules that raise them import them from here)
+
+class InvalidParameterError(DmsMagicError, ValueError):
+    """One request parameter is wrong: names it, the value given and what is valid."""
+
+    def __init__(self, param: str, value: Any, expected: str):
+        self.param, self.value, self.expected = param, value, expected
+        super().__init__(f"{param}={shorten(safe_repr(value))} is invalid: expected {expected}")
+
+
+class UnknownParameterError(InvalidParameterError):
+    """A name that is no ChatWithDesensitize parameter (``find`` failed)."""
+
+    def __init__(self, name: str, hint: str = ""):
+        self.param, self.value = name, name
+        self.expected = "a ChatWithDesensitize parameter name." + hint  # the magic reads the hint after "."
+        ValueError.__init__(self, f"unknown parameter {shorten(safe_repr(name))}: expected a "
+                                  f"ChatWithDesensitize parameter name (see dms_magic.PARAMS).{hint}")
+
+
+class SettingsError(DmsMagicError, ValueError):
+    """A configured value (environment or config) that cannot be used; says which and why."""
+
+
+class CredentialError(DmsMagicError, RuntimeError):
+    """No usable credentials; says where we looked and what to set. Never includes a secret."""
+
+
+class ImageError(DmsMagicError, ValueError):
+    """An image that cannot be sent: the message names the image and what to do."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image above ``MAX_DATA_URL_BYTES`` (or the limit given), refused before any traffic."""
+
+    def __init__(self, message: str, *, size: int, limit: int):
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+class ToolSpecError(DmsMagicError, ValueError):
+    """A tool that cannot be described to the model: the message names it and what to fix."""
+
+
+class UnknownRuleError(DmsMagicError, ValueError):
+    """A rule category that is not in the masking config; the message lists the ones that are."""
+
+    def __init__(self, rule: str, known: list[str]) -> None:
+        self.rule = rule
+        self.known = known
+        super().__init__(f"unknown masking rule {rule!r}: use one of {', '.join(known)} "
+                         f"(or add it under [categories] in a masking config file)")
+
+
+class MaskingConfigError(DmsMagicError, ValueError):
+    """The masking config file is unreadable or has a wrong entry; the message says where and what to do."""
+
+
+class OperatorConfigError(DmsMagicError, ValueError):
+    """An operator spec in the masking config is wrong; the message names the entity and the fix."""
+
+
+# -- the sandbox's own refusals (a service beside the client: these become gateway error replies) ----
+
+class SandboxAuthFailure(DmsMagicError):
+    """Why the sandbox rejects a request: a gateway error code and a message (never a secret)."""
+
+    def __init__(self, code: str, message: str | None = None):
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+class UpstreamError(DmsMagicError):
+    """The sandbox's upstream model failed: ``code`` is the gateway code to answer with (never contains the key)."""
+
+    def __init__(self, code: str, message: str, status: int = 503):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+
+# -- masking config, transport and notebook refusals -------------------------------------------------
+class CustomRecognizerError(MaskingConfigError):
+    """One field of a custom recognizer in the masking config is wrong (names the entity and the field)."""
+
+
+class NotSent(DmsMagicError):
+    """Raised by a MockTransport handler as ``NotSent(ConnectionResetError())``: the connection
+    failed before the request was fully written (the one case a handler cannot show otherwise)."""
+
+
+class TurnEnded(DmsMagicError):
+    """A notebook turn that did not finish (stopped by Ctrl-C, or interrupted): IPython shows this one
+    line, not a traceback. ``.result`` is the partial result, ``.state`` "stopped" or "interrupted"."""
+
+    def __init__(self, line: str, result: Any = None, state: str = "stopped"):
+        super().__init__(line)
+        self.result, self.state = result, state
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]

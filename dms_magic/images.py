@@ -25,11 +25,13 @@ import stat
 import struct
 from typing import Any, Mapping
 
+from dms_magic.errors import ImageError, ImageTooLargeError
+from dms_magic.wire.values import shorten
+
 __all__ = [
     "ACCEPTED_FORMATS", "MIME_TYPES", "MAX_DATA_URL_BYTES", "IMAGES_NOT_MASKED", "ImageError",
     "ImageTooLargeError", "sniff_format", "image_dimensions", "image_part", "image_parts", "user_message", "with_images",
-    "image_summary", "is_image_part", "content_text", "content_images", "decode_data_url", "mask_text_parts",
-    "MAX_ENCODE_PIXELS", "thumbnail_url",
+    "image_summary", "is_image_part", "content_images", "decode_data_url", "MAX_ENCODE_PIXELS", "thumbnail_url",
 ]
 
 # Format name -> MIME type, in the order error messages list them.
@@ -61,19 +63,6 @@ IMAGES_NOT_MASKED = ("Images are sent as they are: masking applies to text only,
 _ACCEPTED_TEXT = ", ".join(ACCEPTED_FORMATS)
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,",
                        re.IGNORECASE)
-
-
-class ImageError(ValueError):
-    """An image that cannot be sent: the message names the image and what to do."""
-
-
-class ImageTooLargeError(ImageError):
-    """An image above ``MAX_DATA_URL_BYTES`` (or the limit given), refused before any traffic."""
-
-    def __init__(self, message: str, *, size: int, limit: int):
-        super().__init__(message)
-        self.size = size
-        self.limit = limit
 
 
 # --- reading bytes -------------------------------------------------------------------------------
@@ -505,16 +494,6 @@ def _part_url(part: Mapping) -> Any:
     return inner.get("url") if isinstance(inner, Mapping) else inner
 
 
-def content_text(content: Any) -> str:
-    """The text of a message's content: the string itself, or its text parts joined by newlines."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p["text"] for p in content
-                         if isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str))
-    return ""
-
-
 def content_images(content: Any) -> list[dict]:
     """The image parts of a message's content (none for a string)."""
     return [p for p in content if is_image_part(p)] if isinstance(content, list) else []
@@ -544,44 +523,7 @@ def image_summary(part: Mapping) -> dict:
             "width": None, "height": None, "url": shorten(url)}
 
 
-# --- masking: text only ---------------------------------------------------------------------------
-
-def mask_text_parts(messages: Any, rule: str, *, config: Any = None, session: Any = None):
-    """The conversation masked as the service masks it: text only. A string content and every
-    ``text`` part are masked in one masking session (a value gets the same pseudonym everywhere);
-    image parts, a tool-call turn's ``None`` content, ``tool_calls`` and ids are passed on as they
-    are (``IMAGES_NOT_MASKED``). Returns ``masking.MaskedMessages``: copies of the messages (the
-    input is not changed), ``.results`` one MaskResult per text masked, in order."""
-    from dms_magic.masking import MaskedMessages, mask_messages
-
-    texts, places = [], []  # every text to mask, and where it goes back
-    for i, message in enumerate(messages):
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(content, str):
-            texts.append({"role": message.get("role"), "content": content})
-            places.append((i, None))
-        elif isinstance(content, list):
-            for j, part in enumerate(content):
-                if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                    texts.append({"role": message.get("role"), "content": part["text"]})
-                    places.append((i, j))
-    masked = mask_messages(texts, rule, config=config, session=session)
-    out = [dict(m) if isinstance(m, Mapping) else m for m in messages]
-    for (i, j), text in zip(places, (m["content"] for m in masked)):
-        if j is None:
-            out[i]["content"] = text
-        else:
-            if out[i]["content"] is messages[i]["content"]:
-                out[i]["content"] = [dict(p) if isinstance(p, Mapping) else p for p in messages[i]["content"]]
-            out[i]["content"][j]["text"] = text
-    return MaskedMessages(out, list(masked.results))
-
-
 # --- small text helpers --------------------------------------------------------------------------
-
-def shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
 
 def _describe_url(url: str) -> str:
     head = url.split(",", 1)[0]

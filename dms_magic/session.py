@@ -18,28 +18,24 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from dms_magic.defaults import (CENTRAL_ENDPOINT, ENV_ENDPOINT, ENV_INSTANCE_ID,  # noqa: F401 (re-exported: magics)
-                                env_endpoint, env_instance_id)
+from dms_magic.errors import SettingsError
+from dms_magic.defaults import (CENTRAL_ENDPOINT, DISPLAY_SETTINGS, ENV_ENDPOINT, ENV_INSTANCE_ID,  # noqa: F401
+                                TRANSPORT_SETTINGS, env_endpoint, env_instance_id)
 
 SANDBOX = "sandbox"  # the endpoint spelling that means "the in-process sandbox"
 SANDBOX_INSTANCE_ID = 1  # the instance the in-process sandbox serves
 
 # Settings that choose the client (everything else configurable is a request parameter default).
 CLIENT_SETTINGS = ("endpoint", "instance_id", "profile")
-# Settings of the client's transport and retries (client.TRANSPORT_SETTINGS, repeated here so that
-# configure() needs no client import): checked by client.transport_setting, given to DmsChatClient
-# as one ClientSettings.
-TRANSPORT_SETTINGS = ("timeout", "connect_timeout", "max_retries", "max_retry_time", "retry_unknown_outcome",
-                      "user_agent_suffix")
+# Settings of the client's transport and retries (defaults.TRANSPORT_SETTINGS): checked by
+# client.transport_setting, given to DmsChatClient as one ClientSettings.
 
 _lock = threading.RLock()
-_config: dict[str, Any] = {}  # the configuration layer (2. above)
+# The configuration layer (2. above): the process's one settings store. The magic (its traits and
+# `%dmschat config`), the form and Python (`dms_magic.configure`) all write and read it.
+_config: dict[str, Any] = {}
 _clients: dict[tuple, Any] = {}  # (endpoint, profile, instance_id) -> DmsChatClient
 _sandbox: Any = None  # the in-process Sandbox once started
-
-
-class SettingsError(ValueError):
-    """A configured value (environment or config) that cannot be used; says which and why."""
 
 
 @dataclass(frozen=True)
@@ -63,19 +59,25 @@ def configure(**settings: Any) -> None:
     Client settings: ``endpoint``, ``instance_id``, ``profile``; transport settings: ``timeout``
     (seconds per read), ``connect_timeout``, ``max_retries``, ``max_retry_time`` (the retry budget in
     seconds), ``retry_unknown_outcome`` (also retry failures after which the model may have run; see
-    README "Retries") and ``user_agent_suffix``, strings such as ``"30"`` or ``"true"`` accepted. Any other key must be a request
+    README "Retries") and ``user_agent_suffix``, strings such as ``"30"`` or ``"true"`` accepted. Display
+    settings (``show_usage``, ``show_logprobs``, ``stream_update_interval``, ``interpolate``) shape the
+    magic's and the form's cards (:func:`display_settings`). Any other key must be a request
     parameter (``model``, ``desensitization_rule``, ``temperature``...) and becomes its default for
     every call that does not set it. Every value is checked with the parameter table now, so a bad
     one raises ``InvalidParameterError`` naming the setting here, not on every later call; nothing
     is stored when one value is bad. SSE-only parameters (``stream``, ``include_usage``) are
     defaults for streamed calls only (see :func:`request_params`).
     """
-    from dms_magic.wire.params import InvalidParameterError, find
+    from dms_magic.errors import InvalidParameterError
+    from dms_magic.wire.params import find
 
     checked: dict[str, Any] = {}
     for key, value in settings.items():
         if key in TRANSPORT_SETTINGS:
             checked[key] = None if value is None or value == "" else _transport_setting(key, value)
+            continue
+        if key in DISPLAY_SETTINGS:
+            checked[key] = None if value is None or value == "" else _display_setting(key, value)
             continue
         name = key if key in CLIENT_SETTINGS else find(key).name
         if name == "messages":
@@ -102,6 +104,29 @@ def _transport_setting(key: str, value: Any) -> Any:
         raise SettingsError(str(exc)) from None
 
 
+def _display_setting(key: str, value: Any) -> Any:
+    from dms_magic.wire.params import find
+
+    if key == "stream_update_interval":
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = float("nan")
+        if not (0 <= seconds <= 60):  # also refuses NaN
+            raise SettingsError(f"stream_update_interval={value!r} is invalid: expected seconds in [0, 60]")
+        return seconds
+    try:
+        return find("need_desensitization").coerce(value)  # the table's own true/false words
+    except ValueError:
+        raise SettingsError(f"{key}={value!r} is invalid: expected true or false") from None
+
+
+def display_settings() -> dict[str, Any]:
+    """How results are shown: ``defaults.DISPLAY_SETTINGS`` with the configured values applied."""
+    with _lock:
+        return {key: _config.get(key, default) for key, default in DISPLAY_SETTINGS.items()}
+
+
 def configured() -> dict[str, Any]:
     """A copy of the configuration layer."""
     with _lock:
@@ -111,7 +136,8 @@ def configured() -> dict[str, Any]:
 def request_defaults() -> dict[str, Any]:
     """Request-parameter defaults from the configuration layer (model, rule, ...)."""
     with _lock:
-        return {k: v for k, v in _config.items() if k not in CLIENT_SETTINGS and k not in TRANSPORT_SETTINGS}
+        return {k: v for k, v in _config.items()
+                if k not in CLIENT_SETTINGS and k not in TRANSPORT_SETTINGS and k not in DISPLAY_SETTINGS}
 
 
 def transport_settings() -> dict[str, Any]:
@@ -146,7 +172,7 @@ def resolve(endpoint: str | None = None, instance_id: Any = None, profile: str |
             raise SettingsError(f"{where}={chosen['instance_id']!r} is invalid: expected an integer >= 0 "
                              f"(the DMS instance id)") from exc
     if chosen["endpoint"] not in (None, SANDBOX):
-        where = "DMS_MAGIC_ENDPOINT" if sources["endpoint"] == "environment" else "endpoint"
+        where = ENV_ENDPOINT if sources["endpoint"] == "environment" else "endpoint"
         _check_endpoint(chosen["endpoint"], where)
     if chosen["endpoint"] is None:
         if chosen["profile"] is None and not _have_credentials():

@@ -28,7 +28,8 @@ from dms_magic.client._stream import ChatStream, first_event
 from dms_magic.client.credentials import CredentialError, CredentialSource, check_secret_types, hide, resolve
 from dms_magic.defaults import __version__, env_instance_id
 from dms_magic.wire import jsonread, signing
-from dms_magic.wire.params import ACTION, API_VERSION, SSE_ACTION, ChatRequest
+from dms_magic.defaults import ACTION, API_VERSION, SSE_ACTION
+from dms_magic.wire.request import ChatRequest
 from dms_magic.wire.result import ChatResult
 
 log = logging.getLogger("dms_magic.client")

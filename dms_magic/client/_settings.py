@@ -16,8 +16,7 @@ from dms_magic import defaults
 from dms_magic.client._args import count, flag, header_text, seconds
 
 # The settings `%dmschat config` and session.configure() take (strings are read as numbers/booleans).
-TRANSPORT_SETTINGS = ("timeout", "connect_timeout", "max_retries", "max_retry_time", "retry_unknown_outcome",
-                      "user_agent_suffix")
+from dms_magic.defaults import TRANSPORT_SETTINGS  # noqa: E402  (one home: defaults)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from dms_magic import errors
 from dms_magic.wire import jsonread
 from dms_magic.client._sse import parse_sse
 from dms_magic.client._transport import Response
-from dms_magic.wire.params import SSE_ACTION, ChatRequest
+from dms_magic.defaults import SSE_ACTION
+from dms_magic.wire.request import ChatRequest
 from dms_magic.wire.result import ChatResult, StreamChunk, StreamState, assemble, declared_stream_text
 
 _END = "[DONE]"  # OpenAI's end marker: DMS does not send it, a proxy might

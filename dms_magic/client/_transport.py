@@ -25,6 +25,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Protocol
+from dms_magic.errors import NotSent
 from urllib.parse import unquote, urlsplit
 
 import urllib3
@@ -32,6 +33,7 @@ from urllib3 import exceptions as u3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from dms_magic.defaults import ENV_CA_BUNDLES
 from dms_magic import errors
 from dms_magic.client._settings import ClientSettings
 
@@ -457,7 +459,7 @@ def _tls_options(settings: ClientSettings) -> dict[str, Any]:
     bundle (a file or a directory)."""
     bundle = settings.ca_bundle
     if bundle is None and settings.trust_env:
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        bundle = next((os.environ[name] for name in ENV_CA_BUNDLES if os.environ.get(name)), None)
     if not bundle:
         import certifi
 
@@ -538,11 +540,6 @@ class MockResponse:
 
     def shutdown(self) -> None:
         self.closed = True
-
-
-class NotSent(Exception):
-    """Raised by a MockTransport handler as ``NotSent(ConnectionResetError())``: the connection
-    failed before the request was fully written (the one case a handler cannot show otherwise)."""
 
 
 @dataclass

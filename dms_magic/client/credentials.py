@@ -21,13 +21,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-ENV_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
-ENV_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
-ENV_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
-
-
-class CredentialError(RuntimeError):
-    """No usable credentials; says where we looked and what to set. Never includes a secret."""
+from dms_magic import defaults as D  # noqa: E402
+from dms_magic.errors import CredentialError  # noqa: E402
+from dms_magic.defaults import ENV_ACCESS_KEY_ID as ENV_ID  # noqa: E402
+from dms_magic.defaults import ENV_ACCESS_KEY_SECRET as ENV_SECRET  # noqa: E402
+from dms_magic.defaults import ENV_CREDENTIALS_FILE, ENV_SECURITY_TOKEN as ENV_TOKEN  # noqa: E402
 
 
 def mask_key_id(key_id: str | None) -> str:
@@ -172,7 +170,7 @@ def _cli_config_path() -> str:
 
 
 def _ini_path() -> str:
-    return os.environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or os.path.join(_home(), ".alibabacloud",
+    return os.environ.get(ENV_CREDENTIALS_FILE) or os.path.join(_home(), ".alibabacloud",
                                                                            "credentials.ini")
 
 
@@ -251,11 +249,11 @@ def has_default_credentials() -> bool:
     env = os.environ
     if env.get(ENV_ID) and env.get(ENV_SECRET):
         return True
-    if env.get("ALIBABA_CLOUD_ROLE_ARN") and env.get("ALIBABA_CLOUD_OIDC_TOKEN_FILE"):
+    if env.get(D.ENV_ROLE_ARN) and env.get(D.ENV_OIDC_TOKEN_FILE):
         return True
-    if env.get("ALIBABA_CLOUD_CREDENTIALS_URI") or env.get("ALIBABA_CLOUD_ECS_METADATA"):
+    if env.get(D.ENV_CREDENTIALS_URI) or env.get(D.ENV_ECS_METADATA):
         return True
-    if env.get("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "").lower() != "true":
+    if env.get(D.ENV_CLI_PROFILE_DISABLED, "").lower() != "true":
         names = _cli_profile_names(_cli_config_path())
         if names:
             return True

@@ -10,6 +10,7 @@ Importing this package is cheap: regexes compile on first use; pandas loads only
 from __future__ import annotations
 
 from dms_magic.masking.engine import detect, mask, mask_messages, resolve_overlaps, rule_counts, suggest_rule
+from dms_magic.masking.messages import mask_text_parts
 from dms_magic.masking.operators import MaskingSession, OperatorConfigError, decrypt, encrypt
 from dms_magic.masking.recognizers import Detection
 from dms_magic.masking.result import MaskedMessages, MaskedSpan, MaskResult
@@ -19,7 +20,7 @@ from dms_magic.masking.rules import (
 )
 
 __all__ = [
-    "mask", "mask_messages", "suggest_rule", "rule_counts", "MaskedMessages", "detect", "MaskResult", "MaskedSpan", "Detection", "MaskingSession", "rule_categories",
+    "mask", "mask_messages", "mask_text_parts", "suggest_rule", "rule_counts", "MaskedMessages", "detect", "MaskResult", "MaskedSpan", "Detection", "MaskingSession", "rule_categories",
     "UnknownRuleError", "load_config", "MaskingConfig", "MaskingConfigError", "OperatorConfigError",
     "default_config", "default_config_path", "resolve_config", "encrypt", "decrypt", "resolve_overlaps",
     "CONFIG_ENV", "DEFAULT_RULE", "ENTITIES",

@@ -19,16 +19,13 @@ import difflib
 import importlib
 import re
 from typing import Any, Callable, Mapping
+from dms_magic.errors import CustomRecognizerError
 
 from dms_magic.masking.recognizers import PatternRecognizer
 
 KEYS = ("pattern", "cues", "cue_required", "window", "validator", "score", "operator", "rules", "ignore_case",
         "description")
 _NAME = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
-
-
-class CustomRecognizerError(ValueError):
-    """One field of a custom recognizer is wrong (the message names the entity and the field)."""
 
 
 def _package_validators() -> dict[str, Callable[[str], bool]]:

@@ -248,8 +248,9 @@ def _find_field_chinese_names(text: str, seen: set[int]) -> Iterator[Detection]:
         pos = m.start("name")
         if pos in seen:
             continue
-        end = _name_at(text, pos, compound, check_left=False, strong=True)
-        if end is not None:
+        found = _name_at(text, pos, compound, check_left=False, strong=True)
+        if found is not None:
+            end = found
             seen.add(pos)
             yield Detection(pos, end, "CHINESE_NAME", 0.75, "surname + chat speaker position + jieba", "cn_name")
 

@@ -21,17 +21,14 @@ from functools import lru_cache
 from decimal import Decimal, localcontext
 from typing import Any, Callable
 
+from dms_magic.errors import OperatorConfigError
 from dms_magic.masking.recognizers import HALF_WIDTH
 
-DEFAULT_KEY_ENV = "DMS_MAGIC_MASKING_KEY"
+from dms_magic.defaults import ENV_MASKING_KEY as DEFAULT_KEY_ENV  # noqa: E402
 
 # Characters that shape a value but carry no information: kept in place when covering so that
 # 6222 0212 3456 1234 becomes 6222 **** **** 1234 and 京A·12345 keeps its dot.
 _SEPARATORS = frozenset(" -·・.:()（）/_+")
-
-
-class OperatorConfigError(ValueError):
-    """An operator spec in the masking config is wrong; the message names the entity and the fix."""
 
 
 @dataclass
@@ -142,8 +139,8 @@ def cover(value: str, keep_first: int = 0, keep_last: int = 0, char: str = "*", 
 
 
 def _make_cover(spec: dict[str, Any], entity: str, need_key: bool = True) -> Operator:
-    keep_first = _count(spec, "keep_first", 0, entity)
-    keep_last = _count(spec, "keep_last", 0, entity)
+    keep_first = _count(spec, "keep_first", 0, entity) or 0
+    keep_last = _count(spec, "keep_last", 0, entity) or 0
     char = _opt(spec, "char", str, "*", entity)
     fixed = _opt(spec, "fixed", str, None, entity)
     keep_separators = _opt(spec, "keep_separators", bool, True, entity)
@@ -276,7 +273,7 @@ def round_number(value: str, step: float = 100) -> str:
     written with thousands separators keeps them.
     """
     unit = Decimal(str(step)).normalize()
-    places = max(0, -unit.as_tuple().exponent)
+    places = max(0, -int(unit.as_tuple().exponent))
 
     def repl(m: re.Match) -> str:
         text = m["digits"]
@@ -284,7 +281,7 @@ def round_number(value: str, step: float = 100) -> str:
         # Arithmetic (negation too) is exact while the number fits the precision: make it fit (with
         # room for a negative number that floors to a longer one, -999 -> -1000).
         with localcontext() as ctx:
-            ctx.prec = len(text) + len(unit.as_tuple().digits) + abs(unit.as_tuple().exponent) + 5
+            ctx.prec = len(text) + len(unit.as_tuple().digits) + abs(int(unit.as_tuple().exponent)) + 5
             n = Decimal(text.replace(",", ""))
             if m["sign"]:
                 n = -n

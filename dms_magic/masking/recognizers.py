@@ -233,7 +233,7 @@ class Ipv6Recognizer(PatternRecognizer):
     def find(self, text: str) -> Iterator[Detection]:
         if not self.triggered(text):
             return
-        spans = []
+        spans: list = []
         for m in self._GLUED.finditer(text):
             word, hexes = m.group(1).lower(), m.group(2)
             starts = []

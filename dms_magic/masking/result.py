@@ -39,9 +39,9 @@ class MaskResult:
         if self._spans is None:
             import pandas as pd
 
-            self._spans = pd.DataFrame([[getattr(s, c) for c in SPAN_COLUMNS] for s in self.entities],
-                                       columns=list(SPAN_COLUMNS))
-            self._spans = self._spans.astype({"start": "int64", "end": "int64"})
+            spans = pd.DataFrame([[getattr(s, c) for c in SPAN_COLUMNS] for s in self.entities],
+                                 columns=list(SPAN_COLUMNS))
+            self._spans = spans.astype({"start": "int64", "end": "int64"})
         return self._spans
 
     @property

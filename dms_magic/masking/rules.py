@@ -14,9 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Union
 
-from dms_magic.masking.operators import OperatorConfigError, build
+from dms_magic.errors import MaskingConfigError, OperatorConfigError, UnknownRuleError
+from dms_magic.masking.operators import build
 
-CONFIG_ENV = "DMS_MAGIC_MASKING_CONFIG"
+from dms_magic.defaults import ENV_MASKING_CONFIG as CONFIG_ENV  # noqa: E402
 DEFAULT_RULE = "UserInfo"
 
 # Every entity a recognizer can produce (the config may only name these).
@@ -24,20 +25,6 @@ ENTITIES = (
     "CHINESE_NAME", "ENGLISH_NAME", "MOBILE_PHONE", "LANDLINE", "PHONE_NUMBER", "ID_CARD", "PASSPORT", "EMAIL",
     "CHINESE_ADDRESS", "BANK_CARD", "LICENSE_PLATE", "IPV4", "IPV6", "MAC_ADDRESS", "USCC", "ENGLISH_ADDRESS",
 )
-
-
-class UnknownRuleError(ValueError):
-    """A rule category that is not in the config; the message lists the ones that are."""
-
-    def __init__(self, rule: str, known: list[str]) -> None:
-        self.rule = rule
-        self.known = known
-        super().__init__(f"unknown masking rule {rule!r}: use one of {', '.join(known)} "
-                         f"(or add it under [categories] in a masking config file)")
-
-
-class MaskingConfigError(ValueError):
-    """The config file is unreadable or has a wrong entry; the message says where and what to do."""
 
 
 @dataclass

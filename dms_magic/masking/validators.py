@@ -230,7 +230,7 @@ def intl_phone(value: str) -> bool:
         num = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         return False
-    return (num.country_code != 86 and phonenumbers.region_code_for_country_code(num.country_code) != "ZZ"
+    return (num.country_code != 86 and phonenumbers.region_code_for_country_code(num.country_code or 0) != "ZZ"
             and phonenumbers.is_possible_number(num))
 
 

@@ -13,7 +13,7 @@ size check, on the encoded body, stays where it is).
 """
 from __future__ import annotations
 
-from dms_magic.wire.params import MAX_BODY_BYTES
+from dms_magic.wire.request import MAX_BODY_BYTES
 
 MAX_CELL_CHARS = MAX_BODY_BYTES
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, context_matcher
 
+from dms_magic.defaults import env_endpoint
 from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, KNOWN_MODELS, LINE_COMMANDS
 
 BOOL_WORDS = ("true", "false")
@@ -36,8 +37,8 @@ def _option_table() -> tuple[list[str], dict[str, Callable[[], Iterable[str]]]]:
 
     options: list[str] = []
     values: dict[str, Callable[[], Iterable[str]]] = {}
-    for names, _kwargs in EXTRA_OPTIONS:
-        options.extend(names)
+    for spellings, _kwargs in EXTRA_OPTIONS:
+        options.extend(spellings)
     for param in option_params():
         names = [param.option, *param.aliases]
         options.extend(names)
@@ -118,14 +119,14 @@ def _paths(token: str) -> list[str]:
 def _endpoints() -> list[str]:
     from dms_magic import session
 
-    found = ["sandbox", session.configured().get("endpoint"), os.environ.get("DMS_MAGIC_ENDPOINT"),
+    found = ["sandbox", session.configured().get("endpoint"), env_endpoint(),
              getattr(session, "CENTRAL_ENDPOINT", None)]
     return [e for e in found if e]
 
 
 def _tool_names(words: list[str], namespace: Mapping[str, Any]) -> list[str]:
     """``auto``/``none``/``required`` and the names of the tools given with ``--tools`` on the line."""
-    from dms_magic.wire.params import TOOL_CHOICE_WORDS
+    from dms_magic.wire._toolshapes import TOOL_CHOICE_WORDS
 
     names: list[str] = []
     for option, value in zip(words, words[1:]):

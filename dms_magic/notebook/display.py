@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import time
 from types import SimpleNamespace
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
+from dms_magic.defaults import STREAM_REFRESH_SECONDS
 from dms_magic.views import prediction, styles
 from dms_magic.views import status as states
 from dms_magic.views.card import chat_result_html, chat_result_text, display_metadata
@@ -62,7 +63,7 @@ class StreamView:
     """
 
     def __init__(self, *, backend: str | None, model: str | None, masked: bool, display: bool = True,
-                 every: float = 0.05, request: Any = None, **options: Any):
+                 every: float = STREAM_REFRESH_SECONDS, request: Any = None, **options: Any):
         import uuid
 
         # ``request``: the ChatRequest being streamed, so the masking badge names its rule and the
@@ -205,9 +206,9 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Prompt tokens as the sandbox counts them (its tokeniser: one token per CJK character, digit
     or punctuation mark, one per ASCII word), so a dry run predicts the sandbox's usage exactly and a
     real Qwen count to within the few chat-template tokens per message."""
-    from dms_magic.wire.tokens import count_tokens
+    from dms_magic.wire.tokens import count_message_tokens  # the sandbox's own count
 
-    return sum(count_tokens(str(message.get("content", ""))) for message in messages)
+    return count_message_tokens(messages)
 
 
 # -- status and history -------------------------------------------------------------------------
@@ -242,7 +243,7 @@ def status_text(info: Mapping[str, Any]) -> str:
                      for key, value, where in _status_rows(info))
 
 
-def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
+def history_html(name: str, messages: Sequence[Mapping[str, Any]]) -> str:
     cell = styles.CELL_STYLE
     rows = "".join(f'<tr><td style="{cell}"><b>{esc(m.get("role"))}</b></td>'
                    f'<td style="{cell};white-space:pre-wrap">{esc(m.get("content"))}</td></tr>'
@@ -252,7 +253,7 @@ def history_html(name: str, messages: list[Mapping[str, Any]]) -> str:
             f'<table style="{styles.TABLE_STYLE}">{rows}</table>{empty}</div>')
 
 
-def history_text(name: str, messages: list[Mapping[str, Any]]) -> str:
+def history_text(name: str, messages: Sequence[Mapping[str, Any]]) -> str:
     lines = [f"session {name}: {len(messages)} messages"]
     lines += [f"{m.get('role')}: {m.get('content')}" for m in messages]
     return "\n".join(lines)

@@ -69,7 +69,7 @@ def read_images(values: Iterable[str] | None, namespace: Mapping[str, Any]) -> l
 
 
 # -- tools ------------------------------------------------------------------------------------------
-def read_tools(text: str | None, namespace: Mapping[str, Any]) -> tuple[Any, list]:
+def read_tools(text: str | None, namespace: Mapping[str, Any]) -> tuple[Any, Any]:
     """(tools to send, what ``--run-tools`` runs) from ``--tools $var`` or JSON text. The second is
     the tools with each spec dict replaced by the notebook's function of that name when there is
     one (a spec without a function stays: a call to it is reported, not run)."""
@@ -166,7 +166,7 @@ def shorten_data_urls(values: Mapping[str, str]) -> dict[str, str]:
 def text_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Each message with its content as text (the text parts joined; images left out): what the
     local masking preview and the prompt-token estimate read."""
-    from dms_magic.images import content_text
+    from dms_magic.wire._messages import content_text
 
     return [{**m, "content": content_text(m.get("content"))} for m in messages]
 

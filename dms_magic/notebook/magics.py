@@ -17,9 +17,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
+from dms_magic.defaults import STREAM_REFRESH_SECONDS
 from dms_magic.notebook import grammar, images_tools, turn  # images_tools: --image, --tools, --run-tools
 from dms_magic.notebook.grammar import option_spelling as _spelling
-from dms_magic.wire.params import InvalidParameterError, find
+from dms_magic.errors import InvalidParameterError
+from dms_magic.wire.params import find
 
 from dms_magic.notebook.vocabulary import DEFAULT_SESSION  # noqa: E402,F401  (the session name offered by Tab)
 
@@ -40,44 +42,38 @@ class DmsChatMagics(Magics, Configurable):
     mask = Bool(None, allow_none=True, help="Mask sensitive data by default.").tag(config=True)
     show_logprobs = Bool(True, help="Show the token-probability strip when logprobs were asked.").tag(config=True)
     show_usage = Bool(True, help="Show the token usage table.").tag(config=True)
-    stream_update_interval = Float(0.05, help="Seconds between display updates while streaming.").tag(config=True)
+    stream_update_interval = Float(STREAM_REFRESH_SECONDS, help="Seconds between display updates while streaming.").tag(config=True)
     interpolate = Bool(True, help="Replace {name} in cells with defined variables.").tag(config=True)
 
-    # trait -> session configuration key
+    shell: Any  # set by IPython when the magics are registered
+
+    # trait -> session configuration key. The traits are a way in (`%config DmsChatMagics.x`): every
+    # value lives in the session's one settings store, which the magic, the form and Python read.
     _SESSION_KEYS = {"model": "model", "instance_id": "instance_id", "endpoint": "endpoint", "profile": "profile",
                      "rule": "desensitization_rule", "mask": "need_desensitization"}
     _DISPLAY_TRAITS = ("show_logprobs", "show_usage", "stream_update_interval", "interpolate")
 
     def __init__(self, shell=None, **kwargs):
-        # What the form shares with the magic (histories, card options): one public object, made
-        # first because loading the config notifies the trait observers.
+        # What the form shares with the magic (histories): one public object, made first because
+        # loading the config notifies the trait observers.
         self.workspace = turn.use(turn.Workspace())
         super().__init__(shell=shell, **kwargs)
-        self._copy_display_traits()
-        for trait in self._SESSION_KEYS:  # values a config file set before we existed
-            if getattr(self, trait) is not None:  # unset traits leave session.configure() values alone
+        for trait in (*self._SESSION_KEYS, *self._DISPLAY_TRAITS):  # values a config file set before we existed
+            if getattr(self, trait) != self.trait_defaults(trait):  # unset traits leave configure() values alone
                 self._push(trait, getattr(self, trait))
 
     @property
     def histories(self) -> dict[str, list[dict]]:
         return self.workspace.histories
 
-    @observe(*_SESSION_KEYS)
+    @observe(*_SESSION_KEYS, *_DISPLAY_TRAITS)
     def _trait_changed(self, change) -> None:
         self._push(change["name"], change["new"])
-
-    @observe("show_logprobs", "show_usage", "stream_update_interval")
-    def _display_trait_changed(self, _change) -> None:
-        self._copy_display_traits()
-
-    def _copy_display_traits(self) -> None:
-        for name in ("show_logprobs", "show_usage", "stream_update_interval"):
-            setattr(self.workspace, name, getattr(self, name))
 
     def _push(self, trait: str, value: Any) -> None:
         from dms_magic import session
 
-        session.configure(**{self._SESSION_KEYS[trait]: value})
+        session.configure(**{self._SESSION_KEYS.get(trait, trait): value})
 
     # -- the magic ------------------------------------------------------------------------------
     @no_var_expand  # $var and {name} are ours: $var gives a Python object, {name} only defined names
@@ -176,7 +172,8 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic.masking import DEFAULT_RULE, mask_messages
         from dms_magic.views.prediction import preview_text
         from dms_magic.notebook.display import dry_run_html, estimate_prompt_tokens, show_html
-        from dms_magic.wire.params import SSE_ACTION, ACTION, ChatRequest
+        from dms_magic.defaults import ACTION, SSE_ACTION
+        from dms_magic.wire.request import ChatRequest
 
         request = ChatRequest(messages, **params)
         query, form = request.to_wire(stream=streaming)  # validates: a bad value fails the dry run too
@@ -231,7 +228,7 @@ class DmsChatMagics(Magics, Configurable):
         from dms_magic.wire.params import BY_NAME
 
         text = cell.strip("\n")
-        if text.strip() and self.interpolate and not args.no_interpolate:
+        if text.strip() and _display("interpolate") and not args.no_interpolate:
             text = interpolate(text, self.shell.user_ns, getattr(self.shell, "user_ns_hidden", {}))
         messages: list[dict] = list(self.histories.get(args.session, [])) if args.session else []
         if args.messages:
@@ -263,9 +260,10 @@ class DmsChatMagics(Magics, Configurable):
         if not args.pairs:
             from dms_magic.notebook.display import show_html
 
-            values = {t: getattr(self, t) for t in (*self._SESSION_KEYS, *self._DISPLAY_TRAITS)}
-            values.update({k: v for k, v in session.configured().items()
-                           if k not in self._SESSION_KEYS.values()})
+            configured = session.configured()
+            values = {t: configured.get(key) for t, key in self._SESSION_KEYS.items()}
+            values.update(session.display_settings())
+            values.update({k: v for k, v in configured.items() if k not in self._SESSION_KEYS.values()})
             text = "\n".join(f"{k} = {v!r}" for k, v in values.items())
             from dms_magic.views.styles import esc
 
@@ -282,9 +280,12 @@ class DmsChatMagics(Magics, Configurable):
         if trait in self._SESSION_KEYS or trait in self._DISPLAY_TRAITS:
             if value == "":
                 setattr(self, trait, self.trait_defaults(trait))
+                self._push(trait, None)  # back to the default, wherever the value was set
                 return
             try:
-                setattr(self, trait, _TRAIT_PARSERS.get(trait, str)(value))
+                parsed = _TRAIT_PARSERS.get(trait, str)(value)
+                setattr(self, trait, parsed)
+                self._push(trait, parsed)  # also when the trait already held it (configure() may differ)
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"%dmschat config {key}={value!r}: {exc}") from None
             return
@@ -377,12 +378,18 @@ class DmsChatMagics(Magics, Configurable):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _display(key: str) -> Any:
+    from dms_magic import session
+
+    return session.display_settings()[key]
+
+
 def _parse_bool(text: str) -> bool:
     return find("need_desensitization").from_text(text)  # the table's own true/false words
 
 
 # How `%dmschat config key=value` reads a trait's text (others are plain strings).
-_TRAIT_PARSERS = {
+_TRAIT_PARSERS: dict[str, Any] = {
     "instance_id": find("instance_id").from_text,
     "mask": _parse_bool,
     "show_logprobs": _parse_bool,
@@ -430,7 +437,7 @@ def _parameter_message(exc: InvalidParameterError) -> str:
     is empty``, never ``desensitization_rule=None is invalid``."""
     from dms_magic.masking import DEFAULT_RULE
     from dms_magic.session import ENV_INSTANCE_ID
-    from dms_magic.wire.params import safe_repr, shorten
+    from dms_magic.wire.values import safe_repr, shorten
 
     try:
         param = find(exc.param)

@@ -20,24 +20,30 @@ from dms_magic.views.styles import badge
 from dms_magic.views.card import chat_result_html, chat_result_text
 
 FINISHED, STOPPED, INTERRUPTED, FAILED = "finished", "stopped", "interrupted", "failed"
-DEFAULT_REFRESH_SECONDS = 0.05
 SERVICE_RULES_KEY = "service_rules"  # the masking config's list of rules only the service knows
 
 
 # -- what the magic and the form share ---------------------------------------------------------
 class Workspace:
-    """Named conversations (``--session NAME``; the form's conversation mode) and the card options
-    (``%config DmsChatMagics.show_usage`` ...), one per kernel."""
+    """Named conversations (``--session NAME``; the form's conversation mode), one per kernel. The
+    card options (``%config DmsChatMagics.show_usage`` ...) are read from the session's one settings
+    store, which the magic's traits write into."""
 
     def __init__(self) -> None:
         self.histories: dict[str, list[dict]] = {}
-        self.show_logprobs = True
-        self.show_usage = True
-        self.stream_update_interval = DEFAULT_REFRESH_SECONDS
         self.quiet_warned = False  # `--quiet` without `-o` is explained once
 
     def display_options(self) -> dict[str, Any]:
-        return {"show_logprobs": self.show_logprobs, "show_usage": self.show_usage}
+        from dms_magic import session
+
+        shown = session.display_settings()
+        return {"show_logprobs": shown["show_logprobs"], "show_usage": shown["show_usage"]}
+
+    @property
+    def stream_update_interval(self) -> float:
+        from dms_magic import session
+
+        return float(session.display_settings()["stream_update_interval"])
 
 
 _current = Workspace()
@@ -55,19 +61,7 @@ def use(ws: Workspace) -> Workspace:
 
 
 # -- stopping ----------------------------------------------------------------------------------
-_Root: type = getattr(errors, "DmsMagicError", Exception)  # one root once errors has it
-
-
-class TurnEnded(_Root):  # type: ignore[misc, valid-type]
-    """A turn that did not finish (stopped by Ctrl-C, or interrupted): IPython shows this one line,
-    not a traceback. ``.result`` is the partial result."""
-
-    def __init__(self, line: str, result: Any = None, state: str = STOPPED):
-        super().__init__(line)
-        self.result, self.state = result, state
-
-    def _render_traceback_(self) -> list[str]:
-        return [str(self)]
+TurnEnded = errors.TurnEnded  # the one-line end of a cell that stopped (defined with every exception)
 
 
 def mark_partial(result: Any, reason: str) -> Any:
@@ -201,7 +195,7 @@ def check_rule(rule: Any) -> None:
     unmasked text to the service, which then refuses it)."""
     if rule is None:
         return
-    from dms_magic.wire.params import InvalidParameterError
+    from dms_magic.errors import InvalidParameterError
 
     known = known_rules()
     if rule in known:

@@ -6,8 +6,10 @@ them imports another for them).
 """
 from __future__ import annotations
 
+import re
+
 LINE_COMMANDS = ("config", "status", "history", "reset", "preview", "form")
-DEFAULT_TOOL_ROUNDS = 5  # --run-tools without N
+from dms_magic.defaults import DEFAULT_TOOL_ROUNDS  # --run-tools without N
 # Extra options that are not API parameters. (--stream is the table's own `stream` row.)
 EXTRA_OPTIONS = (
     (("-o", "--out"), dict(metavar="VAR", help="Store the ChatResult in VAR (still displayed unless --quiet).")),
@@ -33,6 +35,11 @@ EXTRA_OPTIONS = (
                                  f"of the same name in the notebook), send the results back and continue, at "
                                  f"most N rounds (default {DEFAULT_TOOL_ROUNDS}).")),
 )
+
+# The one `{name}` placeholder rule: the magic substitutes what it matches (a defined name), and
+# the form's "copy as cell" adds --no-interpolate when its prompt has one. ``{{doubled}}`` and
+# JSON such as ``{"a": 1}`` never match.
+PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)\}(?!\})")
 
 # Suggestions for the model (the form's combobox offers the same list; any other model id works).
 KNOWN_MODELS = (

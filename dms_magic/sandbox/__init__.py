@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["start", "Sandbox", "KeyPair"]
+__all__ = ["start", "Sandbox", "KeyPair", "FaultConfig", "ReplyShape", "received", "received_all", "Upstream"]
+
+# public name -> the module defining it (werkzeug is imported only when a sandbox is wanted)
+_LAZY = {"start": "server", "Sandbox": "server", "KeyPair": "auth", "FaultConfig": "faults",
+         "ReplyShape": "replies", "received": "inspection", "received_all": "inspection",
+         "Upstream": "upstream"}
 
 
-def __getattr__(name: str) -> Any:  # werkzeug is imported only when a sandbox is wanted
-    if name in ("start", "Sandbox"):
-        from . import server
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
 
-        return getattr(server, name)
-    if name == "KeyPair":
-        from .auth import KeyPair
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
-        return KeyPair
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    return __all__

@@ -13,6 +13,8 @@ import os
 import sys
 import threading
 
+from ..defaults import ENV_SANDBOX_SECRET
+
 # Only for a sandbox on your own machine: a well-known secret guards nothing and is meant not to.
 LOCAL_DEFAULT_SECRET = "dms-magic-sandbox-secret"
 
@@ -80,8 +82,8 @@ def _secret(args: argparse.Namespace) -> tuple[str | None, str]:
         return secret, "--access-key-secret-file"
     if args.access_key_secret:
         return args.access_key_secret, "--access-key-secret"
-    if os.environ.get("DMS_MAGIC_SANDBOX_SECRET"):
-        return os.environ["DMS_MAGIC_SANDBOX_SECRET"], "$DMS_MAGIC_SANDBOX_SECRET"
+    if os.environ.get(ENV_SANDBOX_SECRET):
+        return os.environ[ENV_SANDBOX_SECRET], f"${ENV_SANDBOX_SECRET}"
     return None, "the local default (see --help)"
 
 
@@ -102,13 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     tuning = {name: value for name, value in (("threads", args.threads), ("idle_timeout", args.idle_timeout))
               if value is not None}
     try:
+        from .faults import FaultConfig
+        from .replies import ReplyShape
+        from .upstream import Upstream
+
+        faults = FaultConfig(latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_qps=args.throttle_qps,
+                             drop_rate=args.drop_rate)
+        shape = ReplyShape(stream_data=args.stream_data, stream_text=args.stream_text,
+                           model_failure=args.model_failure, placeholder_codes=args.placeholder_codes)
+        upstream = Upstream(args.upstream, model=args.upstream_model) if args.upstream else None
         sandbox = start(args.host, args.port, access_key_id=args.access_key_id, access_key_secret=secret,
-                        latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_qps=args.throttle_qps,
-                        drop_rate=args.drop_rate, seed=args.seed, instances=args.instance or (1,),
-                        masking_config=args.masking_config, upstream=args.upstream,
-                        upstream_model=args.upstream_model, stream_data=args.stream_data,
-                        stream_text=args.stream_text, model_failure=args.model_failure,
-                        placeholder_codes=args.placeholder_codes,
+                        seed=args.seed, instances=args.instance or (1,), masking_config=args.masking_config,
+                        faults=faults, shape=shape, upstream=upstream,
                         stream_token_interval_ms=args.stream_token_interval_ms, **tuning)
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}. Choose another --port.",

@@ -18,8 +18,14 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from ..wire import params as P
+from ..defaults import ACTION, API_VERSION, SANDBOX_MODEL, SSE_ACTION
+from ..errors import InvalidParameterError
+from ..wire.request import MAX_BODY_BYTES as MAX_REQUEST_BYTES, ChatRequest
+from ..wire._messages import content_text
+from ..wire.values import shorten
 from . import multimodal, replies
-from .auth import AuthFailure, Verifier
+from ..errors import SandboxAuthFailure
+from .auth import Verifier
 from .faults import Faults, drop_connection
 from .generator import generate
 from .inspection import RECEIVED_PATH
@@ -30,8 +36,8 @@ from .sse import error_event, events, paced, token_interval
 
 log = logging.getLogger("dms_magic.sandbox")
 
-MAX_BODY_BYTES = P.MAX_BODY_BYTES  # the client's own limit (images need room); larger bodies get 413
-DEFAULT_MODEL = "qwen-plus"
+MAX_BODY_BYTES = MAX_REQUEST_BYTES  # the client's own limit (images need room); larger bodies get 413
+DEFAULT_MODEL = SANDBOX_MODEL
 
 
 class SandboxApp:
@@ -106,7 +112,7 @@ class SandboxApp:
             # from the headers first: the body is read only for a request signed by a known key
             pair, body = self.verifier.verify_then_read(request.method, request.path, canonical_pairs(pairs),
                                                         dict(request.headers), lambda: self._read_body(request))
-        except AuthFailure as failure:
+        except SandboxAuthFailure as failure:
             return gateway_error(failure.code, failure.message)
         if isinstance(body, Response):
             return body
@@ -121,10 +127,10 @@ class SandboxApp:
         if deep is not None:
             return gateway_error("InvalidParameter", f"The specified parameter {deep[0]} is not valid: JSON "
                                  f"nested {deep[1]} levels deep; the limit is {MAX_JSON_DEPTH}.")
-        stream = action == P.SSE_ACTION
+        stream = action == SSE_ACTION
         try:
-            chat = P.ChatRequest.from_wire(query, form, stream=stream)
-        except P.InvalidParameterError as exc:
+            chat = ChatRequest.from_wire(query, form, stream=stream)
+        except InvalidParameterError as exc:
             return _parameter_error(exc)
         entry = {"request_id": new_request_id(), "action": action, "time": time.time(),
                  "access_key_id": pair.access_key_id, "query": query, "form": form, "request": chat}
@@ -165,7 +171,7 @@ class SandboxApp:
         if tool_call is not None:
             generation = _tool_call_generation(generator_input, tool_call)
         elif self.upstream is not None:
-            from .upstream import UpstreamError
+            from ..errors import UpstreamError
 
             headers["X-Dms-Magic-Upstream"] = self.upstream.base_url
             try:
@@ -190,7 +196,7 @@ class SandboxApp:
                                  shape=self.shape, tool_call=tool_call))
             response = Response(paced(self.faults.paced(chunks), self.stream_token_interval),
                                 content_type="text/event-stream;charset=utf-8")
-            response.paced = True
+            setattr(response, "paced", True)  # a mark for the server: do not buffer this one
             response.headers.update({replies.BACKEND_HEADER[0]: replies.BACKEND_HEADER[1], **headers,
                                      "Cache-Control": "no-cache"})
             return response
@@ -219,7 +225,7 @@ class SandboxApp:
         image part, a tool call's id, a ``null`` content are passed on as they are)."""
         if rule is None:
             return [dict(m) for m in messages]
-        from ..images import mask_text_parts
+        from ..masking import mask_text_parts
         from ..masking import MaskingSession
 
         return list(mask_text_parts(messages, rule, config=self.masking_config, session=MaskingSession(seed=seed)))
@@ -238,18 +244,10 @@ class SandboxApp:
 
 
 def _as_text_messages(messages: list[dict]) -> list[dict]:
-    """The conversation as the built-in generator reads it: every content a string (the text of
-    content parts joined, another part as ``[type]``; a tool-call turn's ``null`` content as "").
-    Image parts add no text: their prompt tokens are counted apart (multimodal.prompt_image_tokens)."""
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if not isinstance(content, str):
-            parts = content if isinstance(content, list) else []
-            content = "".join(p.get("text", "") if p.get("type") == "text" else
-                              "" if p.get("type") == "image_url" else f"[{p.get('type', 'part')}]" for p in parts)
-        out.append({**message, "content": content})
-    return out
+    """The conversation as the built-in generator reads it: every content its ``content_text``
+    (the dry run counts the same text). Image parts add no text: their prompt tokens are counted
+    apart (multimodal.prompt_image_tokens)."""
+    return [{**message, "content": content_text(message.get("content"))} for message in messages]
 
 
 def _tool_call_generation(messages: list[dict], call: dict):
@@ -268,14 +266,14 @@ def _route_error(request: Request, action: str) -> Response | None:
                              "Signature in the query). The sandbox, like the official SDKs today, uses "
                              "ACS3-HMAC-SHA256: send x-acs-action, x-acs-version, x-acs-date, "
                              "x-acs-signature-nonce and an Authorization header.")
-    if action not in (P.ACTION, P.SSE_ACTION):
+    if action not in (ACTION, SSE_ACTION):
         return gateway_error("InvalidAction.NotFound", f"Specified api is not found, please check your url "
-                             f"and method: x-acs-action {action!r} (the sandbox serves {P.ACTION} and "
-                             f"{P.SSE_ACTION}).")
+                             f"and method: x-acs-action {action!r} (the sandbox serves {ACTION} and "
+                             f"{SSE_ACTION}).")
     version = request.headers.get("x-acs-version", "")
-    if version != P.API_VERSION:
+    if version != API_VERSION:
         return gateway_error("InvalidVersion", f"Specified parameter Version is not valid: {version!r} "
-                             f"(expected {P.API_VERSION}).")
+                             f"(expected {API_VERSION}).")
     return None
 
 
@@ -296,7 +294,7 @@ def _parse_form(request: Request, body: bytes) -> dict[str, str] | Response:
         return gateway_error("InvalidParameter", "The request body is not a valid form (key=value&...).")
 
 
-def _parameter_error(exc: P.InvalidParameterError) -> Response:
+def _parameter_error(exc: InvalidParameterError) -> Response:
     """MissingParameter / InvalidParameter with the API's names, what was wrong and what is valid."""
     base = exc.param.split("[", 1)[0].split(".", 1)[0]
     param = P.BY_NAME.get(base)
@@ -304,6 +302,6 @@ def _parameter_error(exc: P.InvalidParameterError) -> Response:
     if exc.value is None and exc.param == base:
         return gateway_error("MissingParameter", f"{wire} is mandatory for this action: expected {exc.expected}.")
     where = exc.param.replace(base, wire, 1)
-    shown = P.shorten(repr(exc.value))
+    shown = shorten(repr(exc.value))
     return gateway_error("InvalidParameter", f"The specified parameter {where} is not valid: {shown}; expected "
                          f"{exc.expected}.")

@@ -14,19 +14,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from ..errors import SandboxAuthFailure
 from ..wire import signing
 
 TIMESTAMP_WINDOW_S = 15 * 60
 # Headers a signature must cover: the gateway rejects a request that leaves them unsigned.
 MUST_SIGN = ("host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce")
-
-
-class AuthFailure(Exception):
-    """Why a request is rejected: a gateway error code and a message (never a secret)."""
-
-    def __init__(self, code: str, message: str | None = None):
-        super().__init__(code)
-        self.code, self.message = code, message
 
 
 @dataclass(frozen=True)
@@ -72,9 +65,9 @@ class Verifier:
         self.window_s = window_s
         self.nonces = NonceStore(window_s)
 
-    def verify(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+    def verify(self, method: str, path: str, query: Mapping[str, str] | str, headers: Mapping[str, str],
                body: bytes, *, now: float | None = None) -> KeyPair:
-        """The key pair that signed the request, or AuthFailure."""
+        """The key pair that signed the request, or SandboxAuthFailure."""
         return self.verify_then_read(method, path, query, headers, lambda: body, now=now)[0]
 
     def verify_then_read(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
@@ -90,39 +83,39 @@ class Verifier:
         try:
             algorithm, key_id, signed, claimed = signing.parse_authorization(lower.get("authorization", ""))
         except ValueError as exc:
-            raise AuthFailure("IncompleteSignature", f"The request signature does not conform to Aliyun "
+            raise SandboxAuthFailure("IncompleteSignature", f"The request signature does not conform to Aliyun "
                               f"standards: {exc}.") from None
         if algorithm != signing.ALGORITHM:
-            raise AuthFailure("IncompleteSignature", f"The signature algorithm {algorithm!r} is not supported; "
+            raise SandboxAuthFailure("IncompleteSignature", f"The signature algorithm {algorithm!r} is not supported; "
                               f"use {signing.ALGORITHM}.")
         signed_lower = {name.lower() for name in signed}
         unsigned = [name for name in MUST_SIGN if name not in signed_lower]
         unsigned += [name for name in lower if name.startswith("x-acs-") and name not in signed_lower
                      and name != "x-acs-signature"]
         if unsigned:
-            raise AuthFailure("IncompleteSignature", "The request signature does not conform to Aliyun "
+            raise SandboxAuthFailure("IncompleteSignature", "The request signature does not conform to Aliyun "
                               f"standards: SignedHeaders must include {', '.join(sorted(set(unsigned)))}.")
         missing = [name for name in signed_lower if name not in lower]
         if missing:
-            raise AuthFailure("IncompleteSignature", "The request signature does not conform to Aliyun "
+            raise SandboxAuthFailure("IncompleteSignature", "The request signature does not conform to Aliyun "
                               f"standards: signed header(s) {', '.join(sorted(missing))} were not sent.")
 
         pair = self.keys.get(key_id)
         if pair is None:
-            raise AuthFailure("InvalidAccessKeyId.NotFound")
+            raise SandboxAuthFailure("InvalidAccessKeyId.NotFound")
         token = lower.get("x-acs-security-token")
         if pair.security_token is not None and not token:
-            raise AuthFailure("MissingSecurityToken")
+            raise SandboxAuthFailure("MissingSecurityToken")
         if token is not None and token != (pair.security_token or ""):
-            raise AuthFailure("InvalidSecurityToken.MismatchWithAccessKey")
+            raise SandboxAuthFailure("InvalidSecurityToken.MismatchWithAccessKey")
 
         try:
             sent_at = parse_acs_date(lower.get("x-acs-date", ""))
         except ValueError:
-            raise AuthFailure("InvalidTimeStamp.Format", "x-acs-date must look like 2024-01-02T03:04:05Z "
+            raise SandboxAuthFailure("InvalidTimeStamp.Format", "x-acs-date must look like 2024-01-02T03:04:05Z "
                               "(UTC).") from None
         if abs(now - sent_at) > self.window_s:
-            raise AuthFailure("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired: "
+            raise SandboxAuthFailure("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired: "
                               f"x-acs-date {lower['x-acs-date'].strip()} is more than 15 minutes from the "
                               "server's clock. Check the clock of the calling machine.")
 
@@ -135,21 +128,21 @@ class Verifier:
         to_sign = signing.string_to_sign(text)
         expected = signing.signature(pair.access_key_secret, to_sign)
         if not _same(expected, claimed):
-            raise AuthFailure("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
+            raise SandboxAuthFailure("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
                               f"server string to sign is:{to_sign}")
         if claimed_hash:  # signed by a known key: now the body is worth reading
             body = read_body()
             if not isinstance(body, (bytes, bytearray)):
                 return pair, body
             if claimed_hash != signing.hash_payload(body):
-                raise AuthFailure("SignatureDoesNotMatch", "Specified signature is not matched with our "
+                raise SandboxAuthFailure("SignatureDoesNotMatch", "Specified signature is not matched with our "
                                   "calculation: x-acs-content-sha256 is not the SHA-256 of the body that arrived.")
 
         nonce = lower.get("x-acs-signature-nonce", "").strip()
         if not nonce:
-            raise AuthFailure("MissingSignatureNonce")
+            raise SandboxAuthFailure("MissingSignatureNonce")
         if not self.nonces.claim(f"{key_id}\x00{nonce}", now):
-            raise AuthFailure("SignatureNonceUsed")
+            raise SandboxAuthFailure("SignatureNonceUsed")
         return pair, body
 
 

@@ -15,7 +15,8 @@ import json
 from typing import Any, Mapping
 
 from ..wire import signing
-from .auth import AuthFailure, Verifier
+from ..errors import SandboxAuthFailure
+from .auth import Verifier
 from .journal import MAX_PAGE_ENTRIES, PAGE_ENTRIES, Journal
 from .replies import gateway_error, json_response
 
@@ -33,7 +34,7 @@ def serve(request: Any, verifier: Verifier, journal: Journal):
     try:
         # the body (none is expected) is read only once the headers are signed by a known key
         verifier.verify_then_read(request.method, request.path, query, dict(request.headers), request.get_data)
-    except AuthFailure as failure:
+    except SandboxAuthFailure as failure:
         return gateway_error(failure.code, failure.message)
     if request.method == "DELETE":
         journal.clear()

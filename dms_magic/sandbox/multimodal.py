@@ -17,8 +17,10 @@ import math
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from dms_magic.images import content_images, content_text, decode_data_url, image_dimensions, image_summary, sniff_format
-from dms_magic.tools import call_id_for, compact_json
+from dms_magic.wire._messages import content_text
+from dms_magic.images import content_images, decode_data_url, image_dimensions, image_summary, sniff_format
+from dms_magic.wire._toolcalls import call_id_for
+from dms_magic.wire._json import compact_json
 
 __all__ = ["image_tokens", "describe_images", "tool_call_for", "answer_after_tools", "last_user_text",
            "request_images", "prompt_image_tokens", "preface",
@@ -314,7 +316,7 @@ def _convert(raw: str, schema: Mapping) -> Any:
     if kind == "boolean":
         return raw.lower() in ("true", "yes", "1", "on", "是", "对")
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        items: Any = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
         return [_convert(piece.strip(), items) for piece in re.split(r"[,，、]", raw) if piece.strip()]
     if kind == "object":
         try:
@@ -341,7 +343,7 @@ def _by_type(schema: Mapping, text: str, used: set[str], *, exclude: set[str], n
     if kind == "boolean":
         return bool(re.search(r"(?<!\w)(true|yes|是)(?!\w)", text, re.IGNORECASE))
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        items: Any = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
         value = _by_type(items, text, used, exclude=exclude, name=name)
         return [value] if value not in ("", None) else []
     if kind == "object":
@@ -416,7 +418,7 @@ def _call_names(messages: Iterable[Mapping]) -> dict[str, str]:
             continue
         for call in message.get("tool_calls") or []:
             if isinstance(call, Mapping):
-                function = call.get("function") if isinstance(call.get("function"), Mapping) else call
+                function: Any = call.get("function") if isinstance(call.get("function"), Mapping) else call
                 if call.get("id") is not None and isinstance(function.get("name"), str):
                     names[str(call["id"])] = function["name"]
     return names

@@ -148,6 +148,7 @@ class ReplyShape:
     def failure_body(self, *, request_id: str, model: str) -> dict[str, Any]:
         """The configured model failure, as the reference page's example shapes a reply."""
         status = self.model_failure
+        assert status is not None  # only called for a shape with a model failure
         kind, message = MODEL_FAILURES.get(status) or MODEL_FAILURES[500 if status >= 500 else 400]
         return {"RequestId": request_id, "Success": True, "ErrorCode": PLACEHOLDER, "ErrorMessage": PLACEHOLDER,
                 "Data": {"Model": model, "Choices": [], "StatusCode": str(status), "Message": message,

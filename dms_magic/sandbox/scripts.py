@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from ..wire import params as P
+from ..wire.values import shorten
 from ..wire.tokens import first_tokens, is_cjk_heavy
 
 # Parameters the sandbox validates but cannot act on: the answer says so instead of dropping them.
@@ -189,7 +190,7 @@ def cloud_notes(values: dict, chinese: bool) -> list[str]:
         if value is None or value is False or value == ["text"]:
             continue  # not asked for, or asked for what the sandbox does anyway
         param = P.BY_NAME[name]
-        shown = P.shorten(param.to_text(value), 40)
+        shown = shorten(param.to_text(value), 40)
         if chinese:
             notes.append(f"{param.wire}={shown} 需要云端服务，沙箱已接受并校验，但没有执行。")
         else:

@@ -25,10 +25,13 @@ from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, WSGITask
 
+from ..defaults import ENV_UPSTREAM_API_KEY
 from .app import MAX_BODY_BYTES, SandboxApp
 from .auth import KeyPair, Verifier
 from .faults import FaultConfig, Faults
 from .journal import Journal
+from .replies import ReplyShape
+from .upstream import Upstream
 from .memory import release_after
 
 DEFAULT_ACCESS_KEY_ID = "LTAIsandbox0000000000000"
@@ -184,6 +187,18 @@ class Sandbox:
     def clear_received(self) -> None:
         self._app.journal.clear()
 
+    @property
+    def faults(self) -> FaultConfig:
+        """What goes wrong now (``start(faults=...)``, or the last ``set_faults``)."""
+        return self._app.faults.config
+
+    def set_faults(self, faults: FaultConfig | None = None, *, seed: int | None = None) -> None:
+        """Change what goes wrong from the next request on (None: nothing); ``seed`` makes the new
+        random draws reproducible. Requests already being answered keep their old plan."""
+        if faults is not None and not isinstance(faults, FaultConfig):
+            raise TypeError(f"faults={faults!r} is invalid: expected a FaultConfig(...)")
+        self._app.faults = Faults(faults if faults is not None else FaultConfig(), seed=seed)
+
     def stop(self) -> None:
         """Close every connection (kept-alive and idle ones too) and stop serving, within about a second."""
         if self._stopped:
@@ -210,34 +225,34 @@ class Sandbox:
 
 
 def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None = None,
-          access_key_secret: str | None = None, security_token: str | None = None, latency_ms: float = 0,
-          error_rate: float = 0, throttle_qps: float | None = None, drop_rate: float = 0, seed: int | None = None,
-          instances: Iterable[int] = (1,), masking_config: Any = None, extra_keys: Iterable[KeyPair] = (),
-          max_body_bytes: int = MAX_BODY_BYTES, upstream: str | None = None, upstream_model: str | None = None,
-          upstream_api_key: str | None = None, stream_data: str = "string", stream_text: str = "increments",
-          model_failure: int | None = None, placeholder_codes: bool = False, threads: int = DEFAULT_THREADS,
+          access_key_secret: str | None = None, security_token: str | None = None,
+          extra_keys: Iterable[KeyPair] = (), seed: int | None = None, instances: Iterable[int] = (1,),
+          masking_config: Any = None, faults: FaultConfig | None = None, shape: ReplyShape | None = None,
+          upstream: str | Upstream | None = None, stream_token_interval_ms: float = 0,
+          max_body_bytes: int = MAX_BODY_BYTES, threads: int = DEFAULT_THREADS,
           idle_timeout: int = DEFAULT_IDLE_TIMEOUT, connection_limit: int | None = None,
-          journal_bytes: int | None = None, stream_token_interval_ms: float = 0) -> Sandbox:
+          journal_bytes: int | None = None) -> Sandbox:
     """Start a sandbox on a background thread and return it (also a context manager).
+
+    ``faults``: what goes wrong (``FaultConfig(latency_ms=, error_rate=, throttle_qps=, drop_rate=,
+    slow_reply_ms=, slow_replies=, throttle_retry_after_ms=)``; ``Sandbox.set_faults`` changes them
+    on a running sandbox). ``shape``: which documented reply shape is sent (``ReplyShape(stream_data=,
+    stream_text=, model_failure=, placeholder_codes=)``). Both check their values when made (a bad
+    one raises ValueError naming it).
 
     Without ``access_key_secret`` a random one is made for this run. ``security_token`` makes the
     key pair an STS one (requests must send the token); ``extra_keys`` adds more key pairs.
     ``seed`` makes requests without a Seed, and the fault knobs, reproducible.
-    ``upstream`` (an OpenAI-compatible base URL such as ``http://127.0.0.1:11434/v1``) answers with
-    a real model instead of the built-in generator, after masking; ``upstream_model`` overrides
-    the request's Model there; the key defaults to ``$DMS_MAGIC_UPSTREAM_API_KEY``.
-    ``stream_data``, ``stream_text``, ``model_failure``, ``placeholder_codes``: which documented
-    reply shape to send (see ``replies.ReplyShape``; a bad value raises ValueError).
+    ``upstream`` (an OpenAI-compatible base URL such as ``http://127.0.0.1:11434/v1``, or an
+    ``Upstream(base_url, model=, api_key=)``) answers with a real model instead of the built-in
+    generator, after masking; the key defaults to ``$DMS_MAGIC_UPSTREAM_API_KEY``.
     ``threads``: requests served at once; ``idle_timeout``: seconds before an idle connection is
     closed; ``connection_limit``: open connections at most (default: half the descriptor limit);
     ``journal_bytes``: the journal's byte budget (default journal.MAX_BYTES).
     ``stream_token_interval_ms`` paces streamed answers like a model (e.g. 33 for ~30 tokens/s);
     plain answers are never delayed by it.
     """
-    from .replies import ReplyShape
-
-    shape = ReplyShape(stream_data=stream_data, stream_text=stream_text, model_failure=model_failure,
-                       placeholder_codes=placeholder_codes)
+    shape = shape if shape is not None else ReplyShape()
     if connection_limit is None:
         connection_limit = default_connection_limit()
     for name, value, low in (("threads", threads, 1), ("idle_timeout", idle_timeout, 1),
@@ -249,8 +264,10 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
     keys = {key_id: KeyPair(key_id, secret, security_token)}
     for pair in extra_keys:
         keys[pair.access_key_id] = pair
-    faults = Faults(FaultConfig(latency_ms=latency_ms, error_rate=error_rate, throttle_qps=throttle_qps,
-                                drop_rate=drop_rate), seed=seed)
+    for label, given, kind in (("faults", faults, FaultConfig), ("shape", shape, ReplyShape)):
+        if given is not None and not isinstance(given, kind):
+            raise TypeError(f"{label}={given!r} is invalid: expected a {kind.__name__}(...)")
+    fault_plan = Faults(faults if faults is not None else FaultConfig(), seed=seed)
     from .. import masking
 
     # Read the masking rules and build their operators now (hmac/aes keys included): a broken config
@@ -259,14 +276,14 @@ def start(host: str = "127.0.0.1", port: int = 0, *, access_key_id: str | None =
     answerer = None
     if upstream:
         import os
+        from dataclasses import replace
 
-        from .upstream import Upstream
-
-        answerer = Upstream(upstream, model=upstream_model,
-                            api_key=upstream_api_key or os.environ.get("DMS_MAGIC_UPSTREAM_API_KEY"))
+        answerer = upstream if isinstance(upstream, Upstream) else Upstream(upstream)
+        if answerer.api_key is None and os.environ.get(ENV_UPSTREAM_API_KEY):
+            answerer = replace(answerer, api_key=os.environ[ENV_UPSTREAM_API_KEY])
     verifier = Verifier(keys)
     journal = Journal() if journal_bytes is None else Journal(max_bytes=journal_bytes)
-    app = SandboxApp(verifier, faults=faults, instances=instances, masking_config=masking_config, seed=seed,
+    app = SandboxApp(verifier, faults=fault_plan, instances=instances, masking_config=masking_config, seed=seed,
                      max_body_bytes=max_body_bytes, journal=journal, upstream=answerer, shape=shape,
                      stream_token_interval_ms=stream_token_interval_ms)
     server = _Server(app, map={}, host=host, port=port, threads=threads, channel_timeout=idle_timeout,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .replies import ReplyShape, choice, wire_tool_call
 
@@ -61,7 +61,7 @@ def _event(number: int, body: dict) -> bytes:
     return f"id: {number}\nevent: result\ndata: {data}\n\n".encode("utf-8")
 
 
-def _body(shape: ReplyShape, request_id: str, data: dict) -> dict:
+def _body(shape: ReplyShape, request_id: str, data: Any) -> dict:
     if shape.stream_data == "string":  # the SDKs' type: ChatWithDesensitizeSSEResponseBody.data is a str
         data = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return {"RequestId": request_id, "Success": True, **shape.top_level(), "Data": data}
@@ -72,7 +72,7 @@ def events(generation, values: dict, *, request_id: str, model: str, created: in
     so_far = shape.stream_text == "text_so_far"
 
     def body(one_choice: dict, usage: dict | None = None) -> dict:
-        data = {"Created": str(created), "Model": model, "Choices": [one_choice]}
+        data: dict[str, Any] = {"Created": str(created), "Model": model, "Choices": [one_choice]}
         if usage is not None:
             data["Usage"] = usage
         return _body(shape, request_id, data)
@@ -119,7 +119,8 @@ def _tool_call_events(call: dict, body, usage: dict | None, so_far: bool) -> Ite
         fragment = (wire_tool_call(call, arguments="".join(pieces[:i + 1])) if so_far
                     else wire_tool_call(call, arguments=piece, head=False))
         yield _event(number, body(message(fragment)))
-    last = {"FinishReason": "tool_calls", "Message": {"Content": "", "Role": "assistant"}, "Logprobs": None}
+    last: dict[str, Any] = {"FinishReason": "tool_calls", "Message": {"Content": "", "Role": "assistant"},
+                            "Logprobs": None}
     if so_far:
         last["Message"]["ToolCalls"] = [wire_tool_call(call)]
     yield _event(number + 1, body(last, usage))

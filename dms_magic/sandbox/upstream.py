@@ -4,7 +4,7 @@ With an upstream configured the sandbox becomes a local masking gateway: it auth
 masks exactly as without one, then sends the *masked* messages to ``POST {base}/chat/completions``
 (a local Ollama or vLLM, or DashScope's compatible mode) and maps the answer, usage and logprobs
 back into ChatWithDesensitize's shape. Logprobs in OpenAI's shape are DashScope's shape already.
-The upstream API key comes from the caller (``start(upstream_api_key=...)`` or the environment
+The upstream API key comes from the caller (``start(upstream=Upstream(url, api_key=...))`` or the environment
 variable ``DMS_MAGIC_UPSTREAM_API_KEY``) and is never recorded or echoed.
 """
 from __future__ import annotations
@@ -13,17 +13,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..wire.params import shorten
+from ..defaults import SANDBOX_MODEL
+from ..errors import UpstreamError
+from ..wire.values import shorten
 from .generator import Generation, Step
 from ..wire.tokens import count_message_tokens, tokenise
-
-
-class UpstreamError(Exception):
-    """The upstream failed: ``code`` is the gateway code to answer with (never contains the key)."""
-
-    def __init__(self, code: str, message: str, status: int = 503):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
 
 
 # Request values whose OpenAI chat.completions field has the same name and meaning (DashScope's
@@ -43,7 +37,7 @@ class Upstream:
         return f"Upstream({self.base_url!r}, model={self.model!r})"
 
     def payload(self, messages: list[dict], values: dict) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model or values.get("model") or "qwen-plus",
+        body: dict[str, Any] = {"model": self.model or values.get("model") or SANDBOX_MODEL,
                                 "messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
         for name in _SAME_NAME:
             if values.get(name) is not None:
@@ -122,7 +116,7 @@ def _object(value: Any, where: str) -> dict:
     return value
 
 
-def _text(value: Any, where: str) -> str | None:
+def _text(value: Any, where: str) -> Any:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{where} is {type(value).__name__}, not a string")
     return value

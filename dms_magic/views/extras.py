@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from dms_magic.views.styles import CARD_STYLE, MUTED_STYLE, SCROLL_BOX, TABLE_STYLE, THEME_BORDER, VIEW_CLASS, esc
-from dms_magic.wire.params import shorten
+from dms_magic.wire.values import shorten
 
 THUMBNAIL_PX = 96  # the height of a thumbnail in the card
 ARGUMENT_CHARS = 200  # a tool call's arguments in the table (the whole text: .tool_calls[i].arguments_raw)
@@ -126,7 +126,7 @@ def extras_html(*, images: Iterable[Mapping] = (), image_names: Sequence[str | N
 
 def model_saw(messages: list[dict], rule: str) -> list[tuple[str, str]]:
     """(role, text) of each user and tool text the model saw, as the local masking engine predicts it."""
-    from dms_magic.images import mask_text_parts
+    from dms_magic.masking import mask_text_parts
 
     out = []
     for message in mask_text_parts(messages, rule):

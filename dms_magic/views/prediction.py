@@ -16,7 +16,7 @@ def contents(messages: Any) -> tuple[str, ...]:
     """The texts masking applies to: user and system messages (a bare string is one user message)."""
     if isinstance(messages, str):
         return (messages,)
-    from dms_magic.images import content_text  # a message with images: its text parts (images are not masked)
+    from dms_magic.wire._messages import content_text  # a message with images: its text parts (images are not masked)
 
     return tuple(content_text(m.get("content")) for m in messages or ()
                  if isinstance(m, Mapping) and m.get("role") in ("user", "system")

@@ -18,19 +18,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
+
+# The reader's own ValueErrors, like json.JSONDecodeError: every caller turns them into the error it
+# raises (an unreadable reply is a DmsError, a bad tool argument a tool message), so they never reach
+# a user as such. They stay here, not in errors.py, because errors reads replies through this module.
+class _TooDeep(ValueError):
+    """A JSON value nested deeper than the limit."""
+
+
+class _NotFinite(ValueError):
+    """NaN or Infinity where strict JSON is required."""
+
+
+JSONDepthError = _TooDeep
+NonFiniteNumberError = _NotFinite
+
 __all__ = ["MAX_DEPTH", "JSONDepthError", "NonFiniteNumberError", "loads", "depth_exceeds"]
 
 # Deeper than any reply, schema or argument the API produces (a reply needs about 8 levels,
 # logprobs 6 more); far below the interpreter's recursion limit, so what is read can be walked.
 MAX_DEPTH = 64
-
-
-class JSONDepthError(ValueError):
-    """A JSON value nested deeper than the limit."""
-
-
-class NonFiniteNumberError(ValueError):
-    """NaN or Infinity where strict JSON is required."""
 
 
 def _refuse_constant(name: str) -> Any:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import itertools
 import re
 import string
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dms_magic.wire._messages import message_text
 
 _TOKEN = re.compile(
     r"""\s*\\(?:u[0-9a-fA-F]{4}|.)   # a JSON/backslash escape, one token
@@ -43,9 +47,10 @@ def count_tokens(text: str) -> int:
     return _TOKEN.subn("", text)[1]
 
 
-def count_message_tokens(messages: list[dict]) -> int:
-    """Prompt tokens of a conversation: every message's content, as the generator reads it."""
-    return sum(count_tokens(m.get("content") or "") for m in messages)
+def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """Prompt tokens of a conversation's text (``message_text`` of each message): what the sandbox
+    reports as ``PromptTokens`` before image tokens, and what a dry run estimates."""
+    return sum(count_tokens(message_text(m)) for m in messages)
 
 
 def token_bytes(token: str) -> list[int]:

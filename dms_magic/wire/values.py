@@ -31,18 +31,53 @@ def _fold(key: str) -> str:
     return key.replace("_", "").lower()
 
 
-def pick(obj: Any, *names: str, default: Any = None) -> Any:
-    """obj[name] for the first of ``names`` present, in any key case; ``default`` otherwise."""
+def pick(obj: Any, *names: str, default: Any = None, filled: bool = False, attributes: bool = False) -> Any:
+    """obj[name] for the first of ``names`` present, in any key case (``RequestId``, ``requestId``,
+    ``request_id``); ``default`` otherwise. The package's one case-insensitive key reader.
+
+    ``filled``: skip a name whose value is None or "" (the gateway's empty fields say nothing).
+    ``attributes``: an object that is not a mapping is read by attribute (an SDK model, a dataclass)."""
     if not isinstance(obj, Mapping):
+        if attributes and obj is not None:
+            for name in names:
+                value = getattr(obj, name, None)
+                if value is not None and not (filled and value == ""):
+                    return value
         return default
     for name in names:
-        if name in obj:
-            return obj[name]
-    wanted = {_fold(n) for n in names}
-    for key, value in obj.items():
-        if isinstance(key, str) and _fold(key) in wanted:
+        value = _pick_one(obj, name)
+        if value is not _MISSING and not (filled and value in (None, "")):
             return value
     return default
+
+
+_MISSING = object()
+
+
+def _pick_one(obj: Mapping, name: str) -> Any:
+    if name in obj:
+        return obj[name]
+    wanted = _fold(name)
+    for key, value in obj.items():
+        if isinstance(key, str) and _fold(key) == wanted:
+            return value
+    return _MISSING
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``...`` when cut (error messages, cards)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def safe_repr(value: Any) -> str:
+    """repr() for error messages that cannot itself fail: an int past Python's 4300-digit
+    str() limit (``10**5000``) is described instead of converted, and a repr that raises is named."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4000:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    try:
+        return repr(value)
+    except Exception:  # a user object whose __repr__ fails must not hide the real error
+        return f"<{type(value).__name__} object>"
 
 
 def to_int(value: Any) -> int | None:

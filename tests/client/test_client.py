@@ -17,7 +17,7 @@ import pytest
 from dms_magic import errors
 from dms_magic.wire import signing
 from dms_magic.client import DmsChatClient, parse_endpoint, parse_sse
-from dms_magic.wire.params import InvalidParameterError
+from dms_magic import InvalidParameterError
 
 from helpers.scripted import AK, OK_BODY, SK, ScriptedServer, gateway, make_client, sse_body, sse_event, verify_signature
 

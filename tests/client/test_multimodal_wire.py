@@ -7,7 +7,7 @@ parts and a tools request, and hold our encoders to it:
 
 - ``Messages``: the SDK writes ``json.dumps(messages, ensure_ascii=False, separators=(",", ":"))``
   (darabonba ``to_json_string``), then form-encodes the body with quote_plus (space ``+``, ``/``
-  ``%2F``, ``+`` ``%2B``). ``tools.compact_json`` is that serialiser; the client's body encoder
+  ``%2F``, ``+`` ``%2B``). ``wire._json.compact_json`` is that serialiser; the client's body encoder
   (``urlencode(sorted(form.items()))``) gives the same bytes.
 - ``Tools``: the SDK does not serialise it; given JSON text it sends that text unchanged. Given a
   Python list, it flattens it into ``Tools.1.type=function&Tools.1.function.name=...`` (checked
@@ -31,7 +31,9 @@ from darabonba.runtime import RuntimeOptions
 from PIL import Image
 
 from dms_magic.images import user_message
-from dms_magic.tools import compact_json, encode_tool_choice, encode_tools, tool_choice_value, tool_spec
+from dms_magic.tools import tool_spec
+from dms_magic.wire._json import compact_json
+from helpers.toolwire import encode_tool_choice, encode_tools, tool_choice_value
 
 from helpers.scripted import AK, SK, ScriptedServer, sse_body, sse_event, verify_signature
 

@@ -15,7 +15,7 @@ import pytest
 from alibabacloud_dms_enterprise20181101 import models as sdk
 
 from dms_magic import errors
-from dms_magic.sandbox import start
+from dms_magic.sandbox import ReplyShape, start
 
 from helpers.scripted import OK_BODY, ScriptedServer, make_client, sse_body, with_settings
 
@@ -34,7 +34,7 @@ def shaped():
     def get(**knobs):
         key = tuple(sorted(knobs.items()))
         if key not in running:
-            running[key] = start(seed=7, **knobs)
+            running[key] = start(seed=7, shape=ReplyShape(**knobs))
         return running[key]
 
     yield get
@@ -302,6 +302,6 @@ def test_bad_reply_shape_knobs_are_refused_at_start_and_on_the_command_line(caps
     for knobs in (dict(stream_data="xml"), dict(stream_text="deltas"), dict(model_failure=200),
                   dict(model_failure=True)):
         with pytest.raises(ValueError, match=f"{next(iter(knobs))}=.* is invalid: expected"):
-            start(**knobs)
+            ReplyShape(**knobs)
     assert main(["--port", "0", "--stream-data", "xml"]) == 2
     assert "--stream-data 'xml' is invalid: expected one of string, object" in capsys.readouterr().err

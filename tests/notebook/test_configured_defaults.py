@@ -15,7 +15,9 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from dms_magic import session
-from dms_magic.wire.params import ACTION, SSE_ACTION, BY_NAME, InvalidParameterError
+from dms_magic import InvalidParameterError
+from dms_magic.defaults import ACTION, SSE_ACTION
+from dms_magic.wire.params import BY_NAME
 
 
 pytestmark = pytest.mark.usefixtures("to_sandbox")  # conftest: a clean configuration on the shared sandbox

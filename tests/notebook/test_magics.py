@@ -545,7 +545,7 @@ def test_hostile_cell_input_is_a_one_line_error(ip, line, cell, named):
 
 # -- issue 23 item 12: a cell too large to send is refused before any work ------------------------
 def test_a_cell_too_large_to_send_is_refused_before_ipython_or_the_magic_work_on_it(ip, sandbox):
-    from dms_magic.wire.params import MAX_BODY_BYTES
+    from dms_magic.wire.request import MAX_BODY_BYTES
 
     cell = "%%dmschat --dry-run\n" + "call me at 13812345678 today " * (MAX_BODY_BYTES // 29 + 1000)
     before = sandbox.accepted

@@ -12,7 +12,8 @@ from IPython.utils.capture import capture_output
 from dms_magic.notebook import grammar
 from dms_magic.notebook.form import DmsChatForm, form
 from dms_magic.notebook.form.rows import _ChoiceRow, _SliderRow, _TextRow, shown_text as _shown
-from dms_magic.wire.params import BY_NAME, PARAMS, InvalidParameterError, option_params
+from dms_magic import InvalidParameterError
+from dms_magic.wire.params import BY_NAME, PARAMS, option_params
 
 # Every parameter's documented example, sent together (they are chosen to be valid together).
 FORM_PARAMS = [p for p in option_params() if p.name != "stream"]
@@ -292,6 +293,9 @@ def magic_config(ip):
     yield
     for trait in ("model", "show_usage"):
         ip.config.get("DmsChatMagics", {}).pop(trait, None)
+    from dms_magic import session
+
+    session.configure(model=None, show_usage=None)  # the session's settings store holds them
 
 
 def test_defaults_come_from_the_magics_configuration(ip, sandbox, tag, magic_config):

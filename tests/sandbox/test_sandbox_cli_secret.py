@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from dms_magic.wire import params as P
+from dms_magic import defaults as D
 from dms_magic.wire import signing
 
 SECRET = "SENTINEL-cli-file-secret-5d20"
@@ -30,8 +30,8 @@ def _serve(args, env=None):
 def _answers_with(url, key_id, secret) -> int:
     port = int(url.rsplit(":", 1)[1])
     body = urlencode({"Messages": json.dumps([{"role": "user", "content": "hi"}])}).encode()
-    headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, body, f"127.0.0.1:{port}", P.ACTION,
-                                   P.API_VERSION, key_id, secret)
+    headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, body, f"127.0.0.1:{port}", D.ACTION,
+                                   D.API_VERSION, key_id, secret)
     return requests.post(f"{url}/?InstanceId=1", data=body, headers=headers, timeout=30).status_code
 
 

@@ -7,14 +7,14 @@ from urllib.parse import urlencode
 
 import requests
 
-from dms_magic.wire import params as P
+from dms_magic import defaults as D
 from dms_magic.wire import signing
 
 
-def _signed(sb, content="hi", action=P.ACTION, query=None):
+def _signed(sb, content="hi", action=D.ACTION, query=None):
     body = urlencode({"Messages": json.dumps([{"role": "user", "content": content}])}).encode()
     query = {"InstanceId": "1", **(query or {})}
-    headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sb.port}", action, P.API_VERSION,
+    headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sb.port}", action, D.API_VERSION,
                                    sb.access_key_id, sb.access_key_secret)
     return query, body, headers
 

@@ -13,7 +13,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dms_magic.wire import params as P
+from dms_magic import defaults as D
+from dms_magic.wire.params import BY_WIRE
 from dms_magic.wire import signing
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -23,13 +24,13 @@ huge = st.one_of(st.integers(min_value=-10**30, max_value=10**30).map(str),
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
                            max_leaves=12)
-wire_names = st.sampled_from(sorted(P.BY_WIRE)) | text.filter(bool)
+wire_names = st.sampled_from(sorted(BY_WIRE)) | text.filter(bool)
 values = st.one_of(text, huge, st.sampled_from(["true", "True", "false", "0", "1", "-1", "", "[]", "{}", "null"]),
                    json_values.map(json.dumps))
 
 
-def send(sandbox, query, body, *, action=P.ACTION, content_type=signing.FORM_CONTENT_TYPE, drop=(), extra=None):
-    headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sandbox.port}", action, P.API_VERSION,
+def send(sandbox, query, body, *, action=D.ACTION, content_type=signing.FORM_CONTENT_TYPE, drop=(), extra=None):
+    headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sandbox.port}", action, D.API_VERSION,
                                    sandbox.access_key_id, sandbox.access_key_secret, content_type=content_type)
     for name in drop:
         headers.pop(name, None)
@@ -59,7 +60,7 @@ def test_random_bodies(sandbox, body, content_type):
 
 @FUZZ
 @given(query=st.dictionaries(wire_names, values, max_size=6), messages=json_values | text,
-       action=st.sampled_from([P.ACTION, P.SSE_ACTION]))
+       action=st.sampled_from([D.ACTION, D.SSE_ACTION]))
 def test_random_parameters_and_messages(sandbox, query, messages, action):
     query = {"InstanceId": "1", **query}
     body = urlencode({"Messages": messages if isinstance(messages, str) else json.dumps(messages)}).encode()
@@ -67,8 +68,8 @@ def test_random_parameters_and_messages(sandbox, query, messages, action):
 
 
 @FUZZ
-@given(query=st.dictionaries(st.sampled_from(sorted(P.BY_WIRE)), values, max_size=8),
-       content=st.text(max_size=200), action=st.sampled_from([P.ACTION, P.SSE_ACTION]))
+@given(query=st.dictionaries(st.sampled_from(sorted(BY_WIRE)), values, max_size=8),
+       content=st.text(max_size=200), action=st.sampled_from([D.ACTION, D.SSE_ACTION]))
 def test_valid_messages_with_random_parameters(sandbox, query, content, action):
     query = {"InstanceId": "1", **query}
     body = urlencode({"Messages": json.dumps([{"role": "user", "content": content}])}).encode()
@@ -115,7 +116,7 @@ pii_like = st.lists(st.one_of(
 
 @FUZZ
 @given(contents=st.lists(pii_like, min_size=1, max_size=3), rule=st.sampled_from(["UserInfo", "All", "Contact"]),
-       action=st.sampled_from([P.ACTION, P.SSE_ACTION]))
+       action=st.sampled_from([D.ACTION, D.SSE_ACTION]))
 def test_masking_on_random_text(sandbox, contents, rule, action):
     query = {"InstanceId": "1", "NeedDesensitization": "true", "DesensitizationRule": rule, "Logprobs": "true"}
     messages = [{"role": "user", "content": c} for c in contents]

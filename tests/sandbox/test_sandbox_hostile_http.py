@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from dms_magic.wire import params as P
+from dms_magic import defaults as D
 from dms_magic.wire import signing
 
 GATEWAY_KEYS = {"RequestId", "HostId", "Code", "Message", "Recommend"}
@@ -42,7 +42,7 @@ def _exchange(sb, raw: bytes) -> tuple[int, dict, bytes]:
 def _signed_request(sb, body: bytes, query: dict, *, url_query: str | None = None, framing: str = "length",
                     canonical: str | None = None) -> bytes:
     headers = signing.sign_headers("POST", "/", canonical if canonical is not None else query, body,
-                                   f"127.0.0.1:{sb.port}", P.ACTION, P.API_VERSION, sb.access_key_id,
+                                   f"127.0.0.1:{sb.port}", D.ACTION, D.API_VERSION, sb.access_key_id,
                                    sb.access_key_secret)
     target = "/?" + (url_query if url_query is not None else urlencode(query))
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())

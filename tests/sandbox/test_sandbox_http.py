@@ -11,15 +11,15 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from dms_magic.wire import params as P
+from dms_magic import defaults as D
 from dms_magic.wire import signing
-from dms_magic.sandbox import start
+from dms_magic.sandbox import FaultConfig, ReplyShape, start
 from dms_magic.sandbox.inspection import received, received_all
 
 GATEWAY_KEYS = {"RequestId", "HostId", "Code", "Message", "Recommend"}
 
 
-def post(sandbox, query=None, form=None, *, action=P.ACTION, version=P.API_VERSION, secret=None, key_id=None,
+def post(sandbox, query=None, form=None, *, action=D.ACTION, version=D.API_VERSION, secret=None, key_id=None,
          drop=(), headers=None, body=None, sign=True, timeout=10):
     """POST / signed like the SDK (optionally tampered with); returns the requests.Response."""
     query = {k: v for k, v in {"InstanceId": "1", **(query or {})}.items() if v is not None}  # None: leave out
@@ -57,14 +57,14 @@ def test_a_signed_request_succeeds_and_says_it_is_the_sandbox(sandbox):
 def test_missing_or_malformed_authorization_is_incomplete_signature(sandbox):
     gateway_error(post(sandbox, drop=["Authorization"]), "IncompleteSignature", 400)
     gateway_error(post(sandbox, headers={"Authorization": "ACS3-HMAC-SHA256 Credential=x"}), "IncompleteSignature", 400)
-    auth = signing.sign_headers("POST", "/", {"InstanceId": "1"}, b"", "h", P.ACTION, P.API_VERSION, "k", "s")
+    auth = signing.sign_headers("POST", "/", {"InstanceId": "1"}, b"", "h", D.ACTION, D.API_VERSION, "k", "s")
     unsigned_date = auth["Authorization"].replace("x-acs-date;", "")
     gateway_error(post(sandbox, headers={"Authorization": unsigned_date}), "IncompleteSignature", 400)
 
 
 def test_signature_covers_query_body_and_headers(sandbox):
     good = signing.sign_headers("POST", "/", {"InstanceId": "1"}, b"Messages=x", f"127.0.0.1:{sandbox.port}",
-                                P.ACTION, P.API_VERSION, sandbox.access_key_id, sandbox.access_key_secret)
+                                D.ACTION, D.API_VERSION, sandbox.access_key_id, sandbox.access_key_secret)
     tampered_query = requests.post(f"{sandbox.url}/?InstanceId=2", data=b"Messages=x", headers=good, timeout=10)
     gateway_error(tampered_query, "SignatureDoesNotMatch", 400)
     good = dict(good, **{"x-acs-signature-nonce": "other"})  # a signed header changed after signing
@@ -76,7 +76,7 @@ def test_signature_covers_query_body_and_headers(sandbox):
 
 def test_body_not_matching_its_hash_is_rejected(sandbox):
     good = signing.sign_headers("POST", "/", {"InstanceId": "1"}, b"Messages=x", f"127.0.0.1:{sandbox.port}",
-                                P.ACTION, P.API_VERSION, sandbox.access_key_id, sandbox.access_key_secret)
+                                D.ACTION, D.API_VERSION, sandbox.access_key_id, sandbox.access_key_secret)
     response = requests.post(f"{sandbox.url}/?InstanceId=1", data=b"Messages=y", headers=good, timeout=10)
     gateway_error(response, "SignatureDoesNotMatch", 400)
 
@@ -87,7 +87,7 @@ def test_time_window_is_fifteen_minutes(sandbox):
     host = f"127.0.0.1:{sandbox.port}"
     for date, status in ((fresh, 200), (stale, 400)):
         body = urlencode({"Messages": json.dumps([{"role": "user", "content": "hi"}])}).encode()
-        headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, body, host, P.ACTION, P.API_VERSION,
+        headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, body, host, D.ACTION, D.API_VERSION,
                                        sandbox.access_key_id, sandbox.access_key_secret, date=date)
         response = requests.post(f"{sandbox.url}/?InstanceId=1", data=body, headers=headers, timeout=10)
         assert response.status_code == status
@@ -97,7 +97,7 @@ def test_time_window_is_fifteen_minutes(sandbox):
 def test_unknown_key_and_replayed_nonce(sandbox):
     gateway_error(post(sandbox, key_id="LTAInobody"), "InvalidAccessKeyId.NotFound", 404)
     host = f"127.0.0.1:{sandbox.port}"
-    headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, b"", host, P.ACTION, P.API_VERSION,
+    headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, b"", host, D.ACTION, D.API_VERSION,
                                    sandbox.access_key_id, sandbox.access_key_secret)
     first = requests.post(f"{sandbox.url}/?InstanceId=1", headers=headers, timeout=10)
     assert first.json()["Code"] == "MissingParameter"  # authenticated, then the parameters are checked
@@ -147,12 +147,12 @@ def test_unknown_rule_lists_the_rules_and_only_an_unknown_rule_is_reported_so(sa
     body = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "NoSuchRule"}).json()
     assert body["ErrorCode"] == "DesensitizationRuleNotExist"
     assert "'NoSuchRule'" in body["ErrorMessage"] and "Use one of: UserInfo, " in body["ErrorMessage"]
-    import dms_magic.masking
+    import dms_magic.masking.messages
 
     def broken(*args, **kwargs):
         raise KeyError("no such group")  # a masking bug is a 500, not "the rule does not exist"
 
-    monkeypatch.setattr(dms_magic.masking, "mask_messages", broken)
+    monkeypatch.setattr(dms_magic.masking.messages, "mask_messages", broken)  # what mask_text_parts calls
     response = post(sandbox, {"NeedDesensitization": "true", "DesensitizationRule": "UserInfo"})
     gateway_error(response, "InternalError", 500)
 
@@ -201,7 +201,7 @@ def test_non_form_body_is_invalid_parameter(sandbox):
 
 def _json_post(sandbox, body):
     host = f"127.0.0.1:{sandbox.port}"
-    headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, body, host, P.ACTION, P.API_VERSION,
+    headers = signing.sign_headers("POST", "/", {"InstanceId": "1"}, body, host, D.ACTION, D.API_VERSION,
                                    sandbox.access_key_id, sandbox.access_key_secret, content_type="application/json")
     return requests.post(f"{sandbox.url}/?InstanceId=1", data=body, headers=headers, timeout=10)
 
@@ -224,25 +224,25 @@ def test_unknown_path_is_a_json_404(sandbox):
 
 
 def test_fault_knobs():
-    with start(error_rate=1.0) as sb:
+    with start(faults=FaultConfig(error_rate=1.0)) as sb:
         gateway_error(post(sb), "ServiceUnavailable", 503)
-    with start(throttle_qps=2) as sb:
+    with start(faults=FaultConfig(throttle_qps=2)) as sb:
         responses = [post(sb) for _ in range(6)]  # back to back: far more than 2 within one second
         assert responses[0].status_code == 200
         throttled = [r for r in responses if r.status_code != 200]
         assert throttled
         for response in throttled:
             gateway_error(response, "Throttling.User", 400)
-    with start(drop_rate=1.0) as sb:
+    with start(faults=FaultConfig(drop_rate=1.0)) as sb:
         with pytest.raises(requests.ConnectionError):
             post(sb)
-    with start(latency_ms=50) as sb:  # latency only delays; the answer is unchanged
+    with start(faults=FaultConfig(latency_ms=50)) as sb:  # latency only delays; the answer is unchanged
         assert post(sb).json()["Success"] is True
 
 
 def test_start_validates_knobs():
     with pytest.raises(ValueError, match="error_rate"):
-        start(error_rate=2)
+        start(faults=FaultConfig(error_rate=2))
 
 
 def test_sandbox_repr_hides_the_secret(sandbox):
@@ -312,7 +312,7 @@ def test_a_bad_flag_is_one_line_naming_it(flag, value, expected):
 
 
 def test_business_errors_on_the_streaming_action_come_as_one_event(sandbox):
-    response = post(sandbox, {"InstanceId": "7"}, action=P.SSE_ACTION)
+    response = post(sandbox, {"InstanceId": "7"}, action=D.SSE_ACTION)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/event-stream")
     events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
@@ -364,11 +364,12 @@ def test_a_stream_arrives_event_by_event():
     import socket
 
     # Data as an object, so FinishReason is plain in the bytes (the default, a JSON string, escapes it)
-    with start(latency_ms=3000, stream_data="object") as sb:  # the latency is spread between the events
+    # the latency is spread between the events
+    with start(faults=FaultConfig(latency_ms=3000), shape=ReplyShape(stream_data="object")) as sb:
         query = {"InstanceId": "1", "MaxTokens": "30"}
         body = urlencode({"Messages": json.dumps([{"role": "user", "content": "hello there"}])}).encode()
-        headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sb.port}", P.SSE_ACTION,
-                                       P.API_VERSION, sb.access_key_id, sb.access_key_secret)
+        headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{sb.port}", D.SSE_ACTION,
+                                       D.API_VERSION, sb.access_key_id, sb.access_key_secret)
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         with socket.create_connection((sb.host, sb.port), timeout=30) as conn:
             conn.sendall(f"POST /?{urlencode(query)} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n"

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from dms_magic.wire import params as P
+from dms_magic import defaults as D
 from dms_magic.wire import signing
 from dms_magic.sandbox import start
 
@@ -20,7 +20,7 @@ SECRET = "SENTINEL-reliability-secret-7c1e"
 def _post(url, port, key_id, secret, content):
     body = urlencode({"Messages": json.dumps([{"role": "user", "content": content}])}).encode()
     query = {"InstanceId": "1", "MaxTokens": "8"}
-    headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{port}", P.ACTION, P.API_VERSION,
+    headers = signing.sign_headers("POST", "/", query, body, f"127.0.0.1:{port}", D.ACTION, D.API_VERSION,
                                    key_id, secret)
     return requests.post(f"{url}/?{urlencode(query)}", data=body, headers=headers, timeout=120)
 

@@ -12,7 +12,8 @@ from werkzeug.wrappers import Request, Response
 
 from dms_magic.client import ClientSettings, DmsChatClient
 from dms_magic.errors import DmsError
-from dms_magic.sandbox import start
+from dms_magic.sandbox import Upstream, start
+
 
 PROMPT = "我叫张伟，手机号13812345678，请帮我写一封投诉信。"
 ANSWER = ["您好", "，", "这是", "投诉信", "。"]
@@ -50,7 +51,7 @@ class FakeModel:
 @pytest.fixture
 def gateway():
     model = FakeModel()
-    with start(upstream=model.url, upstream_model="qwen2.5:0.5b", upstream_api_key="SENTINEL-upstream-key") as sb:
+    with start(upstream=Upstream(model.url, model="qwen2.5:0.5b", api_key="SENTINEL-upstream-key")) as sb:
         with DmsChatClient(sb.url, access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret,
                            instance_id=1) as client:
             yield model, sb, client

@@ -116,7 +116,7 @@ def test_progress_events_become_status_lines():
 
 
 def test_with_masking_on_the_card_shows_what_the_model_saw_and_no_original_value():
-    from dms_magic.wire.params import ChatRequest
+    from dms_magic.wire.request import ChatRequest
 
     prompt = "我叫张伟，手机号13812345678，请写一封投诉信。"
     request = ChatRequest([{"role": "user", "content": prompt}], need_desensitization=True,
@@ -147,7 +147,7 @@ def test_the_tool_call_table_wraps_inside_the_card_and_shortens_long_arguments()
 
 
 def test_masked_values_in_an_answer_stay_as_they_are_not_emphasis():
-    from dms_magic.wire.params import ChatRequest
+    from dms_magic.wire.request import ChatRequest
 
     request = ChatRequest([{"role": "user", "content": "我叫张伟，同事李娜，手机号13812345678。"}],
                           need_desensitization=True, desensitization_rule="UserInfo")

@@ -9,6 +9,8 @@ import base64
 import io
 
 import pytest
+
+from dms_magic.wire._messages import content_text
 from PIL import Image
 
 from dms_magic import images
@@ -214,8 +216,8 @@ def test_summary_of_a_data_part_and_of_a_url():
 
 def test_content_helpers_read_text_and_image_parts():
     message = user_message("line one", [encoded("PNG")])
-    assert images.content_text(message["content"]) == "line one"
-    assert images.content_text("plain") == "plain"
+    assert content_text(message["content"]) == "line one"
+    assert content_text("plain") == "plain"
     assert len(images.content_images(message["content"])) == 1
     assert images.content_images("plain") == []
 

@@ -16,9 +16,10 @@ PACKAGE_DIR = Path(__file__).resolve().parents[2] / "dms_magic"
 # Lowest first. A module belongs to the first entry that is it or a package containing it; it may
 # import modules of its own layer or of lower ones.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("dms_magic.wire.jsonread", "dms_magic.wire.values", "dms_magic.defaults", "dms_magic.wire.params", "dms_magic.wire.signing",
-              "dms_magic.client.credentials", "dms_magic.errors", "dms_magic.wire.tokens", "dms_magic.masking",
-              "dms_magic.images", "dms_magic.tools")),
+    # wire/: what client and sandbox share (the parameter table, message and tool shapes, JSON text,
+    # signing, the tokeniser), except its reply reader (the next layer).
+    ("base", ("dms_magic.defaults", "dms_magic.errors", "dms_magic.wire", "dms_magic.client.credentials",
+              "dms_magic.masking", "dms_magic.images", "dms_magic.tools")),
     ("reply", ("dms_magic.wire.result",)),           # what the wire client parses replies into
     ("wire", ("dms_magic.client", "dms_magic.sandbox")),
     ("views", ("dms_magic.views",)),                # cards, mask view, diff, frames, tables, plots, report

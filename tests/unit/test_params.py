@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from dms_magic.wire.params import BY_NAME, PARAMS, ChatRequest, InvalidParameterError, find
+from dms_magic import ChatRequest, InvalidParameterError
+from dms_magic.wire.params import BY_NAME, PARAMS, find
 
 # The parameters on the reference page plus the SSE-only Stream and IncludeUsage.
 REFERENCE_WIRE_NAMES = {
@@ -172,7 +173,7 @@ def test_a_float_parameter_too_large_for_a_float_is_invalid_not_an_overflow():
 
 
 def test_long_values_are_shortened_in_messages():
-    from dms_magic.wire.params import shorten
+    from dms_magic.wire.values import shorten
 
     assert shorten("x" * 10, 10) == "x" * 10 and shorten("x" * 11, 10) == "xxxxxxx..."
     err = InvalidParameterError("model", "m" * 200, "a string")
@@ -303,7 +304,7 @@ def test_unknown_parameter_names_read_clearly():
     with pytest.raises(InvalidParameterError) as info:
         ChatRequest("hi", toolz=[])
     assert str(info.value) == ("unknown parameter 'toolz': expected a ChatWithDesensitize parameter name "
-                               "(see dms_magic.wire.params.PARAMS). Did you mean 'tools'?")
+                               "(see dms_magic.PARAMS). Did you mean 'tools'?")
 
 
 def test_top_k_help_says_what_the_sdk_says():
@@ -322,7 +323,7 @@ def test_absurd_integers_are_invalid_parameters_not_digit_limit_errors():
 
 
 def test_oversized_requests_are_refused_naming_the_parameter():
-    from dms_magic.wire.params import MAX_BODY_BYTES, MAX_QUERY_BYTES
+    from dms_magic.wire.request import MAX_BODY_BYTES, MAX_QUERY_BYTES
 
     with pytest.raises(InvalidParameterError) as info:
         ChatRequest("hi", instance_id=1, model="m" * (MAX_QUERY_BYTES + 1)).to_wire()

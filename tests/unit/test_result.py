@@ -9,7 +9,7 @@ import pytest
 
 ROOT = str(Path(__file__).resolve().parents[2])  # so a fresh interpreter finds the package
 
-from dms_magic.wire.params import ChatRequest
+from dms_magic import ChatRequest
 from dms_magic.wire.result import ChatResult, StreamChunk, assemble
 from dms_magic.wire.values import normalize_token_logprobs
 
@@ -135,7 +135,7 @@ def test_streams_are_read_as_increments_or_text_so_far(contents, deltas, text, m
     (None, "HelHelloHello worHello worldHello world", "ambiguous"),
 ])
 def test_the_requests_own_incremental_output_decides_a_chained_stream(parameters, text, mode):
-    from dms_magic.wire.params import ChatRequest
+    from dms_magic.wire.request import ChatRequest
     from dms_magic.wire.result import StreamState, declared_stream_text
 
     request = ChatRequest("hi", parameters=parameters)

@@ -14,9 +14,10 @@ from typing import Any, Literal, Optional, Union
 import jsonschema
 import pytest
 
+from helpers.toolwire import encode_tool_choice, encode_tools
 from dms_magic.tools import (
-    ToolCall, ToolSpecError, assemble_tool_calls, encode_tool_choice, encode_tools, run_tool_call, run_tool_calls,
-    sensitive_arguments, tool_choice_value, tool_functions, tool_loop, tool_spec, tool_specs,
+    ToolCall, ToolSpecError, assemble_tool_calls, run_tool_call, run_tool_calls,
+    sensitive_arguments, tool_functions, tool_loop, tool_spec, tool_specs,
 )
 
 
@@ -193,17 +194,24 @@ def test_tool_lists_need_unique_names():
 
 
 def test_tool_choice_values():
-    tools = [get_weather, {"name": "lookup"}]
-    assert tool_choice_value("auto", tools) == "auto"
-    assert tool_choice_value("none", tools) == "none"
-    assert tool_choice_value("lookup", tools) == {"type": "function", "function": {"name": "lookup"}}
-    assert tool_choice_value({"type": "function", "function": {"name": "get_weather"}}, tools)["function"] == {
+    # One vocabulary (the parameter table's): the words go as they are, a tool name as a function choice.
+    from dms_magic import ChatRequest
+    from dms_magic.wire._toolshapes import TOOL_CHOICE_WORDS
+
+    tools = [get_weather, tool_spec({"name": "lookup"})]
+
+    def sent(choice):
+        request = ChatRequest([{"role": "user", "content": "hi"}], instance_id=1, tools=tools, tool_choice=choice)
+        return request.to_wire(stream=True)[0]["ToolChoice"]
+
+    assert TOOL_CHOICE_WORDS == ("auto", "none", "required")
+    assert [sent(word) for word in TOOL_CHOICE_WORDS] == ["auto", "none", "required"]
+    assert json.loads(sent("lookup")) == {"type": "function", "function": {"name": "lookup"}}
+    assert json.loads(sent({"type": "function", "function": {"name": "get_weather"}}))["function"] == {
         "name": "get_weather"}
-    with pytest.raises(ToolSpecError, match="'delete_all' is not a tool: expected auto, none or one of get_weather, "
-                                            "lookup"):
-        tool_choice_value("delete_all", tools)
-    with pytest.raises(ToolSpecError, match="needs tools"):
-        tool_choice_value("auto", None)
+    with pytest.raises(ValueError, match="one of auto, none, required, or the name of one of the tools "
+                                         r"\(get_weather, lookup\)"):
+        sent("delete_all")
 
 
 def test_wire_text_of_tools_and_tool_choice():

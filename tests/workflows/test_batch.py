@@ -16,8 +16,8 @@ from helpers.scripted import with_settings
 from dms_magic.batch import answer_similarity, chat_many, leak_counts, summarize, token_deltas
 from dms_magic.client import DmsChatClient
 from dms_magic.comparison import similarity as word_similarity
-from dms_magic.wire.params import InvalidParameterError
-from dms_magic.sandbox import start
+from dms_magic import InvalidParameterError
+from dms_magic.sandbox import FaultConfig, start
 
 RESULT_COLUMNS = ["prompt", "text", "finish_reason", "prompt_tokens", "completion_tokens", "latency",
                   "request_id", "error_code", "error_message"]
@@ -40,7 +40,7 @@ def _api_requests(sandbox) -> int:
 def test_200_prompts_under_errors_and_throttling_lose_no_row(caplog):
     caplog.set_level(logging.INFO, logger="dms_magic.client")  # the client logs each retry
     prompts = _prompts(200)
-    with start(error_rate=0.1, throttle_qps=100, latency_ms=5, seed=11) as sandbox, _client(sandbox) as client:
+    with start(faults=FaultConfig(error_rate=0.1, throttle_qps=100, latency_ms=5), seed=11) as sandbox, _client(sandbox) as client:
         frame = chat_many(prompts, client=client, concurrency=8, progress=False, max_tokens=8)
     assert len(frame) == 200
     assert list(frame["prompt"]) == prompts and list(frame.index) == list(range(200))
@@ -59,7 +59,7 @@ def test_200_prompts_under_errors_and_throttling_lose_no_row(caplog):
 
 def test_failed_rows_record_code_and_message_and_the_run_goes_on():
     # No client retries and many injected 503s: plenty of error rows, none raised.
-    with start(error_rate=0.5, seed=3) as sandbox, _client(sandbox, max_retries=0) as client:
+    with start(faults=FaultConfig(error_rate=0.5), seed=3) as sandbox, _client(sandbox, max_retries=0) as client:
         frame = chat_many(_prompts(30), client=client, concurrency=4, progress=False, max_tokens=8)
     assert len(frame) == 30
     failed = frame[frame["error_code"].notna()]
@@ -70,7 +70,7 @@ def test_failed_rows_record_code_and_message_and_the_run_goes_on():
 
 def test_resume_sends_only_the_rows_not_yet_answered():
     prompts = _prompts(40)
-    with start(error_rate=0.4, seed=5) as faulty, _client(faulty, max_retries=0) as client:
+    with start(faults=FaultConfig(error_rate=0.4), seed=5) as faulty, _client(faulty, max_retries=0) as client:
         first = chat_many(prompts, client=client, concurrency=4, progress=False, max_tokens=8)
     missing = int(first["error_code"].notna().sum())
     assert missing > 0
@@ -147,7 +147,7 @@ def test_ctrl_c_returns_the_rows_finished_so_far_and_resume_completes_them(sandb
             return result
 
     prompts = _prompts(60)
-    with start(latency_ms=30) as slow, _client(slow) as inner:
+    with start(faults=FaultConfig(latency_ms=30)) as slow, _client(slow) as inner:
         partial = chat_many(prompts, client=InterruptAfterThree(inner), concurrency=2, progress=False,
                             max_tokens=8)
         assert "resume=" in capsys.readouterr().err  # the one-line notice says how to finish
@@ -192,7 +192,7 @@ class CountingClient:
 def test_rate_cap_keeps_a_run_under_the_services_limit():
     # The service throttles beyond 10 requests/s (14 uncapped requests with 6 in flight get
     # throttled, see the next test); with rate=8 no request ever is.
-    with start(throttle_qps=10) as sandbox, _client(sandbox, max_retries=0) as inner:
+    with start(faults=FaultConfig(throttle_qps=10)) as sandbox, _client(sandbox, max_retries=0) as inner:
         counting = CountingClient(inner)
         frame = chat_many(_prompts(14), client=counting, concurrency=6, rate=8, progress=False, max_tokens=8)
     assert frame["error_code"].isna().all()
@@ -202,7 +202,7 @@ def test_rate_cap_keeps_a_run_under_the_services_limit():
 def test_throttled_rows_are_paused_and_sent_again_not_lost():
     # No cap, no client retries: 14 requests, 6 in flight, against 10 requests/s get Throttling
     # replies; chat_many slows the run down and sends those rows again.
-    with start(throttle_qps=10) as sandbox, _client(sandbox, max_retries=0) as inner:
+    with start(faults=FaultConfig(throttle_qps=10)) as sandbox, _client(sandbox, max_retries=0) as inner:
         counting = CountingClient(inner)
         frame = chat_many(_prompts(14), client=counting, concurrency=6, progress=False, max_tokens=8)
     assert any(code.startswith("Throttling") for code in counting.codes)

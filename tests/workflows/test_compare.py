@@ -11,7 +11,7 @@ import pytest
 
 from dms_magic.comparison import MASKED, UNMASKED, Comparison, compare, diff_sides, find_leaks, word_tokens
 from dms_magic.masking import detect, mask
-from dms_magic.wire.params import InvalidParameterError
+from dms_magic import InvalidParameterError
 
 PROMPT = "我叫张伟，手机号13812345678，邮箱zhang.wei@example.com，请帮我写一封投诉信。"
 

@@ -19,9 +19,10 @@ from PIL import Image
 
 import dms_magic
 from dms_magic.images import ImageError, ImageTooLargeError, MAX_DATA_URL_BYTES, with_images
-from dms_magic.wire.params import InvalidParameterError
+from dms_magic import InvalidParameterError
 from dms_magic.sandbox.multimodal import image_tokens
-from dms_magic.tools import encode_tools, tool_loop
+from dms_magic.tools import tool_loop
+from helpers.toolwire import encode_tools
 
 pytestmark = pytest.mark.usefixtures("to_sandbox")
 
@@ -218,7 +219,8 @@ def test_the_sdk_streaming_call_with_tools_is_answered_with_a_tool_call(sandbox)
 
 
 def test_masking_applies_to_text_parts_and_leaves_images_and_tool_turns_as_they_are():
-    from dms_magic.images import image_part, mask_text_parts
+    from dms_magic.images import image_part
+    from dms_magic.masking import mask_text_parts
 
     picture = image_part(png(8, 8))
     conversation = [

@@ -17,12 +17,14 @@ from typing import Any, Callable
 
 import ipywidgets as W
 
+from dms_magic.defaults import ENV_INSTANCE_ID
 from dms_magic.notebook import grammar, turn
 from dms_magic.notebook.form.rows import (LABEL_WIDTH, SUGGESTIONS, InvalidParameterError, _Row, error_span,
                                           make_row, note_span, shown_text)
 from dms_magic.notebook.form.uploads import ImageUpload
 from dms_magic.views.styles import esc
-from dms_magic.wire.params import BY_NAME, ChatRequest, option_params
+from dms_magic.wire.params import BY_NAME, option_params
+from dms_magic.wire.request import ChatRequest
 
 SEND_COLOUR = "#0550ae"
 # A click the browser sent within this long after the last one acted on is the second half of a
@@ -324,7 +326,7 @@ class DmsChatForm(W.VBox):
                 return
             source = settings.sources.get("instance_id", "")
             instance = settings.instance_id
-            where = {"config": "%dmschat config", "environment": "DMS_MAGIC_INSTANCE_ID"}.get(
+            where = {"config": "%dmschat config", "environment": ENV_INSTANCE_ID}.get(
                 source, "the sandbox's" if "sandbox" in source else source)
         if instance is not None:
             control.placeholder = f"default: {instance} ({where})"

@@ -14,7 +14,8 @@ import ipywidgets as W
 from dms_magic.notebook.grammar import option_spelling
 from dms_magic.notebook.vocabulary import KNOWN_MODELS
 from dms_magic.views.styles import ERROR_STYLE, MUTED_STYLE, esc
-from dms_magic.wire.params import InvalidParameterError, Param
+from dms_magic.errors import InvalidParameterError
+from dms_magic.wire.params import Param
 
 LABEL_WIDTH = "13em"
 CONTROL_WIDTH = "24em"
