@@ -88,7 +88,7 @@ def to_int(value: Any) -> int | None:
         return value
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "1e400" and inf/nan are junk too, not a crash
         return None
 
 
