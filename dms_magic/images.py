@@ -466,6 +466,7 @@ def thumbnail_url(url: str, box: tuple[int, int] = THUMBNAIL_BOX) -> str | None:
     size = image_dimensions(data)
     if size is None or size[0] * size[1] > THUMBNAIL_MAX_PIXELS:
         return None
+    image: Image.Image  # Image.open gives an ImageFile; a non-RGB one is replaced by a plain Image below
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.draft("RGB", (box[0] * 2, box[1] * 2))  # JPEG: decode at a reduced scale, cheaply

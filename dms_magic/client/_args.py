@@ -75,7 +75,7 @@ def seconds(name: str, value: Any, *, zero_ok: bool = False, high: float = MAX_S
 
 
 def count(name: str, value: Any, high: int = 100, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= int(value) <= high:
         raise ValueError(f"{name}={value!r} is invalid: expected an integer in [{low}, {high}]")
     return int(value)
 

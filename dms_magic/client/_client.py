@@ -91,6 +91,7 @@ class DmsChatClient:
                 raise TypeError(f"access_key_id is invalid: expected a str, not {type(access_key_id).__name__}")
             check_secret_types(access_key_secret=access_key_secret, security_token=security_token)
             self._credentials = resolve(access_key_id, access_key_secret, security_token)
+            assert self._credentials is not None  # resolve() gives a source whenever a key is given
             refuse_bad_credential(self._credentials.get())  # now, not on the first call
         else:
             self._credentials = None  # profile / default chain: resolved on the first call

@@ -50,7 +50,7 @@ class ClientSettings:
     user_agent_suffix: str | None = None
 
     def __post_init__(self) -> None:
-        checked = {
+        checked: dict[str, Any] = {
             "timeout": seconds("timeout", self.timeout),
             "connect_timeout": seconds("connect_timeout", self.connect_timeout),
             "max_retries": count("max_retries", self.max_retries),

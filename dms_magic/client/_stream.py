@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 from dms_magic import errors
 from dms_magic.wire import jsonread
@@ -172,7 +172,7 @@ class ChatStream:
             on_end, self._on_end = self._on_end, None
             on_end(error)
 
-    def _run(self) -> Iterator[StreamChunk]:
+    def _run(self) -> Generator[StreamChunk, None, None]:
         response = self._response
         error: Exception | None = None
         try:

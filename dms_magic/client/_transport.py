@@ -112,7 +112,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 def reason(exc: BaseException) -> str:
     """The innermost cause's name (ConnectionRefusedError, RemoteDisconnected, ...)."""
     for _ in range(5):
-        args = getattr(exc, "args", ())
+        args: tuple[Any, ...] = getattr(exc, "args", ())
         inner = getattr(exc, "reason", None) or (args[1] if len(args) > 1 else None) or exc.__cause__
         if not isinstance(inner, BaseException):
             break
@@ -151,7 +151,7 @@ def _tls(exc: BaseException) -> tuple[str, str] | None:
     if not isinstance(outer, (u3.SSLError, ssl.SSLError)):
         return None
     inner = next((c for c in _causes(outer) if isinstance(getattr(c, "reason", None), str)), None)
-    return "handshake", (inner.reason if inner is not None else type(outer).__name__)
+    return "handshake", (getattr(inner, "reason") if inner is not None else type(outer).__name__)  # a str: found so
 
 
 def _tunnel_status(exc: BaseException) -> int | None:
@@ -261,7 +261,7 @@ def map_error(exc: BaseException, *, written: bool, ctx: Context, request_id: st
         err = errors.TransportError(f"the connection to {where} failed before the request was sent "
                                     f"({reason(exc)})", code="ConnectionError")
     setattr(err, FAILURE_ATTR, kind)
-    err.reason = reason(exc)  # type: ignore[attr-defined]  (the stream names it when it breaks off)
+    setattr(err, "reason", reason(exc))  # the stream names it when it breaks off
     return err
 
 
@@ -509,10 +509,11 @@ class MockResponse:
     def __init__(self, status: int = 200, *, json: Any = None, content: bytes | str = b"",
                  headers: Mapping[str, str] | None = None, chunks: list | None = None):
         self.status = status
-        self.headers = urllib3.HTTPHeaderDict(headers or {})
+        header_dict = urllib3.HTTPHeaderDict(headers or {})
         if json is not None:
             content = _json.dumps(json, ensure_ascii=False)
-            self.headers.setdefault("Content-Type", "application/json;charset=utf-8")
+            header_dict.setdefault("Content-Type", "application/json;charset=utf-8")
+        self.headers: Mapping[str, str] = header_dict  # the Response protocol's type; case-insensitive underneath
         self._chunks = list(chunks) if chunks is not None else [
             content.encode("utf-8") if isinstance(content, str) else content]
         self._ctx: Context | None = None

@@ -71,8 +71,9 @@ def _hint_pattern() -> re.Pattern:
 
 def regions_for(text: str) -> tuple[str, ...]:
     """The regions to try: those the text names (in order of first mention), then the common list."""
-    named = []
+    named: list[str] = []
     for m in _hint_pattern().finditer(text.lower()):
+        assert m.lastgroup is not None  # every alternative of the pattern is a named group
         if m.lastgroup not in named:
             named.append(m.lastgroup)
     return tuple(named) + tuple(r for r in COMMON_REGIONS if r not in named)

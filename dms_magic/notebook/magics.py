@@ -10,7 +10,7 @@ one ``UsageError``: IPython prints it as a single line and fails the cell, with 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -249,10 +249,11 @@ class DmsChatMagics(Magics, Configurable):
 
     # -- line commands --------------------------------------------------------------------------
     def _line(self, args: grammar.LineCommand):
-        handler = {grammar.ConfigCommand: self._cmd_config, grammar.StatusCommand: self._cmd_status,
-                   grammar.HistoryCommand: self._cmd_history, grammar.ResetCommand: self._cmd_reset,
-                   grammar.PreviewCommand: self._cmd_preview, grammar.FormCommand: self._cmd_form}[type(args)]
-        return handler(args)
+        handlers: dict[type, Callable[[Any], Any]] = {
+            grammar.ConfigCommand: self._cmd_config, grammar.StatusCommand: self._cmd_status,
+            grammar.HistoryCommand: self._cmd_history, grammar.ResetCommand: self._cmd_reset,
+            grammar.PreviewCommand: self._cmd_preview, grammar.FormCommand: self._cmd_form}
+        return handlers[type(args)](args)
 
     def _cmd_config(self, args: grammar.ConfigCommand):
         from dms_magic import session

@@ -322,6 +322,7 @@ def _read_stream(client: Any, messages: list[dict], params: Mapping[str, Any],
 
     stream = None
     view = None
+    error: BaseException | None  # KeyboardInterrupt or a break-off, set by the handler that ends the stream
     try:
         # `with`: an error or Ctrl-C mid-stream must not leave the connection open
         with client.stream(messages, **params) as stream:

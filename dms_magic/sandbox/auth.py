@@ -70,7 +70,7 @@ class Verifier:
         """The key pair that signed the request, or SandboxAuthFailure."""
         return self.verify_then_read(method, path, query, headers, lambda: body, now=now)[0]
 
-    def verify_then_read(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+    def verify_then_read(self, method: str, path: str, query: Mapping[str, str] | str, headers: Mapping[str, str],
                          read_body: Callable[[], Any], *, now: float | None = None) -> tuple[KeyPair, Any]:
         """(key pair, body): the request authenticated from its headers before ``read_body()`` is
         called, so an unsigned or wrongly signed request costs no body read (32 unsigned 16 MiB

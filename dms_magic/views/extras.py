@@ -14,7 +14,7 @@ the answer card (what was sent, then what came back).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, cast
 
 from dms_magic.views.styles import CARD_STYLE, MUTED_STYLE, SCROLL_BOX, TABLE_STYLE, THEME_BORDER, VIEW_CLASS, esc
 from dms_magic.wire.values import shorten
@@ -39,7 +39,9 @@ def image_rows(parts: Iterable[Mapping], names: Sequence[str | None] = ()) -> li
         url = part["image_url"]["url"] if isinstance(part.get("image_url"), Mapping) else part.get("image_url")
         name = names[i] if i < len(names) and names[i] else (info["url"] if info["source"] == "url"
                                                                else f"image {i + 1}")
-        rows.append({**info, "name": str(name), "src": thumbnail_url(url) if info["source"] == "data" else None,
+        # source "data": image_summary read this same url as a data: URL string
+        rows.append({**info, "name": str(name), "src": thumbnail_url(cast(str, url)) if info["source"] == "data"
+                     else None,
                      "link": url if info["source"] == "url" else None})
     return rows
 
@@ -128,7 +130,7 @@ def model_saw(messages: list[dict], rule: str) -> list[tuple[str, str]]:
     """(role, text) of each user and tool text the model saw, as the local masking engine predicts it."""
     from dms_magic.masking import mask_text_parts
 
-    out = []
+    out: list[tuple[str, str]] = []
     for message in mask_text_parts(messages, rule):
         role = message.get("role")
         if role not in ("user", "tool"):

@@ -110,7 +110,7 @@ def _last_masked(messages: Any, rule: str | None) -> tuple[Any, int] | None:
 def model_saw_html(messages: Any, rule: str | None) -> str:
     """The card's "what the model saw" for these messages ("" when masking changes nothing)."""
     found = _last_masked(messages, rule)
-    return _model_saw_html(found[0], rule, found[1]) if found else ""
+    return _model_saw_html(found[0], rule, found[1]) if found and rule else ""  # found implies a rule
 
 
 def model_saw_text(messages: Any, rule: str | None) -> str | None:

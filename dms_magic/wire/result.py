@@ -292,9 +292,9 @@ class StreamState:
             if pick(raw, "index") is not None:
                 index = fragment.index
             elif fragment.id:
-                index = self._tool_ids.get(fragment.id)
-                if index is None:
-                    index = max([*self._tool_ids.values(), -1 if self._tool_last is None else self._tool_last]) + 1
+                known = self._tool_ids.get(fragment.id)
+                index = known if known is not None else max(
+                    [*self._tool_ids.values(), -1 if self._tool_last is None else self._tool_last]) + 1
             else:
                 index = self._tool_last if self._tool_last is not None else fragment.index
             if fragment.id:

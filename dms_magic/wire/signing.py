@@ -93,7 +93,7 @@ def signature(secret: str, string_to_sign_text: str) -> str:
     return hmac.new(secret.encode("utf-8"), string_to_sign_text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def hash_payload(body: bytes | str | None) -> str:
+def hash_payload(body: bytes | bytearray | str | None) -> str:
     """Hex SHA-256 of the request body (the x-acs-content-sha256 header)."""
     if not body:
         return EMPTY_PAYLOAD_HASH

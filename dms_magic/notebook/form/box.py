@@ -438,8 +438,8 @@ class DmsChatForm(W.VBox):
         disabled meanwhile and a double click acts once."""
         if self._is_second_click(button or getattr(action, "__name__", "")):
             return
-        for button in self.buttons.values():
-            button.disabled = True
+        for widget in self.buttons.values():
+            widget.disabled = True
         if attempt:
             self.output.outputs = ()
             self.result = None
@@ -451,8 +451,8 @@ class DmsChatForm(W.VBox):
         except Exception as err:  # API, settings and transport errors: one clear message in the output
             self._show_failure(err)
         finally:
-            for button in self.buttons.values():
-                button.disabled = False
+            for widget in self.buttons.values():
+                widget.disabled = False
 
     def _show_failure(self, err: Exception) -> None:
         """The status names the error's code (``Failed: InvalidParameter``); the output has the

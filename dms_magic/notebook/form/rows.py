@@ -115,7 +115,7 @@ class _ChoiceRow(_Row):
 
     def __init__(self, param: Param):
         if param.kind == "bool":
-            self.values = {self.DEFAULT: None, "on": True, "off": False}
+            self.values: dict[str, bool | str | None] = {self.DEFAULT: None, "on": True, "off": False}
             control = W.ToggleButtons(options=list(self.values), value=self.DEFAULT,
                                       style={"button_width": "5.5em"})
         else:

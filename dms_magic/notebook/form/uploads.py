@@ -32,7 +32,7 @@ class ImageUpload:
     def _checked(self) -> list[tuple[str, dict | None, str | None]]:
         from dms_magic.images import ImageError, image_part
 
-        out = []
+        out: list[tuple[str, dict | None, str | None]] = []
         for name, data in self._kept:
             try:
                 out.append((name, image_part(data, name=name), None))
