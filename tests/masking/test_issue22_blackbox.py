@@ -230,3 +230,16 @@ FROM_CORPORA_DISTRACTORS = [
 @pytest.mark.parametrize("text, keep", FROM_CORPORA_DISTRACTORS)
 def test_distractor_is_untouched_corpus_shapes(text, keep):
     test_distractor_is_untouched(text, keep)
+
+
+MORE_MENTIONS = [
+    _case("corpus", "en-last-name-lower-case", ["Customer: Harriet Okonkwo", "okonkwo called twice."], ["okonkwo"],
+          "a later mention of a found last name in lower case is not masked (upper case HARRIET is)"),
+    _case("corpus", "phone-again-other-format", ["Phone: (415) 555-0142", "I repeat 415 555 0142."], ["415 555 0142"],
+          "the same phone number written again in another format, without a cue, is not masked"),
+]
+
+
+@pytest.mark.parametrize("messages, secrets", MORE_MENTIONS)
+def test_every_mention_corpus_shapes(messages, secrets):
+    test_every_mention_across_messages_is_masked(messages, secrets)
