@@ -47,6 +47,9 @@ SOURCES = {
         f"git:{MIRROR}/hemingkx+CLUENER2020/repo/.git:HEAD:BERT-CRF/data/clue/test.json",)),
     "ccf_privacy": ("DMS_OUTSIDE_CCF", (
         f"git:{MIRROR}/LOUHOIN+PuHua_DataMining/repo:HEAD:PrivacyDataIdentification/data.json",)),
+    # three files (train, dev, test); each location names the directory, the loader adds the file
+    "resume_ner": ("DMS_OUTSIDE_RESUME", (
+        f"git:{MIRROR}/jiesutd+LatticeLSTM/repo:HEAD:ResumeNER",)),
 }
 
 
@@ -219,6 +222,66 @@ def ccf_privacy(path: str | None = None) -> list[dict]:
     return out
 
 
+# --- ResumeNER (Zhang & Yang, ACL 2018; jiesutd/LatticeLSTM ResumeNER/*.char.bmes) -----------------
+
+# Resumes of senior executives of listed Chinese companies (Sina Finance), one character per line
+# with a BMES tag, sentences separated by blank lines. Only NAME is personal data here; the rest
+# are the distractors issue 22 names (companies, places) plus job titles, degrees, majors,
+# nationalities and ethnicities: masking any of them is a false positive.
+RESUME_NEGATIVE = {"ORG", "TITLE", "EDU", "PRO", "CONT", "RACE", "LOC"}
+RESUME_SPLITS = ("train", "dev", "test")
+
+
+def _resume_sentences(raw: str):
+    chars, tags = [], []
+    for line in raw.splitlines() + [""]:
+        parts = line.split()
+        if len(parts) >= 2:
+            chars.append(parts[0])
+            tags.append(parts[-1])
+        elif chars:
+            yield "".join(chars), tags
+            chars, tags = [], []
+
+
+def _bmes_spans(tags: list[str]):
+    start = None
+    for i, tag in enumerate(tags):
+        head, _, kind = tag.partition("-")
+        if head == "S":
+            yield i, i + 1, kind
+        elif head == "B":
+            start = i
+        elif head == "E" and start is not None:
+            yield start, i + 1, kind
+            start = None
+        elif head == "O":
+            start = None
+
+
+def resume_ner(path: str | None = None) -> list[dict]:
+    """All three splits (4,761 sentences): graded as outside text, nothing here trains anything."""
+    env, defaults = SOURCES["resume_ner"]
+    base = next((p for p in (path, os.environ.get(env)) if p), defaults[0])
+    out = []
+    for split in RESUME_SPLITS:
+        raw = _read(f"{base}/{split}.char.bmes")
+        if raw is None:
+            raise CorpusMissing(f"corpus 'resume_ner' not found at {base}/{split}.char.bmes. Set {env} to the "
+                                f"ResumeNER directory of jiesutd/LatticeLSTM (see benchmarks/outside/README.md).")
+        for n, (text, tags) in enumerate(_resume_sentences(raw)):
+            labels, negatives, neutral = [], [], []
+            for s, e, kind in _bmes_spans(tags):
+                if kind == "NAME":
+                    labels.append(_item(text, s, e, "name", group="PERSON"))
+                elif kind in RESUME_NEGATIVE:
+                    negatives.append(_item(text, s, e, kind.lower()))
+                else:
+                    neutral.append(_item(text, s, e, kind.lower()))
+            out.append(_sample(f"{split}-{n}", text, labels, negatives, neutral))
+    return out
+
+
 # --- this project's blind corpora ---------------------------------------------------------------
 
 def _heldout(samples: list[dict]) -> list[dict]:
@@ -247,8 +310,9 @@ def heldout22(path: str | None = None) -> list[dict]:
 
 
 LOADERS = {"presidio_synth": presidio_synth, "cluener": cluener, "ccf_privacy": ccf_privacy,
-           "heldout16": heldout16, "heldout22": heldout22}
-LANGUAGE = {"presidio_synth": "en", "cluener": "zh", "ccf_privacy": "zh", "heldout16": "zh+en", "heldout22": "zh+en"}
+           "heldout16": heldout16, "heldout22": heldout22, "resume_ner": resume_ner}
+LANGUAGE = {"presidio_synth": "en", "cluener": "zh", "ccf_privacy": "zh", "heldout16": "zh+en", "heldout22": "zh+en",
+            "resume_ner": "zh"}
 
 
 def load(name: str, path: str | None = None, limit: int | None = None, seed: int = 22) -> list[dict]:

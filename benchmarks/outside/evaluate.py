@@ -1,7 +1,7 @@
 """Grade maskers on labelled PII corpora written by others (and on the project's blind corpora).
 
     /work/venv/bin/python benchmarks/outside/evaluate.py --engine /path/to/checkout \
-        [--corpus presidio_synth cluener ccf_privacy heldout16 heldout22] \
+        [--corpus presidio_synth cluener ccf_privacy resume_ner heldout16 heldout22] \
         [--systems dms_magic:UserInfo dms_magic:All presidio presidio+spacy] \
         [--limit N] [--json out.json] [--misses K]
 
@@ -64,7 +64,7 @@ sys.path.append(ROOT)
 if __name__ == "__main__" and _engine_arg(sys.argv[1:]):
     sys.path.insert(0, os.path.abspath(_engine_arg(sys.argv[1:])))
 
-DEFAULT_CORPORA = ("presidio_synth", "cluener", "ccf_privacy", "heldout16", "heldout22")
+DEFAULT_CORPORA = ("presidio_synth", "cluener", "ccf_privacy", "resume_ner", "heldout16", "heldout22")
 DEFAULT_SYSTEMS = tuple(S.SYSTEMS)
 # Seeded samples by default where Presidio + spaCy (2-7K chars/s) would take over ~3 minutes on a
 # shared 2-core machine; ``--limit 0`` grades every text.
@@ -297,7 +297,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit", type=int, default=None,
                         help=f"grade a seeded sample of N texts per corpus (0: all; default: all, except {DEFAULT_LIMIT})")
     parser.add_argument("--path", action="append", default=[], metavar="CORPUS=FILE",
-                        help="where a corpus file is (also: DMS_OUTSIDE_PRESIDIO / _CLUENER / _CCF)")
+                        help="where a corpus file is (also: DMS_OUTSIDE_PRESIDIO / _CLUENER / _CCF / _RESUME)")
     parser.add_argument("--engine", metavar="DIR", help="the checkout whose dms_magic is graded (default: PYTHONPATH, "
                         "then this one; also DMS_OUTSIDE_ENGINE)")
     parser.add_argument("--json", metavar="FILE", help="write the full results (with breakdowns) here")

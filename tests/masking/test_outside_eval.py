@@ -81,3 +81,17 @@ def test_shipped_presidio_corpus_loads():
             assert s["text"][item["start"]:item["end"]] == item["value"]
     groups = {lab["group"] for s in samples for lab in s["labels"]}
     assert {"PERSON", "PHONE", "EMAIL", "ADDRESS", "ID", "CARD"} <= groups
+
+
+def test_resume_ner_loader_reads_bmes(tmp_path):
+    """ResumeNER's one-character-a-line BMES files become samples: names graded, companies and
+    titles distractors, a single-character S- tag and a sentence without a trailing blank kept."""
+    bmes = "高 B-NAME\n勇 E-NAME\n， O\n任 O\n华 B-ORG\n为 E-ORG\n总 B-TITLE\n裁 E-TITLE\n\n刘 S-NAME\n先 O\n生 O"
+    for split in C.RESUME_SPLITS:
+        (tmp_path / f"{split}.char.bmes").write_text(bmes if split == "test" else "", encoding="utf-8")
+    samples = C.resume_ner(str(tmp_path))
+    assert [s["text"] for s in samples] == ["高勇，任华为总裁", "刘先生"]
+    first, second = samples
+    assert [(lab["value"], lab["group"]) for lab in first["labels"]] == [("高勇", "PERSON")]
+    assert sorted(n["value"] for n in first["negatives"]) == ["华为", "总裁"]
+    assert [lab["value"] for lab in second["labels"]] == ["刘"]
