@@ -287,6 +287,22 @@ def page(lab, browser):
         lab.shutdown_kernels()  # each test starts from a fresh kernel
 
 
+def _dump_cells(page, lab, name: str) -> None:
+    """For whoever reads the CI log: each cell's prompt and the start of its source and output, the
+    server log's tail, and a screenshot ($DMS_MAGIC_E2E_SCREENSHOTS)."""
+    try:
+        cells = page.evaluate("""() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell')].map(c => [
+            (c.querySelector('.jp-InputArea-prompt') || {}).innerText, (c.querySelector('.cm-content') || {}).innerText,
+            (c.querySelector('.jp-OutputArea') || {}).innerText].map(t => (t || '').slice(0, 120)))""")
+        print(f"{name}: cells (prompt, source, output):", *cells, sep="\n  ")
+        shots = Path(os.environ.get("DMS_MAGIC_E2E_SCREENSHOTS") or "/tmp/dms_magic-screenshots")
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / f"failed-{name}.png"), full_page=True)
+    except Exception as exc:  # noqa: BLE001 -- the page itself may be gone: the log below still helps
+        print(f"{name}: the page could not be read: {exc!r}")
+    print(f"server log tail:\n{lab.log.read_text(errors='replace')[-3000:]}")
+
+
 @pytest.fixture(scope="session")
 def shown_notebook(lab, browser):
     """shown_notebook(name, executed=False, cells=None) -> a page showing the notebook, made once per session.
@@ -307,8 +323,13 @@ def shown_notebook(lab, browser):
                 lab.open(page, lab.executed_notebook(name).name)
             else:
                 (lab.write_notebook(name, cells) if cells is not None else lab.copy_notebook(name))
-                lab.open(page, name)
-                lab.run_all(page)
+                try:
+                    lab.open(page, name)
+                    lab.run_all(page)
+                except Exception:
+                    _dump_cells(page, lab, name)
+                    page.context.close()
+                    raise
             lab.kept |= lab.kernel_ids() - before
             pages[key] = page
         return pages[key]
