@@ -326,7 +326,7 @@ def shown_notebook(lab, browser):
                 try:
                     lab.open(page, name)
                     lab.run_all(page)
-                except Exception:
+                except BaseException:  # pytest-timeout's Failed too: the dump says which cell hangs
                     _dump_cells(page, lab, name)
                     page.context.close()
                     raise
