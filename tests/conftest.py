@@ -146,7 +146,12 @@ _TIER_BY_FOLDER = {"soak": "soak", "e2e": "e2e"}
 
 
 def pytest_collection_modifyitems(config, items):
+    # Under pytest-xdist (`-n 2 --dist loadgroup`) the browser tier stays on one worker: its session
+    # fixtures start one JupyterLab and one Chromium and share executed notebooks, once, not per worker.
+    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
         folder = item.path.parent.name
         if folder in _TIER_BY_FOLDER:
             item.add_marker(getattr(pytest.mark, _TIER_BY_FOLDER[folder]))
+        if xdist and folder == "e2e":
+            item.add_marker(pytest.mark.xdist_group("e2e"))

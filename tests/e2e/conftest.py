@@ -2,9 +2,14 @@
 
 ``lab``: a JupyterLab server on 127.0.0.1 with fresh config, data, runtime, settings and workspace
 directories and a random token; tests write their notebooks into its notebook directory.
-``page``: a fresh Chromium page. ``Lab`` helpers open a notebook in a theme, run all its cells as a
-user would (Run menu), and measure what the page shows (contrast, alignment) with the script in
-``measure.js``.
+``browser``: one headless Chromium for the whole session. ``page``: a fresh page in a fresh browser
+context of it; the kernels the test started are shut down after it. ``Lab`` helpers open a notebook in a
+theme, run all its cells as a user would (Run menu), switch the theme of an open page, and measure what
+the page shows (contrast, alignment) with the script in ``measure.js``.
+``shown_notebook(name)``: a page where the notebook was run in JupyterLab once for the whole session
+(``executed=True``: the nbconvert-executed copy, opened untrusted); tests that only *look* at a notebook
+share it and switch its theme instead of running it again. One server, one Chromium, each notebook
+executed once: the browser tier's time is spent on what the tests assert, not on start-ups.
 
 Playwright's own browser download is not reachable here: Chromium is Debian's (/usr/bin/chromium,
 installed by .ci/run). The tests skip only when that binary is missing.
@@ -20,7 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -58,6 +63,7 @@ class Lab:
     settings: Path
     log: Path
     env: dict
+    kept: set = field(default_factory=set)  # kernels of the shared pages (shown_notebook): not shut down per test
 
     def write_notebook(self, name: str, cells: list[str]) -> Path:
         nb = {
@@ -105,6 +111,28 @@ class Lab:
         page.wait_for_function("(t) => document.body.dataset.jpThemeName === t", arg=THEMES[theme])
         self.wait_for_kernel(page)
 
+    def switch_theme(self, page, theme: str) -> None:
+        """Switch an open page to ``theme`` ("light"/"dark" or a theme's full name) as the Settings menu
+        does, and wait until the page is painted with it: outputs stay, nothing runs again."""
+        name = THEMES.get(theme, theme)
+        if page.evaluate("() => document.body.dataset.jpThemeName") != name:
+            page.evaluate("(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", name)
+        light = "true" if name == THEMES["light"] else "false"
+        # The theme's stylesheet is applied once the notebook's own background follows the theme.
+        page.wait_for_function(r"""([name, light]) => {
+            if (document.body.dataset.jpThemeName !== name || document.body.dataset.jpThemeLight !== light) return false;
+            const nb = document.querySelector('.jp-NotebookPanel-notebook');
+            const m = nb && /rgba?\(([^)]+)\)/.exec(getComputedStyle(nb).backgroundColor);
+            if (!m) return false;
+            const [r, g, b] = m[1].split(/[\s,\/]+/).map(Number);
+            return ((r + g + b) / 3 > 128) === (light === 'true');
+        }""", arg=[name, light])
+        page.wait_for_timeout(300)  # the theme's transitions settle
+
+    def kernel_ids(self) -> set:
+        return {k["id"] for k in json.loads(urllib.request.urlopen(f"{self.base}/api/kernels?token={self.token}",
+                                                                   timeout=5).read())}
+
     def run_all(self, page) -> None:
         """Run menu > Run All Cells, then wait until no cell is queued or running."""
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
@@ -135,8 +163,11 @@ class Lab:
                                timeout=120_000)
 
     def shutdown_kernels(self) -> None:
+        """Every kernel but those of the shared pages (``kept``)."""
         kernels = json.loads(urllib.request.urlopen(f"{self.base}/api/kernels?token={self.token}", timeout=5).read())
         for k in kernels:
+            if k["id"] in self.kept:
+                continue
             req = urllib.request.Request(f"{self.base}/api/kernels/{k['id']}?token={self.token}", method="DELETE")
             try:
                 urllib.request.urlopen(req, timeout=10).read()
@@ -190,6 +221,7 @@ def lab(tmp_path_factory):
            f"--ServerApp.root_dir={dirs['notebooks']}", f"--LabApp.user_settings_dir={dirs['settings']}",
            f"--LabApp.workspaces_dir={dirs['workspaces']}", "--LabApp.news_url=",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: switch_theme runs the theme command
            "--ServerApp.allow_root=True"]  # CI runs as root
     log = open(root / "lab.log", "wb")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -226,18 +258,85 @@ def _stop(server: subprocess.Popen) -> None:
             continue
 
 
-@pytest.fixture()
-def page(lab):
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session (a launch costs seconds on a loaded machine)."""
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1600})
-            page = context.new_page()
-            page.set_default_timeout(90_000)
-            yield page
+            yield chromium
         finally:
-            browser.close()
-            lab.shutdown_kernels()  # each test starts from a fresh kernel
+            chromium.close()
+
+
+def _new_page(browser):
+    """A page in a context of its own: no storage, cookies or JupyterLab state shared with other pages."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    return page
+
+
+@pytest.fixture()
+def page(lab, browser):
+    page = _new_page(browser)
+    try:
+        yield page
+    finally:
+        page.context.close()
+        lab.shutdown_kernels()  # each test starts from a fresh kernel
+
+
+def _dump_cells(page, lab, name: str) -> None:
+    """For whoever reads the CI log: each cell's prompt and the start of its source and output, the
+    server log's tail, and a screenshot ($DMS_MAGIC_E2E_SCREENSHOTS)."""
+    try:
+        cells = page.evaluate("""() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell')].map(c => [
+            (c.querySelector('.jp-InputArea-prompt') || {}).innerText, (c.querySelector('.cm-content') || {}).innerText,
+            (c.querySelector('.jp-OutputArea') || {}).innerText].map(t => (t || '').slice(0, 120)))""")
+        print(f"{name}: cells (prompt, source, output):", *cells, sep="\n  ")
+        shots = Path(os.environ.get("DMS_MAGIC_E2E_SCREENSHOTS") or "/tmp/dms_magic-screenshots")
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / f"failed-{name}.png"), full_page=True)
+    except Exception as exc:  # noqa: BLE001 -- the page itself may be gone: the log below still helps
+        print(f"{name}: the page could not be read: {exc!r}")
+    print(f"server log tail:\n{lab.log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def shown_notebook(lab, browser):
+    """shown_notebook(name, executed=False, cells=None) -> a page showing the notebook, made once per session.
+
+    By default the notebook (``cells`` written with Lab.write_notebook, else notebooks/<name> without
+    outputs) was run in the page with Run All, as a user does: trusted outputs, widgets live, its kernel
+    kept until the session ends. ``executed=True``: the README's flow, the nbconvert-executed copy
+    (Lab.executed_notebook) opened as it is, untrusted. Callers only look, and may switch the theme
+    (Lab.switch_theme) or scroll; whoever changes the page's size or content restores it."""
+    pages: dict = {}
+
+    def shown(name: str, executed: bool = False, cells: list[str] | None = None):
+        key = (name, executed)
+        if key not in pages:
+            before = lab.kernel_ids()
+            page = _new_page(browser)
+            if executed:
+                lab.open(page, lab.executed_notebook(name).name)
+            else:
+                (lab.write_notebook(name, cells) if cells is not None else lab.copy_notebook(name))
+                try:
+                    lab.open(page, name)
+                    lab.run_all(page)
+                except BaseException:  # pytest-timeout's Failed too: the dump says which cell hangs
+                    _dump_cells(page, lab, name)
+                    page.context.close()
+                    raise
+            lab.kept |= lab.kernel_ids() - before
+            pages[key] = page
+        return pages[key]
+
+    yield shown
+    for page in pages.values():
+        page.context.close()
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ A user reads every text: each visible text node of our outputs has WCAG contrast
 the background it is painted on; prose in tables is left-aligned (JupyterLab right-aligns table
 cells unless told otherwise). The README's flow opens an nbconvert-executed notebook, which
 JupyterLab does not trust and sanitizes: the token strip (folded under the answer) keeps its colours
-there and the answer is shown once. Screenshots of every page land in $DMS_MAGIC_E2E_SCREENSHOTS (default
+there and the answer is shown once. Each notebook runs once per session (``shown_notebook``) and is read in both themes. Screenshots of every page land in $DMS_MAGIC_E2E_SCREENSHOTS (default
 /tmp/dms_magic-screenshots); the measured figures are printed (pytest -s) and written beside them.
 """
 from __future__ import annotations
@@ -57,10 +57,9 @@ def _check(found: dict, low: list[dict]) -> None:
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_every_text_is_readable_when_run_in_the_page(lab, page, screenshots, measure, notebook, theme):
-    lab.copy_notebook(notebook)
-    lab.open(page, notebook, theme)
-    lab.run_all(page)
+def test_every_text_is_readable_when_run_in_the_page(lab, shown_notebook, screenshots, measure, notebook, theme):
+    page = shown_notebook(notebook)
+    lab.switch_theme(page, theme)
     if notebook != "compare.ipynb":  # the form is a widget: rendered once its model reaches the page
         page.wait_for_selector(".dms-chat-form")
         page.wait_for_timeout(500)
@@ -72,9 +71,10 @@ def test_every_text_is_readable_when_run_in_the_page(lab, page, screenshots, mea
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_the_untrusted_executed_quickstart_keeps_colours_and_shows_the_answer_once(lab, page, screenshots, measure, theme):
-    executed = lab.executed_notebook("quickstart.ipynb")
-    lab.open(page, executed.name, theme)
+def test_the_untrusted_executed_quickstart_keeps_colours_and_shows_the_answer_once(lab, shown_notebook, screenshots,
+                                                                                   measure, theme):
+    page = shown_notebook("quickstart.ipynb", executed=True)
+    lab.switch_theme(page, theme)
     page.wait_for_selector(".dms-token-strip", state="attached")  # folded under the answer
     name = f"quickstart-untrusted-{theme}"
     page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)

@@ -5,30 +5,16 @@ The nbconvert-executed quickstart is opened *untrusted* (as the README opens it)
 run inside JupyterLab. Every visible text node in the output areas is measured against its composited background
 (WCAG 2.x relative luminance, normal text needs >= 4.5:1); prose table cells (not pandas frames) must be left-aligned;
 in the untrusted copy the token strip keeps >= 3 distinct background colours and its answer appears once.
+
+Plumbing (issue 21): the JupyterLab server, Chromium and both quickstart pages come from tests/e2e/conftest.py
+(``lab``, ``shown_notebook``), shared with test_lab_views.py: each page is made once per session and read here
+in each theme; the assertions are the black-box ones.
 """
 import json
-import os
-import pathlib
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 pytestmark = [pytest.mark.blackbox, pytest.mark.browser]  # blackbox: written without reading dms_magic/
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright = pytest.importorskip("playwright.sync_api")
-if not os.path.exists(CHROMIUM):
-    pytest.skip("needs Debian's chromium", allow_module_level=True)
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(sys.executable).parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 # Contrast of every visible text node (and filled input) under `scope` against its composited ancestors' backgrounds.
 CONTRAST_JS = r"""(scope) => {
@@ -83,69 +69,8 @@ STRIP_JS = r"""(answer) => {
 }"""
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    """A copy of the notebooks with the README's nbconvert step run on the quickstart."""
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copytree(REPO / "notebooks", root / "notebooks")
-    env = dict(os.environ, PYTHONPATH=str(REPO), DMS_MAGIC_ENDPOINT="sandbox")
-    subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "notebooks/quickstart.ipynb",
-                    "--output", "quickstart.out.ipynb"], cwd=root, env=env, check=True, capture_output=True, timeout=240)
-    return root
-
-
-def _start_lab(root, theme, tmp):
-    settings = tmp / "settings"
-    for ext, name, body in [("apputils-extension", "themes", {"theme": theme}),
-                            ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
-                            ("notebook-extension", "tracker", {"windowingMode": "none"})]:
-        d = settings / "@jupyterlab" / ext
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"{name}.jupyterlab-settings").write_text(json.dumps(body))
-    env = dict(os.environ, PYTHONPATH=str(REPO), DMS_MAGIC_ENDPOINT="sandbox", JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "ws"), JUPYTER_RUNTIME_DIR=str(tmp / "rt"))
-    port, token = _free_port(), secrets.token_hex(8)
-    proc = subprocess.Popen([str(BIN / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                             f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True", "--allow-root",
-                             "--LabApp.extension_manager=readonly", f"--ServerApp.root_dir={root}"],
-                            env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-            return proc, url, token
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail("JupyterLab did not start")
-
-
-def _open(page, url, token, path):
-    page.goto(f"{url}/lab/tree/{path}?token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                           " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
-                           " return k && k.status === 'idle'; }", timeout=120_000)
-
-
-def _run_all(page):
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    calm, deadline = 0, time.monotonic() + 280
-    while calm < 6 and time.monotonic() < deadline:
-        busy = page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status !== 'idle'"
-                             " || [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))")
-        calm = 0 if busy else calm + 1
-        time.sleep(0.5)
-
-
-def _answer_of_logprobs_cell(root):
-    nb = json.loads((root / "notebooks" / "quickstart.out.ipynb").read_text())
+def _answer_of_logprobs_cell(executed):
+    nb = json.loads(executed.read_text())
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and "--top-logprobs" in "".join(cell["source"]) and "%%dmschat" in "".join(cell["source"]):
             plain = "".join(cell["outputs"][0]["data"]["text/plain"]).splitlines()
@@ -154,34 +79,18 @@ def _answer_of_logprobs_cell(root):
 
 
 @pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
-def test_quickstart_readable_untrusted_and_run(workdir, theme, tmp_path):
-    proc, url, token = _start_lab(workdir, theme, tmp_path)
-    try:
-        with playwright.sync_playwright() as pw:
-            ctx = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
-                                                        headless=True, args=ARGS, viewport={"width": 1400, "height": 1000})
-            page = ctx.new_page()
-            _open(page, url, token, "notebooks/quickstart.out.ipynb")
-            assert page.evaluate("() => document.body.dataset.jpThemeName") == theme
-            time.sleep(2)
-            untrusted = page.evaluate(CONTRAST_JS, ".jp-OutputArea-output")
-            untrusted_align = page.evaluate(ALIGN_JS, ".jp-OutputArea-output")
-            strip = page.evaluate(STRIP_JS, _answer_of_logprobs_cell(workdir))
-            page.screenshot(path=str(tmp_path / "untrusted.png"))
+def test_quickstart_readable_untrusted_and_run(lab, shown_notebook, theme):
+    page = shown_notebook("quickstart.ipynb", executed=True)
+    lab.switch_theme(page, theme)
+    assert page.evaluate("() => document.body.dataset.jpThemeName") == theme
+    untrusted = page.evaluate(CONTRAST_JS, ".jp-OutputArea-output")
+    untrusted_align = page.evaluate(ALIGN_JS, ".jp-OutputArea-output")
+    strip = page.evaluate(STRIP_JS, _answer_of_logprobs_cell(lab.executed_notebook("quickstart.ipynb")))
 
-            run = ctx.new_page()
-            _open(run, url, token, "notebooks/quickstart.ipynb")
-            _run_all(run)
-            time.sleep(2)
-            ran = run.evaluate(CONTRAST_JS, ".jp-OutputArea-output")
-            ran_align = run.evaluate(ALIGN_JS, ".jp-OutputArea-output")
-            ctx.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    run = shown_notebook("quickstart.ipynb")
+    lab.switch_theme(run, theme)
+    ran = run.evaluate(CONTRAST_JS, ".jp-OutputArea-output")
+    ran_align = run.evaluate(ALIGN_JS, ".jp-OutputArea-output")
     assert untrusted["checked"] > 100 and ran["checked"] > 100, "the outputs did not render"
     assert untrusted["low"] == [], f"{theme}, untrusted: text under 4.5:1: {untrusted['low'][:10]}"
     assert ran["low"] == [], f"{theme}, run in JupyterLab: text under 4.5:1: {ran['low'][:10]}"
