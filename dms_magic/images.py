@@ -292,6 +292,16 @@ def with_images(prompt_or_messages: Any, images: Any, *, max_bytes: int = MAX_DA
     return messages
 
 
+def _shown_path(path: Any) -> str:
+    """A path as errors show it: whole when short, else its file name (what a person recognises)
+    after an ellipsis; shortening from the right would cut the very name the error is about."""
+    text = str(path)
+    if len(text) <= 80:
+        return text
+    name = os.path.basename(text.rstrip("/\\")) or text
+    return "…/" + shorten(name, 76)
+
+
 def _part(url: str) -> dict:
     return {"type": "image_url", "image_url": {"url": url}}
 
@@ -319,18 +329,18 @@ def _read_image_file(path: str, max_bytes: int = MAX_DATA_URL_BYTES, name: str |
         # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
         fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise ImageError(f"image file {shorten(path)!r} does not exist (give a path, an http(s):// URL or a "
+        raise ImageError(f"image file {_shown_path(path)!r} does not exist (give a path, an http(s):// URL or a "
                          "data: URL).") from None
     except IsADirectoryError:
-        raise ImageError(f"image path {shorten(path)!r} is a directory, not an image file.") from None
+        raise ImageError(f"image path {_shown_path(path)!r} is a directory, not an image file.") from None
     except OSError as exc:
-        raise ImageError(f"image file {shorten(path)!r} cannot be read: {exc.strerror or exc}.") from None
+        raise ImageError(f"image file {_shown_path(path)!r} cannot be read: {exc.strerror or exc}.") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
-            raise ImageError(f"image path {shorten(path)!r} is a directory, not an image file.")
-        raise ImageError(f"image path {shorten(path)!r} is not a regular file (a pipe, a device or a socket "
+            raise ImageError(f"image path {_shown_path(path)!r} is a directory, not an image file.")
+        raise ImageError(f"image path {_shown_path(path)!r} is not a regular file (a pipe, a device or a socket "
                          "has no size to check and may never end): save the image to a file and give its path.")
     with open(fd, "rb") as handle:
         try:
@@ -344,7 +354,7 @@ def _read_image_file(path: str, max_bytes: int = MAX_DATA_URL_BYTES, name: str |
             cap = _raw_cap(max_bytes)
             data = head + handle.read(cap + 1 - len(head))  # a file that grew since is still bounded
         except OSError as exc:
-            raise ImageError(f"image file {shorten(path)!r} cannot be read: {exc.strerror or exc}.") from None
+            raise ImageError(f"image file {_shown_path(path)!r} cannot be read: {exc.strerror or exc}.") from None
     return data
 
 
