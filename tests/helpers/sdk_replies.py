@@ -2,6 +2,7 @@
 the SDK's own view of a body: the oracle side of tests/contract/test_sdk_reply_shapes.py, shared with other
 black-box tests."""
 from __future__ import annotations
+import copy
 import json
 import socket
 import threading
@@ -257,7 +258,7 @@ def data_obj(content="你好呀!", *, reasoning="嗯，用户发了个“你好�
               "Logprobs": {"content": logprobs} if logprobs is not None else None}
     data = {"Created": created, "Model": model, "Choices": [choice], "StatusCode": status}
     if usage is not None:
-        data["Usage"] = usage
+        data["Usage"] = copy.deepcopy(usage)  # a test that edits its body must not edit the shared USAGE
     return data
 
 
