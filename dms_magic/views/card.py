@@ -9,8 +9,9 @@ call it with a ``state`` and a ``status`` line while an answer arrives. From the
 3. with masking on: how many values the local prediction masks, and the prompt as the model saw
    it with each replacement highlighted (views.prediction, drawn by views.mask_view);
 4. the reasoning, folded;
-5. the answer, rendered as Markdown with raw HTML shown as text (views.markdown); with logprobs,
-   the token strip follows, folded (views.logprobs);
+5. the answer, rendered as Markdown with raw HTML shown as text (views.markdown); when logprobs
+   were asked for, the token strip is the answer (views.logprobs) and the Markdown rendering is
+   folded under it, so the answer is shown once;
 6. for a stopped, interrupted or failed turn: one line saying what happened and what is kept;
 7. a footer: ``27 → 113 tokens`` (the usage table folded under it), latency with its unit,
    request id.
@@ -115,27 +116,37 @@ def _header(result: Any, state: str) -> str:
     return f'<div class="dms-card-badges">{"".join(parts)}</div>'
 
 
-def _answer_html(result: Any, state: str, show_logprobs: bool) -> str:
+def _markdown(result: Any, text: str) -> str:
+    """The answer rendered as Markdown (raw HTML shown as text); masked values stay literal."""
     from dms_magic.views.markdown import markdown_html
     from dms_magic.views.prediction import masked_values
 
+    literal = (masked_values(_messages_of(result), _request_value(result, "desensitization_rule"))
+               if _masked_of(result) else ())
+    return (f'<div class="dms-answer dms-markdown" style="margin:6px 0;line-height:1.45">'
+            f'{markdown_html(text, literal=literal)}</div>')
+
+
+def _answer_html(result: Any, state: str, show_logprobs: bool) -> str:
     text = getattr(result, "text", "") or ""
+    tokens = getattr(result, "token_logprobs", None)
+    if show_logprobs and tokens:
+        # Logprobs were asked for: the token strip is the answer (each token tinted by its probability,
+        # its alternatives in a popover), shown once; the Markdown rendering is folded under it.
+        from dms_magic.views.logprobs import token_strip_html
+
+        answer = (f'<div class="dms-answer dms-logprobs" style="margin:6px 0">'
+                  f'{token_strip_html(tokens, text=text)}</div>')
+        if text:
+            answer += (f'<details class="dms-markdown-view" style="margin:4px 0"><summary style="{MUTED_STYLE};'
+                       f'cursor:pointer">rendered as Markdown</summary>{_markdown(result, text)}</details>')
+        return answer
     if text:
-        literal = (masked_values(_messages_of(result), _request_value(result, "desensitization_rule"))
-                   if _masked_of(result) else ())
-        answer = (f'<div class="dms-answer dms-markdown" style="margin:6px 0;line-height:1.45">'
-                  f'{markdown_html(text, literal=literal)}</div>')
+        answer = _markdown(result, text)
     elif state == st.STREAMING:
         answer = f'<div class="dms-answer" style="{MUTED_STYLE};margin:6px 0">…</div>'
     else:
         answer = '<div class="dms-answer"></div>'
-    tokens = getattr(result, "token_logprobs", None)
-    if show_logprobs and tokens:
-        from dms_magic.views.logprobs import token_strip_html
-
-        answer += (f'<details class="dms-logprobs" style="margin:4px 0"><summary style="{MUTED_STYLE};'
-                   f'cursor:pointer">token probabilities ({len(tokens):,} tokens)</summary>'
-                   f'{token_strip_html(tokens, text=text)}</details>')
     return answer
 
 

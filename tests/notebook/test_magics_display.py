@@ -117,11 +117,14 @@ def test_with_logprobs_the_answer_is_shown_once_and_plain_text_keeps_it():
     tokens = [{"token": t, "logprob": -0.1} for t in ("Privacy ", "matters", ".")]
     result = ChatResult(text="Privacy matters.", backend="sandbox", logprobs={"content": tokens})
     html = render.chat_result_html(result)
-    # The answer is shown once, rendered; the token strip is folded under it (a closed <details>).
-    folded = re.search(r'<details class="dms-logprobs"[^>]*>.*</details>', html, re.S).group(0)
-    assert "<details class=\"dms-logprobs\" open" not in html and 'class="dms-token-strip"' in folded
-    shown = re.sub(r"<[^>]+>", "", html.replace(folded, ""))
-    assert shown.count("Privacy") == 1 and "3 tokens" in folded
+    # Logprobs were asked for: the token strip is the answer, shown once; the Markdown rendering is
+    # folded under it (a closed <details>), so the visible text holds the answer once.
+    folded = re.search(r'<details class="dms-markdown-view"[^>]*>.*</details>', html, re.S).group(0)
+    assert "<details class=\"dms-markdown-view\" open" not in html and 'class="dms-token-strip"' not in folded
+    shown = html.replace(folded, "")
+    assert 'class="dms-token-strip"' in shown
+    tokens_shown = re.findall(r'<summary style="display:inline[^>]*>([^<]*)</summary>', shown)
+    assert "".join(tokens_shown) == "Privacy matters."  # each token once, in order (alternatives fold in popovers)
     assert "Privacy matters." in render.chat_result_text(result) and result.text == "Privacy matters."
     # without the strip the answer is one plain block
     assert render.chat_result_html(result, show_logprobs=False).count("Privacy matters.") == 1
