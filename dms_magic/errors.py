@@ -77,7 +77,13 @@ HINTS: dict[str, str] = {
     "OutcomeUnknown": ("the request was sent but no complete answer came back: the service may have processed "
                        "(and billed) it; check before sending it again."),
     "UnknownError": "the service reported an unknown error; report the request id if it persists.",
+    "InvalidResponse": ("the reply is not a usable answer; the service may still have run (and billed) the "
+                        "request, so check before sending it again, and report the request id if it persists."),
 }
+# The hint of a model failure inside a complete reply (an OutcomeUnknownError with .model_status):
+# a whole reply did arrive, so OutcomeUnknown's "no complete answer came back" would be untrue.
+MODEL_FAILURE_HINT = ("the service answered, but the model reported a failure after it may have run: the request "
+                      "may have been billed; check before sending it again.")
 
 
 class DmsMagicError(Exception):
@@ -183,9 +189,11 @@ class OutcomeUnknownError(TransportError):
     reply, or the model's own 5xx came back inside a successful reply (``.model_status``): the
     service may have run the model (and billed it). Not retried unless the caller opts in
     (``retry_unknown_outcome=True``), because a generation is not idempotent. Batch rows with this
-    code are "outcome unknown", and ``resume=`` does not resend them unless asked."""
+    code are "outcome unknown", and ``resume=`` does not resend them unless asked. ``.partial_text``:
+    the text a stream had received when the model failed in a later event (None otherwise)."""
 
     default_code = "OutcomeUnknown"
+    partial_text: str | None = None
 
 
 class TruncatedStreamError(OutcomeUnknownError):
@@ -344,6 +352,31 @@ def is_failure(status: int, body: Any) -> bool:
     return _model_failure(body) is not None
 
 
+_ABSENT = object()
+
+
+def empty_answer(status: int, body: Any, *, headers: Any = None, action: str | None = None) -> DmsError | None:
+    """The error for a plain reply that is no failure by ``is_failure`` yet carries no answer:
+    ``Success: true`` (with no code, or a placeholder one) and ``Data`` missing, null, empty
+    (``{}``, ``"{}"``), or without ``Choices`` (e.g. only a ``StatusCode`` that is no number, "5xx"). Returning it as
+    a success would hand the caller an empty text as if the model had answered. None otherwise."""
+    if not isinstance(body, Mapping) or is_failure(status, body):
+        return None
+    data = data_of(body)
+    if data:
+        if pick(data, "Choices") is not None:
+            return None
+        status_code = pick(data, "StatusCode", default=_ABSENT)
+        missing = "Data had no Choices" + ("" if status_code is _ABSENT else
+                                           f" and a StatusCode that is no number ({shorten(safe_repr(status_code))})")
+    else:
+        given = pick(body, "Data", default=_ABSENT)
+        missing = "Data was " + ("missing" if given is _ABSENT else f"empty or unreadable ({shorten(safe_repr(given))})")
+    return DmsError(f"the reply said Success but carried no answer: {missing}", code="InvalidResponse",
+                    request_id=_get(body, "RequestId") or _header(headers, "x-acs-request-id"),
+                    http_status=status, action=action, raw=body)
+
+
 def retry_after(headers: Any) -> float | None:
     """Seconds the server asks us to wait: ``x-acs-retry-after`` (milliseconds, as the official SDK
     reads it) or ``Retry-After`` (seconds or an HTTP date); None when absent or unreadable."""
@@ -368,7 +401,9 @@ def retry_after(headers: Any) -> float | None:
                 seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
             except (TypeError, ValueError, IndexError):
                 return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+    # Only a positive wait is a request to wait (the SDK's Utils.get_throttling_time_left: "Only a
+    # positive wait time is valid"): "0", "-5" or a date in the past ask for nothing.
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 # -- raised before any traffic: arguments, settings, inputs ---------------------------------------

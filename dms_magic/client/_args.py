@@ -95,7 +95,19 @@ def header_text(name: str, value: Any) -> str | None:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError(f"{name}={value!r} is invalid: it contains a control character (a line break or "
                          "similar), which cannot go into a header")
+    try:
+        value.encode("latin-1")  # what http.client writes a header value as
+    except UnicodeEncodeError:
+        raise ValueError(f"{name}={value!r} is invalid: a header value must be Latin-1 text (ASCII is safest); "
+                         "non-Latin-1 characters such as CJK cannot go into the User-Agent header") from None
     return value.strip()
+
+
+def callback(name: str, value: Any) -> Any:
+    """An optional callable (``progress=``): None, or something that can be called."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name}={value!r} is invalid: expected a callable taking a ProgressEvent (or None)")
+    return value
 
 
 def timeout_pair(value: Any, *, name: str = "timeout") -> tuple[float | None, float] | None:

@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from dms_magic import errors
 from dms_magic.client import _transport as T
-from dms_magic.client._args import parse_endpoint, refuse_bad_credential, timeout_pair
+from dms_magic.client._args import callback, parse_endpoint, refuse_bad_credential, timeout_pair
 from dms_magic.client._events import Progress, ProgressEvent, report
 from dms_magic.client._retry import Attempts, RetryPolicy
 from dms_magic.client._settings import ClientSettings
@@ -121,6 +121,7 @@ class DmsChatClient:
         ``timeout``: seconds per read for this call (or a (connect, read) pair); ``progress``: a
         callable given a ProgressEvent as the call proceeds."""
         timeouts = self._timeouts(timeout)
+        callback("progress", progress)  # before any traffic, not a logged TypeError at every event
         request = self._build(prompt_or_messages, params, stream=False)
         query, form = request.to_wire(stream=False)
         started = time.perf_counter()
@@ -141,6 +142,7 @@ class DmsChatClient:
         ``timeout`` and ``progress`` as for ``chat``; ``done``/``failed`` come when the stream ends.
         """
         timeouts = self._timeouts(timeout)
+        callback("progress", progress)  # before any traffic, not a logged TypeError at every event
         params.setdefault("stream", True)
         request = self._build(prompt_or_messages, params, stream=True)
         query, form = request.to_wire(stream=True)
@@ -249,7 +251,8 @@ class DmsChatClient:
             if not stream:
                 payload = _json(response.read())  # business errors come with 200 too
                 if not errors.is_failure(response.status, payload):
-                    return response, (payload,)
+                    empty = errors.empty_answer(response.status, payload, headers=response.headers, action=action)
+                    return response, (empty if empty is not None else (payload,))
                 return response, errors.from_response(response.status, payload, headers=response.headers,
                                                       action=action)
             outcome = first_event(response)

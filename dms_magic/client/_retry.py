@@ -69,6 +69,9 @@ KINDS: tuple[ReplyKind, ...] = (
               "a wrong name stays wrong"),
     ReplyKind(T.PROXY_AUTH, "HTTP 407 from a proxy", Verdict.NEVER, "the proxy's credentials must be fixed"),
     ReplyKind("redirect", "HTTP 3xx", Verdict.NEVER, "redirects are not followed (signed for one host)"),
+    ReplyKind("empty-answer", "HTTP 200 that is no usable answer: `Success: true` with `Data` missing, empty or "
+              "unreadable, or an unreadable stream event", Verdict.NEVER,
+              "the service took the request, so the model may have run (and billed); sending again could bill twice"),
     ReplyKind("client-error", "any other 4xx or business error, a model status 4xx inside `Data`",
               Verdict.NEVER, "a bad signature, parameter or permission stays bad"),
 )
@@ -91,6 +94,8 @@ def classify(err: errors.DmsError) -> ReplyKind:
         return BY_NAME["stream-ended-early"]
     if err.code == "Redirect":
         return BY_NAME["redirect"]
+    if err.code == "InvalidResponse" and (err.http_status or 200) < 300:
+        return BY_NAME["empty-answer"]
     if err.code == "ProxyAuthenticationRequired" or err.http_status == 407:
         return BY_NAME[T.PROXY_AUTH]
     http = err.http_status or 0
@@ -105,6 +110,26 @@ def classify(err: errors.DmsError) -> ReplyKind:
     if http >= 500 or err.code == "InternalError":
         return BY_NAME["gateway-error"]
     return BY_NAME["client-error"]
+
+
+def is_model_failure(err: errors.DmsError) -> bool:
+    """A model's own 5xx inside a successful reply (or stream event): it may have run and billed."""
+    return classify(err).name == "model-failure"
+
+
+def model_failure_error(err: errors.DmsError, *, partial_text: str | None = None) -> errors.OutcomeUnknownError:
+    """The OutcomeUnknownError a model failure inside a reply is raised as: the model status,
+    request id and type kept; for a stream that failed after some text, ``partial_text``."""
+    detail = f" ({err.message})" if err.message and err.message != err.code else ""
+    where = "in a stream event after the answer had begun" if partial_text is not None else "inside a successful reply"
+    final = errors.OutcomeUnknownError(
+        f"the model call failed with status {err.model_status}{detail} {where}: the model ran and the request "
+        "may have been billed, so it was not resent", request_id=err.request_id, http_status=err.http_status,
+        model_status=err.model_status, error_type=err.error_type, action=err.action, raw=err.raw,
+        retry_after=err.retry_after, hint=errors.MODEL_FAILURE_HINT)
+    if partial_text is not None:
+        final.partial_text = partial_text
+    return final
 
 
 @dataclass
@@ -210,13 +235,7 @@ class RetryPolicy:
         OutcomeUnknownError (keeping the model status and request id); every error gets the
         sentence saying what the policy did."""
         if decision.kind.name == "model-failure" and not isinstance(err, errors.OutcomeUnknownError):
-            detail = f" ({err.message})" if err.message and err.message != err.code else ""
-            final = errors.OutcomeUnknownError(
-                f"the model call failed with status {err.model_status}{detail} inside a successful reply: the model "
-                "ran and the request may have been billed, so it was not resent", request_id=err.request_id,
-                http_status=err.http_status, model_status=err.model_status, error_type=err.error_type,
-                action=err.action, raw=err.raw, retry_after=err.retry_after)
-            err = final
+            err = model_failure_error(err)
         note = self.explain(decision, state)
         if decision.kind.name in (T.REFUSED, T.CONNECT_TIMEOUT):  # the message says how long it tried
             spent = self.clock() - state.started

@@ -13,6 +13,7 @@ from typing import Any, Callable, Generator, Iterator
 
 from dms_magic import errors
 from dms_magic.wire import jsonread
+from dms_magic.client._retry import is_model_failure, model_failure_error
 from dms_magic.client._sse import parse_sse
 from dms_magic.client._transport import Response
 from dms_magic.defaults import SSE_ACTION
@@ -192,8 +193,14 @@ class ChatStream:
                         break
                     body = _decode_event(data, complete)
                 if errors.is_failure(200, body):
-                    raise errors.from_response(response.status, body, headers=response.headers,
-                                               action=SSE_ACTION)
+                    failure = errors.from_response(response.status, body, headers=response.headers,
+                                                   action=SSE_ACTION)
+                    if is_model_failure(failure):  # the model ran (and may have billed): not a refusal
+                        # raised below, outside the try: it is a TransportError, which the except
+                        # clause for a broken connection would otherwise take for one
+                        error = model_failure_error(failure, partial_text=self._partial_text())
+                        break
+                    raise failure
                 chunk = StreamChunk.from_event(body, index=len(self._chunks), state=self._state)
                 self._chunks.append(chunk)
                 yield chunk

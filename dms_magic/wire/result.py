@@ -224,27 +224,36 @@ class StreamState:
        rewrites what it said), whatever else was declared;
     2. the request's own ``Parameters.incremental_output`` (``declared``);
     3. logprobs that repeat the previous event's entries exactly (same tokens, same logprobs) and
-       add more: text so far (an increment carries its own tokens, sampled afresh);
-    4. values that never grew (one event, or equal repeats): increments.
+       add more, where the entries' logprobs are not all one value: text so far. An increment
+       carries its own tokens, sampled afresh in a new context, so matching varied logprobs is no
+       coincidence; but a constant (greedy decoding gives 0.0 to certain tokens: '哈' then '哈哈',
+       all 0.0) is matched by increments too, so it decides nothing;
+    4. one non-empty value per field: increments (there is nothing to read two ways).
 
-    Otherwise every value extended the one before and nothing decided: the mode is "ambiguous",
-    read as increments so that no text is lost ('ab', 'abc' is 'ababc', never 'abc'), and said so
-    on the result (``ChatResult.stream_text``). Content and reasoning share the decision.
+    Otherwise the events extended or repeated the one before and nothing decided: the mode is
+    "ambiguous", read as increments so that no text is lost ('ab', 'abc' is 'ababc', never 'abc';
+    'ab', 'ab' is 'abab', though a text-so-far stream of 'ab' sends the same), and said so on the
+    result (``ChatResult.stream_text``). Content and reasoning share the decision.
 
-    Tool-call fragments without an ``index`` are placed by ``id`` (a new id is a new call; a
-    fragment without id continues the last call), so two calls in separate events stay two.
+    Tool-call fragments (``place_tool_calls``): a known ``id`` goes to its call; a new ``id`` is a
+    new call, even on an ``index`` another id already holds (Qwen servers send parallel calls all
+    with index 0); else the wire's ``index``; a fragment with neither continues the last call,
+    unless it names a different function after that call's arguments began (a new call).
     """
 
-    __slots__ = ("declared", "_last", "_chained", "_grew", "_tokens", "_tokens_repeat", "_tool_ids", "_tool_last")
+    __slots__ = ("declared", "_last", "_chained", "_grew", "_repeated", "_tokens", "_tokens_repeat", "_tool_ids",
+                 "_tool_last", "_tool_slots", "_tool_wire")
 
     def __init__(self, declared: str | None = None) -> None:
         self.declared = declared
         self._last: dict[str, str] = {}
-        self._chained, self._grew = True, False
+        self._chained, self._grew, self._repeated = True, False, False
         self._tokens: list | None = None
         self._tokens_repeat = False
-        self._tool_ids: dict[str, int] = {}
-        self._tool_last: int | None = None
+        self._tool_ids: dict[str, int] = {}  # call id -> stream index
+        self._tool_last: int | None = None  # the stream index the last fragment went to
+        self._tool_slots: dict[int, dict[str, Any]] = {}  # stream index -> its id, name so far, any arguments
+        self._tool_wire: dict[int, int] = {}  # the wire's index -> the stream index it last meant
 
     @property
     def mode(self) -> str:
@@ -252,9 +261,9 @@ class StreamState:
             return "increments"
         if self.declared:
             return self.declared
-        if not self._grew:
-            return "increments"
-        return "text_so_far" if self._tokens_repeat else "ambiguous"
+        if self._tokens_repeat:
+            return "text_so_far"
+        return "ambiguous" if (self._grew or self._repeated) else "increments"
 
     @property
     def cumulative(self) -> bool:
@@ -271,37 +280,69 @@ class StreamState:
                 self._chained = False
             elif len(value) > len(before):
                 self._grew = True
+            else:  # the same value again: a text-so-far event that did not grow, or an equal increment
+                self._repeated = True
         if before is not None and self.cumulative:
             return value[len(before):]
         return value
 
     def observe_tokens(self, tokens: list) -> None:
-        """One event's logprobs: evidence of text so far when they repeat the last event's exactly."""
+        """One event's logprobs: evidence of text so far when they repeat the last event's exactly
+        and vary (rule 3)."""
         if not tokens:
             return
         before, self._tokens = self._tokens, tokens
-        if before and len(tokens) > len(before) and tokens[:len(before)] == before:
+        if before and len(tokens) > len(before) and tokens[:len(before)] == before and _varied(tokens):
             self._tokens_repeat = True
 
     def place_tool_calls(self, wire: Any, fragments: list[ToolCall]) -> list[ToolCall]:
-        """Fragments with their stream-wide index: the wire's ``index`` when given, else by ``id``."""
+        """Fragments with their stream-wide index (see the class docstring for the rules)."""
         wire = wire if isinstance(wire, list) else []
         placed = []
         for position, fragment in enumerate(fragments):
             raw = wire[position] if position < len(wire) else None
-            if pick(raw, "index") is not None:
-                index = fragment.index
-            elif fragment.id:
-                known = self._tool_ids.get(fragment.id)
-                index = known if known is not None else max(
-                    [*self._tool_ids.values(), -1 if self._tool_last is None else self._tool_last]) + 1
-            else:
-                index = self._tool_last if self._tool_last is not None else fragment.index
-            if fragment.id:
-                self._tool_ids.setdefault(fragment.id, index)
+            index = self._tool_index(fragment, has_index=pick(raw, "index") is not None)
+            slot = self._tool_slots.setdefault(index, {"id": None, "name": "", "args": False})
+            if fragment.id and slot["id"] is None:
+                slot["id"] = fragment.id
+                self._tool_ids[fragment.id] = index
+            if fragment.name and not slot["name"].endswith(fragment.name):
+                slot["name"] += fragment.name
+            slot["args"] = slot["args"] or bool(fragment.arguments_raw)
             self._tool_last = index
             placed.append(fragment if index == fragment.index else dataclasses.replace(fragment, index=index))
         return placed
+
+    def _new_tool_slot(self, preferred: int | None) -> int:
+        if preferred is not None and preferred not in self._tool_slots:
+            return preferred
+        return max(self._tool_slots, default=-1) + 1
+
+    def _tool_index(self, fragment: ToolCall, *, has_index: bool) -> int:
+        """Where one fragment belongs: a known id is its call; a distinct id is a new call even on an
+        index already taken (Qwen servers send parallel calls all with index 0); else the wire's
+        index; without index or id, the last call, unless a different name arrives after that call's
+        arguments (a name comes on a call's first fragment, so it starts another)."""
+        known = self._tool_ids.get(fragment.id) if fragment.id else None
+        if known is not None:
+            return known
+        if has_index:
+            current = self._tool_wire.get(fragment.index)
+            taken = current is not None and fragment.id and self._tool_slots[current]["id"] not in (None, fragment.id)
+            index = self._new_tool_slot(fragment.index) if current is None or taken else current
+            self._tool_wire[fragment.index] = index
+            return index
+        if fragment.id or self._tool_last is None:
+            return self._new_tool_slot(None if fragment.id else fragment.index)
+        last = self._tool_slots[self._tool_last]
+        if fragment.name and last["args"] and fragment.name != last["name"]:
+            return self._new_tool_slot(None)
+        return self._tool_last
+
+
+def _varied(tokens: list) -> bool:
+    """Whether an event's logprobs take more than one value (a constant is matched by chance)."""
+    return len({repr(t.get("logprob")) if isinstance(t, Mapping) else repr(t) for t in tokens}) > 1
 
 
 class StreamChunk:

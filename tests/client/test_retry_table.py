@@ -60,6 +60,7 @@ EXAMPLES = {
     "name-resolution": (_raise(socket.gaierror(-2, "Name or service not known")), False),
     "proxy-auth": (lambda: MockResponse(407, content=b""), False),
     "redirect": (lambda: MockResponse(302, content=b"", headers={"Location": "https://elsewhere.example/"}), False),
+    "empty-answer": (lambda: MockResponse(200, json={"RequestId": "E", "Success": True}), False),
     "client-error": (lambda: _gateway(400, "InvalidParameter"), False),
 }
 

@@ -119,7 +119,8 @@ def _read(events):
     # every event extends the one before and nothing says which: ambiguous, nothing dropped
     (("ab", "abc"), ["ab", "abc"], "ababc", "ambiguous"),
     (("哈", "哈哈", "哈哈哈"), ["哈", "哈哈", "哈哈哈"], "哈哈哈哈哈哈", "ambiguous"),
-    (("ha", "ha", "ha"), ["ha", "ha", "ha"], "hahaha", "increments"),  # repeats that never grow
+    # equal repeats: increments 'ha' x3, or a text-so-far 'ha' that did not grow; kept whole, said so
+    (("ha", "ha", "ha"), ["ha", "ha", "ha"], "hahaha", "ambiguous"),
     (("a", "ab", "x"), ["a", "ab", "x"], "aabx", "increments"),  # a chain that breaks: every chunk agrees
 ])
 def test_streams_are_read_as_increments_or_text_so_far(contents, deltas, text, mode, as_string):
@@ -162,14 +163,25 @@ def test_without_a_state_chunks_keep_what_they_carried_and_assemble_still_decide
 
 
 def test_text_so_far_logprobs_are_taken_once():
-    def tok(t):
-        return {"token": t, "logprob": -0.1, "bytes": [], "top_logprobs": []}
+    def tok(t):  # each position its own logprob, as a model gives (a constant decides nothing)
+        return {"token": t, "logprob": -0.1 * (ord(t) - 96), "bytes": [], "top_logprobs": []}
 
     events = [{"Data": {"Choices": [{"Message": {"Content": c}, "Logprobs": {"content": [tok(t) for t in toks]}}]}}
               for c, toks in (("a", "a"), ("ab", "ab"), ("abc", "abc"))]
     _, result = _read(events)
     assert result.text == "abc" and [t["token"] for t in result.token_logprobs] == ["a", "b", "c"]
-    assert result.stream_text == "text_so_far"  # logprobs repeated exactly: decisive
+    assert result.stream_text == "text_so_far"  # varied logprobs repeated exactly: decisive
+
+
+def test_constant_logprobs_repeated_decide_nothing():
+    # greedy decoding: certain tokens all have logprob 0.0, so increments '哈', '哈哈' repeat them too
+    def tok(t):
+        return {"token": t, "logprob": 0.0, "bytes": [], "top_logprobs": []}
+
+    events = [{"Data": {"Choices": [{"Message": {"Content": c}, "Logprobs": {"content": [tok(t) for t in c]}}]}}
+              for c in ("哈", "哈哈")]
+    _, result = _read(events)
+    assert (result.text, result.stream_text) == ("哈哈哈", "ambiguous")
 
 
 @pytest.mark.parametrize("pieces", [['{"ci', 'ty": "', 'x"}'], ['{"ci', '{"city": "', '{"city": "x"}']],
