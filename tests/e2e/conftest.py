@@ -137,11 +137,18 @@ class Lab:
         """Run menu > Run All Cells, then wait until no cell is queued or running."""
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        started = """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell .jp-InputArea-prompt')]
+            .some(p => /\\[(\\d+|\\*)\\]/.test(p.innerText))"""
+        try:  # a Run All sent before the kernel took it is dropped: ask once more, as a person would
+            page.wait_for_function(started, timeout=60_000)
+        except Exception:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         page.wait_for_function("""() => {
             const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell .jp-InputArea-prompt')];
             return prompts.length && prompts.every(p => !p.innerText.includes('*'))
                 && prompts.some(p => /\\[\\d+\\]/.test(p.innerText));
-        }""", timeout=300_000)
+        }""", timeout=240_000)
         page.wait_for_timeout(500)  # the last display updates reach the page
 
     def wait_for_kernel(self, page) -> None:
@@ -154,7 +161,9 @@ class Lab:
                                                             timeout=5).read())
             except OSError:  # jupyter_server answers 500 while a kernel is half-started: ask again
                 kernels = []
-            if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
+            # a kernel of this page: the shared pages' kernels (kept) are connected and idle already
+            if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle"
+                   for k in kernels if k.get("id") not in self.kept):
                 break
             if time.monotonic() > deadline:
                 raise AssertionError(f"the notebook's kernel did not connect within 120 s: {kernels}")

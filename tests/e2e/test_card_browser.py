@@ -129,7 +129,7 @@ def _open_a_token_popover(page, path: str, *, hover: bool) -> None:
     """Click a token: its popover opens (trusted or not). ``hover``: pointing at a token opens it
     too (trusted: the strip's one <style> rule; untrusted outputs lose it and open on click)."""
     strip_card = _cards(page).filter(has=page.locator(".dms-token-strip")).first
-    strip_card.locator("details.dms-logprobs > summary").click()
+    # logprobs asked for: the strip is the answer, in view (no click to unfold it)
     token = strip_card.locator("details.dms-token").nth(2)
     popover = token.locator(".dms-token-popover")
     if hover:
