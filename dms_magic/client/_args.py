@@ -15,6 +15,20 @@ from dms_magic.defaults import CENTRAL_ENDPOINT, env_endpoint
 MAX_SECONDS = 86400.0  # a day: larger timeouts are mistakes (1e308 overflows the socket layer)
 
 
+def mask_userinfo(endpoint: Any) -> Any:
+    """``endpoint`` with any ``user:password@`` replaced by ``***@`` (anything else unchanged): called
+    first in the constructor, so that no frame of ours holds the password (``%xmode Verbose`` prints
+    frames' arguments); ``parse_endpoint`` then refuses the ``***@`` with a clear error."""
+    if not isinstance(endpoint, str):
+        return endpoint
+    scheme, sep, rest = endpoint.partition("://")
+    body = rest if sep else endpoint
+    authority = re.split(r"[/?#]", body, maxsplit=1)[0]
+    if "@" not in authority:
+        return endpoint
+    return (scheme + sep if sep else "") + "***@" + authority.rpartition("@")[2] + body[len(authority):]
+
+
 def _refuse_userinfo(endpoint: str, expected: str) -> None:
     """``http://user:password@host`` is refused, before any message could quote the endpoint: the
     API authenticates by signature, so a user and password there are a mistake, and urllib3 would

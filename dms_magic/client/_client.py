@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from dms_magic import errors
 from dms_magic.client import _transport as T
-from dms_magic.client._args import callback, parse_endpoint, refuse_bad_credential, timeout_pair
+from dms_magic.client._args import callback, mask_userinfo, parse_endpoint, refuse_bad_credential, timeout_pair
 from dms_magic.client._events import Progress, ProgressEvent, report
 from dms_magic.client._retry import Attempts, RetryPolicy
 from dms_magic.client._settings import ClientSettings
@@ -73,6 +73,7 @@ class DmsChatClient:
         # First, before anything can raise: tracebacks with locals (%xmode Verbose) print this
         # frame's arguments, so the raw secret and token must not stay in it (credentials.Secret).
         access_key_secret, security_token = hide(access_key_secret), hide(security_token)
+        endpoint = mask_userinfo(endpoint)  # a password in the endpoint is refused below, never kept here
         self.scheme, self.host, self.path = parse_endpoint(endpoint)
         self.endpoint_url = f"{self.scheme}://{self.host}{self.path}"
         self.instance_id = instance_id if instance_id is not None else env_instance_id()
