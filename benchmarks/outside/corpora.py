@@ -12,7 +12,7 @@ a corpus files under "address", zip codes, ages).
 Where each corpus comes from (none is fetched at run time; see benchmarks/outside/README.md):
 
 - ``presidio_synth``: microsoft/presidio-research ``data/synth_dataset_v2.json`` (MIT), English
-  template sentences with Faker values. A copy ships in ``data/`` (gzip).
+  template sentences with Faker values, read from the fetch tool's mirror (nothing fetched is committed).
 - ``cluener``: CLUENER2020 dev set (1,343 Chinese news sentences; names, addresses, companies,
   ...). Not redistributed here (no licence given): point ``DMS_OUTSIDE_CLUENER`` at ``dev.json``
   (CLUEbenchmark's download; hemingkx/CLUENER2020 keeps it as ``BERT-CRF/data/clue/test.json``).
@@ -41,8 +41,7 @@ MIRROR = os.environ.get("DMS_OUTSIDE_MIRROR", "/work/.mirror")
 # name -> (environment variable, default locations tried in order)
 SOURCES = {
     "presidio_synth": ("DMS_OUTSIDE_PRESIDIO", (
-        os.path.join(HERE, "data", "presidio_synth_dataset_v2.json.gz"),
-        f"git:{MIRROR}/microsoft+presidio-research/repo:HEAD:data/synth_dataset_v2.json")),
+        f"git:{MIRROR}/microsoft+presidio-research/repo:HEAD:data/synth_dataset_v2.json",)),
     "cluener": ("DMS_OUTSIDE_CLUENER", (
         f"git:{MIRROR}/hemingkx+CLUENER2020/repo/.git:HEAD:BERT-CRF/data/clue/test.json",)),
     "ccf_privacy": ("DMS_OUTSIDE_CCF", (

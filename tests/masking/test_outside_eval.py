@@ -1,6 +1,8 @@
 """benchmarks/outside grades what it says it grades (its scoring rules on hand-made samples, and
-the shipped Presidio corpus loads with every label pointing at its value)."""
+the Presidio corpus, where present, loads with every label pointing at its value)."""
 from __future__ import annotations
+
+import pytest
 
 import os
 import sys
@@ -73,8 +75,11 @@ def test_group_of_maps_both_engines_types():
     assert C.group_of("US_SSN") == "ID" and C.group_of("ID_CARD") == "ID" and C.group_of("DOMAIN_NAME") != "PERSON"
 
 
-def test_shipped_presidio_corpus_loads():
-    samples = C.load("presidio_synth")
+def test_presidio_corpus_loads_with_every_label_on_its_value():
+    try:  # read from where the fetch tool left it (nothing fetched is committed), or $DMS_OUTSIDE_PRESIDIO
+        samples = C.load("presidio_synth")
+    except C.CorpusMissing as exc:
+        pytest.skip(f"the Presidio corpus is not on this machine: {exc}")
     assert len(samples) == 1500
     for s in samples:
         for item in s["labels"] + s["negatives"] + s["neutral"]:
