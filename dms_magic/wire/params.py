@@ -135,13 +135,7 @@ class Param:
             return value
         unicode_bad = lambda: InvalidParameterError(self.name, original, NOT_UTF8)  # noqa: E731
         if kind == "str":
-            if not isinstance(value, str):
-                raise bad()
-            if not utf8_ok(value):
-                raise unicode_bad()
-            if self.shape is not None:
-                self.shape(self.name, value)
-            return value
+            return self._text(value, bad, unicode_bad)
         if kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
                 raise bad()
@@ -173,16 +167,21 @@ class Param:
                 value = self.prepare(self.name, value)
             if isinstance(value, (Mapping, list, tuple)):
                 value = compact_json(json_ready(value, self.name))
-            if not isinstance(value, str):
-                raise bad()
-            if not utf8_ok(value):
-                raise unicode_bad()
-            if self.shape is not None:
-                self.shape(self.name, value)
-            return value
+            return self._text(value, bad, unicode_bad)
         if kind == "messages":
             return coerce_messages(value)
         raise AssertionError(f"unknown kind {kind!r}")  # a table bug, not a user error
+
+    def _text(self, value: Any, bad: Callable[[], InvalidParameterError],
+              unicode_bad: Callable[[], InvalidParameterError]) -> str:
+        """The end of every text kind (str, json_text): a str, valid UTF-8, and its row's content check."""
+        if not isinstance(value, str):
+            raise bad()
+        if not utf8_ok(value):
+            raise unicode_bad()
+        if self.shape is not None:
+            self.shape(self.name, value)
+        return value
 
     def _check_range(self, value: float, bad: Callable[[], InvalidParameterError]) -> None:
         if self.minimum is not None:
