@@ -12,7 +12,6 @@ says how); the issue's own figures were taken at the full sizes.
 """
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -20,6 +19,10 @@ import random
 import resource
 import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' image maker
+from helpers.images import blank_png  # noqa: E402
 import tempfile
 import threading
 import time
@@ -77,23 +80,9 @@ def case_image_pil_lazy():
 
     path = os.path.join(tempfile.mkdtemp(), "scan.png")
     with open(path, "wb") as handle:
-        handle.write(_big_png(12000, 12000))
+        handle.write(blank_png(12000, 12000))
     image = Image.open(path)
     return _timed(lambda: len(image_part(image)["image_url"]["url"]))
-
-
-def _big_png(width: int, height: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    compressor = zlib.compressobj(9)
-    row = b"\0" * (width + 1)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 # -- item 7: the sandbox's tool matcher ------------------------------------------------------------

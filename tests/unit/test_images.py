@@ -10,6 +10,8 @@ import io
 
 import pytest
 
+from helpers.images import blank_png
+
 from dms_magic.wire._messages import content_text
 from PIL import Image
 
@@ -242,21 +244,6 @@ def _bytes_read() -> int:
         return next(int(line.split()[1]) for line in handle if line.startswith("rchar:"))
 
 
-def _crafted_png(width: int, height: int) -> bytes:
-    """A valid all-black greyscale PNG of any size, written without Pillow (no pixels in memory)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    compressor = zlib.compressobj(9)
-    row = b"\0" * (width + 1)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-
-
 @pytest.mark.parametrize("path", ["/dev/zero", "/dev/urandom"])
 def test_a_device_is_refused_without_being_read(path):
     before = _bytes_read()
@@ -317,7 +304,7 @@ def test_real_bmps_of_every_header_kind_are_still_bmps():
 
 def test_a_lazily_opened_pil_image_is_sent_as_its_file_never_decoded(tmp_path):
     path = tmp_path / "scan.png"
-    path.write_bytes(_crafted_png(6000, 6000))  # 36 M pixels: decoding it would take 36 MB and seconds
+    path.write_bytes(blank_png(6000, 6000))  # 36 M pixels: decoding it would take 36 MB and seconds
     with Image.open(path) as image:
         url = url_of(image_part(image))
         assert image.tile  # still not decoded
@@ -343,5 +330,5 @@ def test_thumbnails_are_small_jpegs_and_huge_images_get_none():
     assert thumb.startswith("data:image/jpeg;base64,") and len(thumb) < 40_000
     with Image.open(io.BytesIO(base64.b64decode(thumb.split(",", 1)[1]))) as small:
         assert small.width <= 384 and small.height <= 192
-    huge = "data:image/png;base64," + base64.b64encode(_crafted_png(12000, 12000)).decode()
+    huge = "data:image/png;base64," + base64.b64encode(blank_png(12000, 12000)).decode()
     assert images.thumbnail_url(huge) is None  # its header says 144 M pixels: not decoded
