@@ -108,6 +108,9 @@ def to_sandbox(ip, sandbox, monkeypatch, tmp_path):
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", sandbox.access_key_id)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", sandbox.access_key_secret)
     monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+    # `%config DmsChatMagics.x = v` lives on in the shell's config and would seed the reloaded
+    # magic's traits; a trait already at v then never pushes v to the fresh session below.
+    ip.config.pop("DmsChatMagics", None)
     ip.run_line_magic("reload_ext", "dms_magic")
     session.reset()
     yield
