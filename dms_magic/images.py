@@ -23,6 +23,7 @@ import os
 import re
 import stat
 import struct
+from functools import lru_cache
 from typing import Any, Mapping
 
 from dms_magic.errors import ImageError, ImageTooLargeError
@@ -180,11 +181,14 @@ def decode_data_url(url: str) -> tuple[str | None, bytes]:
         raise ImageError(f"{_describe_url(url)} is not a data: URL (expected data:image/png;base64,...).")
     if not match.group("b64"):
         raise ImageError(f"{_describe_url(url)} is not base64-encoded: use data:<mime>;base64,<data>.")
-    payload = re.sub(r"\s+", "", url[match.end():])
+    payload = url[match.end():]
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ImageError(f"{_describe_url(url)} does not hold valid base64 data.") from None
+        try:  # wrapped base64 (line breaks) is valid too; stripping first cost 24 ms per 3 MB image
+            data = base64.b64decode("".join(payload.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise ImageError(f"{_describe_url(url)} does not hold valid base64 data.") from None
     mime = match.group("mime")
     return (mime.lower() if mime else None), data
 
@@ -460,6 +464,13 @@ THUMBNAIL_BOX = (192, 96)  # width, height in CSS pixels at most
 THUMBNAIL_MAX_PIXELS = 40_000_000  # larger images are described, not decoded for a thumbnail
 
 
+# A streamed card is drawn again on every update with the same images: decoding and shrinking
+# them each time cost 75 s for three 2.6 MB images in one streamed answer. The few newest are
+# remembered (the URLs are held by the request anyway).
+_IMAGES_REMEMBERED = 8
+
+
+@lru_cache(maxsize=_IMAGES_REMEMBERED)
 def thumbnail_url(url: str, box: tuple[int, int] = THUMBNAIL_BOX) -> str | None:
     """A small JPEG data: URL (a few KB) of an image data: URL, to show in a card instead of the
     image itself (a 96-px view of a 12000x12000 PNG cost the browser +750 MB, and the notebook
@@ -522,16 +533,21 @@ def image_summary(part: Mapping) -> dict:
     if not isinstance(url, str):
         raise ImageError(f"{shorten(repr(part))} is not an image part.")
     if url[:5].lower() == "data:":
-        mime, data = decode_data_url(url)
-        fmt = sniff_format(data)
-        size = image_dimensions(data, fmt)
-        return {"source": "data", "format": fmt, "mime": MIME_TYPES.get(fmt or "", mime), "bytes": len(data),
-                "width": size[0] if size else None, "height": size[1] if size else None,
-                "url": f"data:{mime or ''};base64,..."}
+        return dict(_data_url_summary(url))
     ext = os.path.splitext(url.split("?", 1)[0].split("#", 1)[0])[1].lower().lstrip(".")
     fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}.get(ext)
     return {"source": "url", "format": fmt, "mime": MIME_TYPES.get(fmt or ""), "bytes": None,
             "width": None, "height": None, "url": shorten(url)}
+
+
+@lru_cache(maxsize=_IMAGES_REMEMBERED)
+def _data_url_summary(url: str) -> dict:
+    mime, data = decode_data_url(url)
+    fmt = sniff_format(data)
+    size = image_dimensions(data, fmt)
+    return {"source": "data", "format": fmt, "mime": MIME_TYPES.get(fmt or "", mime), "bytes": len(data),
+            "width": size[0] if size else None, "height": size[1] if size else None,
+            "url": f"data:{mime or ''};base64,..."}
 
 
 # --- small text helpers --------------------------------------------------------------------------
