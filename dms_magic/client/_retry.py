@@ -236,9 +236,6 @@ class RetryPolicy:
         sentence saying what the policy did."""
         if decision.kind.name == "model-failure" and not isinstance(err, errors.OutcomeUnknownError):
             err = model_failure_error(err)
-        note = self.explain(decision, state)
-        if decision.kind.name in (T.REFUSED, T.CONNECT_TIMEOUT):  # the message says how long it tried
-            spent = self.clock() - state.started
-            err.message = f"{err.message} (tried {state.made} time{'s' if state.made > 1 else ''} over {spent:.1f} s)"
+        note = self.explain(decision, state)  # says how many attempts over how long
         err.set_hint(" ".join(p for p in (err.hint, note) if p))
         return err

@@ -251,12 +251,12 @@ def map_error(exc: BaseException, *, written: bool, ctx: Context, request_id: st
         err = errors.TransportError(f"could not connect to {where} within {ctx.timeout[0]:g} s",
                                     code="ConnectionError")
     elif kind == REFUSED:
-        message = f"could not connect to {where} ({reason(exc)})"
-        if not proxy_failed and is_loopback(ctx.host):
-            message += (f": nothing is listening on {ctx.host}; if that is a local sandbox it may not be running "
-                        f"(start one with `python -m dms_magic.sandbox --port {urlsplit('//' + ctx.host).port or 80}`"
-                        ", or use `%dmschat config endpoint=sandbox` for one inside the kernel)")
-        err = errors.TransportError(message, code="ConnectionError")
+        err = errors.TransportError(f"could not connect to {where} ({reason(exc)})", code="ConnectionError")
+        if not proxy_failed and is_loopback(ctx.host):  # the one likely cause, instead of the network checklist
+            err.message += ": nothing is listening there"
+            err.set_hint("if that is a local sandbox it may not be running: start one with `python -m "
+                         f"dms_magic.sandbox --port {urlsplit('//' + ctx.host).port or 80}`, or use "
+                         "`%dmschat config endpoint=sandbox` for one inside the kernel.")
     else:
         err = errors.TransportError(f"the connection to {where} failed before the request was sent "
                                     f"({reason(exc)})", code="ConnectionError")

@@ -25,6 +25,10 @@ from dms_magic.notebook.vocabulary import EXTRA_OPTIONS, KNOWN_MODELS, LINE_COMM
 BOOL_WORDS = ("true", "false")
 
 
+def _BOOL_SOURCE() -> Iterable[str]:  # noqa: N802 - a constant: one function object for every flag
+    return BOOL_WORDS
+
+
 def rule_categories() -> list[str]:
     from dms_magic.masking import rule_categories as categories
 
@@ -49,7 +53,7 @@ def _option_table() -> tuple[list[str], dict[str, Callable[[], Iterable[str]]]]:
         elif param.kind == "choice":
             source = (lambda choices=param.choices: choices)
         elif param.kind == "bool":
-            source = lambda: BOOL_WORDS  # noqa: E731
+            source = _BOOL_SOURCE
         else:
             source = None
         if source is not None:
@@ -75,7 +79,8 @@ def _visible(namespace: Mapping[str, Any], hidden: Mapping[str, Any]) -> list[tu
 
 
 def _is_messages(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(isinstance(m, Mapping) for m in value)
+    return (isinstance(value, (list, tuple)) and bool(value)
+            and all(isinstance(m, Mapping) and "role" in m for m in value))
 
 
 def _is_tool(value: Any) -> bool:
@@ -184,12 +189,16 @@ def candidates(line_before_cursor: str, token: str, *, cell: bool, sessions: Ite
     if words and words[-1] in (token, "$" + token) and not line_before_cursor.endswith(" "):
         words = words[:-1]
     previous = words[-1] if words else None
+    # "--x" is never a value; "-x" after a flag (its true/false may be left out) is the next option
+    next_option = token.startswith("--") or (token.startswith("-") and previous is not None
+                                             and values.get(previous) is _BOOL_SOURCE)
     by_kind = (_value_candidates(previous, token, dollar, words, namespace, sessions, hidden or {})
-               if previous is not None and "=" not in previous else None)
+               if previous is not None and "=" not in previous and not next_option else None)
+    fixed_values = False
     if by_kind is not None:
         pool: Iterable[str] = by_kind
-    elif previous is not None and previous.split("=", 1)[0] in values and "=" not in previous:
-        pool = values[previous]()
+    elif previous is not None and previous in values and not next_option:
+        pool, fixed_values = values[previous](), True
     elif not cell and not words and not token.startswith("-"):
         pool = LINE_COMMANDS
     elif not cell and words and words[0] in ("history", "reset") and len(words) == 1:
@@ -202,9 +211,12 @@ def candidates(line_before_cursor: str, token: str, *, cell: bool, sessions: Ite
         pool = options
     else:
         pool = ()
+    # a known set of values (rules, models, choices) matches whatever the case: "user" finds UserInfo
+    fold = (lambda word: word.casefold()) if fixed_values else (lambda word: word)
+    typed = fold(token)
     seen: dict[str, None] = {}
     for word in pool:
-        if word.startswith(token) and word not in seen:
+        if fold(word).startswith(typed) and word not in seen:
             seen[word] = None
     return list(seen)
 

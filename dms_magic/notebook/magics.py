@@ -457,8 +457,8 @@ def _parameter_message(exc: InvalidParameterError) -> str:
         fix = f"add {spelled} {DEFAULT_RULE} (or another rule category)"
     elif param.name == "top_logprobs":
         fix = f"add {_spelling('logprobs')}"
-    else:
-        fix = f"fix {spelled}"
+    else:  # what is expected already says what to write ("To fix: fix --rule" told nobody anything)
+        return f"{what}: expected {exc.expected.rstrip('.')}."
     return f"{what}: expected {exc.expected.rstrip('.')}. To fix: {fix}."
 
 

@@ -119,8 +119,10 @@ def progress_text(event: Any, *, where: str | None = None) -> str | None:
         why = f" after {reason}" if reason else ""
         wait = f" (waiting {delay})" if delay else ""
         return f"retry{of}{why}{wait}…"
-    if kind == "waiting":
-        return f"waiting for the answer… ({elapsed})" if elapsed else "waiting for the answer…"
+    if kind == "waiting":  # the ticks of a retry's delay: the line keeps saying why it retries
+        why = f" after {reason}" if reason else ""
+        so_far = f", {elapsed} so far" if elapsed else ""
+        return f"retry{of}{why} (next attempt in {delay or 'a moment'}{so_far})…"
     if kind == "receiving":
         return "receiving…"
     if kind == "failed":

@@ -249,18 +249,6 @@ TAB_CASES = {
                     r"^(auto|none|required|slow_weather)$"),
     "boolean": ("%%dmschat --stream ", None, {"true", "false"}, r"^(true|false)$"),
 }
-AFTER_A_BOOLEAN = ("finding: right after a boolean option given without a value (--mask, --logprobs, --stream) "
-                   "Tab offers no option name: '%%dmschat --mask --' + Tab and '%%dmschat --logprobs --top' + Tab open no "
-                   "list in JupyterLab (IPython's completer gives Python builtins, abs/AbstractSet/..., for the first "
-                   "and nothing for the second), while '%%dmschat --' and '--mask true --' do offer the options. "
-                   "The README's own first cell is '%%dmschat --mask --rule UserInfo ...'")
-TAB_XFAIL = {"options-after-a-boolean": AFTER_A_BOOLEAN, "options-after-a-boolean-prefix": AFTER_A_BOOLEAN}
-
-
-def _tab_params():
-    for case in TAB_CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=TAB_XFAIL[case])] if case in TAB_XFAIL else []
-        yield pytest.param(case, id=case, marks=marks)
 
 
 def _type_into_tab_cell(page, line: str, prompt: str | None) -> None:
@@ -292,7 +280,7 @@ def _offered(page) -> list[str]:
         .map(e => e.querySelector('.jp-Completer-match').innerText.trim())""")
 
 
-@pytest.mark.parametrize("case", list(_tab_params()))
+@pytest.mark.parametrize("case", list(TAB_CASES))
 def test_tab_completes_each_kind_of_value(lab, nb, shots, case):
     line, prompt, wanted, pattern = TAB_CASES[case]
     _type_into_tab_cell(nb, line, prompt)
@@ -370,10 +358,6 @@ def test_an_unreachable_endpoint_shows_a_status_at_once_then_says_how_long_it_tr
     assert re.search(r"sandbox[^.]*not (be )?running", out, re.I) and "python -m dms_magic.sandbox" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="finding: while the client retries a refused connection, the line that says "
-                   "so ('retry 2 of 11 after connection refused (waiting 836 ms)…') is replaced within 2-8 ms by "
-                   "'waiting for the answer… (505 ms)', which stays up for the whole wait: for seconds the person reads "
-                   "that the request was sent and the service is slow, and learns of the refusal only at the end")
 def test_while_it_retries_the_status_line_says_the_connection_was_refused(nb):
     seen = RECORD.get("refused")
     if not seen:

@@ -51,6 +51,20 @@ def test_models_choices_and_booleans(ip):
     assert complete(ip, "%%dmschat --logprobs t") == ["true"]
 
 
+def test_the_next_option_after_a_flag_whose_value_is_left_out(ip):
+    # the README's first cell: --mask takes an optional true/false, so "--" starts the next option
+    after_flag = complete(ip, "%%dmschat --mask --")
+    assert "--rule" in after_flag and "true" not in after_flag
+    assert {"--top-p", "--top-logprobs"} <= set(complete(ip, "%%dmschat --logprobs --top"))
+    assert complete(ip, "%%dmschat --mask -") == complete(ip, "%%dmschat -")
+    assert "--seed" in complete(ip, "%%dmschat --model --se")  # "--x" is never a value
+
+
+def test_known_values_match_whatever_the_case(ip):
+    assert "UserInfo" in complete(ip, "%%dmschat --rule user")
+    assert complete(ip, "%%dmschat -m QWEN-P") == sorted(m for m in KNOWN_MODELS if m.startswith("qwen-p"))
+
+
 def test_session_names_after_history(ip):
     magics = ip.magics_manager.registry["DmsChatMagics"]
     magics.histories["support"] = [{"role": "user", "content": "hi"}]
@@ -105,6 +119,11 @@ def test_values_by_kind(ip, user_values):
     assert complete(ip, "%%dmschat --messages conv") == ["conversation"]
     offered = set(complete(ip, "%%dmschat --messages "))
     assert "conversation" in offered and not offered & (mine - {"conversation"})  # lists of messages only
+    ip.user_ns.update(empty=[], pairs=[{"city": "Hangzhou"}])
+    try:  # an empty list or a list of dicts without "role" is not a conversation
+        assert not {"empty", "pairs"} & set(complete(ip, "%%dmschat --messages "))
+    finally:
+        ip.user_ns.pop("empty"), ip.user_ns.pop("pairs")
     offered = set(complete(ip, "%%dmschat --tools "))
     assert {"$get_weather", "$tools"} <= offered and "$number" not in offered and "$conversation" not in offered
     assert "tools" in complete(ip, "%%dmschat --tools $too") and "number" not in complete(ip, "%%dmschat --tools $")

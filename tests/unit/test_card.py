@@ -108,7 +108,10 @@ def test_progress_events_become_status_lines():
     assert status.progress_text(event(kind="connecting"), where="sandbox") == "connecting to sandbox…"
     assert (status.progress_text(event(kind="retry", attempt=2, max_attempts=10, reason="HTTP 503", delay_s=1.2))
             == "retry 2 of 10 after HTTP 503 (waiting 1.2 s)…")
-    assert status.progress_text(event(kind="waiting", elapsed_s=3.04)) == "waiting for the answer… (3.0 s)"
+    # the ticks while a retry waits say why and when, never that the request was sent and is slow
+    assert (status.progress_text(event(kind="waiting", attempt=2, max_attempts=10, reason="connection refused",
+                                       delay_s=0.8, elapsed_s=3.04))
+            == "retry 2 of 10 after connection refused (next attempt in 800 ms, 3.0 s so far)…")
     assert (status.progress_text(event(kind="failed", elapsed_s=27.0, reason="connection refused"))
             == "failed after 27.0 s: connection refused")
     assert status.progress_text(event(kind="done")) is None
