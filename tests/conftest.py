@@ -17,9 +17,21 @@ Helpers shared by the test modules, as fixtures:
 """
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 SENTINEL_SECRET = "SENTINEL-sandbox-secret-do-not-print-3f9a"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ctrl_c_raises():
+    """The Ctrl-C tests send SIGINT to their own process (and to sandboxes they start). A shell that
+    starts the run in the background sets SIGINT to ignored, Python then raises no
+    KeyboardInterrupt, and ten tests failed for no fault of the code: restore Python's handler
+    (processes started from here then get the default disposition, not "ignored")."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
