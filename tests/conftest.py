@@ -156,7 +156,9 @@ def scripted():
         server.close()
 
 
-# Tiers by folder: `pytest -m "not soak and not e2e"` is the daily run.
+# Tiers: `soak` and `e2e` by folder; `slow` on the tests that wait on real time by design (Ctrl-C,
+# restarts, retry waits, stalls, notebooks in kernels). `pytest -m "not slow and not soak and not e2e"`
+# is the daily run; the whole suite runs every tier.
 _TIER_BY_FOLDER = {"soak": "soak", "e2e": "e2e"}
 
 

@@ -265,6 +265,7 @@ GAVE_UP = re.compile(r"Gave up after (\d+) attempts over ([\d.]+) s")
     (Reply(status=503, body="<html>503</html>", content_type="text/html"), {"backoff_base": 0.3, "backoff_cap": 0.3}),
     (Reply(status=429, body=gateway_body("Throttling", "x"), headers={"x-acs-retry-after": "400"}), {}),
 ], ids=["503-json", "503-html", "429-wait-400ms"])
+@pytest.mark.slow
 def test_given_up_on_time_budget_reports_attempts_and_time_spent(srv, reply, budget):
     srv.set(reply)
     started = time.monotonic()
@@ -596,6 +597,7 @@ def test_access_denied_detail_is_the_sdks(srv, key, value):
 
 @pytest.mark.parametrize("step", [Hold(4), HeadersThenStall(4)], ids=["silent", "headers-then-stall"])
 @pytest.mark.parametrize("timeout", [1, (1, 1)], ids=["read", "pair"])
+@pytest.mark.slow
 def test_per_call_timeout_honoured_and_not_resent(srv, step, timeout):
     srv.set(step, Reply(body=ok_body()))
     started = time.monotonic()

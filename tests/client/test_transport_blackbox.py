@@ -293,6 +293,7 @@ def test_wrong_hostname_fails_even_with_a_trusted_certificate(env, tmp_path):
 @pytest.mark.parametrize("action", [reply_chunked(), reply(close=True), reply_http10(), reply_gzip(),
                                     reply_after_100(), reply_trickle(gap=0.1, pieces=20)],
                          ids=["chunked", "connection-close", "http10", "gzip", "100-continue", "trickle"])
+@pytest.mark.slow
 def test_reply_framings_are_read(env, action):
     with OriginServer([action]) as origin:
         with make_client(origin.url, timeout=1.5) as c:  # trickle: 20 gaps of 0.1 s, 2 s in all > timeout
@@ -457,6 +458,7 @@ def test_dropped_after_the_request_was_read_retried_when_opted_in(env):
 @pytest.mark.parametrize("status,header,value,floor", [(429, "x-acs-retry-after", "1500", 1.5),
                                                        (429, "Retry-After", "2", 2.0),
                                                        (503, "Retry-After", "2", 2.0)])
+@pytest.mark.slow
 def test_throttling_wait_honours_the_server(env, status, header, value, floor):
     code = "Throttling.User" if status == 429 else "ServiceUnavailable"
     throttled = reply(status, gateway_body(code, "Request was denied due to user flow control."),
@@ -622,6 +624,7 @@ def test_503_and_429_without_json_are_retried(env, body, ctype):
     assert len(origin.arrivals) == 3
 
 
+@pytest.mark.slow
 def test_retry_after_as_an_http_date_is_honoured(env):
     from email.utils import formatdate
 
@@ -889,6 +892,7 @@ class _Silent:
 
 @pytest.mark.parametrize("scheme,prompt", [("https", "hi"), ("http", "a" * 7_500_000)],
                          ids=["tls-handshake-stall", "write-stall"])
+@pytest.mark.slow
 def test_stall_before_the_request_was_written_is_not_outcome_unknown(env, scheme, prompt):
     from dms_magic.errors import OutcomeUnknownError, TransportError
 

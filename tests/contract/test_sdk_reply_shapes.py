@@ -624,6 +624,7 @@ def test_batch_records_a_timed_out_row_as_outcome_unknown_and_sends_it_once(serv
         dict(row)
 
 
+@pytest.mark.slow
 def test_retry_unknown_outcome_opts_in_to_retries(server):
     server.set(Hold(2.5), Reply(body=ok_body()))
     with our_client(server, timeout=1, retry_unknown_outcome=True) as client:
@@ -635,6 +636,7 @@ def test_retry_unknown_outcome_opts_in_to_retries(server):
     assert len(nonces) == 2
 
 
+@pytest.mark.slow
 def test_retry_unknown_outcome_retries_until_the_budget_ends(server):
     server.set(Hold(2.0))
     with our_client(server, timeout=0.5, retry_unknown_outcome=True, max_retries=2) as client:
@@ -696,6 +698,7 @@ def gap_before_second_attempt(srv) -> float:
     return srv.arrivals[1].received_at - srv.arrivals[0].replied_at
 
 
+@pytest.mark.slow
 def test_throttling_honours_x_acs_retry_after_in_milliseconds(server):
     server.set(Reply(status=429, body=gateway_body("Throttling.User", "Request was denied due to user flow control."),
                      headers={"x-acs-retry-after": "2000"}),
@@ -708,6 +711,7 @@ def test_throttling_honours_x_acs_retry_after_in_milliseconds(server):
     assert 1.9 <= gap <= 4.5, gap
 
 
+@pytest.mark.slow
 def test_service_unavailable_honours_retry_after_in_seconds(server):
     server.set(Reply(status=503, body=gateway_body("ServiceUnavailable", "try later"),
                      headers={"Retry-After": "2"}),

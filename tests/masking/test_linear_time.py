@@ -99,6 +99,7 @@ LAYOUTS = {
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.slow
 def test_work_per_value_does_not_grow_with_the_text(counted, layout):
     small_work, small_values = counted(LAYOUTS[layout](300))
     big_work, big_values = counted(LAYOUTS[layout](1200))

@@ -172,6 +172,7 @@ def test_empty_whitespace_and_emoji_inputs(text):
         assert r.text == text and r.entities == []
 
 
+@pytest.mark.slow
 def test_one_megabyte_input_keeps_invariants():
     block = "\n".join(s.text for s in masking_eval.generate(200, seed=3))
     text = (block + "\n") * (1_000_000 // (len(block) + 1) + 1)

@@ -62,6 +62,7 @@ def inproc_sandbox():
         yield sb
 
 
+@pytest.mark.slow
 def test_inspection_pages_walk_to_the_end_each_under_5_mb_and_a_replayed_signature_is_refused(inproc_sandbox):
     """Item 1/9: paging through `/_sandbox/received` (after=, limit=1000) ends, every page is under
     5 MB, and the same signed GET sent twice (same nonce) is refused the second time."""
@@ -113,6 +114,7 @@ def test_inspection_endpoint_does_not_give_prompts_to_anyone_unsigned():
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_sigint_stops_the_service_within_2s_while_requests_are_being_served():
     """Item 9 (prompt shutdown): Ctrl-C stops the service within 2 s even while every worker is busy
     with a slow answer (`--latency-ms 20000`) and more requests wait behind them."""
@@ -454,6 +456,7 @@ def test_stream_cut_between_events_raises_truncated_error_with_partial_text(kind
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("server", ["sending every 20 ms", "silent after 3 events"])
+@pytest.mark.slow
 def test_stream_close_from_another_thread_20_times(server):
     """Item 6: ChatStream.close() from another thread while the reader waits in a read: no
     AttributeError in the reader, `.result` raises a clear error (not AttributeError), the reader
@@ -855,6 +858,7 @@ def test_16_threads_x_50_calls_on_one_client_no_mixed_answers_no_double_send():
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_default_retry_budget_rides_out_a_service_restart():
     """Item 13: with the default settings, a service that is down (connection refused) and comes
     back 10 s later is reached (before the fix the retries gave up after ~7 s): refused connections
@@ -999,6 +1003,7 @@ def _unknown(code) -> bool:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_ctrl_c_during_chat_many_stops_sending_marks_in_flight_unknown_and_resume_does_not_resend():
     """Item 4: after Ctrl-C no worker keeps sending; in-flight rows are "outcome unknown"; every row is
     accounted for; `resume=` does not send the in-flight prompts again."""
@@ -1050,6 +1055,7 @@ def test_ctrl_c_during_chat_many_stops_sending_marks_in_flight_unknown_and_resum
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_ctrl_c_during_a_retry_storm_stops_every_worker():
     """Item 4 under retries: every reply is a retryable 503; after Ctrl-C no request arrives any more."""
     prompts = [f"storm-{i:02d}" for i in range(12)]

@@ -360,6 +360,7 @@ def test_a_stopped_sandbox_answers_nothing_even_on_kept_alive_connections():
         client.chat("hi")
 
 
+@pytest.mark.slow
 def test_a_stream_arrives_event_by_event():
     import socket
 

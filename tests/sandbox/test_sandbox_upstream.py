@@ -148,6 +148,7 @@ GOOD_CHOICE = {"finish_reason": "stop", "message": {"role": "assistant", "conten
     {"choices": [{"message": "ok"}]},
     {"choices": [{"message": {"content": ["ok"]}}]},
 ])
+@pytest.mark.slow
 def test_an_oddly_shaped_upstream_answer_is_service_unavailable_not_a_500(answer):
     model = OddModel(answer)
     try:

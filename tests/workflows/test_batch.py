@@ -37,6 +37,7 @@ def _api_requests(sandbox) -> int:
     return sandbox.accepted
 
 
+@pytest.mark.slow
 def test_200_prompts_under_errors_and_throttling_lose_no_row(caplog):
     caplog.set_level(logging.INFO, logger="dms_magic.client")  # the client logs each retry
     prompts = _prompts(200)

@@ -29,6 +29,7 @@ def _batch_threads():
     return [t for t in threading.enumerate() if t.name.startswith("dms-batch")]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_worker_from_sending_again(capsys):
     # Every request takes 0.2 s and fails with a retryable 503: the client would retry 10 times.
     server = ScriptedServer([("sleep", 0.2, gateway(503, "ServiceUnavailable"))])

@@ -18,6 +18,8 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from dms_magic import batch
 from dms_magic.batch import chat_many
 from dms_magic.wire.result import ChatResult
@@ -135,6 +137,7 @@ def test_interrupts_while_planning_finding_leaks_and_building_the_frame(monkeypa
     assert nothing.attrs["interrupted"] is True and nothing.attrs["not_sent"] == N
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_every_request_is_in_flight_returns_at_once():
     # The dispatching thread is waiting (where a KeyboardInterrupt used to land inside
     # threading.Condition.wait): the stop is seen there, no lock is left half released.

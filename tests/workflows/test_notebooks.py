@@ -77,6 +77,7 @@ def _kernel_env(home: Path, jupyter_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(path, tmp_path, venv_kernel):
     nb = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
