@@ -115,12 +115,10 @@ def progress_text(event: Any, *, where: str | None = None) -> str | None:
         return text if not attempt or attempt == 1 else text[:-1] + f" (attempt{of})…"
     if kind == "sent":
         return "request sent, waiting for the answer…"
-    if kind == "retry":
+    if kind in ("retry", "waiting"):  # "waiting": the ticks of a retry's delay, still saying why it retries
         why = f" after {reason}" if reason else ""
-        wait = f" (waiting {delay})" if delay else ""
-        return f"retry{of}{why}{wait}…"
-    if kind == "waiting":  # the ticks of a retry's delay: the line keeps saying why it retries
-        why = f" after {reason}" if reason else ""
+        if kind == "retry":
+            return f"retry{of}{why}{f' (waiting {delay})' if delay else ''}…"
         so_far = f", {elapsed} so far" if elapsed else ""
         return f"retry{of}{why} (next attempt in {delay or 'a moment'}{so_far})…"
     if kind == "receiving":
