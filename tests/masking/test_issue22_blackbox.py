@@ -109,8 +109,7 @@ LEAKS = [
     _case("name", "zh-transliterated-doctor", "玛丽亚·费尔南德斯医生建议住院观察。", ["玛丽亚·费尔南德斯"]),
     _case("name", "en-inverted-caps", "Signed: gRETA hOLM, account holder.", ["gRETA hOLM"]),
     _case("name", "en-upper", "BENEDICT ORUMA is the applicant on this lease.", ["BENEDICT ORUMA"]),
-    _case("name", "zh-transliterated-start", "亚历山大·伊万诺夫今年四十五岁，是一名卡车司机。", ["亚历山大·伊万诺夫"],
-          "the transliterated-name span starts at 山 (山大·伊万诺夫): 亚历 stays outside it"),
+    _case("name", "zh-transliterated-start", "亚历山大·伊万诺夫今年四十五岁，是一名卡车司机。", ["亚历山大·伊万诺夫"]),
     _case("name", "en-mid-sentence", "Yesterday Camila Restrepo met the landlord about the deposit.", ["Camila Restrepo"]),
     # 3. ID-shaped numbers that fail a check, near a cue; valid ones anywhere
     _case("id", "zh-cue-bad-check", f"身份证号：{BAD_ID_1}", [BAD_ID_1]),
