@@ -45,9 +45,10 @@ _HINTS = {
     "CN": "china|beijing|shanghai|中国|北京|上海",
 }
 
-# Digit groups as nations write them: an optional bracketed area code, then 2-5 digit groups
-# joined by one space, dot or dash (or one run of digits). 7-13 digits in all (checked in code).
-CANDIDATE = (r"(?<![0-9A-Za-z+.,\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,3}"
+# Digit groups as nations write them: an optional bracketed area code, then 1-5 digit groups
+# joined by one space, dot or dash (or one run of digits; five pairs in France: 01 42 68 53 00,
+# which four groups would cut into a valid Italian number). 7-13 digits in all (checked in code).
+CANDIDATE = (r"(?<![0-9A-Za-z+.,\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,4}"
              r"(?![.\-/:,]?[0-9A-Za-z])")
 # After a number: a currency or a unit makes it an amount or a measure (消费1151884元, 1 250 000 USD).
 _UNIT_AFTER = re.compile(r" ?(?:元|块|万|亿|円|%|‰|美元|人民币|dollars?|usd|rmb|cny|eur|yuan|kg|km|mb|gb|pcs)(?![a-z])",
