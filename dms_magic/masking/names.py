@@ -36,6 +36,12 @@ BEFORE_CUES = (
     "cc Cc CC Thanks thanks"
 ).split() + ["谢谢\n", "此致\n", "敬礼\n", "Regards,\n", "regards,\n", "Thanks,\n", "Sincerely,\n"]
 
+# Verbs that take a person and then what the person is to do (建议高岚服用…, 要求李明立即整改,
+# 邀请张伟参加): a candidate after them counts only when a verb or an adverb follows it.
+PIVOT_CUES = tuple("建议 要求 提醒 嘱咐 叮嘱 督促 邀请 委托 鼓励 安排 指派 派遣 陪同 协助 帮助 劝".split())
+BEFORE_CUES += PIVOT_CUES
+_VERB_TAGS = ("v", "d")  # jieba's v, vn, vd, vi, vg; d: an adverb before the verb (立即, 按时)
+
 # Words that follow a name. A title or a possessive + PII word is strong; verbs are checked by jieba.
 AFTER_CUES = (
     "先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
@@ -47,7 +53,7 @@ AFTER_CUES = (
 # Cues that often precede or follow other things than names: enough for a clear surname, not for a
 # surname character that is also a common word (于, 和, 高, 方, 金 ...).
 WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打 "
-                        "Hi Hello to by from with ask cc Cc CC Thanks thanks".split())
+                        "Hi Hello to by from with ask cc Cc CC Thanks thanks".split()) | frozenset(PIVOT_CUES)
 # After a name only titles and personal-data words are strong; verbs (提交, 负责) follow anything.
 STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 医师 大夫 院长 工程师 ，男 ，女 ,男 ,女 "
                          "电话 手机 身份证 证件 邮箱 住址 家住 住在 出生 男 女".split())
@@ -189,6 +195,14 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     return end
 
 
+def _verb_follows(text: str, end: int) -> bool:
+    """The dictionary word right after ``end`` is a verb or an adverb (服用, 参加, 立即): the name
+    before it is the one who acts."""
+    tokenizer, tags = _jieba()
+    word = next(iter(tokenizer.cut(text[end:end + 4], HMM=False)), "")
+    return len(word) > 1 and (tokenizer.word_tag(word) or "").startswith(_VERB_TAGS)
+
+
 # Labels (a key, a column header, the cell before) that say the value is a person's name; labels
 # naming a thing (hostname, 公司名称, file name) do not, even though they contain "name"/"名".
 NAME_LABELS = ("姓名", "名字", "客户", "联系人", "收件人", "收货人", "寄件人", "发件人", "申请人", "负责人", "经办人", "持卡人",
@@ -272,6 +286,8 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             # A weak cue may itself belong to the name (向雷女士: 向 is the surname), so check that
             # a word starts at the candidate unless a strong cue ends right before it.
             end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong)
+            if end is not None and cue in PIVOT_CUES and regex is before and not _verb_follows(text, end):
+                continue
             if end is not None:
                 found.add(pos)
                 yield Detection(pos, end, "CHINESE_NAME", 0.75, how, "cn_name")
@@ -280,9 +296,10 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
     yield from find_transliterated_names(text)
 
 
-# The start of the text, a line or a sentence, then an optional opening quote or bracket, then a
-# CJK character (whether it is a surname is a set lookup: no surname alternation to compile).
-_SENTENCE_START = re.compile(f"(?:^|(?<=[。！？!?；;…]))[ \\t\\u3000]*[“\"「（(]?(?=[{CJK}])", re.M)
+# The start of the text, a line, a sentence or what follows a 【header】, then an optional opening
+# quote or bracket, then a CJK character (whether it is a surname is a set lookup: no surname
+# alternation to compile).
+_SENTENCE_START = re.compile(f"(?:^|(?<=[。！？!?；;…】]))[ \\t\\u3000]*[“\"「（(]?(?=[{CJK}])", re.M)
 
 
 def _find_sentence_initial_chinese_names(text: str, seen: set[int], found: set[int]) -> Iterator[Detection]:

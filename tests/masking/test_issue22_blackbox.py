@@ -191,10 +191,8 @@ def test_distractor_is_untouched(text, keep):
 # --- beyond the 60: shapes the outside corpora showed (ResumeNER, CCF privacy), rewritten here -----
 
 FROM_CORPORA_LEAKS = [
-    _case("corpus", "zh-name-after-bracket-header", "【复诊记录】付悦因咳嗽就诊。", ["付悦"],
-          "a two-character name right after a 【...】 header, followed by 因, is not found"),
-    _case("corpus", "zh-name-after-jianyi", "医生查体后建议高岚服用止咳药。", ["高岚"],
-          "a name between 建议 and 服用 is missed (while 查体 is masked as a name)"),
+    _case("corpus", "zh-name-after-bracket-header", "【复诊记录】付悦因咳嗽就诊。", ["付悦"]),
+    _case("corpus", "zh-name-after-jianyi", "医生查体后建议高岚服用止咳药。", ["高岚"]),
     _case("corpus", "mobile-glued-to-latin", "合作请联系经纪人：15821346790Email:abc@example.com", ["15821346790"]),
     _case("corpus", "email-after-cjk-dot", "商务合作.lily.wu@example.com，谢谢", ["lily.wu@example.com"]),
     _case("corpus", "us-phone-glued-ext", "Call me at 415-555-0142ext", ["415-555-0142"]),
