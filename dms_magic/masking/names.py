@@ -36,6 +36,11 @@ BEFORE_CUES = (
     "cc Cc CC Thanks thanks"
 ).split() + ["谢谢\n", "此致\n", "敬礼\n", "Regards,\n", "regards,\n", "Thanks,\n", "Sincerely,\n"]
 
+# Cues that name the slot a name fills (我叫, 姓名, 收件人): what follows is a name even after a
+# word-like surname (我叫包拯), unlike a role (医生查体).
+NAMING_CUES = frozenset("我叫 名叫 叫做 姓名 名字 本人 签名 署名 户名 联系人为".split()) | \
+    frozenset(c for c in BEFORE_CUES if len(c) > 1 and c.endswith("人"))  # 收件人, 法定代表人, 担保人
+
 # Verbs that take a person and then what the person is to do (建议高岚服用…, 要求李明立即整改,
 # 邀请张伟参加): a candidate after them counts only when a verb or an adverb follows it.
 PIVOT_CUES = tuple("建议 要求 提醒 嘱咐 叮嘱 督促 邀请 委托 鼓励 安排 指派 派遣 陪同 协助 帮助 劝".split())
@@ -134,7 +139,8 @@ def _starts_word(text: str, pos: int) -> bool:
     return offset == pos
 
 
-def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool, strong: bool) -> int | None:
+def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool, strong: bool,
+             titled: bool = False) -> int | None:
     """End offset of the Chinese name starting at ``pos`` or None, judged by jieba on a small window.
 
     jieba's part-of-speech tags are not trusted for given names (it tags 建国 and 桂兰 as places);
@@ -187,12 +193,55 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         return None  # 车是, 王的: a function word is not part of a given name
     if (given[0] == name[0] and not strong) or name[-1] in ROLE_ENDINGS or tokenizer.FREQ.get(name, 0) >= COMMON_WORD_FREQ:
         return None  # 谢谢, 申请人, 高度
+    if surname_len == 1 and not titled and _word_like(name[0]) and not _given_name_evidence(given) \
+            and not _fills_field(text, pos, pos + len(name)) and not _acts_after(text, pos + len(name)):
+        return None  # 查体, 曾任, 居留权, 包饺子: a verb or adverb and what it governs
     end = pos + len(name)
     if name in _place_names() or text[end:end + 1] in ("市", "省", "县", "区"):
         return None  # 石家庄, 张家口市: places that start with a surname character
     if check_left and not _starts_word(text, pos):
         return None
     return end
+
+
+# A surname character that is, on its own, a frequent verb, adverb, conjunction, preposition,
+# pronoun or locative (查 v, 包 v, 曾 d, 居 v, 何 r, 后 f): after it comes what it governs as often
+# as a given name. jieba's dictionary says which, and how often (freq >= WORD_LIKE_FREQ).
+_WORD_LIKE_TAGS = frozenset("v vn d c p r f".split())
+WORD_LIKE_FREQ = 1000
+
+
+def _word_like(surname: str) -> bool:
+    """Looked up per candidate: the character's dictionary group is loaded for its window anyway."""
+    tokenizer, _ = _jieba()
+    return tokenizer.word_tag(surname) in _WORD_LIKE_TAGS and tokenizer.word_freq(surname) >= WORD_LIKE_FREQ
+
+
+def _given_name_evidence(given: str) -> bool:
+    """A given name after a word-like surname: characters common in given names (志伟, 建军, 雨桐;
+    not 体, 任, 留权), or one of them and no dictionary word of another kind (not 饺子 n)."""
+    if all(c in GIVEN_NAME_CHARS for c in given):
+        return True
+    if not any(c in GIVEN_NAME_CHARS for c in given):
+        return False
+    tokenizer, _ = _jieba()
+    tag = tokenizer.word_tag(given)
+    return not (tag and not tag.startswith("nr") and tokenizer.word_freq(given) >= TAGGED_WORD_FREQ)
+
+
+_FIELD_LEFT = frozenset(":：,，、|\t\n ")
+_FIELD_RIGHT = frozenset(",，、。.;；:：|)）\t\n ")
+
+
+def _fills_field(text: str, start: int, end: int) -> bool:
+    """The candidate is a whole field or list item (寄件：何畅, / ship to: 曾雷 ): a label or separator
+    before it and a separator or the end after it, nothing a verb could govern."""
+    return (start == 0 or text[start - 1] in _FIELD_LEFT) and (end == len(text) or text[end] in _FIELD_RIGHT)
+
+
+def _acts_after(text: str, end: int) -> bool:
+    """A verb of speech or a verb of two or more characters follows (任兵说, 何畅表示)."""
+    return text[end:end + 1] == "说" or _verb_follows(text, end)
 
 
 def _verb_follows(text: str, end: int) -> bool:
@@ -285,8 +334,10 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             strong = cue is not None and cue not in (WEAK_AFTER if regex is after else WEAK_BEFORE)
             # A weak cue may itself belong to the name (向雷女士: 向 is the surname), so check that
             # a word starts at the candidate unless a strong cue ends right before it.
-            end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong)
+            end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong,
+                           titled=cue in (STRONG_AFTER if regex is after else NAMING_CUES))
             if end is not None and cue in PIVOT_CUES and regex is before and not _verb_follows(text, end):
+                seen.discard(pos)  # no evidence either way: a cue after it may still judge it
                 continue
             if end is not None:
                 found.add(pos)
@@ -334,7 +385,9 @@ GIVEN_NAME_CHARS = frozenset(
     "淑珍凤翠春兴福荣庆德永利成胜金宝祥才发贵生龙锦卫彬伦豪泽洁润熙瑶彤悦怡然楠柏杨帆航鹤宸铭煜晟哲"
     "瀚逸恒毅坚晶莹洪源清河山川峻岩松竹菊荷蓉芸芝蕙馨香茜悦蓓嫣妍婉娴雅静秀瑜瑾璇琦珂玥琼环钰铃翔宇"
     "若彦臻宪远之光耀阳旭东升昌隆晖灿炜烨焕炎坤培垚城均志忠义仁礼智信孝廉勤俭"
-    "少小大长永振国家民安邦定宗祖继承世学文武功业立新中华时雄伯仲叔季元春夏秋冬")
+    "少小大长永振国家民安邦定宗祖继承世学文武功业立新中华时雄伯仲叔季元春夏秋冬"
+    "健帅欢妮威冰辰鸿岚畅兵雷月芬珠莲娥素茂友良君"
+    "剑虹玮锋霆晋康维萌娇媛婕姝婵姗碧紫彩霓霏露霜雯霖霄斐菲芮苒芊蔚萱荃筠绮缨绚晴晏暄曦曼朗杉桐梓森棋楷榕樱歆毓沁沛泓浚涵淼渊溪潇澄灏炫烁熠琛琨瑛璞皓瞳祺禹穗竣笙纬绍羽翊翰舜芃茹莎菁蔓蕊衡诺谦贞赫迪遥郁钧铮锐隽雁韬韵颂飒骏魁鸥鹰麟黎鼎弘恩惠慕昆昕昭晗景智曜柔栋桦梁棠楚沐泉淳渝滨澜烽焰珑琴瑾璋璟砚秉芙芷苑莉莹菊葵蕙虎裕贤赞轶醇钊镭雍驰骁麒黛")
 
 
 def _given_name_like(name: str, compound: tuple[str, ...]) -> bool:

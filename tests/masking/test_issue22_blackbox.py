@@ -209,12 +209,10 @@ def test_value_is_masked_corpus_shapes(text, secrets):
 
 
 FROM_CORPORA_DISTRACTORS = [
-    _case("corpus", "juliuquan", "中国国籍，无境外永久居留权，硕士学历。", ["居留权"],
-          "居留权 (residence right; 185 times in ResumeNER) is masked as a name"),
-    _case("corpus", "cengren", "2015年至今任本公司副总经理，曾任销售部经理。", ["曾任"],
-          "曾任 (formerly served as; 92 times in ResumeNER) is masked as a name"),
-    _case("corpus", "baojiaozi", "周末大家一起包饺子、看春晚。", ["包饺子"], "包饺子 (make dumplings) is masked as a name"),
-    _case("corpus", "chati", "医生查体后建议复查。", ["查体"], "查体 (physical examination) is masked as a name"),
+    _case("corpus", "juliuquan", "中国国籍，无境外永久居留权，硕士学历。", ["居留权"]),
+    _case("corpus", "cengren", "2015年至今任本公司副总经理，曾任销售部经理。", ["曾任"]),
+    _case("corpus", "baojiaozi", "周末大家一起包饺子、看春晚。", ["包饺子"]),
+    _case("corpus", "chati", "医生查体后建议复查。", ["查体"]),
     _case("corpus", "en-company", "Please ask Northwind Traders for the quote.", ["Northwind Traders"],
           "a two-word company name is masked as an English name"),
 ]

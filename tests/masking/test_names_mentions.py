@@ -104,6 +104,9 @@ def test_the_sandbox_masks_mentions_across_messages(sandbox, client_for):
     ("让·雷诺主演了这部电影。", "让·雷诺"),
     ("医生嘱咐后，提醒邵雨桐按时复查。", "邵雨桐"),  # a pivot verb before, a verb after
     ("【门诊记录】付晓岚因发热就诊。", "付晓岚"),  # right after a 【header】
+    ("收件人：曾黎，电话另告。", "曾黎"),  # a word-like surname (曾) in a name slot
+    ("客户曾志伟来电。", "曾志伟"),  # ... with given-name characters
+    ("寄件：何畅, 明早送达", "何畅"),  # ... filling a field
 ])
 def test_chinese_names_by_position_role_and_interpunct(text, name):
     assert name in names_in(text), detect(text)
@@ -126,7 +129,8 @@ def test_english_names_by_lexicon_position_role_and_odd_capitals(text, name):
 @pytest.mark.parametrize("text", [
     "今天很高兴见到大家。", "黄金价格上涨了百分之三。", "王国的历史很长。", "高度重视数据安全。", "方便的话请回电。",
     "周末去公园散步。", "马上就到。", "白天气温较高。", "石家庄的天气不错。", "许多人参加了会议。", "朱红色的大门很显眼。",
-    "雷雨天气请勿外出。", "建议高度重视安全生产。", "要求全体员工参加培训。", "安排车辆接送。", "【公告】周末照常营业。",
+    "雷雨天气请勿外出。", "建议高度重视安全生产。", "他曾任职于本行，现任主管。", "护士查房后记录体温。",
+    "无境外永久居留权。", "大家一起包粽子。", "要求全体员工参加培训。", "安排车辆接送。", "【公告】周末照常营业。",
     "中国·杭州国际会议召开。", "阿里巴巴·西溪园区开放参观。", "2024·春季新品发布。",
     "May is a good month for travel.", "Will you come tomorrow?", "Grace period ends on Monday.",
     "Bill of lading attached.", "Morgan Stanley reported earnings.", "We walked along the Santa Monica Pier.",
