@@ -497,7 +497,17 @@ _EN_THING = frozenset(
 
 def _thing(words: list[str]) -> bool:
     return any(w in _EN_THING or w in _EN_STOP for w in words) or words[0] in _PLACE_PREFIX or \
-        any((a, b) in _EN_NOT_PERSON_PAIRS for a, b in zip(words, words[1:]))
+        any((a, b) in _EN_NOT_PERSON_PAIRS for a, b in zip(words, words[1:])) or _org_word(words[-1])
+
+
+# How the last word of a business name ends (Northwind Traders, Acme Supplies, Contoso Solutions,
+# Fabrikam Electronics, Tailspin Consultants); a census surname ending so (Rogers, Davies, Jennings)
+# is still a surname.
+_ORG_ENDINGS = ("ers", "ies", "ings", "ions", "ics", "als", "ants", "ists", "ware", "works")
+
+
+def _org_word(word: str) -> bool:
+    return len(word) > 5 and word.endswith(_ORG_ENDINGS) and not _surname_like(word)
 
 
 @lru_cache(maxsize=1)

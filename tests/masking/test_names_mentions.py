@@ -119,6 +119,7 @@ def test_chinese_names_by_position_role_and_interpunct(text, name):
     ("Her lawyer, Mateo Alvarez, declined to comment.", "Mateo Alvarez"),
     ("Amruta de León visited the clinic in March.", "Amruta de León"),
     ("Rubén Ibáñez's phone number changed.", "Rubén Ibáñez"),
+    ("Please ask Kenny Rogers for the quote.", "Kenny Rogers"),  # a surname ending like a firm (Traders)
     ("Patient gRETA lINDQVIST called twice.", "gRETA lINDQVIST"),
     ("ADMITTED: GRETA LINDQVIST was admitted on Monday.", "GRETA LINDQVIST"),
 ])
@@ -137,6 +138,7 @@ def test_english_names_by_lexicon_position_role_and_odd_capitals(text, name):
     "General Electric makes turbines.", "She moved to Austin, Texas.", "Summer Sale starts now.",
     "Happy Birthday to you.", "The Rose Garden opens at nine.", "Victoria Harbour at night.",
     "ANNUAL REPORT 2024", "CHASE BANK STATEMENT", "Apple Watch Series 9",
+    "Please ask Contoso Electronics for a quote.", "Thanks Fabrikam Supplies for the samples.",
 ])
 def test_distractors_that_look_like_names_stay_untouched(text):
     assert mask(text).text == text, detect(text)
