@@ -35,12 +35,13 @@ def _english_keys(value: str) -> Iterable[str]:
 
     words = value.split(" ")
     title = " ".join(_shape(w)[1] for w in words)
-    yield from (title, title.upper(), title.swapcase())
+    yield from (title, title.upper(), title.swapcase(), title.lower())
     for w in title.split(" "):
         if len(w) < 2 or w.endswith(".") or w in _EN_STOP and w not in COMMON_WORD_NAMES or w in _EN_THING:
             continue
         yield w
         yield w.upper()
+        yield w.lower()  # a mention only with a person's doing after it (okonkwo called): see add_mentions
 
 
 def _ambiguous(word: str) -> bool:
@@ -54,6 +55,14 @@ def _ambiguous(word: str) -> bool:
 _PERSON_AFTER = re.compile(r"(?:'s|’s)\b|[ ](?:has|had|is|was|said|says|reported|will|would|can|could|did|does|"
                            r"prefers|agrees|agreed|visited|called|asked|told|felt|feels|went|started|works|lives)\b")
 _TITLE_BEFORE = re.compile(r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ ]$")
+# After a name part typed in lower case, where ``is``/``has`` would follow words as often (brown is):
+# a possessive or what people do.
+_PERSON_DOES_AFTER = re.compile(r"(?:'s|’s)\b|[ ](?:said|says|called|asked|told|replied|wrote|emailed|texted|phoned|"
+                                r"confirmed|agreed|visited|signed|paid|complained|mentioned)\b")
+_TITLE_BEFORE_ANY_CASE = re.compile(r"(?i:mr|mrs|ms|miss|dr|prof)\.?[ ]$")
+# A determiner before makes a lower-case word a noun (the brown said, a young ...), never a person.
+_DETERMINER_BEFORE = re.compile(r"(?<![A-Za-z])(?i:the|a|an|this|that|these|those|my|your|his|her|our|their|its|"
+                                r"some|any|no|every|each)[ ]$")
 
 
 def _chinese_given_name(value: str) -> str | None:
@@ -157,9 +166,13 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
             if not _bounded(text, start, end):
                 continue
             entity, value = keys[text[start:end]]
-            if entity == "ENGLISH_NAME" and " " not in text[start:end] and \
-                    _ambiguous(text[start:end]) and not (
-                    _PERSON_AFTER.match(text, end) or _TITLE_BEFORE.search(text, max(0, start - 6), start)):
+            found = text[start:end]
+            if entity == "ENGLISH_NAME" and " " not in found and (_ambiguous(found) and not (
+                    _PERSON_AFTER.match(text, end) or _TITLE_BEFORE.search(text, max(0, start - 6), start))
+                    or found.islower() and (
+                        _ambiguous(found) or _DETERMINER_BEFORE.search(text, max(0, start - 8), start) or not (
+                            _PERSON_DOES_AFTER.match(text, end)
+                            or _TITLE_BEFORE_ANY_CASE.search(text, max(0, start - 6), start)))):
                 continue
             added.append(Detection(start, end, entity, 0.5, f"another mention of a detected {entity}", MENTION))
             canonical[(i, start)] = value

@@ -698,6 +698,38 @@ def _find_field_english_names(text: str) -> Iterator[Detection]:
                             "en_name")
 
 
+# Two lower-case words after a title (dr. ivy chen), or opening a text, line or sentence with a
+# person's context after them (mia torres is ...): only those places are matched, so ordinary
+# lower-case prose costs one scan and no Python per word pair.
+_LOWER_PAIR = r"(?P<first>[a-z]{2,})[ ](?P<last>[a-z]{2,}(?:-[a-z]{2,})?)(?![A-Za-z0-9-]|\.[a-z]|['’][a-rt-z])"
+
+
+@lru_cache(maxsize=1)
+def _en_lower() -> re.Pattern:
+    return re.compile(rf"(?<![A-Za-z])(?P<title>(?i:mr|mrs|ms|miss|dr|prof))\.?[ ]{_LOWER_PAIR}"
+                      rf"|(?:^|(?<=[.!?:;]))[ \t]*{_LOWER_PAIR.replace('?P<', '?P<s_')}(?={_EN_PERSON_AFTER.pattern})",
+                      re.M)
+
+
+def _find_lower_case_english_names(text: str) -> Iterator[Detection]:
+    """Lower-case names, where a capital would be the only missing evidence: a census given name
+    (not an everyday word: will, may, grace) and a census surname (or a second given name after a
+    title), after a title or opening a sentence about a person."""
+    for m in _en_lower().finditer(text):
+        titled = m.group("title") is not None
+        group = ("first", "last") if titled else ("s_first", "s_last")
+        first, last = m.group(group[0]).title(), m.group(group[1]).title()
+        from dms_magic.masking.lexicon import COMMON_WORD_NAMES, first_names
+
+        if first in COMMON_WORD_NAMES or last in COMMON_WORD_NAMES or first in _EN_STOP or last in _EN_STOP \
+                or first in _EN_THING or last in _EN_THING or first not in first_names():
+            continue
+        if not (_surname_like(last) or titled and last in first_names()):
+            continue
+        yield Detection(m.start(group[0]), m.end(group[1]), "ENGLISH_NAME", 0.6,
+                        "given-name and surname lists, lower case, after a title or opening a sentence", "en_name")
+
+
 def _thing_label_before(text: str, pos: int) -> bool:
     """The cue is the end of a label that names a thing (``Product Name:``, ``公司名称``)."""
     before = text[max(0, pos - 16):pos].lower()
@@ -706,9 +738,11 @@ def _thing_label_before(text: str, pos: int) -> bool:
 
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
-    one to three capitalised words after a cue (Mr., Dear, Name:, contact ...)."""
+    one to three capitalised words after a cue (Mr., Dear, Name:, contact ...), or a given name and a
+    surname typed in lower case after a title or opening a sentence about a person (mia torres is)."""
+    yield from _find_lower_case_english_names(text)
     if not _ANY_UPPER.search(text):
-        return  # every English name has a capital letter; spare compiling the patterns below
+        return  # every other English name has a capital letter; spare compiling the patterns below
     yield from _find_lexicon_english_names(text)
     yield from _find_cued_english_names(text)
     yield from _find_field_english_names(text)

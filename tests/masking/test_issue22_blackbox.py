@@ -196,10 +196,8 @@ FROM_CORPORA_LEAKS = [
     _case("corpus", "mobile-glued-to-latin", "合作请联系经纪人：15821346790Email:abc@example.com", ["15821346790"]),
     _case("corpus", "email-after-cjk-dot", "商务合作.lily.wu@example.com，谢谢", ["lily.wu@example.com"]),
     _case("corpus", "us-phone-glued-ext", "Call me at 415-555-0142ext", ["415-555-0142"]),
-    _case("corpus", "en-lower-name-start", "mia torres is the tenant.", ["mia torres"],
-          "an all-lower-case name at the start of a sentence is not masked"),
-    _case("corpus", "en-lower-name-after-dr", "Dr. ivy chen will call.", ["ivy chen"],
-          "a lower-case name after Dr. is not masked"),
+    _case("corpus", "en-lower-name-start", "mia torres is the tenant.", ["mia torres"]),
+    _case("corpus", "en-lower-name-after-dr", "Dr. ivy chen will call.", ["ivy chen"]),
 ]
 
 
@@ -223,8 +221,7 @@ def test_distractor_is_untouched_corpus_shapes(text, keep):
 
 
 MORE_MENTIONS = [
-    _case("corpus", "en-last-name-lower-case", ["Customer: Harriet Okonkwo", "okonkwo called twice."], ["okonkwo"],
-          "a later mention of a found last name in lower case is not masked (upper case HARRIET is)"),
+    _case("corpus", "en-last-name-lower-case", ["Customer: Harriet Okonkwo", "okonkwo called twice."], ["okonkwo"]),
     _case("corpus", "phone-again-other-format", ["Phone: (415) 555-0142", "I repeat 415 555 0142."], ["415 555 0142"],
           "the same phone number written again in another format, without a cue, is not masked"),
 ]

@@ -44,6 +44,15 @@ def test_a_part_alone_is_no_mention_without_the_full_name_nor_inside_another_wor
     assert out.text == "D*** called. Danaher and Whitfields Ltd are companies; dana is lower case."
 
 
+def test_a_part_in_lower_case_is_a_mention_only_when_the_person_does_something():
+    text = "Patient: Tom Ashworth. Later ashworth phoned twice; tom ashworth is here. brown is a colour."
+    out = mask(text, config=PSEUDONYMS)
+    assert out.text == ("Patient: <ENGLISH_NAME_1>. Later <ENGLISH_NAME_1> phoned twice; <ENGLISH_NAME_1> is here. "
+                        "brown is a colour.")
+    # a lower-case part after a determiner is a word, even before a verb
+    assert mask("Client: Lee Brown. The brown said nothing.").text == "Client: L***. The brown said nothing."
+
+
 def test_a_given_name_that_is_a_word_is_a_mention_only_with_a_persons_context():
     text = "Will Turner is a 52-year-old pilot. Will you call him? Later Will said yes. Will's car is red."
     out = mask(text, config=PSEUDONYMS)
@@ -120,6 +129,8 @@ def test_chinese_names_by_position_role_and_interpunct(text, name):
     ("Amruta de León visited the clinic in March.", "Amruta de León"),
     ("Rubén Ibáñez's phone number changed.", "Rubén Ibáñez"),
     ("Please ask Kenny Rogers for the quote.", "Kenny Rogers"),  # a surname ending like a firm (Traders)
+    ("The lease is signed. nadia morales is the tenant.", "nadia morales"),  # lower case, opening a sentence
+    ("Referred to dr. samuel okafor for a scan.", "samuel okafor"),  # lower case after a title
     ("Patient gRETA lINDQVIST called twice.", "gRETA lINDQVIST"),
     ("ADMITTED: GRETA LINDQVIST was admitted on Monday.", "GRETA LINDQVIST"),
 ])
@@ -138,6 +149,7 @@ def test_english_names_by_lexicon_position_role_and_odd_capitals(text, name):
     "General Electric makes turbines.", "She moved to Austin, Texas.", "Summer Sale starts now.",
     "Happy Birthday to you.", "The Rose Garden opens at nine.", "Victoria Harbour at night.",
     "ANNUAL REPORT 2024", "CHASE BANK STATEMENT", "Apple Watch Series 9",
+    "please ask for the quote. ray tracing is on.", "the tenant, nadia, is kind.", "jean jackets are back.",
     "Please ask Contoso Electronics for a quote.", "Thanks Fabrikam Supplies for the samples.",
 ])
 def test_distractors_that_look_like_names_stay_untouched(text):
