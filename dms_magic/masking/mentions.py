@@ -147,6 +147,7 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
     keys = _keys(texts, found)
     if not keys:
         return found, canonical
+    phones = _phone_keys(texts, found)
     total = sum(len(t) for t in texts)
     # A few keys over a prompt: str.find per key beats compiling a pattern; many keys over a long
     # text: one trie-shaped pattern, linear in the text (its compile time bounded by MAX_KEYS).
@@ -158,23 +159,84 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
             if entity == d.entity and value and value != text[d.start:d.end]:
                 canonical[(i, d.start)] = value
         starts = [d.start for d in dets]
-        added = []
-        for start, end in (m.span() for m in pattern.finditer(text)) if pattern else _occurrences(text, keys):
+        added: list[Detection] = []
+        spans = [(start, end, *keys[text[start:end]]) for start, end in
+                 ((m.span() for m in pattern.finditer(text)) if pattern else _occurrences(text, keys))]
+        if phones:
+            spans = sorted(spans + list(_phone_mentions(text, phones)), key=lambda t: (t[0], -t[1]))
+        reach = 0
+        for start, end, entity, value in spans:
+            if start < reach:
+                continue  # the same value, found as a key and as a phone written otherwise
             k = bisect.bisect_right(starts, start)
             if k > 0 and dets[k - 1].end > start or k < len(dets) and dets[k].start < end:
                 continue  # a detection is there already (the value itself, or something longer)
             if not _bounded(text, start, end):
                 continue
-            entity, value = keys[text[start:end]]
-            found = text[start:end]
-            if entity == "ENGLISH_NAME" and " " not in found and (_ambiguous(found) and not (
+            mention = text[start:end]
+            if entity == "ENGLISH_NAME" and " " not in mention and (_ambiguous(mention) and not (
                     _PERSON_AFTER.match(text, end) or _TITLE_BEFORE.search(text, max(0, start - 6), start))
-                    or found.islower() and (
-                        _ambiguous(found) or _DETERMINER_BEFORE.search(text, max(0, start - 8), start) or not (
+                    or mention.islower() and (
+                        _ambiguous(mention) or _DETERMINER_BEFORE.search(text, max(0, start - 8), start) or not (
                             _PERSON_DOES_AFTER.match(text, end)
                             or _TITLE_BEFORE_ANY_CASE.search(text, max(0, start - 6), start)))):
                 continue
             added.append(Detection(start, end, entity, 0.5, f"another mention of a detected {entity}", MENTION))
             canonical[(i, start)] = value
+            reach = end
         out.append(sorted(dets + added, key=lambda d: d.start) if added else dets)
     return out, canonical
+
+
+# -- a phone number written again in another layout ----------------------------------------------
+# ``(415) 555-0142`` found by its recognizer, then ``415 555 0142`` or ``+1 415.555.0142`` with no cue:
+# the digits are the value. A number's key is its digits without leading zeros (the trunk 0 of
+# 010-...); one written with a country code (+44 20 ..., 0044 20 ...) also has the key of what follows
+# that code. Digit groups in the text, from a group start to a group end, whose digits (leading zeros
+# dropped) are a key are that number; digits glued to them (94155550142) make another number.
+_PHONES = ("MOBILE_PHONE", "LANDLINE", "PHONE_NUMBER")
+MIN_PHONE_DIGITS = 7
+_DIGIT_RUN = re.compile(r"[0-9]+(?:(?:[ .\-]|\)[ .\-]?|[ .\-]?\()[0-9]+)*")
+_GROUP = re.compile(r"[0-9]+")
+
+
+def _phone_keys(texts: list[str], found: list[list[Detection]]) -> dict[str, tuple[str, str]]:
+    """digits without leading zeros -> (entity, detected value), for every phone detected."""
+    out: dict[str, tuple[str, str]] = {}
+    for text, dets in zip(texts, found):
+        for d in dets:
+            if d.entity in _PHONES:
+                value = text[d.start:d.end]
+                groups = _GROUP.findall(value)
+                keys = ["".join(groups).lstrip("0")]
+                if value.lstrip("(（").startswith(("+", "00")) and len(groups) > 1:
+                    keys.append("".join(groups[1:]).lstrip("0"))  # the national number after the code
+                for key in keys:
+                    if len(key) >= MIN_PHONE_DIGITS:
+                        out.setdefault(key, (d.entity, value))
+    return out
+
+
+def _phone_mentions(text: str, phones: dict[str, tuple[str, str]]) -> Iterable[tuple[int, int, str, str]]:
+    longest = max(len(k) for k in phones)
+    for run in _DIGIT_RUN.finditer(text):
+        groups = [m.span() for m in _GROUP.finditer(text, run.start(), run.end())]
+        i = 0
+        while i < len(groups):
+            hit = None
+            digits = ""
+            for j in range(i, len(groups)):  # groups i..j, growing until a key or too many digits
+                digits = (digits + text[groups[j][0]:groups[j][1]]).lstrip("0")
+                if len(digits) > longest:
+                    break
+                if digits in phones:
+                    hit = (j, digits)
+            if hit is None:
+                i += 1
+                continue
+            j, key = hit
+            start, end = groups[i][0], groups[j][1]
+            if start and text[start - 1] in "+(" and (text[start - 1] == "+" or ")" in text[start:end]):
+                start -= 1  # +1 415 ..., (415) 555-0142
+            yield start, end, *phones[key]
+            i = j + 1

@@ -82,6 +82,16 @@ def test_mentions_cross_the_messages_of_a_request_with_one_pseudonym_each():
     assert rule_counts(messages)["UserInfo"] == len(out.entities)
 
 
+def test_a_phone_written_again_in_another_layout_is_a_mention_and_other_digits_are_not():
+    messages = [{"role": "user", "content": "Office: +44 20 7946 0018, mobile (415) 555-0142."},
+                {"role": "user", "content": "Again: 0044 20 7946 0018 and 415 555 0142; invoice 94155550142, "
+                                            "order 4155550142999, 415 555 01423."}]
+    out = mask_messages(messages)
+    assert [(i, s.original) for i, s in out.entities if i == 1] == [(1, "0044 20 7946 0018"), (1, "415 555 0142")]
+    assert out[1]["content"].startswith("Again: ") and "94155550142" in out[1]["content"]
+    assert {s.masked for _, s in out.entities if s.original.endswith("0142")} == {"(***) ***-0142"}
+
+
 def test_a_random_operator_gives_every_mention_the_same_replacement():
     config = {"operators": {"MOBILE_PHONE": {"type": "random"}}}
     out = mask("手机13812345678，再说一遍：13812345678", config=config, session=MaskingSession(seed=3)).text
