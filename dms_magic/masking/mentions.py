@@ -220,6 +220,12 @@ def _phone_keys(texts: list[str], found: list[list[Detection]]) -> dict[str, tup
 def _phone_mentions(text: str, phones: dict[str, tuple[str, str]]) -> Iterable[tuple[int, int, str, str]]:
     longest = max(len(k) for k in phones)
     for run in _DIGIT_RUN.finditer(text):
+        if run.end() - run.start() < MIN_PHONE_DIGITS:
+            continue  # years, counts, amounts: too short to be a number
+        if run.group().isdigit():  # one group: a dictionary look-up
+            if run.group().lstrip("0") in phones:
+                yield run.start(), run.end(), *phones[run.group().lstrip("0")]
+            continue
         groups = [m.span() for m in _GROUP.finditer(text, run.start(), run.end())]
         i = 0
         while i < len(groups):
