@@ -110,6 +110,15 @@ def _jieba():
 # One-character cues that jieba's HMM glues onto the surname after them (由赖峰, 和邹建, 给江丽丽).
 _CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请经据替帮陪同令派")
 _FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")
+# What follows a name and may be segmented together with the name's last character (梅因, 兰因).
+_AFTER_NAME_CHARS = frozenset("因为在是说")
+
+
+def _took_last_character(pair: str, tokenizer) -> bool:
+    """``pair``, a given-name character then 因/为/在/是/说, is no word of its own (梅因 n is rare):
+    jieba (its dictionary or its HMM: 兰因) took the given name's last character into a word."""
+    return len(pair) == 2 and pair[0] in GIVEN_NAME_CHARS and pair[1] in _AFTER_NAME_CHARS and \
+        tokenizer.FREQ.get(pair, 0) < TAGGED_WORD_FREQ
 
 
 @lru_cache(maxsize=1)
@@ -120,8 +129,10 @@ def _place_names() -> frozenset[str]:
     return frozenset(short) | frozenset(cities)
 
 
-def _starts_word(text: str, pos: int) -> bool:
-    """True when jieba puts a word boundary at ``pos`` (对方明确: 方 is inside 对方, not a surname)."""
+def _starts_word(text: str, pos: int, titled: bool = False) -> bool:
+    """True when jieba puts a word boundary at ``pos`` (对方明确: 方 is inside 对方, not a surname).
+    ``titled``: a title follows the name (史洁医生), so a two-character word made of a one-character
+    cue and the surname (经史) does not hide it."""
     if pos == 0 or not "\u4e00" <= text[pos - 1] <= "\u9fff":
         return True  # after punctuation, a space, a digit or a letter a word always starts
     tokenizer, _ = _jieba()
@@ -132,7 +143,7 @@ def _starts_word(text: str, pos: int) -> bool:
             return True
         if offset > pos:
             return False
-        if offset + len(tok) > pos and len(tok) > 1 and not tokenizer.FREQ.get(tok):
+        if offset + len(tok) > pos and len(tok) > 1 and (not tokenizer.FREQ.get(tok) or titled and len(tok) == 2):
             # pos is inside a word jieba's HMM made up (由赖峰, 由马): no dictionary word hides it
             return pos - offset == 1 and text[offset] in _CUE_CHARS
         offset += len(tok)
@@ -162,6 +173,12 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         # one word it does not know (钱淑珍), never a dictionary word (高度, 方便, 金额).
         if len(first) <= surname_len or tokenizer.FREQ.get(first):
             return None
+    if len(first) > surname_len + 2 and not tokenizer.FREQ.get(first) and \
+            all(c in GIVEN_NAME_CHARS for c in first[surname_len:surname_len + 2]):
+        first = first[:surname_len + 2]  # HMM glued the next word's character on (潘玉华查 / 体后)
+    elif len(first) == surname_len + 1 and tokenizer.FREQ.get(first, 0) < TAGGED_WORD_FREQ and \
+            _took_last_character(text[pos + len(first):pos + len(first) + 2], tokenizer):
+        first = text[pos:pos + surname_len + 2]  # a dictionary word took the last character (徐雪 / 梅因)
     if len(first) > surname_len:
         if len(first) > surname_len + 2:
             return None  # jieba sees a longer word here (王者荣耀): not a name
@@ -180,6 +197,12 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
                 break
             if tok in TITLES or tok in AFTER_CUES:
                 break  # 雷 / 女士: the name ended, a title or cue follows
+            titled_tok = next((t for t in TITLES if len(t) > 1 and tok.endswith(t) and len(tok) > len(t)), None)
+            given_part = tok[:-len(titled_tok)] if titled_tok else ""
+            if given_part and len(given_part) <= 2 and all(c in GIVEN_NAME_CHARS for c in given_part) \
+                    and tokenizer.FREQ.get(tok, 0) < TAGGED_WORD_FREQ:
+                name += given_part  # 余 / 杨医生: the title glued onto the given name (not 副总经理)
+                break
             if len(tok) == 1 and tok not in _FUNCTION_CHARS:
                 name += tok
             elif len(tok) == 2 and len(name) == surname_len and tokenizer.FREQ.get(tok, 0) < COMMON_WORD_FREQ:
@@ -199,7 +222,7 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
     end = pos + len(name)
     if name in _place_names() or text[end:end + 1] in ("市", "省", "县", "区"):
         return None  # 石家庄, 张家口市: places that start with a surname character
-    if check_left and not _starts_word(text, pos):
+    if check_left and not _starts_word(text, pos, titled):
         return None
     return end
 
@@ -404,7 +427,7 @@ TRANSLIT_CHARS = frozenset(
     "特滕提铁廷图托瓦万旺威韦维温翁沃乌伍武西希锡席夏肖谢辛欣休修雅亚扬耶伊易因英尤于宇约扎泽詹章珍朱卓兹佐"
     "娅娃莲蒂琪芙曼缇黛蕊莎列翰茨策采楚慈大度敦俄夫斐伏嘎哥根顾贵桂果亥罕杭好恒弘侯纪季嘉简京久居君喀开孔"
     "阔腊赖郎累楞黎良凌刘留柳龙隆娄卢鲁陆律茂美缪摩墨默木牧乃派培平泊蒲契秦邱仁荣茹瑞润撒山士舒素陶田通"
-    "汪魏文仙许延杨叶依元祖买提力不都合江汗努热古丽得")
+    "汪魏文仙许延杨叶依元祖买提力不都合江汗努热古丽得逊吐")
 @lru_cache(maxsize=1)
 def _translit_pattern() -> re.Pattern:
     chars = "".join(sorted(TRANSLIT_CHARS))
@@ -427,20 +450,29 @@ def find_transliterated_names(text: str) -> Iterator[Detection]:
 
 
 def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """Move a transliterated name's start back to the start of the dictionary word it lies inside:
-    the character table is a sample, so a first part holding a character outside it (亚历山大: 历)
-    would otherwise start late (山大·伊万诺夫). jieba's dictionary alone decides (no HMM guesses),
-    on the first part and the four characters before it."""
-    if not start or not "\u4e00" <= text[start - 1] <= "\u9fff":
+    """Move a transliterated name's ends out to the ends of the dictionary words they lie inside:
+    the character table is a sample, so a part holding a character outside it would otherwise
+    start late (山大·伊万诺夫 for 亚历山大·…: 历) or end early (约翰 for 约翰逊). jieba's dictionary
+    alone decides (no HMM guesses), on the end part and four characters beyond it."""
+    cjk = "\u4e00" <= text[start - 1:start] <= "\u9fff", "\u4e00" <= text[end:end + 1] <= "\u9fff"
+    if not any(cjk):
         return start, end
-    first_end = min((i for i in (text.find(c, start, end) for c in _INTERPUNCTS) if i >= 0), default=end)
-    lo = max(0, start - 4)
     tokenizer, _ = _jieba()
-    offset = lo
-    for tok in tokenizer.cut(text[lo:first_end], HMM=False):
-        if offset < start < offset + len(tok):
-            return offset, end
-        offset += len(tok)
+    if cjk[0]:
+        first_end = min((i for i in (text.find(c, start, end) for c in _INTERPUNCTS) if i >= 0), default=end)
+        offset = max(0, start - 4)
+        for tok in tokenizer.cut(text[offset:first_end], HMM=False):
+            if offset < start < offset + len(tok):
+                start = offset
+                break
+            offset += len(tok)
+    if cjk[1]:
+        offset = max(text.rfind(c, start, end) for c in _INTERPUNCTS) + 1
+        for tok in tokenizer.cut(text[offset:end + 4], HMM=False):
+            if offset < end < offset + len(tok):
+                end = offset + len(tok)
+                break
+            offset += len(tok)
     return start, end
 
 

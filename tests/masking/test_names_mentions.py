@@ -126,6 +126,14 @@ def test_the_sandbox_masks_mentions_across_messages(sandbox, client_for):
     ("收件人：曾黎，电话另告。", "曾黎"),  # a word-like surname (曾) in a name slot
     ("客户曾志伟来电。", "曾志伟"),  # ... with given-name characters
     ("寄件：何畅, 明早送达", "何畅"),  # ... filling a field
+    # whole names where jieba's segmentation cuts them: 梅因 / 兰因 take the last character, the HMM
+    # glues 查 on (潘玉华查) or the title on (杨医生), a cue character makes a word with the surname (经史)
+    ("【门诊记录】徐雪梅因头晕乏力就诊。", "徐雪梅"),
+    ("患者杨淑兰因关节疼痛就诊。", "杨淑兰"),
+    ("主治医师潘玉华查体后开药。", "潘玉华"),
+    ("经余杨医生诊断，建议休息。", "余杨"),
+    ("经史洁医生诊断，建议休息。", "史洁"),
+    ("接诊医生卡特琳娜·约翰逊为其开具了药物。", "卡特琳娜·约翰逊"),  # 逊 ends the last part
 ])
 def test_chinese_names_by_position_role_and_interpunct(text, name):
     assert name in names_in(text), detect(text)
@@ -152,7 +160,7 @@ def test_english_names_by_lexicon_position_role_and_odd_capitals(text, name):
     "今天很高兴见到大家。", "黄金价格上涨了百分之三。", "王国的历史很长。", "高度重视数据安全。", "方便的话请回电。",
     "周末去公园散步。", "马上就到。", "白天气温较高。", "石家庄的天气不错。", "许多人参加了会议。", "朱红色的大门很显眼。",
     "雷雨天气请勿外出。", "建议高度重视安全生产。", "他曾任职于本行，现任主管。", "护士查房后记录体温。",
-    "无境外永久居留权。", "大家一起包粽子。", "要求全体员工参加培训。", "安排车辆接送。", "【公告】周末照常营业。",
+    "无境外永久居留权。", "大家一起包粽子。", "曾任成都人民商场经理。", "省内商行中都列首位。", "公司任副总经理。", "要求全体员工参加培训。", "安排车辆接送。", "【公告】周末照常营业。",
     "中国·杭州国际会议召开。", "阿里巴巴·西溪园区开放参观。", "2024·春季新品发布。",
     "May is a good month for travel.", "Will you come tomorrow?", "Grace period ends on Monday.",
     "Bill of lading attached.", "Morgan Stanley reported earnings.", "We walked along the Santa Monica Pier.",
