@@ -561,6 +561,7 @@ def _en_run() -> re.Pattern:
     return re.compile(_EN_RUN_PATTERN)
 # What follows a person at the start of a description: "Thandiwe Nguyen is a 34-year-old ...".
 _EN_PERSON_AFTER = re.compile(r"(?:'s?|’s?)\b|[ ](?:is|was|has|had|works|worked|lives|lived|said|says|reported|"
+                              r"presented|presents|complained|complains|denied|denies|"
                               r"recently|currently|visited|called|joined|received|\()\b|, (?:a|an|aged?|who|born)\b")
 # What only follows a person: "Yachana Dowerg is a 75-year-old", "…'s phone number".
 _EN_PERSON_STRONG = re.compile(r"(?:'s|’s)[ ](?:phone|mobile|cell|email|e-mail|address|date of birth|birthday|"

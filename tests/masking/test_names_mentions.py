@@ -149,6 +149,7 @@ def test_chinese_names_by_position_role_and_interpunct(text, name):
     ("Please ask Kenny Rogers for the quote.", "Kenny Rogers"),  # a surname ending like a firm (Traders)
     ("The lease is signed. nadia morales is the tenant.", "nadia morales"),  # lower case, opening a sentence
     ("Referred to dr. samuel okafor for a scan.", "samuel okafor"),  # lower case after a title
+    ("Visit note. megan haynes presented with a cough.", "megan haynes"),  # a clinical verb after
     ("Patient gRETA lINDQVIST called twice.", "gRETA lINDQVIST"),
     ("ADMITTED: GRETA LINDQVIST was admitted on Monday.", "GRETA LINDQVIST"),
 ])
