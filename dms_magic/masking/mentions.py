@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Iterable
+from typing import Callable, Iterable
 
 from dms_magic.masking.recognizers import Detection
 from dms_magic.masking.wordtrie import trie_pattern
@@ -163,7 +163,13 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
         spans = [(start, end, *keys[text[start:end]]) for start, end in
                  ((m.span() for m in pattern.finditer(text)) if pattern else _occurrences(text, keys))]
         if phones:
-            spans = sorted(spans + list(_phone_mentions(text, phones)), key=lambda t: (t[0], -t[1]))
+            ends = [d.end for d in dets]
+
+            def detected(start: int, end: int) -> bool:  # inside one detection (the phone itself)
+                k = bisect.bisect_right(starts, start) - 1
+                return k >= 0 and ends[k] >= end
+
+            spans = sorted(spans + list(_phone_mentions(text, phones, detected)), key=lambda t: (t[0], -t[1]))
         reach = 0
         for start, end, entity, value in spans:
             if start < reach:
@@ -217,11 +223,12 @@ def _phone_keys(texts: list[str], found: list[list[Detection]]) -> dict[str, tup
     return out
 
 
-def _phone_mentions(text: str, phones: dict[str, tuple[str, str]]) -> Iterable[tuple[int, int, str, str]]:
+def _phone_mentions(text: str, phones: dict[str, tuple[str, str]],
+                    detected: Callable[[int, int], bool]) -> Iterable[tuple[int, int, str, str]]:
     longest = max(len(k) for k in phones)
     for run in _DIGIT_RUN.finditer(text):
-        if run.end() - run.start() < MIN_PHONE_DIGITS:
-            continue  # years, counts, amounts: too short to be a number
+        if run.end() - run.start() < MIN_PHONE_DIGITS or detected(run.start(), run.end()):
+            continue  # years, counts, amounts: too short to be a number; or found already
         if run.group().isdigit():  # one group: a dictionary look-up
             if run.group().lstrip("0") in phones:
                 yield run.start(), run.end(), *phones[run.group().lstrip("0")]

@@ -738,18 +738,25 @@ _LOWER_PAIR = r"(?P<first>[a-z]{2,})[ ](?P<last>[a-z]{2,}(?:-[a-z]{2,})?)(?![A-Z
 
 
 @lru_cache(maxsize=1)
-def _en_lower() -> re.Pattern:
-    return re.compile(rf"(?<![A-Za-z])(?P<title>(?i:mr|mrs|ms|miss|dr|prof))\.?[ ]{_LOWER_PAIR}"
-                      rf"|(?:^|(?<=[.!?:;]))[ \t]*{_LOWER_PAIR.replace('?P<', '?P<s_')}(?={_EN_PERSON_AFTER.pattern})",
-                      re.M)
+def _en_lower() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """(after a title, after a sentence end or newline, at the start of the text). Each of the first
+    two starts with a character class, which re scans for fast (a leading lookbehind or ``^`` would
+    make it try every position)."""
+    sentence = rf"[ \t]*{_LOWER_PAIR.replace('?P<', '?P<s_')}(?={_EN_PERSON_AFTER.pattern})"
+    return (re.compile(rf"(?P<title>[MDPmdp](?<![A-Za-z][MDPmdp])(?:(?<=[Mm])(?:rs?|s|iss)|(?<=[Dd])r|(?<=[Pp])rof))"
+                       rf"\.?[ ]{_LOWER_PAIR}"),
+            re.compile(rf"[.!?:;\n]{sentence}"), re.compile(sentence))
 
 
 def _find_lower_case_english_names(text: str) -> Iterator[Detection]:
     """Lower-case names, where a capital would be the only missing evidence: a census given name
     (not an everyday word: will, may, grace) and a census surname (or a second given name after a
     title), after a title or opening a sentence about a person."""
-    for m in _en_lower().finditer(text):
-        titled = m.group("title") is not None
+    titled_pairs, sentence_pairs, opening = _en_lower()
+    found = [*titled_pairs.finditer(text), *sentence_pairs.finditer(text)]
+    first_match = opening.match(text)
+    for m in [first_match, *found] if first_match else found:
+        titled = m.re is titled_pairs
         group = ("first", "last") if titled else ("s_first", "s_last")
         first, last = m.group(group[0]).title(), m.group(group[1]).title()
         from dms_magic.masking.lexicon import COMMON_WORD_NAMES, first_names
