@@ -163,13 +163,9 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
         spans = [(start, end, *keys[text[start:end]]) for start, end in
                  ((m.span() for m in pattern.finditer(text)) if pattern else _occurrences(text, keys))]
         if phones:
-            ends = [d.end for d in dets]
-
-            def detected(start: int, end: int) -> bool:  # inside one detection (the phone itself)
-                k = bisect.bisect_right(starts, start) - 1
-                return k >= 0 and ends[k] >= end
-
-            spans = sorted(spans + list(_phone_mentions(text, phones, detected)), key=lambda t: (t[0], -t[1]))
+            more = list(_phone_mentions(text, phones, starts, [d.end for d in dets]))
+            if more:
+                spans = sorted(spans + more, key=lambda t: (t[0], -t[1]))
         reach = 0
         for start, end, entity, value in spans:
             if start < reach:
@@ -203,6 +199,10 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
 _PHONES = ("MOBILE_PHONE", "LANDLINE", "PHONE_NUMBER")
 MIN_PHONE_DIGITS = 7
 _DIGIT_RUN = re.compile(r"[0-9]+(?:(?:[ .\-]|\)[ .\-]?|[ .\-]?\()[0-9]+)*")
+# A stretch of digits and separators long enough to hold a number: found in one C-level scan, so a
+# prompt whose only long stretches are the detected values costs a look-up each.
+_NOT_DIGITS = str.maketrans("", "", " .-()")
+_STRETCH = re.compile(r"[0-9][0-9 .\-()]{%d,}[0-9]" % (MIN_PHONE_DIGITS - 2))
 _GROUP = re.compile(r"[0-9]+")
 
 
@@ -223,10 +223,29 @@ def _phone_keys(texts: list[str], found: list[list[Detection]]) -> dict[str, tup
     return out
 
 
-def _phone_mentions(text: str, phones: dict[str, tuple[str, str]],
-                    detected: Callable[[int, int], bool]) -> Iterable[tuple[int, int, str, str]]:
-    longest = max(len(k) for k in phones)
-    for run in _DIGIT_RUN.finditer(text):
+def _phone_mentions(text: str, phones: dict[str, tuple[str, str]], starts: list[int],
+                    ends: list[int]) -> Iterable[tuple[int, int, str, str]]:
+    """``starts``/``ends``: the text's detections, whose own digits are not looked at again."""
+    def detected(start: int, end: int) -> bool:  # inside one detection (the phone itself)
+        k = bisect.bisect_right(starts, start) - 1
+        return k >= 0 and ends[k] >= end
+
+    longest = 0
+    few = len(phones) <= 16
+    for stretch in _STRETCH.finditer(text):
+        if detected(*stretch.span()):
+            continue  # the value found already
+        if few:  # a prompt: its stretch must hold one of the numbers' digits (C-level substring look-ups)
+            digits = stretch.group().translate(_NOT_DIGITS)
+            if not any(k in digits for k in phones):
+                continue
+        longest = longest or max(len(k) for k in phones)
+        yield from _phone_runs(text, stretch.start(), stretch.end(), phones, longest, detected)
+
+
+def _phone_runs(text: str, lo: int, hi: int, phones: dict[str, tuple[str, str]], longest: int,
+                detected: Callable[[int, int], bool]) -> Iterable[tuple[int, int, str, str]]:
+    for run in _DIGIT_RUN.finditer(text, lo, hi):
         if run.end() - run.start() < MIN_PHONE_DIGITS or detected(run.start(), run.end()):
             continue  # years, counts, amounts: too short to be a number; or found already
         if run.group().isdigit():  # one group: a dictionary look-up
