@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Iterable
+from typing import Callable, Iterable
 
 from dms_magic.masking.recognizers import Detection
 from dms_magic.masking.wordtrie import trie_pattern
@@ -35,12 +35,13 @@ def _english_keys(value: str) -> Iterable[str]:
 
     words = value.split(" ")
     title = " ".join(_shape(w)[1] for w in words)
-    yield from (title, title.upper(), title.swapcase())
+    yield from (title, title.upper(), title.swapcase(), title.lower())
     for w in title.split(" "):
         if len(w) < 2 or w.endswith(".") or w in _EN_STOP and w not in COMMON_WORD_NAMES or w in _EN_THING:
             continue
         yield w
         yield w.upper()
+        yield w.lower()  # a mention only with a person's doing after it (okonkwo called): see add_mentions
 
 
 def _ambiguous(word: str) -> bool:
@@ -54,6 +55,14 @@ def _ambiguous(word: str) -> bool:
 _PERSON_AFTER = re.compile(r"(?:'s|’s)\b|[ ](?:has|had|is|was|said|says|reported|will|would|can|could|did|does|"
                            r"prefers|agrees|agreed|visited|called|asked|told|felt|feels|went|started|works|lives)\b")
 _TITLE_BEFORE = re.compile(r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ ]$")
+# After a name part typed in lower case, where ``is``/``has`` would follow words as often (brown is):
+# a possessive or what people do.
+_PERSON_DOES_AFTER = re.compile(r"(?:'s|’s)\b|[ ](?:said|says|called|asked|told|replied|wrote|emailed|texted|phoned|"
+                                r"confirmed|agreed|visited|signed|paid|complained|mentioned)\b")
+_TITLE_BEFORE_ANY_CASE = re.compile(r"(?i:mr|mrs|ms|miss|dr|prof)\.?[ ]$")
+# A determiner before makes a lower-case word a noun (the brown said, a young ...), never a person.
+_DETERMINER_BEFORE = re.compile(r"(?<![A-Za-z])(?i:the|a|an|this|that|these|those|my|your|his|her|our|their|its|"
+                                r"some|any|no|every|each)[ ]$")
 
 
 def _chinese_given_name(value: str) -> str | None:
@@ -138,6 +147,7 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
     keys = _keys(texts, found)
     if not keys:
         return found, canonical
+    phones = _phone_keys(texts, found)
     total = sum(len(t) for t in texts)
     # A few keys over a prompt: str.find per key beats compiling a pattern; many keys over a long
     # text: one trie-shaped pattern, linear in the text (its compile time bounded by MAX_KEYS).
@@ -149,19 +159,116 @@ def add_mentions(texts: list[str], found: list[list[Detection]]) -> tuple[list[l
             if entity == d.entity and value and value != text[d.start:d.end]:
                 canonical[(i, d.start)] = value
         starts = [d.start for d in dets]
-        added = []
-        for start, end in (m.span() for m in pattern.finditer(text)) if pattern else _occurrences(text, keys):
+        added: list[Detection] = []
+        spans = [(start, end, *keys[text[start:end]]) for start, end in
+                 ((m.span() for m in pattern.finditer(text)) if pattern else _occurrences(text, keys))]
+        if phones:
+            more = list(_phone_mentions(text, phones, starts, [d.end for d in dets]))
+            if more:
+                spans = sorted(spans + more, key=lambda t: (t[0], -t[1]))
+        reach = 0
+        for start, end, entity, value in spans:
+            if start < reach:
+                continue  # the same value, found as a key and as a phone written otherwise
             k = bisect.bisect_right(starts, start)
             if k > 0 and dets[k - 1].end > start or k < len(dets) and dets[k].start < end:
                 continue  # a detection is there already (the value itself, or something longer)
             if not _bounded(text, start, end):
                 continue
-            entity, value = keys[text[start:end]]
-            if entity == "ENGLISH_NAME" and " " not in text[start:end] and \
-                    _ambiguous(text[start:end]) and not (
-                    _PERSON_AFTER.match(text, end) or _TITLE_BEFORE.search(text, max(0, start - 6), start)):
+            mention = text[start:end]
+            if entity == "ENGLISH_NAME" and " " not in mention and (_ambiguous(mention) and not (
+                    _PERSON_AFTER.match(text, end) or _TITLE_BEFORE.search(text, max(0, start - 6), start))
+                    or mention.islower() and (
+                        _ambiguous(mention) or _DETERMINER_BEFORE.search(text, max(0, start - 8), start) or not (
+                            _PERSON_DOES_AFTER.match(text, end)
+                            or _TITLE_BEFORE_ANY_CASE.search(text, max(0, start - 6), start)))):
                 continue
             added.append(Detection(start, end, entity, 0.5, f"another mention of a detected {entity}", MENTION))
             canonical[(i, start)] = value
+            reach = end
         out.append(sorted(dets + added, key=lambda d: d.start) if added else dets)
     return out, canonical
+
+
+# -- a phone number written again in another layout ----------------------------------------------
+# ``(415) 555-0142`` found by its recognizer, then ``415 555 0142`` or ``+1 415.555.0142`` with no cue:
+# the digits are the value. A number's key is its digits without leading zeros (the trunk 0 of
+# 010-...); one written with a country code (+44 20 ..., 0044 20 ...) also has the key of what follows
+# that code. Digit groups in the text, from a group start to a group end, whose digits (leading zeros
+# dropped) are a key are that number; digits glued to them (94155550142) make another number.
+_PHONES = ("MOBILE_PHONE", "LANDLINE", "PHONE_NUMBER")
+MIN_PHONE_DIGITS = 7
+_DIGIT_RUN = re.compile(r"[0-9]+(?:(?:[ .\-]|\)[ .\-]?|[ .\-]?\()[0-9]+)*")
+# A stretch of digits and separators long enough to hold a number: found in one C-level scan, so a
+# prompt whose only long stretches are the detected values costs a look-up each.
+_NOT_DIGITS = str.maketrans("", "", " .-()")
+_STRETCH = re.compile(r"[0-9][0-9 .\-()]{%d,}[0-9]" % (MIN_PHONE_DIGITS - 2))
+_GROUP = re.compile(r"[0-9]+")
+
+
+def _phone_keys(texts: list[str], found: list[list[Detection]]) -> dict[str, tuple[str, str]]:
+    """digits without leading zeros -> (entity, detected value), for every phone detected."""
+    out: dict[str, tuple[str, str]] = {}
+    for text, dets in zip(texts, found):
+        for d in dets:
+            if d.entity in _PHONES:
+                value = text[d.start:d.end]
+                groups = _GROUP.findall(value)
+                keys = ["".join(groups).lstrip("0")]
+                if value.lstrip("(（").startswith(("+", "00")) and len(groups) > 1:
+                    keys.append("".join(groups[1:]).lstrip("0"))  # the national number after the code
+                for key in keys:
+                    if len(key) >= MIN_PHONE_DIGITS:
+                        out.setdefault(key, (d.entity, value))
+    return out
+
+
+def _phone_mentions(text: str, phones: dict[str, tuple[str, str]], starts: list[int],
+                    ends: list[int]) -> Iterable[tuple[int, int, str, str]]:
+    """``starts``/``ends``: the text's detections, whose own digits are not looked at again."""
+    def detected(start: int, end: int) -> bool:  # inside one detection (the phone itself)
+        k = bisect.bisect_right(starts, start) - 1
+        return k >= 0 and ends[k] >= end
+
+    longest = 0
+    few = len(phones) <= 16
+    for stretch in _STRETCH.finditer(text):
+        if detected(*stretch.span()):
+            continue  # the value found already
+        if few:  # a prompt: its stretch must hold one of the numbers' digits (C-level substring look-ups)
+            digits = stretch.group().translate(_NOT_DIGITS)
+            if not any(k in digits for k in phones):
+                continue
+        longest = longest or max(len(k) for k in phones)
+        yield from _phone_runs(text, stretch.start(), stretch.end(), phones, longest, detected)
+
+
+def _phone_runs(text: str, lo: int, hi: int, phones: dict[str, tuple[str, str]], longest: int,
+                detected: Callable[[int, int], bool]) -> Iterable[tuple[int, int, str, str]]:
+    for run in _DIGIT_RUN.finditer(text, lo, hi):
+        if run.end() - run.start() < MIN_PHONE_DIGITS or detected(run.start(), run.end()):
+            continue  # years, counts, amounts: too short to be a number; or found already
+        if run.group().isdigit():  # one group: a dictionary look-up
+            if run.group().lstrip("0") in phones:
+                yield run.start(), run.end(), *phones[run.group().lstrip("0")]
+            continue
+        groups = [m.span() for m in _GROUP.finditer(text, run.start(), run.end())]
+        i = 0
+        while i < len(groups):
+            hit = None
+            digits = ""
+            for j in range(i, len(groups)):  # groups i..j, growing until a key or too many digits
+                digits = (digits + text[groups[j][0]:groups[j][1]]).lstrip("0")
+                if len(digits) > longest:
+                    break
+                if digits in phones:
+                    hit = (j, digits)
+            if hit is None:
+                i += 1
+                continue
+            j, key = hit
+            start, end = groups[i][0], groups[j][1]
+            if start and text[start - 1] in "+(" and (text[start - 1] == "+" or ")" in text[start:end]):
+                start -= 1  # +1 415 ..., (415) 555-0142
+            yield start, end, *phones[key]
+            i = j + 1

@@ -36,6 +36,17 @@ BEFORE_CUES = (
     "cc Cc CC Thanks thanks"
 ).split() + ["谢谢\n", "此致\n", "敬礼\n", "Regards,\n", "regards,\n", "Thanks,\n", "Sincerely,\n"]
 
+# Cues that name the slot a name fills (我叫, 姓名, 收件人): what follows is a name even after a
+# word-like surname (我叫包拯), unlike a role (医生查体).
+NAMING_CUES = frozenset("我叫 名叫 叫做 姓名 名字 本人 签名 署名 户名 联系人为".split()) | \
+    frozenset(c for c in BEFORE_CUES if len(c) > 1 and c.endswith("人"))  # 收件人, 法定代表人, 担保人
+
+# Verbs that take a person and then what the person is to do (建议高岚服用…, 要求李明立即整改,
+# 邀请张伟参加): a candidate after them counts only when a verb or an adverb follows it.
+PIVOT_CUES = tuple("建议 要求 提醒 嘱咐 叮嘱 督促 邀请 委托 鼓励 安排 指派 派遣 陪同 协助 帮助 劝".split())
+BEFORE_CUES += PIVOT_CUES
+_VERB_TAGS = ("v", "d")  # jieba's v, vn, vd, vi, vg; d: an adverb before the verb (立即, 按时)
+
 # Words that follow a name. A title or a possessive + PII word is strong; verbs are checked by jieba.
 AFTER_CUES = (
     "先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 "
@@ -47,7 +58,7 @@ AFTER_CUES = (
 # Cues that often precede or follow other things than names: enough for a clear surname, not for a
 # surname character that is also a common word (于, 和, 高, 方, 金 ...).
 WEAK_BEFORE = frozenset("请 由 和 与 及 跟 给 向 让 叫 问 见 是 为 被 把 对 找 致 、 ， ： : 「 “ 《 （ ( 联系 告诉 通知 转告 交给 拨打 "
-                        "Hi Hello to by from with ask cc Cc CC Thanks thanks".split())
+                        "Hi Hello to by from with ask cc Cc CC Thanks thanks".split()) | frozenset(PIVOT_CUES)
 # After a name only titles and personal-data words are strong; verbs (提交, 负责) follow anything.
 STRONG_AFTER = frozenset("先生 女士 小姐 同学 老师 经理 总监 主任 医生 护士 律师 教授 同志 师傅 阿姨 叔叔 医师 大夫 院长 工程师 ，男 ，女 ,男 ,女 "
                          "电话 手机 身份证 证件 邮箱 住址 家住 住在 出生 男 女".split())
@@ -99,6 +110,15 @@ def _jieba():
 # One-character cues that jieba's HMM glues onto the surname after them (由赖峰, 和邹建, 给江丽丽).
 _CUE_CHARS = frozenset("由和与及跟给向让叫问见是为被把对找致请经据替帮陪同令派")
 _FUNCTION_CHARS = frozenset("的说是在和与及已于将会要也都被把给向让从对到为就还又很再才")
+# What follows a name and may be segmented together with the name's last character (梅因, 兰因).
+_AFTER_NAME_CHARS = frozenset("因为在是说")
+
+
+def _took_last_character(pair: str, tokenizer) -> bool:
+    """``pair``, a given-name character then 因/为/在/是/说, is no word of its own (梅因 n is rare):
+    jieba (its dictionary or its HMM: 兰因) took the given name's last character into a word."""
+    return len(pair) == 2 and pair[0] in GIVEN_NAME_CHARS and pair[1] in _AFTER_NAME_CHARS and \
+        tokenizer.FREQ.get(pair, 0) < TAGGED_WORD_FREQ
 
 
 @lru_cache(maxsize=1)
@@ -109,8 +129,10 @@ def _place_names() -> frozenset[str]:
     return frozenset(short) | frozenset(cities)
 
 
-def _starts_word(text: str, pos: int) -> bool:
-    """True when jieba puts a word boundary at ``pos`` (对方明确: 方 is inside 对方, not a surname)."""
+def _starts_word(text: str, pos: int, titled: bool = False) -> bool:
+    """True when jieba puts a word boundary at ``pos`` (对方明确: 方 is inside 对方, not a surname).
+    ``titled``: a title follows the name (史洁医生), so a two-character word made of a one-character
+    cue and the surname (经史) does not hide it."""
     if pos == 0 or not "\u4e00" <= text[pos - 1] <= "\u9fff":
         return True  # after punctuation, a space, a digit or a letter a word always starts
     tokenizer, _ = _jieba()
@@ -121,14 +143,15 @@ def _starts_word(text: str, pos: int) -> bool:
             return True
         if offset > pos:
             return False
-        if offset + len(tok) > pos and len(tok) > 1 and not tokenizer.FREQ.get(tok):
+        if offset + len(tok) > pos and len(tok) > 1 and (not tokenizer.FREQ.get(tok) or titled and len(tok) == 2):
             # pos is inside a word jieba's HMM made up (由赖峰, 由马): no dictionary word hides it
             return pos - offset == 1 and text[offset] in _CUE_CHARS
         offset += len(tok)
     return offset == pos
 
 
-def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool, strong: bool) -> int | None:
+def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool, strong: bool,
+             titled: bool = False) -> int | None:
     """End offset of the Chinese name starting at ``pos`` or None, judged by jieba on a small window.
 
     jieba's part-of-speech tags are not trusted for given names (it tags 建国 and 桂兰 as places);
@@ -150,6 +173,12 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         # one word it does not know (钱淑珍), never a dictionary word (高度, 方便, 金额).
         if len(first) <= surname_len or tokenizer.FREQ.get(first):
             return None
+    if len(first) > surname_len + 2 and not tokenizer.FREQ.get(first) and \
+            all(c in GIVEN_NAME_CHARS for c in first[surname_len:surname_len + 2]):
+        first = first[:surname_len + 2]  # HMM glued the next word's character on (潘玉华查 / 体后)
+    elif len(first) == surname_len + 1 and tokenizer.FREQ.get(first, 0) < TAGGED_WORD_FREQ and \
+            _took_last_character(text[pos + len(first):pos + len(first) + 2], tokenizer):
+        first = text[pos:pos + surname_len + 2]  # a dictionary word took the last character (徐雪 / 梅因)
     if len(first) > surname_len:
         if len(first) > surname_len + 2:
             return None  # jieba sees a longer word here (王者荣耀): not a name
@@ -168,6 +197,12 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
                 break
             if tok in TITLES or tok in AFTER_CUES:
                 break  # 雷 / 女士: the name ended, a title or cue follows
+            titled_tok = next((t for t in TITLES if len(t) > 1 and tok.endswith(t) and len(tok) > len(t)), None)
+            given_part = tok[:-len(titled_tok)] if titled_tok else ""
+            if given_part and len(given_part) <= 2 and all(c in GIVEN_NAME_CHARS for c in given_part) \
+                    and tokenizer.FREQ.get(tok, 0) < TAGGED_WORD_FREQ:
+                name += given_part  # 余 / 杨医生: the title glued onto the given name (not 副总经理)
+                break
             if len(tok) == 1 and tok not in _FUNCTION_CHARS:
                 name += tok
             elif len(tok) == 2 and len(name) == surname_len and tokenizer.FREQ.get(tok, 0) < COMMON_WORD_FREQ:
@@ -181,12 +216,63 @@ def _name_at(text: str, pos: int, compound: tuple[str, ...], *, check_left: bool
         return None  # 车是, 王的: a function word is not part of a given name
     if (given[0] == name[0] and not strong) or name[-1] in ROLE_ENDINGS or tokenizer.FREQ.get(name, 0) >= COMMON_WORD_FREQ:
         return None  # 谢谢, 申请人, 高度
+    if surname_len == 1 and not titled and _word_like(name[0]) and not _given_name_evidence(given) \
+            and not _fills_field(text, pos, pos + len(name)) and not _acts_after(text, pos + len(name)):
+        return None  # 查体, 曾任, 居留权, 包饺子: a verb or adverb and what it governs
     end = pos + len(name)
     if name in _place_names() or text[end:end + 1] in ("市", "省", "县", "区"):
         return None  # 石家庄, 张家口市: places that start with a surname character
-    if check_left and not _starts_word(text, pos):
+    if check_left and not _starts_word(text, pos, titled):
         return None
     return end
+
+
+# A surname character that is, on its own, a frequent verb, adverb, conjunction, preposition,
+# pronoun or locative (查 v, 包 v, 曾 d, 居 v, 何 r, 后 f): after it comes what it governs as often
+# as a given name. jieba's dictionary says which, and how often (freq >= WORD_LIKE_FREQ).
+_WORD_LIKE_TAGS = frozenset("v vn d c p r f".split())
+WORD_LIKE_FREQ = 1000
+
+
+def _word_like(surname: str) -> bool:
+    """Looked up per candidate: the character's dictionary group is loaded for its window anyway."""
+    tokenizer, _ = _jieba()
+    return tokenizer.word_tag(surname) in _WORD_LIKE_TAGS and tokenizer.word_freq(surname) >= WORD_LIKE_FREQ
+
+
+def _given_name_evidence(given: str) -> bool:
+    """A given name after a word-like surname: characters common in given names (志伟, 建军, 雨桐;
+    not 体, 任, 留权), or one of them and no dictionary word of another kind (not 饺子 n)."""
+    if all(c in GIVEN_NAME_CHARS for c in given):
+        return True
+    if not any(c in GIVEN_NAME_CHARS for c in given):
+        return False
+    tokenizer, _ = _jieba()
+    tag = tokenizer.word_tag(given)
+    return not (tag and not tag.startswith("nr") and tokenizer.word_freq(given) >= TAGGED_WORD_FREQ)
+
+
+_FIELD_LEFT = frozenset(":：,，、|\t\n ")
+_FIELD_RIGHT = frozenset(",，、。.;；:：|)）\t\n ")
+
+
+def _fills_field(text: str, start: int, end: int) -> bool:
+    """The candidate is a whole field or list item (寄件：何畅, / ship to: 曾雷 ): a label or separator
+    before it and a separator or the end after it, nothing a verb could govern."""
+    return (start == 0 or text[start - 1] in _FIELD_LEFT) and (end == len(text) or text[end] in _FIELD_RIGHT)
+
+
+def _acts_after(text: str, end: int) -> bool:
+    """A verb of speech or a verb of two or more characters follows (任兵说, 何畅表示)."""
+    return text[end:end + 1] == "说" or _verb_follows(text, end)
+
+
+def _verb_follows(text: str, end: int) -> bool:
+    """The dictionary word right after ``end`` is a verb or an adverb (服用, 参加, 立即): the name
+    before it is the one who acts."""
+    tokenizer, tags = _jieba()
+    word = next(iter(tokenizer.cut(text[end:end + 4], HMM=False)), "")
+    return len(word) > 1 and (tokenizer.word_tag(word) or "").startswith(_VERB_TAGS)
 
 
 # Labels (a key, a column header, the cell before) that say the value is a person's name; labels
@@ -271,7 +357,11 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
             strong = cue is not None and cue not in (WEAK_AFTER if regex is after else WEAK_BEFORE)
             # A weak cue may itself belong to the name (向雷女士: 向 is the surname), so check that
             # a word starts at the candidate unless a strong cue ends right before it.
-            end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong)
+            end = _name_at(text, pos, compound, check_left=regex is after or not strong, strong=strong,
+                           titled=cue in (STRONG_AFTER if regex is after else NAMING_CUES))
+            if end is not None and cue in PIVOT_CUES and regex is before and not _verb_follows(text, end):
+                seen.discard(pos)  # no evidence either way: a cue after it may still judge it
+                continue
             if end is not None:
                 found.add(pos)
                 yield Detection(pos, end, "CHINESE_NAME", 0.75, how, "cn_name")
@@ -280,9 +370,10 @@ def find_chinese_names(text: str) -> Iterator[Detection]:
     yield from find_transliterated_names(text)
 
 
-# The start of the text, a line or a sentence, then an optional opening quote or bracket, then a
-# CJK character (whether it is a surname is a set lookup: no surname alternation to compile).
-_SENTENCE_START = re.compile(f"(?:^|(?<=[。！？!?；;…]))[ \\t\\u3000]*[“\"「（(]?(?=[{CJK}])", re.M)
+# The start of the text, a line, a sentence or what follows a 【header】, then an optional opening
+# quote or bracket, then a CJK character (whether it is a surname is a set lookup: no surname
+# alternation to compile).
+_SENTENCE_START = re.compile(f"(?:^|(?<=[。！？!?；;…】]))[ \\t\\u3000]*[“\"「（(]?(?=[{CJK}])", re.M)
 
 
 def _find_sentence_initial_chinese_names(text: str, seen: set[int], found: set[int]) -> Iterator[Detection]:
@@ -317,7 +408,9 @@ GIVEN_NAME_CHARS = frozenset(
     "淑珍凤翠春兴福荣庆德永利成胜金宝祥才发贵生龙锦卫彬伦豪泽洁润熙瑶彤悦怡然楠柏杨帆航鹤宸铭煜晟哲"
     "瀚逸恒毅坚晶莹洪源清河山川峻岩松竹菊荷蓉芸芝蕙馨香茜悦蓓嫣妍婉娴雅静秀瑜瑾璇琦珂玥琼环钰铃翔宇"
     "若彦臻宪远之光耀阳旭东升昌隆晖灿炜烨焕炎坤培垚城均志忠义仁礼智信孝廉勤俭"
-    "少小大长永振国家民安邦定宗祖继承世学文武功业立新中华时雄伯仲叔季元春夏秋冬")
+    "少小大长永振国家民安邦定宗祖继承世学文武功业立新中华时雄伯仲叔季元春夏秋冬"
+    "健帅欢妮威冰辰鸿岚畅兵雷月芬珠莲娥素茂友良君"
+    "剑虹玮锋霆晋康维萌娇媛婕姝婵姗碧紫彩霓霏露霜雯霖霄斐菲芮苒芊蔚萱荃筠绮缨绚晴晏暄曦曼朗杉桐梓森棋楷榕樱歆毓沁沛泓浚涵淼渊溪潇澄灏炫烁熠琛琨瑛璞皓瞳祺禹穗竣笙纬绍羽翊翰舜芃茹莎菁蔓蕊衡诺谦贞赫迪遥郁钧铮锐隽雁韬韵颂飒骏魁鸥鹰麟黎鼎弘恩惠慕昆昕昭晗景智曜柔栋桦梁棠楚沐泉淳渝滨澜烽焰珑琴瑾璋璟砚秉芙芷苑莉莹菊葵蕙虎裕贤赞轶醇钊镭雍驰骁麒黛")
 
 
 def _given_name_like(name: str, compound: tuple[str, ...]) -> bool:
@@ -334,7 +427,7 @@ TRANSLIT_CHARS = frozenset(
     "特滕提铁廷图托瓦万旺威韦维温翁沃乌伍武西希锡席夏肖谢辛欣休修雅亚扬耶伊易因英尤于宇约扎泽詹章珍朱卓兹佐"
     "娅娃莲蒂琪芙曼缇黛蕊莎列翰茨策采楚慈大度敦俄夫斐伏嘎哥根顾贵桂果亥罕杭好恒弘侯纪季嘉简京久居君喀开孔"
     "阔腊赖郎累楞黎良凌刘留柳龙隆娄卢鲁陆律茂美缪摩墨默木牧乃派培平泊蒲契秦邱仁荣茹瑞润撒山士舒素陶田通"
-    "汪魏文仙许延杨叶依元祖买提力不都合江汗努热古丽得")
+    "汪魏文仙许延杨叶依元祖买提力不都合江汗努热古丽得逊吐")
 @lru_cache(maxsize=1)
 def _translit_pattern() -> re.Pattern:
     chars = "".join(sorted(TRANSLIT_CHARS))
@@ -352,8 +445,35 @@ def find_transliterated_names(text: str) -> Iterator[Detection]:
         return  # the pattern (a class of some 400 characters) is compiled only for text that needs it
     for m in _translit_pattern().finditer(text):
         if len(m.group(0)) >= 4:  # two parts of one character each is too little (阿·布)
-            yield Detection(m.start(), m.end(), "CHINESE_NAME", 0.75, "transliterated name with an interpunct",
-                            "cn_name")
+            start, end = _whole_words(text, m.start(), m.end())
+            yield Detection(start, end, "CHINESE_NAME", 0.75, "transliterated name with an interpunct", "cn_name")
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Move a transliterated name's ends out to the ends of the dictionary words they lie inside:
+    the character table is a sample, so a part holding a character outside it would otherwise
+    start late (山大·伊万诺夫 for 亚历山大·…: 历) or end early (约翰 for 约翰逊). jieba's dictionary
+    alone decides (no HMM guesses), on the end part and four characters beyond it."""
+    cjk = "\u4e00" <= text[start - 1:start] <= "\u9fff", "\u4e00" <= text[end:end + 1] <= "\u9fff"
+    if not any(cjk):
+        return start, end
+    tokenizer, _ = _jieba()
+    if cjk[0]:
+        first_end = min((i for i in (text.find(c, start, end) for c in _INTERPUNCTS) if i >= 0), default=end)
+        offset = max(0, start - 4)
+        for tok in tokenizer.cut(text[offset:first_end], HMM=False):
+            if offset < start < offset + len(tok):
+                start = offset
+                break
+            offset += len(tok)
+    if cjk[1]:
+        offset = max(text.rfind(c, start, end) for c in _INTERPUNCTS) + 1
+        for tok in tokenizer.cut(text[offset:end + 4], HMM=False):
+            if offset < end < offset + len(tok):
+                end = offset + len(tok)
+                break
+            offset += len(tok)
+    return start, end
 
 
 # -- English names ------------------------------------------------------------------------------
@@ -409,7 +529,17 @@ _EN_THING = frozenset(
 
 def _thing(words: list[str]) -> bool:
     return any(w in _EN_THING or w in _EN_STOP for w in words) or words[0] in _PLACE_PREFIX or \
-        any((a, b) in _EN_NOT_PERSON_PAIRS for a, b in zip(words, words[1:]))
+        any((a, b) in _EN_NOT_PERSON_PAIRS for a, b in zip(words, words[1:])) or _org_word(words[-1])
+
+
+# How the last word of a business name ends (Northwind Traders, Acme Supplies, Contoso Solutions,
+# Fabrikam Electronics, Tailspin Consultants); a census surname ending so (Rogers, Davies, Jennings)
+# is still a surname.
+_ORG_ENDINGS = ("ers", "ies", "ings", "ions", "ics", "als", "ants", "ists", "ware", "works")
+
+
+def _org_word(word: str) -> bool:
+    return len(word) > 5 and word.endswith(_ORG_ENDINGS) and not _surname_like(word)
 
 
 @lru_cache(maxsize=1)
@@ -431,6 +561,7 @@ def _en_run() -> re.Pattern:
     return re.compile(_EN_RUN_PATTERN)
 # What follows a person at the start of a description: "Thandiwe Nguyen is a 34-year-old ...".
 _EN_PERSON_AFTER = re.compile(r"(?:'s?|’s?)\b|[ ](?:is|was|has|had|works|worked|lives|lived|said|says|reported|"
+                              r"presented|presents|complained|complains|denied|denies|"
                               r"recently|currently|visited|called|joined|received|\()\b|, (?:a|an|aged?|who|born)\b")
 # What only follows a person: "Yachana Dowerg is a 75-year-old", "…'s phone number".
 _EN_PERSON_STRONG = re.compile(r"(?:'s|’s)[ ](?:phone|mobile|cell|email|e-mail|address|date of birth|birthday|"
@@ -600,6 +731,45 @@ def _find_field_english_names(text: str) -> Iterator[Detection]:
                             "en_name")
 
 
+# Two lower-case words after a title (dr. ivy chen), or opening a text, line or sentence with a
+# person's context after them (mia torres is ...): only those places are matched, so ordinary
+# lower-case prose costs one scan and no Python per word pair.
+_LOWER_PAIR = r"(?P<first>[a-z]{2,})[ ](?P<last>[a-z]{2,}(?:-[a-z]{2,})?)(?![A-Za-z0-9-]|\.[a-z]|['’][a-rt-z])"
+
+
+@lru_cache(maxsize=1)
+def _en_lower() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """(after a title, after a sentence end or newline, at the start of the text). Each of the first
+    two starts with a character class, which re scans for fast (a leading lookbehind or ``^`` would
+    make it try every position)."""
+    sentence = rf"[ \t]*{_LOWER_PAIR.replace('?P<', '?P<s_')}(?={_EN_PERSON_AFTER.pattern})"
+    return (re.compile(rf"(?P<title>[MDPmdp](?<![A-Za-z][MDPmdp])(?:(?<=[Mm])(?:rs?|s|iss)|(?<=[Dd])r|(?<=[Pp])rof))"
+                       rf"\.?[ ]{_LOWER_PAIR}"),
+            re.compile(rf"[.!?:;\n]{sentence}"), re.compile(sentence))
+
+
+def _find_lower_case_english_names(text: str) -> Iterator[Detection]:
+    """Lower-case names, where a capital would be the only missing evidence: a census given name
+    (not an everyday word: will, may, grace) and a census surname (or a second given name after a
+    title), after a title or opening a sentence about a person."""
+    titled_pairs, sentence_pairs, opening = _en_lower()
+    found = [*titled_pairs.finditer(text), *sentence_pairs.finditer(text)]
+    first_match = opening.match(text)
+    for m in [first_match, *found] if first_match else found:
+        titled = m.re is titled_pairs
+        group = ("first", "last") if titled else ("s_first", "s_last")
+        first, last = m.group(group[0]).title(), m.group(group[1]).title()
+        from dms_magic.masking.lexicon import COMMON_WORD_NAMES, first_names
+
+        if first in COMMON_WORD_NAMES or last in COMMON_WORD_NAMES or first in _EN_STOP or last in _EN_STOP \
+                or first in _EN_THING or last in _EN_THING or first not in first_names():
+            continue
+        if not (_surname_like(last) or titled and last in first_names()):
+            continue
+        yield Detection(m.start(group[0]), m.end(group[1]), "ENGLISH_NAME", 0.6,
+                        "given-name and surname lists, lower case, after a title or opening a sentence", "en_name")
+
+
 def _thing_label_before(text: str, pos: int) -> bool:
     """The cue is the end of a label that names a thing (``Product Name:``, ``公司名称``)."""
     before = text[max(0, pos - 16):pos].lower()
@@ -608,9 +778,11 @@ def _thing_label_before(text: str, pos: int) -> bool:
 
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
-    one to three capitalised words after a cue (Mr., Dear, Name:, contact ...)."""
+    one to three capitalised words after a cue (Mr., Dear, Name:, contact ...), or a given name and a
+    surname typed in lower case after a title or opening a sentence about a person (mia torres is)."""
+    yield from _find_lower_case_english_names(text)
     if not _ANY_UPPER.search(text):
-        return  # every English name has a capital letter; spare compiling the patterns below
+        return  # every other English name has a capital letter; spare compiling the patterns below
     yield from _find_lexicon_english_names(text)
     yield from _find_cued_english_names(text)
     yield from _find_field_english_names(text)

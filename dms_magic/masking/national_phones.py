@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from dms_magic.masking import validators as v
-from dms_magic.masking.recognizers import GLUE, Detection, PatternRecognizer
+from dms_magic.masking.recognizers import GLUE, GLUED_AFTER, Detection, PatternRecognizer
 
 # Cue words before a number (lower case; labels are matched the same way).
 PHONE_CUES = ("phone", "tel", "call", "contact", "mobile", "cell", "fax", "whatsapp", "dial", "reach", "hotline",
@@ -45,10 +45,11 @@ _HINTS = {
     "CN": "china|beijing|shanghai|中国|北京|上海",
 }
 
-# Digit groups as nations write them: an optional bracketed area code, then 2-5 digit groups
-# joined by one space, dot or dash (or one run of digits). 7-13 digits in all (checked in code).
-CANDIDATE = (r"(?<![0-9A-Za-z+.,\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,3}"
-             r"(?![.\-/:,]?[0-9A-Za-z])")
+# Digit groups as nations write them: an optional bracketed area code, then 1-5 digit groups
+# joined by one space, dot or dash (or one run of digits; five pairs in France: 01 42 68 53 00,
+# which four groups would cut into a valid Italian number). 7-13 digits in all (checked in code).
+CANDIDATE = (r"(?<![0-9A-Za-z+.,\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,4}"
+             rf"(?:(?![.\-/:,]?[0-9A-Za-z])|(?={GLUED_AFTER}))")
 # After a number: a currency or a unit makes it an amount or a measure (消费1151884元, 1 250 000 USD).
 _UNIT_AFTER = re.compile(r" ?(?:元|块|万|亿|円|%|‰|美元|人民币|dollars?|usd|rmb|cny|eur|yuan|kg|km|mb|gb|pcs)(?![a-z])",
                          re.IGNORECASE)

@@ -16,7 +16,12 @@ from dms_magic.masking import fields, validators as v
 # ASCII letter right before it is checked in Python (fields.left_ok): only a known cue word glued
 # to the value (``mobile138...``) lets it start there; ``SF`` + 12 digits stays an identifier.
 B = r"(?<![0-9])"
-E = r"(?![0-9A-Za-z])"
+# After a value: no more digits or letters, except the Latin label of the next field or an
+# extension mark glued to it as a whole word (``15821346790Email:``, ``415-555-0142ext``): text
+# copied out of a form loses the space, and the word is no part of the value.
+GLUED_AFTER = (r"(?i:e-?mail|mail|tel|phone|mobile|cell|fax|qq|wechat|weixin|wx|ext|extn|addr|address|name|web|url|"
+               r"skype|whatsapp)(?![A-Za-z])")
+E = rf"(?:(?![0-9A-Za-z])|(?={GLUED_AFTER}))"
 
 # Chinese input methods often type full-width digits and letters (１３８１２３４５６７８). Recognizers
 # run on a copy where those (and ＠ ＋ － ．) are ASCII: one character for one, so every offset
@@ -352,7 +357,7 @@ def structured_recognizers() -> list[PatternRecognizer]:
             # 001-415-555-0100, with an extension (x123). The 3-3-4 grouping is the evidence.
             "nanp_phone", "PHONE_NUMBER",
             r"(?<![0-9+.-])(?:(?:\+1|001)[ .-]?)?(?:\([0-9]{3}\)[ ]?[0-9]{3}-|[0-9]{3}-[0-9]{3}-|[0-9]{3}\.[0-9]{3}\.)"
-            r"[0-9]{4}" + EXT + r"(?![0-9A-Za-z]|[.-][0-9])",
+            r"[0-9]{4}" + EXT + rf"(?:(?![0-9A-Za-z]|[.-][0-9])|(?={GLUED_AFTER}))",
             validated_by="North American 3-3-4 grouping", score=0.75, glue=GLUE["PHONE"], standalone=True,
             trigger=r"[0-9]{3}[-.)]"),
         PatternRecognizer(
@@ -367,7 +372,8 @@ def structured_recognizers() -> list[PatternRecognizer]:
                                      "发票", "order", "tracking", "invoice", "ref", "no.", "id")),
         PatternRecognizer(
             "email", "EMAIL",
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+            # a dot right after CJK text is a full stop typed in ASCII (商务合作.lily@...), not the local part
+            r"(?:(?<![A-Za-z0-9._%+-])|(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]\.))[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
             r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
             validated_by="pattern", score=0.9, trigger="@"),
         Ipv4Recognizer(

@@ -115,6 +115,8 @@ def test_a_national_number_next_to_a_phone_cue_is_masked(template, number):
     ("Chapter 12 Section 3, call it a day", "12"),
     ("Call me about SN 4829 1034 77 today", "4829 1034 77"),  # a serial number after a phone cue
     ("电话联系 关于 ISBN 978-0-306-40615-7", "978-0-306-40615-7"),
+    ("tel 13812345678abc is a login, not a number", "13812345678abc"),  # glued word is no field label
+    ("call 415-555-0142extra slowly", "415-555-0142"),  # 'ext' only as a whole word
 ])
 def test_phone_distractors_stay(text, value):
     assert not kinds(text, value) & {"PHONE_NUMBER", "LANDLINE", "MOBILE_PHONE"}

@@ -109,8 +109,7 @@ LEAKS = [
     _case("name", "zh-transliterated-doctor", "玛丽亚·费尔南德斯医生建议住院观察。", ["玛丽亚·费尔南德斯"]),
     _case("name", "en-inverted-caps", "Signed: gRETA hOLM, account holder.", ["gRETA hOLM"]),
     _case("name", "en-upper", "BENEDICT ORUMA is the applicant on this lease.", ["BENEDICT ORUMA"]),
-    _case("name", "zh-transliterated-start", "亚历山大·伊万诺夫今年四十五岁，是一名卡车司机。", ["亚历山大·伊万诺夫"],
-          "the transliterated-name span starts at 山 (山大·伊万诺夫): 亚历 stays outside it"),
+    _case("name", "zh-transliterated-start", "亚历山大·伊万诺夫今年四十五岁，是一名卡车司机。", ["亚历山大·伊万诺夫"]),
     _case("name", "en-mid-sentence", "Yesterday Camila Restrepo met the landlord about the deposit.", ["Camila Restrepo"]),
     # 3. ID-shaped numbers that fail a check, near a cue; valid ones anywhere
     _case("id", "zh-cue-bad-check", f"身份证号：{BAD_ID_1}", [BAD_ID_1]),
@@ -133,8 +132,7 @@ LEAKS = [
     _case("phone", "de", "Tel. 030 12345678", ["030 12345678"]),
     _case("phone", "in", "phone: 098765 43210", ["098765 43210"]),
     _case("phone", "au", "call 02 9876 5432 for bookings", ["02 9876 5432"]),
-    _case("phone", "fr", "Phone: 01 42 68 53 00", ["01 42 68 53 00"],
-          "read as an Italian number 01 42 68 53; the last pair 00 is left outside the span"),
+    _case("phone", "fr", "Phone: 01 42 68 53 00", ["01 42 68 53 00"]),
     # 5. English street addresses
     _case("address", "road", "Ship it to 4821 Maple Grove Road.", ["4821 Maple Grove Road"]),
     _case("address", "lane-apt-city", "She lives at 17 Birchwood Lane, Apt 3C, Portland, OR 97205.",
@@ -193,20 +191,13 @@ def test_distractor_is_untouched(text, keep):
 # --- beyond the 60: shapes the outside corpora showed (ResumeNER, CCF privacy), rewritten here -----
 
 FROM_CORPORA_LEAKS = [
-    _case("corpus", "zh-name-after-bracket-header", "【复诊记录】付悦因咳嗽就诊。", ["付悦"],
-          "a two-character name right after a 【...】 header, followed by 因, is not found"),
-    _case("corpus", "zh-name-after-jianyi", "医生查体后建议高岚服用止咳药。", ["高岚"],
-          "a name between 建议 and 服用 is missed (while 查体 is masked as a name)"),
-    _case("corpus", "mobile-glued-to-latin", "合作请联系经纪人：15821346790Email:abc@example.com", ["15821346790"],
-          "a mainland mobile followed directly by Latin letters (…790Email) is not masked"),
-    _case("corpus", "email-after-cjk-dot", "商务合作.lily.wu@example.com，谢谢", ["lily.wu@example.com"],
-          "an email glued to CJK text by a full stop (合作.lily.wu@…) is left whole"),
-    _case("corpus", "us-phone-glued-ext", "Call me at 415-555-0142ext", ["415-555-0142"],
-          "a phone followed directly by 'ext' is not masked"),
-    _case("corpus", "en-lower-name-start", "mia torres is the tenant.", ["mia torres"],
-          "an all-lower-case name at the start of a sentence is not masked"),
-    _case("corpus", "en-lower-name-after-dr", "Dr. ivy chen will call.", ["ivy chen"],
-          "a lower-case name after Dr. is not masked"),
+    _case("corpus", "zh-name-after-bracket-header", "【复诊记录】付悦因咳嗽就诊。", ["付悦"]),
+    _case("corpus", "zh-name-after-jianyi", "医生查体后建议高岚服用止咳药。", ["高岚"]),
+    _case("corpus", "mobile-glued-to-latin", "合作请联系经纪人：15821346790Email:abc@example.com", ["15821346790"]),
+    _case("corpus", "email-after-cjk-dot", "商务合作.lily.wu@example.com，谢谢", ["lily.wu@example.com"]),
+    _case("corpus", "us-phone-glued-ext", "Call me at 415-555-0142ext", ["415-555-0142"]),
+    _case("corpus", "en-lower-name-start", "mia torres is the tenant.", ["mia torres"]),
+    _case("corpus", "en-lower-name-after-dr", "Dr. ivy chen will call.", ["ivy chen"]),
 ]
 
 
@@ -216,14 +207,11 @@ def test_value_is_masked_corpus_shapes(text, secrets):
 
 
 FROM_CORPORA_DISTRACTORS = [
-    _case("corpus", "juliuquan", "中国国籍，无境外永久居留权，硕士学历。", ["居留权"],
-          "居留权 (residence right; 185 times in ResumeNER) is masked as a name"),
-    _case("corpus", "cengren", "2015年至今任本公司副总经理，曾任销售部经理。", ["曾任"],
-          "曾任 (formerly served as; 92 times in ResumeNER) is masked as a name"),
-    _case("corpus", "baojiaozi", "周末大家一起包饺子、看春晚。", ["包饺子"], "包饺子 (make dumplings) is masked as a name"),
-    _case("corpus", "chati", "医生查体后建议复查。", ["查体"], "查体 (physical examination) is masked as a name"),
-    _case("corpus", "en-company", "Please ask Northwind Traders for the quote.", ["Northwind Traders"],
-          "a two-word company name is masked as an English name"),
+    _case("corpus", "juliuquan", "中国国籍，无境外永久居留权，硕士学历。", ["居留权"]),
+    _case("corpus", "cengren", "2015年至今任本公司副总经理，曾任销售部经理。", ["曾任"]),
+    _case("corpus", "baojiaozi", "周末大家一起包饺子、看春晚。", ["包饺子"]),
+    _case("corpus", "chati", "医生查体后建议复查。", ["查体"]),
+    _case("corpus", "en-company", "Please ask Northwind Traders for the quote.", ["Northwind Traders"]),
 ]
 
 
@@ -233,10 +221,8 @@ def test_distractor_is_untouched_corpus_shapes(text, keep):
 
 
 MORE_MENTIONS = [
-    _case("corpus", "en-last-name-lower-case", ["Customer: Harriet Okonkwo", "okonkwo called twice."], ["okonkwo"],
-          "a later mention of a found last name in lower case is not masked (upper case HARRIET is)"),
-    _case("corpus", "phone-again-other-format", ["Phone: (415) 555-0142", "I repeat 415 555 0142."], ["415 555 0142"],
-          "the same phone number written again in another format, without a cue, is not masked"),
+    _case("corpus", "en-last-name-lower-case", ["Customer: Harriet Okonkwo", "okonkwo called twice."], ["okonkwo"]),
+    _case("corpus", "phone-again-other-format", ["Phone: (415) 555-0142", "I repeat 415 555 0142."], ["415 555 0142"]),
 ]
 
 
