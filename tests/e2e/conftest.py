@@ -348,9 +348,10 @@ def shown_notebook(lab, browser):
         page.context.close()
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def screenshots() -> Path:
-    """Where screenshots go ($DMS_MAGIC_E2E_SCREENSHOTS, default /tmp/dms_magic-screenshots)."""
+    """Where every browser test's screenshots go ($DMS_MAGIC_E2E_SCREENSHOTS, default
+    /tmp/dms_magic-screenshots): one folder to look at after a run."""
     path = Path(os.environ.get("DMS_MAGIC_E2E_SCREENSHOTS") or "/tmp/dms_magic-screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -74,7 +74,6 @@ CELLS = [SETUP,
          "        if i == 12:\n"
          "            break\n"
          "    stopped = view.stop('stopped')"]
-SHOTS = "/work/shots"
 
 
 def _cards(page):
@@ -149,36 +148,36 @@ def _open_a_token_popover(page, path: str, *, hover: bool) -> None:
     popover.wait_for(state="hidden")
 
 
-def _shoot(page, theme: str, trust: str) -> list[str]:
-    import os
-
-    os.makedirs(SHOTS, exist_ok=True)
+def _shoot(page, shots, theme: str, trust: str) -> list[str]:
     names = []
     for i, kind in enumerate(("markdown", "hostile", "tools", "masked", "stopped")):
         card = page.locator(".jp-OutputArea-output").filter(has=page.locator(".dms-magic-view")).nth(i)
-        name = f"{SHOTS}/card-{kind}-{trust}-{theme}.png"
+        name = f"{shots}/card-{kind}-{trust}-{theme}.png"
         card.screenshot(path=name)
         names.append(name)
     return names
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_the_card_renders_markdown_shows_html_as_text_and_fits_at_900px(lab, shown_notebook, measure, theme):
+def test_the_card_renders_markdown_shows_html_as_text_and_fits_at_900px(lab, shown_notebook, measure, screenshots,
+                                                                       theme):
+    shots = screenshots
     page = shown_notebook("card.ipynb", cells=CELLS)  # run once (Run All), read in both themes
     lab.switch_theme(page, theme)
     _cards(page).nth(4).wait_for(state="visible")
     _check_markdown_and_hostile(page)
-    _open_a_token_popover(page, f"{SHOTS}/card-popover-trusted-{theme}.png", hover=True)
+    _open_a_token_popover(page, f"{shots}/card-popover-trusted-{theme}.png", hover=True)
     found = measure(page)
     low = [t for t in found["texts"] if t["ratio"] < 4.5]
     assert found["texts"] and not low, low[:8]
-    _shoot(page, theme, "trusted")
+    _shoot(page, shots, theme, "trusted")
     print(json.dumps({"theme": theme, "texts": len(found["texts"]),
                       "min_contrast": min(t["ratio"] for t in found["texts"]), **_check_no_overflow(page)}))
     page.set_viewport_size({"width": 1400, "height": 1600})  # the shared page's size, restored
 
 
-def test_untrusted_the_card_reads_the_same_and_no_html_runs(lab, page, measure):
+def test_untrusted_the_card_reads_the_same_and_no_html_runs(lab, page, measure, screenshots):
+    shots = screenshots
     """nbconvert-executed, then opened: JupyterLab sanitises the outputs (no <style>, no var())."""
     source = lab.write_notebook("card-run.ipynb", CELLS)
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", str(source),
@@ -188,10 +187,10 @@ def test_untrusted_the_card_reads_the_same_and_no_html_runs(lab, page, measure):
         lab.open(page, "card-untrusted.ipynb", theme)
         _cards(page).nth(4).wait_for(state="visible")
         _check_markdown_and_hostile(page)
-        _open_a_token_popover(page, f"{SHOTS}/card-popover-untrusted-{theme}.png", hover=False)
+        _open_a_token_popover(page, f"{shots}/card-popover-untrusted-{theme}.png", hover=False)
         found = measure(page)
         low = [t for t in found["texts"] if t["ratio"] < 4.5]
         assert found["texts"] and not low, (theme, low[:8])
-        _shoot(page, theme, "untrusted")
+        _shoot(page, shots, theme, "untrusted")
         _check_no_overflow(page)
         page.set_viewport_size({"width": 1400, "height": 1600})

@@ -13,7 +13,7 @@ without reading dms_magic/ (black box). One notebook and one kernel for the whol
   streamed answer: one short line, an "interrupted" card (never left "streaming…"), ``x.partial_text`` holds
   the text so far.
 
-Screenshots, Light and Dark, go to $DMS_MAGIC_SHOTS (default /work/shots) as person-*.png; every text in the
+Screenshots, Light and Dark, go to the e2e screenshots folder ($DMS_MAGIC_E2E_SCREENSHOTS) as person-*.png; every text in the
 views is measured for contrast in both themes, and no AccessKey secret is shown anywhere on the page.
 """
 from __future__ import annotations
@@ -91,23 +91,6 @@ CELLS = {
 INDEX = {name: i for i, name in enumerate(CELLS)}
 RECORD: dict = {}  # what one test saw, for the next to judge
 SHOT_CELLS = ("temprature", "userinf", "tools", "refused", "killed")
-
-
-@pytest.fixture(scope="module")
-def shots(screenshots) -> Path:
-    path = Path(os.environ.get("DMS_MAGIC_SHOTS") or "/work/shots")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return screenshots
-    return path
-
-
-@pytest.fixture(scope="module")
-def screenshots() -> Path:  # module scope (conftest's is per test)
-    path = Path(os.environ.get("DMS_MAGIC_E2E_SCREENSHOTS") or "/tmp/dms_magic-screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +184,8 @@ def _accepted(page) -> int:
     return int(re.search(r"accepted: (\d+)", out).group(1))
 
 
-def _shoot(page, shots: Path, name: str, theme: str) -> Path:
-    path = shots / f"person-{name}-{theme}.png"
+def _shoot(page, screenshots: Path, name: str, theme: str) -> Path:
+    path = screenshots / f"person-{name}-{theme}.png"
     cell = _cell(page, name)
     cell.scroll_into_view_if_needed()
     cell.screenshot(path=str(path))
@@ -213,7 +196,7 @@ def _shoot(page, shots: Path, name: str, theme: str) -> Path:
 
 @pytest.mark.parametrize("name, wrong, meant", [("temprature", "--temprature", "--temperature"),
                                                 ("userinf", "UserInf", "UserInfo")])
-def test_a_typo_ends_in_one_line_with_a_did_you_mean_and_sends_nothing(lab, nb, shots, name, wrong, meant):
+def test_a_typo_ends_in_one_line_with_a_did_you_mean_and_sends_nothing(lab, nb, screenshots, name, wrong, meant):
     before = _accepted(nb)
     out = _run(nb, name)
     lines = _lines(out)
@@ -223,7 +206,7 @@ def test_a_typo_ends_in_one_line_with_a_did_you_mean_and_sends_nothing(lab, nb, 
     assert len(lines[0]) < 400, f"{len(lines[0])} characters: {lines[0]}"
     assert _cell(nb, name).locator(".dms-chat-result").count() == 0  # no card: nothing was sent
     assert _accepted(nb) == before
-    _shoot(nb, shots, name, "light")
+    _shoot(nb, screenshots, name, "light")
 
 
 # -- 3. Tab completion ------------------------------------------------------------------------------------------
@@ -281,7 +264,7 @@ def _offered(page) -> list[str]:
 
 
 @pytest.mark.parametrize("case", list(TAB_CASES))
-def test_tab_completes_each_kind_of_value(lab, nb, shots, case):
+def test_tab_completes_each_kind_of_value(lab, nb, screenshots, case):
     line, prompt, wanted, pattern = TAB_CASES[case]
     _type_into_tab_cell(nb, line, prompt)
     offered = _offered(nb)
@@ -289,7 +272,7 @@ def test_tab_completes_each_kind_of_value(lab, nb, shots, case):
         print(f"{case}: {line!r} + Tab -> {offered}")
         if case == "rule":
             box = nb.locator(".jp-Completer")
-            nb.screenshot(path=str(shots / "person-tab-rule-light.png"),
+            nb.screenshot(path=str(screenshots / "person-tab-rule-light.png"),
                           clip=_around(_cell(nb, "tab").bounding_box(), box.bounding_box()))
         assert wanted <= set(offered), f"{line!r}: missing {sorted(wanted - set(offered))}; offered {offered[:12]}"
         odd = [o for o in offered if not re.search(pattern, o)]
@@ -311,7 +294,7 @@ def _around(*boxes) -> dict:
 
 # -- 4. a tool loop ---------------------------------------------------------------------------------------------
 
-def test_a_tool_calls_row_is_on_the_page_before_the_answer_ends(lab, nb, shots):
+def test_a_tool_calls_row_is_on_the_page_before_the_answer_ends(lab, nb, screenshots):
     after = _start(nb, "tools")
     # the first moment a row naming the tool is in the card: is the cell still running, the answer still coming?
     seen = nb.wait_for_function("""([i]) => {
@@ -322,12 +305,12 @@ def test_a_tool_calls_row_is_on_the_page_before_the_answer_ends(lab, nb, shots):
         return {at: Date.now(), running: /\\*/.test(c.querySelector('.jp-InputArea-prompt').innerText),
                 card: card ? card.innerText.slice(0, 300) : null, row: rows[0].innerText.slice(0, 200)};
     }""", arg=[INDEX["tools"]], polling=50).json_value()
-    _cell(nb, "tools").screenshot(path=str(shots / "person-tools-running-light.png"))  # the tool sleeps 1 s
+    _cell(nb, "tools").screenshot(path=str(screenshots / "person-tools-running-light.png"))  # the tool sleeps 1 s
     _wait_done(nb, "tools", after)
     out = _output(nb, "tools")
     times = dict(re.findall(r"\('(start|end)', (\d+)\)", _run(nb, "tool_times")))
     print(f"tools: first row at {seen['at']} (tool start {times.get('start')}, end {times.get('end')}): {seen}")
-    _shoot(nb, shots, "tools", "light")
+    _shoot(nb, screenshots, "tools", "light")
     assert "Traceback" not in out, out
     assert "sunny, 24 C in Hangzhou" in out, out  # the loop ran the notebook's function
     # the loop is still going: the cell runs and the answer card is not there yet or still streaming
@@ -336,7 +319,7 @@ def test_a_tool_calls_row_is_on_the_page_before_the_answer_ends(lab, nb, shots):
 
 # -- 2. nothing listening at the endpoint ----------------------------------------------------------------------
 
-def test_an_unreachable_endpoint_shows_a_status_at_once_then_says_how_long_it_tried(lab, nb, shots):
+def test_an_unreachable_endpoint_shows_a_status_at_once_then_says_how_long_it_tried(lab, nb, screenshots):
     _run(nb, "budget")  # 4 s instead of 30 s: the same messages, sooner
     try:
         after = _start(nb, "refused", watch=True)
@@ -347,7 +330,7 @@ def test_an_unreachable_endpoint_shows_a_status_at_once_then_says_how_long_it_tr
     out = _output(nb, "refused")
     RECORD["refused"] = seen
     print(f"refused: outputs seen: {json.dumps(seen, ensure_ascii=False)}\nfinal: {out!r}")
-    _shoot(nb, shots, "refused", "light")
+    _shoot(nb, screenshots, "refused", "light")
     status = seen[0]
     assert status["ms"] < 1000, status
     assert re.search(r"connect|retry|waiting|attempt", status["text"], re.I), status
@@ -371,7 +354,7 @@ def test_while_it_retries_the_status_line_says_the_connection_was_refused(nb):
 
 # -- 1. the server killed mid-stream ---------------------------------------------------------------------------
 
-def test_a_sandbox_killed_mid_stream_ends_in_one_line_interrupted_with_the_text_so_far(lab, nb, shots):
+def test_a_sandbox_killed_mid_stream_ends_in_one_line_interrupted_with_the_text_so_far(lab, nb, screenshots):
     env = {**lab.env, "DMS_MAGIC_SANDBOX_SECRET": SECRET}
     server = subprocess.Popen([sys.executable, "-m", "dms_magic.sandbox", "--port", str(SANDBOX_PORT),
                                "--access-key-id", KEY_ID, "--stream-token-interval-ms", "33"],
@@ -399,7 +382,7 @@ def test_a_sandbox_killed_mid_stream_ends_in_one_line_interrupted_with_the_text_
     plain = _plain_outputs(nb, "killed")
     print(f"killed: cell ended {ended_in:.1f} s after the kill; shown then: {len(shown)} chars\n"
           f"plain outputs: {plain!r}\ncard: {card_text[:600]!r}")
-    _shoot(nb, shots, "killed", "light")
+    _shoot(nb, screenshots, "killed", "light")
     assert "Traceback" not in plain and len(_lines(plain)) <= 2, plain
     assert ended_in < 15, ended_in
     assert "streaming…" not in card_text and re.search(r"interrupted|broke off", card_text), card_text
@@ -415,14 +398,14 @@ def test_a_sandbox_killed_mid_stream_ends_in_one_line_interrupted_with_the_text_
 # -- the page as a person sees it, Light and Dark ----------------------------------------------------------------
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
-def test_the_page_reads_well_and_shows_no_secret(lab, nb, shots, measure, theme):
+def test_the_page_reads_well_and_shows_no_secret(lab, nb, screenshots, measure, theme):
     lab.switch_theme(nb, theme)
-    paths = [_shoot(nb, shots, name, theme) for name in SHOT_CELLS]
+    paths = [_shoot(nb, screenshots, name, theme) for name in SHOT_CELLS]
     if theme == "dark":  # a completer popup in Dark too
         _type_into_tab_cell(nb, TAB_CASES["rule"][0], TAB_CASES["rule"][1])
         offered = _offered(nb)
         try:
-            nb.screenshot(path=str(shots / "person-tab-rule-dark.png"),
+            nb.screenshot(path=str(screenshots / "person-tab-rule-dark.png"),
                           clip=_around(_cell(nb, "tab").bounding_box(), nb.locator(".jp-Completer").bounding_box()))
         finally:
             nb.keyboard.press("Escape")

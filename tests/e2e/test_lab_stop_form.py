@@ -6,13 +6,11 @@
   under them, the rest folded.
 - ``--messages conv<Tab>`` completes to the notebook's ``conversation``.
 
-Screenshots (Light and Dark) of the form and of a stopped stream go to $DMS_MAGIC_SHOTS (default
-/work/shots, else the e2e screenshots folder).
+Screenshots (Light and Dark) of the form and of a stopped stream go to the e2e
+screenshots folder ($DMS_MAGIC_E2E_SCREENSHOTS).
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
@@ -23,16 +21,6 @@ LONG_PROMPT = "请把下面这段话逐句复述并扩写成一篇长文：" + "
 VIEWPORT = {"width": 1400, "height": 900}
 
 
-@pytest.fixture()
-def shots(screenshots) -> Path:
-    path = Path(os.environ.get("DMS_MAGIC_SHOTS") or "/work/shots")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return screenshots
-    return path
-
-
 def _dump(page, lab, shot) -> None:
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}\ncell outputs: {page.locator('.jp-OutputArea').all_inner_texts()}\n"
@@ -40,11 +28,11 @@ def _dump(page, lab, shot) -> None:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_ctrl_c_in_a_streaming_cell_ends_in_one_line_stopped_with_the_partial_answer(lab, page, shots, theme):
+def test_ctrl_c_in_a_streaming_cell_ends_in_one_line_stopped_with_the_partial_answer(lab, page, screenshots, theme):
     name = f"stop-{theme}.ipynb"
     lab.write_notebook(name, ["%load_ext dms_magic", f"%%dmschat --stream -o r\n{LONG_PROMPT}",
                               "print('partial:', r.partial, r.stop_reason, len(r.partial_text))"])
-    shot = shots / f"stopped-stream-{theme}.png"
+    shot = screenshots / f"stopped-stream-{theme}.png"
     try:
         lab.open(page, name, theme)
         cells = page.locator(".jp-NotebookPanel .jp-Cell")
@@ -79,10 +67,10 @@ def test_ctrl_c_in_a_streaming_cell_ends_in_one_line_stopped_with_the_partial_an
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_the_form_shows_prompt_and_send_on_the_first_screen_of_a_900_px_window(lab, page, shots, theme):
+def test_the_form_shows_prompt_and_send_on_the_first_screen_of_a_900_px_window(lab, page, screenshots, theme):
     name = f"form-{theme}.ipynb"
     lab.write_notebook(name, ["%load_ext dms_magic", "%dmschat form"])
-    shot = shots / f"form-{theme}.png"
+    shot = screenshots / f"form-{theme}.png"
     try:
         page.set_viewport_size(VIEWPORT)
         lab.open(page, name, theme)
@@ -114,7 +102,7 @@ def test_the_form_shows_prompt_and_send_on_the_first_screen_of_a_900_px_window(l
         raise
 
 
-def test_tab_after_messages_offers_the_notebooks_conversation(lab, page, shots):
+def test_tab_after_messages_offers_the_notebooks_conversation(lab, page, screenshots):
     name = "tab.ipynb"
     lab.write_notebook(name, ["%load_ext dms_magic\nconversation = [{'role': 'user', 'content': 'hi'}]",
                               "%%dmschat --messages conv"])
@@ -132,5 +120,5 @@ def test_tab_after_messages_offers_the_notebooks_conversation(lab, page, shots):
         page.wait_for_function("""() => /--messages conversation/.test(
             document.querySelectorAll('.jp-NotebookPanel .jp-Cell')[1].querySelector('.cm-content').innerText)""")
     except Exception:
-        _dump(page, lab, shots / "tab-completion.png")
+        _dump(page, lab, screenshots / "tab-completion.png")
         raise
