@@ -359,6 +359,7 @@ def _tool_turn(client: Any, messages: list[dict], params: Mapping[str, Any], tur
     from dms_magic.tools import tool_loop
 
     ended: dict[str, Any] = {}
+    answered: dict[str, Any] = {}  # the last round's answer, its rows so far and the calls it asked for
 
     def progress(conversation: list[dict]) -> Any:
         # the rows of the rounds run so far, read off the conversation (calls and their tool messages)
@@ -379,6 +380,7 @@ def _tool_turn(client: Any, messages: list[dict], params: Mapping[str, Any], tur
                        for c in calls]
             card.grow(result, loop=SimpleNamespace(transcript=[*so_far.transcript, *running],
                                                    rounds=so_far.rounds + 1, stopped=""), force=True)
+        answered.update(result=result, loop=so_far, calls=calls)
         return result
 
     try:
@@ -393,6 +395,16 @@ def _tool_turn(client: Any, messages: list[dict], params: Mapping[str, Any], tur
         card.finish(ended["result"], ended["state"], loop=so_far if so_far.transcript else None,
                     pending=_calls_of(ended["result"]))
         return Outcome(ended["result"], ended["state"], ended["error"], messages=messages)
+    except KeyboardInterrupt as exc:  # Ctrl-C while a tool ran (a stream's own Ctrl-C ends its round above)
+        if not answered:
+            raise
+        so_far = answered["loop"]
+        stopped = [SimpleNamespace(round=so_far.rounds + 1, call=c, ok=False,
+                                   message={"content": "stopped (Ctrl-C) before it returned"}) for c in answered["calls"]]
+        loop = SimpleNamespace(transcript=[*so_far.transcript, *stopped], rounds=so_far.rounds + 1, stopped="")
+        result = mark_partial(answered["result"], STOPPED)  # the round's answer: the calls it asked for
+        card.finish(result, STOPPED, loop=loop)
+        return Outcome(result, STOPPED, exc, messages=messages)
     card.finish(result, FINISHED, pending=list(result.tool_calls))
     return Outcome(result, FINISHED, messages=messages)
 

@@ -167,6 +167,12 @@ class ChatResult:
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def partial_text(self) -> str:
+        """The text received: the whole answer, or what arrived before a stop or break-off
+        (``partial``). Code that handles both reads this one name."""
+        return self.text or ""
+
     def __repr__(self) -> str:
         shown = self.text if len(self.text) <= 60 else self.text[:57] + "..."
         calls = f", tool_calls={[c.name for c in self.tool_calls]!r}" if self.tool_calls else ""

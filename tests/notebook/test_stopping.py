@@ -176,3 +176,24 @@ def test_ctrl_c_while_waiting_for_a_plain_answer_leaves_an_empty_partial_result(
     assert not ran.success and len(ran.lines) == 1 and ran.lines[0].startswith("stopped (Ctrl-C)")
     r = ip.user_ns["r"]
     assert r.partial is True and r.stop_reason == "stopped" and r.text == "" and r.partial_text == ""
+
+
+def test_ctrl_c_while_a_tool_runs_ends_in_one_line_with_the_rounds_so_far(ip):
+    # the kernel's SIGINT lands in whatever runs: here the tool, after the model asked for it
+    ip.run_cell('def slow_lookup(city: str) -> str:\n    """Look a city up."""\n    raise KeyboardInterrupt\n'
+                'tool_list = [slow_lookup]')
+    ran = run(ip, '%%dmschat --tools $tool_list --run-tools -o t\ncall slow_lookup city="Hangzhou"')
+    assert not ran.success
+    assert len(ran.lines) == 1 and ran.lines[0].startswith("stopped (Ctrl-C)"), ran.lines
+    assert "Traceback" not in ran.stdout + ran.stderr
+    t = ip.user_ns["t"]  # the round's answer: the call the model asked for
+    assert t.partial is True and t.stop_reason == "stopped" and [c.name for c in t.tool_calls] == ["slow_lookup"]
+    card = ran.last_html
+    assert "stopped" in card and "streaming…" not in card and "running…" not in card
+    assert "slow_lookup" in card and "stopped (Ctrl-C) before it returned" in card
+
+
+def test_a_finished_answer_has_partial_text_too(ip):
+    assert run(ip, "%%dmschat -o done\nhello").success
+    done = ip.user_ns["done"]
+    assert done.partial is False and done.partial_text == done.text and done.text
