@@ -401,9 +401,9 @@ def _tool_turn(client: Any, messages: list[dict], params: Mapping[str, Any], tur
         so_far = answered["loop"]
         stopped = [SimpleNamespace(round=so_far.rounds + 1, call=c, ok=False,
                                    message={"content": "stopped (Ctrl-C) before it returned"}) for c in answered["calls"]]
-        loop = SimpleNamespace(transcript=[*so_far.transcript, *stopped], rounds=so_far.rounds + 1, stopped="")
+        rows = SimpleNamespace(transcript=[*so_far.transcript, *stopped], rounds=so_far.rounds + 1, stopped="")
         result = mark_partial(answered["result"], STOPPED)  # the round's answer: the calls it asked for
-        card.finish(result, STOPPED, loop=loop)
+        card.finish(result, STOPPED, loop=rows)
         return Outcome(result, STOPPED, exc, messages=messages)
     card.finish(result, FINISHED, pending=list(result.tool_calls))
     return Outcome(result, FINISHED, messages=messages)
