@@ -156,6 +156,7 @@ def parse(line: str, cell: str | None = None) -> Args:
     if cell is None:
         return _parse_line(line)
     argv = split(line)
+    _refuse_one_dash_long_options(argv)
     try:
         ns = PARSER.parse_args(argv)
     except UsageError as exc:
@@ -208,6 +209,20 @@ def _parse_line(line: str) -> LineCommand:
                 rule, _, rest = rest[len(spelling) + 1:].lstrip().partition(" ")
                 rest = rest.strip()
     return PreviewCommand(text=rest, rule=rule or None)
+
+
+def _refuse_one_dash_long_options(argv: list[str]) -> None:
+    """``-mask`` is refused: argparse reads it as ``-m ask`` (model "ask", masking off), which sent
+    the unmasked prompt to a model named "ask". A one-dash word that is a long option's name with
+    one dash is always that typo, never a short option with its value glued on."""
+    known = {n for p in option_params() for n in (p.option, *p.aliases)} | {n for names, _ in EXTRA_OPTIONS for n in names}
+    for word in argv:
+        name = word.split("=", 1)[0]
+        if word.startswith("-") and not word.startswith("--") and len(name) > 2 and "-" + name in known:
+            raise UsageError(f"{word} has one dash; did you mean -{word}? (one dash and a letter is a short option "
+                             f"with its value glued on: -mask reads as -m ask, a model named 'ask')")
+        if word == "--":
+            break
 
 
 def _option_hint(argv: list[str]) -> str:

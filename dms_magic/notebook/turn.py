@@ -175,7 +175,12 @@ def prepare(turn: Turn, *, connect: bool = True) -> tuple[Any, Any, dict[str, An
     if client is None:
         settings = session.resolve(turn.endpoint, turn.params.get("instance_id"), turn.profile)
         client = session.client_for(settings) if connect else None
-    params = session.request_params(settings, turn.params, stream=turn.stream)
+    own = dict(turn.params)
+    if own.get("desensitization_rule") is not None and own.get("need_desensitization") is None:
+        # a rule named for this turn asks for masking: `--rule UserInfo` alone went out unmasked, silently
+        # (`--mask false --rule X` still sends unmasked; a configured default rule turns nothing on)
+        own["need_desensitization"] = True
+    params = session.request_params(settings, own, stream=turn.stream)
     check_rule(params.get("desensitization_rule"))
     return client, settings, params
 

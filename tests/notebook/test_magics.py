@@ -558,3 +558,21 @@ def test_a_cell_too_large_to_send_is_refused_before_ipython_or_the_magic_work_on
     # a cell that fits is untouched, leading blank lines or not
     assert "run_cell_magic" in ip.transform_cell("\n\n%%dmschat --dry-run\nhello")
     assert run(ip, "\n%%dmschat --dry-run\nhello").success
+
+
+def test_a_long_option_with_one_dash_is_refused_not_read_as_a_short_one(ip, sandbox):
+    # -mask is argparse's -m ask: the prompt went unmasked to a model named "ask"
+    before = sandbox.accepted
+    for line, meant in (("-mask --rule UserInfo", "--mask"), ("-stream", "--stream"), ("-rule=UserInfo", "--rule=UserInfo")):
+        ran = run(ip, f"%%dmschat {line}\nMy phone is 13812345678")
+        assert not ran.success and f"did you mean {meant}?" in ran.text, ran.text
+    assert sandbox.accepted == before  # nothing was sent
+    assert run(ip, "%%dmschat -mqwen-max -t0.7 --dry-run\nhi").success  # a short option with its value glued on
+
+
+def test_a_rule_on_the_line_turns_masking_on_unless_mask_false_says_otherwise(ip, sandbox):
+    assert run(ip, "%%dmschat --rule UserInfo -o ruled\nMy phone is 13812345678").success
+    ruled = ip.user_ns["ruled"]  # the service masked the prompt: the model saw 138****5678
+    assert ruled.masked and "138****5678" in ruled.text and "13812345678" not in ruled.text
+    assert run(ip, "%%dmschat --mask false --rule UserInfo -o plain\nMy phone is 13812345678").success
+    assert not ip.user_ns["plain"].masked and "13812345678" in ip.user_ns["plain"].text
