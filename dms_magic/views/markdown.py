@@ -23,7 +23,10 @@ _TAG_STYLES = {
     "ul": "margin:4px 0;padding-left:1.6em", "ol": "margin:4px 0;padding-left:1.6em", "li": "margin:1px 0",
     "blockquote": f"margin:4px 0;padding:0 8px;border-left:3px solid #8c959f;"
                   f"border-left-color:var(--jp-border-color1,#8c959f)",
-    "table": "border-collapse:collapse;font-size:12px;margin:4px 0",
+    # JupyterLab lays rendered tables out fixed and the card lets words break anywhere: together they cut
+    # "1,204,332" into "1,20 4,33 2" at 900 px. Words stay whole; a wide table scrolls in its box.
+    "table": "border-collapse:collapse;font-size:12px;margin:4px 0;table-layout:auto;"
+             "overflow-wrap:normal;word-break:normal",
     "hr": f"border:0;border-top:1px solid #8c959f;margin:6px 0",
 }
 
@@ -60,7 +63,7 @@ def _code_block(code: str, info: str) -> str:
              if language else "")
     # the inner <code> sets its colours too: JupyterLab paints every `code` with the theme's background
     return (f'<pre class="dms-md-code" style="{CODE_BOX}">{label}<code style="background-color:{CHIP_BG};'
-            f'color:{INK};padding:0;font-family:monospace">'
+            f'color:{INK};padding:0;font-family:monospace;white-space:pre;word-break:normal">'
             f'{body if body is not None else esc(code)}</code></pre>')
 
 

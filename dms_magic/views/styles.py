@@ -41,7 +41,8 @@ WARN_BG, WARN_FG = "#fff1e5", "#953800"  # a warning chip: 6.7:1, the same in Li
 WARN_STYLE = f"background-color:{WARN_BG};color:{WARN_FG};{CHIP}"  # a warning (e.g. nothing was masked)
 OK_STYLE = f"background-color:#dafbe1;color:#116329;{CHIP}"  # good news (no leak)
 CODE_BOX = (f"background-color:{CHIP_BG};color:{INK};{THEME_BORDER};border-radius:4px;padding:6px 8px;"
-            "margin:4px 0;overflow-x:auto;white-space:pre;font-size:12px;line-height:1.4;text-align:left")
+            "margin:4px 0;overflow-x:auto;white-space:pre;font-size:12px;line-height:1.4;text-align:left;"
+            "overflow-wrap:normal;word-break:normal")  # code lines scroll, never break mid-identifier
 INLINE_CODE = f"background-color:{CHIP_BG};color:{INK};{CHIP};font-size:0.92em"
 _BADGE = "display:inline-block;padding:0 6px;margin-right:4px;border-radius:10px;font-size:11px;"
 CELL = f"{THEME_BORDER};{CELL_STYLE}"  # a bordered table cell

@@ -23,7 +23,12 @@ pytestmark = pytest.mark.browser
 
 MARKDOWN = ("## Quarterly summary\n\n**Revenue** grew by *12%*.\n\n- costs fell\n- margins rose\n\n"
             "| quarter | revenue |\n|---|---|\n| Q2 | 10 |\n| Q3 | 12 |\n\n"
-            "```python\ndef total(xs):\n    return sum(xs)\n```\n")
+            "```python\ndef total(xs):\n    return sum(xs)\n"
+            "rows = sorted(parse_dates(records_with_a_long_name), key=lambda r: r.created_at, reverse=True)\n```\n\n"
+            # wider than the card at 900 px: it must scroll in its box, not cut its numbers into pieces
+            "| " + " | ".join(f"region_{i}" for i in range(9)) + " |\n|" + "---|" * 9 + "\n| "
+            + " | ".join("1,204,332" for _ in range(9)) + " |\n")
+CODE_LINES = 3
 HOSTILE = ('Here: <script>window.__dms_pwned = 1</script> and <img src=x onerror="window.__dms_pwned = 2"> '
            'and <b>bold?</b>')
 LONG = "a-very-long-search-phrase-without-any-spaces-" * 12
@@ -121,6 +126,17 @@ def _check_no_overflow(page) -> dict:
     for view in found:
         assert view["over"] <= 0 and view["scroll"] <= 0, view
         assert view["table_over"] is None or view["table_over"] <= 0, view
+    # words stay whole: each one-word table cell is one line; code lines scroll, never wrap
+    lines = page.evaluate("""() => {
+        const lineCount = el => { const r = document.createRange(); r.selectNodeContents(el);
+            return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; };
+        const cells = [...document.querySelectorAll('.dms-md-table td, .dms-md-table th')]
+            .filter(c => c.innerText.trim() && !/\\s/.test(c.innerText.trim())).map(lineCount);
+        const code = [...document.querySelectorAll('pre.dms-md-code code')].map(lineCount);
+        return {cells, code};
+    }""")
+    assert lines["cells"] and max(lines["cells"]) == 1, lines
+    assert lines["code"] and max(lines["code"]) == CODE_LINES, lines
     return {"views": len(found)}
 
 
