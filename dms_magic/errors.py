@@ -22,6 +22,7 @@ the SDKs type the streamed reply's ``Data`` as. A gateway may answer in XML
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -290,6 +291,19 @@ def _header(headers: Any, name: str) -> str | None:
         return None
 
 
+NOT_DMS_HINT = ("this reply did not come from DMS: check the endpoint (--endpoint, DMS_MAGIC_ENDPOINT) and any proxy "
+                "in between.")
+
+
+def _html_title(text: str) -> str | None:
+    """The <title> of an HTML page ('' for a page without one); None when ``text`` is no HTML page."""
+    head = text[:4096].lower()
+    if "<html" not in head and "<!doctype html" not in head and "<title" not in head:
+        return None
+    match = re.search(r"<title[^>]*>(.*?)</title>", text[:4096], re.IGNORECASE | re.DOTALL)
+    return " ".join(match.group(1).split())[:120] if match else ""
+
+
 def from_response(status: int | None, body: Any, *, headers: Any = None, action: str | None = None) -> DmsError:
     """The DmsError for a gateway error, a business error, a model failure inside Data, or an
     unreadable reply. ``headers``: the reply's headers (the request id falls back to
@@ -303,9 +317,14 @@ def from_response(status: int | None, body: Any, *, headers: Any = None, action:
         if fields is None:
             code = "ServiceUnavailable" if status in (502, 503, 504) else (
                 "InternalError" if status and status >= 500 else "UnknownError")
-            return _class_for(code, status)(f"unreadable reply: {text[:200]!r}" if text else "empty reply",
-                                            code=code, http_status=status, request_id=header_id, action=action,
-                                            retry_after=retry_after(headers))
+            title = _html_title(text)
+            shown = (f"the reply is an HTML page ({title!r}), not a DMS reply" if title
+                     else f"the reply is an HTML page, not a DMS reply: {text[:200]!r}" if title is not None
+                     else f"unreadable reply: {text[:200]!r}" if text else "empty reply")
+            # a page no DMS endpoint writes (403/404 from a proxy or a wrong host): say where to look
+            hint = NOT_DMS_HINT if code == "UnknownError" and text else None
+            return _class_for(code, status)(shown, code=code, http_status=status, request_id=header_id, action=action,
+                                            retry_after=retry_after(headers), hint=hint)
         body = fields
     request_id = _get(body, "RequestId") or header_id
     code = _get(body, "Code", "ErrorCode")

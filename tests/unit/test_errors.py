@@ -85,6 +85,15 @@ def test_unreadable_replies_still_give_one_clear_error(status, code):
     assert err.code == code and err.http_status == status and "nginx" in err.message
 
 
+def test_an_html_page_is_named_by_its_title_and_a_4xx_one_points_at_the_endpoint():
+    page = b"<html><head><title>403 Forbidden</title></head><body>nginx</body></html>" + b"<!-- padding -->" * 50
+    err = errors.from_response(403, page)
+    assert "HTML page ('403 Forbidden'), not a DMS reply" in str(err) and "padding" not in str(err)
+    assert "check the endpoint" in err.hint and "unknown error" not in err.hint
+    busy = errors.from_response(503, b"<html><title>503 Service Temporarily Unavailable</title></html>")
+    assert busy.code == "ServiceUnavailable" and "check the endpoint" not in busy.hint
+
+
 def test_ipython_shows_one_line_instead_of_a_traceback():
     err = errors.from_response(403, {"Code": "Forbidden.RAM", "Message": "denied", "RequestId": "R"})
     assert err._render_traceback_() == [f"PermissionError_: {err}"]
