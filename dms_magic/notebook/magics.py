@@ -124,6 +124,7 @@ class DmsChatMagics(Magics, Configurable):
                          run_tools=extras.run_tools, session=args.session)
         # configured defaults; decides streaming; checks --rule before anything is sent
         client, settings, params = turn.prepare(chat, connect=not args.dry_run)
+        _note_a_misspelt_model(params.get("model"))
         if args.compare and not args.dry_run:  # two plain calls: compare merges the defaults itself
             return self._compare(args, client, messages, {k: v for k, v in chat.params.items()})
         if args.dry_run:
@@ -419,6 +420,22 @@ def interpolate(text: str, namespace: dict, hidden: dict | None = None) -> str:
         return match.group(0)
 
     return grammar.PLACEHOLDER.sub(replace, text)
+
+
+def _note_a_misspelt_model(model: Any) -> None:
+    """``-m qwen-plux``: a one-line note with the known model it is close to. Not refused: the service
+    adds models faster than any list here, and it refuses an unknown one itself."""
+    import difflib
+    import sys
+
+    from dms_magic.notebook.vocabulary import KNOWN_MODELS
+
+    if not isinstance(model, str) or model in KNOWN_MODELS:
+        return
+    close = difflib.get_close_matches(model, KNOWN_MODELS, n=1, cutoff=0.85)
+    if close:
+        print(f"note: model {model!r} is not one dms_magic knows (did you mean {close[0]}?); it is sent as given",
+              file=sys.stderr)
 
 
 def _check_out_name(name: str | None) -> None:

@@ -576,3 +576,11 @@ def test_a_rule_on_the_line_turns_masking_on_unless_mask_false_says_otherwise(ip
     assert ruled.masked and "138****5678" in ruled.text and "13812345678" not in ruled.text
     assert run(ip, "%%dmschat --mask false --rule UserInfo -o plain\nMy phone is 13812345678").success
     assert not ip.user_ns["plain"].masked and "13812345678" in ip.user_ns["plain"].text
+
+
+def test_a_misspelt_model_gets_a_one_line_note_and_is_still_sent(ip, sandbox):
+    ran = run(ip, "%%dmschat -m qwen-plux -o typo\nhi")
+    assert ran.success and ip.user_ns["typo"].model == "qwen-plux"  # the service decides; it may be new
+    assert "did you mean qwen-plus?" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+    ran = run(ip, "%%dmschat -m my-own-model --dry-run\nhi")
+    assert "did you mean" not in ran.stderr  # nothing close: no note
