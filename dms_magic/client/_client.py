@@ -330,7 +330,7 @@ def _reason_of(err: errors.DmsError) -> str:
         return kind.replace("-", " ")
     if err.model_status is not None and (err.http_status or 200) < 400:
         return f"model status {err.model_status} {err.code}"
-    if err.http_status:
+    if err.http_status and err.http_status >= 400:  # business errors come in an HTTP 200: "HTTP 200 X" read as success
         return f"HTTP {err.http_status} {err.code}"
     return err.code
 

@@ -155,9 +155,13 @@ class Outcome:
     def line(self, variable: str | None = None) -> str:
         """The one line a stopped or interrupted turn ends with."""
         text = getattr(self.result, "text", "") or ""
-        where = (f"the partial answer ({len(text)} characters) is in {variable} "
-                 f"({variable}.partial_text; {variable}.partial is True)" if variable
-                 else f"the partial answer ({len(text)} characters) is shown above; add -o NAME to keep it")
+        if not text:  # "the partial answer (0 characters)" read as if something had arrived
+            where = (f"nothing had arrived; {variable} holds the empty result ({variable}.partial is True)"
+                     if variable else "nothing had arrived")
+        else:
+            where = (f"the partial answer ({len(text)} characters) is in {variable} "
+                     f"({variable}.partial_text; {variable}.partial is True)" if variable
+                     else f"the partial answer ({len(text)} characters) is shown above; add -o NAME to keep it")
         if self.state == STOPPED:
             return f"stopped (Ctrl-C): {where}"
         reason = getattr(self.error, "message", None) or str(self.error or "")

@@ -272,3 +272,11 @@ def test_dmschat_config_sets_the_retry_settings(ip):
             ip.run_line_magic("dmschat", "config timeout=0")
     finally:
         session.reset()
+
+
+def test_a_business_error_in_an_http_200_is_not_reported_as_http_200():
+    from dms_magic.client._client import _reason_of
+
+    err = errors.from_response(200, {"Success": False, "Code": "InstanceNotExist", "Message": "no such instance"})
+    assert _reason_of(err) == "InstanceNotExist"  # the status line read "failed after 3 ms: HTTP 200 InstanceNotExist"
+    assert _reason_of(errors.from_response(503, b"busy")).startswith("HTTP 503")

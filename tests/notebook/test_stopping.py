@@ -174,6 +174,7 @@ def test_ctrl_c_while_waiting_for_a_plain_answer_leaves_an_empty_partial_result(
     monkeypatch.setattr(DmsChatClient, "chat", interrupted)
     ran = run(ip, "%%dmschat -o r\nsecond question")
     assert not ran.success and len(ran.lines) == 1 and ran.lines[0].startswith("stopped (Ctrl-C)")
+    assert "nothing had arrived; r holds the empty result" in ran.lines[0]  # not "the partial answer (0 characters)"
     r = ip.user_ns["r"]
     assert r.partial is True and r.stop_reason == "stopped" and r.text == "" and r.partial_text == ""
 
