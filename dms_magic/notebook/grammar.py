@@ -180,7 +180,11 @@ def _parse_line(line: str) -> LineCommand:
     command, _, rest = line.strip().partition(" ")
     rest = rest.strip()
     if command not in LINE_COMMANDS:
-        raise UsageError(f"%dmschat {command or '(nothing)'}: expected one of {', '.join(LINE_COMMANDS)}; "
+        import difflib
+
+        close = difflib.get_close_matches(command, LINE_COMMANDS, n=1)
+        meant = f"did you mean %dmschat {close[0]}? " if close else ""
+        raise UsageError(f"%dmschat {command or '(nothing)'}: {meant}expected one of {', '.join(LINE_COMMANDS)}; "
                          f"for a chat use the cell magic %%dmschat (see %dmschat?)")
     if command == "config":
         if not rest:

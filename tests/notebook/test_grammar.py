@@ -85,3 +85,10 @@ def test_formatted_cells_run_in_the_magic(ip, to_sandbox):
     with capture_output() as shown:
         assert ip.run_cell(cell).success
     assert any("dms-dry-run" in o.data.get("text/html", "") for o in shown.outputs)
+
+
+def test_a_misspelt_line_command_gets_a_did_you_mean():
+
+    for typed, meant in (("confg", "config"), ("stauts", "status")):
+        with pytest.raises(UsageError, match=f"did you mean %dmschat {meant}\\?"):
+            grammar.parse(f"{typed} model=qwen-plus")
