@@ -88,7 +88,6 @@ def test_formatted_cells_run_in_the_magic(ip, to_sandbox):
 
 
 def test_a_misspelt_line_command_gets_a_did_you_mean():
-
     for typed, meant in (("confg", "config"), ("stauts", "status")):
         with pytest.raises(UsageError, match=f"did you mean %dmschat {meant}\\?"):
             grammar.parse(f"{typed} model=qwen-plus")
