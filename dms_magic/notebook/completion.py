@@ -118,7 +118,8 @@ def _paths(token: str) -> list[str]:
     if token.startswith("~"):  # keep what was typed: ~/ stays ~/
         home = os.path.expanduser("~")
         out = ["~" + p[len(home):] if p.startswith(home) else p for p in out]
-    return out
+    # quoted when it must be: "scan 1.jpg" unquoted is two words on the option line
+    return [shlex.quote(p) if any(c.isspace() for c in p) else p for p in out]
 
 
 def _endpoints() -> list[str]:
@@ -216,7 +217,8 @@ def candidates(line_before_cursor: str, token: str, *, cell: bool, sessions: Ite
     typed = fold(token)
     seen: dict[str, None] = {}
     for word in pool:
-        if fold(word).startswith(typed) and word not in seen:
+        bare = word[1:-1] if len(word) > 1 and word[0] == word[-1] == "'" else word  # a quoted path
+        if (fold(word).startswith(typed) or bare.startswith(token)) and word not in seen:
             seen[word] = None
     return list(seen)
 

@@ -9,6 +9,12 @@ from dms_magic.notebook.vocabulary import KNOWN_MODELS, LINE_COMMANDS
 from dms_magic.wire.params import option_params
 
 
+def grammar_image(line: str) -> tuple:
+    from dms_magic.notebook import grammar
+
+    return grammar.parse(line, "hi").image
+
+
 def complete(ip, text: str) -> list[str]:
     """The completions IPython offers with the cursor at the end of ``text`` (a cell)."""
     from IPython.core.completer import provisionalcompleter
@@ -106,6 +112,7 @@ def user_values(ip, tmp_path, monkeypatch):
                 'tools = [get_weather]\nnumber = 3\n')
     (tmp_path / "charts").mkdir()
     (tmp_path / "chart.png").write_bytes(b"\x89PNG")
+    (tmp_path / "scan 1.jpg").write_bytes(b"\xff\xd8\xff")
     (tmp_path / "notes.txt").write_text("x")
     monkeypatch.chdir(tmp_path)
     yield
@@ -128,6 +135,8 @@ def test_values_by_kind(ip, user_values):
     assert {"$get_weather", "$tools"} <= offered and "$number" not in offered and "$conversation" not in offered
     assert "tools" in complete(ip, "%%dmschat --tools $too") and "number" not in complete(ip, "%%dmschat --tools $")
     assert complete(ip, "%%dmschat --image ch") == ["chart.png", "charts/"]  # images and folders, not notes.txt
+    assert complete(ip, "%%dmschat --image sc") == ["'scan 1.jpg'"]  # quoted: the option line splits on spaces
+    assert grammar_image("--image 'scan 1.jpg'") == ("scan 1.jpg",)
     assert complete(ip, "%%dmschat --tools $tools --tool-choice ") == ["auto", "get_weather", "none", "required"]
     assert "sandbox" in complete(ip, "%%dmschat --endpoint ")
     assert "--temperature" not in complete(ip, "%%dmschat --image ")  # a value goes here, not an option
