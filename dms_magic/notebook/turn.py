@@ -213,9 +213,11 @@ def check_rule(rule: Any) -> None:
 
     close = difflib.get_close_matches(str(rule), known, n=1, cutoff=0.6) or \
         [k for k in known if k.lower() == str(rule).lower()]
-    hint = f"did you mean {close[0]}? " if close else ""
+    if close:  # a typo: the fix, and the list
+        raise InvalidParameterError("desensitization_rule", rule,
+                                    f"a known rule (did you mean {close[0]}? known: {', '.join(known)})")
     raise InvalidParameterError("desensitization_rule", rule,
-                                f"a known rule ({hint}known: {', '.join(known)}; a rule only the service knows "
+                                f"a known rule (known: {', '.join(known)}; a rule only the service knows "
                                 f"can be declared under \"{SERVICE_RULES_KEY}\" in the masking config)")
 
 
