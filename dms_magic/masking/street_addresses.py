@@ -74,14 +74,132 @@ def _house_number_ok(text: str, start: int, number: str) -> bool:
 _SHAPE = re.compile(r"[0-9][A-Za-z]?(?:-[0-9]+[A-Za-z]?)? [A-Z0-9]")
 
 
+# -- the street name first, the house number after it (most of Europe and Latin America) ----------
+# ``Rua do Arenque 1634``, ``Via Franscini 71``, ``ul. Narewska 94``, ``Wingertweg 126``,
+# ``Snellmaninkatu 55``, ``Erzsébet tér 19.``: a street word opens the name (Rua, Via, ul.) or ends
+# one of its words (-weg, -katu, -straat), then a house number closes it. Without a street word,
+# ``28245 Allika 46`` (a number, one to three capitalised words, a number, then the end of the line
+# or a unit) still has the shape of nothing else.
+STREET_WORDS = frozenset(
+    "rua avenida avda via viale vicolo piazza piazzetta corso largo calle carrer paseo camino travessa praça "
+    "praca rue avenue boulevard chemin allée impasse quai ul ulica aleja plac strada calea str straße strasse "
+    "gasse weg laan straat plein kade steeg vej gade stræde allé vägen gatan gränd väg veien gata tér utca u út "
+    "körút köz katu tie kuja polku tori".split())
+STREET_ENDINGS = ("straße", "strasse", "gasse", "weg", "laan", "straat", "gracht", "plein", "singel", "kade", "dijk",
+                  "steeg", "vej", "gade", "stræde", "vägen", "gatan", "gränd", "veien", "gata", "gate", "gaten", "katu",
+                  "tie", "kuja", "polku", "tori", "allee", "platz", "damm", "ufer")
+# Words of those endings that are no street (a brigade, a necktie, a tailgate).
+NOT_STREET = frozenset("brigade necktie tailgate aggregate delegate navigate investigate".split())
+_PARTICLE = r"(?:de|do|da|dos|das|del|della|dei|di|des|du|la|le|las|los|van|der|den|von|am|an|im)"
+_LETTERS = r"[^\W\d_]"
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-ſΆ-ΫА-Я"
+
+
+@lru_cache(maxsize=1)
+def _continental_pattern() -> re.Pattern:
+    cap = rf"(?:[{_UPPER}][^\W\d_'’.-]*(?:[-'’]{_LETTERS}+)*\.?)"
+    street = rf"(?i:{trie_pattern(sorted(STREET_WORDS))})\.?(?![^\W\d_])"
+    word = rf"(?:{cap}|{street})"
+    return re.compile(
+        rf"(?<![0-9A-Za-z#.,/-])(?:(?P<pre>[0-9]{{1,6}}) )?(?P<name>{word}(?: (?:{_PARTICLE}|{word})){{0,4}}) "
+        rf"(?P<num>[0-9]{{1,4}}[A-Za-z]?)(?:\.(?![0-9]))?(?![0-9A-Za-z,.:/-]*[0-9A-Za-z])"
+        rf"(?P<unit>(?: (?:{trie_pattern(UNITS)})\.? ?#?[0-9A-Za-z]{{1,6}})*)")
+
+
+def _street_word(word: str) -> bool:
+    w = word.rstrip(".").lower()
+    return w in STREET_WORDS or len(w) > 5 and w.endswith(STREET_ENDINGS) and w not in NOT_STREET
+
+
+@lru_cache(maxsize=1)
+def _street_word_anywhere() -> re.Pattern:
+    """A street word or ending, then (after at most four words) a number: the gate before the
+    continental pattern, so that texts without one never compile it."""
+    return re.compile(rf"(?i:(?<![^\W\d_])(?:{trie_pattern(sorted(STREET_WORDS))})\.?|"
+                      rf"(?:{trie_pattern(STREET_ENDINGS)}))(?![^\W\d_])")
+
+
+def _continental(text: str) -> Iterator[Detection]:
+    for m in _continental_pattern().finditer(text):
+        words = m.group("name").split(" ")
+        if not words[0][0].isupper() and words[0].rstrip(".").lower() not in STREET_WORDS:
+            continue
+        if any(w.rstrip(".") in NOT_HOUSE or w.lower().rstrip(".") in NOT_HOUSE and w[0].isupper() and
+               not _street_word(w) for w in words[:1]):
+            continue  # Chapter 12, Room 5, Version 2
+        start = m.start("pre") if m.group("pre") else m.start("name")
+        if any(_street_word(w) for w in words) and (len(words) > 1 or len(words[0]) > 6) and \
+                any(w[0].isupper() for w in words):
+            ok, score = True, 0.7  # Via Franscini 71, ul. Narewska 94, Wingertweg 126; not "Gate 5", "via 3"
+        else:  # no street word: a number before, title-case words, the line (or a unit) after
+            rest, score = text[m.end():m.end() + 2], 0.65
+            ok = bool(m.group("pre")) and len(words) <= 3 and all(w[0].isupper() and w[1:2].islower() for w in words) \
+                and (not rest.strip(" ") or rest[:1] in "\n," or bool(m.group("unit")))
+        if ok and _house_number_ok(text, start, ""):
+            end = m.end()
+            while end > start and text[end - 1] in " ,.":
+                end -= 1
+            yield Detection(start, end, ENTITY, score, "street name + house number (street word or number shape)",
+                            "street_address")
+
+
+# US military mail (USPS Pub. 28, chapter 2): ``PSC 0413, Box 8144``, ``Unit 4719 Box 7394``,
+# ``USNS Comfort``, each optionally with ``APO AA 42323`` on the same or the next line.
+_MILITARY = re.compile(
+    r"(?<![0-9A-Za-z])(?:(?i:psc|cmr|unit) [0-9]{3,5},? (?i:box) [0-9]{3,5}|(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+)"
+    r"(?:,?\s{1,4}(?i:apo|fpo|dpo) (?i:aa|ae|ap) [0-9]{5})?(?![0-9])")
+# After an address, within its block of lines: a unit line (``Suite 282``, ``Apt. 905``) and the
+# postal code at the end of a city or country line (``Denmark 29587``, ``Lyss, nan 50662``).
+_UNIT_LINE = re.compile(rf"(?:^|(?<=\n))[ \t>?*-]*(?P<unit>(?i:{trie_pattern(UNITS)})\.? ?#?[0-9][0-9A-Za-z-]{{0,5}})[ \t]*$", re.M)
+_POSTAL_END = re.compile(r"(?:(?<=[^\W\d_][ ,])|(?<=\n)[ \t>]*)(?P<code>[0-9]{4,6}|[0-9]{3} [0-9]{2})[ \t]*$", re.M)
+BLOCK_LINES = 5
+
+
+def _block_tail(text: str, end: int) -> Iterator[Detection]:
+    """Unit lines and a final postal code in the lines right after an address ending at ``end``."""
+    if text[end:end + 1] not in ("\n", "") and text[end:text.find("\n", end) if "\n" in text[end:] else len(text)].strip():
+        pos = text.find("\n", end)
+    else:
+        pos = text.find("\n", end)
+    for _ in range(BLOCK_LINES):
+        if pos < 0:
+            return
+        nxt = text.find("\n", pos + 1)
+        line_end = nxt if nxt >= 0 else len(text)
+        line = text[pos:line_end]
+        u = _UNIT_LINE.match(text, pos + 1, line_end) if line.strip() else None
+        if u:
+            yield Detection(u.start("unit"), u.end("unit"), ENTITY, 0.65, "unit line of an address block",
+                            "street_address")
+        else:
+            z = _POSTAL_END.search(text, pos + 1, line_end)
+            if z:
+                yield Detection(z.start("code"), z.end("code"), ENTITY, 0.6, "postal code closing an address block",
+                                "street_address")
+                return
+        pos = nxt
+
+
 def find_street_addresses(text: str) -> Iterator[Detection]:
-    if not _SHAPE.search(text):
-        return
-    for m in _pattern().finditer(text):
+    found: list[Detection] = []
+    for m in _MILITARY.finditer(text):
+        found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "US military address (PSC/Unit + Box, USNS ...)",
+                               "street_address"))
+    us = _SHAPE.search(text)
+    if us or _street_word_anywhere().search(text):
+        found.extend(_continental(text))
+    for m in _pattern().finditer(text) if us else ():
         if not _house_number_ok(text, m.start(), m.group("number")):
             continue
         end = m.end()
         while end > m.start() and text[end - 1] in " ,.":
             end -= 1
-        yield Detection(m.start(), end, ENTITY, 0.7, "house number + street name + USPS street suffix",
-                        "street_address")
+        start = m.start()
+        lead = re.search(r"(?<![0-9A-Za-z.,-])[0-9]{1,6} $", text[max(0, start - 8):start])
+        if lead and _house_number_ok(text, start - len(lead.group(0)), ""):
+            start -= len(lead.group(0))  # 1987 74 Diakou Street: a building number before the house number
+        found.append(Detection(start, end, ENTITY, 0.7, "house number + street name + USPS street suffix",
+                               "street_address"))
+    for d in list(found):
+        found.extend(_block_tail(text, d.end))
+    yield from found
