@@ -496,7 +496,8 @@ _EN_STOP = frozenset(
     "The This That These Those Our Your Their His Her My We You They It Please Thank Thanks Monday Tuesday "
     "Wednesday Thursday Friday Saturday Sunday January February March April May June July August September "
     "October November December Customer Support Team Service Sales Dear Sir Madam Regards Best China Beijing "
-    "Shanghai Email Phone Address Order Account Card Bank Room Street Road Company Inc Ltd Mr Mrs Ms Dr".split())
+    "Shanghai Email Phone Address Order Account Card Bank Room Street Road Company Inc Ltd Mr Mrs Ms Dr "
+    "In On At Of For With And But Or If As So To From By".split())
 
 
 # Capitalised words that make a two-word "name" a thing (a product, a service, a place), for labels
@@ -544,7 +545,7 @@ def _org_word(word: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
-    return re.compile(rf"(?<![{LETTER}])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
+    return re.compile(rf"(?<![{LETTER}])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.?[ ])?{_EN_NAME}){{0,2}})"
                       rf"(?![{LETTER}])")
 
 
@@ -626,8 +627,10 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
     j = i + 1
     while j + 1 < len(words) and words[j].lower() in PARTICLES:
         j += 1  # Amruta de León, Ludwig van Beethoven
-    if j < len(words) and len(words[j]) == 2 and words[j].endswith(".") and j + 1 < len(words):
-        j += 1  # a middle initial: Marcus J. Hale
+    initial = j < len(words) and j + 1 < len(words) and (len(words[j]) == 2 and words[j].endswith(".") or
+                                                         len(words[j]) == 1 and words[j].isupper())
+    if initial:
+        j += 1  # a middle initial: Marcus J. Hale, Marcus J Hale
     elif j + 1 < len(words) and _shape(words[j])[0] == shape and _lex_key(_shape(words[j])[1]) in first_names() and \
             _shape(words[j + 1])[0] == shape and _surname_like(_shape(words[j + 1])[1]):
         j += 1  # a middle name: Mary Ann Smith
@@ -650,6 +653,10 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
                          bool(_EN_PERSON_AFTER.match(after(j)))) or strong or role and _surname_like(last))
     elif known:
         ok = True
+    elif initial and shape == "title" and last[1:].islower() and not _thing([first, last]):
+        # an unknown given name, an initial, a surname: Szabina J. Kovacs is a person's shape; without
+        # the dot (Vitamin B Complex, Plan B Ventures) one of the two names must be a known one
+        ok = words[i + 1].endswith(".") or _surname_like(last)
     else:  # an unknown given name: a known surname and a person's context right after, or a strong one
         ok = strong or role or _surname_like(last) and bool(_EN_PERSON_AFTER.match(after(j)))
     return j - i + 1 if ok else 0
@@ -776,6 +783,122 @@ def _thing_label_before(text: str, pos: int) -> bool:
     return any(before.rstrip(" _-").endswith(w) for w in NOT_NAME_LABELS if w.isascii())
 
 
+# -- one-word English names ---------------------------------------------------------------------
+# A given name alone (``said Felix to Linda``, ``Remember me, Nathan?``), the names of a list
+# (``our founders: Kovacs, Becker and Ruiz``) and the speakers of a chat (``Ubul: What a day.``):
+# single capitalised words, judged by the given-name list and their place in the sentence.
+_ONE = rf"[{UP}][{LOW}]+(?:-[{UP}][{LOW}]+)?"
+_ONE_END = rf"(?![{LETTER}0-9@_]|-[{LETTER}]|['’](?![sS](?![{LETTER}]))[{LETTER}]|\.[{LETTER}0-9])"
+# Before a place, a thing or a title, not a person: "in Charlotte", "the Jensen novel", "on Mercer".
+_SINGLE_NOT_AFTER = frozenset("in at near into across of on onto the a an this that these those its per via inside "
+                              "outside toward towards within".split())
+# A sentence-initial given name followed by an address to someone: "Kuba, can I speak to your boss?"
+_VOCATIVE_AFTER = re.compile(r",[ ](?:can|could|would|will|please|I|you|we|do|did|are|is|have|thank|thanks|"
+                             r"listen|look|come|wait|remember|tell|let|it's|I'm|what|where|when|why|how)\b")
+# Line-start words with a colon that are labels or roles, never a chat's speaker.
+_SPEAKER_LABELS = frozenset("Name Answer Question Note Notes User Bot Subject Date Time Website Re Fw Fwd Warning Error "
+                            "Tip Example Summary Status Title Location Price Total Reason Source Update Edit Step Output "
+                            "Input Result Comment Reply Agent Assistant System Human Speaker Host Guest Interviewer "
+                            "Narrator Moderator Caller Operator Customer Client Patient Doctor Nurse Teacher Student "
+                            "From To Cc Bcc Sent Mobile Fax Desk Office Home Work Personal Info Address Email Phone "
+                            "Url Link Tags Category Type Author Editor Translator Director Producer Cast Genre Rating "
+                            "Review Description Details Comments Response Request Action Task Goal Issue Problem "
+                            "Solution Fix Cause Impact Severity Priority Version Build Release Platform Environment "
+                            "Attention Caution Important Disclaimer Copyright Update Yes No Ok Okay Hint Keywords".split())
+
+
+@lru_cache(maxsize=1)
+def _single_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    one = rf"(?<![{LETTER}0-9'’.@/_#-]){_ONE}{_ONE_END}"
+    item = rf"{_ONE}{_ONE_END}"
+    lst = re.compile(rf"(?<![{LETTER}0-9'’.@/_#-]){item}(?:,[ ]{item})+,?[ ](?:and|&|or)[ ]{item}")
+    speaker = re.compile(rf"^[ \t>?*-]*(?P<w>{_ONE}):[ \t]+(?=\S)", re.M)
+    return re.compile(one), lst, speaker
+
+
+def _plain_name_word(word: str) -> bool:
+    """Not a word that is a place, a thing or an everyday word before it is a name."""
+    from dms_magic.masking.lexicon import COMMON_WORD_NAMES
+
+    return not (word in COMMON_WORD_NAMES or word in _EN_STOP or word in _EN_THING or word in _PLACE_PREFIX
+                or word in _SPEAKER_LABELS)
+
+
+COMMON_SURNAME_RANK = 1000
+
+
+def _surname_rank(word: str) -> int:
+    from dms_magic.masking.lexicon import surnames
+
+    return surnames().get(_lex_key(word), 10**9)
+
+
+def _known_given(word: str) -> bool:
+    from dms_magic.masking.lexicon import first_names
+
+    return _plain_name_word(word) and all(_lex_key(p) in first_names() for p in word.split("-"))
+
+
+# What comes to or from a person rather than a place: "said to", "a message from", "Felix to".
+_TO_PERSON_BEFORE = re.compile(rf"(?:\b(?i:said|says|say|talk|talked|talking|speak|spoke|speaking|wrote|write|written|"
+                               r"sent|send|gave|give|given|told|reply|replied|belongs|married|introduced|listen|"
+                               r"listened|letter|message|note|email|mail|text|call|thanks|gift|it|this|them|him|her)|"
+                               rf"[{UP}][{LOW}]+)[ ]$")
+_LINE_OPEN = frozenset(".!?\n\"“(:;")
+
+
+def _find_single_english_names(text: str) -> Iterator[Detection]:
+    one, lst, speaker = _single_patterns()
+    for m in lst.finditer(text):
+        items = re.split(r",?[ ](?:and|&|or)[ ]|,[ ]", m.group(0))
+        if len(items) < 3 or not all(_plain_name_word(w) for w in items):
+            continue
+        # a given name that is no frequent surname: "Jones, Mitchell and Williams" (surnames only)
+        # is as often a firm as three people
+        given = sum(_known_given(w) and _surname_rank(w) > COMMON_SURNAME_RANK for w in items)
+        known = sum(_known_given(w) or _surname_like(w) for w in items)
+        if given and 2 * known >= len(items):
+            pos = m.start()
+            for w in items:
+                start = text.index(w, pos)
+                pos = start + len(w)
+                yield Detection(start, pos, "ENGLISH_NAME", 0.6, "a list of capitalised words, most of them names",
+                                "en_name")
+    speakers = [(m.start("w"), m.end("w"), m.group("w")) for m in speaker.finditer(text)]
+    if speakers and any(_known_given(w) for _, _, w in speakers):
+        chat = len({w for _, _, w in speakers if _plain_name_word(w)}) >= 2
+        for start, end, w in speakers:
+            if _known_given(w) or chat and _plain_name_word(w):
+                yield Detection(start, end, "ENGLISH_NAME", 0.6, "a chat's speaker (given name, or beside one)",
+                                "en_name")
+    for m in one.finditer(text):
+        word = m.group(0)
+        if not _known_given(word) or "-" in word and any(_surname_like(p) for p in word.split("-")):
+            continue  # Valentine-Murray is a double-barrelled surname (or a firm) before it is a given name
+        start, end = m.start(), m.end()
+        if re.match(rf"[ ](?:[A-Z]\.?[ ])?[{UP}]", text[end:end + 4]):
+            continue  # a run of capitalised words: the pair finders judge it
+        before = text[max(0, start - 24):start]
+        prev = re.search(rf"([{LETTER}]+)[ ]$", before)
+        if prev and prev.group(1)[0].isupper() and prev.group(1) not in _EN_STOP:
+            continue  # after another capitalised word: part of a run (Morgan Stanley, Lake Marion, Hotel Ella)
+        if prev and prev.group(1).lower() in _SINGLE_NOT_AFTER:
+            continue
+        if prev and prev.group(1).lower() in ("to", "from") and not _TO_PERSON_BEFORE.search(before[:prev.start()]):
+            continue  # moved to Charlotte, a flight from Marion; but said it to Linda, a note from Felix
+        if _line_open_before(before):
+            after = text[end:end + 40]
+            if not (_EN_PERSON_AFTER.match(after) or _VOCATIVE_AFTER.match(after)):
+                continue
+        yield Detection(start, end, "ENGLISH_NAME", 0.6, "a given name alone, in a person's place", "en_name")
+
+
+def _line_open_before(before: str) -> bool:
+    """Nothing but a sentence end, a line start or an opening quote before this point."""
+    tail = before.rstrip(" \t>*-")
+    return not tail or tail[-1] in _LINE_OPEN
+
+
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
     one to three capitalised words after a cue (Mr., Dear, Name:, contact ...), or a given name and a
@@ -787,6 +910,7 @@ def find_english_names(text: str) -> Iterator[Detection]:
     yield from _find_cued_english_names(text)
     yield from _find_field_english_names(text)
     yield from _find_context_english_names(text)
+    yield from _find_single_english_names(text)
 
 
 def _find_cued_english_names(text: str) -> Iterator[Detection]:
@@ -802,7 +926,9 @@ def _find_cued_english_names(text: str) -> Iterator[Detection]:
         end = start + len(" ".join(words))
         cue = m.group(0)[:m.start("name") - m.start()].strip().rstrip(".").lower()
         title = cue.endswith(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士"))
-        if len(words) == 1 and not title:
+        naming = cue.endswith(("name is", "named", "name", "name:", "name=", "name：", "i am", "i'm")) and \
+            (not cue.endswith(("i am", "i'm")) or _known_given(words[0]))
+        if len(words) == 1 and not title and not (naming and _plain_name_word(words[0])):
             continue  # a lone capitalised word after "from"/"to" is too often a place or a product
         if not title and (_thing(words) or _thing_label_before(text, m.start())):
             continue  # Product Name: Apple Watch, hostname: Web Server

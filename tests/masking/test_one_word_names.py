@@ -1,0 +1,55 @@
+"""English names written as one word or with a bare middle initial (issue 22, measured on an outside
+corpus: most of its leaked names were a given name alone, a list of names, a chat's speaker or
+``First M Last``). Examples written for these tests, each mechanism with distractors of its shape."""
+from __future__ import annotations
+
+import pytest
+
+from dms_magic.masking import detect, mask
+
+
+def names_in(text: str) -> list[str]:
+    return [text[d.start:d.end] for d in detect(text) if d.entity.endswith("_NAME")]
+
+
+@pytest.mark.parametrize("text, names", [
+    ("The keys are with Harold until noon.", ["Harold"]),  # mid-sentence, after a lower-case word
+    ("Thanks again, asked Miriam of the clerk.", ["Miriam"]),
+    ("Wendell has the spare keys.", ["Wendell"]),  # sentence start + a person's doing
+    ("Ok. Gloria, could you sign here?", ["Gloria"]),  # addressed by name
+    ("I passed the note to Priscilla yesterday", ["Priscilla"]),  # "to" after a verb of giving
+    ("Our tutors: Agnes, Vernon, Kowalczyk and Ruth.", ["Agnes", "Vernon", "Kowalczyk", "Ruth"]),
+    ("Hollis: Where were you?\nBertrand: At the lake.", ["Hollis", "Bertrand"]),
+    ("Zdravko: is anyone there?\nGeraldine: yes, me.", ["Zdravko", "Geraldine"]),  # beside a known speaker
+    ("My name is Ondrasek", ["Ondrasek"]),  # after a naming cue
+    ("Signed by Loretta P Vasquez on arrival", ["Loretta P Vasquez"]),  # initial without a dot
+    ("Ivanka T. Horvathova joined in March", ["Ivanka T. Horvathova"]),  # unknown names around an initial
+])
+def test_one_word_names_and_bare_initials_are_found(text, names):
+    assert names_in(text) == names
+    masked = mask(text).text
+    for name in names:
+        assert name not in masked
+
+
+def test_a_one_word_name_is_masked_at_every_mention():
+    text = "Remember me, Harold? Harold never forgets a face."
+    assert "Harold" not in mask(text).text
+
+
+@pytest.mark.parametrize("text", [
+    "We flew to Charlotte for the conference.",  # a city after a place preposition
+    "The office in Marion closed early.",
+    "Morgan Stanley raised its forecast.",  # a given name inside a run of capitalised words
+    "Hudson, Pierce and Whitfield is a law firm in town.",  # surnames only: a firm as often as people
+    "Paris, Berlin and Madrid are on the list.",
+    "Note: the build is green.\nWarning: disk almost full.",  # labels, not a chat
+    "France was fun to visit, German food too.",
+    "In Estonia the winters are long.",
+    "Take Vitamin B Complex with water.",  # an initial inside a product name
+    "Plan B Ventures raised money.",
+    "Victoria Station is busy; May was warm.",
+])
+def test_distractors_of_those_shapes_stay_untouched(text):
+    assert names_in(text) == []
+    assert mask(text).text == text
