@@ -809,9 +809,12 @@ _SPEAKER_LABELS = frozenset("Name Answer Question Note Notes User Bot Subject Da
 
 @lru_cache(maxsize=1)
 def _single_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
-    one = rf"(?<![{LETTER}0-9'’.@/_#-]){_ONE}{_ONE_END}"
+    # the left boundary checked after the first capital, so that re scans for the capital fast
+    # (a leading lookbehind makes it try every position)
+    left = rf"[{UP}](?<![{LETTER}0-9'’.@/_#-][{UP}])"
+    one = rf"{left}{_ONE[len(UP) + 2:]}{_ONE_END}"
     item = rf"{_ONE}{_ONE_END}"
-    lst = re.compile(rf"(?<![{LETTER}0-9'’.@/_#-]){item}(?:,[ ]{item})+,?[ ](?:and|&|or)[ ]{item}")
+    lst = re.compile(rf"{left}{item[len(UP) + 2:]}(?:,[ ]{item})+,?[ ](?:and|&|or)[ ]{item}")
     speaker = re.compile(rf"^[ \t>?*-]*(?P<w>{_ONE}):[ \t]+(?=\S)", re.M)
     return re.compile(one), lst, speaker
 
@@ -849,7 +852,7 @@ _LINE_OPEN = frozenset(".!?\n\"“(:;")
 
 def _find_single_english_names(text: str) -> Iterator[Detection]:
     one, lst, speaker = _single_patterns()
-    for m in lst.finditer(text):
+    for m in lst.finditer(text) if ", " in text else ():
         items = re.split(r",?[ ](?:and|&|or)[ ]|,[ ]", m.group(0))
         if len(items) < 3 or not all(_plain_name_word(w) for w in items):
             continue
@@ -864,15 +867,20 @@ def _find_single_english_names(text: str) -> Iterator[Detection]:
                 pos = start + len(w)
                 yield Detection(start, pos, "ENGLISH_NAME", 0.6, "a list of capitalised words, most of them names",
                                 "en_name")
-    speakers = [(m.start("w"), m.end("w"), m.group("w")) for m in speaker.finditer(text)]
+    speakers = [(m.start("w"), m.end("w"), m.group("w")) for m in speaker.finditer(text)] if ": " in text else []
     if speakers and any(_known_given(w) for _, _, w in speakers):
         chat = len({w for _, _, w in speakers if _plain_name_word(w)}) >= 2
         for start, end, w in speakers:
             if _known_given(w) or chat and _plain_name_word(w):
                 yield Detection(start, end, "ENGLISH_NAME", 0.6, "a chat's speaker (given name, or beside one)",
                                 "en_name")
+    from dms_magic.masking.lexicon import first_names
+
+    given_names = first_names()
     for m in one.finditer(text):
         word = m.group(0)
+        if word.isascii() and "-" not in word and word not in given_names:
+            continue  # most capitalised words: one set lookup
         if not _known_given(word) or "-" in word and any(_surname_like(p) for p in word.split("-")):
             continue  # Valentine-Murray is a double-barrelled surname (or a firm) before it is a given name
         start, end = m.start(), m.end()

@@ -24,8 +24,11 @@ PHONE_CUES = ("phone", "tel", "call", "contact", "mobile", "cell", "fax", "whats
               "landline", "desk", "answering", "messages to", "registered", "sms", "text me", "ring me",
               "电话", "联系", "手机", "座机", "致电", "拨打", "热线", "传真")
 # A phone's kind written after it (``082 490 1693-Office``, ``416 60 039 office``, ``… (mobile)``).
-_AFTER_CUE = re.compile(r"[ \t]?[-–(,/]?[ \t]?(?i:office|fax|mobile|cell|home|work|tel|phone|landline|desk|direct)"
+_AFTER_CUE = re.compile(r"[ \t]?[-–(,/]?[ \t]?(?i:office|fax|mobile|cell|landline|desk|direct)"
                         r"(?![A-Za-z0-9])")
+_AFTER_WORDS = ("office", "fax", "mobile", "cell", "landline", "desk", "direct")
+_AFTER_CUE_GATE = re.compile(r"[0-9][ \t]?[-–(,/]?[ \t]?(?i:office|fax|mobile|cell|landline|desk|direct)"
+                             r"(?![A-Za-z0-9])")
 # Words right before a number that make it something else (an order, an invoice, an amount).
 VETO = ("order", "tracking", "invoice", "ref", "reference", "no.", "account", "acct", "case", "ticket", "id",
         "sn", "s/n", "serial", "sku", "model", "part", "isbn", "batch", "lot", "code", "pin", "otp", "room",
@@ -54,7 +57,7 @@ _HINTS = {
 # joined by one space, dot or dash (or one run of digits; five pairs in France: 01 42 68 53 00,
 # which four groups would cut into a valid Italian number). 7-13 digits in all (checked in code).
 CANDIDATE = (r"(?<![0-9A-Za-z+.,\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,4}"
-             rf"(?:(?![.\-/:,]?[0-9A-Za-z])|(?={GLUED_AFTER})|(?=-(?i:office|fax|mobile|cell|home|work)(?![A-Za-z])))")
+             rf"(?:(?![.\-/:,]?[0-9A-Za-z])|(?={GLUED_AFTER})|(?=-(?i:office|fax|mobile|cell)(?![A-Za-z])))")
 # After a number: a currency or a unit makes it an amount or a measure (消费1151884元, 1 250 000 USD).
 _UNIT_AFTER = re.compile(r" ?(?:元|块|万|亿|円|%|‰|美元|人民币|dollars?|usd|rmb|cny|eur|yuan|kg|km|mb|gb|pcs)(?![a-z])",
                          re.IGNORECASE)
@@ -138,7 +141,8 @@ class NationalPhoneRecognizer(PatternRecognizer):
         regions = None
         cued = list(super().find(text))
         seen = {(d.start, d.end) for d in cued}
-        if self.triggered(text) and _AFTER_CUE.search(text):
+        low = text.lower()
+        if any(w in low for w in _AFTER_WORDS) and _AFTER_CUE_GATE.search(text):
             cued.extend(d for d in self._after_cued(text) if (d.start, d.end) not in seen)
         for d in cued:
             value = text[d.start:d.end]

@@ -90,6 +90,12 @@ STREET_ENDINGS = ("straße", "strasse", "gasse", "weg", "laan", "straat", "grach
                   "tie", "kuja", "polku", "tori", "allee", "platz", "damm", "ufer")
 # Words of those endings that are no street (a brigade, a necktie, a tailgate).
 NOT_STREET = frozenset("brigade necktie tailgate aggregate delegate navigate investigate".split())
+# Words between two numbers that make a date, a quantity or a model, not a street (15 April 2025).
+NOT_STREET_NAME = frozenset("January February March April May June July August September October November December "
+                            "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Monday Tuesday Wednesday Thursday Friday "
+                            "Saturday Sunday Mon Tue Wed Thu Fri Sat Sun Week Weeks Day Days Year Years Hours Minutes "
+                            "Version Release Build Level Chapter Section Page Part Room Floor Gate Platform Track "
+                            "Season Episode Round Stage Phase Grade Class Team Group Table Item Step Box".split())
 _PARTICLE = r"(?:de|do|da|dos|das|del|della|dei|di|des|du|la|le|las|los|van|der|den|von|am|an|im)"
 _LETTERS = r"[^\W\d_]"
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-ſΆ-ΫА-Я"
@@ -111,12 +117,21 @@ def _street_word(word: str) -> bool:
     return w in STREET_WORDS or len(w) > 5 and w.endswith(STREET_ENDINGS) and w not in NOT_STREET
 
 
-@lru_cache(maxsize=1)
-def _street_word_anywhere() -> re.Pattern:
-    """A street word or ending, then (after at most four words) a number: the gate before the
-    continental pattern, so that texts without one never compile it."""
-    return re.compile(rf"(?i:(?<![^\W\d_])(?:{trie_pattern(sorted(STREET_WORDS))})\.?|"
-                      rf"(?:{trie_pattern(STREET_ENDINGS)}))(?![^\W\d_])")
+_NUMBER_WORDS_NUMBER = re.compile(r"[0-9] [A-ZÀ-ÖØ-Þ][^\W\d_]+(?: [A-ZÀ-ÖØ-Þ][^\W\d_]+){0,2} [0-9]")
+_SPACE_NUMBER = re.compile(r" [0-9]")
+STREET_ABBREVIATIONS = frozenset(f"{w[-1]}." for w in STREET_WORDS)  # "u. 12", "Str. 4": the dot before the number
+
+
+def _street_word_before_number(text: str) -> bool:
+    """A street word among the five words before a number: the gate before the continental
+    pattern (a text without one never runs or compiles it)."""
+    for m in _SPACE_NUMBER.finditer(text):
+        j = m.start()
+        if not text[j - 1:j].isalpha() and text[j - 2:j] not in STREET_ABBREVIATIONS:
+            continue
+        if any(_street_word(w) for w in text[max(0, j - 60):j].split()[-5:]):
+            return True
+    return False
 
 
 def _continental(text: str) -> Iterator[Detection]:
@@ -133,7 +148,8 @@ def _continental(text: str) -> Iterator[Detection]:
             ok, score = True, 0.7  # Via Franscini 71, ul. Narewska 94, Wingertweg 126; not "Gate 5", "via 3"
         else:  # no street word: a number before, title-case words, the line (or a unit) after
             rest, score = text[m.end():m.end() + 2], 0.65
-            ok = bool(m.group("pre")) and len(words) <= 3 and all(w[0].isupper() and w[1:2].islower() for w in words) \
+            ok = bool(m.group("pre")) and len(words) <= 3 and all(w[0].isupper() and w[1:2].islower() and
+                                                                  w.rstrip(".") not in NOT_STREET_NAME for w in words) \
                 and (not rest.strip(" ") or rest[:1] in "\n," or bool(m.group("unit")))
         if ok and _house_number_ok(text, start, ""):
             end = m.end()
@@ -182,11 +198,11 @@ def _block_tail(text: str, end: int) -> Iterator[Detection]:
 
 def find_street_addresses(text: str) -> Iterator[Detection]:
     found: list[Detection] = []
-    for m in _MILITARY.finditer(text):
+    for m in _MILITARY.finditer(text) if "ox " in text or "OX " in text or "US" in text else ():
         found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "US military address (PSC/Unit + Box, USNS ...)",
                                "street_address"))
     us = _SHAPE.search(text)
-    if us or _street_word_anywhere().search(text):
+    if us and _NUMBER_WORDS_NUMBER.search(text) or _street_word_before_number(text):
         found.extend(_continental(text))
     for m in _pattern().finditer(text) if us else ():
         if not _house_number_ok(text, m.start(), m.group("number")):
