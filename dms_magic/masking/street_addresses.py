@@ -58,7 +58,7 @@ def _pattern() -> re.Pattern:
         r"(?<![0-9A-Za-z#.,-])(?P<number>[0-9]{1,6}[A-Za-z]?(?:-[0-9]{1,5}[A-Za-z]?)?) "
         rf"(?:(?:{direction})\.? )?(?P<name>(?:(?:St|Mt|Ft)\. )?(?:{word} ){{0,3}}{word}) (?P<suffix>{suffix})\.?(?![A-Za-z0-9])"
         rf"(?: (?:{direction})\.?(?![A-Za-z]))?"
-        rf"(?P<unit>{unit})?"
+        rf"(?P<unit>(?:{unit}){{1,2}})?"
         rf"(?:,? (?:{city}),? (?:{state})(?:,? {zip_code})?|,? (?:{city}),? {zip_code})?")
 
 
@@ -84,10 +84,10 @@ STREET_WORDS = frozenset(
     "rua avenida avda via viale vicolo piazza piazzetta corso largo calle carrer paseo camino travessa praça "
     "praca rue avenue boulevard chemin allée impasse quai ul ulica aleja plac strada calea str straße strasse "
     "gasse weg laan straat plein kade steeg vej gade stræde allé vägen gatan gränd väg veien gata tér utca u út "
-    "körút köz katu tie kuja polku tori".split())
+    "körút köz katu tie kuja polku tori tee põik tänav".split())
 STREET_ENDINGS = ("straße", "strasse", "gasse", "weg", "laan", "straat", "gracht", "plein", "singel", "kade", "dijk",
                   "steeg", "vej", "gade", "stræde", "vägen", "gatan", "gränd", "veien", "gata", "gate", "gaten", "katu",
-                  "tie", "kuja", "polku", "tori", "allee", "platz", "damm", "ufer")
+                  "tie", "kuja", "polku", "tori", "allee", "platz", "damm", "ufer", "maantee", "tänav")
 # Words of those endings that are no street (a brigade, a necktie, a tailgate).
 NOT_STREET = frozenset("brigade necktie tailgate aggregate delegate navigate investigate".split())
 # Words between two numbers that make a date, a quantity or a model, not a street (15 April 2025).
@@ -96,7 +96,11 @@ NOT_STREET_NAME = frozenset("January February March April May June July August S
                             "Saturday Sunday Mon Tue Wed Thu Fri Sat Sun Week Weeks Day Days Year Years Hours Minutes "
                             "Version Release Build Level Chapter Section Page Part Room Floor Gate Platform Track "
                             "Season Episode Round Stage Phase Grade Class Team Group Table Item Step Box".split())
-_PARTICLE = r"(?:de|do|da|dos|das|del|della|dei|di|des|du|la|le|las|los|van|der|den|von|am|an|im)"
+_PARTICLE = r"(?:de|do|da|dos|das|del|della|delle|dello|degli|dei|di|dal|dalla|des|du|la|le|las|los|van|der|den|von|am|an|im|al|el)"
+# Street words that open a street name after the house number (63 Rue de Kairouan, 76 Boulevard de
+# Normandie, 33 avenue de Provence): French, Italian, Spanish, Portuguese.
+NUMBER_FIRST_WORDS = ("Rue", "rue", "Avenue", "avenue", "Boulevard", "boulevard", "Bd", "Chemin", "chemin", "Allée",
+                      "Impasse", "Quai", "Place", "Rua", "Via", "Viale", "Calle", "Avenida", "Avda.", "Paseo", "Plaza")
 _LETTERS = r"[^\W\d_]"
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-ſΆ-ΫА-Я"
 
@@ -159,15 +163,24 @@ def _continental(text: str) -> Iterator[Detection]:
                             "street_address")
 
 
+@lru_cache(maxsize=1)
+def _number_first_pattern() -> re.Pattern:
+    cap = rf"[{_UPPER}][^\W\d_'’.-]*(?:[-'’][^\W\d_]+)*"
+    return re.compile(
+        rf"(?<![0-9A-Za-z#.,/-])(?:[0-9]{{1,6}} )?[0-9]{{1,5}}[A-Za-z]? (?:{'|'.join(map(re.escape, NUMBER_FIRST_WORDS))}) "
+        rf"(?:(?:{_PARTICLE}|d['’]|l['’])[ ]?)*{cap}(?: (?:(?:{_PARTICLE}|d['’]|l['’])[ ]?)*{cap}){{0,3}}(?![^\W\d_])")
+
+
 # US military mail (USPS Pub. 28, chapter 2): ``PSC 0413, Box 8144``, ``Unit 4719 Box 7394``,
 # ``USNS Comfort``, each optionally with ``APO AA 42323`` on the same or the next line.
 _MILITARY = re.compile(
-    r"(?<![0-9A-Za-z])(?:(?i:psc|cmr|unit) [0-9]{3,5},? (?i:box) [0-9]{3,5}|(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+)"
+    r"(?<![0-9A-Za-z])(?:(?i:psc|cmr|unit) [0-9]{3,5},? (?i:box) [0-9]{3,5}|(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+|"
+    r"(?i:p\.? ?o\.? box|post office box) [0-9]{1,6})"
     r"(?:,?\s{1,4}(?i:apo|fpo|dpo) (?i:aa|ae|ap) [0-9]{5})?(?![0-9])")
 # After an address, within its block of lines: a unit line (``Suite 282``, ``Apt. 905``) and the
 # postal code at the end of a city or country line (``Denmark 29587``, ``Lyss, nan 50662``).
 _UNIT_LINE = re.compile(rf"(?:^|(?<=\n))[ \t>?*-]*(?P<unit>(?i:{trie_pattern(UNITS)})\.? ?#?[0-9][0-9A-Za-z-]{{0,5}})[ \t]*$", re.M)
-_POSTAL_END = re.compile(r"(?:(?<=[^\W\d_][ ,])|(?<=\n)[ \t>]*)(?P<code>[0-9]{4,6}|[0-9]{3} [0-9]{2})[ \t]*$", re.M)
+_POSTAL_END = re.compile(r"(?:(?<=[^\W\d_][ ,])|(?<=\) )|(?<=\n)[ \t>]*)(?P<code>[0-9]{4,6}|[0-9]{3} [0-9]{2})[ \t]*$", re.M)
 BLOCK_LINES = 5
 
 
@@ -199,8 +212,12 @@ def _block_tail(text: str, end: int) -> Iterator[Detection]:
 def find_street_addresses(text: str) -> Iterator[Detection]:
     found: list[Detection] = []
     for m in _MILITARY.finditer(text) if "ox " in text or "OX " in text or "US" in text else ():
-        found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "US military address (PSC/Unit + Box, USNS ...)",
+        found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "US military address or post office box",
                                "street_address"))
+    if any(w in text for w in NUMBER_FIRST_WORDS):
+        for m in _number_first_pattern().finditer(text):
+            found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "house number + Rue/Via/Calle + street name",
+                                   "street_address"))
     us = _SHAPE.search(text)
     if us and _NUMBER_WORDS_NUMBER.search(text) or _street_word_before_number(text):
         found.extend(_continental(text))

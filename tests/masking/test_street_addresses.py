@@ -28,6 +28,7 @@ ADDRESSES = [
     ("Address: {}", "12-14 Old Mill Road"),
     ("Patient resides at {} since 2019.", "8 Harbor View Drive"),
     ("{}", "60 West 23rd Street, New York, NY 10010"),
+    ("Deliver to {}, Portland", "418 Juniper Lane Suite 12 Apt. 3"),
 ]
 
 
@@ -89,6 +90,10 @@ CONTINENTAL = [
     ("Levering: {}", "Vestergade 3B"),
     ("Mail it to {}", "PSC 4021, Box 7719\nAPO AE 09012"),
     ("Mail it to {}", "Unit 3310 Box 552"),
+    ("Write to {} for the forms", "PO Box 7781"),
+    ("Elle habite au {}, Lyon", "14 rue de la Charité"),
+    ("Our shop: {}.", "220 Via dei Mille 14"),
+    ("Apartment at {}, Tallinn", "812 Kalda tee 6"),
 ]
 
 
