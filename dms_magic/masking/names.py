@@ -525,7 +525,9 @@ _EN_THING = frozenset(
     "Coast Festival Awards Award Prize Cup League Championship Trophy Tour Show Hotel Resort Inn "
     "Motel Restaurant Cafe Bar Grill Kitchen Bakery Market Supermarket Pharmacy Clinic Medical Health Care "
     "Insurance Capital Partners Group Fund Trust Realty Motors Airlines Airways Energy Electric Foods Brands "
-    "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films".split())
+    "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films "
+    "Corporation Incorporated Incorporation Orchestra Band Choir Ensemble Quartet Research Consulting Reports Lines "
+    "Investments Movers Agency Studios Analytics Software Logistics Traffic Dynamics Robotics Ventures Industries".split())
 
 
 def _thing(words: list[str]) -> bool:
@@ -607,6 +609,18 @@ _EN_ROLE_BEFORE = re.compile(r"(?i:doctor|physician|nurse|dentist|surgeon|therap
                              r"teacher|manager|colleague|friend|wife|husband|son|daughter|mother|father|brother|sister|"
                              r"partner|neighbou?r|patient|client|landlord|tenant|boss|caregiver|guardian|spouse)"
                              r"(?:[ ]?[,:：][ ]?|[ ])$")
+# More of what follows or precedes a person, for two capitalised words neither list knows
+# (Tomomi Nishiyama, Liisa Lepistö): "… will be talking", "…, the technical writer", "says …".
+_EN_PERSON_AFTER_WIDE = re.compile(r"[ ](?:will|would|listed|talked|talks|shouted|wrote|writes|told|asked|gave|took|"
+                                   r"went|became|began|joined|sang|sings|played|plays|moved|lives|lived|smiled|"
+                                   r"laughed|replied|answered|explained|added|noted|founded|invented|directed)\b|"
+                                   r", (?:the|a|an|our|my|his|her|who)\b")
+_EN_PERSON_BEFORE = re.compile(r"(?:\b(?i:says|said|asked|told|tells|by|under|called|named|met|meet|thanks|thank|"
+                               r"dear|hi|hello|married|hired|invited|interviewed|introducing|featuring|feat\.|"
+                               r"starring|with)[ ]+|(?i:by|name|author|artist|director|written by|"
+                               r"directed by|produced by)[ ]?:[ \t]*)$")
+# Before a thing's name, not a person's: "a Lucid Dreams concert" is fine, "the Red Sea", "in Nova Scotia".
+_EN_NOT_NAME_BEFORE = re.compile(r"\b(?i:the|in|at|on|near|into|across|of|from|via)[ ]+$")
 # Before a place: "living in West Laura", "from San Patricio".
 _EN_PLACE_BEFORE = re.compile(r"(?:\b(?:in|at|from|near|to|of|into|across)[ ])$")
 
@@ -657,6 +671,13 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
         # an unknown given name, an initial, a surname: Szabina J. Kovacs is a person's shape; without
         # the dot (Vitamin B Complex, Plan B Ventures) one of the two names must be a known one
         ok = words[i + 1].endswith(".") or _surname_like(last)
+    elif shape == "title":
+        # an unknown given name: a person's context right after or before it (a known surname needs
+        # less of it); or a strong one
+        wide = bool(_EN_PERSON_AFTER.match(after(j)) or _EN_PERSON_AFTER_WIDE.match(after(j)) or
+                    _EN_PERSON_BEFORE.search(before))
+        ok = strong or role or _surname_like(last) and wide or wide and not _thing([first, last]) and \
+            not _EN_NOT_NAME_BEFORE.search(before) and first[1:].islower() and last[1:].islower()
     else:  # an unknown given name: a known surname and a person's context right after, or a strong one
         ok = strong or role or _surname_like(last) and bool(_EN_PERSON_AFTER.match(after(j)))
     return j - i + 1 if ok else 0
@@ -892,6 +913,8 @@ def _find_single_english_names(text: str) -> Iterator[Detection]:
             continue  # after another capitalised word: part of a run (Morgan Stanley, Lake Marion, Hotel Ella)
         if prev and prev.group(1).lower() in _SINGLE_NOT_AFTER:
             continue
+        if _surname_rank(word) <= COMMON_SURNAME_RANK and not _line_open_before(before):
+            continue  # Williams, Coleman mid-sentence: as often the surname of a firm (Lopez, Santos and Coleman)
         if prev and prev.group(1).lower() in ("to", "from") and not _TO_PERSON_BEFORE.search(before[:prev.start()]):
             continue  # moved to Charlotte, a flight from Marion; but said it to Linda, a note from Felix
         if _line_open_before(before):

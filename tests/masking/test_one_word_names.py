@@ -53,3 +53,28 @@ def test_a_one_word_name_is_masked_at_every_mention():
 def test_distractors_of_those_shapes_stay_untouched(text):
     assert names_in(text) == []
     assert mask(text).text == text
+
+
+# -- two capitalised words no list knows, with a person's context before or after them ---------------
+
+@pytest.mark.parametrize("text, name", [
+    ("The last word goes to Oyelaran Adebisi, says Teodora Vasquez.", "Teodora Vasquez"),  # says X
+    ("Oyelaran Adebisi will present the budget.", "Oyelaran Adebisi"),
+    ("Produced by:  Radomir Kulesza", "Radomir Kulesza"),
+    ("The ticket is under Thorvald Ekberg", "Thorvald Ekberg"),
+    ("Ingibjörg Sæmundsdóttir, the head nurse, signed it.", "Ingibjörg Sæmundsdóttir"),
+])
+def test_two_unknown_names_with_a_persons_context_are_a_name(text, name):
+    assert name in names_in(text)
+    assert name not in mask(text).text
+
+
+@pytest.mark.parametrize("text", [
+    "Galvanic Corporation is based in Oslo.",
+    "The Northwind Orchestra was founded in 1950.",
+    "Tickets for the Coldwater Lanterns will sell out.",
+    "Brightline Research is hiring.",
+    "Lopez, Santos and Coleman is a law firm.",  # surnames of a firm, mid-sentence
+])
+def test_firms_and_things_in_those_places_stay(text):
+    assert names_in(text) == []
