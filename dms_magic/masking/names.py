@@ -497,7 +497,7 @@ _EN_STOP = frozenset(
     "Wednesday Thursday Friday Saturday Sunday January February March April May June July August September "
     "October November December Customer Support Team Service Sales Dear Sir Madam Regards Best China Beijing "
     "Shanghai Email Phone Address Order Account Card Bank Room Street Road Company Inc Ltd Mr Mrs Ms Dr "
-    "In On At Of For With And But Or If As So To From By".split())
+    "In On At Of For With And But Or If As So To From By I'm I’m I'd I’d I'll I’ll I've I’ve Hi Hey Hello".split())
 
 
 # Capitalised words that make a two-word "name" a thing (a product, a service, a place), for labels
@@ -798,6 +798,11 @@ def _find_lower_case_english_names(text: str) -> Iterator[Detection]:
                         "given-name and surname lists, lower case, after a title or opening a sentence", "en_name")
 
 
+# Who a greeting addresses when it is not a person: "Hello World!", "Hi All,".
+_GREETED_NOT_NAMES = frozenset("World All Everyone Everybody There Folks Guys Friends Friend Colleagues Team Sir Madam "
+                               "Mate Buddy Pal Again Hiring Manager Partner Partners Customer Customers".split())
+
+
 def _thing_label_before(text: str, pos: int) -> bool:
     """The cue is the end of a label that names a thing (``Product Name:``, ``公司名称``)."""
     before = text[max(0, pos - 16):pos].lower()
@@ -836,7 +841,7 @@ def _single_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     one = rf"{left}{_ONE[len(UP) + 2:]}{_ONE_END}"
     item = rf"{_ONE}{_ONE_END}"
     lst = re.compile(rf"{left}{item[len(UP) + 2:]}(?:,[ ]{item})+,?[ ](?:and|&|or)[ ]{item}")
-    speaker = re.compile(rf"^[ \t>?*-]*(?P<w>{_ONE}):[ \t]+(?=\S)", re.M)
+    speaker = re.compile(rf"^[ \t>?*-]*(?P<w>{_ONE}):(?:[ \t]+(?=\S)|(?=[\"“]))", re.M)
     return re.compile(one), lst, speaker
 
 
@@ -868,6 +873,8 @@ _TO_PERSON_BEFORE = re.compile(rf"(?:\b(?i:said|says|say|talk|talked|talking|spe
                                r"sent|send|gave|give|given|told|reply|replied|belongs|married|introduced|listen|"
                                r"listened|letter|message|note|email|mail|text|call|thanks|gift|it|this|them|him|her)|"
                                rf"[{UP}][{LOW}]+)[ ]$")
+_AT_PERSON_BEFORE = re.compile(r"\b(?i:shouted|yelled|screamed|looked|smiled|waved|laughed|stared|pointed|glanced|"
+                               r"winked|nodded|grinned|frowned|barked|snapped)[ ]$")
 _LINE_OPEN = frozenset(".!?\n\"“(:;")
 
 
@@ -888,7 +895,7 @@ def _find_single_english_names(text: str) -> Iterator[Detection]:
                 pos = start + len(w)
                 yield Detection(start, pos, "ENGLISH_NAME", 0.6, "a list of capitalised words, most of them names",
                                 "en_name")
-    speakers = [(m.start("w"), m.end("w"), m.group("w")) for m in speaker.finditer(text)] if ": " in text else []
+    speakers = [(m.start("w"), m.end("w"), m.group("w")) for m in speaker.finditer(text)] if ":" in text else []
     if speakers and any(_known_given(w) for _, _, w in speakers):
         chat = len({w for _, _, w in speakers if _plain_name_word(w)}) >= 2
         for start, end, w in speakers:
@@ -911,7 +918,9 @@ def _find_single_english_names(text: str) -> Iterator[Detection]:
         prev = re.search(rf"([{LETTER}]+)[ ]$", before)
         if prev and prev.group(1)[0].isupper() and prev.group(1) not in _EN_STOP:
             continue  # after another capitalised word: part of a run (Morgan Stanley, Lake Marion, Hotel Ella)
-        if prev and prev.group(1).lower() in _SINGLE_NOT_AFTER:
+        if prev and prev.group(1).lower() == "at" and _AT_PERSON_BEFORE.search(before[:prev.start()]):
+            pass  # shouted at Gary, smiled at Nora
+        elif prev and prev.group(1).lower() in _SINGLE_NOT_AFTER:
             continue
         if _surname_rank(word) <= COMMON_SURNAME_RANK and not _line_open_before(before):
             continue  # Williams, Coleman mid-sentence: as often the surname of a firm (Lopez, Santos and Coleman)
@@ -958,7 +967,8 @@ def _find_cued_english_names(text: str) -> Iterator[Detection]:
         cue = m.group(0)[:m.start("name") - m.start()].strip().rstrip(".").lower()
         title = cue.endswith(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士"))
         naming = cue.endswith(("name is", "named", "name", "name:", "name=", "name：", "i am", "i'm")) and \
-            (not cue.endswith(("i am", "i'm")) or _known_given(words[0]))
+            (not cue.endswith(("i am", "i'm")) or _known_given(words[0])) or \
+            cue in ("hi", "hello", "dear") and text[end:end + 1] in (",", "!") and words[0] not in _GREETED_NOT_NAMES
         if len(words) == 1 and not title and not (naming and _plain_name_word(words[0])):
             continue  # a lone capitalised word after "from"/"to" is too often a place or a product
         if not title and (_thing(words) or _thing_label_before(text, m.start())):

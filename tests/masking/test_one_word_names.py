@@ -24,6 +24,11 @@ def names_in(text: str) -> list[str]:
     ("My name is Ondrasek", ["Ondrasek"]),  # after a naming cue
     ("Signed by Loretta P Vasquez on arrival", ["Loretta P Vasquez"]),  # initial without a dot
     ("Ivanka T. Horvathova joined in March", ["Ivanka T. Horvathova"]),  # unknown names around an initial
+    ("Hi Zorion, the parcel is here.", ["Zorion"]),  # a greeting addresses a person
+    ("Dear Wilhelmina!", ["Wilhelmina"]),
+    ("Then Oscar waved at Beatrice and left.", ["Oscar", "Beatrice"]),  # waved at X
+    ('Hollis:"Where were you?"', ["Hollis"]),  # a speaker with the quote glued to the colon
+    ("She said: I'm Rosalind, the new tenant.", ["Rosalind"]),  # I'm + a given name; I'm itself no name
 ])
 def test_one_word_names_and_bare_initials_are_found(text, names):
     assert names_in(text) == names
@@ -49,6 +54,9 @@ def test_a_one_word_name_is_masked_at_every_mention():
     "Take Vitamin B Complex with water.",  # an initial inside a product name
     "Plan B Ventures raised money.",
     "Victoria Station is busy; May was warm.",
+    "Hello World! Hi All, welcome.",
+    "We met at Marion Station.",
+    "I'm Sorry I'm Late is a song.",
 ])
 def test_distractors_of_those_shapes_stay_untouched(text):
     assert names_in(text) == []
