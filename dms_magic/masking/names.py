@@ -878,9 +878,9 @@ _AT_PERSON_BEFORE = re.compile(r"\b(?i:shouted|yelled|screamed|looked|smiled|wav
 _LINE_OPEN = frozenset(".!?\n\"“(:;")
 
 
-def _find_single_english_names(text: str) -> Iterator[Detection]:
+def _find_single_english_names(text: str, speakers_only: bool = False) -> Iterator[Detection]:
     one, lst, speaker = _single_patterns()
-    for m in lst.finditer(text) if ", " in text else ():
+    for m in lst.finditer(text) if ", " in text and not speakers_only else ():
         items = re.split(r",?[ ](?:and|&|or)[ ]|,[ ]", m.group(0))
         if len(items) < 3 or not all(_plain_name_word(w) for w in items):
             continue
@@ -905,7 +905,7 @@ def _find_single_english_names(text: str) -> Iterator[Detection]:
     from dms_magic.masking.lexicon import first_names
 
     given_names = first_names()
-    for m in one.finditer(text):
+    for m in one.finditer(text) if not speakers_only else ():
         word = m.group(0)
         if word.isascii() and "-" not in word and word not in given_names:
             continue  # most capitalised words: one set lookup
@@ -945,6 +945,8 @@ def find_english_names(text: str) -> Iterator[Detection]:
     surname typed in lower case after a title or opening a sentence about a person (mia torres is)."""
     yield from _find_lower_case_english_names(text)
     if not _ANY_UPPER.search(text):
+        if "name" in text or ":" in text or "mr" in text or "ms" in text or "dr" in text:
+            yield from _find_names_in_lower_case_text(text)
         return  # every other English name has a capital letter; spare compiling the patterns below
     yield from _find_lexicon_english_names(text)
     yield from _find_cued_english_names(text)
@@ -953,7 +955,36 @@ def find_english_names(text: str) -> Iterator[Detection]:
     yield from _find_single_english_names(text)
 
 
-def _find_cued_english_names(text: str) -> Iterator[Detection]:
+# Words of a lower-case text that capitalising made look like part of a name (my name is …, mr. smith about …).
+_LOWER_TEXT_STOP = frozenset("is am are was were be the a an to of and or about at in on for with from by it this that "
+                             "please here there yes no me my you your his her our their we they he she i i'm "
+                             "again now today soon thanks thank so but if as".split()) | \
+    frozenset(w.lower() for w in _EN_STOP) | frozenset(w.lower() for w in _EN_THING)
+_WORD_START = re.compile(rf"(?<![{LETTER}0-9'’])[{LOW}]")
+
+
+def _find_names_in_lower_case_text(text: str) -> Iterator[Detection]:
+    """A text typed all in lower case (``my name is lena andersson``, ``mika: who are you?``): the
+    finders whose evidence is not the capital letter (a naming cue or a title before, a chat's
+    speakers) read it with every word capitalised. Not the finders for names without a cue: in
+    such a text every word would look like one."""
+    titled = _WORD_START.sub(lambda m: m.group(0).upper(), text)
+    if len(titled) != len(text):
+        return
+    for d in _find_cued_english_names(titled, strict=True):
+        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[d.start:d.end])]
+        while words and text[d.start + words[0][0]:d.start + words[0][1]] in _LOWER_TEXT_STOP:
+            words.pop(0)
+        while words and text[d.start + words[-1][0]:d.start + words[-1][1]] in _LOWER_TEXT_STOP:
+            words.pop()
+        if words and text[d.start + words[0][0] - 1] in " \t\n:：\"“":  # not glued on (ms.runup.cn)
+            yield Detection(d.start + words[0][0], d.start + words[-1][1], d.entity, 0.6,
+                            "naming cue or title + words, in a lower-case text", d.recognizer)
+    for d in _find_single_english_names(titled, speakers_only=True):
+        yield Detection(d.start, d.end, d.entity, 0.6, "a chat's speaker, in a lower-case text", d.recognizer)
+
+
+def _find_cued_english_names(text: str, strict: bool = False) -> Iterator[Detection]:
     for m in _en_pattern().finditer(text):
         words = m.group("name").split(" ")
         while words and words[-1] in _EN_STOP:
@@ -969,6 +1000,8 @@ def _find_cued_english_names(text: str) -> Iterator[Detection]:
         naming = cue.endswith(("name is", "named", "name", "name:", "name=", "name：", "i am", "i'm")) and \
             (not cue.endswith(("i am", "i'm")) or _known_given(words[0])) or \
             cue in ("hi", "hello", "dear") and text[end:end + 1] in (",", "!") and words[0] not in _GREETED_NOT_NAMES
+        if strict and not (title or naming):
+            continue
         if len(words) == 1 and not title and not (naming and _plain_name_word(words[0])):
             continue  # a lone capitalised word after "from"/"to" is too often a place or a product
         if not title and (_thing(words) or _thing_label_before(text, m.start())):

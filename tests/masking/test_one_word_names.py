@@ -86,3 +86,24 @@ def test_two_unknown_names_with_a_persons_context_are_a_name(text, name):
 ])
 def test_firms_and_things_in_those_places_stay(text):
     assert names_in(text) == []
+
+
+# -- a text typed all in lower case: the cue and speaker finders read it capitalised ------------------
+
+@pytest.mark.parametrize("text, names", [
+    ("hello, my name is saoirse brennan and i lost my card", ["saoirse brennan"]),
+    ("please ask mr. oduya about the refund", ["oduya"]),
+    ('tomasz: "are you there?"\nmargaret: "yes"', ["tomasz", "margaret"]),
+])
+def test_names_after_a_cue_in_a_lower_case_text(text, names):
+    assert names_in(text) == names
+
+
+@pytest.mark.parametrize("text", [
+    "the product name is super widget",
+    "see ms.example.com for the docs",
+    "note: the build is green\nstatus: all good",
+    "call me when you are free, i will be home",
+])
+def test_lower_case_text_without_a_name_stays(text):
+    assert names_in(text) == []
