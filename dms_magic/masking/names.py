@@ -527,7 +527,8 @@ _EN_THING = frozenset(
     "Insurance Capital Partners Group Fund Trust Realty Motors Airlines Airways Energy Electric Foods Brands "
     "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films "
     "Corporation Incorporated Incorporation Orchestra Band Choir Ensemble Quartet Research Consulting Reports Lines "
-    "Investments Movers Agency Studios Analytics Software Logistics Traffic Dynamics Robotics Ventures Industries".split())
+    "Investments Movers Agency Studios Analytics Software Logistics Traffic Dynamics Robotics Ventures Industries "
+    "Reuters Bloomberg Xinhua Bbc Cnn Nbc Cbs Abc Afp Forbes Wikipedia".split())
 
 
 def _thing(words: list[str]) -> bool:
@@ -845,6 +846,16 @@ def _single_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     return re.compile(one), lst, speaker
 
 
+@lru_cache(maxsize=1)
+def _said_or_role_pattern() -> re.Pattern:
+    """``… says Gerste.``, ``my kid Tadzio``, ``his niece Aiko``: one capitalised word (no run)."""
+    return re.compile(rf"(?:\b(?:says|said|asked|replied|wrote)[ ](?P<w>{_ONE})(?=[.!?;,][ \n\"”]|[.!?]?$)|"
+                      rf"\b(?i:my|his|her|our|their|your)[ ](?:kid|child|baby|son|daughter|boy|girl|cousin|uncle|"
+                      rf"aunt|niece|nephew|grandson|granddaughter|grandmother|grandfather|grandma|grandpa|fianc[ée]e?|"
+                      rf"boyfriend|girlfriend|wife|husband|brother|sister|friend|neighbou?r|colleague|partner)[ ]"
+                      rf"(?P<w2>{_ONE})(?![ ][{UP}]){_ONE_END})")
+
+
 def _plain_name_word(word: str) -> bool:
     """Not a word that is a place, a thing or an everyday word before it is a name."""
     from dms_magic.masking.lexicon import COMMON_WORD_NAMES
@@ -897,11 +908,20 @@ def _find_single_english_names(text: str, speakers_only: bool = False) -> Iterat
                                 "en_name")
     speakers = [(m.start("w"), m.end("w"), m.group("w")) for m in speaker.finditer(text)] if ":" in text else []
     if speakers and any(_known_given(w) for _, _, w in speakers):
-        chat = len({w for _, _, w in speakers if _plain_name_word(w)}) >= 2
+        def speaker_word(w: str) -> bool:  # in a chat, Destiny: and Will: are speakers too
+            return not (w in _SPEAKER_LABELS or w in _EN_STOP or w in _EN_THING or w in _PLACE_PREFIX)
+
+        chat = len({w for _, _, w in speakers if speaker_word(w)}) >= 2
         for start, end, w in speakers:
-            if _known_given(w) or chat and _plain_name_word(w):
+            if _known_given(w) or chat and speaker_word(w):
                 yield Detection(start, end, "ENGLISH_NAME", 0.6, "a chat's speaker (given name, or beside one)",
                                 "en_name")
+    for m in _said_or_role_pattern().finditer(text) if not speakers_only else ():
+        g = "w" if m.group("w") else "w2"
+        word = m.group(g)
+        if _plain_name_word(word) and word not in _GREETED_NOT_NAMES:
+            yield Detection(m.start(g), m.end(g), "ENGLISH_NAME", 0.6,
+                            "one capitalised word after says/said (sentence end) or a family role", "en_name")
     from dms_magic.masking.lexicon import first_names
 
     given_names = first_names()
@@ -918,11 +938,13 @@ def _find_single_english_names(text: str, speakers_only: bool = False) -> Iterat
         prev = re.search(rf"([{LETTER}]+)[ ]$", before)
         if prev and prev.group(1)[0].isupper() and prev.group(1) not in _EN_STOP:
             continue  # after another capitalised word: part of a run (Morgan Stanley, Lake Marion, Hotel Ella)
-        if prev and prev.group(1).lower() == "at" and _AT_PERSON_BEFORE.search(before[:prev.start()]):
-            pass  # shouted at Gary, smiled at Nora
+        addressed = before.endswith(", ") and text[end:end + 1] in ("?", "!", ",") or \
+            bool(prev and prev.group(1).lower() == "at" and _AT_PERSON_BEFORE.search(before[:prev.start()]))
+        if addressed:
+            pass  # Remember me, Kelly?  shouted at Scott
         elif prev and prev.group(1).lower() in _SINGLE_NOT_AFTER:
             continue
-        if _surname_rank(word) <= COMMON_SURNAME_RANK and not _line_open_before(before):
+        if _surname_rank(word) <= COMMON_SURNAME_RANK and not _line_open_before(before) and not addressed:
             continue  # Williams, Coleman mid-sentence: as often the surname of a firm (Lopez, Santos and Coleman)
         if prev and prev.group(1).lower() in ("to", "from") and not _TO_PERSON_BEFORE.search(before[:prev.start()]):
             continue  # moved to Charlotte, a flight from Marion; but said it to Linda, a note from Felix

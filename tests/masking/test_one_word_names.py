@@ -29,6 +29,10 @@ def names_in(text: str) -> list[str]:
     ("Then Oscar waved at Beatrice and left.", ["Oscar", "Beatrice"]),  # waved at X
     ('Hollis:"Where were you?"', ["Hollis"]),  # a speaker with the quote glued to the colon
     ("She said: I'm Rosalind, the new tenant.", ["Rosalind"]),  # I'm + a given name; I'm itself no name
+    ('"Prices will fall," says Wrobelski.', ["Wrobelski"]),  # says X at the end of a sentence
+    ("Please add my nephew Teodor to the policy.", ["Teodor"]),  # a family role before one word
+    ("Ok, see you, Kelly!", ["Kelly"]),  # addressed: a given name that is a frequent surname too
+    ("Harriet: hi\nPatience: hello", ["Harriet", "Patience"]),  # an everyday-word name beside a known speaker
 ])
 def test_one_word_names_and_bare_initials_are_found(text, names):
     assert names_in(text) == names
@@ -57,6 +61,10 @@ def test_a_one_word_name_is_masked_at_every_mention():
     "Hello World! Hi All, welcome.",
     "We met at Marion Station.",
     "I'm Sorry I'm Late is a song.",
+    "The outlook darkened, says Reuters.",
+    "He said Monday, not Tuesday.",
+    "Add my friend Google Maps to the list.",
+    "The Murphy account, as agreed.",
 ])
 def test_distractors_of_those_shapes_stay_untouched(text):
     assert names_in(text) == []
