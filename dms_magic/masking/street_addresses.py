@@ -95,7 +95,8 @@ NOT_STREET_NAME = frozenset("January February March April May June July August S
                             "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Monday Tuesday Wednesday Thursday Friday "
                             "Saturday Sunday Mon Tue Wed Thu Fri Sat Sun Week Weeks Day Days Year Years Hours Minutes "
                             "Version Release Build Level Chapter Section Page Part Room Floor Gate Platform Track "
-                            "Season Episode Round Stage Phase Grade Class Team Group Table Item Step Box".split())
+                            "Season Episode Round Stage Phase Grade Class Team Group Table Item Step Box Route Exit Highway Interstate "
+                            "Hwy Rte See Figure Fig Verse Psalm Act Scene Line Lines Slide Question Rule Article".split())
 _PARTICLE = r"(?:de|do|da|dos|das|del|della|delle|dello|degli|dei|di|dal|dalla|des|du|la|le|las|los|van|der|den|von|am|an|im|al|el)"
 # Street words that open a street name after the house number (63 Rue de Kairouan, 76 Boulevard de
 # Normandie, 33 avenue de Provence): French, Italian, Spanish, Portuguese.
@@ -146,6 +147,8 @@ def _continental(text: str) -> Iterator[Detection]:
         if any(w.rstrip(".") in NOT_HOUSE or w.lower().rstrip(".") in NOT_HOUSE and w[0].isupper() and
                not _street_word(w) for w in words[:1]):
             continue  # Chapter 12, Room 5, Version 2
+        if any(w.endswith(".") and len(w) > 5 for w in words) or any(w in NOT_STREET_NAME for w in words):
+            continue  # "Elm Boulevard. See Route 64": a sentence ended inside; Route, Chapter are no street
         start = m.start("pre") if m.group("pre") else m.start("name")
         if any(_street_word(w) for w in words) and (len(words) > 1 or len(words[0]) > 6) and \
                 any(w[0].isupper() for w in words):

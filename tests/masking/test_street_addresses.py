@@ -104,6 +104,14 @@ def test_street_name_first_and_military_addresses_are_found(template, address):
     assert address not in mask(text).text
 
 
+@pytest.mark.parametrize("text, address", [
+    ("She lives at 41 Birch Boulevard. See Route 12 for the bus.", "41 Birch Boulevard"),
+    ("Office: 7 Quarry Avenue. Read Chapter 4 first.", "7 Quarry Avenue"),
+])
+def test_an_address_stops_at_the_end_of_its_sentence(text, address):
+    assert addresses(text) == [address]
+
+
 def test_unit_lines_and_the_postal_code_of_an_address_block_are_masked_not_the_city():
     text = "Karin Olsen\n\n2291 Kirkevej 14\n Apt. 32\n Roskilde\n Denmark 40127\n\nSee you soon"
     found = addresses(text)
