@@ -528,7 +528,10 @@ _EN_THING = frozenset(
     "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films "
     "Corporation Incorporated Incorporation Orchestra Band Choir Ensemble Quartet Research Consulting Reports Lines "
     "Investments Movers Agency Studios Analytics Software Logistics Traffic Dynamics Robotics Ventures Industries "
-    "Reuters Bloomberg Xinhua Bbc Cnn Nbc Cbs Abc Afp Forbes Wikipedia".split())
+    "Reuters Bloomberg Xinhua Bbc Cnn Nbc Cbs Abc Afp Forbes Wikipedia Suite Apt Apartment Unit Flat".split())
+
+
+_UNIT_WORDS = frozenset("Suite Apt Apartment Unit Flat".split())
 
 
 def _thing(words: list[str]) -> bool:
@@ -1009,8 +1012,8 @@ def _find_names_in_lower_case_text(text: str) -> Iterator[Detection]:
 def _find_cued_english_names(text: str, strict: bool = False) -> Iterator[Detection]:
     for m in _en_pattern().finditer(text):
         words = m.group("name").split(" ")
-        while words and words[-1] in _EN_STOP:
-            words.pop()
+        while words and (words[-1] in _EN_STOP or len(words) > 1 and words[-1] in _UNIT_WORDS):
+            words.pop()  # Mrs. Jennifer Alcaraz Suite 541 ...: the unit opens the address
         while words and words[0] in _EN_STOP:
             words.pop(0)
         if not words:

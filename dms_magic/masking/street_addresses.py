@@ -108,7 +108,7 @@ _UPPER = "A-ZÀ-ÖØ-ÞĀ-ſΆ-ΫА-Я"
 
 @lru_cache(maxsize=1)
 def _continental_pattern() -> re.Pattern:
-    cap = rf"(?:[{_UPPER}][^\W\d_'’.-]*(?:[-'’]{_LETTERS}+)*\.?)"
+    cap = rf"(?:(?!(?:{trie_pattern(UNITS)})\b)[{_UPPER}][^\W\d_'’.-]*(?:[-'’]{_LETTERS}+)*\.?)"
     street = rf"(?i:{trie_pattern(sorted(STREET_WORDS))})\.?(?![^\W\d_])"
     word = rf"(?:{cap}|{street})"
     return re.compile(
@@ -140,15 +140,32 @@ def _street_word_before_number(text: str) -> bool:
 
 
 def _continental(text: str) -> Iterator[Detection]:
-    for m in _continental_pattern().finditer(text):
+    """Street-name-first addresses. A rejected match is retried from its next word (``Meet Me At
+    2407 Tawastintie 6``: the name may start later than the first capitalised word)."""
+    pattern, pos = _continental_pattern(), 0
+    while True:
+        m = pattern.search(text, pos)
+        if m is None:
+            return
+        found = _continental_match(text, m)
+        if found is not None:
+            yield found
+            pos = m.end()
+        else:
+            nxt = text.find(" ", m.start() + 1, m.end())
+            pos = nxt + 1 if nxt > 0 else m.end()
+
+
+def _continental_match(text: str, m: re.Match) -> Detection | None:
+    if True:
         words = m.group("name").split(" ")
         if not words[0][0].isupper() and words[0].rstrip(".").lower() not in STREET_WORDS:
-            continue
+            return None
         if any(w.rstrip(".") in NOT_HOUSE or w.lower().rstrip(".") in NOT_HOUSE and w[0].isupper() and
                not _street_word(w) for w in words[:1]):
-            continue  # Chapter 12, Room 5, Version 2
+            return None  # Chapter 12, Room 5, Version 2
         if any(w.endswith(".") and len(w) > 5 for w in words) or any(w in NOT_STREET_NAME for w in words):
-            continue  # "Elm Boulevard. See Route 64": a sentence ended inside; Route, Chapter are no street
+            return None  # "Elm Boulevard. See Route 64": a sentence ended inside; Route, Chapter are no street
         start = m.start("pre") if m.group("pre") else m.start("name")
         if any(_street_word(w) for w in words) and (len(words) > 1 or len(words[0]) > 6) and \
                 any(w[0].isupper() for w in words):
@@ -162,16 +179,18 @@ def _continental(text: str) -> Iterator[Detection]:
             end = m.end()
             while end > start and text[end - 1] in " ,.":
                 end -= 1
-            yield Detection(start, end, ENTITY, score, "street name + house number (street word or number shape)",
-                            "street_address")
+            return Detection(start, end, ENTITY, score, "street name + house number (street word or number shape)",
+                             "street_address")
+        return None
 
 
 @lru_cache(maxsize=1)
 def _number_first_pattern() -> re.Pattern:
-    cap = rf"[{_UPPER}][^\W\d_'’.-]*(?:[-'’][^\W\d_]+)*"
+    cap = rf"(?!(?:{trie_pattern(UNITS)})\b)[{_UPPER}][^\W\d_'’.-]*(?:[-'’][^\W\d_]+)*"
     return re.compile(
         rf"(?<![0-9A-Za-z#.,/-])(?:[0-9]{{1,6}} )?[0-9]{{1,5}}[A-Za-z]? (?:{'|'.join(map(re.escape, NUMBER_FIRST_WORDS))}) "
-        rf"(?:(?:{_PARTICLE}|d['’]|l['’])[ ]?)*{cap}(?: (?:(?:{_PARTICLE}|d['’]|l['’])[ ]?)*{cap}){{0,3}}(?![^\W\d_])")
+        rf"(?:(?:{_PARTICLE}|d['’]|l['’])[ ]?)*{cap}(?: (?:(?:{_PARTICLE}|d['’]|l['’])[ ]?)*{cap}){{0,3}}(?![^\W\d_])"
+        rf"(?: (?:{trie_pattern(UNITS)})\.? ?#?[0-9][0-9A-Za-z-]{{0,5}}(?![0-9A-Za-z])){{0,2}}")
 
 
 # US military mail (USPS Pub. 28, chapter 2): ``PSC 0413, Box 8144``, ``Unit 4719 Box 7394``,
@@ -212,7 +231,26 @@ def _block_tail(text: str, end: int) -> Iterator[Detection]:
         pos = nxt
 
 
+_UNIT_BEFORE = re.compile(rf"(?:^|(?<=[ \t]))(?i:{'|'.join(UNITS)})\.? ?#?[0-9][0-9A-Za-z-]{{0,5}}[ ]$")
+_LOWER_WORD_START = re.compile(r"(?<![^\W_])[^\W\d_]")
+
+
 def find_street_addresses(text: str) -> Iterator[Detection]:
+    found = list(_find(text))
+    if not any(c.isupper() for c in text) and any(c.isalpha() for c in text):
+        # a text typed in lower case: the street-name-first forms read it with words capitalised
+        titled = _LOWER_WORD_START.sub(lambda m: m.group(0).upper(), text)
+        if len(titled) == len(text):
+            found.extend(d for d in _find(titled) if d.recognizer == "street_address" and "street word" in d.validated_by
+                         or "Rue/Via" in d.validated_by)
+    for i, d in enumerate(found):
+        u = _UNIT_BEFORE.search(text, max(0, d.start - 16), d.start)
+        if u:  # Suite 541 6343 Skogstien 106: the unit written before the street
+            found[i] = Detection(u.start(), d.end, d.entity, d.score, d.validated_by, d.recognizer)
+    yield from found
+
+
+def _find(text: str) -> Iterator[Detection]:
     found: list[Detection] = []
     for m in _MILITARY.finditer(text) if "ox " in text or "OX " in text or "US" in text else ():
         found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "US military address or post office box",

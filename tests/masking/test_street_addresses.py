@@ -112,6 +112,23 @@ def test_an_address_stops_at_the_end_of_its_sentence(text, address):
     assert addresses(text) == [address]
 
 
+@pytest.mark.parametrize("text, address", [
+    ("meet me at 3310 rantakatu 7, oulu", "3310 rantakatu 7"),  # a text typed in lower case
+    ("Meet Me At 118 Kirkegade 4 Tomorrow", "118 Kirkegade 4"),  # the name starts after capitalised words
+    ("Ship to 77 12 Rue Verte Apt. 5\nLille", "77 12 Rue Verte Apt. 5"),
+    ("Ms. Ada Brook Suite 20 551 Fjordveien 8\nBergen", "Suite 20 551 Fjordveien 8"),  # the unit written first
+])
+def test_lower_case_late_starting_and_unit_first_addresses(text, address):
+    assert address in addresses(text)
+    assert address not in mask(text).text
+
+
+def test_lower_case_prose_with_numbers_is_no_address():
+    for text in ("i moved to the city in 2019 and live at number 5 now", "see you at gate 12 of the station",
+                 "we need 3 apples and 2 pears by friday 4 pm"):
+        assert addresses(text) == []
+
+
 def test_unit_lines_and_the_postal_code_of_an_address_block_are_masked_not_the_city():
     text = "Karin Olsen\n\n2291 Kirkevej 14\n Apt. 32\n Roskilde\n Denmark 40127\n\nSee you soon"
     found = addresses(text)
