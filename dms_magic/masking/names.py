@@ -482,6 +482,7 @@ _EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hell
             r"I am|I'm|this is|from|by|to|"
             r"(?i:full[ _]?name|name|contact|customer|client|patient|applicant|cardholder|passenger|tenant|employee|user|"
             r"owner|assignee|reporter|author|signed|attn|cc)(?:[ ]?[:：=])?|(?i:regards|sincerely|thanks|cheers),|"
+            r"(?i:name)\?|"
             r"姓名[:：]?|联系人[:：]?|客户[:：]?|收件人[:：]?|提交人|报告人|申请人|负责人|先生|女士|我叫|我是|谢谢|此致")
 # Latin letters with accents count as letters (Rubén, Hans-Jörg Heß, Łukasz): Latin-1 and Extended-A.
 # Ranges, not lists, so the patterns compile fast; Extended-A (Ā-ſ) mixes cases and counts as both.
@@ -618,7 +619,8 @@ _EN_ROLE_BEFORE = re.compile(r"(?i:doctor|physician|nurse|dentist|surgeon|therap
 _EN_PERSON_AFTER_WIDE = re.compile(r"[ ](?:will|would|listed|talked|talks|shouted|wrote|writes|told|asked|gave|took|"
                                    r"went|became|began|joined|sang|sings|played|plays|moved|lives|lived|smiled|"
                                    r"laughed|replied|answered|explained|added|noted|founded|invented|directed)\b|"
-                                   r", (?:the|a|an|our|my|his|her|who)\b")
+                                   r", (?:the|a|an|our|my|his|her|who)\b|[ ]of[ ][A-Z]|"
+                                   r"[ ]as[ ](?:a|an|the|my|our|his|her|their)[ ]")
 _EN_PERSON_BEFORE = re.compile(r"(?:\b(?i:says|said|asked|told|tells|by|under|called|named|met|meet|thanks|thank|"
                                r"dear|hi|hello|married|hired|invited|interviewed|introducing|featuring|feat\.|"
                                r"starring|with)[ ]+|(?i:by|name|author|artist|director|written by|"
@@ -964,6 +966,35 @@ def _line_open_before(before: str) -> bool:
     return not tail or tail[-1] in _LINE_OPEN
 
 
+# The first line of a contact block: two or three capitalised words alone on their line, an e-mail,
+# a phone-length number or a house-numbered line within the next lines (a signature, a letterhead).
+_BLOCK_NAME_LINE = re.compile(rf"^[ \t>?*-]*(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.?[ ])?{_EN_NAME}){{1,2}})[ \t]*$", re.M)
+_CONTACT_LINE = re.compile(r"@[A-Za-z0-9-]+\.|[0-9](?:[ ().-]?[0-9]){6}|^[ \t>?*-]*[0-9]{1,6}[A-Za-z]? [^\W\d_]|"
+                           r"\b(?i:box) [0-9]|^[ \t>?*-]*[^\W\d_]{3,}(?: [^\W\d_.]+\.?){0,3} [0-9]{1,4}[A-Za-z]?\.?[ \t]*$",
+                           re.M)
+CONTACT_LINES = 7
+
+
+def _find_contact_block_names(text: str) -> Iterator[Detection]:
+    if "\n" not in text:
+        return
+    for m in _BLOCK_NAME_LINE.finditer(text):
+        words = m.group("name").split(" ")
+        if _thing(words) or any(w in _UNIT_WORDS or w in _SPEAKER_LABELS for w in words):
+            continue
+        if not any(_known_given(w) or _surname_like(w) or not w.isascii() for w in words if not w.endswith(".")):
+            continue  # Quarterly Results: a heading; a name has a listed part or a letter beyond ASCII
+        end = m.end()
+        for _ in range(CONTACT_LINES):
+            end = text.find("\n", end + 1)
+            if end < 0:
+                end = len(text)
+                break
+        if _CONTACT_LINE.search(text, m.end(), end):
+            yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.6,
+                            "capitalised words alone on a line opening a contact block", "en_name")
+
+
 def find_english_names(text: str) -> Iterator[Detection]:
     """English names: a common given name followed by a capitalised surname (Michael Andrews), or
     one to three capitalised words after a cue (Mr., Dear, Name:, contact ...), or a given name and a
@@ -978,6 +1009,7 @@ def find_english_names(text: str) -> Iterator[Detection]:
     yield from _find_field_english_names(text)
     yield from _find_context_english_names(text)
     yield from _find_single_english_names(text)
+    yield from _find_contact_block_names(text)
 
 
 # Words of a lower-case text that capitalising made look like part of a name (my name is …, mr. smith about …).
@@ -1022,7 +1054,7 @@ def _find_cued_english_names(text: str, strict: bool = False) -> Iterator[Detect
         end = start + len(" ".join(words))
         cue = m.group(0)[:m.start("name") - m.start()].strip().rstrip(".").lower()
         title = cue.endswith(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士"))
-        naming = cue.endswith(("name is", "named", "name", "name:", "name=", "name：", "i am", "i'm")) and \
+        naming = cue.endswith(("name is", "named", "name", "name?", "name:", "name=", "name：", "i am", "i'm")) and \
             (not cue.endswith(("i am", "i'm")) or _known_given(words[0])) or \
             cue in ("hi", "hello", "dear") and text[end:end + 1] in (",", "!") and words[0] not in _GREETED_NOT_NAMES
         if strict and not (title or naming):

@@ -115,3 +115,26 @@ def test_names_after_a_cue_in_a_lower_case_text(text, names):
 ])
 def test_lower_case_text_without_a_name_stays(text):
     assert names_in(text) == []
+
+
+# -- a contact block's first line; "of <Company>", "as a <role>", "name?" ----------------------------
+
+@pytest.mark.parametrize("text, name", [
+    ("Radka Novotná\nKvětinová 12\n602 00 Brno", "Radka Novotná"),
+    ("Thanks!\n\nOrsolya Bakos\nSenior buyer\norsolya.b@example.net", "Orsolya Bakos"),
+    ("Speakers include Wojciech Zielonka of Brightwave Ltd.", "Wojciech Zielonka"),
+    ("Please add Ignatius Mbeki as a co-signer.", "Ignatius Mbeki"),
+    ("What's your name? Dagny Ostrem", "Dagny Ostrem"),
+])
+def test_contact_block_and_context_names(text, name):
+    assert name in names_in(text)
+    assert name not in mask(text).text
+
+
+@pytest.mark.parametrize("text", [
+    "Quarterly Results\n\nRevenue grew 12%\nCall 555 0142 7788 for details",
+    "Shipping Policy\n\nOrders ship from 12 Main Street",
+    "Bank of America raised rates.",
+])
+def test_headings_above_contact_lines_stay(text):
+    assert names_in(text) == []
