@@ -851,6 +851,12 @@ def _single_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     return re.compile(one), lst, speaker
 
 
+_SAID_WORDS = ("says ", "said ", "asked ", "replied ", "wrote ")
+_ROLE_WORDS = ("kid ", "child ", "baby ", "son ", "daughter ", "boy ", "girl ", "cousin ", "uncle ", "aunt ", "niece ",
+               "nephew ", "grand", "fianc", "friend ", "wife ", "husband ", "brother ", "sister ", "neighbo",
+               "colleague ", "partner ")
+
+
 @lru_cache(maxsize=1)
 def _said_or_role_pattern() -> re.Pattern:
     """``… says Gerste.``, ``my kid Tadzio``, ``his niece Aiko``: one capitalised word (no run)."""
@@ -921,7 +927,9 @@ def _find_single_english_names(text: str, speakers_only: bool = False) -> Iterat
             if _known_given(w) or chat and speaker_word(w):
                 yield Detection(start, end, "ENGLISH_NAME", 0.6, "a chat's speaker (given name, or beside one)",
                                 "en_name")
-    for m in _said_or_role_pattern().finditer(text) if not speakers_only else ():
+    low = text.lower() if not speakers_only else ""
+    said = any(w in low for w in _SAID_WORDS) or any(w in low for w in _ROLE_WORDS)
+    for m in _said_or_role_pattern().finditer(text) if said else ():
         g = "w" if m.group("w") else "w2"
         word = m.group(g)
         if _plain_name_word(word) and word not in _GREETED_NOT_NAMES:

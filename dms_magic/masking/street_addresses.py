@@ -232,12 +232,14 @@ def _block_tail(text: str, end: int) -> Iterator[Detection]:
 
 
 _UNIT_BEFORE = re.compile(rf"(?:^|(?<=[ \t]))(?i:{'|'.join(UNITS)})\.? ?#?[0-9][0-9A-Za-z-]{{0,5}}[ ]$")
+_NUMBER_LOWER_WORD = re.compile(r"[0-9] (?:rue|avenue|boulevard|chemin|via|rua|calle) ")
+_UPPER_RE = re.compile(f"[{_UPPER}]")
 _LOWER_WORD_START = re.compile(r"(?<![^\W_])[^\W\d_]")
 
 
 def find_street_addresses(text: str) -> Iterator[Detection]:
     found = list(_find(text))
-    if not any(c.isupper() for c in text) and any(c.isalpha() for c in text):
+    if not _UPPER_RE.search(text) and _street_word_before_number(text):
         # a text typed in lower case: the street-name-first forms read it with words capitalised
         titled = _LOWER_WORD_START.sub(lambda m: m.group(0).upper(), text)
         if len(titled) == len(text):
@@ -255,11 +257,11 @@ def _find(text: str) -> Iterator[Detection]:
     for m in _MILITARY.finditer(text) if "ox " in text or "OX " in text or "US" in text else ():
         found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "US military address or post office box",
                                "street_address"))
-    if any(w in text for w in NUMBER_FIRST_WORDS):
+    us = _SHAPE.search(text)
+    if (us or _NUMBER_LOWER_WORD.search(text)) and any(w in text for w in NUMBER_FIRST_WORDS):
         for m in _number_first_pattern().finditer(text):
             found.append(Detection(m.start(), m.end(), ENTITY, 0.7, "house number + Rue/Via/Calle + street name",
                                    "street_address"))
-    us = _SHAPE.search(text)
     if us and _NUMBER_WORDS_NUMBER.search(text) or _street_word_before_number(text):
         found.extend(_continental(text))
     for m in _pattern().finditer(text) if us else ():
