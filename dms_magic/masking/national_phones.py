@@ -128,7 +128,7 @@ class NationalPhoneRecognizer(PatternRecognizer):
         """Candidates without a cue before them but with the phone's kind right after them."""
         for m in self.regex.finditer(text):
             start, end = m.span()
-            if not _AFTER_CUE.match(text, end) or not self.validator(m.group(0)):
+            if not _AFTER_CUE.match(text, end) or self.validator is not None and not self.validator(m.group(0)):
                 continue
             if start and not fields.left_ok(text, start, self.glue, colon=self.colon):
                 continue
