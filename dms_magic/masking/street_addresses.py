@@ -157,31 +157,30 @@ def _continental(text: str) -> Iterator[Detection]:
 
 
 def _continental_match(text: str, m: re.Match) -> Detection | None:
-    if True:
-        words = m.group("name").split(" ")
-        if not words[0][0].isupper() and words[0].rstrip(".").lower() not in STREET_WORDS:
-            return None
-        if any(w.rstrip(".") in NOT_HOUSE or w.lower().rstrip(".") in NOT_HOUSE and w[0].isupper() and
-               not _street_word(w) for w in words[:1]):
-            return None  # Chapter 12, Room 5, Version 2
-        if any(w.endswith(".") and len(w) > 5 for w in words) or any(w in NOT_STREET_NAME for w in words):
-            return None  # "Elm Boulevard. See Route 64": a sentence ended inside; Route, Chapter are no street
-        start = m.start("pre") if m.group("pre") else m.start("name")
-        if any(_street_word(w) for w in words) and (len(words) > 1 or len(words[0]) > 6) and \
-                any(w[0].isupper() for w in words):
-            ok, score = True, 0.7  # Via Franscini 71, ul. Narewska 94, Wingertweg 126; not "Gate 5", "via 3"
-        else:  # no street word: a number before, title-case words, the line (or a unit) after
-            rest, score = text[m.end():m.end() + 2], 0.65
-            ok = bool(m.group("pre")) and len(words) <= 3 and all(w[0].isupper() and w[1:2].islower() and
-                                                                  w.rstrip(".") not in NOT_STREET_NAME for w in words) \
-                and (not rest.strip(" ") or rest[:1] in "\n," or bool(m.group("unit")))
-        if ok and _house_number_ok(text, start, ""):
-            end = m.end()
-            while end > start and text[end - 1] in " ,.":
-                end -= 1
-            return Detection(start, end, ENTITY, score, "street name + house number (street word or number shape)",
-                             "street_address")
+    words = m.group("name").split(" ")
+    if not words[0][0].isupper() and words[0].rstrip(".").lower() not in STREET_WORDS:
         return None
+    if any(w.rstrip(".") in NOT_HOUSE or w.lower().rstrip(".") in NOT_HOUSE and w[0].isupper() and
+           not _street_word(w) for w in words[:1]):
+        return None  # Chapter 12, Room 5, Version 2
+    if any(w.endswith(".") and len(w) > 5 for w in words) or any(w in NOT_STREET_NAME for w in words):
+        return None  # "Elm Boulevard. See Route 64": a sentence ended inside; Route, Chapter are no street
+    start = m.start("pre") if m.group("pre") else m.start("name")
+    if any(_street_word(w) for w in words) and (len(words) > 1 or len(words[0]) > 6) and \
+            any(w[0].isupper() for w in words):
+        ok, score = True, 0.7  # Via Franscini 71, ul. Narewska 94, Wingertweg 126; not "Gate 5", "via 3"
+    else:  # no street word: a number before, title-case words, the line (or a unit) after
+        rest, score = text[m.end():m.end() + 2], 0.65
+        ok = bool(m.group("pre")) and len(words) <= 3 and all(w[0].isupper() and w[1:2].islower() and
+                                                              w.rstrip(".") not in NOT_STREET_NAME for w in words) \
+            and (not rest.strip(" ") or rest[:1] in "\n," or bool(m.group("unit")))
+    if ok and _house_number_ok(text, start, ""):
+        end = m.end()
+        while end > start and text[end - 1] in " ,.":
+            end -= 1
+        return Detection(start, end, ENTITY, score, "street name + house number (street word or number shape)",
+                         "street_address")
+    return None
 
 
 @lru_cache(maxsize=1)
