@@ -77,6 +77,19 @@ def _key_before(text: str, ls: int, start: int) -> str | None:
     return m.group(1).strip().lower() if m else None
 
 
+# A label alone on its line, the value opening the next one (``Phone:\n(08) 8747 6301``).
+_KEY_LINE = re.compile(r"[ \t>]*([^\W\d_][\w .'/&-]{0,30}?)[ \t]*[:：][ \t]*")
+
+
+def _key_line_above(text: str, ls: int) -> str | None:
+    """The key of a ``key:`` line right above the line starting at ``ls``."""
+    above = text.rfind("\n", max(0, ls - 48), ls - 1) + 1
+    if above == 0 and ls - 1 > 48:
+        return None
+    m = _KEY_LINE.fullmatch(text, above, ls - 1)
+    return m.group(1).strip().lower() if m else None
+
+
 def _cells(line: str, sep: str) -> list[str]:
     parts = line.split(sep)
     if sep == "|":
@@ -189,6 +202,10 @@ def labels(text: str, start: int, end: int) -> list[str]:
     key = _key_before(text, ls, start)
     if key:
         out.append(key)
+    elif ls > 0 and not text[ls:start].strip(" \t>"):
+        key = _key_line_above(text, ls)
+        if key:
+            out.append(key)
     if whole:
         out.extend(_table_labels(text, ls, le, start, end))
     return out

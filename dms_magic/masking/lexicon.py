@@ -40,7 +40,7 @@ Wolf Fox Bear Hawk Robin Wren Jay Raven Dove Merry Christmas Easter Noel Ivory E
 Bliss Serenity Charity Patience Prudence Constance Temperance Verity Marvel Legend Hero Champion Sage Ember
 Journey Haven Echo Lyric Melody Poet Reign Nova Luna Sol Story Blaze Ranger
 Chef Pilot Captain Colonel Judge Bishop Pope Baron Marshal Sheriff Rev Alexa Siri Tesla Mercedes Lexus Maya Genesis
-Unity Eden Zion Egypt Europe
+Unity Eden Zion Egypt Europe France German Chad Florida Argentina Irish Roman Dell Porsche Kia Harley
 """.split())
 
 

@@ -482,6 +482,7 @@ _EN_CUES = (r"Mr\.?|Mrs\.?|Ms\.?|Miss|Mx\.?|Dr\.?|Prof\.?|Sir|Madam|Dear|Hi|Hell
             r"I am|I'm|this is|from|by|to|"
             r"(?i:full[ _]?name|name|contact|customer|client|patient|applicant|cardholder|passenger|tenant|employee|user|"
             r"owner|assignee|reporter|author|signed|attn|cc)(?:[ ]?[:：=])?|(?i:regards|sincerely|thanks|cheers),|"
+            r"(?i:name)\?|"
             r"姓名[:：]?|联系人[:：]?|客户[:：]?|收件人[:：]?|提交人|报告人|申请人|负责人|先生|女士|我叫|我是|谢谢|此致")
 # Latin letters with accents count as letters (Rubén, Hans-Jörg Heß, Łukasz): Latin-1 and Extended-A.
 # Ranges, not lists, so the patterns compile fast; Extended-A (Ā-ſ) mixes cases and counts as both.
@@ -496,7 +497,8 @@ _EN_STOP = frozenset(
     "The This That These Those Our Your Their His Her My We You They It Please Thank Thanks Monday Tuesday "
     "Wednesday Thursday Friday Saturday Sunday January February March April May June July August September "
     "October November December Customer Support Team Service Sales Dear Sir Madam Regards Best China Beijing "
-    "Shanghai Email Phone Address Order Account Card Bank Room Street Road Company Inc Ltd Mr Mrs Ms Dr".split())
+    "Shanghai Email Phone Address Order Account Card Bank Room Street Road Company Inc Ltd Mr Mrs Ms Dr "
+    "In On At Of For With And But Or If As So To From By I'm I’m I'd I’d I'll I’ll I've I’ve Hi Hey Hello".split())
 
 
 # Capitalised words that make a two-word "name" a thing (a product, a service, a place), for labels
@@ -524,7 +526,13 @@ _EN_THING = frozenset(
     "Coast Festival Awards Award Prize Cup League Championship Trophy Tour Show Hotel Resort Inn "
     "Motel Restaurant Cafe Bar Grill Kitchen Bakery Market Supermarket Pharmacy Clinic Medical Health Care "
     "Insurance Capital Partners Group Fund Trust Realty Motors Airlines Airways Energy Electric Foods Brands "
-    "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films".split())
+    "Media News Times Post Journal Tribune Herald Gazette Weekly Daily Magazine Press Records Pictures Films "
+    "Corporation Incorporated Incorporation Orchestra Band Choir Ensemble Quartet Research Consulting Reports Lines "
+    "Investments Movers Agency Studios Analytics Software Logistics Traffic Dynamics Robotics Ventures Industries "
+    "Reuters Bloomberg Xinhua Bbc Cnn Nbc Cbs Abc Afp Forbes Wikipedia Suite Apt Apartment Unit Flat".split())
+
+
+_UNIT_WORDS = frozenset("Suite Apt Apartment Unit Flat".split())
 
 
 def _thing(words: list[str]) -> bool:
@@ -544,7 +552,7 @@ def _org_word(word: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _en_pattern() -> re.Pattern:
-    return re.compile(rf"(?<![{LETTER}])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.[ ])?{_EN_NAME}){{0,2}})"
+    return re.compile(rf"(?<![{LETTER}])(?:(?:{_EN_CUES})(?:为|是|[ ]is)?[ \t]*\n?[ \t]*)+(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.?[ ])?{_EN_NAME}){{0,2}})"
                       rf"(?![{LETTER}])")
 
 
@@ -606,6 +614,19 @@ _EN_ROLE_BEFORE = re.compile(r"(?i:doctor|physician|nurse|dentist|surgeon|therap
                              r"teacher|manager|colleague|friend|wife|husband|son|daughter|mother|father|brother|sister|"
                              r"partner|neighbou?r|patient|client|landlord|tenant|boss|caregiver|guardian|spouse)"
                              r"(?:[ ]?[,:：][ ]?|[ ])$")
+# More of what follows or precedes a person, for two capitalised words neither list knows
+# (Tomomi Nishiyama, Liisa Lepistö): "… will be talking", "…, the technical writer", "says …".
+_EN_PERSON_AFTER_WIDE = re.compile(r"[ ](?:will|would|listed|talked|talks|shouted|wrote|writes|told|asked|gave|took|"
+                                   r"went|became|began|joined|sang|sings|played|plays|moved|lives|lived|smiled|"
+                                   r"laughed|replied|answered|explained|added|noted|founded|invented|directed)\b|"
+                                   r", (?:the|a|an|our|my|his|her|who)\b|[ ]of[ ][A-Z]|"
+                                   r"[ ]as[ ](?:a|an|the|my|our|his|her|their)[ ]")
+_EN_PERSON_BEFORE = re.compile(r"(?:\b(?i:says|said|asked|told|tells|by|under|called|named|met|meet|thanks|thank|"
+                               r"dear|hi|hello|married|hired|invited|interviewed|introducing|featuring|feat\.|"
+                               r"starring|with)[ ]+|(?i:by|name|author|artist|director|written by|"
+                               r"directed by|produced by)[ ]?:[ \t]*)$")
+# Before a thing's name, not a person's: "a Lucid Dreams concert" is fine, "the Red Sea", "in Nova Scotia".
+_EN_NOT_NAME_BEFORE = re.compile(r"\b(?i:the|in|at|on|near|into|across|of|from|via)[ ]+$")
 # Before a place: "living in West Laura", "from San Patricio".
 _EN_PLACE_BEFORE = re.compile(r"(?:\b(?:in|at|from|near|to|of|into|across)[ ])$")
 
@@ -626,8 +647,10 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
     j = i + 1
     while j + 1 < len(words) and words[j].lower() in PARTICLES:
         j += 1  # Amruta de León, Ludwig van Beethoven
-    if j < len(words) and len(words[j]) == 2 and words[j].endswith(".") and j + 1 < len(words):
-        j += 1  # a middle initial: Marcus J. Hale
+    initial = j < len(words) and j + 1 < len(words) and (len(words[j]) == 2 and words[j].endswith(".") or
+                                                         len(words[j]) == 1 and words[j].isupper())
+    if initial:
+        j += 1  # a middle initial: Marcus J. Hale, Marcus J Hale
     elif j + 1 < len(words) and _shape(words[j])[0] == shape and _lex_key(_shape(words[j])[1]) in first_names() and \
             _shape(words[j + 1])[0] == shape and _surname_like(_shape(words[j + 1])[1]):
         j += 1  # a middle name: Mary Ann Smith
@@ -650,6 +673,17 @@ def _lexicon_pair(words: list[str], i: int, after: Callable[[int], str], before:
                          bool(_EN_PERSON_AFTER.match(after(j)))) or strong or role and _surname_like(last))
     elif known:
         ok = True
+    elif initial and shape == "title" and last[1:].islower() and not _thing([first, last]):
+        # an unknown given name, an initial, a surname: Szabina J. Kovacs is a person's shape; without
+        # the dot (Vitamin B Complex, Plan B Ventures) one of the two names must be a known one
+        ok = words[i + 1].endswith(".") or _surname_like(last)
+    elif shape == "title":
+        # an unknown given name: a person's context right after or before it (a known surname needs
+        # less of it); or a strong one
+        wide = bool(_EN_PERSON_AFTER.match(after(j)) or _EN_PERSON_AFTER_WIDE.match(after(j)) or
+                    _EN_PERSON_BEFORE.search(before))
+        ok = strong or role or _surname_like(last) and wide or wide and not _thing([first, last]) and \
+            not _EN_NOT_NAME_BEFORE.search(before) and first[1:].islower() and last[1:].islower()
     else:  # an unknown given name: a known surname and a person's context right after, or a strong one
         ok = strong or role or _surname_like(last) and bool(_EN_PERSON_AFTER.match(after(j)))
     return j - i + 1 if ok else 0
@@ -770,10 +804,203 @@ def _find_lower_case_english_names(text: str) -> Iterator[Detection]:
                         "given-name and surname lists, lower case, after a title or opening a sentence", "en_name")
 
 
+# Who a greeting addresses when it is not a person: "Hello World!", "Hi All,".
+_GREETED_NOT_NAMES = frozenset("World All Everyone Everybody There Folks Guys Friends Friend Colleagues Team Sir Madam "
+                               "Mate Buddy Pal Again Hiring Manager Partner Partners Customer Customers".split())
+
+
 def _thing_label_before(text: str, pos: int) -> bool:
     """The cue is the end of a label that names a thing (``Product Name:``, ``公司名称``)."""
     before = text[max(0, pos - 16):pos].lower()
     return any(before.rstrip(" _-").endswith(w) for w in NOT_NAME_LABELS if w.isascii())
+
+
+# -- one-word English names ---------------------------------------------------------------------
+# A given name alone (``said Felix to Linda``, ``Remember me, Nathan?``), the names of a list
+# (``our founders: Kovacs, Becker and Ruiz``) and the speakers of a chat (``Ubul: What a day.``):
+# single capitalised words, judged by the given-name list and their place in the sentence.
+_ONE = rf"[{UP}][{LOW}]+(?:-[{UP}][{LOW}]+)?"
+_ONE_END = rf"(?![{LETTER}0-9@_]|-[{LETTER}]|['’](?![sS](?![{LETTER}]))[{LETTER}]|\.[{LETTER}0-9])"
+# Before a place, a thing or a title, not a person: "in Charlotte", "the Jensen novel", "on Mercer".
+_SINGLE_NOT_AFTER = frozenset("in at near into across of on onto the a an this that these those its per via inside "
+                              "outside toward towards within".split())
+# A sentence-initial given name followed by an address to someone: "Kuba, can I speak to your boss?"
+_VOCATIVE_AFTER = re.compile(r",[ ](?:can|could|would|will|please|I|you|we|do|did|are|is|have|thank|thanks|"
+                             r"listen|look|come|wait|remember|tell|let|it's|I'm|what|where|when|why|how)\b")
+# Line-start words with a colon that are labels or roles, never a chat's speaker.
+_SPEAKER_LABELS = frozenset("Name Answer Question Note Notes User Bot Subject Date Time Website Re Fw Fwd Warning Error "
+                            "Tip Example Summary Status Title Location Price Total Reason Source Update Edit Step Output "
+                            "Input Result Comment Reply Agent Assistant System Human Speaker Host Guest Interviewer "
+                            "Narrator Moderator Caller Operator Customer Client Patient Doctor Nurse Teacher Student "
+                            "From To Cc Bcc Sent Mobile Fax Desk Office Home Work Personal Info Address Email Phone "
+                            "Url Link Tags Category Type Author Editor Translator Director Producer Cast Genre Rating "
+                            "Review Description Details Comments Response Request Action Task Goal Issue Problem "
+                            "Solution Fix Cause Impact Severity Priority Version Build Release Platform Environment "
+                            "Attention Caution Important Disclaimer Copyright Update Yes No Ok Okay Hint Keywords".split())
+
+
+@lru_cache(maxsize=1)
+def _single_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    # the left boundary checked after the first capital, so that re scans for the capital fast
+    # (a leading lookbehind makes it try every position)
+    left = rf"[{UP}](?<![{LETTER}0-9'’.@/_#-][{UP}])"
+    one = rf"{left}{_ONE[len(UP) + 2:]}{_ONE_END}"
+    item = rf"{_ONE}{_ONE_END}"
+    lst = re.compile(rf"{left}{item[len(UP) + 2:]}(?:,[ ]{item})+,?[ ](?:and|&|or)[ ]{item}")
+    speaker = re.compile(rf"^[ \t>?*-]*(?P<w>{_ONE}):(?:[ \t]+(?=\S)|(?=[\"“]))", re.M)
+    return re.compile(one), lst, speaker
+
+
+_SAID_WORDS = ("says ", "said ", "asked ", "replied ", "wrote ")
+_ROLE_WORDS = ("kid ", "child ", "baby ", "son ", "daughter ", "boy ", "girl ", "cousin ", "uncle ", "aunt ", "niece ",
+               "nephew ", "grand", "fianc", "friend ", "wife ", "husband ", "brother ", "sister ", "neighbo",
+               "colleague ", "partner ")
+
+
+@lru_cache(maxsize=1)
+def _said_or_role_pattern() -> re.Pattern:
+    """``… says Gerste.``, ``my kid Tadzio``, ``his niece Aiko``: one capitalised word (no run)."""
+    return re.compile(rf"(?:\b(?:says|said|asked|replied|wrote)[ ](?P<w>{_ONE})(?=[.!?;,][ \n\"”]|[.!?]?$)|"
+                      rf"\b(?i:my|his|her|our|their|your)[ ](?:kid|child|baby|son|daughter|boy|girl|cousin|uncle|"
+                      rf"aunt|niece|nephew|grandson|granddaughter|grandmother|grandfather|grandma|grandpa|fianc[ée]e?|"
+                      rf"boyfriend|girlfriend|wife|husband|brother|sister|friend|neighbou?r|colleague|partner)[ ]"
+                      rf"(?P<w2>{_ONE})(?![ ][{UP}]){_ONE_END})")
+
+
+def _plain_name_word(word: str) -> bool:
+    """Not a word that is a place, a thing or an everyday word before it is a name."""
+    from dms_magic.masking.lexicon import COMMON_WORD_NAMES
+
+    return not (word in COMMON_WORD_NAMES or word in _EN_STOP or word in _EN_THING or word in _PLACE_PREFIX
+                or word in _SPEAKER_LABELS)
+
+
+COMMON_SURNAME_RANK = 1000
+
+
+def _surname_rank(word: str) -> int:
+    from dms_magic.masking.lexicon import surnames
+
+    return surnames().get(_lex_key(word), 10**9)
+
+
+def _known_given(word: str) -> bool:
+    from dms_magic.masking.lexicon import first_names
+
+    return _plain_name_word(word) and all(_lex_key(p) in first_names() for p in word.split("-"))
+
+
+# What comes to or from a person rather than a place: "said to", "a message from", "Felix to".
+_TO_PERSON_BEFORE = re.compile(rf"(?:\b(?i:said|says|say|talk|talked|talking|speak|spoke|speaking|wrote|write|written|"
+                               r"sent|send|gave|give|given|told|reply|replied|belongs|married|introduced|listen|"
+                               r"listened|letter|message|note|email|mail|text|call|thanks|gift|it|this|them|him|her)|"
+                               rf"[{UP}][{LOW}]+)[ ]$")
+_AT_PERSON_BEFORE = re.compile(r"\b(?i:shouted|yelled|screamed|looked|smiled|waved|laughed|stared|pointed|glanced|"
+                               r"winked|nodded|grinned|frowned|barked|snapped)[ ]$")
+_LINE_OPEN = frozenset(".!?\n\"“(:;")
+
+
+def _find_single_english_names(text: str, speakers_only: bool = False) -> Iterator[Detection]:
+    one, lst, speaker = _single_patterns()
+    for m in lst.finditer(text) if ", " in text and not speakers_only else ():
+        items = re.split(r",?[ ](?:and|&|or)[ ]|,[ ]", m.group(0))
+        if len(items) < 3 or not all(_plain_name_word(w) for w in items):
+            continue
+        # a given name that is no frequent surname: "Jones, Mitchell and Williams" (surnames only)
+        # is as often a firm as three people
+        given = sum(_known_given(w) and _surname_rank(w) > COMMON_SURNAME_RANK for w in items)
+        known = sum(_known_given(w) or _surname_like(w) for w in items)
+        if given and 2 * known >= len(items):
+            pos = m.start()
+            for w in items:
+                start = text.index(w, pos)
+                pos = start + len(w)
+                yield Detection(start, pos, "ENGLISH_NAME", 0.6, "a list of capitalised words, most of them names",
+                                "en_name")
+    speakers = [(m.start("w"), m.end("w"), m.group("w")) for m in speaker.finditer(text)] if ":" in text else []
+    if speakers and any(_known_given(w) for _, _, w in speakers):
+        def speaker_word(w: str) -> bool:  # in a chat, Destiny: and Will: are speakers too
+            return not (w in _SPEAKER_LABELS or w in _EN_STOP or w in _EN_THING or w in _PLACE_PREFIX)
+
+        chat = len({w for _, _, w in speakers if speaker_word(w)}) >= 2
+        for start, end, w in speakers:
+            if _known_given(w) or chat and speaker_word(w):
+                yield Detection(start, end, "ENGLISH_NAME", 0.6, "a chat's speaker (given name, or beside one)",
+                                "en_name")
+    low = text.lower() if not speakers_only else ""
+    said = any(w in low for w in _SAID_WORDS) or any(w in low for w in _ROLE_WORDS)
+    for m in _said_or_role_pattern().finditer(text) if said else ():
+        g = "w" if m.group("w") else "w2"
+        word = m.group(g)
+        if _plain_name_word(word) and word not in _GREETED_NOT_NAMES:
+            yield Detection(m.start(g), m.end(g), "ENGLISH_NAME", 0.6,
+                            "one capitalised word after says/said (sentence end) or a family role", "en_name")
+    from dms_magic.masking.lexicon import first_names
+
+    given_names = first_names()
+    for m in one.finditer(text) if not speakers_only else ():
+        word = m.group(0)
+        if word.isascii() and "-" not in word and word not in given_names:
+            continue  # most capitalised words: one set lookup
+        if not _known_given(word) or "-" in word and any(_surname_like(p) for p in word.split("-")):
+            continue  # Valentine-Murray is a double-barrelled surname (or a firm) before it is a given name
+        start, end = m.start(), m.end()
+        if re.match(rf"[ ](?:[A-Z]\.?[ ])?[{UP}]", text[end:end + 4]):
+            continue  # a run of capitalised words: the pair finders judge it
+        before = text[max(0, start - 24):start]
+        prev = re.search(rf"([{LETTER}]+)[ ]$", before)
+        if prev and prev.group(1)[0].isupper() and prev.group(1) not in _EN_STOP:
+            continue  # after another capitalised word: part of a run (Morgan Stanley, Lake Marion, Hotel Ella)
+        addressed = before.endswith(", ") and text[end:end + 1] in ("?", "!", ",") or \
+            bool(prev and prev.group(1).lower() == "at" and _AT_PERSON_BEFORE.search(before[:prev.start()]))
+        if addressed:
+            pass  # Remember me, Kelly?  shouted at Scott
+        elif prev and prev.group(1).lower() in _SINGLE_NOT_AFTER:
+            continue
+        if _surname_rank(word) <= COMMON_SURNAME_RANK and not _line_open_before(before) and not addressed:
+            continue  # Williams, Coleman mid-sentence: as often the surname of a firm (Lopez, Santos and Coleman)
+        if prev and prev.group(1).lower() in ("to", "from") and not _TO_PERSON_BEFORE.search(before[:prev.start()]):
+            continue  # moved to Charlotte, a flight from Marion; but said it to Linda, a note from Felix
+        if _line_open_before(before):
+            after = text[end:end + 40]
+            if not (_EN_PERSON_AFTER.match(after) or _VOCATIVE_AFTER.match(after)):
+                continue
+        yield Detection(start, end, "ENGLISH_NAME", 0.6, "a given name alone, in a person's place", "en_name")
+
+
+def _line_open_before(before: str) -> bool:
+    """Nothing but a sentence end, a line start or an opening quote before this point."""
+    tail = before.rstrip(" \t>*-")
+    return not tail or tail[-1] in _LINE_OPEN
+
+
+# The first line of a contact block: two or three capitalised words alone on their line, an e-mail,
+# a phone-length number or a house-numbered line within the next lines (a signature, a letterhead).
+_BLOCK_NAME_LINE = re.compile(rf"^[ \t>?*-]*(?P<name>{_EN_NAME}(?:[ ](?:[A-Z]\.?[ ])?{_EN_NAME}){{1,2}})[ \t]*$", re.M)
+_CONTACT_LINE = re.compile(r"@[A-Za-z0-9-]+\.|[0-9](?:[ ().-]?[0-9]){6}|^[ \t>?*-]*[0-9]{1,6}[A-Za-z]? [^\W\d_]|"
+                           r"\b(?i:box) [0-9]|^[ \t>?*-]*[^\W\d_]{3,}(?: [^\W\d_.]+\.?){0,3} [0-9]{1,4}[A-Za-z]?\.?[ \t]*$",
+                           re.M)
+CONTACT_LINES = 7
+
+
+def _find_contact_block_names(text: str) -> Iterator[Detection]:
+    if "\n" not in text:
+        return
+    for m in _BLOCK_NAME_LINE.finditer(text):
+        words = m.group("name").split(" ")
+        if _thing(words) or any(w in _UNIT_WORDS or w in _SPEAKER_LABELS for w in words):
+            continue
+        if not any(_known_given(w) or _surname_like(w) or not w.isascii() for w in words if not w.endswith(".")):
+            continue  # Quarterly Results: a heading; a name has a listed part or a letter beyond ASCII
+        end = m.end()
+        for _ in range(CONTACT_LINES):
+            end = text.find("\n", end + 1)
+            if end < 0:
+                end = len(text)
+                break
+        if _CONTACT_LINE.search(text, m.end(), end):
+            yield Detection(m.start("name"), m.end("name"), "ENGLISH_NAME", 0.6,
+                            "capitalised words alone on a line opening a contact block", "en_name")
 
 
 def find_english_names(text: str) -> Iterator[Detection]:
@@ -782,18 +1009,51 @@ def find_english_names(text: str) -> Iterator[Detection]:
     surname typed in lower case after a title or opening a sentence about a person (mia torres is)."""
     yield from _find_lower_case_english_names(text)
     if not _ANY_UPPER.search(text):
+        if "name" in text or ":" in text or "mr" in text or "ms" in text or "dr" in text:
+            yield from _find_names_in_lower_case_text(text)
         return  # every other English name has a capital letter; spare compiling the patterns below
     yield from _find_lexicon_english_names(text)
     yield from _find_cued_english_names(text)
     yield from _find_field_english_names(text)
     yield from _find_context_english_names(text)
+    yield from _find_single_english_names(text)
+    yield from _find_contact_block_names(text)
 
 
-def _find_cued_english_names(text: str) -> Iterator[Detection]:
+# Words of a lower-case text that capitalising made look like part of a name (my name is …, mr. smith about …).
+_LOWER_TEXT_STOP = frozenset("is am are was were be the a an to of and or about at in on for with from by it this that "
+                             "please here there yes no me my you your his her our their we they he she i i'm "
+                             "again now today soon thanks thank so but if as".split()) | \
+    frozenset(w.lower() for w in _EN_STOP) | frozenset(w.lower() for w in _EN_THING)
+_WORD_START = re.compile(rf"(?<![{LETTER}0-9'’])[{LOW}]")
+
+
+def _find_names_in_lower_case_text(text: str) -> Iterator[Detection]:
+    """A text typed all in lower case (``my name is lena andersson``, ``mika: who are you?``): the
+    finders whose evidence is not the capital letter (a naming cue or a title before, a chat's
+    speakers) read it with every word capitalised. Not the finders for names without a cue: in
+    such a text every word would look like one."""
+    titled = _WORD_START.sub(lambda m: m.group(0).upper(), text)
+    if len(titled) != len(text):
+        return
+    for d in _find_cued_english_names(titled, strict=True):
+        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[d.start:d.end])]
+        while words and text[d.start + words[0][0]:d.start + words[0][1]] in _LOWER_TEXT_STOP:
+            words.pop(0)
+        while words and text[d.start + words[-1][0]:d.start + words[-1][1]] in _LOWER_TEXT_STOP:
+            words.pop()
+        if words and text[d.start + words[0][0] - 1] in " \t\n:：\"“":  # not glued on (ms.runup.cn)
+            yield Detection(d.start + words[0][0], d.start + words[-1][1], d.entity, 0.6,
+                            "naming cue or title + words, in a lower-case text", d.recognizer)
+    for d in _find_single_english_names(titled, speakers_only=True):
+        yield Detection(d.start, d.end, d.entity, 0.6, "a chat's speaker, in a lower-case text", d.recognizer)
+
+
+def _find_cued_english_names(text: str, strict: bool = False) -> Iterator[Detection]:
     for m in _en_pattern().finditer(text):
         words = m.group("name").split(" ")
-        while words and words[-1] in _EN_STOP:
-            words.pop()
+        while words and (words[-1] in _EN_STOP or len(words) > 1 and words[-1] in _UNIT_WORDS):
+            words.pop()  # Mrs. Jennifer Alcaraz Suite 541 ...: the unit opens the address
         while words and words[0] in _EN_STOP:
             words.pop(0)
         if not words:
@@ -802,7 +1062,12 @@ def _find_cued_english_names(text: str) -> Iterator[Detection]:
         end = start + len(" ".join(words))
         cue = m.group(0)[:m.start("name") - m.start()].strip().rstrip(".").lower()
         title = cue.endswith(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "先生", "女士"))
-        if len(words) == 1 and not title:
+        naming = cue.endswith(("name is", "named", "name", "name?", "name:", "name=", "name：", "i am", "i'm")) and \
+            (not cue.endswith(("i am", "i'm")) or _known_given(words[0])) or \
+            cue in ("hi", "hello", "dear") and text[end:end + 1] in (",", "!") and words[0] not in _GREETED_NOT_NAMES
+        if strict and not (title or naming):
+            continue
+        if len(words) == 1 and not title and not (naming and _plain_name_word(words[0])):
             continue  # a lone capitalised word after "from"/"to" is too often a place or a product
         if not title and (_thing(words) or _thing_label_before(text, m.start())):
             continue  # Product Name: Apple Watch, hostname: Web Server

@@ -15,12 +15,20 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
+from dms_magic.masking import fields
 from dms_magic.masking import validators as v
-from dms_magic.masking.recognizers import GLUE, GLUED_AFTER, Detection, PatternRecognizer
+from dms_magic.masking.recognizers import GLUE, GLUED_AFTER, Detection, PatternRecognizer, _ends_with_word
 
 # Cue words before a number (lower case; labels are matched the same way).
 PHONE_CUES = ("phone", "tel", "call", "contact", "mobile", "cell", "fax", "whatsapp", "dial", "reach", "hotline",
-              "landline", "电话", "联系", "手机", "座机", "致电", "拨打", "热线", "传真")
+              "landline", "desk", "answering", "messages to", "registered", "sms", "text me", "ring me",
+              "电话", "联系", "手机", "座机", "致电", "拨打", "热线", "传真")
+# A phone's kind written after it (``082 490 1693-Office``, ``416 60 039 office``, ``… (mobile)``).
+_AFTER_CUE = re.compile(r"[ \t]?[-–(,/]?[ \t]?(?i:office|fax|mobile|cell|landline|desk|direct)"
+                        r"(?![A-Za-z0-9])")
+_AFTER_WORDS = ("office", "fax", "mobile", "cell", "landline", "desk", "direct")
+_AFTER_CUE_GATE = re.compile(r"[0-9][ \t]?[-–(,/]?[ \t]?(?i:office|fax|mobile|cell|landline|desk|direct)"
+                             r"(?![A-Za-z0-9])")
 # Words right before a number that make it something else (an order, an invoice, an amount).
 VETO = ("order", "tracking", "invoice", "ref", "reference", "no.", "account", "acct", "case", "ticket", "id",
         "sn", "s/n", "serial", "sku", "model", "part", "isbn", "batch", "lot", "code", "pin", "otp", "room",
@@ -49,7 +57,7 @@ _HINTS = {
 # joined by one space, dot or dash (or one run of digits; five pairs in France: 01 42 68 53 00,
 # which four groups would cut into a valid Italian number). 7-13 digits in all (checked in code).
 CANDIDATE = (r"(?<![0-9A-Za-z+.,\-/])(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{2,8}(?:[ .-][0-9]{2,8}){0,4}"
-             rf"(?:(?![.\-/:,]?[0-9A-Za-z])|(?={GLUED_AFTER}))")
+             rf"(?:(?![.\-/:,]?[0-9A-Za-z])|(?={GLUED_AFTER})|(?=-(?i:office|fax|mobile|cell)(?![A-Za-z])))")
 # After a number: a currency or a unit makes it an amount or a measure (消费1151884元, 1 250 000 USD).
 _UNIT_AFTER = re.compile(r" ?(?:元|块|万|亿|円|%|‰|美元|人民币|dollars?|usd|rmb|cny|eur|yuan|kg|km|mb|gb|pcs)(?![a-z])",
                          re.IGNORECASE)
@@ -116,9 +124,27 @@ def _whole_match(value: str, region: str, valid: bool) -> bool:
 class NationalPhoneRecognizer(PatternRecognizer):
     """Cue-backed candidates (PatternRecognizer with ``context_required``), then the regions."""
 
+    def _after_cued(self, text: str) -> Iterator[Detection]:
+        """Candidates without a cue before them but with the phone's kind right after them."""
+        for m in self.regex.finditer(text):
+            start, end = m.span()
+            if not _AFTER_CUE.match(text, end) or self.validator is not None and not self.validator(m.group(0)):
+                continue
+            if start and not fields.left_ok(text, start, self.glue, colon=self.colon):
+                continue
+            if self.veto and _ends_with_word(text[max(0, start - self.window):start].lower().rstrip(" :：#-“”\"'（(「『【[="),
+                                             self.veto):
+                continue
+            yield Detection(start, end, self.entity, self.score, self.validated_by, self.name)
+
     def find(self, text: str) -> Iterator[Detection]:
         regions = None
-        for d in super().find(text):
+        cued = list(super().find(text))
+        seen = {(d.start, d.end) for d in cued}
+        low = text.lower()
+        if any(w in low for w in _AFTER_WORDS) and _AFTER_CUE_GATE.search(text):
+            cued.extend(d for d in self._after_cued(text) if (d.start, d.end) not in seen)
+        for d in cued:
             value = text[d.start:d.end]
             if _UNIT_AFTER.match(text, d.end) or _COUNTRY_CODE_BEFORE.search(text, max(0, d.start - 7), d.start) \
                     or _DECIMAL.fullmatch(value) or _DOTTED_QUAD.fullmatch(value):

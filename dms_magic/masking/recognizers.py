@@ -363,7 +363,8 @@ def structured_recognizers() -> list[PatternRecognizer]:
         PatternRecognizer(
             "phone_digits_with_cue", "PHONE_NUMBER", B + r"(?:\+?1[ -]?)?[2-9][0-9]{9}" + E,
             validated_by="10 digits + phone context word", score=0.6, context=("phone", "tel", "cell", "mobile", "call",
-                                                                              "fax", "contact", "电话", "手机"),
+                                                                              "fax", "contact", "desk", "landline",
+                                                                              "whatsapp", "answering", "电话", "手机"),
             context_required=True, window=12, glue=GLUE["PHONE"], trigger=r"[0-9]{10}"),
         CardRecognizer(
             "bank_card", "BANK_CARD", B + r"[0-9](?:[0-9]|(?:[ -]| {2})(?=[0-9])){10,40}" + E,

@@ -154,3 +154,30 @@ def test_a_four_part_version_is_left_alone(text):
 ])
 def test_an_address_near_a_version_word_is_still_masked(text, ip):
     assert kinds(text, ip) == {"IPV4"}
+
+
+# -- outside corpus (issue 22): the cue on the line above, after the number, or in a phrase ---------
+
+@pytest.mark.parametrize("text, number", [
+    ("Contact details\nTelephone:\n(03) 9654 2210\n\nEmail:\nm@example.org", "(03) 9654 2210"),
+    ("Desk: 6175550148\nRoom: 4B", "6175550148"),
+    ("Nobody is answering at 612 345 678 today", "612 345 678"),
+    ("Please stop sending messages to 0612 44 87 21", "0612 44 87 21"),
+    ("I never got a code on my registered 0171 2345678.", "0171 2345678"),
+    ("Oskar Lind\nLindenweg 4\n030 2296 1187 office\n+44 20 7946 0958 fax", "030 2296 1187"),
+    ("0161 496 0734-Office, 07700 900461-Mobile", "0161 496 0734"),
+])
+def test_a_national_number_with_its_cue_above_after_or_in_a_phrase_is_masked(text, number):
+    assert "PHONE_NUMBER" in kinds(text, number)
+    assert number not in mask(text).text
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Total:\n4417 2290\n", "4417 2290"),  # a label above that names no phone
+    ("invoice_id=78783190 office supplies", "78783190"),
+    ("Order 4412 9921 office chairs", "4412 9921"),
+    ("Ticket 5512 3390 work item", "5512 3390"),
+    ("We are answering 4 tickets at 10 30 today", "10 30"),
+])
+def test_numbers_near_those_cues_that_are_not_phones_stay(text, value):
+    assert "PHONE_NUMBER" not in kinds(text, value)

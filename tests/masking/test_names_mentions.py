@@ -38,7 +38,10 @@ def test_an_english_given_name_or_surname_alone_is_a_mention_once_the_full_name_
 
 
 def test_a_part_alone_is_no_mention_without_the_full_name_nor_inside_another_word():
-    assert names_in("Corinne said the Mayfield account is closed.") == []
+    # the surname-like word alone is no mention ("the Mayfield account"); the given name doing
+    # something at the start of the sentence is a person on its own (the one-word name finder)
+    assert names_in("Corinne said the Mayfield account is closed.") == ["Corinne"]
+    assert names_in("The Mayfield account is closed.") == []
     text = "Dana Whitfield called. Danaher and Whitfields Ltd are companies; dana is lower case."
     out = mask(text)
     assert out.text == "D*** called. Danaher and Whitfields Ltd are companies; dana is lower case."
