@@ -162,13 +162,11 @@ def scripted():
 _TIER_BY_FOLDER = {"soak": "soak", "e2e": "e2e"}
 
 
-def pytest_collection_modifyitems(config, items):
-    # Under pytest-xdist (`-n 2 --dist loadgroup`) the browser tier stays on one worker: its session
-    # fixtures start one JupyterLab and one Chromium and share executed notebooks, once, not per worker.
-    xdist = config.pluginmanager.hasplugin("xdist")
-    for item in items:
-        folder = item.path.parent.name
-        if folder in _TIER_BY_FOLDER:
-            item.add_marker(getattr(pytest.mark, _TIER_BY_FOLDER[folder]))
-        if xdist and folder == "e2e":
-            item.add_marker(pytest.mark.xdist_group("e2e"))
+def pytest_itemcollected(item):
+    # The tier by folder, as each test is collected (-m selects by it). Under pytest-xdist the README runs
+    # `--dist loadfile`: each file on one worker, in order — a browser file's tests share one notebook
+    # page and build on each other. (`--dist loadgroup` with an xdist_group mark did nothing: pytest 9.2
+    # reads a node id from `_id`, xdist 3.8 writes its group suffix to `_nodeid`; the tests were spread.)
+    folder = item.path.parent.name
+    if folder in _TIER_BY_FOLDER:
+        item.add_marker(getattr(pytest.mark, _TIER_BY_FOLDER[folder]))
