@@ -107,6 +107,11 @@ def ip():
 # -- by the kind of value an option takes ------------------------------------------------------------
 @pytest.fixture
 def user_values(ip, tmp_path, monkeypatch):
+    # IPython's one shell is shared with every test that ran before in this process (which ones depends
+    # on how the workers were dealt files): the user's names are set aside, as in a fresh notebook
+    earlier = {k: v for k, v in ip.user_ns.items() if not k.startswith("_") and k not in ip.user_ns_hidden}
+    for name in earlier:
+        del ip.user_ns[name]
     ip.run_cell('conversation = [{"role": "user", "content": "hi"}]\n'
                 'def get_weather(city: str) -> str:\n    """Weather."""\n    return city\n'
                 'tools = [get_weather]\nnumber = 3\n')
@@ -116,8 +121,9 @@ def user_values(ip, tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("x")
     monkeypatch.chdir(tmp_path)
     yield
-    for name in ("conversation", "get_weather", "tools", "number"):
-        ip.user_ns.pop(name, None)
+    for name in [k for k in ip.user_ns if not k.startswith("_") and k not in ip.user_ns_hidden]:
+        del ip.user_ns[name]
+    ip.user_ns.update(earlier)
 
 
 def test_values_by_kind(ip, user_values):
@@ -143,8 +149,6 @@ def test_values_by_kind(ip, user_values):
 
 
 def test_result_variables_after_out_and_sessions_after_session(ip, user_values, to_sandbox):
-    for name in [k for k, v in ip.user_ns.items() if type(v).__name__ == "ChatResult" and not k.startswith("_")]:
-        del ip.user_ns[name]  # the shell is shared by the module's tests
     assert complete(ip, "%%dmschat -o ") == ["result"]  # no result yet: a name to start with
     ip.run_cell("%%dmschat --session trip -o answer\nhi")
     assert complete(ip, "%%dmschat -o ") == ["answer"]
