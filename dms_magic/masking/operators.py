@@ -353,7 +353,7 @@ def decrypt(token: str, key: str | bytes) -> str:
     try:
         data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         return AESSIV(_aes_key(raw)).decrypt(data, None).decode("utf-8")
-    except (InvalidTag, ValueError) as exc:
+    except (InvalidTag, ValueError):
         raise ValueError("cannot decrypt: the token is damaged or the key is not the one used to encrypt") from None
 
 

@@ -215,11 +215,16 @@ def _parse_line(line: str) -> LineCommand:
     return PreviewCommand(text=rest, rule=rule or None)
 
 
+def _option_spellings() -> list[str]:
+    """Every spelling of every option of the cell line: the parameter table's, then the magic's own."""
+    return [*(n for p in option_params() for n in (p.option, *p.aliases)), *(n for names, _ in EXTRA_OPTIONS for n in names)]
+
+
 def _refuse_one_dash_long_options(argv: list[str]) -> None:
     """``-mask`` is refused: argparse reads it as ``-m ask`` (model "ask", masking off), which sent
     the unmasked prompt to a model named "ask". A one-dash word that is a long option's name with
     one dash is always that typo, never a short option with its value glued on."""
-    known = {n for p in option_params() for n in (p.option, *p.aliases)} | {n for names, _ in EXTRA_OPTIONS for n in names}
+    known = _option_spellings()
     for word in argv:
         name = word.split("=", 1)[0]
         if word.startswith("-") and not word.startswith("--") and len(name) > 2 and "-" + name in known:
@@ -233,8 +238,7 @@ def _option_hint(argv: list[str]) -> str:
     """' (did you mean --top-p?)' for a misspelt option."""
     import difflib
 
-    known = [n for p in option_params() for n in (p.option, *p.aliases)]
-    known += [n for names, _ in EXTRA_OPTIONS for n in names]
+    known = _option_spellings()
     for word in argv:
         if word.startswith("-") and word.split("=", 1)[0] not in known:
             close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1)

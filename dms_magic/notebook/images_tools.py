@@ -18,7 +18,6 @@ from typing import Any, Iterable, Mapping
 from IPython.core.error import UsageError
 
 from dms_magic.views.extras import extras_html, extras_text
-from dms_magic.views.styles import esc
 
 _VAR = re.compile(r"\$([A-Za-z_]\w*)")
 

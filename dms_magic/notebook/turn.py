@@ -387,10 +387,7 @@ def _tool_turn(client: Any, messages: list[dict], params: Mapping[str, Any], tur
             raise _Ended()
         calls = _calls_of(result)
         if calls and turn.run_tools is not None:  # each call's row now; its result once it has run
-            running = [SimpleNamespace(round=so_far.rounds + 1, call=c, message={"content": "running…"}, ok=None)
-                       for c in calls]
-            card.grow(result, loop=SimpleNamespace(transcript=[*so_far.transcript, *running],
-                                                   rounds=so_far.rounds + 1, stopped=""), force=True)
+            card.grow(result, loop=_next_round(so_far, calls, "running…", None), force=True)
         answered.update(result=result, loop=so_far, calls=calls)
         return result
 
@@ -409,15 +406,20 @@ def _tool_turn(client: Any, messages: list[dict], params: Mapping[str, Any], tur
     except KeyboardInterrupt as exc:  # Ctrl-C while a tool ran (a stream's own Ctrl-C ends its round above)
         if not answered:
             raise
-        so_far = answered["loop"]
-        stopped = [SimpleNamespace(round=so_far.rounds + 1, call=c, ok=False,
-                                   message={"content": "stopped (Ctrl-C) before it returned"}) for c in answered["calls"]]
-        rows = SimpleNamespace(transcript=[*so_far.transcript, *stopped], rounds=so_far.rounds + 1, stopped="")
+        rows = _next_round(answered["loop"], answered["calls"], "stopped (Ctrl-C) before it returned", False)
         result = mark_partial(answered["result"], STOPPED)  # the round's answer: the calls it asked for
         card.finish(result, STOPPED, loop=rows)
         return Outcome(result, STOPPED, exc, messages=messages)
     card.finish(result, FINISHED, pending=list(result.tool_calls))
     return Outcome(result, FINISHED, messages=messages)
+
+
+def _next_round(so_far: Any, calls: list, content: str, ok: bool | None) -> Any:
+    """The rows so far and one more round whose calls have not returned (``content`` says why)."""
+    from types import SimpleNamespace
+
+    pending = [SimpleNamespace(round=so_far.rounds + 1, call=c, message={"content": content}, ok=ok) for c in calls]
+    return SimpleNamespace(transcript=[*so_far.transcript, *pending], rounds=so_far.rounds + 1, stopped="")
 
 
 class _Ended(BaseException):

@@ -21,13 +21,13 @@ _HEADING = {"h1": "1.25em", "h2": "1.15em", "h3": "1.05em", "h4": "1em", "h5": "
 _TAG_STYLES = {
     "p": "margin:4px 0",
     "ul": "margin:4px 0;padding-left:1.6em", "ol": "margin:4px 0;padding-left:1.6em", "li": "margin:1px 0",
-    "blockquote": f"margin:4px 0;padding:0 8px;border-left:3px solid #8c959f;"
-                  f"border-left-color:var(--jp-border-color1,#8c959f)",
+    "blockquote": "margin:4px 0;padding:0 8px;border-left:3px solid #8c959f;"
+                  "border-left-color:var(--jp-border-color1,#8c959f)",
     # JupyterLab lays rendered tables out fixed and the card lets words break anywhere: together they cut
     # "1,204,332" into "1,20 4,33 2" at 900 px. Words stay whole; a wide table scrolls in its box.
     "table": "border-collapse:collapse;font-size:12px;margin:4px 0;table-layout:auto;"
              "overflow-wrap:normal;word-break:normal",
-    "hr": f"border:0;border-top:1px solid #8c959f;margin:6px 0",
+    "hr": "border:0;border-top:1px solid #8c959f;margin:6px 0",
 }
 
 

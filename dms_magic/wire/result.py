@@ -30,7 +30,6 @@ from typing import Any
 
 # The tolerant readers live in values.py, below errors, frames and render, which use them too.
 from dms_magic.wire._toolcalls import ToolCall, assemble_tool_calls, tool_call_fragments, tool_calls_of
-from dms_magic.wire.values import grows_by_extension as _chained
 from dms_magic.wire.values import data_of, normalize_token_logprobs, normalize_usage, pick, to_int
 
 # -- tool calls -----------------------------------------------------------------------------------
